@@ -1,0 +1,71 @@
+//! Changes produced by apply: what the change feed publishes and what storage writes through.
+//!
+//! Every mutation of [`crate::state::RegistryState`] emits exactly one [`Change`] per touched
+//! record, so persistence and subscribers see the same thing.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::command::NodeRecord;
+use crate::model::Instance;
+use crate::model::Millis;
+use crate::model::Properties;
+use crate::model::Revision;
+use crate::model::Service;
+use crate::model::ServiceRef;
+use crate::model::Tenant;
+
+/// One record created, updated or deleted at a revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub revision: Revision,
+    pub kind: ChangeKind,
+    /// The record after the change; for deletions, the last value it had.
+    pub entity: Entity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// Every kind of record the registry stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Entity {
+    Tenant(Tenant),
+    Service(Arc<Service>),
+    Instance(Arc<Instance>),
+    Schema(Arc<SchemaRecord>),
+    Tags(Arc<ServiceTags>),
+    Node(NodeRecord),
+    Checkpoint(MirrorCheckpoint),
+}
+
+/// A service's schema (contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaRecord {
+    pub service: ServiceRef,
+    pub schema_id: String,
+    pub content: String,
+    pub summary: String,
+}
+
+/// A service's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTags {
+    pub service: ServiceRef,
+    pub tags: Properties,
+}
+
+/// Where an adapter resumes for one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorCheckpoint {
+    pub source: String,
+    pub value: String,
+    pub at_ms: Millis,
+    pub revision: Revision,
+}

@@ -1,0 +1,248 @@
+//! Everything that changes registry state, as one typed command enum (D1).
+//!
+//! A [`Proposal`] is what goes into a Raft log entry: the command plus the proposer's clock
+//! reading, so that apply never reads a clock (D1). The result of applying one is a
+//! [`CommandOutcome`]; domain refusals (unknown service, ...) are outcomes too, decided
+//! deterministically on every node.
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::model::Instance;
+use crate::model::InstanceKey;
+use crate::model::InstanceStatus;
+use crate::model::Millis;
+use crate::model::Properties;
+use crate::model::ProtocolFields;
+use crate::model::Revision;
+use crate::model::Service;
+use crate::model::ServiceRef;
+use crate::model::Tenant;
+
+/// One log entry's application data: a command stamped with the proposer's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Proposer's wall clock when it proposed, in ms since the epoch. Apply uses this as "now".
+    pub at_ms: Millis,
+    pub command: Command,
+}
+
+/// Every state change the registry knows, one struct per variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    CreateTenant(CreateTenant),
+    CreateService(CreateService),
+    UpdateService(UpdateService),
+    DeleteService(DeleteService),
+    RegisterInstance(RegisterInstance),
+    CancelInstance(CancelInstance),
+    SetInstanceStatus(SetInstanceStatus),
+    UpdateInstanceMetadata(UpdateInstanceMetadata),
+    PutSchema(PutSchema),
+    DeleteSchema(DeleteSchema),
+    PutTags(PutTags),
+    DeleteTags(DeleteTags),
+    EvictInstances(EvictInstances),
+    MirrorBatch(MirrorBatch),
+    AnnounceNode(AnnounceNode),
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::CreateTenant(_) => "create_tenant",
+            Command::CreateService(_) => "create_service",
+            Command::UpdateService(_) => "update_service",
+            Command::DeleteService(_) => "delete_service",
+            Command::RegisterInstance(_) => "register_instance",
+            Command::CancelInstance(_) => "cancel_instance",
+            Command::SetInstanceStatus(_) => "set_instance_status",
+            Command::UpdateInstanceMetadata(_) => "update_instance_metadata",
+            Command::PutSchema(_) => "put_schema",
+            Command::DeleteSchema(_) => "delete_schema",
+            Command::PutTags(_) => "put_tags",
+            Command::DeleteTags(_) => "delete_tags",
+            Command::EvictInstances(_) => "evict_instances",
+            Command::MirrorBatch(_) => "mirror_batch",
+            Command::AnnounceNode(_) => "announce_node",
+        }
+    }
+}
+
+/// Creates a tenant (idempotent). `default/default` exists from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateTenant {
+    pub tenant: Tenant,
+}
+
+/// Creates a service. Idempotent by [`crate::model::ServiceKey`]: if a service with the same key
+/// exists, the outcome names the existing id. A different service already holding the requested
+/// id is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateService {
+    pub service: Service,
+}
+
+/// Changes a service's mutable fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateService {
+    pub service: ServiceRef,
+    pub description: Option<String>,
+    /// Replaces the whole property map.
+    pub properties: Option<Properties>,
+    /// Replaces these protocols' extra-field objects (per protocol key).
+    pub protocol_fields: Option<ProtocolFields>,
+}
+
+/// Deletes a service. Without `force`, a service that still has instances is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteService {
+    pub service: ServiceRef,
+    pub force: bool,
+}
+
+/// Registers (or re-registers, replacing) an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterInstance {
+    pub instance: Instance,
+    /// Created first if the instance's service does not exist yet (Eureka's implicit apps).
+    pub create_service: Option<Service>,
+}
+
+/// Removes an instance (client shutdown).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelInstance {
+    pub instance: InstanceKey,
+}
+
+/// Changes an instance's status, optionally with protocol bookkeeping (e.g. Eureka overrides).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetInstanceStatus {
+    pub instance: InstanceKey,
+    pub status: InstanceStatus,
+    /// Replaces these protocols' extra-field objects (per protocol key).
+    pub protocol_fields: Option<ProtocolFields>,
+}
+
+/// Changes an instance's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateInstanceMetadata {
+    pub instance: InstanceKey,
+    pub metadata: Properties,
+    /// `true`: replace the whole map; `false`: merge the given keys in.
+    pub replace: bool,
+    /// Replaces these protocols' extra-field objects (per protocol key).
+    pub protocol_fields: Option<ProtocolFields>,
+}
+
+/// Adds or replaces one schema (contract) of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutSchema {
+    pub service: ServiceRef,
+    pub schema_id: String,
+    pub content: String,
+    pub summary: String,
+}
+
+/// Removes one schema of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteSchema {
+    pub service: ServiceRef,
+    pub schema_id: String,
+}
+
+/// Adds or overwrites tags on a service (merge).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutTags {
+    pub service: ServiceRef,
+    pub tags: Properties,
+}
+
+/// Removes the named tags from a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteTags {
+    pub service: ServiceRef,
+    pub keys: Vec<String>,
+}
+
+/// Leases the leader found expired (D3). Each item names the revision the leader saw, so an
+/// instance re-registered in between is left alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvictInstances {
+    pub items: Vec<EvictItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvictItem {
+    pub instance: InstanceKey,
+    /// The instance's `mod_revision` when the leader decided; a different one skips the item.
+    pub expected_mod_revision: Revision,
+}
+
+/// One adapter round for one source (D6): upserts, deletions and the checkpoint, atomically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorBatch {
+    /// The configured peer name; every record in the batch must carry it as origin.
+    pub source: String,
+    pub services: Vec<Service>,
+    pub upserts: Vec<Instance>,
+    /// Only instances mirrored from `source` are deleted; others are left alone.
+    pub deletes: Vec<InstanceKey>,
+    /// Opaque resume point at the source (a revision, a delta version, ...).
+    pub checkpoint: String,
+}
+
+/// A node publishes its addresses so every node can show and redirect to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnounceNode {
+    pub node: NodeRecord,
+}
+
+/// A cluster member's addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node_id: u64,
+    pub raft_addr: String,
+    pub http_addrs: Vec<String>,
+}
+
+/// What applying a command produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandOutcome {
+    /// Applied; nothing further to report.
+    Applied,
+    /// Applied, but it changed nothing (idempotent repeat, already absent, ...).
+    Unchanged,
+    /// A service was created (`existed == false`) or already existed under this id.
+    Service { id: String, existed: bool },
+    /// An instance was registered; `existed` says whether it replaced a previous registration.
+    Instance { existed: bool },
+    /// How many items of a batch took effect.
+    Batch { applied: u64 },
+    /// Refused, deterministically, on every node; state is unchanged.
+    Rejected(Rejection),
+}
+
+/// Domain refusals decided at apply time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Rejection {
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+    #[error("service {0} does not exist")]
+    ServiceNotFound(String),
+    #[error("service id {0} is already used by another service")]
+    ServiceIdTaken(String),
+    #[error("service {0} still has instances")]
+    ServiceHasInstances(String),
+    #[error("instance {0} does not exist")]
+    InstanceNotFound(String),
+    #[error("schema {0} does not exist")]
+    SchemaNotFound(String),
+    #[error("tag {0} does not exist")]
+    TagNotFound(String),
+    #[error("record of {0} belongs to another origin")]
+    OriginMismatch(String),
+    #[error("invalid command: {0}")]
+    Invalid(String),
+}

@@ -1,0 +1,25 @@
+//! The registry's replicated store.
+//!
+//! How the parts fit:
+//! - [`model`]: the protocol-neutral records (tenant, service, instance, origin) (D1).
+//! - [`command`]: every state change as one typed command; [`validate`] checks its limits.
+//! - [`state`]: the in-memory registry and its deterministic `apply` (no clock, no randomness).
+//! - [`change`] and [`feed`]: what apply changed, persisted by storage and streamed to
+//!   subscribers from any recent revision (the revision is the Raft log index, D2).
+//! - [`storage`]: the Raft log and state machine on sled, behind openraft's storage traits (D5).
+//! - [`raft`]: openraft's type configuration and the gRPC transport between nodes.
+//! - [`lease`]: lease deadlines held by the leader in memory, renewals that never touch the log,
+//!   eviction through the log and self-preservation (D3).
+//! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
+//!   (local or linearizable, D4), renew, membership, shutdown.
+
+pub mod change;
+pub mod command;
+pub mod feed;
+pub mod lease;
+pub mod model;
+pub mod node;
+pub mod raft;
+pub mod state;
+pub mod storage;
+pub mod validate;

@@ -1,0 +1,39 @@
+//! Where a record came from: registered here, or mirrored from another registry (D6).
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::Millis;
+
+/// The origin of a service or instance record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Origin {
+    /// Registered through one of this cluster's own APIs.
+    #[default]
+    Local,
+    /// Copied from an external registry by an adapter worker.
+    Mirrored {
+        /// The configured name of the peer it came from; exporters never send it back there.
+        source: String,
+        /// The record's id at the source.
+        remote_id: String,
+        /// The source's revision (or timestamp) when this copy was observed, if it has one.
+        remote_revision: Option<String>,
+        /// When the adapter observed it (proposer's clock).
+        observed_at_ms: Millis,
+    },
+}
+
+impl Origin {
+    /// The mirrored source's name, or `None` for local records.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            Origin::Local => None,
+            Origin::Mirrored { source, .. } => Some(source),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Origin::Local)
+    }
+}

@@ -1,0 +1,148 @@
+//! The `ClusterService` gRPC server: what followers ask of the leader (forwarded writes,
+//! batched renewals, read index, membership changes) and the hand-over election trigger.
+
+use std::sync::Weak;
+
+use openraft::error::ClientWriteError;
+use openraft::error::RaftError;
+use tonic::Request;
+use tonic::Response;
+use tonic::Status;
+
+use super::heartbeat::key_from_pb;
+use super::upgrade;
+use super::Inner;
+use super::RegistryNode;
+use crate::command::Proposal;
+use crate::raft::pb;
+use crate::raft::pb::cluster_service_server::ClusterService;
+use crate::storage::codec;
+
+pub(super) struct ClusterGrpcService {
+    node: Weak<Inner>,
+}
+
+impl ClusterGrpcService {
+    pub(super) fn new(node: Weak<Inner>) -> Self {
+        Self { node }
+    }
+
+    pub(super) fn into_server(self) -> pb::cluster_service_server::ClusterServiceServer<Self> {
+        pb::cluster_service_server::ClusterServiceServer::new(self)
+            .max_decoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
+    }
+
+    fn node(&self) -> Result<RegistryNode, Status> {
+        upgrade(&self.node).ok_or_else(|| Status::unavailable("node stopped"))
+    }
+}
+
+fn not_leader(node: &RegistryNode) -> pb::NotLeader {
+    pb::NotLeader {
+        leader_id: node.leader().unwrap_or(0),
+    }
+}
+
+#[tonic::async_trait]
+impl ClusterService for ClusterGrpcService {
+    async fn forward_write(
+        &self,
+        request: Request<pb::ForwardWriteRequest>,
+    ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
+        let node = self.node()?;
+        let proposal: Proposal = codec::decode(&request.into_inner().proposal)
+            .map_err(|e| Status::invalid_argument(format!("undecodable proposal: {e}")))?;
+        crate::validate::validate_command(&proposal.command).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        match node.inner.raft.client_write(proposal).await {
+            Ok(resp) => {
+                let outcome = codec::encode(&resp.data).map_err(|e| Status::internal(e.to_string()))?;
+                Ok(Response::new(pb::ForwardWriteResponse {
+                    result: Some(pb::forward_write_response::Result::Outcome(outcome)),
+                    revision: resp.log_id.index,
+                }))
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Ok(Response::new(pb::ForwardWriteResponse {
+                    result: Some(pb::forward_write_response::Result::NotLeader(not_leader(&node))),
+                    revision: 0,
+                }))
+            }
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
+    }
+
+    async fn forward_heartbeats(
+        &self,
+        request: Request<pb::ForwardHeartbeatsRequest>,
+    ) -> Result<Response<pb::ForwardHeartbeatsResponse>, Status> {
+        let node = self.node()?;
+        let keys: Vec<_> = request.into_inner().instances.into_iter().map(key_from_pb).collect();
+        let resp = match node.inner.leases.renew(&keys) {
+            Some(found) => pb::ForwardHeartbeatsResponse {
+                found,
+                not_leader: None,
+            },
+            None => pb::ForwardHeartbeatsResponse {
+                found: Vec::new(),
+                not_leader: Some(not_leader(&node)),
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
+        let node = self.node()?;
+        let resp = match node.inner.raft.get_read_log_id().await {
+            Ok((read_log_id, _)) => pb::ReadIndexResponse {
+                read_index: read_log_id.map_or(0, |l| l.index),
+                not_leader: None,
+            },
+            Err(RaftError::APIError(_)) => pb::ReadIndexResponse {
+                read_index: 0,
+                not_leader: Some(not_leader(&node)),
+            },
+            Err(e) => return Err(Status::unavailable(e.to_string())),
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn trigger_election(
+        &self,
+        _: Request<pb::TriggerElectionRequest>,
+    ) -> Result<Response<pb::TriggerElectionResponse>, Status> {
+        let node = self.node()?;
+        node.inner
+            .raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(pb::TriggerElectionResponse {}))
+    }
+
+    async fn change_membership(
+        &self,
+        request: Request<pb::ChangeMembershipRequest>,
+    ) -> Result<Response<pb::ChangeMembershipResponse>, Status> {
+        let node = self.node()?;
+        let change = request
+            .into_inner()
+            .change
+            .ok_or_else(|| Status::invalid_argument("missing change"))?;
+        if node.leader() != Some(node.node_id()) {
+            return Ok(Response::new(pb::ChangeMembershipResponse {
+                error: String::new(),
+                not_leader: Some(not_leader(&node)),
+            }));
+        }
+        let error = match node.change_membership_locally(change).await {
+            Ok(()) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        Ok(Response::new(pb::ChangeMembershipResponse {
+            error,
+            not_leader: None,
+        }))
+    }
+}

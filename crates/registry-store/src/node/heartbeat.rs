@@ -1,0 +1,147 @@
+//! Lease renewals: applied to the leader's in-memory table, never to the log (D3). Followers
+//! queue renewals and send whatever has accumulated in one gRPC call while the previous call is
+//! in flight, so batches grow with load and an idle node adds no delay.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio::sync::watch;
+
+use super::upgrade;
+use super::Inner;
+use super::NodeError;
+use super::RegistryNode;
+use crate::model::InstanceKey;
+use crate::model::Tenant;
+use crate::raft::pb;
+
+/// Most renewals sent to the leader in one call.
+const MAX_BATCH: usize = 10_000;
+/// Attempts at reaching a leader for one batch.
+const ATTEMPTS: usize = 20;
+
+pub(super) struct Batch {
+    keys: Vec<InstanceKey>,
+    reply: oneshot::Sender<Result<Vec<bool>, NodeError>>,
+}
+
+impl RegistryNode {
+    /// Renews the leases of `keys`. Per key: `true` if registered, `false` if the client must
+    /// register again.
+    pub async fn renew(&self, keys: Vec<InstanceKey>) -> Result<Vec<bool>, NodeError> {
+        if let Some(found) = self.inner.leases.renew(&keys) {
+            return Ok(found);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .heartbeats
+            .send(Batch { keys, reply })
+            .await
+            .map_err(|_| NodeError::Stopped("heartbeat forwarder stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| NodeError::Stopped("heartbeat forwarder stopped".into()))?
+    }
+
+    /// Renews on the leader, wherever it is, retrying while leadership moves.
+    async fn renew_at_leader(&self, keys: &[InstanceKey]) -> Result<Vec<bool>, NodeError> {
+        let mut last = NodeError::NoLeader;
+        for _ in 0..ATTEMPTS {
+            if let Some(found) = self.inner.leases.renew(keys) {
+                return Ok(found);
+            }
+            match self.forward_heartbeats(keys).await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => last = NodeError::NoLeader,
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last)
+    }
+
+    /// `Ok(None)`: the node asked does not lead (any more).
+    async fn forward_heartbeats(&self, keys: &[InstanceKey]) -> Result<Option<Vec<bool>>, NodeError> {
+        let (leader, mut client) = self.leader_client()?;
+        if leader == self.node_id() {
+            return Ok(None);
+        }
+        let instances = keys.iter().map(key_to_pb).collect();
+        let call = client.forward_heartbeats(pb::ForwardHeartbeatsRequest { instances });
+        let resp = match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(status)) => return Err(NodeError::Unavailable(status.message().to_string())),
+            Err(_) => {
+                return Err(NodeError::Unavailable(format!(
+                    "leader {leader} did not answer in time"
+                )))
+            }
+        };
+        if resp.not_leader.is_some() || resp.found.len() != keys.len() {
+            return Ok(None);
+        }
+        Ok(Some(resp.found))
+    }
+}
+
+pub(super) fn key_to_pb(k: &InstanceKey) -> pb::InstanceKey {
+    pb::InstanceKey {
+        domain: k.tenant.domain.clone(),
+        project: k.tenant.project.clone(),
+        service_id: k.service_id.clone(),
+        instance_id: k.id.clone(),
+    }
+}
+
+pub(super) fn key_from_pb(k: pb::InstanceKey) -> InstanceKey {
+    InstanceKey {
+        tenant: Tenant::new(k.domain, k.project),
+        service_id: k.service_id,
+        id: k.instance_id,
+    }
+}
+
+/// Sends queued renewals to the leader, one call at a time, batching what queued meanwhile.
+pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let first = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            b = rx.recv() => match b { Some(b) => b, None => return },
+        };
+        let mut batches = vec![first];
+        let mut total = batches[0].keys.len();
+        while total < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(b) => {
+                    total += b.keys.len();
+                    batches.push(b);
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(node) = upgrade(&weak) else { return };
+        let keys: Vec<InstanceKey> = batches.iter().flat_map(|b| b.keys.iter().cloned()).collect();
+        match node.renew_at_leader(&keys).await {
+            Ok(found) => {
+                let mut found = found.into_iter();
+                for b in batches {
+                    let part: Vec<bool> = found.by_ref().take(b.keys.len()).collect();
+                    let _ = b.reply.send(Ok(part));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for b in batches {
+                    let err = if e.is_retryable() {
+                        NodeError::Unavailable(message.clone())
+                    } else {
+                        NodeError::Stopped(message.clone())
+                    };
+                    let _ = b.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}

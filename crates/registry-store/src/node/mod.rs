@@ -1,0 +1,402 @@
+//! One cluster member put together: storage, Raft, the gRPC server, leases and the background
+//! tasks, behind the handle the HTTP front and adapters use.
+//!
+//! - [`write`]: commands go to the leader (forwarded transparently from followers).
+//! - [`heartbeat`]: renewals go to the leader's lease table in batches, never to the log (D3).
+//! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
+//! - [`status`]: cluster view and health; [`membership`]: add / remove members.
+//! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
+
+mod cluster_service;
+mod config;
+mod error;
+mod heartbeat;
+mod membership;
+mod read;
+mod status;
+mod write;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Weak;
+use std::time::Duration;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+use openraft::storage::RaftLogStorage;
+use openraft::BasicNode;
+use openraft::ServerState;
+use parking_lot::Mutex;
+pub use status::ClusterStatus;
+pub use status::MemberStatus;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+pub use write::Written;
+
+use crate::command::AnnounceNode;
+use crate::command::Command;
+use crate::command::NodeRecord;
+use crate::feed::ChangeFeed;
+use crate::feed::FeedError;
+use crate::feed::Subscription;
+use crate::lease::LeaseKeeper;
+use crate::model::Millis;
+use crate::model::Revision;
+use crate::raft::network::GrpcNetworkFactory;
+use crate::raft::network::PeerChannels;
+use crate::raft::pb::cluster_service_client::ClusterServiceClient;
+use crate::raft::server::RaftGrpcService;
+use crate::raft::types::NodeId;
+use crate::raft::types::Raft;
+use crate::raft::types::RaftMetrics;
+use crate::raft::MAX_MESSAGE_BYTES;
+use crate::storage;
+use crate::storage::StateHandle;
+
+/// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
+pub fn wall_clock_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// A running node. Cheap to clone.
+#[derive(Clone)]
+pub struct RegistryNode {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: NodeConfig,
+    raft: Raft,
+    state: StateHandle,
+    feed: Arc<ChangeFeed>,
+    revision: watch::Receiver<Revision>,
+    leases: Arc<LeaseKeeper>,
+    channels: PeerChannels,
+    heartbeats: mpsc::Sender<heartbeat::Batch>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The last log index on disk at start: health waits until it is applied.
+    startup_log_index: u64,
+}
+
+impl RegistryNode {
+    /// Opens the data directory, starts Raft and serves node-to-node gRPC on `raft_listener`.
+    /// On first start (empty store, not joining) it initialises the cluster with the configured
+    /// members; every node started with the same list may do so safely.
+    pub async fn start(config: NodeConfig, raft_listener: TcpListener) -> Result<Self, NodeError> {
+        config.validate().map_err(NodeError::Config)?;
+        let (mut log, sm) = storage::open(&config.data_dir, config.feed_history)?;
+        let startup_log_index = log
+            .get_log_state()
+            .await
+            .map_err(|e| NodeError::Config(format!("cannot read the log: {e}")))?
+            .last_log_id
+            .map_or(0, |l| l.index);
+        let raft_config = openraft::Config {
+            cluster_name: "registry".into(),
+            heartbeat_interval: config.heartbeat_interval.as_millis() as u64,
+            election_timeout_min: config.election_timeout.0.as_millis() as u64,
+            election_timeout_max: config.election_timeout.1.as_millis() as u64,
+            install_snapshot_timeout: 30_000,
+            snapshot_max_chunk_size: 4 * 1024 * 1024,
+            max_payload_entries: 1_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            max_in_snapshot_log_to_keep: config.keep_logs_behind_snapshot,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+        let channels = PeerChannels::default();
+        let network = GrpcNetworkFactory {
+            channels: channels.clone(),
+        };
+        let state = sm.state_handle();
+        let feed = sm.feed();
+        let revision = sm.revision_watch();
+        let raft = Raft::new(config.node_id, Arc::new(raft_config), network, log, sm)
+            .await
+            .map_err(|e| NodeError::Stopped(e.to_string()))?;
+        let leases = LeaseKeeper::new(config.lease_policy.clone(), state.clone());
+        let (heartbeats, heartbeat_rx) = mpsc::channel(1024);
+        let (stop, _) = watch::channel(false);
+        let node = RegistryNode {
+            inner: Arc::new(Inner {
+                config,
+                raft,
+                state,
+                feed,
+                revision,
+                leases,
+                channels,
+                heartbeats,
+                stop,
+                tasks: Mutex::new(Vec::new()),
+                startup_log_index,
+            }),
+        };
+        node.spawn_grpc_server(raft_listener);
+        node.initialize_if_pristine().await?;
+        node.spawn_background(heartbeat_rx);
+        Ok(node)
+    }
+
+    fn spawn_grpc_server(&self, listener: TcpListener) {
+        let raft_service = RaftGrpcService::new(self.inner.raft.clone()).into_server();
+        let cluster_service = cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server();
+        let mut stop = self.inner.stop.subscribe();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let task = tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(raft_service)
+                .add_service(cluster_service)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "raft gRPC server failed");
+            }
+        });
+        self.inner.tasks.lock().push(task);
+    }
+
+    async fn initialize_if_pristine(&self) -> Result<(), NodeError> {
+        let raft = &self.inner.raft;
+        if self.inner.config.join
+            || raft
+                .is_initialized()
+                .await
+                .map_err(|e| NodeError::Stopped(e.to_string()))?
+        {
+            return Ok(());
+        }
+        let members: BTreeMap<NodeId, BasicNode> = self
+            .inner
+            .config
+            .initial_members()
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        tracing::info!(?members, "initialising a new cluster");
+        match raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(openraft::error::RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(NodeError::Config(format!("cannot initialise the cluster: {e}"))),
+        }
+    }
+
+    fn spawn_background(&self, heartbeat_rx: mpsc::Receiver<heartbeat::Batch>) {
+        let (leading_tx, leading_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // Leadership changes drive the lease keeper.
+        let mut metrics = self.inner.raft.metrics();
+        let mut stop = self.inner.stop.subscribe();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let leading = metrics.borrow_and_update().state == ServerState::Leader;
+                leading_tx.send_if_modified(|l| std::mem::replace(l, leading) != leading);
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    changed = metrics.changed() => if changed.is_err() { return },
+                }
+            }
+        }));
+
+        let weak = Arc::downgrade(&self.inner);
+        let propose = move |command: Command| {
+            let weak = weak.clone();
+            async move {
+                if let Some(node) = upgrade(&weak) {
+                    if let Err(e) = node.write(command).await {
+                        tracing::warn!(error = %e, "eviction proposal failed; will retry next round");
+                    }
+                }
+            }
+        };
+        let keeper = self.inner.leases.clone();
+        tasks.push(tokio::spawn(keeper.run(
+            self.inner.config.lease_tick,
+            leading_rx,
+            propose,
+            self.inner.stop.subscribe(),
+        )));
+
+        tasks.push(tokio::spawn(heartbeat::forward_loop(
+            Arc::downgrade(&self.inner),
+            heartbeat_rx,
+            self.inner.stop.subscribe(),
+        )));
+        tasks.push(tokio::spawn(announce_loop(
+            Arc::downgrade(&self.inner),
+            self.inner.stop.subscribe(),
+        )));
+        self.inner.tasks.lock().extend(tasks);
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.inner.config.node_id
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// The openraft handle, for tests and tools that need Raft-level control.
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    pub fn metrics(&self) -> RaftMetrics {
+        self.inner.raft.metrics().borrow().clone()
+    }
+
+    /// The lease keeper (stats while leading; self-preservation switch).
+    pub fn leases(&self) -> &Arc<LeaseKeeper> {
+        &self.inner.leases
+    }
+
+    /// The current registry revision on this node (last applied log index).
+    pub fn revision(&self) -> Revision {
+        *self.inner.revision.borrow()
+    }
+
+    /// Subscribes to every change after revision `after`.
+    pub fn subscribe(&self, after: Revision) -> Result<Subscription, FeedError> {
+        self.inner.feed.subscribe(after)
+    }
+
+    /// Waits until this node has applied `revision` (or `timeout` passes).
+    pub async fn wait_for_revision(&self, revision: Revision, timeout: Duration) -> Result<(), NodeError> {
+        let mut rx = self.inner.revision.clone();
+        let waited = tokio::time::timeout(timeout, async { rx.wait_for(|r| *r >= revision).await.map(|_| ()) }).await;
+        match waited {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(NodeError::Stopped("state machine closed".into())),
+            Err(_) => Err(NodeError::Unavailable(format!(
+                "revision {revision} not applied in time"
+            ))),
+        }
+    }
+
+    /// Stops the node: a leader first hands leadership to its most caught-up follower.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        let successor = self.successor();
+        if let Err(e) = inner.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        if let Some((id, addr)) = successor {
+            // Followers refuse votes while the old leader's lease lasts; ask just after it ends.
+            tokio::time::sleep(inner.config.election_timeout.0).await;
+            if let Ok(mut client) = self.cluster_client(&addr) {
+                let call = client.trigger_election(crate::raft::pb::TriggerElectionRequest {});
+                match tokio::time::timeout(Duration::from_millis(500), call).await {
+                    Ok(Ok(_)) => tracing::info!(successor = id, "handed leadership over"),
+                    _ => tracing::warn!(successor = id, "could not ask the successor to take over"),
+                }
+            }
+        }
+        let _ = inner.stop.send(true);
+        let tasks: Vec<JoinHandle<()>> = inner.tasks.lock().drain(..).collect();
+        for t in tasks {
+            if tokio::time::timeout(Duration::from_secs(2), t).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+    }
+
+    /// While leading: the follower with the most log replicated, and its Raft address.
+    fn successor(&self) -> Option<(NodeId, String)> {
+        let m = self.metrics();
+        if m.state != ServerState::Leader {
+            return None;
+        }
+        let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+        let replication = m.replication.as_ref()?;
+        let best = replication
+            .iter()
+            .filter(|(id, _)| **id != m.id && voters.contains(id))
+            .max_by_key(|(_, matched)| matched.map(|l| l.index))
+            .map(|(id, _)| *id)?;
+        let addr = self.member_addr(best)?;
+        Some((best, addr))
+    }
+
+    /// The Raft address of a member, from the current membership.
+    fn member_addr(&self, id: NodeId) -> Option<String> {
+        let metrics = self.inner.raft.metrics();
+        let m = metrics.borrow();
+        let addr = m
+            .membership_config
+            .membership()
+            .nodes()
+            .find(|(n, _)| **n == id)
+            .map(|(_, node)| node.addr.clone());
+        addr
+    }
+
+    /// The current leader's id, if known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.inner.raft.metrics().borrow().current_leader
+    }
+
+    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<Channel>, NodeError> {
+        let channel = self
+            .inner
+            .channels
+            .get(addr)
+            .map_err(|e| NodeError::Unavailable(e.to_string()))?;
+        Ok(ClusterServiceClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
+
+    /// A gRPC client to the current leader, or why there is none.
+    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<Channel>), NodeError> {
+        let leader = self.leader().ok_or(NodeError::NoLeader)?;
+        let addr = self.member_addr(leader).ok_or(NodeError::NoLeader)?;
+        Ok((leader, self.cluster_client(&addr)?))
+    }
+}
+
+fn upgrade(weak: &Weak<Inner>) -> Option<RegistryNode> {
+    weak.upgrade().map(|inner| RegistryNode { inner })
+}
+
+/// Publishes this node's addresses in the registry until the stored record matches.
+async fn announce_loop(weak: Weak<Inner>, mut stop: watch::Receiver<bool>) {
+    for attempt in 0u64.. {
+        let pause = if attempt == 0 {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(1)
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        let Some(node) = upgrade(&weak) else { return };
+        let record = NodeRecord {
+            node_id: node.node_id(),
+            raft_addr: node.inner.config.raft_addr.clone(),
+            http_addrs: node.inner.config.http_addrs.clone(),
+        };
+        let stored = node.inner.state.read().state.node(record.node_id).cloned();
+        if stored.as_ref() == Some(&record) {
+            continue;
+        }
+        if node.leader().is_none() {
+            continue;
+        }
+        if let Err(e) = node.write(Command::AnnounceNode(AnnounceNode { node: record })).await {
+            tracing::debug!(error = %e, "announcing addresses failed; retrying");
+        }
+    }
+}

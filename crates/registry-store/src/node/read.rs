@@ -1,0 +1,75 @@
+//! Reads (D4): local by default, from this node's applied state; a read barrier makes the next
+//! local read linearizable (read index from the leader, then wait until applied).
+
+use std::time::Duration;
+
+use openraft::error::CheckIsLeaderError;
+use openraft::error::RaftError;
+use parking_lot::RwLockReadGuard;
+use tokio::time::Instant;
+
+use super::NodeError;
+use super::RegistryNode;
+use crate::model::Revision;
+use crate::raft::pb;
+use crate::storage::AppliedState;
+
+impl RegistryNode {
+    /// This node's applied state, for local reads. Hold the guard briefly.
+    pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
+        self.inner.state.read()
+    }
+
+    /// Waits until this node has applied everything committed before the call, so the next
+    /// [`read`](Self::read) is linearizable. Returns the revision it waited for.
+    pub async fn read_barrier(&self) -> Result<Revision, NodeError> {
+        let deadline = Instant::now() + self.inner.config.write_timeout;
+        let mut last = NodeError::NoLeader;
+        while Instant::now() < deadline {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let Ok(result) = tokio::time::timeout(remaining, self.inner.raft.ensure_linearizable()).await else {
+                break;
+            };
+            match result {
+                Ok(read_log_id) => return Ok(read_log_id.map_or(0, |l| l.index)),
+                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                    match self.remote_read_index().await {
+                        Ok(index) => {
+                            let remaining = deadline.saturating_duration_since(Instant::now());
+                            self.wait_for_revision(index, remaining).await?;
+                            return Ok(index);
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q))) => {
+                    last = NodeError::Unavailable(q.to_string())
+                }
+                Err(RaftError::Fatal(f)) => return Err(NodeError::Stopped(f.to_string())),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(match last {
+            NodeError::NoLeader => NodeError::NoLeader,
+            other => NodeError::Unavailable(other.to_string()),
+        })
+    }
+
+    async fn remote_read_index(&self) -> Result<Revision, NodeError> {
+        let (leader, mut client) = self.leader_client()?;
+        let call = client.read_index(pb::ReadIndexRequest {});
+        let resp = match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(status)) => return Err(NodeError::Unavailable(status.message().to_string())),
+            Err(_) => {
+                return Err(NodeError::Unavailable(format!(
+                    "leader {leader} did not answer in time"
+                )))
+            }
+        };
+        if resp.not_leader.is_some() {
+            return Err(NodeError::NoLeader);
+        }
+        Ok(resp.read_index)
+    }
+}

@@ -1,0 +1,113 @@
+//! Writes: validate, stamp, propose on the leader (forwarding from followers), wait for apply.
+
+use std::time::Duration;
+
+use openraft::error::ClientWriteError;
+use openraft::error::RaftError;
+use tokio::time::Instant;
+
+use super::wall_clock_ms;
+use super::NodeError;
+use super::RegistryNode;
+use crate::command::Command;
+use crate::command::CommandOutcome;
+use crate::command::Proposal;
+use crate::model::Revision;
+use crate::raft::pb;
+use crate::raft::pb::forward_write_response::Result as ForwardResult;
+use crate::storage::codec;
+use crate::validate::validate_command;
+
+/// A committed and applied write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub outcome: CommandOutcome,
+    /// The revision (log index) it was applied at.
+    pub revision: Revision,
+}
+
+/// Pause between attempts while no leader is known or the leader moved.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+enum Forwarded {
+    Done(Written),
+    /// Not delivered to a leader (moved, or unreachable): safe to try again.
+    Retry(String),
+}
+
+impl RegistryNode {
+    /// Proposes `command`, from any node. Waits until the leader has applied it.
+    ///
+    /// A forwarded write whose answer is lost (the leader died after committing) is retried,
+    /// so a command may apply twice: every command is idempotent except cancels, whose repeat
+    /// reports the instance as already gone.
+    pub async fn write(&self, command: Command) -> Result<Written, NodeError> {
+        validate_command(&command)?;
+        let proposal = Proposal {
+            at_ms: wall_clock_ms(),
+            command,
+        };
+        let deadline = Instant::now() + self.inner.config.write_timeout;
+        let mut last_problem = String::from("no leader");
+        while Instant::now() < deadline {
+            let remaining = deadline - Instant::now();
+            let result = tokio::time::timeout(remaining, self.inner.raft.client_write(proposal.clone())).await;
+            match result {
+                Err(_) => return Err(NodeError::Unavailable("no quorum answered in time".into())),
+                Ok(Ok(resp)) => {
+                    return Ok(Written {
+                        outcome: resp.data,
+                        revision: resp.log_id.index,
+                    })
+                }
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => match f.leader_id {
+                    Some(leader) if leader != self.node_id() => match self.forward_write(&proposal, deadline).await {
+                        Ok(Forwarded::Done(w)) => return Ok(w),
+                        Ok(Forwarded::Retry(why)) => last_problem = why,
+                        Err(e) => return Err(e),
+                    },
+                    _ => last_problem = "no leader".into(),
+                },
+                Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
+                    return Err(NodeError::Membership(e.to_string()))
+                }
+                Ok(Err(RaftError::Fatal(f))) => return Err(NodeError::Stopped(f.to_string())),
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        Err(if last_problem == "no leader" {
+            NodeError::NoLeader
+        } else {
+            NodeError::Unavailable(last_problem)
+        })
+    }
+
+    async fn forward_write(&self, proposal: &Proposal, deadline: Instant) -> Result<Forwarded, NodeError> {
+        let (leader, mut client) = match self.leader_client() {
+            Ok(c) => c,
+            Err(e) => return Ok(Forwarded::Retry(e.to_string())),
+        };
+        let bytes = codec::encode(proposal).map_err(|e| NodeError::Stopped(e.to_string()))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let call = client.forward_write(pb::ForwardWriteRequest { proposal: bytes });
+        let resp = match tokio::time::timeout(remaining, call).await {
+            Err(_) => {
+                return Err(NodeError::Unavailable(format!(
+                    "leader {leader} did not answer in time"
+                )))
+            }
+            Ok(Err(status)) => return Ok(Forwarded::Retry(format!("leader {leader}: {}", status.message()))),
+            Ok(Ok(r)) => r.into_inner(),
+        };
+        match resp.result {
+            Some(ForwardResult::Outcome(bytes)) => {
+                let outcome = codec::decode(&bytes).map_err(|e| NodeError::Unavailable(e.to_string()))?;
+                Ok(Forwarded::Done(Written {
+                    outcome,
+                    revision: resp.revision,
+                }))
+            }
+            Some(ForwardResult::NotLeader(_)) | None => Ok(Forwarded::Retry(format!("node {leader} no longer leads"))),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Client side of the Raft transport: openraft's `RaftNetworkFactory` over gRPC.
+//!
+//! Connections are lazy and shared per address ([`PeerChannels`]); transport failures become
+//! `Unreachable` (openraft backs off) and remote fatal errors `NetworkError`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::InstallSnapshotError;
+use openraft::error::NetworkError;
+use openraft::error::RPCError;
+use openraft::error::RaftError;
+use openraft::error::RemoteError;
+use openraft::error::SnapshotMismatch;
+use openraft::error::Unreachable;
+use openraft::network::RPCOption;
+use openraft::network::RaftNetwork;
+use openraft::network::RaftNetworkFactory;
+use openraft::raft::AppendEntriesRequest;
+use openraft::raft::AppendEntriesResponse;
+use openraft::raft::InstallSnapshotRequest;
+use openraft::raft::InstallSnapshotResponse;
+use openraft::raft::VoteRequest;
+use openraft::raft::VoteResponse;
+use openraft::BasicNode;
+use parking_lot::Mutex;
+use tonic::transport::Channel;
+use tonic::transport::Endpoint;
+
+use super::convert;
+use super::pb;
+use super::pb::raft_service_client::RaftServiceClient;
+use super::types::NodeId;
+use super::types::TypeConfig;
+use super::MAX_MESSAGE_BYTES;
+
+/// Lazily connected gRPC channels to peers, one per address, shared by every client.
+#[derive(Clone, Default)]
+pub struct PeerChannels {
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid peer address {addr}: {reason}")]
+pub struct BadAddress {
+    pub addr: String,
+    pub reason: String,
+}
+
+impl PeerChannels {
+    /// The channel to `addr` (`host:port`), created on first use.
+    pub fn get(&self, addr: &str) -> Result<Channel, BadAddress> {
+        let mut channels = self.channels.lock();
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| BadAddress {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?
+            .connect_timeout(Duration::from_millis(500))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+        let channel = endpoint.connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+/// Builds one [`GrpcNetwork`] per replication target.
+#[derive(Clone, Default)]
+pub struct GrpcNetworkFactory {
+    pub channels: PeerChannels,
+}
+
+impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
+    type Network = GrpcNetwork;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
+        let client = self.channels.get(&node.addr).map(|c| {
+            RaftServiceClient::new(c)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        });
+        GrpcNetwork { target, client }
+    }
+}
+
+/// The connection to one peer.
+pub struct GrpcNetwork {
+    target: NodeId,
+    client: Result<RaftServiceClient<Channel>, BadAddress>,
+}
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
+
+fn status_to_rpc<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId, BasicNode, E> {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            RPCError::Unreachable(Unreachable::new(&status))
+        }
+        _ => RPCError::Network(NetworkError::new(&status)),
+    }
+}
+
+impl GrpcNetwork {
+    fn client<E: std::error::Error>(&self) -> Result<RaftServiceClient<Channel>, RPCError<NodeId, BasicNode, E>> {
+        self.client
+            .clone()
+            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    }
+}
+
+async fn with_ttl<T, E: std::error::Error>(
+    option: &RPCOption,
+    fut: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, RPCError<NodeId, BasicNode, E>> {
+    match tokio::time::timeout(option.hard_ttl(), fut).await {
+        Ok(Ok(resp)) => Ok(resp.into_inner()),
+        Ok(Err(status)) => Err(status_to_rpc(status)),
+        Err(elapsed) => Err(RPCError::Unreachable(Unreachable::new(&elapsed))),
+    }
+}
+
+impl RaftNetwork<TypeConfig> for GrpcNetwork {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut client = self.client()?;
+        let resp = with_ttl(&option, client.append_entries(req)).await?;
+        convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
+        let req = convert::install_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut client = self.client()?;
+        let resp = with_ttl(&option, client.install_snapshot(req)).await?;
+        use pb::install_snapshot_response::Result as R;
+        let network = |e: convert::ConvertError| RPCError::Network(NetworkError::new(&e));
+        match resp
+            .result
+            .ok_or(convert::ConvertError::Missing("result"))
+            .map_err(network)?
+        {
+            R::Vote(v) => Ok(InstallSnapshotResponse {
+                vote: convert::vote_from_pb(Some(&v)).map_err(network)?,
+            }),
+            R::Mismatch(m) => {
+                let mismatch = SnapshotMismatch {
+                    expect: convert::segment_from_pb(m.expect).map_err(network)?,
+                    got: convert::segment_from_pb(m.got).map_err(network)?,
+                };
+                let err = RaftError::APIError(InstallSnapshotError::SnapshotMismatch(mismatch));
+                Err(RPCError::RemoteError(RemoteError::new(self.target, err)))
+            }
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
+        let mut client = self.client()?;
+        let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
+        convert::vote_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+    }
+}

@@ -1,0 +1,729 @@
+//! The registry's in-memory state and its deterministic apply function (D1, D2).
+//!
+//! [`RegistryState::apply`] turns one [`Proposal`] at one revision into a [`CommandOutcome`] and
+//! the list of [`Change`]s it made. It reads no clock and no randomness: the same log gives the
+//! same state on every node. Records are held behind `Arc` so readers, snapshots and the change
+//! feed share them without copying.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::change::Change;
+use crate::change::ChangeKind;
+use crate::change::Entity;
+use crate::change::MirrorCheckpoint;
+use crate::change::SchemaRecord;
+use crate::change::ServiceTags;
+use crate::command::*;
+use crate::model::Instance;
+use crate::model::InstanceKey;
+use crate::model::Millis;
+use crate::model::Origin;
+use crate::model::ProtocolFields;
+use crate::model::Revision;
+use crate::model::Service;
+use crate::model::ServiceKey;
+use crate::model::ServiceRef;
+use crate::model::Tenant;
+use crate::validate::validate_command;
+
+/// Everything the registry holds, indexed for reads.
+#[derive(Debug, Clone)]
+pub struct RegistryState {
+    tenants: BTreeSet<Tenant>,
+    services: HashMap<ServiceRef, Arc<Service>>,
+    /// Uniqueness index: service key → service id.
+    service_keys: HashMap<ServiceKey, String>,
+    /// Ordered so one service's instances are a contiguous range.
+    instances: BTreeMap<InstanceKey, Arc<Instance>>,
+    schemas: BTreeMap<(ServiceRef, String), Arc<SchemaRecord>>,
+    tags: HashMap<ServiceRef, Arc<ServiceTags>>,
+    nodes: BTreeMap<u64, NodeRecord>,
+    checkpoints: BTreeMap<String, MirrorCheckpoint>,
+}
+
+impl Default for RegistryState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Collects the changes one command makes.
+struct Changes {
+    revision: Revision,
+    list: Vec<Change>,
+}
+
+impl Changes {
+    fn push(&mut self, kind: ChangeKind, entity: Entity) {
+        self.list.push(Change {
+            revision: self.revision,
+            kind,
+            entity,
+        });
+    }
+}
+
+impl RegistryState {
+    /// An empty registry holding only the `default/default` tenant.
+    pub fn new() -> Self {
+        Self {
+            tenants: BTreeSet::from([Tenant::default_tenant()]),
+            services: HashMap::new(),
+            service_keys: HashMap::new(),
+            instances: BTreeMap::new(),
+            schemas: BTreeMap::new(),
+            tags: HashMap::new(),
+            nodes: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
+        }
+    }
+
+    // ----- reads -----
+
+    pub fn tenant_exists(&self, tenant: &Tenant) -> bool {
+        self.tenants.contains(tenant)
+    }
+
+    pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
+        self.tenants.iter()
+    }
+
+    pub fn service(&self, service: &ServiceRef) -> Option<&Arc<Service>> {
+        self.services.get(service)
+    }
+
+    pub fn service_by_key(&self, key: &ServiceKey) -> Option<&Arc<Service>> {
+        let id = self.service_keys.get(key)?;
+        self.services.get(&ServiceRef {
+            tenant: key.tenant.clone(),
+            id: id.clone(),
+        })
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.services.values()
+    }
+
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn instance(&self, key: &InstanceKey) -> Option<&Arc<Instance>> {
+        self.instances.get(key)
+    }
+
+    /// All instances, ordered by (tenant, service id, instance id).
+    pub fn instances(&self) -> impl Iterator<Item = &Arc<Instance>> {
+        self.instances.values()
+    }
+
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// One service's instances, ordered by instance id.
+    pub fn instances_of<'a>(&'a self, service: &'a ServiceRef) -> impl Iterator<Item = &'a Arc<Instance>> + 'a {
+        let start = InstanceKey {
+            tenant: service.tenant.clone(),
+            service_id: service.id.clone(),
+            id: String::new(),
+        };
+        self.instances
+            .range((Bound::Included(start), Bound::Unbounded))
+            .take_while(move |(k, _)| k.tenant == service.tenant && k.service_id == service.id)
+            .map(|(_, v)| v)
+    }
+
+    pub fn schema(&self, service: &ServiceRef, schema_id: &str) -> Option<&Arc<SchemaRecord>> {
+        self.schemas.get(&(service.clone(), schema_id.to_string()))
+    }
+
+    pub fn schemas_of<'a>(&'a self, service: &'a ServiceRef) -> impl Iterator<Item = &'a Arc<SchemaRecord>> + 'a {
+        self.schemas
+            .range((Bound::Included((service.clone(), String::new())), Bound::Unbounded))
+            .take_while(move |((s, _), _)| s == service)
+            .map(|(_, v)| v)
+    }
+
+    pub fn tags_of(&self, service: &ServiceRef) -> Option<&Arc<ServiceTags>> {
+        self.tags.get(service)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeRecord> {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, node_id: u64) -> Option<&NodeRecord> {
+        self.nodes.get(&node_id)
+    }
+
+    pub fn checkpoint(&self, source: &str) -> Option<&MirrorCheckpoint> {
+        self.checkpoints.get(source)
+    }
+
+    /// Every stored record, for snapshots and full persistence.
+    pub fn entities(&self) -> impl Iterator<Item = Entity> + '_ {
+        let tenants = self.tenants.iter().cloned().map(Entity::Tenant);
+        let services = self.services.values().cloned().map(Entity::Service);
+        let instances = self.instances.values().cloned().map(Entity::Instance);
+        let schemas = self.schemas.values().cloned().map(Entity::Schema);
+        let tags = self.tags.values().cloned().map(Entity::Tags);
+        let nodes = self.nodes.values().cloned().map(Entity::Node);
+        let checkpoints = self.checkpoints.values().cloned().map(Entity::Checkpoint);
+        tenants
+            .chain(services)
+            .chain(instances)
+            .chain(schemas)
+            .chain(tags)
+            .chain(nodes)
+            .chain(checkpoints)
+    }
+
+    /// Puts back one stored record (loading from disk or a snapshot).
+    pub fn restore(&mut self, entity: Entity) {
+        match entity {
+            Entity::Tenant(t) => {
+                self.tenants.insert(t);
+            }
+            Entity::Service(s) => self.put_service(s),
+            Entity::Instance(i) => {
+                self.instances.insert(i.key(), i);
+            }
+            Entity::Schema(s) => {
+                self.schemas.insert((s.service.clone(), s.schema_id.clone()), s);
+            }
+            Entity::Tags(t) => {
+                self.tags.insert(t.service.clone(), t);
+            }
+            Entity::Node(n) => {
+                self.nodes.insert(n.node_id, n);
+            }
+            Entity::Checkpoint(c) => {
+                self.checkpoints.insert(c.source.clone(), c);
+            }
+        }
+    }
+
+    // ----- apply -----
+
+    /// Applies one proposal at `revision`. Refused commands change nothing and produce no changes.
+    pub fn apply(&mut self, revision: Revision, proposal: &Proposal) -> (CommandOutcome, Vec<Change>) {
+        let mut changes = Changes {
+            revision,
+            list: Vec::new(),
+        };
+        let outcome = match validate_command(&proposal.command) {
+            Err(e) => CommandOutcome::Rejected(Rejection::Invalid(e.to_string())),
+            Ok(()) => self.apply_valid(&mut changes, proposal.at_ms, &proposal.command),
+        };
+        if matches!(outcome, CommandOutcome::Rejected(_)) {
+            debug_assert!(changes.list.is_empty(), "a rejected command must not change state");
+        }
+        (outcome, changes.list)
+    }
+
+    fn apply_valid(&mut self, ch: &mut Changes, now: Millis, command: &Command) -> CommandOutcome {
+        let result = match command {
+            Command::CreateTenant(c) => Ok(self.create_tenant(ch, &c.tenant)),
+            Command::CreateService(c) => self.create_service(ch, now, &c.service),
+            Command::UpdateService(c) => self.update_service(ch, now, c),
+            Command::DeleteService(c) => self.delete_service(ch, c),
+            Command::RegisterInstance(c) => self.register_instance(ch, now, c),
+            Command::CancelInstance(c) => self.cancel_instance(ch, &c.instance),
+            Command::SetInstanceStatus(c) => self.set_instance_status(ch, now, c),
+            Command::UpdateInstanceMetadata(c) => self.update_instance_metadata(ch, now, c),
+            Command::PutSchema(c) => self.put_schema(ch, now, c),
+            Command::DeleteSchema(c) => self.delete_schema(ch, c),
+            Command::PutTags(c) => self.put_tags(ch, c),
+            Command::DeleteTags(c) => self.delete_tags(ch, c),
+            Command::EvictInstances(c) => Ok(self.evict(ch, c)),
+            Command::MirrorBatch(c) => self.mirror_batch(ch, now, c),
+            Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
+        };
+        result.unwrap_or_else(CommandOutcome::Rejected)
+    }
+
+    fn require_tenant(&self, tenant: &Tenant) -> Result<(), Rejection> {
+        if self.tenants.contains(tenant) {
+            Ok(())
+        } else {
+            Err(Rejection::UnknownTenant(tenant.to_string()))
+        }
+    }
+
+    fn require_service(&self, service: &ServiceRef) -> Result<Arc<Service>, Rejection> {
+        self.require_tenant(&service.tenant)?;
+        self.services
+            .get(service)
+            .cloned()
+            .ok_or_else(|| Rejection::ServiceNotFound(service.id.clone()))
+    }
+
+    fn require_instance(&self, key: &InstanceKey) -> Result<Arc<Instance>, Rejection> {
+        self.require_tenant(&key.tenant)?;
+        self.instances
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Rejection::InstanceNotFound(key.to_string()))
+    }
+
+    fn put_service(&mut self, service: Arc<Service>) {
+        self.service_keys.insert(service.key(), service.id.clone());
+        self.services.insert(service.service_ref(), service);
+    }
+
+    fn create_tenant(&mut self, ch: &mut Changes, tenant: &Tenant) -> CommandOutcome {
+        if !self.tenants.insert(tenant.clone()) {
+            return CommandOutcome::Unchanged;
+        }
+        ch.push(ChangeKind::Created, Entity::Tenant(tenant.clone()));
+        CommandOutcome::Applied
+    }
+
+    fn create_service(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        service: &Service,
+    ) -> Result<CommandOutcome, Rejection> {
+        self.require_tenant(&service.tenant)?;
+        if let Some(existing) = self.service_by_key(&service.key()) {
+            return Ok(CommandOutcome::Service {
+                id: existing.id.clone(),
+                existed: true,
+            });
+        }
+        if self.services.contains_key(&service.service_ref()) {
+            return Err(Rejection::ServiceIdTaken(service.id.clone()));
+        }
+        let mut s = service.clone();
+        s.created_at_ms = now;
+        s.updated_at_ms = now;
+        s.create_revision = ch.revision;
+        s.mod_revision = ch.revision;
+        let s = Arc::new(s);
+        self.put_service(s.clone());
+        ch.push(ChangeKind::Created, Entity::Service(s));
+        Ok(CommandOutcome::Service {
+            id: service.id.clone(),
+            existed: false,
+        })
+    }
+
+    fn update_service(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &UpdateService,
+    ) -> Result<CommandOutcome, Rejection> {
+        let existing = self.require_service(&c.service)?;
+        let mut s = (*existing).clone();
+        if let Some(d) = &c.description {
+            s.description = d.clone();
+        }
+        if let Some(p) = &c.properties {
+            s.properties = p.clone();
+        }
+        if let Some(p) = &c.protocol_fields {
+            merge_protocol_fields(&mut s.protocol_fields, p);
+        }
+        if s == *existing {
+            return Ok(CommandOutcome::Unchanged);
+        }
+        s.updated_at_ms = now;
+        s.mod_revision = ch.revision;
+        let s = Arc::new(s);
+        self.put_service(s.clone());
+        ch.push(ChangeKind::Updated, Entity::Service(s));
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn delete_service(&mut self, ch: &mut Changes, c: &DeleteService) -> Result<CommandOutcome, Rejection> {
+        let service = self.require_service(&c.service)?;
+        let instance_keys: Vec<InstanceKey> = self.instances_of(&c.service).map(|i| i.key()).collect();
+        if !instance_keys.is_empty() && !c.force {
+            return Err(Rejection::ServiceHasInstances(c.service.id.clone()));
+        }
+        for key in instance_keys {
+            if let Some(i) = self.instances.remove(&key) {
+                ch.push(ChangeKind::Deleted, Entity::Instance(i));
+            }
+        }
+        let schema_ids: Vec<(ServiceRef, String)> = self
+            .schemas_of(&c.service)
+            .map(|s| (s.service.clone(), s.schema_id.clone()))
+            .collect();
+        for id in schema_ids {
+            if let Some(s) = self.schemas.remove(&id) {
+                ch.push(ChangeKind::Deleted, Entity::Schema(s));
+            }
+        }
+        if let Some(t) = self.tags.remove(&c.service) {
+            ch.push(ChangeKind::Deleted, Entity::Tags(t));
+        }
+        self.service_keys.remove(&service.key());
+        self.services.remove(&c.service);
+        ch.push(ChangeKind::Deleted, Entity::Service(service));
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn register_instance(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &RegisterInstance,
+    ) -> Result<CommandOutcome, Rejection> {
+        let service_ref = c.instance.service_ref();
+        self.require_tenant(&service_ref.tenant)?;
+        if !self.services.contains_key(&service_ref) {
+            match &c.create_service {
+                Some(s) => match self.create_service(ch, now, s)? {
+                    CommandOutcome::Service { existed: false, .. } => {}
+                    // The key is taken by a service with another id: registering under the
+                    // requested id would orphan the instance.
+                    _ => return Err(Rejection::ServiceIdTaken(s.id.clone())),
+                },
+                None => return Err(Rejection::ServiceNotFound(service_ref.id)),
+            }
+        }
+        let key = c.instance.key();
+        let previous = self.instances.get(&key).cloned();
+        let mut i = c.instance.clone();
+        i.registered_at_ms = now;
+        i.updated_at_ms = now;
+        i.create_revision = previous.as_ref().map_or(ch.revision, |p| p.create_revision);
+        i.mod_revision = ch.revision;
+        let i = Arc::new(i);
+        self.instances.insert(key, i.clone());
+        let kind = if previous.is_some() {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Created
+        };
+        ch.push(kind, Entity::Instance(i));
+        Ok(CommandOutcome::Instance {
+            existed: previous.is_some(),
+        })
+    }
+
+    fn cancel_instance(&mut self, ch: &mut Changes, key: &InstanceKey) -> Result<CommandOutcome, Rejection> {
+        self.require_instance(key)?;
+        let removed = self.instances.remove(key).expect("checked above");
+        ch.push(ChangeKind::Deleted, Entity::Instance(removed));
+        Ok(CommandOutcome::Applied)
+    }
+
+    /// Replaces an instance with `edit` applied, unless the edit changed nothing.
+    fn edit_instance(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        key: &InstanceKey,
+        edit: impl FnOnce(&mut Instance),
+    ) -> Result<CommandOutcome, Rejection> {
+        let existing = self.require_instance(key)?;
+        let mut i = (*existing).clone();
+        edit(&mut i);
+        if i == *existing {
+            return Ok(CommandOutcome::Unchanged);
+        }
+        i.updated_at_ms = now;
+        i.mod_revision = ch.revision;
+        let i = Arc::new(i);
+        self.instances.insert(key.clone(), i.clone());
+        ch.push(ChangeKind::Updated, Entity::Instance(i));
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn set_instance_status(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &SetInstanceStatus,
+    ) -> Result<CommandOutcome, Rejection> {
+        self.edit_instance(ch, now, &c.instance, |i| {
+            i.status = c.status;
+            if let Some(p) = &c.protocol_fields {
+                merge_protocol_fields(&mut i.protocol_fields, p);
+            }
+        })
+    }
+
+    fn update_instance_metadata(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &UpdateInstanceMetadata,
+    ) -> Result<CommandOutcome, Rejection> {
+        self.edit_instance(ch, now, &c.instance, |i| {
+            if c.replace {
+                i.metadata = c.metadata.clone();
+            } else {
+                i.metadata
+                    .extend(c.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            if let Some(p) = &c.protocol_fields {
+                merge_protocol_fields(&mut i.protocol_fields, p);
+            }
+        })
+    }
+
+    fn put_schema(&mut self, ch: &mut Changes, now: Millis, c: &PutSchema) -> Result<CommandOutcome, Rejection> {
+        let service = self.require_service(&c.service)?;
+        let record = Arc::new(SchemaRecord {
+            service: c.service.clone(),
+            schema_id: c.schema_id.clone(),
+            content: c.content.clone(),
+            summary: c.summary.clone(),
+        });
+        let key = (c.service.clone(), c.schema_id.clone());
+        let previous = self.schemas.insert(key, record.clone());
+        if previous.as_deref() == Some(&*record) {
+            return Ok(CommandOutcome::Unchanged);
+        }
+        let kind = if previous.is_some() {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Created
+        };
+        ch.push(kind, Entity::Schema(record));
+        if !service.schemas.contains(&c.schema_id) {
+            let mut s = (*service).clone();
+            s.schemas.push(c.schema_id.clone());
+            s.updated_at_ms = now;
+            s.mod_revision = ch.revision;
+            let s = Arc::new(s);
+            self.put_service(s.clone());
+            ch.push(ChangeKind::Updated, Entity::Service(s));
+        }
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn delete_schema(&mut self, ch: &mut Changes, c: &DeleteSchema) -> Result<CommandOutcome, Rejection> {
+        self.require_service(&c.service)?;
+        let removed = self
+            .schemas
+            .remove(&(c.service.clone(), c.schema_id.clone()))
+            .ok_or_else(|| Rejection::SchemaNotFound(c.schema_id.clone()))?;
+        ch.push(ChangeKind::Deleted, Entity::Schema(removed));
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn put_tags(&mut self, ch: &mut Changes, c: &PutTags) -> Result<CommandOutcome, Rejection> {
+        self.require_service(&c.service)?;
+        let previous = self.tags.get(&c.service).cloned();
+        let mut tags = previous.as_ref().map(|t| t.tags.clone()).unwrap_or_default();
+        tags.extend(c.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if previous.as_ref().is_some_and(|p| p.tags == tags) {
+            return Ok(CommandOutcome::Unchanged);
+        }
+        let record = Arc::new(ServiceTags {
+            service: c.service.clone(),
+            tags,
+        });
+        self.tags.insert(c.service.clone(), record.clone());
+        let kind = if previous.is_some() {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Created
+        };
+        ch.push(kind, Entity::Tags(record));
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn delete_tags(&mut self, ch: &mut Changes, c: &DeleteTags) -> Result<CommandOutcome, Rejection> {
+        self.require_service(&c.service)?;
+        let existing = self.tags.get(&c.service).cloned();
+        let mut tags = existing.as_ref().map(|t| t.tags.clone()).unwrap_or_default();
+        for k in &c.keys {
+            if tags.remove(k).is_none() {
+                return Err(Rejection::TagNotFound(k.clone()));
+            }
+        }
+        let record = Arc::new(ServiceTags {
+            service: c.service.clone(),
+            tags,
+        });
+        if record.tags.is_empty() {
+            self.tags.remove(&c.service);
+            ch.push(ChangeKind::Deleted, Entity::Tags(record));
+        } else {
+            self.tags.insert(c.service.clone(), record.clone());
+            ch.push(ChangeKind::Updated, Entity::Tags(record));
+        }
+        Ok(CommandOutcome::Applied)
+    }
+
+    fn evict(&mut self, ch: &mut Changes, c: &EvictInstances) -> CommandOutcome {
+        let mut applied = 0;
+        for item in &c.items {
+            let current = self.instances.get(&item.instance).map(|i| i.mod_revision);
+            if current == Some(item.expected_mod_revision) {
+                let removed = self.instances.remove(&item.instance).expect("present");
+                ch.push(ChangeKind::Deleted, Entity::Instance(removed));
+                applied += 1;
+            }
+        }
+        CommandOutcome::Batch { applied }
+    }
+
+    fn mirror_batch(&mut self, ch: &mut Changes, now: Millis, c: &MirrorBatch) -> Result<CommandOutcome, Rejection> {
+        let from_source = |o: &Origin| o.source() == Some(c.source.as_str());
+        if let Some(bad) = c.services.iter().find(|s| !from_source(&s.origin)) {
+            return Err(Rejection::OriginMismatch(bad.id.clone()));
+        }
+        if let Some(bad) = c.upserts.iter().find(|i| !from_source(&i.origin)) {
+            return Err(Rejection::OriginMismatch(bad.key().to_string()));
+        }
+        let mut applied = 0;
+        for s in &c.services {
+            if !self.tenants.contains(&s.tenant) {
+                self.create_tenant(ch, &s.tenant);
+            }
+            match self.services.get(&s.service_ref()) {
+                // Records of other origins are never overwritten by a mirror.
+                Some(existing) if !from_source(&existing.origin) => continue,
+                Some(existing) if same_service(existing, s) => continue,
+                Some(existing) => {
+                    let mut s = s.clone();
+                    s.created_at_ms = existing.created_at_ms;
+                    s.create_revision = existing.create_revision;
+                    s.updated_at_ms = now;
+                    s.mod_revision = ch.revision;
+                    let old_key = existing.key();
+                    if old_key != s.key() {
+                        self.service_keys.remove(&old_key);
+                    }
+                    let s = Arc::new(s);
+                    self.put_service(s.clone());
+                    ch.push(ChangeKind::Updated, Entity::Service(s));
+                }
+                None => {
+                    if self.service_by_key(&s.key()).is_some() {
+                        continue;
+                    }
+                    self.create_service(ch, now, s)?;
+                }
+            }
+            applied += 1;
+        }
+        for i in &c.upserts {
+            if !self.services.contains_key(&i.service_ref()) {
+                continue;
+            }
+            let key = i.key();
+            let previous = self.instances.get(&key).cloned();
+            if let Some(p) = &previous {
+                if !from_source(&p.origin) || same_instance(p, i) {
+                    continue;
+                }
+            }
+            let mut i = i.clone();
+            i.registered_at_ms = previous.as_ref().map_or(now, |p| p.registered_at_ms);
+            i.updated_at_ms = now;
+            i.create_revision = previous.as_ref().map_or(ch.revision, |p| p.create_revision);
+            i.mod_revision = ch.revision;
+            let i = Arc::new(i);
+            self.instances.insert(key, i.clone());
+            let kind = if previous.is_some() {
+                ChangeKind::Updated
+            } else {
+                ChangeKind::Created
+            };
+            ch.push(kind, Entity::Instance(i));
+            applied += 1;
+        }
+        for key in &c.deletes {
+            if self.instances.get(key).is_some_and(|i| from_source(&i.origin)) {
+                let removed = self.instances.remove(key).expect("present");
+                ch.push(ChangeKind::Deleted, Entity::Instance(removed));
+                applied += 1;
+            }
+        }
+        let checkpoint = MirrorCheckpoint {
+            source: c.source.clone(),
+            value: c.checkpoint.clone(),
+            at_ms: now,
+            revision: ch.revision,
+        };
+        let kind = if self.checkpoints.contains_key(&c.source) {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Created
+        };
+        self.checkpoints.insert(c.source.clone(), checkpoint.clone());
+        ch.push(kind, Entity::Checkpoint(checkpoint));
+        Ok(CommandOutcome::Batch { applied })
+    }
+
+    fn announce_node(&mut self, ch: &mut Changes, node: &NodeRecord) -> CommandOutcome {
+        let previous = self.nodes.insert(node.node_id, node.clone());
+        if previous.as_ref() == Some(node) {
+            return CommandOutcome::Unchanged;
+        }
+        let kind = if previous.is_some() {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Created
+        };
+        ch.push(kind, Entity::Node(node.clone()));
+        CommandOutcome::Applied
+    }
+}
+
+/// Sets or removes (on JSON `null`) each protocol's extra-field object.
+fn merge_protocol_fields(target: &mut ProtocolFields, patch: &ProtocolFields) {
+    for (k, v) in patch {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Mirror rounds repeat unchanged records: equal ignoring bookkeeping means no change.
+fn same_instance(stored: &Instance, incoming: &Instance) -> bool {
+    let mut normalised = incoming.clone();
+    normalised.registered_at_ms = stored.registered_at_ms;
+    normalised.updated_at_ms = stored.updated_at_ms;
+    normalised.create_revision = stored.create_revision;
+    normalised.mod_revision = stored.mod_revision;
+    normalised.origin = same_origin_observation(&stored.origin, &incoming.origin);
+    normalised == *stored
+}
+
+fn same_service(stored: &Service, incoming: &Service) -> bool {
+    let mut normalised = incoming.clone();
+    normalised.created_at_ms = stored.created_at_ms;
+    normalised.updated_at_ms = stored.updated_at_ms;
+    normalised.create_revision = stored.create_revision;
+    normalised.mod_revision = stored.mod_revision;
+    normalised.origin = same_origin_observation(&stored.origin, &incoming.origin);
+    normalised == *stored
+}
+
+/// The incoming origin with the stored observation time, so only real differences count.
+fn same_origin_observation(stored: &Origin, incoming: &Origin) -> Origin {
+    match (stored, incoming) {
+        (
+            Origin::Mirrored { observed_at_ms, .. },
+            Origin::Mirrored {
+                source,
+                remote_id,
+                remote_revision,
+                ..
+            },
+        ) => Origin::Mirrored {
+            source: source.clone(),
+            remote_id: remote_id.clone(),
+            remote_revision: remote_revision.clone(),
+            observed_at_ms: *observed_at_ms,
+        },
+        _ => incoming.clone(),
+    }
+}

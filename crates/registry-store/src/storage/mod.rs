@@ -1,0 +1,116 @@
+//! Durable storage on sled (D5): the Raft log store and the write-through state machine.
+//!
+//! openraft's storage traits ([`openraft::storage::RaftLogStorage`] and
+//! [`openraft::storage::RaftStateMachine`]) are the seam: only this module names `sled`, so the
+//! engine can be replaced without touching Raft, leases or the APIs. Layout of one sled database
+//! in the data directory:
+//! - tree `raft_log`: big-endian log index → encoded entry;
+//! - tree `raft_meta`: vote, committed log id, last purged log id;
+//! - tree `state`: typed key spaces of records (see [`keys`]) plus the last applied log id and
+//!   membership, written in one atomic batch per applied batch;
+//! - tree `snapshot`: the current snapshot's metadata and bytes.
+
+pub mod codec;
+pub mod keys;
+mod log_store;
+mod state_machine;
+
+use std::path::Path;
+use std::path::PathBuf;
+
+pub use log_store::SledLogStore;
+pub use state_machine::AppliedState;
+pub use state_machine::SledStateMachine;
+pub use state_machine::StateHandle;
+
+/// Why the data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data directory {path} is not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("cannot create data directory {path}: its parent directory does not exist")]
+    MissingParent { path: PathBuf },
+    #[error("cannot create data directory {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("data directory {path} is locked by another process (is another registryd running on it?)")]
+    Locked { path: PathBuf },
+    #[error("data directory {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot open data directory {path}: {reason}")]
+    Other { path: PathBuf, reason: String },
+}
+
+/// Opens (creating if needed) the store in `dir` and loads the state machine's records.
+/// `feed_history` is how many recent changes the change feed keeps for late subscribers.
+pub fn open(dir: &Path, feed_history: usize) -> Result<(SledLogStore, SledStateMachine), OpenError> {
+    let db = open_db(dir)?;
+    let corrupt = |reason: String| OpenError::Corrupt {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let log = SledLogStore::open(&db).map_err(|e| corrupt(e.to_string()))?;
+    let sm = SledStateMachine::open(&db, feed_history).map_err(|e| corrupt(e.to_string()))?;
+    Ok((log, sm))
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
+    let path = dir.to_path_buf();
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err(OpenError::NotADirectory { path }),
+        Ok(_) => {}
+        Err(_) => {
+            let parent = dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(OpenError::MissingParent { path });
+            }
+            std::fs::create_dir(dir).map_err(|source| OpenError::Create {
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
+    let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput);
+    // sled may panic on some malformed files rather than return an error: turn that into one.
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(classify_open_error(path, e)),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "storage engine panicked while opening".into());
+            Err(OpenError::Corrupt { path, reason })
+        }
+    }
+}
+
+fn classify_open_error(path: PathBuf, e: sled::Error) -> OpenError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+            OpenError::Locked { path }
+        }
+        sled::Error::Corruption { .. } => OpenError::Corrupt {
+            path,
+            reason: e.to_string(),
+        },
+        sled::Error::Unsupported(reason) => OpenError::Corrupt { path, reason },
+        other => OpenError::Other {
+            path,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Converts a sled error into openraft's storage error for the given subject.
+fn io_error(
+    subject: openraft::ErrorSubject<u64>,
+    verb: openraft::ErrorVerb,
+    e: impl std::error::Error + 'static,
+) -> crate::raft::types::StorageError {
+    openraft::StorageIOError::new(subject, verb, openraft::AnyError::new(&e)).into()
+}

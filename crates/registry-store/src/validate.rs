@@ -1,0 +1,370 @@
+//! Input limits at the store's boundary: every command is checked before it is proposed, and
+//! again at apply (a hostile peer cannot slip an invalid record into the state).
+//!
+//! These are the store's own outer limits, generous enough for every protocol; each API adds its
+//! protocol's stricter rules (ServiceCenter's name patterns, ...) on top.
+
+use crate::command::Command;
+use crate::command::NodeRecord;
+use crate::model::Instance;
+use crate::model::InstanceKey;
+use crate::model::Properties;
+use crate::model::ProtocolFields;
+use crate::model::Service;
+use crate::model::ServiceRef;
+use crate::model::Tenant;
+
+/// Longest name (tenant parts, app, service name, version, environment), in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+/// Longest id (service id, instance id, schema id), in bytes.
+pub const MAX_ID_LEN: usize = 256;
+/// Longest free text (host, endpoint, description, alias, metadata value), in bytes.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Most entries in one metadata / property / tag map.
+pub const MAX_MAP_ENTRIES: usize = 512;
+/// Most endpoints per instance.
+pub const MAX_ENDPOINTS: usize = 64;
+/// Largest schema content, in bytes.
+pub const MAX_SCHEMA_LEN: usize = 4 * 1024 * 1024;
+/// Largest protocol-field object, encoded as JSON, in bytes.
+pub const MAX_PROTOCOL_FIELDS_LEN: usize = 64 * 1024;
+/// Most items in one batch command (eviction, mirror round).
+pub const MAX_BATCH_ITEMS: usize = 200_000;
+
+/// Why a command was refused at the boundary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is {len} bytes long; at most {max} are allowed")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{field} has {count} entries; at most {max} are allowed")]
+    TooMany {
+        field: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("{field} contains a control character")]
+    ControlCharacter { field: &'static str },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+type Result<T = ()> = std::result::Result<T, ValidationError>;
+
+/// Checks a command against the store's limits.
+pub fn validate_command(command: &Command) -> Result {
+    match command {
+        Command::CreateTenant(c) => tenant(&c.tenant),
+        Command::CreateService(c) => service(&c.service),
+        Command::UpdateService(c) => {
+            service_ref(&c.service)?;
+            if let Some(d) = &c.description {
+                text("description", d, MAX_TEXT_LEN)?;
+            }
+            if let Some(p) = &c.properties {
+                map("properties", p)?;
+            }
+            if let Some(p) = &c.protocol_fields {
+                protocol_fields(p)?;
+            }
+            Ok(())
+        }
+        Command::DeleteService(c) => service_ref(&c.service),
+        Command::RegisterInstance(c) => {
+            instance(&c.instance)?;
+            if let Some(s) = &c.create_service {
+                service(s)?;
+                if s.tenant != c.instance.tenant || s.id != c.instance.service_id {
+                    return Err(ValidationError::Invalid {
+                        field: "create_service",
+                        reason: "must be the instance's own service".into(),
+                    });
+                }
+            }
+            Ok(())
+        }
+        Command::CancelInstance(c) => instance_key(&c.instance),
+        Command::SetInstanceStatus(c) => {
+            instance_key(&c.instance)?;
+            c.protocol_fields.as_ref().map_or(Ok(()), protocol_fields)
+        }
+        Command::UpdateInstanceMetadata(c) => {
+            instance_key(&c.instance)?;
+            map("metadata", &c.metadata)?;
+            c.protocol_fields.as_ref().map_or(Ok(()), protocol_fields)
+        }
+        Command::PutSchema(c) => {
+            service_ref(&c.service)?;
+            id("schema_id", &c.schema_id)?;
+            bounded("schema content", &c.content, MAX_SCHEMA_LEN)?;
+            text("schema summary", &c.summary, MAX_TEXT_LEN)
+        }
+        Command::DeleteSchema(c) => {
+            service_ref(&c.service)?;
+            id("schema_id", &c.schema_id)
+        }
+        Command::PutTags(c) => {
+            service_ref(&c.service)?;
+            map("tags", &c.tags)
+        }
+        Command::DeleteTags(c) => {
+            service_ref(&c.service)?;
+            count("tag keys", c.keys.len(), MAX_MAP_ENTRIES)?;
+            c.keys.iter().try_for_each(|k| name("tag key", k))
+        }
+        Command::EvictInstances(c) => {
+            count("eviction items", c.items.len(), MAX_BATCH_ITEMS)?;
+            c.items.iter().try_for_each(|i| instance_key(&i.instance))
+        }
+        Command::MirrorBatch(c) => {
+            name("source", &c.source)?;
+            text("checkpoint", &c.checkpoint, MAX_TEXT_LEN)?;
+            count(
+                "mirror items",
+                c.services.len() + c.upserts.len() + c.deletes.len(),
+                MAX_BATCH_ITEMS,
+            )?;
+            c.services.iter().try_for_each(service)?;
+            c.upserts.iter().try_for_each(instance)?;
+            c.deletes.iter().try_for_each(instance_key)
+        }
+        Command::AnnounceNode(c) => node(&c.node),
+    }
+}
+
+pub fn tenant(t: &Tenant) -> Result {
+    name("tenant domain", &t.domain)?;
+    name("tenant project", &t.project)?;
+    if t.domain.contains('/') || t.project.contains('/') {
+        return Err(ValidationError::Invalid {
+            field: "tenant",
+            reason: "must not contain '/'".into(),
+        });
+    }
+    Ok(())
+}
+
+pub fn service_ref(s: &ServiceRef) -> Result {
+    tenant(&s.tenant)?;
+    id("service id", &s.id)
+}
+
+pub fn instance_key(k: &InstanceKey) -> Result {
+    tenant(&k.tenant)?;
+    id("service id", &k.service_id)?;
+    id("instance id", &k.id)
+}
+
+pub fn service(s: &Service) -> Result {
+    tenant(&s.tenant)?;
+    id("service id", &s.id)?;
+    name("app", &s.app)?;
+    name("service name", &s.name)?;
+    name("version", &s.version)?;
+    optional_name("environment", &s.environment)?;
+    text("description", &s.description, MAX_TEXT_LEN)?;
+    text("alias", &s.alias, MAX_NAME_LEN)?;
+    map("properties", &s.properties)?;
+    count("schemas", s.schemas.len(), MAX_MAP_ENTRIES)?;
+    s.schemas.iter().try_for_each(|i| id("schema id", i))?;
+    protocol_fields(&s.protocol_fields)
+}
+
+pub fn instance(i: &Instance) -> Result {
+    tenant(&i.tenant)?;
+    id("service id", &i.service_id)?;
+    id("instance id", &i.id)?;
+    name("host name", &i.host_name)?;
+    text("ip address", &i.ip_addr, MAX_NAME_LEN)?;
+    count("endpoints", i.endpoints.len(), MAX_ENDPOINTS)?;
+    for e in &i.endpoints {
+        if e.trim().is_empty() {
+            return Err(ValidationError::Empty { field: "endpoint" });
+        }
+        text("endpoint", e, MAX_TEXT_LEN)?;
+    }
+    text("zone", &i.zone, MAX_NAME_LEN)?;
+    text("region", &i.region, MAX_NAME_LEN)?;
+    map("metadata", &i.metadata)?;
+    if i.lease.duration_secs == 0 {
+        return Err(ValidationError::Invalid {
+            field: "lease duration",
+            reason: "must be at least 1 s".into(),
+        });
+    }
+    protocol_fields(&i.protocol_fields)
+}
+
+fn node(n: &NodeRecord) -> Result {
+    if n.node_id == 0 {
+        return Err(ValidationError::Invalid {
+            field: "node id",
+            reason: "must be at least 1".into(),
+        });
+    }
+    name("raft address", &n.raft_addr)?;
+    count("http addresses", n.http_addrs.len(), 16)?;
+    n.http_addrs.iter().try_for_each(|a| name("http address", a))
+}
+
+fn name(field: &'static str, value: &str) -> Result {
+    if value.trim().is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    text(field, value, MAX_NAME_LEN)
+}
+
+fn optional_name(field: &'static str, value: &str) -> Result {
+    text(field, value, MAX_NAME_LEN)
+}
+
+fn id(field: &'static str, value: &str) -> Result {
+    if value.trim().is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    text(field, value, MAX_ID_LEN)
+}
+
+fn bounded(field: &'static str, value: &str, max: usize) -> Result {
+    if value.len() > max {
+        return Err(ValidationError::TooLong {
+            field,
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result {
+    bounded(field, value, max)?;
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::ControlCharacter { field });
+    }
+    Ok(())
+}
+
+fn count(field: &'static str, count: usize, max: usize) -> Result {
+    if count > max {
+        return Err(ValidationError::TooMany { field, count, max });
+    }
+    Ok(())
+}
+
+fn map(field: &'static str, m: &Properties) -> Result {
+    count(field, m.len(), MAX_MAP_ENTRIES)?;
+    for (k, v) in m {
+        if k.is_empty() {
+            return Err(ValidationError::Empty { field });
+        }
+        text(field, k, MAX_NAME_LEN)?;
+        bounded(field, v, MAX_TEXT_LEN)?;
+    }
+    Ok(())
+}
+
+fn protocol_fields(p: &ProtocolFields) -> Result {
+    for (k, v) in p {
+        name("protocol name", k)?;
+        let len = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+        if len > MAX_PROTOCOL_FIELDS_LEN {
+            return Err(ValidationError::TooLong {
+                field: "protocol fields",
+                len,
+                max: MAX_PROTOCOL_FIELDS_LEN,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::CancelInstance;
+    use crate::command::RegisterInstance;
+
+    fn inst() -> Instance {
+        Instance::new(Tenant::default(), "svc", "i-1", "host-1")
+    }
+
+    #[test]
+    fn accepts_a_plain_instance() {
+        let c = Command::RegisterInstance(RegisterInstance {
+            instance: inst(),
+            create_service: None,
+        });
+        assert_eq!(validate_command(&c), Ok(()));
+    }
+
+    #[test]
+    fn rejects_empty_and_oversized_ids() {
+        let mut i = inst();
+        i.id = String::new();
+        assert_eq!(instance(&i), Err(ValidationError::Empty { field: "instance id" }));
+        i.id = "x".repeat(MAX_ID_LEN + 1);
+        assert!(matches!(
+            instance(&i),
+            Err(ValidationError::TooLong {
+                field: "instance id",
+                ..
+            })
+        ));
+        let mut i = inst();
+        i.host_name = "  ".into();
+        assert_eq!(instance(&i), Err(ValidationError::Empty { field: "host name" }));
+    }
+
+    #[test]
+    fn rejects_bad_tenants_and_control_characters() {
+        let key = InstanceKey {
+            tenant: Tenant::new("", "p"),
+            service_id: "s".into(),
+            id: "i".into(),
+        };
+        let c = Command::CancelInstance(CancelInstance { instance: key });
+        assert_eq!(
+            validate_command(&c),
+            Err(ValidationError::Empty { field: "tenant domain" })
+        );
+        let mut i = inst();
+        i.service_id = "a\nb".into();
+        assert_eq!(
+            instance(&i),
+            Err(ValidationError::ControlCharacter { field: "service id" })
+        );
+    }
+
+    #[test]
+    fn rejects_oversized_metadata() {
+        let mut i = inst();
+        for n in 0..=MAX_MAP_ENTRIES {
+            i.metadata.insert(format!("k{n}"), "v".into());
+        }
+        assert!(matches!(
+            instance(&i),
+            Err(ValidationError::TooMany { field: "metadata", .. })
+        ));
+    }
+
+    #[test]
+    fn create_service_must_match_instance() {
+        let s = Service::new(Tenant::default(), "other", "app", "name");
+        let c = Command::RegisterInstance(RegisterInstance {
+            instance: inst(),
+            create_service: Some(s),
+        });
+        assert!(matches!(
+            validate_command(&c),
+            Err(ValidationError::Invalid {
+                field: "create_service",
+                ..
+            })
+        ));
+    }
+}
