@@ -11,6 +11,7 @@ mod cluster_service;
 mod config;
 mod error;
 mod heartbeat;
+mod maintenance;
 mod membership;
 mod read;
 mod status;

@@ -1,0 +1,302 @@
+//! `registryd`'s configuration: flags, environment (`REGISTRY_*`) and a TOML file (`--config`),
+//! in that order of precedence over built-in defaults, converted into validated [`Settings`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use clap::ValueEnum;
+use registry_store::node::NodeConfig;
+use serde::Deserialize;
+
+/// Command line of `registryd`. Every flag can also be set by its `REGISTRY_*` variable or in the
+/// TOML file under the same name with `_` for `-`.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "registryd",
+    version,
+    about = "A Raft-replicated service registry speaking Eureka and ServiceCenter"
+)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, env = "REGISTRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This node's id (≥ 1). Default 1.
+    #[arg(long, env = "REGISTRY_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Data directory (created if missing; its parent must exist). Default ./data.
+    #[arg(long, env = "REGISTRY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address; repeat for several. Default 127.0.0.1:8761 and 127.0.0.1:30100.
+    #[arg(long = "http", env = "REGISTRY_HTTP", value_delimiter = ',')]
+    pub http: Vec<String>,
+    /// Raft gRPC listen address. Default 127.0.0.1:7100.
+    #[arg(long, env = "REGISTRY_RAFT")]
+    pub raft: Option<String>,
+    /// Raft address other nodes use to reach this one, when it differs from --raft (e.g. 0.0.0.0).
+    #[arg(long, env = "REGISTRY_ADVERTISE_RAFT")]
+    pub advertise_raft: Option<String>,
+    /// Initial members: `1=HOST:PORT,2=HOST:PORT,3=HOST:PORT` (Raft addresses). Default: this node alone.
+    #[arg(long, env = "REGISTRY_PEERS")]
+    pub peers: Option<String>,
+    /// Start empty and wait to be added with `POST /admin/members` on a member.
+    #[arg(long, env = "REGISTRY_JOIN")]
+    pub join: Option<bool>,
+    /// Eureka-style self-preservation (hold evictions when renewals drop). Default true.
+    #[arg(long, env = "REGISTRY_SELF_PRESERVATION")]
+    pub self_preservation: Option<bool>,
+    /// Share of expected renewals below which self-preservation holds evictions. Default 0.85.
+    #[arg(long, env = "REGISTRY_RENEWAL_PERCENT_THRESHOLD")]
+    pub renewal_percent_threshold: Option<f64>,
+    /// How often the leader checks leases, in ms. Default 1000.
+    #[arg(long, env = "REGISTRY_LEASE_TICK_MS")]
+    pub lease_tick_ms: Option<u64>,
+    /// Snapshot after this many log entries. Default 50000.
+    #[arg(long, env = "REGISTRY_SNAPSHOT_EVERY")]
+    pub snapshot_every: Option<u64>,
+    /// Raft heartbeat interval in ms. Default 100.
+    #[arg(long, env = "REGISTRY_HEARTBEAT_MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Minimum election timeout in ms. Default 400.
+    #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MIN_MS")]
+    pub election_timeout_min_ms: Option<u64>,
+    /// Maximum election timeout in ms. Default 800.
+    #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MAX_MS")]
+    pub election_timeout_max_ms: Option<u64>,
+    /// Log format. Default human.
+    #[arg(long, env = "REGISTRY_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter (`info`, `registry_store=debug,info`, ...). Default info.
+    #[arg(long, env = "REGISTRY_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Peers in the file: a `1=HOST:PORT,...` string or a table `{ 1 = "HOST:PORT" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PeersSetting {
+    Text(String),
+    Table(BTreeMap<String, String>),
+}
+
+/// The TOML file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub node_id: Option<u64>,
+    pub data_dir: Option<PathBuf>,
+    pub http: Option<Vec<String>>,
+    pub raft: Option<String>,
+    pub advertise_raft: Option<String>,
+    pub peers: Option<PeersSetting>,
+    pub join: Option<bool>,
+    pub self_preservation: Option<bool>,
+    pub renewal_percent_threshold: Option<f64>,
+    pub lease_tick_ms: Option<u64>,
+    pub snapshot_every: Option<u64>,
+    pub heartbeat_ms: Option<u64>,
+    pub election_timeout_min_ms: Option<u64>,
+    pub election_timeout_max_ms: Option<u64>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+}
+
+/// Validated settings for one `registryd` process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub node: NodeConfig,
+    /// HTTP addresses to listen on.
+    pub http: Vec<String>,
+    /// Raft gRPC address to listen on.
+    pub raft_listen: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid peers {0:?}: expected ID=HOST:PORT[,ID=HOST:PORT...]")]
+    Peers(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Parses `1=a:1,2=b:2`.
+pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
+    let mut peers = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part.split_once('=').ok_or_else(|| ConfigError::Peers(text.into()))?;
+        let id: u64 = id.trim().parse().map_err(|_| ConfigError::Peers(text.into()))?;
+        let addr = addr.trim();
+        if id == 0 || addr.is_empty() || !addr.contains(':') || peers.insert(id, addr.to_string()).is_some() {
+            return Err(ConfigError::Peers(text.into()));
+        }
+    }
+    Ok(peers)
+}
+
+impl Settings {
+    /// Reads the file named by `cli.config` (if any) and merges: flags/env > file > defaults.
+    pub fn load(cli: Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?
+            }
+        };
+        Self::merge(cli, file)
+    }
+
+    pub fn merge(cli: Cli, file: FileConfig) -> Result<Self, ConfigError> {
+        let node_id = cli.node_id.or(file.node_id).unwrap_or(1);
+        let data_dir = cli
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let http = if !cli.http.is_empty() {
+            cli.http
+        } else {
+            file.http
+                .unwrap_or_else(|| vec!["127.0.0.1:8761".into(), "127.0.0.1:30100".into()])
+        };
+        if http.is_empty() {
+            return Err(ConfigError::Invalid("at least one HTTP address is needed".into()));
+        }
+        let raft_listen = cli.raft.or(file.raft).unwrap_or_else(|| "127.0.0.1:7100".into());
+        let advertise = cli
+            .advertise_raft
+            .or(file.advertise_raft)
+            .unwrap_or_else(|| raft_listen.clone());
+        if advertise.starts_with("0.0.0.0:") || advertise.starts_with("[::]:") {
+            return Err(ConfigError::Invalid(format!(
+                "Raft listens on {raft_listen}: set --advertise-raft to the address peers can reach"
+            )));
+        }
+        let peers = match (cli.peers, file.peers) {
+            (Some(text), _) | (None, Some(PeersSetting::Text(text))) => parse_peers(&text)?,
+            (None, Some(PeersSetting::Table(table))) => {
+                let text = table
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                parse_peers(&text)?
+            }
+            (None, None) => BTreeMap::new(),
+        };
+        let mut node = NodeConfig::new(node_id, data_dir, advertise);
+        node.peers = peers;
+        node.join = cli.join.or(file.join).unwrap_or(false);
+        if let Some(sp) = cli.self_preservation.or(file.self_preservation) {
+            node.lease_policy.self_preservation = sp;
+        }
+        if let Some(t) = cli.renewal_percent_threshold.or(file.renewal_percent_threshold) {
+            node.lease_policy.renewal_percent_threshold = t;
+        }
+        if let Some(ms) = cli.lease_tick_ms.or(file.lease_tick_ms) {
+            node.lease_tick = Duration::from_millis(ms.max(1));
+        }
+        if let Some(n) = cli.snapshot_every.or(file.snapshot_every) {
+            node.snapshot_every = n;
+        }
+        if let Some(ms) = cli.heartbeat_ms.or(file.heartbeat_ms) {
+            node.heartbeat_interval = Duration::from_millis(ms);
+        }
+        let (min, max) = node.election_timeout;
+        node.election_timeout = (
+            cli.election_timeout_min_ms
+                .or(file.election_timeout_min_ms)
+                .map_or(min, Duration::from_millis),
+            cli.election_timeout_max_ms
+                .or(file.election_timeout_max_ms)
+                .map_or(max, Duration::from_millis),
+        );
+        node.validate().map_err(ConfigError::Invalid)?;
+        Ok(Settings {
+            node,
+            http,
+            raft_listen,
+            log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: cli
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info,openraft=warn".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_a_single_node_on_the_replaced_servers_ports() {
+        let s = Settings::merge(Cli::default(), FileConfig::default()).unwrap();
+        assert_eq!(s.node.node_id, 1);
+        assert_eq!(s.http, vec!["127.0.0.1:8761", "127.0.0.1:30100"]);
+        assert_eq!(s.raft_listen, "127.0.0.1:7100");
+        assert_eq!(s.node.data_dir, PathBuf::from("./data"));
+        assert!(s.node.peers.is_empty());
+        assert!(s.node.lease_policy.self_preservation);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            node_id = 2
+            raft = "127.0.0.1:7102"
+            peers = { 1 = "127.0.0.1:7101", 2 = "127.0.0.1:7102" }
+            self_preservation = false
+            "#,
+        )
+        .unwrap();
+        let cli = Cli {
+            http: vec!["127.0.0.1:9000".into()],
+            ..Cli::default()
+        };
+        let s = Settings::merge(cli, file).unwrap();
+        assert_eq!(s.node.node_id, 2);
+        assert_eq!(s.http, vec!["127.0.0.1:9000"]);
+        assert_eq!(s.node.peers.len(), 2);
+        assert!(!s.node.lease_policy.self_preservation);
+    }
+
+    #[test]
+    fn bad_settings_are_explained() {
+        assert!(matches!(parse_peers("1=a:1,x"), Err(ConfigError::Peers(_))));
+        assert!(matches!(parse_peers("0=a:1"), Err(ConfigError::Peers(_))));
+        assert!(matches!(parse_peers("1=a:1,1=b:2"), Err(ConfigError::Peers(_))));
+        let cli = Cli {
+            node_id: Some(3),
+            peers: Some("1=127.0.0.1:1,2=127.0.0.1:2".into()),
+            ..Cli::default()
+        };
+        let err = Settings::merge(cli, FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("does not contain this node"), "{err}");
+        assert!(toml::from_str::<FileConfig>("nodeid = 1").is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! One error type for the node and native APIs, mapped to status and JSON body in one match.
+
+use axum::http::header;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use axum::Json;
+use registry_store::command::Rejection;
+use registry_store::node::NodeError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, retryable) = match &self {
+            ApiError::Node(e) => match e {
+                NodeError::Invalid(_) | NodeError::Config(_) => (StatusCode::BAD_REQUEST, false),
+                NodeError::NoLeader | NodeError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, true),
+                NodeError::Stopped(_) | NodeError::Open(_) | NodeError::Listen(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, false)
+                }
+                NodeError::Membership(_) => (StatusCode::CONFLICT, false),
+            },
+            ApiError::Rejected(r) => match r {
+                Rejection::ServiceNotFound(_)
+                | Rejection::InstanceNotFound(_)
+                | Rejection::SchemaNotFound(_)
+                | Rejection::TagNotFound(_) => (StatusCode::NOT_FOUND, false),
+                Rejection::ServiceIdTaken(_) | Rejection::ServiceHasInstances(_) | Rejection::OriginMismatch(_) => {
+                    (StatusCode::CONFLICT, false)
+                }
+                Rejection::UnknownTenant(_) | Rejection::Invalid(_) => (StatusCode::BAD_REQUEST, false),
+            },
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, false),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, false),
+        };
+        let body = Json(json!({ "error": self.to_string(), "retryable": retryable }));
+        if retryable {
+            (status, [(header::RETRY_AFTER, "1")], body).into_response()
+        } else {
+            (status, body).into_response()
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `registryd`: runs one registry node. With no arguments, a single-node cluster with data in
+//! `./data`, serving HTTP on 127.0.0.1:8761 and 127.0.0.1:30100 and Raft on 127.0.0.1:7100.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use registry_http::config::Cli;
+use registry_http::config::LogFormat;
+use registry_http::config::Settings;
+use registry_store::node::RegistryNode;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let settings = match Settings::load(Cli::parse()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("registryd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("registryd: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("registryd: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(mut settings: Settings) -> anyhow::Result<()> {
+    let raft_listener = TcpListener::bind(&settings.raft_listen)
+        .await
+        .with_context(|| format!("cannot listen for Raft on {}", settings.raft_listen))?;
+    let mut http_listeners = Vec::new();
+    for addr in &settings.http {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+        settings.node.http_addrs.push(listener.local_addr()?.to_string());
+        http_listeners.push(listener);
+    }
+    let node = RegistryNode::start(settings.node.clone(), raft_listener).await?;
+    let (stop_http, _) = watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in http_listeners {
+        let mut stop = stop_http.subscribe();
+        let router = registry_http::router(node.clone());
+        servers.push(tokio::spawn(registry_http::serve(listener, router, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    tracing::info!(
+        node_id = settings.node.node_id,
+        http = ?settings.node.http_addrs,
+        raft = %settings.node.raft_addr,
+        data_dir = %settings.node.data_dir.display(),
+        "registryd started"
+    );
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop_http.send(true);
+    node.shutdown().await;
+    for s in servers {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    Ok(())
+}

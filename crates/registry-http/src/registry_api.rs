@@ -1,0 +1,209 @@
+//! The native JSON API on the unified model, under `/admin/registry`: register, cancel, renew
+//! and list instances, plus a state digest to compare nodes. Protocol APIs (Eureka,
+//! ServiceCenter) sit beside it on the same store.
+
+use std::hash::Hash;
+use std::hash::Hasher;
+
+use axum::extract::Path;
+use axum::extract::Query;
+use axum::extract::State;
+use axum::routing::delete;
+use axum::routing::get;
+use axum::routing::post;
+use axum::routing::put;
+use axum::Json;
+use axum::Router;
+use registry_store::command::CancelInstance;
+use registry_store::command::Command;
+use registry_store::command::CommandOutcome;
+use registry_store::command::RegisterInstance;
+use registry_store::model::Instance;
+use registry_store::model::InstanceKey;
+use registry_store::model::InstanceStatus;
+use registry_store::model::LeaseSettings;
+use registry_store::model::Properties;
+use registry_store::model::Service;
+use registry_store::model::Tenant;
+use registry_store::node::RegistryNode;
+use registry_store::node::Written;
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::json;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+pub fn routes() -> Router<RegistryNode> {
+    Router::new()
+        .route("/admin/registry/instances", post(register).get(list))
+        .route("/admin/registry/instances/{service}/{id}", delete(cancel))
+        .route("/admin/registry/heartbeats", put(renew))
+        .route("/admin/registry/digest", get(digest))
+}
+
+fn parse_tenant(tenant: Option<&str>) -> Result<Tenant, ApiError> {
+    match tenant {
+        None => Ok(Tenant::default()),
+        Some(t) => Tenant::parse(t).ok_or_else(|| ApiError::BadRequest(format!("tenant {t:?} is not domain/project"))),
+    }
+}
+
+/// A registration in the native API: the instance and, implicitly, its service.
+#[derive(Debug, Deserialize)]
+struct RegisterBody {
+    /// `domain/project`; default `default/default`.
+    tenant: Option<String>,
+    /// Service name, also used as its id. Created if missing.
+    service: String,
+    /// Application the service belongs to; default `default`.
+    app: Option<String>,
+    /// Service version; default `0.0.1`.
+    version: Option<String>,
+    id: String,
+    host: String,
+    #[serde(default)]
+    endpoints: Vec<String>,
+    status: Option<InstanceStatus>,
+    #[serde(default)]
+    metadata: Properties,
+    lease: Option<LeaseSettings>,
+}
+
+fn written_json(w: &Written) -> Result<Json<Value>, ApiError> {
+    match &w.outcome {
+        CommandOutcome::Rejected(r) => Err(ApiError::Rejected(r.clone())),
+        CommandOutcome::Instance { existed } => Ok(Json(json!({ "revision": w.revision, "existed": existed }))),
+        _ => Ok(Json(json!({ "revision": w.revision }))),
+    }
+}
+
+async fn register(State(node): State<RegistryNode>, Json(body): Json<RegisterBody>) -> Result<Json<Value>, ApiError> {
+    let tenant = parse_tenant(body.tenant.as_deref())?;
+    let mut service = Service::new(
+        tenant.clone(),
+        body.service.clone(),
+        body.app.unwrap_or_else(|| "default".into()),
+        body.service.clone(),
+    );
+    if let Some(v) = body.version {
+        service.version = v;
+    }
+    let mut instance = Instance::new(tenant, body.service, body.id, body.host);
+    instance.endpoints = body.endpoints;
+    instance.status = body.status.unwrap_or_default();
+    instance.metadata = body.metadata;
+    instance.lease = body.lease.unwrap_or_default();
+    let command = Command::RegisterInstance(RegisterInstance {
+        instance,
+        create_service: Some(service),
+    });
+    written_json(&node.write(command).await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+async fn cancel(
+    State(node): State<RegistryNode>,
+    Path((service, id)): Path<(String, String)>,
+    Query(q): Query<TenantQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let key = InstanceKey {
+        tenant: parse_tenant(q.tenant.as_deref())?,
+        service_id: service,
+        id,
+    };
+    written_json(
+        &node
+            .write(Command::CancelInstance(CancelInstance { instance: key }))
+            .await?,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewBody {
+    instances: Vec<RenewItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewItem {
+    tenant: Option<String>,
+    service: String,
+    id: String,
+}
+
+/// Renews leases; answers, per instance, whether it is registered.
+async fn renew(State(node): State<RegistryNode>, Json(body): Json<RenewBody>) -> Result<Json<Value>, ApiError> {
+    let keys = body
+        .instances
+        .into_iter()
+        .map(|i| {
+            Ok(InstanceKey {
+                tenant: parse_tenant(i.tenant.as_deref())?,
+                service_id: i.service,
+                id: i.id,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let found = node.renew(keys).await?;
+    Ok(Json(json!({ "found": found })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    tenant: Option<String>,
+    /// `true`: a linearizable read (waits for everything committed before the request).
+    consistent: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct InstanceList {
+    revision: u64,
+    instances: Vec<Instance>,
+}
+
+async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> Result<Json<InstanceList>, ApiError> {
+    let tenant = q.tenant.as_deref().map(|t| parse_tenant(Some(t))).transpose()?;
+    if q.consistent.unwrap_or(false) {
+        node.read_barrier().await?;
+    }
+    let applied = node.read();
+    let instances = applied
+        .state
+        .instances()
+        .filter(|i| tenant.as_ref().is_none_or(|t| &i.tenant == t))
+        .map(|i| (**i).clone())
+        .collect();
+    Ok(Json(InstanceList {
+        revision: applied.revision(),
+        instances,
+    }))
+}
+
+/// A fingerprint of the whole registry (every record's key and last revision), to compare nodes.
+async fn digest(State(node): State<RegistryNode>) -> Json<Value> {
+    let applied = node.read();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut instances = 0u64;
+    for i in applied.state.instances() {
+        i.key().hash(&mut hasher);
+        i.mod_revision.hash(&mut hasher);
+        instances += 1;
+    }
+    let mut services: Vec<_> = applied
+        .state
+        .services()
+        .map(|s| (s.service_ref(), s.mod_revision))
+        .collect();
+    services.sort();
+    services.hash(&mut hasher);
+    Json(json!({
+        "revision": applied.revision(),
+        "instances": instances,
+        "services": services.len(),
+        "digest": format!("{:016x}", hasher.finish()),
+    }))
+}
