@@ -19,6 +19,10 @@ pub struct ClusterStatus {
     pub role: &'static str,
     pub last_applied: u64,
     pub last_log_index: u64,
+    /// Revision of this node's latest snapshot (built or installed), 0 if none.
+    pub snapshot_index: u64,
+    /// Log entries up to this index are purged, 0 if none.
+    pub purged_index: u64,
     pub members: Vec<MemberStatus>,
 }
 
@@ -70,6 +74,8 @@ impl RegistryNode {
             role: role_name(m.state),
             last_applied: m.last_applied.map_or(0, |l| l.index),
             last_log_index: m.last_log_index.unwrap_or(0),
+            snapshot_index: m.snapshot.map_or(0, |l| l.index),
+            purged_index: m.purged.map_or(0, |l| l.index),
             members,
         }
     }

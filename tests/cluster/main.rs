@@ -1,0 +1,11 @@
+//! Cluster tests: three (or more) real `registryd` processes on loopback, one module per
+//! scenario. Each test owns its processes and temporary data, and bounds every wait.
+
+mod support;
+
+mod catch_up;
+mod failover;
+mod formation;
+mod leases;
+mod restart;
+mod startup_errors;

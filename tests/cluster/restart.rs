@@ -1,0 +1,28 @@
+//! Restarting every node keeps exactly the same state.
+
+use std::time::Duration;
+
+use crate::support::Cluster;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_all_nodes_keeps_identical_state() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    for n in 0..200 {
+        cluster.register(n % 3, "keep", &format!("k-{n}"), None).await.unwrap();
+    }
+    let before = cluster.wait_converged(Duration::from_secs(10)).await;
+    for node in &mut cluster.nodes {
+        assert_eq!(node.terminate(), Some(0), "node {} did not stop cleanly", node.id);
+    }
+    for node in &mut cluster.nodes {
+        node.start();
+    }
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let after = cluster.wait_converged(Duration::from_secs(30)).await;
+    assert_eq!(after["digest"], before["digest"], "before {before}, after {after}");
+    assert_eq!(after["instances"], 200);
+    // The restarted cluster takes writes again.
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    cluster.register(leader, "keep", "after-restart", None).await.unwrap();
+}

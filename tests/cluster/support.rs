@@ -1,0 +1,336 @@
+//! Test harness: real `registryd` processes on 127.0.0.1 ephemeral ports, each with its own data
+//! directory under one temporary folder, killed and cleaned up when the cluster is dropped.
+//! Every wait is bounded; on a failing test the nodes' logs are printed.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use serde_json::json;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_registryd");
+
+/// A free loopback port (bound and released; the OS will not hand it out again at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Node {
+    pub id: u64,
+    pub http: String,
+    pub log: PathBuf,
+    pub args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the process (again) with the same ports and data directory.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "node {} already running", self.id);
+        let log = File::options().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(BIN)
+            .args(&self.args)
+            .env("REGISTRY_LOG_LEVEL", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn registryd");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait (bounded) for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+}
+
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.kill9();
+        }
+        if std::thread::panicking() {
+            for n in &self.nodes {
+                let text = std::fs::read_to_string(&n.log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!(
+                    "----- node {} log (last {} lines) -----\n{}",
+                    n.id,
+                    tail.len(),
+                    tail.join("\n")
+                );
+            }
+        }
+    }
+}
+
+impl Cluster {
+    /// `size` nodes sharing one peer list, started at once, with `extra` flags each.
+    pub fn start(size: usize, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let specs: Vec<(u64, String, String)> = (1..=size as u64)
+            .map(|id| {
+                (
+                    id,
+                    format!("127.0.0.1:{}", free_port()),
+                    format!("127.0.0.1:{}", free_port()),
+                )
+            })
+            .collect();
+        let peers = specs
+            .iter()
+            .map(|(id, _, raft)| format!("{id}={raft}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let nodes = specs
+            .into_iter()
+            .map(|(id, http, raft)| {
+                let data = dir.path().join(format!("node{id}"));
+                let mut args: Vec<String> = vec![
+                    "--node-id".into(),
+                    id.to_string(),
+                    "--data-dir".into(),
+                    data.display().to_string(),
+                    "--http".into(),
+                    http.clone(),
+                    "--raft".into(),
+                    raft.clone(),
+                    "--peers".into(),
+                    peers.clone(),
+                ];
+                args.extend(extra.iter().map(|s| s.to_string()));
+                Node {
+                    id,
+                    http,
+                    log: dir.path().join(format!("node{id}.log")),
+                    args,
+                    child: None,
+                }
+            })
+            .collect();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let mut cluster = Cluster {
+            nodes,
+            client,
+            _dir: dir,
+        };
+        for n in &mut cluster.nodes {
+            n.start();
+        }
+        cluster
+    }
+
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|i| self.nodes[*i].is_running()).collect()
+    }
+
+    async fn get_json(&self, i: usize, path: &str) -> Option<Value> {
+        let resp = self
+            .client
+            .get(self.nodes[i].url(path))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    }
+
+    /// Waits until every running node answers `/health` with 200.
+    pub async fn wait_healthy(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        for i in self.running() {
+            loop {
+                let ok = self
+                    .client
+                    .get(self.nodes[i].url("/health"))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                if ok {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "node {} not healthy within {timeout:?}",
+                    self.nodes[i].id
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    pub async fn status(&self, i: usize) -> Value {
+        self.get_json(i, "/admin/cluster")
+            .await
+            .unwrap_or_else(|| panic!("no status from node {}", i + 1))
+    }
+
+    /// The index of the node every running node agrees leads.
+    pub async fn leader(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut views = HashSet::new();
+            for i in self.running() {
+                views.insert(
+                    self.get_json(i, "/admin/cluster")
+                        .await
+                        .and_then(|s| s["leader_id"].as_u64()),
+                );
+            }
+            if views.len() == 1 {
+                if let Some(Some(id)) = views.into_iter().next() {
+                    if let Some(i) = self.nodes.iter().position(|n| n.id == id && n.is_running()) {
+                        return i;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Registers `service/id` through node `i`; `Ok(revision)` once acknowledged.
+    pub async fn register(&self, i: usize, service: &str, id: &str, lease: Option<(u32, u32)>) -> Result<u64, String> {
+        register_at(&self.client, &self.nodes[i].url(""), service, id, lease).await
+    }
+
+    /// Renews through node `i`; per instance whether it was found.
+    pub async fn renew(&self, i: usize, service: &str, ids: &[String]) -> Result<Vec<bool>, String> {
+        let instances: Vec<Value> = ids.iter().map(|id| json!({ "service": service, "id": id })).collect();
+        let resp = self
+            .client
+            .put(self.nodes[i].url("/admin/registry/heartbeats"))
+            .json(&json!({ "instances": instances }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(format!("{status}: {body}"));
+        }
+        Ok(body["found"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_bool().unwrap())
+            .collect())
+    }
+
+    pub async fn digest(&self, i: usize) -> Option<Value> {
+        self.get_json(i, "/admin/registry/digest").await
+    }
+
+    /// Waits until every running node reports the same digest and revision; returns it.
+    pub async fn wait_converged(&self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut digests = Vec::new();
+            for i in self.running() {
+                digests.push(self.digest(i).await);
+            }
+            if digests.iter().all(|d| d.is_some() && *d == digests[0]) {
+                return digests[0].clone().unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes did not converge within {timeout:?}: {digests:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Instance ids of `service` on node `i` (a local read).
+    pub async fn instance_ids(&self, i: usize, service: &str) -> HashSet<String> {
+        let list = self
+            .get_json(i, "/admin/registry/instances")
+            .await
+            .expect("instance list");
+        list["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["service_id"] == service)
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Registers `service/id` at the node whose base URL is `base`; `Ok(revision)` once acknowledged.
+pub async fn register_at(
+    client: &reqwest::Client,
+    base: &str,
+    service: &str,
+    id: &str,
+    lease: Option<(u32, u32)>,
+) -> Result<u64, String> {
+    let mut body = json!({ "service": service, "id": id, "host": "10.0.0.1", "endpoints": ["rest://10.0.0.1:8080"] });
+    if let Some((interval, duration)) = lease {
+        body["lease"] = json!({ "renewal_interval_secs": interval, "duration_secs": duration });
+    }
+    let resp = client
+        .post(format!("{base}/admin/registry/instances"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    if status == 200 {
+        body["revision"]
+            .as_u64()
+            .ok_or_else(|| format!("no revision in {body}"))
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
