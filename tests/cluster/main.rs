@@ -7,5 +7,6 @@ mod catch_up;
 mod failover;
 mod formation;
 mod leases;
+mod membership;
 mod restart;
 mod startup_errors;

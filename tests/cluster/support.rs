@@ -169,6 +169,40 @@ impl Cluster {
         cluster
     }
 
+    /// Adds (but does not start) a node that joins later: same flags, no peer list, `--join`.
+    pub fn add_joiner(&mut self) -> usize {
+        let id = self.nodes.len() as u64 + 1;
+        let http = format!("127.0.0.1:{}", free_port());
+        let raft = format!("127.0.0.1:{}", free_port());
+        let data = self._dir.path().join(format!("node{id}"));
+        let args = vec![
+            "--node-id".into(),
+            id.to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--http".into(),
+            http.clone(),
+            "--raft".into(),
+            raft,
+            "--join".into(),
+        ];
+        self.nodes.push(Node {
+            id,
+            http,
+            log: self._dir.path().join(format!("node{id}.log")),
+            args,
+            child: None,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// The Raft address node `i` was started with.
+    pub fn raft_addr(&self, i: usize) -> String {
+        let args = &self.nodes[i].args;
+        let at = args.iter().position(|a| a == "--raft").expect("--raft");
+        args[at + 1].clone()
+    }
+
     pub fn running(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].is_running()).collect()
     }

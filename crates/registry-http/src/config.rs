@@ -41,10 +41,10 @@ pub struct Cli {
     #[arg(long, env = "REGISTRY_PEERS")]
     pub peers: Option<String>,
     /// Start empty and wait to be added with `POST /admin/members` on a member.
-    #[arg(long, env = "REGISTRY_JOIN")]
+    #[arg(long, env = "REGISTRY_JOIN", num_args = 0..=1, default_missing_value = "true")]
     pub join: Option<bool>,
     /// Eureka-style self-preservation (hold evictions when renewals drop). Default true.
-    #[arg(long, env = "REGISTRY_SELF_PRESERVATION")]
+    #[arg(long, env = "REGISTRY_SELF_PRESERVATION", num_args = 0..=1, default_missing_value = "true")]
     pub self_preservation: Option<bool>,
     /// Share of expected renewals below which self-preservation holds evictions. Default 0.85.
     #[arg(long, env = "REGISTRY_RENEWAL_PERCENT_THRESHOLD")]
@@ -67,7 +67,7 @@ pub struct Cli {
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// Log filter (`info`, `registry_store=debug,info`, ...). Default info.
+    /// Log filter (`info`, `registry_store=debug,info`, ...). Default `info,openraft=warn`.
     #[arg(long, env = "REGISTRY_LOG_LEVEL")]
     pub log_level: Option<String>,
 }
@@ -283,6 +283,13 @@ mod tests {
         assert_eq!(s.http, vec!["127.0.0.1:9000"]);
         assert_eq!(s.node.peers.len(), 2);
         assert!(!s.node.lease_policy.self_preservation);
+    }
+
+    #[test]
+    fn boolean_flags_work_bare_or_with_a_value() {
+        let cli = Cli::try_parse_from(["registryd", "--join", "--self-preservation", "false"]).unwrap();
+        assert_eq!(cli.join, Some(true));
+        assert_eq!(cli.self_preservation, Some(false));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::error::JsonBody;
 
 pub fn routes() -> Router<RegistryNode> {
     Router::new()
@@ -50,7 +51,10 @@ struct AddMember {
 }
 
 /// Adds a node as learner, waits until it caught up, then promotes it to voter.
-async fn add_member(State(node): State<RegistryNode>, body: Json<AddMember>) -> Result<Json<ClusterStatus>, ApiError> {
+async fn add_member(
+    State(node): State<RegistryNode>,
+    JsonBody(body): JsonBody<AddMember>,
+) -> Result<Json<ClusterStatus>, ApiError> {
     node.add_member(body.id, body.raft_addr.clone()).await?;
     Ok(Json(node.status()))
 }

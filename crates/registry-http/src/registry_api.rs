@@ -33,6 +33,7 @@ use serde_json::json;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::error::JsonBody;
 
 pub fn routes() -> Router<RegistryNode> {
     Router::new()
@@ -78,7 +79,10 @@ fn written_json(w: &Written) -> Result<Json<Value>, ApiError> {
     }
 }
 
-async fn register(State(node): State<RegistryNode>, Json(body): Json<RegisterBody>) -> Result<Json<Value>, ApiError> {
+async fn register(
+    State(node): State<RegistryNode>,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Json<Value>, ApiError> {
     let tenant = parse_tenant(body.tenant.as_deref())?;
     let mut service = Service::new(
         tenant.clone(),
@@ -136,7 +140,7 @@ struct RenewItem {
 }
 
 /// Renews leases; answers, per instance, whether it is registered.
-async fn renew(State(node): State<RegistryNode>, Json(body): Json<RenewBody>) -> Result<Json<Value>, ApiError> {
+async fn renew(State(node): State<RegistryNode>, JsonBody(body): JsonBody<RenewBody>) -> Result<Json<Value>, ApiError> {
     let keys = body
         .instances
         .into_iter()

@@ -28,6 +28,8 @@ pub struct Proposal {
 }
 
 /// Every state change the registry knows, one struct per variant.
+// Commands live briefly (built, proposed, applied); boxing the large ones would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     CreateTenant(CreateTenant),

@@ -104,6 +104,7 @@ impl fmt::Display for InstanceKey {
 
 /// The union of Eureka's and ServiceCenter's instance states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InstanceStatus {
     #[default]
     Up,

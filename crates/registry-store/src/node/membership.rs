@@ -80,13 +80,12 @@ impl RegistryNode {
                     .map_err(map)?;
             }
             pb::change_membership_request::Change::Remove(id) => {
+                let membership = self.metrics().membership_config.clone();
+                if !membership.membership().nodes().any(|(n, _)| *n == id) {
+                    return Err(NodeError::Membership(format!("node {id} is not a member")));
+                }
                 tracing::info!(node = id, "removing member");
-                let is_voter = self
-                    .metrics()
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .any(|v| v == id);
+                let is_voter = membership.membership().voter_ids().any(|v| v == id);
                 let ids = BTreeSet::from([id]);
                 let change = if is_voter {
                     ChangeMembers::RemoveVoters(ids)

@@ -90,6 +90,9 @@ impl RegistryNode {
         if s.leader_id.is_none() {
             return Err("no leader is known".into());
         }
+        if !s.members.iter().any(|m| m.id == s.node_id) {
+            return Err("this node is not a member of the cluster".into());
+        }
         if s.last_applied < self.inner.startup_log_index {
             return Err(format!(
                 "replaying stored log: applied {} of {}",

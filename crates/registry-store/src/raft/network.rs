@@ -3,6 +3,9 @@
 //! Connections are lazy and shared per address ([`PeerChannels`]); transport failures become
 //! `Unreachable` (openraft backs off) and remote fatal errors `NetworkError`.
 
+// openraft's trait signatures fix these error types; boxing them here would only add conversions.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! The Raft log, vote and commit index on sled (openraft storage v2 `RaftLogStorage`).
 
+// openraft's trait signatures fix these error types; boxing them here would only add conversions.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::ops::Bound;
 use std::ops::RangeBounds;

@@ -4,6 +4,9 @@
 //!
 //! A restart loads the records from sled instead of replaying the log.
 
+// openraft's trait signatures fix these error types; boxing them here would only add conversions.
+#![allow(clippy::result_large_err)]
+
 use std::io::Cursor;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
