@@ -42,6 +42,19 @@ async fn three_nodes_form_a_cluster_and_apply_writes_at_the_same_revision() {
     let digest = cluster.wait_converged(Duration::from_secs(10)).await;
     assert_eq!(digest["instances"], 3);
 
+    // A linearizable read on a follower sees a write acknowledged by another node just before.
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for n in 0..20 {
+        let id = format!("lin-{n}");
+        cluster.register(followers[n % 2], "orders", &id, None).await.unwrap();
+        let reader = followers[(n + 1) % 2];
+        let url = cluster.nodes[reader].url("/admin/registry/instances?consistent=true");
+        let list: serde_json::Value = cluster.client.get(url).send().await.unwrap().json().await.unwrap();
+        let seen = list["instances"].as_array().unwrap().iter().any(|i| i["id"] == id.as_str());
+        assert!(seen, "consistent read on node {} missed {id}", reader + 1);
+    }
+
     // Every node shows every member with its HTTP address once announced.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

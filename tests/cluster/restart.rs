@@ -12,6 +12,17 @@ async fn restarting_all_nodes_keeps_identical_state() {
         cluster.register(n % 3, "keep", &format!("k-{n}"), None).await.unwrap();
     }
     let before = cluster.wait_converged(Duration::from_secs(10)).await;
+
+    // SIGTERM on the leader: it exits cleanly and a follower takes over.
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let old_term = cluster.status(leader).await["term"].as_u64().unwrap();
+    assert_eq!(cluster.nodes[leader].terminate(), Some(0), "the leader stops cleanly");
+    let successor = cluster.leader(Duration::from_secs(10)).await;
+    assert_ne!(successor, leader);
+    assert!(cluster.status(successor).await["term"].as_u64().unwrap() > old_term);
+    cluster.nodes[leader].start();
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    assert_eq!(cluster.wait_converged(Duration::from_secs(10)).await["digest"], before["digest"]);
     for node in &mut cluster.nodes {
         assert_eq!(node.terminate(), Some(0), "node {} did not stop cleanly", node.id);
     }
