@@ -51,7 +51,11 @@ async fn three_nodes_form_a_cluster_and_apply_writes_at_the_same_revision() {
         let reader = followers[(n + 1) % 2];
         let url = cluster.nodes[reader].url("/admin/registry/instances?consistent=true");
         let list: serde_json::Value = cluster.client.get(url).send().await.unwrap().json().await.unwrap();
-        let seen = list["instances"].as_array().unwrap().iter().any(|i| i["id"] == id.as_str());
+        let seen = list["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str());
         assert!(seen, "consistent read on node {} missed {id}", reader + 1);
     }
 

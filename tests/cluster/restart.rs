@@ -22,7 +22,10 @@ async fn restarting_all_nodes_keeps_identical_state() {
     assert!(cluster.status(successor).await["term"].as_u64().unwrap() > old_term);
     cluster.nodes[leader].start();
     cluster.wait_healthy(Duration::from_secs(30)).await;
-    assert_eq!(cluster.wait_converged(Duration::from_secs(10)).await["digest"], before["digest"]);
+    assert_eq!(
+        cluster.wait_converged(Duration::from_secs(10)).await["digest"],
+        before["digest"]
+    );
     for node in &mut cluster.nodes {
         assert_eq!(node.terminate(), Some(0), "node {} did not stop cleanly", node.id);
     }

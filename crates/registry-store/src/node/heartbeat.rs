@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
 
+use super::call_peer;
 use super::upgrade;
 use super::Inner;
 use super::NodeError;
@@ -70,15 +71,7 @@ impl RegistryNode {
         }
         let instances = keys.iter().map(key_to_pb).collect();
         let call = client.forward_heartbeats(pb::ForwardHeartbeatsRequest { instances });
-        let resp = match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(status)) => return Err(NodeError::Unavailable(status.message().to_string())),
-            Err(_) => {
-                return Err(NodeError::Unavailable(format!(
-                    "leader {leader} did not answer in time"
-                )))
-            }
-        };
+        let resp = call_peer(leader, Duration::from_secs(2), call).await?;
         if resp.not_leader.is_some() || resp.found.len() != keys.len() {
             return Ok(None);
         }

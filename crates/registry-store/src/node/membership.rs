@@ -8,6 +8,7 @@ use openraft::error::RaftError;
 use openraft::BasicNode;
 use openraft::ChangeMembers;
 
+use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
 use crate::raft::pb;
@@ -40,15 +41,7 @@ impl RegistryNode {
         }
         let (leader, mut client) = self.leader_client()?;
         let call = client.change_membership(pb::ChangeMembershipRequest { change: Some(change) });
-        let resp = match tokio::time::timeout(CHANGE_TIMEOUT, call).await {
-            Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(status)) => return Err(NodeError::Unavailable(status.message().to_string())),
-            Err(_) => {
-                return Err(NodeError::Unavailable(format!(
-                    "leader {leader} did not answer in time"
-                )))
-            }
-        };
+        let resp = call_peer(leader, CHANGE_TIMEOUT, call).await?;
         if resp.not_leader.is_some() {
             return Err(NodeError::NoLeader);
         }

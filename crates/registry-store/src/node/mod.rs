@@ -367,6 +367,19 @@ impl RegistryNode {
     }
 }
 
+/// Awaits a gRPC call to node `peer` within `timeout`; failures are retryable errors.
+async fn call_peer<T>(
+    peer: NodeId,
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, NodeError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(NodeError::Unavailable(format!("node {peer}: {}", status.message()))),
+        Err(_) => Err(NodeError::Unavailable(format!("node {peer} did not answer in time"))),
+    }
+}
+
 fn upgrade(weak: &Weak<Inner>) -> Option<RegistryNode> {
     weak.upgrade().map(|inner| RegistryNode { inner })
 }

@@ -8,6 +8,7 @@ use openraft::error::RaftError;
 use parking_lot::RwLockReadGuard;
 use tokio::time::Instant;
 
+use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
 use crate::model::Revision;
@@ -58,15 +59,7 @@ impl RegistryNode {
     async fn remote_read_index(&self) -> Result<Revision, NodeError> {
         let (leader, mut client) = self.leader_client()?;
         let call = client.read_index(pb::ReadIndexRequest {});
-        let resp = match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(status)) => return Err(NodeError::Unavailable(status.message().to_string())),
-            Err(_) => {
-                return Err(NodeError::Unavailable(format!(
-                    "leader {leader} did not answer in time"
-                )))
-            }
-        };
+        let resp = call_peer(leader, Duration::from_secs(2), call).await?;
         if resp.not_leader.is_some() {
             return Err(NodeError::NoLeader);
         }
