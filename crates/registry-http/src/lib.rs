@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod error;
+pub mod eureka;
 pub mod node_api;
 pub mod registry_api;
 

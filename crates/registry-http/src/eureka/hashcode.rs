@@ -1,0 +1,1 @@
+//! `apps__hashcode`: instance counts per status, as Eureka clients recompute it.

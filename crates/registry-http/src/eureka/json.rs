@@ -1,0 +1,1 @@
+//! Eureka JSON (the Jackson "LegacyJacksonJson" format): exact output, lenient input.

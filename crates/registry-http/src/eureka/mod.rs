@@ -1,0 +1,21 @@
+//! The Eureka REST API (v1 wire format), served under `/eureka` and `/eureka/v2`.
+//!
+//! - [`wire`]: Eureka's objects as typed values; [`json`] and [`xml`] turn them into the exact
+//!   bytes real clients expect and read them back leniently; [`hashcode`] is `apps__hashcode`.
+
+pub mod hashcode;
+pub mod json;
+pub mod wire;
+pub mod xml;
+
+/// Why a request body could not be read as a Eureka object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("malformed {format}: {reason}")]
+    Malformed { format: &'static str, reason: String },
+    #[error("{format} body has no {expected} object")]
+    MissingRoot {
+        format: &'static str,
+        expected: &'static str,
+    },
+}

@@ -1,0 +1,1 @@
+//! Eureka XML (the XStream format py-eureka-client parses): exact output, lenient input.
