@@ -105,6 +105,10 @@ pub struct DeleteService {
 }
 
 /// Registers (or re-registers, replacing) an instance.
+///
+/// A stored record whose `client_modified_ms` is newer than the incoming one is kept (the
+/// registration is stale). The stored operator override survives a re-registration that brings
+/// none, and the effective status follows [`InstanceStatus::effective`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterInstance {
     pub instance: Instance,
@@ -118,13 +122,24 @@ pub struct CancelInstance {
     pub instance: InstanceKey,
 }
 
-/// Changes an instance's status, optionally with protocol bookkeeping (e.g. Eureka overrides).
+/// Changes an instance's status and, optionally, its operator override.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetInstanceStatus {
     pub instance: InstanceKey,
     pub status: InstanceStatus,
+    pub status_override: OverrideChange,
+    /// If given, the stored `client_modified_ms` becomes at least this.
+    pub client_modified_ms: Option<Millis>,
     /// Replaces these protocols' extra-field objects (per protocol key).
     pub protocol_fields: Option<ProtocolFields>,
+}
+
+/// What a status change does to the operator override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverrideChange {
+    Keep,
+    Set(InstanceStatus),
+    Clear,
 }
 
 /// Changes an instance's metadata.

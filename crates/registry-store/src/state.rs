@@ -20,6 +20,7 @@ use crate::change::ServiceTags;
 use crate::command::*;
 use crate::model::Instance;
 use crate::model::InstanceKey;
+use crate::model::InstanceStatus;
 use crate::model::Millis;
 use crate::model::Origin;
 use crate::model::ProtocolFields;
@@ -392,7 +393,14 @@ impl RegistryState {
         }
         let key = c.instance.key();
         let previous = self.instances.get(&key).cloned();
+        if let Some(p) = &previous {
+            if p.client_modified_ms > c.instance.client_modified_ms {
+                return Ok(CommandOutcome::Unchanged);
+            }
+        }
         let mut i = c.instance.clone();
+        i.status_override = i.status_override.or(previous.as_ref().and_then(|p| p.status_override));
+        i.status = InstanceStatus::effective(i.status, i.status_override);
         i.registered_at_ms = now;
         i.updated_at_ms = now;
         i.create_revision = previous.as_ref().map_or(ch.revision, |p| p.create_revision);
@@ -447,6 +455,14 @@ impl RegistryState {
     ) -> Result<CommandOutcome, Rejection> {
         self.edit_instance(ch, now, &c.instance, |i| {
             i.status = c.status;
+            match c.status_override {
+                OverrideChange::Keep => {}
+                OverrideChange::Set(s) => i.status_override = Some(s),
+                OverrideChange::Clear => i.status_override = None,
+            }
+            if let Some(stamp) = c.client_modified_ms {
+                i.client_modified_ms = i.client_modified_ms.max(stamp);
+            }
             if let Some(p) = &c.protocol_fields {
                 merge_protocol_fields(&mut i.protocol_fields, p);
             }
@@ -725,5 +741,339 @@ fn same_origin_observation(stored: &Origin, incoming: &Origin) -> Origin {
             observed_at_ms: *observed_at_ms,
         },
         _ => incoming.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Properties;
+
+    fn tenant() -> Tenant {
+        Tenant::default()
+    }
+
+    fn service(id: &str) -> Service {
+        Service::new(tenant(), id, "app", id)
+    }
+
+    fn instance(service: &str, id: &str) -> Instance {
+        Instance::new(tenant(), service, id, "host")
+    }
+
+    fn proposal(command: Command) -> Proposal {
+        Proposal { at_ms: 1_000, command }
+    }
+
+    fn register(state: &mut RegistryState, rev: Revision, i: Instance) -> (CommandOutcome, Vec<Change>) {
+        let create_service = Some(service(&i.service_id));
+        state.apply(
+            rev,
+            &proposal(Command::RegisterInstance(RegisterInstance {
+                instance: i,
+                create_service,
+            })),
+        )
+    }
+
+    #[test]
+    fn register_creates_the_service_then_replaces_the_instance() {
+        let mut s = RegistryState::new();
+        let (outcome, changes) = register(&mut s, 5, instance("svc", "a"));
+        assert_eq!(outcome, CommandOutcome::Instance { existed: false });
+        assert_eq!(changes.len(), 2, "service created and instance created");
+        assert!(changes.iter().all(|c| c.revision == 5 && c.kind == ChangeKind::Created));
+        let mut again = instance("svc", "a");
+        again.host_name = "moved".into();
+        let (outcome, changes) = register(&mut s, 9, again);
+        assert_eq!(outcome, CommandOutcome::Instance { existed: true });
+        assert_eq!(changes.len(), 1);
+        let stored = s.instance(&instance("svc", "a").key()).unwrap();
+        assert_eq!(
+            (stored.host_name.as_str(), stored.create_revision, stored.mod_revision),
+            ("moved", 5, 9)
+        );
+    }
+
+    #[test]
+    fn register_without_a_service_or_tenant_is_refused_and_changes_nothing() {
+        let mut s = RegistryState::new();
+        let c = Command::RegisterInstance(RegisterInstance {
+            instance: instance("svc", "a"),
+            create_service: None,
+        });
+        assert_eq!(
+            s.apply(1, &proposal(c)).0,
+            CommandOutcome::Rejected(Rejection::ServiceNotFound("svc".into()))
+        );
+        let mut i = instance("svc", "a");
+        i.tenant = Tenant::new("acme", "x");
+        let c = Command::RegisterInstance(RegisterInstance {
+            instance: i,
+            create_service: None,
+        });
+        let (outcome, changes) = s.apply(2, &proposal(c));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::UnknownTenant("acme/x".into()))
+        );
+        assert!(changes.is_empty());
+        assert_eq!(s.instance_count(), 0);
+    }
+
+    #[test]
+    fn invalid_commands_are_rejected_at_apply_too() {
+        let mut s = RegistryState::new();
+        let (outcome, changes) = register(&mut s, 1, instance("svc", ""));
+        assert!(matches!(outcome, CommandOutcome::Rejected(Rejection::Invalid(_))));
+        assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn a_stale_registration_does_not_replace_a_newer_record() {
+        let mut s = RegistryState::new();
+        let mut newer = instance("svc", "a");
+        newer.client_modified_ms = 200;
+        newer.host_name = "new".into();
+        register(&mut s, 1, newer);
+        let mut stale = instance("svc", "a");
+        stale.client_modified_ms = 100;
+        stale.host_name = "old".into();
+        assert_eq!(register(&mut s, 2, stale).0, CommandOutcome::Unchanged);
+        assert_eq!(s.instance(&instance("svc", "a").key()).unwrap().host_name, "new");
+    }
+
+    #[test]
+    fn an_override_survives_reregistration_and_wins_over_up_but_not_down() {
+        let mut s = RegistryState::new();
+        register(&mut s, 1, instance("svc", "a"));
+        let key = instance("svc", "a").key();
+        let set = SetInstanceStatus {
+            instance: key.clone(),
+            status: InstanceStatus::OutOfService,
+            status_override: OverrideChange::Set(InstanceStatus::OutOfService),
+            client_modified_ms: None,
+            protocol_fields: None,
+        };
+        assert_eq!(
+            s.apply(2, &proposal(Command::SetInstanceStatus(set))).0,
+            CommandOutcome::Applied
+        );
+        register(&mut s, 3, instance("svc", "a"));
+        let stored = s.instance(&key).unwrap();
+        assert_eq!(
+            (stored.status, stored.status_override),
+            (InstanceStatus::OutOfService, Some(InstanceStatus::OutOfService))
+        );
+        let mut down = instance("svc", "a");
+        down.status = InstanceStatus::Down;
+        register(&mut s, 4, down);
+        assert_eq!(s.instance(&key).unwrap().status, InstanceStatus::Down);
+        let clear = SetInstanceStatus {
+            instance: key.clone(),
+            status: InstanceStatus::Unknown,
+            status_override: OverrideChange::Clear,
+            client_modified_ms: Some(50),
+            protocol_fields: None,
+        };
+        s.apply(5, &proposal(Command::SetInstanceStatus(clear)));
+        let stored = s.instance(&key).unwrap();
+        assert_eq!(
+            (stored.status, stored.status_override, stored.client_modified_ms),
+            (InstanceStatus::Unknown, None, 50)
+        );
+    }
+
+    #[test]
+    fn eviction_skips_instances_changed_since_the_leader_decided() {
+        let mut s = RegistryState::new();
+        register(&mut s, 1, instance("svc", "a"));
+        register(&mut s, 2, instance("svc", "b"));
+        register(&mut s, 3, instance("svc", "b"));
+        let items = vec![
+            EvictItem {
+                instance: instance("svc", "a").key(),
+                expected_mod_revision: 1,
+            },
+            EvictItem {
+                instance: instance("svc", "b").key(),
+                expected_mod_revision: 2,
+            },
+            EvictItem {
+                instance: instance("svc", "gone").key(),
+                expected_mod_revision: 1,
+            },
+        ];
+        let (outcome, changes) = s.apply(4, &proposal(Command::EvictInstances(EvictInstances { items })));
+        assert_eq!(outcome, CommandOutcome::Batch { applied: 1 });
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].kind, ChangeKind::Deleted);
+        assert!(s.instance(&instance("svc", "b").key()).is_some());
+    }
+
+    #[test]
+    fn deleting_a_service_needs_force_while_it_has_instances() {
+        let mut s = RegistryState::new();
+        register(&mut s, 1, instance("svc", "a"));
+        let service = ServiceRef {
+            tenant: tenant(),
+            id: "svc".into(),
+        };
+        let delete = |force| {
+            proposal(Command::DeleteService(DeleteService {
+                service: service.clone(),
+                force,
+            }))
+        };
+        assert_eq!(
+            s.apply(2, &delete(false)).0,
+            CommandOutcome::Rejected(Rejection::ServiceHasInstances("svc".into()))
+        );
+        let (outcome, changes) = s.apply(3, &delete(true));
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(changes.len(), 2, "instance and service deleted");
+        assert_eq!((s.service_count(), s.instance_count()), (0, 0));
+    }
+
+    #[test]
+    fn creating_a_service_is_idempotent_by_key() {
+        let mut s = RegistryState::new();
+        let create = |id: &str| proposal(Command::CreateService(CreateService { service: service(id) }));
+        assert_eq!(
+            s.apply(1, &create("svc")).0,
+            CommandOutcome::Service {
+                id: "svc".into(),
+                existed: false
+            }
+        );
+        assert_eq!(
+            s.apply(2, &create("svc")).0,
+            CommandOutcome::Service {
+                id: "svc".into(),
+                existed: true
+            }
+        );
+        let mut other = service("svc");
+        other.name = "different".into();
+        let c = proposal(Command::CreateService(CreateService { service: other }));
+        assert_eq!(
+            s.apply(3, &c).0,
+            CommandOutcome::Rejected(Rejection::ServiceIdTaken("svc".into()))
+        );
+    }
+
+    fn mirrored(mut i: Instance, source: &str, observed: u64) -> Instance {
+        i.origin = Origin::Mirrored {
+            source: source.into(),
+            remote_id: i.id.clone(),
+            remote_revision: None,
+            observed_at_ms: observed,
+        };
+        i
+    }
+
+    #[test]
+    fn mirror_batches_touch_only_their_own_source() {
+        let mut s = RegistryState::new();
+        register(&mut s, 1, instance("svc", "local"));
+        let mut svc = service("svc");
+        svc.origin = Origin::Mirrored {
+            source: "dc2".into(),
+            remote_id: "svc".into(),
+            remote_revision: None,
+            observed_at_ms: 0,
+        };
+        let batch = |observed, upserts: Vec<Instance>, deletes: Vec<InstanceKey>| {
+            proposal(Command::MirrorBatch(MirrorBatch {
+                source: "dc2".into(),
+                services: vec![svc.clone()],
+                upserts,
+                deletes,
+                checkpoint: format!("cp-{observed}"),
+            }))
+        };
+        let first = batch(
+            1,
+            vec![mirrored(instance("svc", "m1"), "dc2", 1)],
+            vec![instance("svc", "local").key()],
+        );
+        let (outcome, _) = s.apply(2, &first);
+        assert_eq!(
+            outcome,
+            CommandOutcome::Batch { applied: 1 },
+            "the local service and instance are not touched"
+        );
+        assert!(s.instance(&instance("svc", "local").key()).is_some());
+        // The same record observed again later is no change; only the checkpoint moves.
+        let (_, changes) = s.apply(3, &batch(2, vec![mirrored(instance("svc", "m1"), "dc2", 2)], vec![]));
+        assert_eq!(changes.len(), 1);
+        assert!(matches!(changes[0].entity, Entity::Checkpoint(_)));
+        assert_eq!(s.checkpoint("dc2").unwrap().value, "cp-2");
+        // A record claiming another source is refused as a whole.
+        let (outcome, _) = s.apply(4, &batch(3, vec![mirrored(instance("svc", "m2"), "dc3", 3)], vec![]));
+        assert!(matches!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::OriginMismatch(_))
+        ));
+        let (outcome, _) = s.apply(5, &batch(4, vec![], vec![instance("svc", "m1").key()]));
+        assert_eq!(outcome, CommandOutcome::Batch { applied: 1 });
+        assert!(s.instance(&instance("svc", "m1").key()).is_none());
+    }
+
+    #[test]
+    fn the_same_log_gives_the_same_state() {
+        let log: Vec<Proposal> = (0..50)
+            .map(|n| {
+                let mut i = instance(&format!("svc{}", n % 3), &format!("i{}", n % 7));
+                i.metadata = Properties::from([("n".to_string(), n.to_string())]);
+                let create_service = Some(service(&i.service_id));
+                if n % 5 == 4 {
+                    proposal(Command::CancelInstance(CancelInstance { instance: i.key() }))
+                } else {
+                    proposal(Command::RegisterInstance(RegisterInstance {
+                        instance: i,
+                        create_service,
+                    }))
+                }
+            })
+            .collect();
+        let run = || {
+            let mut s = RegistryState::new();
+            for (n, p) in log.iter().enumerate() {
+                s.apply(n as Revision + 1, p);
+            }
+            s.entities()
+                .map(|e| format!("{e:?}"))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn restoring_entities_rebuilds_the_same_state() {
+        let mut s = RegistryState::new();
+        register(&mut s, 1, instance("svc", "a"));
+        register(&mut s, 2, instance("other", "b"));
+        let mut copy = RegistryState::new();
+        for e in s.entities() {
+            copy.restore(e);
+        }
+        let key = ServiceKey {
+            tenant: tenant(),
+            environment: String::new(),
+            app: "app".into(),
+            name: "svc".into(),
+            version: "0.0.1".into(),
+        };
+        assert_eq!(copy.service_by_key(&key).map(|s| s.id.as_str()), Some("svc"));
+        assert_eq!(
+            copy.instances_of(&ServiceRef {
+                tenant: tenant(),
+                id: "other".into()
+            })
+            .count(),
+            1
+        );
+        assert_eq!(copy.instance_count(), 2);
     }
 }

@@ -28,6 +28,15 @@ pub struct Instance {
     /// Endpoints as `transport://host:port[?query]` (`rest://10.0.0.1:8080`).
     pub endpoints: Vec<String>,
     pub status: InstanceStatus,
+    /// An operator-set status (Eureka's `overriddenStatus`). While set, it replaces `UP` or
+    /// `OUT_OF_SERVICE` reported by the client's (re-)registrations; a client reporting `DOWN` or
+    /// `STARTING` is believed.
+    #[serde(default)]
+    pub status_override: Option<InstanceStatus>,
+    /// The client's own last-modified stamp (Eureka's `lastDirtyTimestamp`), 0 if it has none.
+    /// A registration carrying an older stamp than the stored record does not replace it.
+    #[serde(default)]
+    pub client_modified_ms: Millis,
     /// Availability zone, if known.
     pub zone: String,
     /// Region, if known.
@@ -74,6 +83,8 @@ impl Instance {
             ip_addr: String::new(),
             endpoints: Vec::new(),
             status: InstanceStatus::Up,
+            status_override: None,
+            client_modified_ms: 0,
             zone: String::new(),
             region: String::new(),
             metadata: Properties::new(),
@@ -118,6 +129,15 @@ pub enum InstanceStatus {
 }
 
 impl InstanceStatus {
+    /// The status an instance shows: a client reporting itself UP or OUT_OF_SERVICE yields to
+    /// an operator override; any other report (DOWN, STARTING, ...) stands.
+    pub fn effective(reported: InstanceStatus, status_override: Option<InstanceStatus>) -> InstanceStatus {
+        match (reported, status_override) {
+            (InstanceStatus::Up | InstanceStatus::OutOfService, Some(o)) => o,
+            (r, _) => r,
+        }
+    }
+
     pub const ALL: [InstanceStatus; 6] = [
         Self::Up,
         Self::Down,
