@@ -5,6 +5,7 @@
 
 pub mod hashcode;
 pub mod json;
+pub mod mapping;
 pub mod wire;
 pub mod xml;
 
