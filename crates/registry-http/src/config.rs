@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::ValueEnum;
+use registry_store::model::Tenant;
 use registry_store::node::NodeConfig;
 use serde::Deserialize;
+
+use crate::eureka::mapping::EurekaSettings;
 
 /// Command line of `registryd`. Every flag can also be set by its `REGISTRY_*` variable or in the
 /// TOML file under the same name with `_` for `-`.
@@ -64,6 +67,12 @@ pub struct Cli {
     /// Maximum election timeout in ms. Default 800.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MAX_MS")]
     pub election_timeout_max_ms: Option<u64>,
+    /// Tenant (`domain/project`) of apps registered through Eureka. Default `default/default`.
+    #[arg(long, env = "REGISTRY_EUREKA_TENANT")]
+    pub eureka_tenant: Option<String>,
+    /// ServiceCenter appId under which Eureka apps appear. Default `eureka`.
+    #[arg(long, env = "REGISTRY_EUREKA_APP_ID")]
+    pub eureka_app_id: Option<String>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -106,6 +115,8 @@ pub struct FileConfig {
     pub heartbeat_ms: Option<u64>,
     pub election_timeout_min_ms: Option<u64>,
     pub election_timeout_max_ms: Option<u64>,
+    pub eureka_tenant: Option<String>,
+    pub eureka_app_id: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
 }
@@ -118,6 +129,7 @@ pub struct Settings {
     pub http: Vec<String>,
     /// Raft gRPC address to listen on.
     pub raft_listen: String,
+    pub eureka: EurekaSettings,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -235,10 +247,22 @@ impl Settings {
                 .map_or(max, Duration::from_millis),
         );
         node.validate().map_err(ConfigError::Invalid)?;
+        let mut eureka = EurekaSettings::default();
+        if let Some(t) = cli.eureka_tenant.or(file.eureka_tenant) {
+            eureka.tenant = Tenant::parse(&t)
+                .ok_or_else(|| ConfigError::Invalid(format!("eureka tenant {t:?} is not domain/project")))?;
+        }
+        if let Some(app_id) = cli.eureka_app_id.or(file.eureka_app_id) {
+            if app_id.trim().is_empty() {
+                return Err(ConfigError::Invalid("eureka app id must not be empty".into()));
+            }
+            eureka.app_id = app_id;
+        }
         Ok(Settings {
             node,
             http,
             raft_listen,
+            eureka,
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
             log_level: cli
                 .log_level

@@ -3,8 +3,9 @@
 //! - [`node_api`]: node endpoints every listener serves: `/health`, `/admin/cluster`,
 //!   `/admin/members`, `/admin/snapshot`.
 //! - [`registry_api`]: the native JSON API on the unified model (`/admin/registry/...`), for
-//!   operators, tools and tests; the Eureka and ServiceCenter APIs come next, on the same store.
-//! - [`error`]: one error type mapped to HTTP in one place.
+//!   operators, tools and tests.
+//! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
+//! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
 pub mod config;
@@ -16,15 +17,27 @@ pub mod registry_api;
 use std::future::Future;
 
 use axum::Router;
+use axum::ServiceExt;
+use eureka::mapping::EurekaSettings;
 use registry_store::node::RegistryNode;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePath;
+use tower_http::normalize_path::NormalizePathLayer;
 
-/// Every route a node serves, on every HTTP listener.
-pub fn router(node: RegistryNode) -> Router {
+/// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
+/// it starts the background work its APIs need (the Eureka delta window).
+pub fn router(node: RegistryNode, eureka: EurekaSettings) -> Router {
     Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
-        .with_state(node)
+        .with_state(node.clone())
+        .merge(eureka::routes(node, eureka))
+}
+
+/// The router as served: a trailing slash is ignored (every Eureka client fetches `.../apps/`).
+pub fn app(router: Router) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
@@ -33,5 +46,6 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let service = ServiceExt::<axum::extract::Request>::into_make_service(app(router));
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -69,9 +69,10 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let node = RegistryNode::start(settings.node.clone(), raft_listener).await?;
     let (stop_http, _) = watch::channel(false);
     let mut servers = Vec::new();
+    let app = registry_http::router(node.clone(), settings.eureka.clone());
     for listener in http_listeners {
         let mut stop = stop_http.subscribe();
-        let router = registry_http::router(node.clone());
+        let router = app.clone();
         servers.push(tokio::spawn(registry_http::serve(listener, router, async move {
             let _ = stop.wait_for(|s| *s).await;
         })));

@@ -2,12 +2,41 @@
 //!
 //! - [`wire`]: Eureka's objects as typed values; [`json`] and [`xml`] turn them into the exact
 //!   bytes real clients expect and read them back leniently; [`hashcode`] is `apps__hashcode`.
+//! - [`mapping`]: `InstanceInfo` ↔ the unified model, documented as a table.
+//! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
+//! - [`view`]: the registry as Eureka apps, and the per-revision `/apps` cache.
+//! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
+//! - [`handlers`]: the endpoints.
+//!
+//! Differences from the Netflix server, all compatible on the wire: reads are fresh (no 30 s
+//! response cache); a lease expires at its duration, not twice it; evictions are decided by the
+//! leader and replicated through the log, so every node agrees; a client's own re-registration
+//! with `OUT_OF_SERVICE` is believed (Netflix keeps an existing UP, #1398) while an operator
+//! override still wins; and `GET /apps/delta?waitRevision=R[&waitSeconds=S]` long-polls until the
+//! registry passes revision R (the `X-Registry-Revision` header of every read says where it is).
 
+pub mod delta;
+pub mod error;
+pub mod format;
+pub mod handlers;
 pub mod hashcode;
 pub mod json;
 pub mod mapping;
+pub mod view;
 pub mod wire;
 pub mod xml;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::routing::put;
+use axum::Router;
+use registry_store::node::RegistryNode;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+use self::handlers::Eureka;
+use self::mapping::EurekaSettings;
 
 /// Why a request body could not be read as a Eureka object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,8 +44,33 @@ pub enum DecodeError {
     #[error("malformed {format}: {reason}")]
     Malformed { format: &'static str, reason: String },
     #[error("{format} body has no {expected} object")]
-    MissingRoot {
-        format: &'static str,
-        expected: &'static str,
-    },
+    MissingRoot { format: &'static str, expected: &'static str },
+}
+
+/// The Eureka routes under `/eureka` and `/eureka/v2`, with gzip both ways. Starts following
+/// the change feed for `/apps/delta`.
+pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
+    let shared = Arc::new(Eureka {
+        delta: delta::DeltaWindow::follow(node.clone(), delta::DELTA_RETENTION),
+        node,
+        settings,
+        cache: view::AppsCache::default(),
+    });
+    let api = Router::new()
+        .route("/apps", get(handlers::all_apps))
+        .route("/apps/delta", get(handlers::delta))
+        .route("/apps/{app}", get(handlers::get_app).post(handlers::register))
+        .route("/apps/{app}/{id}", get(handlers::get_instance).put(handlers::renew).delete(handlers::cancel))
+        .route("/apps/{app}/{id}/status", put(handlers::set_status).delete(handlers::clear_status))
+        .route("/apps/{app}/{id}/metadata", put(handlers::update_metadata))
+        .route("/instances/{id}", get(handlers::instance_by_id))
+        .route("/vips/{vip}", get(handlers::vip))
+        .route("/svips/{vip}", get(handlers::svip))
+        .with_state(shared.clone());
+    Router::new()
+        .nest("/eureka", api.clone())
+        .nest("/eureka/v2", api)
+        .route("/eureka/serverinfo/statusoverrides", get(handlers::status_overrides).with_state(shared))
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(RequestDecompressionLayer::new().gzip(true))
 }

@@ -1,0 +1,102 @@
+//! `/apps/delta`: the instances changed in the last three minutes, taken from the store's change
+//! feed (D2), each shown with its current record (or its last one, `DELETED`).
+
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use registry_store::change::ChangeKind;
+use registry_store::change::Entity;
+use registry_store::feed::FeedError;
+use registry_store::model::Instance;
+use registry_store::model::InstanceKey;
+use registry_store::node::RegistryNode;
+use tokio::time::Instant;
+
+use super::mapping::to_instance_info;
+use super::view::View;
+use super::wire::ActionType;
+use super::wire::Application;
+
+/// Eureka's `retentionTimeInMSInDeltaQueue`.
+pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
+
+struct Entry {
+    at: Instant,
+    key: InstanceKey,
+    deleted: Option<Arc<Instance>>,
+}
+
+/// Instance changes of the last [`DELTA_RETENTION`], fed by a task following the change feed.
+pub struct DeltaWindow {
+    entries: Mutex<VecDeque<Entry>>,
+    retention: Duration,
+}
+
+impl DeltaWindow {
+    /// Starts following `node`'s change feed from its current revision.
+    pub fn follow(node: RegistryNode, retention: Duration) -> Arc<Self> {
+        let window = Arc::new(Self { entries: Mutex::new(VecDeque::new()), retention });
+        let weak = Arc::downgrade(&window);
+        tokio::spawn(async move {
+            loop {
+                let Ok(mut subscription) = node.subscribe(node.revision()) else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                loop {
+                    let change = match subscription.next().await {
+                        Ok(change) => change,
+                        Err(FeedError::Compacted { .. }) => break,
+                        Err(FeedError::Closed) => return,
+                    };
+                    let Some(window) = weak.upgrade() else { return };
+                    if let Entity::Instance(instance) = &change.entity {
+                        let deleted = (change.kind == ChangeKind::Deleted).then(|| instance.clone());
+                        window.push(Entry { at: Instant::now(), key: instance.key(), deleted });
+                    }
+                }
+            }
+        });
+        window
+    }
+
+    fn push(&self, entry: Entry) {
+        let mut entries = self.entries.lock();
+        entries.push_back(entry);
+        let horizon = Instant::now().checked_sub(self.retention);
+        while entries.front().is_some_and(|e| horizon.is_some_and(|h| e.at < h)) {
+            entries.pop_front();
+        }
+    }
+
+    /// The changed instances, grouped by app, as of `view`.
+    pub fn applications(&self, view: &View<'_>) -> Vec<Application> {
+        let horizon = Instant::now().checked_sub(self.retention);
+        let mut latest: BTreeMap<InstanceKey, Option<Arc<Instance>>> = BTreeMap::new();
+        for e in self.entries.lock().iter().filter(|e| horizon.is_none_or(|h| e.at >= h)) {
+            latest.insert(e.key.clone(), e.deleted.clone());
+        }
+        let mut apps: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for (key, deleted) in latest {
+            if key.tenant != view.settings.tenant {
+                continue;
+            }
+            let info = match (view.state.instance(&key), deleted) {
+                (Some(current), _) => view.state.service(&current.service_ref()).map(|s| to_instance_info(s, current)),
+                (None, Some(last)) => view.state.service(&last.service_ref()).map(|s| {
+                    let mut info = to_instance_info(s, &last);
+                    info.action_type = Some(ActionType::Deleted);
+                    info
+                }),
+                (None, None) => None,
+            };
+            if let Some(info) = info {
+                apps.entry(info.app.clone()).or_default().push(info);
+            }
+        }
+        apps.into_iter().map(|(name, instances)| Application { name, instances }).collect()
+    }
+}

@@ -1,0 +1,92 @@
+//! Content negotiation (`Accept` containing `json` → JSON, anything else → XML) and request
+//! body decoding by `Content-Type` (a `json` subtype → JSON, anything else → XML).
+
+use axum::http::header;
+use axum::http::HeaderMap;
+use axum::http::HeaderValue;
+
+use super::json;
+use super::wire::Application;
+use super::wire::Applications;
+use super::wire::InstanceInfo;
+use super::xml;
+use super::DecodeError;
+
+/// The wire format of a response or a request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// What the client accepts: JSON if `Accept` mentions it, XML otherwise (py-eureka-client
+    /// sends no `Accept` and parses XML).
+    pub fn of_response(headers: &HeaderMap) -> Format {
+        Self::mentions_json(headers.get(header::ACCEPT))
+    }
+
+    /// What the client sent.
+    pub fn of_request(headers: &HeaderMap) -> Format {
+        Self::mentions_json(headers.get(header::CONTENT_TYPE))
+    }
+
+    fn mentions_json(value: Option<&HeaderValue>) -> Format {
+        match value.and_then(|v| v.to_str().ok()) {
+            Some(v) if v.to_ascii_lowercase().contains("json") => Format::Json,
+            _ => Format::Xml,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Xml => "application/xml",
+        }
+    }
+
+    pub fn decode_instance(self, body: &[u8]) -> Result<InstanceInfo, DecodeError> {
+        match self {
+            Format::Json => json::decode_instance(body),
+            Format::Xml => xml::decode_instance(body),
+        }
+    }
+
+    pub fn encode_applications(self, apps: &Applications) -> Vec<u8> {
+        match self {
+            Format::Json => json::encode_applications(apps),
+            Format::Xml => xml::encode_applications(apps),
+        }
+    }
+
+    pub fn encode_application(self, app: &Application) -> Vec<u8> {
+        match self {
+            Format::Json => json::encode_application(app),
+            Format::Xml => xml::encode_application(app),
+        }
+    }
+
+    pub fn encode_instance(self, info: &InstanceInfo) -> Vec<u8> {
+        match self {
+            Format::Json => json::encode_instance(info),
+            Format::Xml => xml::encode_instance(info),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_only_when_asked_for() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Format::of_response(&h), Format::Xml);
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert_eq!(Format::of_response(&h), Format::Xml);
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/JSON;q=0.9, */*"));
+        assert_eq!(Format::of_response(&h), Format::Json);
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        assert_eq!(Format::of_request(&h), Format::Xml);
+    }
+}

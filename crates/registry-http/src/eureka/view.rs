@@ -1,0 +1,125 @@
+//! The registry as Eureka clients see it: instances grouped into upper-case apps, the hashcode,
+//! and a per-revision cache of the encoded `/apps` payload (fresh on every change, D2).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use registry_store::model::Instance;
+use registry_store::model::Revision;
+use registry_store::state::RegistryState;
+
+use super::format::Format;
+use super::hashcode::apps_hashcode;
+use super::mapping::to_instance_info;
+use super::mapping::EurekaSettings;
+use super::wire::Application;
+use super::wire::Applications;
+use super::wire::InstanceInfo;
+
+/// Eureka's view of one registry state.
+pub struct View<'a> {
+    pub state: &'a RegistryState,
+    pub settings: &'a EurekaSettings,
+}
+
+impl<'a> View<'a> {
+    /// Every instance of the Eureka tenant, as `InstanceInfo`.
+    pub fn instances(&self) -> impl Iterator<Item = InstanceInfo> + 'a {
+        let state = self.state;
+        let tenant = self.settings.tenant.clone();
+        state.instances().filter(move |i| i.tenant == tenant).filter_map(move |i| info_of(state, i))
+    }
+
+    /// Instances grouped by app name, apps and instances in a stable order.
+    pub fn applications(&self, keep: impl Fn(&InstanceInfo) -> bool) -> Vec<Application> {
+        let mut apps: BTreeMap<String, Vec<InstanceInfo>> = BTreeMap::new();
+        for info in self.instances().filter(|i| keep(i)) {
+            apps.entry(info.app.clone()).or_default().push(info);
+        }
+        apps.into_iter().map(|(name, instances)| Application { name, instances }).collect()
+    }
+
+    /// `apps__hashcode` of the full registry.
+    pub fn hashcode(&self) -> String {
+        apps_hashcode(self.instances().map(|i| i.status))
+    }
+
+    /// The full registry (`GET /apps`): `versions__delta` is always `1` there.
+    pub fn all(&self) -> Applications {
+        let applications = self.applications(|_| true);
+        let apps_hashcode = apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
+        Applications { versions_delta: "1".into(), apps_hashcode, applications }
+    }
+
+    /// One app by (case-insensitive) name, if it has instances.
+    pub fn app(&self, name: &str) -> Option<Application> {
+        let upper = name.to_ascii_uppercase();
+        self.applications(|i| i.app.eq_ignore_ascii_case(&upper)).into_iter().next()
+    }
+
+    /// One instance of an app.
+    pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
+        self.instances().find(|i| i.app.eq_ignore_ascii_case(app) && i.effective_id() == id)
+    }
+
+    /// The first instance with this id, in any app.
+    pub fn instance_by_id(&self, id: &str) -> Option<InstanceInfo> {
+        self.instances().find(|i| i.effective_id() == id)
+    }
+
+    /// The stored record behind an app's instance, for writes that need its key.
+    pub fn stored(&self, app: &str, id: &str) -> Option<&'a Arc<Instance>> {
+        let tenant = &self.settings.tenant;
+        let state = self.state;
+        state.instances().find(|i| {
+            &i.tenant == tenant
+                && i.id == id
+                && state.service(&i.service_ref()).is_some_and(|s| s.name.eq_ignore_ascii_case(app))
+        })
+    }
+}
+
+fn info_of(state: &RegistryState, instance: &Instance) -> Option<InstanceInfo> {
+    let service = state.service(&instance.service_ref())?;
+    Some(to_instance_info(service, instance))
+}
+
+/// The encoded `/apps` payload per format, valid while the revision is unchanged.
+#[derive(Default)]
+pub struct AppsCache {
+    entries: Mutex<BTreeMap<(bool, Revision), Arc<Vec<u8>>>>,
+}
+
+impl AppsCache {
+    /// The cached payload for `revision`, or the one `build` makes (then cached).
+    pub fn get_or_build(&self, format: Format, revision: Revision, build: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
+        let key = (format == Format::Json, revision);
+        if let Some(hit) = self.entries.lock().get(&key) {
+            return hit.clone();
+        }
+        let bytes = Arc::new(build());
+        let mut entries = self.entries.lock();
+        entries.retain(|(_, rev), _| *rev >= revision);
+        entries.insert(key, bytes.clone());
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_serves_one_payload_per_revision_and_format() {
+        let cache = AppsCache::default();
+        let a = cache.get_or_build(Format::Json, 7, || b"seven".to_vec());
+        let b = cache.get_or_build(Format::Json, 7, || b"rebuilt".to_vec());
+        assert_eq!(a, b);
+        let c = cache.get_or_build(Format::Xml, 7, || b"xml".to_vec());
+        assert_eq!(&**c, b"xml");
+        let d = cache.get_or_build(Format::Json, 8, || b"eight".to_vec());
+        assert_eq!(&**d, b"eight");
+        assert_eq!(cache.entries.lock().len(), 1, "older revisions are dropped");
+    }
+}

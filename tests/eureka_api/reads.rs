@@ -1,0 +1,98 @@
+//! Reads: formats, one app, instances by id, VIPs, hashcodes, gzip, trailing slashes.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::http::Method;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::instance;
+use crate::support::listed;
+use crate::support::Node;
+
+async fn three_instances(node: &Node) {
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080)).await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.12", 8080)).await;
+    let mut billing = instance("BILLING", "10.0.0.21", 9090);
+    billing["status"] = json!("DOWN");
+    billing["vipAddress"] = json!("billing,payments");
+    node.register_json("BILLING", &billing).await;
+}
+
+#[tokio::test]
+async fn apps_are_listed_in_json_and_xml_with_the_hashcode() {
+    let node = Node::start().await;
+    three_instances(&node).await;
+    let json_apps = node.get_json("/eureka/apps").await;
+    assert_eq!(json_apps.headers["content-type"], "application/json");
+    let apps = json_apps.json();
+    assert_eq!(apps["applications"]["apps__hashcode"], "DOWN_1_UP_2_");
+    assert_eq!(apps["applications"]["versions__delta"], "1");
+    assert_eq!(listed(&apps).len(), 3);
+    let xml = node.get_xml("/eureka/v2/apps/").await;
+    assert_eq!(xml.headers["content-type"], "application/xml");
+    let text = xml.text();
+    assert!(text.starts_with("<applications>"), "{text}");
+    assert!(text.contains("<apps__hashcode>DOWN_1_UP_2_</apps__hashcode>"), "{text}");
+    assert!(text.contains(r#"<port enabled="true">9090</port>"#), "{text}");
+    assert!(xml.headers.contains_key("x-registry-revision"));
+}
+
+#[tokio::test]
+async fn one_app_and_single_instances() {
+    let node = Node::start().await;
+    three_instances(&node).await;
+    let app = node.get_json("/eureka/apps/orders").await.json();
+    assert_eq!(app["application"]["name"], "ORDERS");
+    assert_eq!(app["application"]["instance"].as_array().unwrap().len(), 2);
+    let one = node.get_json("/eureka/apps/BILLING/10.0.0.21:billing:9090").await.json();
+    assert_eq!(one["instance"]["status"], "DOWN");
+    let by_id = node.get_json("/eureka/instances/10.0.0.12:orders:8080").await.json();
+    assert_eq!(by_id["instance"]["app"], "ORDERS");
+    assert_eq!(node.get_json("/eureka/apps/NOPE").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(node.get_json("/eureka/apps/ORDERS/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(node.get_json("/eureka/instances/nope").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn vips_match_comma_separated_addresses_exactly() {
+    let node = Node::start().await;
+    three_instances(&node).await;
+    let payments = node.get_json("/eureka/vips/payments").await.json();
+    assert_eq!(listed(&payments).len(), 1);
+    let orders = node.get_json("/eureka/vips/orders").await.json();
+    assert_eq!(listed(&orders).len(), 2);
+    let secure = node.get_json("/eureka/svips/orders").await.json();
+    assert_eq!(listed(&secure).len(), 2);
+    let none = node.get_json("/eureka/vips/pay").await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.json()["applications"]["versions__delta"], "-1");
+    assert!(listed(&none.json()).is_empty());
+}
+
+#[tokio::test]
+async fn gzip_is_used_when_asked_for() {
+    let node = Node::start().await;
+    three_instances(&node).await;
+    let headers = [("accept", "application/json"), ("accept-encoding", "gzip")];
+    let reply = node.send(Method::GET, "/eureka/apps/", &headers, Body::empty()).await;
+    assert_eq!(reply.headers["content-encoding"], "gzip");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&reply.body[..]).read_to_string(&mut text).unwrap();
+    let apps: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed(&apps).len(), 3);
+}
+
+#[tokio::test]
+async fn single_instance_apps_are_arrays() {
+    let node = Node::start().await;
+    node.register_json("SOLO", &instance("SOLO", "10.0.0.31", 7000)).await;
+    let apps = node.get_json("/eureka/apps").await.json();
+    assert!(apps["applications"]["application"].is_array());
+    assert!(apps["applications"]["application"][0]["instance"].is_array());
+    let empty = Node::start().await;
+    let apps = empty.get_json("/eureka/apps").await.json();
+    assert_eq!(apps["applications"]["application"], json!([]));
+    assert_eq!(apps["applications"]["apps__hashcode"], "");
+}
