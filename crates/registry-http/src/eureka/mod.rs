@@ -18,4 +18,10 @@ pub enum DecodeError {
         format: &'static str,
         expected: &'static str,
     },
+    #[error("{format} field `{field}`: {reason}")]
+    InvalidField {
+        format: &'static str,
+        field: String,
+        reason: String,
+    },
 }
