@@ -45,6 +45,8 @@ pub enum DecodeError {
     Malformed { format: &'static str, reason: String },
     #[error("{format} body has no {expected} object")]
     MissingRoot { format: &'static str, expected: &'static str },
+    #[error("{format} field `{field}`: {reason}")]
+    InvalidField { format: &'static str, field: String, reason: String },
 }
 
 /// The Eureka routes under `/eureka` and `/eureka/v2`, with gzip both ways. Starts following

@@ -101,6 +101,8 @@ pub struct DataCenterInfo {
 
 pub const DEFAULT_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
 pub const AMAZON_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.AmazonInfo";
+/// What Java writes for an empty instance `metadata` map (JSON `@class`, XML `class`).
+pub const EMPTY_MAP_CLASS: &str = "java.util.Collections$EmptyMap";
 
 impl DataCenterInfo {
     /// A `MyOwn` data center.
@@ -119,6 +121,16 @@ impl DataCenterInfo {
         } else {
             DEFAULT_DATA_CENTER_CLASS
         }
+    }
+
+    /// An AWS data center (by class or by name).
+    pub fn is_amazon(&self) -> bool {
+        self.class == AMAZON_DATA_CENTER_CLASS || self.name.eq_ignore_ascii_case("Amazon")
+    }
+
+    /// Whether the wire form carries a `metadata` map: always for Amazon, else only when non-empty.
+    pub fn has_wire_metadata(&self) -> bool {
+        self.is_amazon() || !self.metadata.is_empty()
     }
 }
 
@@ -194,6 +206,27 @@ impl InstanceInfo {
             return id;
         }
         &self.host_name
+    }
+
+    /// The `sid` as emitted: absent when unset or Eureka's placeholders `na` / `unknown`.
+    pub fn wire_sid(&self) -> Option<&str> {
+        self.sid
+            .as_deref()
+            .filter(|sid| !sid.eq_ignore_ascii_case("na") && !sid.eq_ignore_ascii_case("unknown"))
+    }
+
+    /// The optional text fields between `metadata` and `isCoordinatingDiscoveryServer`, with their
+    /// wire names, in wire order (the same names in JSON and XML).
+    pub fn optional_text_fields(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("appGroupName", self.app_group_name.as_deref()),
+            ("homePageUrl", self.home_page_url.as_deref()),
+            ("statusPageUrl", self.status_page_url.as_deref()),
+            ("healthCheckUrl", self.health_check_url.as_deref()),
+            ("secureHealthCheckUrl", self.secure_health_check_url.as_deref()),
+            ("vipAddress", self.vip_address.as_deref()),
+            ("secureVipAddress", self.secure_vip_address.as_deref()),
+        ]
     }
 
     /// A minimal UP instance (tests and defaults for the decoders).
