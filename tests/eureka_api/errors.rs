@@ -20,8 +20,14 @@ async fn each_registration_check_answers_with_eurekas_text() {
     let mut no_name = good.clone();
     no_name["dataCenterInfo"] = json!({ "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo" });
     let cases = [
-        (without(without(good.clone(), "instanceId"), "hostName"), "Missing instanceId"),
-        (json!({ "instanceId": "x", "app": "ORDERS", "ipAddr": "1.2.3.4", "dataCenterInfo": good["dataCenterInfo"] }), "Missing hostname"),
+        (
+            without(without(good.clone(), "instanceId"), "hostName"),
+            "Missing instanceId",
+        ),
+        (
+            json!({ "instanceId": "x", "app": "ORDERS", "ipAddr": "1.2.3.4", "dataCenterInfo": good["dataCenterInfo"] }),
+            "Missing hostname",
+        ),
         (without(good.clone(), "ipAddr"), "Missing ip address"),
         (without(good.clone(), "app"), "Missing appName"),
         (without(good.clone(), "dataCenterInfo"), "Missing dataCenterInfo"),
@@ -42,17 +48,36 @@ async fn each_registration_check_answers_with_eurekas_text() {
 #[tokio::test]
 async fn malformed_bodies_get_400_in_their_format_and_change_nothing() {
     let node = Node::start().await;
-    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080)).await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
     let before = node.get_json("/eureka/apps").await.body;
     let revision = node.node.revision();
     let json_reply = node
-        .send(Method::POST, "/eureka/apps/ORDERS", &[("content-type", "application/json")], "{\"instance\": {".to_string())
+        .send(
+            Method::POST,
+            "/eureka/apps/ORDERS",
+            &[("content-type", "application/json")],
+            "{\"instance\": {".to_string(),
+        )
         .await;
     assert_eq!(json_reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(json_reply.json(), json!({ "error": "cannot parse request body" }));
-    let xml_reply = node.send(Method::POST, "/eureka/apps/ORDERS", &[("content-type", "application/xml")], "<instance><app>".to_string()).await;
+    let xml_reply = node
+        .send(
+            Method::POST,
+            "/eureka/apps/ORDERS",
+            &[("content-type", "application/xml")],
+            "<instance><app>".to_string(),
+        )
+        .await;
     assert_eq!(xml_reply.status, StatusCode::BAD_REQUEST);
-    assert!(xml_reply.text().contains("<message>cannot parse request body</message>"), "{}", xml_reply.text());
+    assert!(
+        xml_reply
+            .text()
+            .contains("<message>cannot parse request body</message>"),
+        "{}",
+        xml_reply.text()
+    );
     assert_eq!(node.node.revision(), revision);
     assert_eq!(node.get_json("/eureka/apps").await.body, before);
 }

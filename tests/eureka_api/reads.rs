@@ -12,8 +12,10 @@ use crate::support::listed;
 use crate::support::Node;
 
 async fn three_instances(node: &Node) {
-    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080)).await;
-    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.12", 8080)).await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.12", 8080))
+        .await;
     let mut billing = instance("BILLING", "10.0.0.21", 9090);
     billing["status"] = json!("DOWN");
     billing["vipAddress"] = json!("billing,payments");
@@ -46,13 +48,22 @@ async fn one_app_and_single_instances() {
     let app = node.get_json("/eureka/apps/orders").await.json();
     assert_eq!(app["application"]["name"], "ORDERS");
     assert_eq!(app["application"]["instance"].as_array().unwrap().len(), 2);
-    let one = node.get_json("/eureka/apps/BILLING/10.0.0.21:billing:9090").await.json();
+    let one = node
+        .get_json("/eureka/apps/BILLING/10.0.0.21:billing:9090")
+        .await
+        .json();
     assert_eq!(one["instance"]["status"], "DOWN");
     let by_id = node.get_json("/eureka/instances/10.0.0.12:orders:8080").await.json();
     assert_eq!(by_id["instance"]["app"], "ORDERS");
     assert_eq!(node.get_json("/eureka/apps/NOPE").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(node.get_json("/eureka/apps/ORDERS/nope").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(node.get_json("/eureka/instances/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        node.get_json("/eureka/apps/ORDERS/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        node.get_json("/eureka/instances/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -79,7 +90,9 @@ async fn gzip_is_used_when_asked_for() {
     let reply = node.send(Method::GET, "/eureka/apps/", &headers, Body::empty()).await;
     assert_eq!(reply.headers["content-encoding"], "gzip");
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&reply.body[..]).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(&reply.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
     let apps: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(listed(&apps).len(), 3);
 }

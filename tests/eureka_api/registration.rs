@@ -10,23 +10,55 @@ use crate::support::Node;
 #[tokio::test]
 async fn register_renew_and_cancel_follow_eurekas_codes() {
     let node = Node::start().await;
-    let reply = node.register_json("orders", &instance("ORDERS", "10.0.0.11", 8080)).await;
+    let reply = node
+        .register_json("orders", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     let apps = node.get_json("/eureka/apps/").await;
     assert_eq!(apps.status, StatusCode::OK);
-    assert_eq!(listed(&apps.json()), vec![("ORDERS".into(), "10.0.0.11:orders:8080".into(), "UP".into())]);
+    assert_eq!(
+        listed(&apps.json()),
+        vec![("ORDERS".into(), "10.0.0.11:orders:8080".into(), "UP".into())]
+    );
     assert_eq!(apps.json()["applications"]["apps__hashcode"], "UP_1_");
 
     let id = "10.0.0.11:orders:8080";
-    assert_eq!(node.put(&format!("/eureka/apps/ORDERS/{id}")).await.status, StatusCode::OK);
-    assert_eq!(node.put(&format!("/eureka/v2/apps/orders/{id}?status=UP&lastDirtyTimestamp=1700000000000")).await.status, StatusCode::OK);
+    assert_eq!(
+        node.put(&format!("/eureka/apps/ORDERS/{id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        node.put(&format!(
+            "/eureka/v2/apps/orders/{id}?status=UP&lastDirtyTimestamp=1700000000000"
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
     // The client knows a newer version than the server: re-register.
-    assert_eq!(node.put(&format!("/eureka/apps/ORDERS/{id}?lastDirtyTimestamp=1800000000000")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(node.put("/eureka/apps/ORDERS/unknown-id").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        node.put(&format!("/eureka/apps/ORDERS/{id}?lastDirtyTimestamp=1800000000000"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        node.put("/eureka/apps/ORDERS/unknown-id").await.status,
+        StatusCode::NOT_FOUND
+    );
 
-    assert_eq!(node.delete(&format!("/eureka/apps/ORDERS/{id}")).await.status, StatusCode::OK);
-    assert_eq!(node.delete(&format!("/eureka/apps/ORDERS/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(node.put(&format!("/eureka/apps/ORDERS/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        node.delete(&format!("/eureka/apps/ORDERS/{id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        node.delete(&format!("/eureka/apps/ORDERS/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        node.put(&format!("/eureka/apps/ORDERS/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert!(listed(&node.get_json("/eureka/apps").await.json()).is_empty());
 }
 
@@ -39,7 +71,10 @@ async fn a_stale_registration_keeps_the_newer_record() {
     node.register_json("ORDERS", &newer).await;
     let mut stale = instance("ORDERS", "10.0.0.11", 8080);
     stale["metadata"] = json!({ "v": "old" });
-    assert_eq!(node.register_json("ORDERS", &stale).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        node.register_json("ORDERS", &stale).await.status,
+        StatusCode::NO_CONTENT
+    );
     let got = node.get_json("/eureka/apps/ORDERS/10.0.0.11:orders:8080").await.json();
     assert_eq!(got["instance"]["metadata"]["v"], "new");
 }
@@ -47,13 +82,19 @@ async fn a_stale_registration_keeps_the_newer_record() {
 #[tokio::test]
 async fn metadata_updates_merge_into_the_instance() {
     let node = Node::start().await;
-    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080)).await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
     let id = "10.0.0.11:orders:8080";
-    let reply = node.put(&format!("/eureka/apps/ORDERS/{id}/metadata?weight=5&zone=zone-b")).await;
+    let reply = node
+        .put(&format!("/eureka/apps/ORDERS/{id}/metadata?weight=5&zone=zone-b"))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     let got = node.get_json(&format!("/eureka/apps/ORDERS/{id}")).await.json();
     assert_eq!(got["instance"]["metadata"], json!({ "weight": "5", "zone": "zone-b" }));
-    assert_eq!(node.put("/eureka/apps/ORDERS/nope/metadata?a=b").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        node.put("/eureka/apps/ORDERS/nope/metadata?a=b").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]

@@ -45,7 +45,8 @@ impl Node {
         let config = NodeConfig::new(1, dir.path().join("data"), addr);
         let node = RegistryNode::start(config, listener).await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while node.health().is_err() {
+        // Healthy, and its own address announcement applied, so tests see a quiet log.
+        while node.health().is_err() || node.read().state.node(1).is_none() {
             assert!(std::time::Instant::now() < deadline, "node never became healthy");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -58,15 +59,24 @@ impl Node {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let response = self.app.clone().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body.into()).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap().to_vec();
+        let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .unwrap()
+            .to_vec();
         Reply { status, headers, body }
     }
 
     pub async fn get_json(&self, uri: &str) -> Reply {
-        self.send(Method::GET, uri, &[("accept", "application/json")], Body::empty()).await
+        self.send(Method::GET, uri, &[("accept", "application/json")], Body::empty())
+            .await
     }
 
     pub async fn get_xml(&self, uri: &str) -> Reply {
@@ -75,12 +85,23 @@ impl Node {
 
     pub async fn register_json(&self, app: &str, instance: &Value) -> Reply {
         let body = serde_json::to_vec(&json!({ "instance": instance })).unwrap();
-        self.send(Method::POST, &format!("/eureka/apps/{app}"), &[("content-type", "application/json")], body).await
+        self.send(
+            Method::POST,
+            &format!("/eureka/apps/{app}"),
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
     }
 
     pub async fn register_xml(&self, app: &str, xml: &str) -> Reply {
-        self.send(Method::POST, &format!("/eureka/v2/apps/{app}"), &[("content-type", "application/xml")], xml.to_string())
-            .await
+        self.send(
+            Method::POST,
+            &format!("/eureka/v2/apps/{app}"),
+            &[("content-type", "application/xml")],
+            xml.to_string(),
+        )
+        .await
     }
 
     pub async fn put(&self, uri: &str) -> Reply {

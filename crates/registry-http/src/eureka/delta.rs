@@ -38,7 +38,10 @@ pub struct DeltaWindow {
 impl DeltaWindow {
     /// Starts following `node`'s change feed from its current revision.
     pub fn follow(node: RegistryNode, retention: Duration) -> Arc<Self> {
-        let window = Arc::new(Self { entries: Mutex::new(VecDeque::new()), retention });
+        let window = Arc::new(Self {
+            entries: Mutex::new(VecDeque::new()),
+            retention,
+        });
         let weak = Arc::downgrade(&window);
         tokio::spawn(async move {
             loop {
@@ -55,7 +58,11 @@ impl DeltaWindow {
                     let Some(window) = weak.upgrade() else { return };
                     if let Entity::Instance(instance) = &change.entity {
                         let deleted = (change.kind == ChangeKind::Deleted).then(|| instance.clone());
-                        window.push(Entry { at: Instant::now(), key: instance.key(), deleted });
+                        window.push(Entry {
+                            at: Instant::now(),
+                            key: instance.key(),
+                            deleted,
+                        });
                     }
                 }
             }
@@ -85,7 +92,10 @@ impl DeltaWindow {
                 continue;
             }
             let info = match (view.state.instance(&key), deleted) {
-                (Some(current), _) => view.state.service(&current.service_ref()).map(|s| to_instance_info(s, current)),
+                (Some(current), _) => view
+                    .state
+                    .service(&current.service_ref())
+                    .map(|s| to_instance_info(s, current)),
                 (None, Some(last)) => view.state.service(&last.service_ref()).map(|s| {
                     let mut info = to_instance_info(s, &last);
                     info.action_type = Some(ActionType::Deleted);
@@ -97,6 +107,8 @@ impl DeltaWindow {
                 apps.entry(info.app.clone()).or_default().push(info);
             }
         }
-        apps.into_iter().map(|(name, instances)| Application { name, instances }).collect()
+        apps.into_iter()
+            .map(|(name, instances)| Application { name, instances })
+            .collect()
     }
 }

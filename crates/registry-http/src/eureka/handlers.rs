@@ -55,8 +55,15 @@ pub struct Eureka {
 type Shared = State<Arc<Eureka>>;
 
 fn ok(format: Format, revision: u64, body: impl Into<axum::body::Body>) -> Response {
-    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, format.content_type())], body.into()).into_response();
-    response.headers_mut().insert(REVISION_HEADER, HeaderValue::from(revision));
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body.into(),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(REVISION_HEADER, HeaderValue::from(revision));
     response
 }
 
@@ -64,13 +71,19 @@ impl Eureka {
     /// The stored key of an app's instance: Eureka registrations live under the app's service;
     /// instances registered through other protocols are found by name.
     fn key_of(&self, app: &str, id: &str) -> InstanceKey {
-        let direct =
-            InstanceKey { tenant: self.settings.tenant.clone(), service_id: self.settings.service_id(app), id: id.into() };
+        let direct = InstanceKey {
+            tenant: self.settings.tenant.clone(),
+            service_id: self.settings.service_id(app),
+            id: id.into(),
+        };
         let applied = self.node.read();
         if applied.state.instance(&direct).is_some() {
             return direct;
         }
-        let view = View { state: &applied.state, settings: &self.settings };
+        let view = View {
+            state: &applied.state,
+            settings: &self.settings,
+        };
         view.stored(app, id).map_or(direct, |i| i.key())
     }
 
@@ -122,7 +135,9 @@ pub async fn register(
     body: Bytes,
 ) -> Result<StatusCode, EurekaError> {
     let format = Format::of_request(&headers);
-    let mut info = format.decode_instance(&body).map_err(|_| EurekaError::Unparseable(format))?;
+    let mut info = format
+        .decode_instance(&body)
+        .map_err(|_| EurekaError::Unparseable(format))?;
     validate_registration(&app, &info)?;
     info.app = info.app.to_ascii_uppercase();
     if info.last_dirty_timestamp <= 0 {
@@ -131,7 +146,12 @@ pub async fn register(
     let instance = to_instance(&e.settings, &info);
     let key = instance.key();
     let create_service = Some(e.settings.service_for_app(&info.app));
-    let outcome = e.write(Command::RegisterInstance(RegisterInstance { instance, create_service })).await?;
+    let outcome = e
+        .write(Command::RegisterInstance(RegisterInstance {
+            instance,
+            create_service,
+        }))
+        .await?;
     if outcome == CommandOutcome::Unchanged {
         // A stale registration keeps the stored record but still renews the lease.
         e.node.renew(vec![key]).await?;
@@ -141,7 +161,8 @@ pub async fn register(
 
 pub async fn cancel(State(e): Shared, Path((app, id)): Path<(String, String)>) -> Result<StatusCode, EurekaError> {
     let key = e.key_of(&app, &id);
-    e.write(Command::CancelInstance(CancelInstance { instance: key })).await?;
+    e.write(Command::CancelInstance(CancelInstance { instance: key }))
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -162,12 +183,20 @@ pub async fn renew(
     if found.first() != Some(&true) {
         return Err(EurekaError::NotFound);
     }
-    let stored = e.node.read().state.instance(&key).map(|i| (i.status, i.client_modified_ms));
+    let stored = e
+        .node
+        .read()
+        .state
+        .instance(&key)
+        .map(|i| (i.status, i.client_modified_ms));
     if let Some((status, stored_dirty)) = stored {
         if status == registry_store::model::InstanceStatus::Unknown {
             return Err(EurekaError::NotFound);
         }
-        let incoming = q.last_dirty_timestamp.as_deref().and_then(|t| t.trim().parse::<u64>().ok());
+        let incoming = q
+            .last_dirty_timestamp
+            .as_deref()
+            .and_then(|t| t.trim().parse::<u64>().ok());
         if incoming.is_some_and(|t| t > stored_dirty) {
             return Err(EurekaError::NotFound);
         }
@@ -196,8 +225,9 @@ pub async fn set_status(
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<StatusQuery>,
 ) -> Result<StatusCode, EurekaError> {
-    let status = exact_status(q.value.as_deref())
-        .ok_or_else(|| EurekaError::BadStatusValue(format!("invalid status value {:?}", q.value.as_deref().unwrap_or(""))))?;
+    let status = exact_status(q.value.as_deref()).ok_or_else(|| {
+        EurekaError::BadStatusValue(format!("invalid status value {:?}", q.value.as_deref().unwrap_or("")))
+    })?;
     let key = e.key_of(&app, &id);
     let status = status_to_store(status);
     let command = SetInstanceStatus {
@@ -239,7 +269,12 @@ pub async fn update_metadata(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<StatusCode, EurekaError> {
     let key = e.key_of(&app, &id);
-    let command = UpdateInstanceMetadata { instance: key, metadata: params, replace: false, protocol_fields: None };
+    let command = UpdateInstanceMetadata {
+        instance: key,
+        metadata: params,
+        replace: false,
+        protocol_fields: None,
+    };
     e.write(Command::UpdateInstanceMetadata(command)).await?;
     Ok(StatusCode::OK)
 }
@@ -248,8 +283,13 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
-    let view = View { state: &applied.state, settings: &e.settings };
-    let bytes = e.cache.get_or_build(format, revision, || format.encode_applications(&view.all()));
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
+    let bytes = e
+        .cache
+        .get_or_build(format, revision, || format.encode_applications(&view.all()));
     ok(format, revision, bytes.to_vec())
 }
 
@@ -272,7 +312,10 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     let format = Format::of_response(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let apps = Applications {
         versions_delta: revision.to_string(),
         apps_hashcode: view.hashcode(),
@@ -284,7 +327,10 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let found = view.app(&app).ok_or(EurekaError::NotFound)?;
     Ok(ok(format, applied.revision(), format.encode_application(&found)))
 }
@@ -296,15 +342,25 @@ pub async fn get_instance(
 ) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let info = view.instance(&app, &id).ok_or(EurekaError::NotFound)?;
     Ok(ok(format, applied.revision(), format.encode_instance(&info)))
 }
 
-pub async fn instance_by_id(State(e): Shared, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, EurekaError> {
+pub async fn instance_by_id(
+    State(e): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let info = view.instance_by_id(&id).ok_or(EurekaError::NotFound)?;
     Ok(ok(format, applied.revision(), format.encode_instance(&info)))
 }
@@ -312,15 +368,25 @@ pub async fn instance_by_id(State(e): Shared, headers: HeaderMap, Path(id): Path
 fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Response {
     let format = Format::of_response(headers);
     let applied = e.node.read();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let listed = |i: &InstanceInfo| {
         let field = if secure { &i.secure_vip_address } else { &i.vip_address };
-        field.as_deref().is_some_and(|v| v.split(',').any(|part| part.trim() == vip))
+        field
+            .as_deref()
+            .is_some_and(|v| v.split(',').any(|part| part.trim() == vip))
     };
     let applications = view.applications(listed);
     let versions_delta = if applications.is_empty() { "-1" } else { "1" }.to_string();
-    let apps_hashcode = super::hashcode::apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
-    let apps = Applications { versions_delta, apps_hashcode, applications };
+    let apps_hashcode =
+        super::hashcode::apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
+    let apps = Applications {
+        versions_delta,
+        apps_hashcode,
+        applications,
+    };
     ok(format, applied.revision(), format.encode_applications(&apps))
 }
 
@@ -335,7 +401,10 @@ pub async fn svip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>)
 /// `GET /serverinfo/statusoverrides`: instance id → overridden status, as JSON.
 pub async fn status_overrides(State(e): Shared) -> Response {
     let applied = e.node.read();
-    let view = View { state: &applied.state, settings: &e.settings };
+    let view = View {
+        state: &applied.state,
+        settings: &e.settings,
+    };
     let overrides: BTreeMap<String, String> = view
         .instances()
         .filter(|i| i.overridden_status != Status::Unknown)

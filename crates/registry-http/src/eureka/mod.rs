@@ -44,9 +44,16 @@ pub enum DecodeError {
     #[error("malformed {format}: {reason}")]
     Malformed { format: &'static str, reason: String },
     #[error("{format} body has no {expected} object")]
-    MissingRoot { format: &'static str, expected: &'static str },
+    MissingRoot {
+        format: &'static str,
+        expected: &'static str,
+    },
     #[error("{format} field `{field}`: {reason}")]
-    InvalidField { format: &'static str, field: String, reason: String },
+    InvalidField {
+        format: &'static str,
+        field: String,
+        reason: String,
+    },
 }
 
 /// The Eureka routes under `/eureka` and `/eureka/v2`, with gzip both ways. Starts following
@@ -62,8 +69,16 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         .route("/apps", get(handlers::all_apps))
         .route("/apps/delta", get(handlers::delta))
         .route("/apps/{app}", get(handlers::get_app).post(handlers::register))
-        .route("/apps/{app}/{id}", get(handlers::get_instance).put(handlers::renew).delete(handlers::cancel))
-        .route("/apps/{app}/{id}/status", put(handlers::set_status).delete(handlers::clear_status))
+        .route(
+            "/apps/{app}/{id}",
+            get(handlers::get_instance)
+                .put(handlers::renew)
+                .delete(handlers::cancel),
+        )
+        .route(
+            "/apps/{app}/{id}/status",
+            put(handlers::set_status).delete(handlers::clear_status),
+        )
         .route("/apps/{app}/{id}/metadata", put(handlers::update_metadata))
         .route("/instances/{id}", get(handlers::instance_by_id))
         .route("/vips/{vip}", get(handlers::vip))
@@ -72,7 +87,10 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
     Router::new()
         .nest("/eureka", api.clone())
         .nest("/eureka/v2", api)
-        .route("/eureka/serverinfo/statusoverrides", get(handlers::status_overrides).with_state(shared))
+        .route(
+            "/eureka/serverinfo/statusoverrides",
+            get(handlers::status_overrides).with_state(shared),
+        )
         .layer(CompressionLayer::new().gzip(true))
         .layer(RequestDecompressionLayer::new().gzip(true))
 }

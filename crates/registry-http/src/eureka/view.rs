@@ -2,6 +2,7 @@
 //! and a per-revision cache of the encoded `/apps` payload (fresh on every change, D2).
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -28,7 +29,10 @@ impl<'a> View<'a> {
     pub fn instances(&self) -> impl Iterator<Item = InstanceInfo> + 'a {
         let state = self.state;
         let tenant = self.settings.tenant.clone();
-        state.instances().filter(move |i| i.tenant == tenant).filter_map(move |i| info_of(state, i))
+        state
+            .instances()
+            .filter(move |i| i.tenant == tenant)
+            .filter_map(move |i| info_of(state, i))
     }
 
     /// Instances grouped by app name, apps and instances in a stable order.
@@ -37,7 +41,9 @@ impl<'a> View<'a> {
         for info in self.instances().filter(|i| keep(i)) {
             apps.entry(info.app.clone()).or_default().push(info);
         }
-        apps.into_iter().map(|(name, instances)| Application { name, instances }).collect()
+        apps.into_iter()
+            .map(|(name, instances)| Application { name, instances })
+            .collect()
     }
 
     /// `apps__hashcode` of the full registry.
@@ -49,18 +55,25 @@ impl<'a> View<'a> {
     pub fn all(&self) -> Applications {
         let applications = self.applications(|_| true);
         let apps_hashcode = apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
-        Applications { versions_delta: "1".into(), apps_hashcode, applications }
+        Applications {
+            versions_delta: "1".into(),
+            apps_hashcode,
+            applications,
+        }
     }
 
     /// One app by (case-insensitive) name, if it has instances.
     pub fn app(&self, name: &str) -> Option<Application> {
         let upper = name.to_ascii_uppercase();
-        self.applications(|i| i.app.eq_ignore_ascii_case(&upper)).into_iter().next()
+        self.applications(|i| i.app.eq_ignore_ascii_case(&upper))
+            .into_iter()
+            .next()
     }
 
     /// One instance of an app.
     pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
-        self.instances().find(|i| i.app.eq_ignore_ascii_case(app) && i.effective_id() == id)
+        self.instances()
+            .find(|i| i.app.eq_ignore_ascii_case(app) && i.effective_id() == id)
     }
 
     /// The first instance with this id, in any app.
@@ -75,7 +88,9 @@ impl<'a> View<'a> {
         state.instances().find(|i| {
             &i.tenant == tenant
                 && i.id == id
-                && state.service(&i.service_ref()).is_some_and(|s| s.name.eq_ignore_ascii_case(app))
+                && state
+                    .service(&i.service_ref())
+                    .is_some_and(|s| s.name.eq_ignore_ascii_case(app))
         })
     }
 }
@@ -85,23 +100,28 @@ fn info_of(state: &RegistryState, instance: &Instance) -> Option<InstanceInfo> {
     Some(to_instance_info(service, instance))
 }
 
+/// An encoded payload and the revision it shows.
+type Cached = (Revision, Arc<Vec<u8>>);
+
 /// The encoded `/apps` payload per format, valid while the revision is unchanged.
 #[derive(Default)]
 pub struct AppsCache {
-    entries: Mutex<BTreeMap<(bool, Revision), Arc<Vec<u8>>>>,
+    entries: Mutex<HashMap<Format, Cached>>,
 }
 
 impl AppsCache {
     /// The cached payload for `revision`, or the one `build` makes (then cached).
     pub fn get_or_build(&self, format: Format, revision: Revision, build: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
-        let key = (format == Format::Json, revision);
-        if let Some(hit) = self.entries.lock().get(&key) {
-            return hit.clone();
+        if let Some((rev, hit)) = self.entries.lock().get(&format) {
+            if *rev == revision {
+                return hit.clone();
+            }
         }
         let bytes = Arc::new(build());
         let mut entries = self.entries.lock();
-        entries.retain(|(_, rev), _| *rev >= revision);
-        entries.insert(key, bytes.clone());
+        if entries.get(&format).is_none_or(|(rev, _)| *rev < revision) {
+            entries.insert(format, (revision, bytes.clone()));
+        }
         bytes
     }
 }
@@ -120,6 +140,7 @@ mod tests {
         assert_eq!(&**c, b"xml");
         let d = cache.get_or_build(Format::Json, 8, || b"eight".to_vec());
         assert_eq!(&**d, b"eight");
-        assert_eq!(cache.entries.lock().len(), 1, "older revisions are dropped");
+        let e = cache.get_or_build(Format::Json, 8, || b"again".to_vec());
+        assert_eq!(&**e, b"eight", "a newer revision replaces the older one");
     }
 }
