@@ -4,6 +4,7 @@
 mod support;
 
 mod catch_up;
+mod eureka_clients;
 mod failover;
 mod formation;
 mod leases;

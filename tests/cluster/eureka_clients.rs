@@ -1,0 +1,270 @@
+//! Real, unmodified Eureka clients against a three-node cluster: py-eureka-client (reads XML)
+//! and eureka-js-client (JSON), each pointed at a different node first. Both register,
+//! heartbeat, discover each other, set a status override and deregister; the leader is killed
+//! with -9 in the middle and neither client's instance is evicted while it renews elsewhere.
+//!
+//! The clients are installed by `tests/run.sh` into `tests/clients/` (`.venv`, `node_modules`).
+
+use std::io::BufRead;
+use std::io::BufReader;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::ChildStdin;
+use std::process::Command;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::support::Cluster;
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
+}
+
+/// A client driver script: commands in on stdin, one JSON event out per command.
+struct Client {
+    name: &'static str,
+    child: Child,
+    stdin: ChildStdin,
+    events: mpsc::Receiver<Value>,
+}
+
+impl Client {
+    fn spawn(name: &'static str, program: PathBuf, args: &[String]) -> Client {
+        let mut child = Command::new(&program)
+            .args(args)
+            .current_dir(clients_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e}; run `bash tests/run.sh`, which installs the clients",
+                    program.display()
+                )
+            });
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Client {
+            name,
+            child,
+            stdin,
+            events,
+        }
+    }
+
+    fn next_event(&self, timeout: Duration) -> Value {
+        self.events
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("{} sent no event within {timeout:?}", self.name))
+    }
+
+    fn ask(&mut self, command: &str) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        self.next_event(Duration::from_secs(30))
+    }
+
+    /// Asks `discover APP` until the client's own cache shows `want` (bounded).
+    fn discover_until(&mut self, app: &str, want: &[&str], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reply = self.ask(&format!("discover {app}"));
+            let statuses: Vec<String> = reply["statuses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            if statuses == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never saw {app} as {want:?} (last: {statuses:?})",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Instance statuses of `app` in node `i`'s `/eureka/apps` (JSON), with overrides.
+async fn registered(cluster: &Cluster, i: usize, app: &str) -> Vec<(String, String)> {
+    let url = cluster.nodes[i].url("/eureka/apps/");
+    let apps: Value = cluster
+        .client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    apps["applications"]["application"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == app)
+        .flat_map(|a| a["instance"].as_array().unwrap().iter())
+        .map(|i| {
+            (
+                i["status"].as_str().unwrap().to_string(),
+                i["overriddenStatus"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn wait_registered(cluster: &Cluster, i: usize, app: &str, want: &[(&str, &str)], timeout: Duration) {
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = registered(cluster, i, app).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {} shows {app} as {got:?}, wanted {want:?}",
+            i + 1
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_javascript_clients_work_through_a_leader_failure() {
+    let python = clients_dir().join(".venv/bin/python");
+    assert!(
+        python.exists() && clients_dir().join("node_modules/eureka-js-client").exists(),
+        "run `bash tests/run.sh`, which installs the real clients"
+    );
+    let mut cluster = Cluster::start(3, &["--lease-tick-ms", "200"]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let (follower, third) = ((leader + 1) % 3, (leader + 2) % 3);
+    let servers = |first: usize, trailing: &str| {
+        let mut order = vec![first];
+        order.extend((0..3).filter(|i| *i != first));
+        order
+            .iter()
+            .map(|i| format!("{}{trailing}", cluster.nodes[*i].url("/eureka")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // py-eureka-client talks to the leader first, eureka-js-client to a follower.
+    let script = |name: &str| clients_dir().join(name).display().to_string();
+    let mut py = Client::spawn(
+        "py-eureka-client",
+        python,
+        &[
+            script("py_client.py"),
+            servers(leader, "/"),
+            "ACCOUNT".into(),
+            "9091".into(),
+        ],
+    );
+    let mut js = Client::spawn(
+        "eureka-js-client",
+        "node".into(),
+        &[
+            script("js_client.js"),
+            servers(follower, ""),
+            "HELLO".into(),
+            "9092".into(),
+        ],
+    );
+    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
+    let started = js.next_event(Duration::from_secs(60));
+    assert_eq!(started["error"], Value::Null, "{started}");
+
+    py.discover_until("HELLO", &["UP"], Duration::from_secs(60));
+    js.discover_until("ACCOUNT", &["UP"], Duration::from_secs(60));
+    wait_registered(
+        &cluster,
+        third,
+        "ACCOUNT",
+        &[("UP", "UNKNOWN")],
+        Duration::from_secs(10),
+    )
+    .await;
+    wait_registered(&cluster, third, "HELLO", &[("UP", "UNKNOWN")], Duration::from_secs(10)).await;
+
+    cluster.nodes[leader].kill9();
+    // Well past twice the 3 s lease: both instances stay registered on both survivors.
+    let watch_until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < watch_until {
+        for i in [follower, third] {
+            assert_eq!(
+                registered(&cluster, i, "ACCOUNT").await.len(),
+                1,
+                "ACCOUNT evicted on node {}",
+                i + 1
+            );
+            assert_eq!(
+                registered(&cluster, i, "HELLO").await.len(),
+                1,
+                "HELLO evicted on node {}",
+                i + 1
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    py.discover_until("HELLO", &["UP"], Duration::from_secs(30));
+    js.discover_until("ACCOUNT", &["UP"], Duration::from_secs(30));
+
+    // Status overrides through each client.
+    assert_eq!(py.ask("status OUT_OF_SERVICE")["event"], "status");
+    wait_registered(
+        &cluster,
+        third,
+        "ACCOUNT",
+        &[("OUT_OF_SERVICE", "OUT_OF_SERVICE")],
+        Duration::from_secs(30),
+    )
+    .await;
+    let reply = js.ask("status OUT_OF_SERVICE");
+    assert_eq!(reply["code"], 200, "{reply}");
+    wait_registered(
+        &cluster,
+        follower,
+        "HELLO",
+        &[("OUT_OF_SERVICE", "OUT_OF_SERVICE")],
+        Duration::from_secs(30),
+    )
+    .await;
+    py.discover_until("HELLO", &["OUT_OF_SERVICE"], Duration::from_secs(30));
+    js.discover_until("ACCOUNT", &[], Duration::from_secs(30)); // it keeps only UP instances
+
+    // Deregistration.
+    assert_eq!(py.ask("stop")["event"], "stopped");
+    assert_eq!(js.ask("stop")["event"], "stopped");
+    for i in [follower, third] {
+        wait_registered(&cluster, i, "ACCOUNT", &[], Duration::from_secs(30)).await;
+        wait_registered(&cluster, i, "HELLO", &[], Duration::from_secs(30)).await;
+    }
+}
