@@ -4,9 +4,8 @@
 //!
 //! `cargo bench -p registry-http --bench startup [-- INSTANCES]`
 
-use std::process::Child;
-use std::process::Command;
-use std::process::Stdio;
+mod support;
+
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,74 +14,11 @@ use std::time::Instant;
 
 use serde_json::json;
 use serde_json::Value;
+use support::free_port;
+use support::wait_healthy;
+use support::Proc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryd");
 const CONCURRENCY: usize = 64;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(data: &str, http: &str, raft: &str) -> Child {
-    Command::new(BIN)
-        .args([
-            "--data-dir",
-            data,
-            "--http",
-            http,
-            "--raft",
-            raft,
-            "--log-level",
-            "warn",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn registryd")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        if let Ok(r) = client
-            .get(format!("{base}/health"))
-            .timeout(Duration::from_millis(500))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return start.elapsed();
-            }
-        }
-        assert!(start.elapsed() < limit, "not healthy within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn rss_kib(child: &Child) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {
@@ -98,7 +34,8 @@ async fn main() {
         .build()
         .unwrap();
 
-    let mut node = spawn(data, &http, &raft);
+    let args = ["--data-dir", data, "--raft", &raft].map(String::from);
+    let mut node = Proc::spawn(&args, &http);
     let first_start = wait_healthy(&client, &base, Duration::from_secs(30)).await;
     println!("empty start: healthy after {first_start:?}");
 
@@ -141,12 +78,12 @@ async fn main() {
     println!(
         "loaded {instances} instances in {load:?} ({:.0} registrations/s), RSS {} MiB",
         instances as f64 / load.as_secs_f64(),
-        rss_kib(&node) / 1024
+        node.rss_kib() / 1024
     );
-    terminate(&mut node);
+    node.terminate();
 
     let restart = Instant::now();
-    let mut node = spawn(data, &http, &raft);
+    let mut node = Proc::spawn(&args, &http);
     let healthy = wait_healthy(&client, &base, Duration::from_secs(120)).await;
     let digest: Value = client
         .get(format!("{base}/admin/registry/digest"))
@@ -160,8 +97,8 @@ async fn main() {
     println!(
         "restart with {} instances stored: healthy after {healthy:?}, digest served after {served:?}, RSS {} MiB",
         digest["instances"],
-        rss_kib(&node) / 1024
+        node.rss_kib() / 1024
     );
     assert_eq!(digest["instances"].as_u64(), Some(instances as u64));
-    terminate(&mut node);
+    node.terminate();
 }
