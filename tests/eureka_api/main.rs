@@ -6,6 +6,7 @@ mod support;
 
 mod delta;
 mod errors;
+mod peer;
 mod reads;
 mod registration;
 mod status;

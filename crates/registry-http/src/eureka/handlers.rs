@@ -15,25 +15,13 @@ use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use registry_store::command::CancelInstance;
-use registry_store::command::Command;
-use registry_store::command::CommandOutcome;
-use registry_store::command::OverrideChange;
-use registry_store::command::RegisterInstance;
-use registry_store::command::SetInstanceStatus;
-use registry_store::command::UpdateInstanceMetadata;
-use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
-use registry_store::node::RegistryNode;
 use serde::Deserialize;
 
-use super::delta::DeltaWindow;
 use super::error::EurekaError;
 use super::format::Format;
-use super::mapping::status_to_store;
-use super::mapping::to_instance;
-use super::mapping::EurekaSettings;
-use super::view::AppsCache;
+use super::ops::Eureka;
+use super::ops::Renewal;
 use super::view::View;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
@@ -44,17 +32,10 @@ pub const REVISION_HEADER: &str = "x-registry-revision";
 /// Longest a `waitRevision` long poll waits.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// What the Eureka handlers share.
-pub struct Eureka {
-    pub node: RegistryNode,
-    pub settings: EurekaSettings,
-    pub delta: Arc<DeltaWindow>,
-    pub cache: AppsCache,
-}
-
 type Shared = State<Arc<Eureka>>;
 
-fn ok(format: Format, revision: u64, body: impl Into<axum::body::Body>) -> Response {
+/// A 200 in `format`, with the revision it reflects.
+pub fn respond(format: Format, revision: u64, body: impl Into<axum::body::Body>) -> Response {
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, format.content_type())],
@@ -67,67 +48,6 @@ fn ok(format: Format, revision: u64, body: impl Into<axum::body::Body>) -> Respo
     response
 }
 
-impl Eureka {
-    /// The stored key of an app's instance: Eureka registrations live under the app's service;
-    /// instances registered through other protocols are found by name.
-    fn key_of(&self, app: &str, id: &str) -> InstanceKey {
-        let direct = InstanceKey {
-            tenant: self.settings.tenant.clone(),
-            service_id: self.settings.service_id(app),
-            id: id.into(),
-        };
-        let applied = self.node.read();
-        if applied.state.instance(&direct).is_some() {
-            return direct;
-        }
-        let view = View {
-            state: &applied.state,
-            settings: &self.settings,
-        };
-        view.stored(app, id).map_or(direct, |i| i.key())
-    }
-
-    async fn write(&self, command: Command) -> Result<CommandOutcome, EurekaError> {
-        let written = self.node.write(command).await?;
-        match written.outcome {
-            CommandOutcome::Rejected(r) => Err(r.into()),
-            outcome => Ok(outcome),
-        }
-    }
-}
-
-/// Eureka's registration checks, in the Netflix server's order.
-fn validate_registration(path_app: &str, info: &InstanceInfo) -> Result<(), EurekaError> {
-    let invalid = |m: String| Err(EurekaError::Invalid(m));
-    if info.effective_id().is_empty() {
-        return invalid("Missing instanceId".into());
-    }
-    if info.host_name.trim().is_empty() {
-        return invalid("Missing hostname".into());
-    }
-    if info.ip_addr.trim().is_empty() {
-        return invalid("Missing ip address".into());
-    }
-    if info.app.trim().is_empty() {
-        return invalid("Missing appName".into());
-    }
-    let expected = path_app.to_ascii_uppercase();
-    if !info.app.eq_ignore_ascii_case(&expected) {
-        return invalid(format!("Mismatched appName, expecting {expected} but was {}", info.app));
-    }
-    if info.data_center_info.class.is_empty() && info.data_center_info.name.is_empty() {
-        return invalid("Missing dataCenterInfo".into());
-    }
-    if info.data_center_info.name.is_empty() {
-        return invalid("Missing dataCenterInfo Name".into());
-    }
-    Ok(())
-}
-
-fn wall_clock_ms() -> Millis {
-    registry_store::node::wall_clock_ms()
-}
-
 pub async fn register(
     State(e): Shared,
     Path(app): Path<String>,
@@ -135,34 +55,15 @@ pub async fn register(
     body: Bytes,
 ) -> Result<StatusCode, EurekaError> {
     let format = Format::of_request(&headers);
-    let mut info = format
+    let info = format
         .decode_instance(&body)
         .map_err(|_| EurekaError::Unparseable(format))?;
-    validate_registration(&app, &info)?;
-    info.app = info.app.to_ascii_uppercase();
-    if info.last_dirty_timestamp <= 0 {
-        info.last_dirty_timestamp = wall_clock_ms() as i64;
-    }
-    let instance = to_instance(&e.settings, &info);
-    let key = instance.key();
-    let create_service = Some(e.settings.service_for_app(&info.app));
-    let outcome = e
-        .write(Command::RegisterInstance(RegisterInstance {
-            instance,
-            create_service,
-        }))
-        .await?;
-    if outcome == CommandOutcome::Unchanged {
-        // A stale registration keeps the stored record but still renews the lease.
-        e.node.renew(vec![key]).await?;
-    }
+    e.register(&app, info).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn cancel(State(e): Shared, Path((app, id)): Path<(String, String)>) -> Result<StatusCode, EurekaError> {
-    let key = e.key_of(&app, &id);
-    e.write(Command::CancelInstance(CancelInstance { instance: key }))
-        .await?;
+    e.cancel(&app, &id).await?;
     Ok(StatusCode::OK)
 }
 
@@ -172,36 +73,21 @@ pub struct RenewQuery {
     last_dirty_timestamp: Option<String>,
 }
 
-/// Renewal: 200, or 404 so the client registers again. Never touches the log (D3).
+fn stamp(text: Option<&str>) -> Option<Millis> {
+    text.and_then(|t| t.trim().parse().ok())
+}
+
+/// Renewal: 200, or 404 so the client registers again. A client whose version is older than
+/// the stored one still gets 200 (409 is for replication peers).
 pub async fn renew(
     State(e): Shared,
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<RenewQuery>,
 ) -> Result<StatusCode, EurekaError> {
-    let key = e.key_of(&app, &id);
-    let found = e.node.renew(vec![key.clone()]).await?;
-    if found.first() != Some(&true) {
-        return Err(EurekaError::NotFound);
+    match e.renew(&app, &id, stamp(q.last_dirty_timestamp.as_deref())).await? {
+        Renewal::Renewed | Renewal::Conflict(_) => Ok(StatusCode::OK),
+        Renewal::NotFound => Err(EurekaError::NotFound),
     }
-    let stored = e
-        .node
-        .read()
-        .state
-        .instance(&key)
-        .map(|i| (i.status, i.client_modified_ms));
-    if let Some((status, stored_dirty)) = stored {
-        if status == registry_store::model::InstanceStatus::Unknown {
-            return Err(EurekaError::NotFound);
-        }
-        let incoming = q
-            .last_dirty_timestamp
-            .as_deref()
-            .and_then(|t| t.trim().parse::<u64>().ok());
-        if incoming.is_some_and(|t| t > stored_dirty) {
-            return Err(EurekaError::NotFound);
-        }
-    }
-    Ok(StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,12 +97,9 @@ pub struct StatusQuery {
     last_dirty_timestamp: Option<String>,
 }
 
-fn exact_status(value: Option<&str>) -> Option<Status> {
+/// A status exactly as Java's `InstanceStatus.valueOf` accepts it.
+pub fn exact_status(value: Option<&str>) -> Option<Status> {
     Status::ALL.into_iter().find(|s| Some(s.as_str()) == value)
-}
-
-fn dirty_stamp(q: &StatusQuery) -> Option<Millis> {
-    q.last_dirty_timestamp.as_deref().and_then(|t| t.trim().parse().ok())
 }
 
 /// `PUT .../status?value=S`: an operator override.
@@ -228,17 +111,8 @@ pub async fn set_status(
     let status = exact_status(q.value.as_deref()).ok_or_else(|| {
         EurekaError::BadStatusValue(format!("invalid status value {:?}", q.value.as_deref().unwrap_or("")))
     })?;
-    let key = e.key_of(&app, &id);
-    let status = status_to_store(status);
-    let command = SetInstanceStatus {
-        instance: key.clone(),
-        status,
-        status_override: OverrideChange::Set(status),
-        client_modified_ms: dirty_stamp(&q),
-        protocol_fields: None,
-    };
-    e.write(Command::SetInstanceStatus(command)).await?;
-    e.node.renew(vec![key]).await?;
+    e.set_override(&app, &id, status, stamp(q.last_dirty_timestamp.as_deref()))
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -248,17 +122,9 @@ pub async fn clear_status(
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<StatusQuery>,
 ) -> Result<StatusCode, EurekaError> {
-    let key = e.key_of(&app, &id);
     let status = q.value.as_deref().map_or(Status::Unknown, Status::parse);
-    let command = SetInstanceStatus {
-        instance: key.clone(),
-        status: status_to_store(status),
-        status_override: OverrideChange::Clear,
-        client_modified_ms: dirty_stamp(&q),
-        protocol_fields: None,
-    };
-    e.write(Command::SetInstanceStatus(command)).await?;
-    e.node.renew(vec![key]).await?;
+    e.clear_override(&app, &id, status, stamp(q.last_dirty_timestamp.as_deref()))
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -268,14 +134,7 @@ pub async fn update_metadata(
     Path((app, id)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<StatusCode, EurekaError> {
-    let key = e.key_of(&app, &id);
-    let command = UpdateInstanceMetadata {
-        instance: key,
-        metadata: params,
-        replace: false,
-        protocol_fields: None,
-    };
-    e.write(Command::UpdateInstanceMetadata(command)).await?;
+    e.update_metadata(&app, &id, params).await?;
     Ok(StatusCode::OK)
 }
 
@@ -290,7 +149,7 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let bytes = e
         .cache
         .get_or_build(format, revision, || format.encode_applications(&view.all()));
-    ok(format, revision, bytes.to_vec())
+    respond(format, revision, bytes.to_vec())
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,7 +180,7 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
         apps_hashcode: view.hashcode(),
         applications: e.delta.applications(&view),
     };
-    ok(format, revision, format.encode_applications(&apps))
+    respond(format, revision, format.encode_applications(&apps))
 }
 
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
@@ -332,7 +191,7 @@ pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<Strin
         settings: &e.settings,
     };
     let found = view.app(&app).ok_or(EurekaError::NotFound)?;
-    Ok(ok(format, applied.revision(), format.encode_application(&found)))
+    Ok(respond(format, applied.revision(), format.encode_application(&found)))
 }
 
 pub async fn get_instance(
@@ -347,7 +206,7 @@ pub async fn get_instance(
         settings: &e.settings,
     };
     let info = view.instance(&app, &id).ok_or(EurekaError::NotFound)?;
-    Ok(ok(format, applied.revision(), format.encode_instance(&info)))
+    Ok(respond(format, applied.revision(), format.encode_instance(&info)))
 }
 
 pub async fn instance_by_id(
@@ -362,7 +221,7 @@ pub async fn instance_by_id(
         settings: &e.settings,
     };
     let info = view.instance_by_id(&id).ok_or(EurekaError::NotFound)?;
-    Ok(ok(format, applied.revision(), format.encode_instance(&info)))
+    Ok(respond(format, applied.revision(), format.encode_instance(&info)))
 }
 
 fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Response {
@@ -387,7 +246,7 @@ fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Res
         apps_hashcode,
         applications,
     };
-    ok(format, applied.revision(), format.encode_applications(&apps))
+    respond(format, applied.revision(), format.encode_applications(&apps))
 }
 
 pub async fn vip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>) -> Response {
@@ -411,5 +270,5 @@ pub async fn status_overrides(State(e): Shared) -> Response {
         .map(|i| (i.effective_id().to_string(), i.overridden_status.as_str().to_string()))
         .collect();
     let body = serde_json::to_vec(&overrides).unwrap_or_default();
-    ok(Format::Json, applied.revision(), body)
+    respond(Format::Json, applied.revision(), body)
 }

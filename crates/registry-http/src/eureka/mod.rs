@@ -6,7 +6,8 @@
 //! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
 //! - [`view`]: the registry as Eureka apps, and the per-revision `/apps` cache.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
-//! - [`handlers`]: the endpoints.
+//! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
+//! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints.
 //!
 //! Differences from the Netflix server, all compatible on the wire: reads are fresh (no 30 s
 //! response cache); a lease expires at its duration, not twice it; evictions are decided by the
@@ -22,6 +23,9 @@ pub mod handlers;
 pub mod hashcode;
 pub mod json;
 pub mod mapping;
+pub mod ops;
+pub mod peer;
+pub mod server_status;
 pub mod view;
 pub mod wire;
 pub mod xml;
@@ -29,14 +33,15 @@ pub mod xml;
 use std::sync::Arc;
 
 use axum::routing::get;
+use axum::routing::post;
 use axum::routing::put;
 use axum::Router;
 use registry_store::node::RegistryNode;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
-use self::handlers::Eureka;
 use self::mapping::EurekaSettings;
+use self::ops::Eureka;
 
 /// Why a request body could not be read as a Eureka object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +69,7 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         node,
         settings,
         cache: view::AppsCache::default(),
+        started: std::time::Instant::now(),
     });
     let api = Router::new()
         .route("/apps", get(handlers::all_apps))
@@ -83,6 +89,9 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         .route("/instances/{id}", get(handlers::instance_by_id))
         .route("/vips/{vip}", get(handlers::vip))
         .route("/svips/{vip}", get(handlers::svip))
+        .route("/status", get(server_status::status))
+        .route("/asg/{asg}/status", put(server_status::asg_status))
+        .route("/peerreplication/batch", post(peer::batch))
         .with_state(shared.clone());
     Router::new()
         .nest("/eureka", api.clone())

@@ -80,6 +80,24 @@ impl RegistryNode {
         }
     }
 
+    /// While leading: the members whose replicated log trails the leader's by more than the
+    /// health lag (or that have not answered yet). Empty on other nodes.
+    pub fn lagging_followers(&self) -> Vec<NodeId> {
+        let m = self.metrics();
+        let last = m.last_log_index.unwrap_or(0);
+        m.replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, matched)| {
+                        **id != m.id && matched.is_none_or(|l| last.saturating_sub(l.index) > MAX_APPLY_LAG)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// `Ok` once the node knows a leader and has applied what it had on disk at start (and is
     /// not far behind its own log); otherwise the reason.
     pub fn health(&self) -> Result<(), String> {

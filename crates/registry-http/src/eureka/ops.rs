@@ -1,0 +1,224 @@
+//! Eureka's write operations with their semantics (§5.1, §5.6), shared by the single-call
+//! endpoints and the peer replication batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use registry_store::command::CancelInstance;
+use registry_store::command::Command;
+use registry_store::command::CommandOutcome;
+use registry_store::command::OverrideChange;
+use registry_store::command::RegisterInstance;
+use registry_store::command::SetInstanceStatus;
+use registry_store::command::UpdateInstanceMetadata;
+use registry_store::model::InstanceKey;
+use registry_store::model::InstanceStatus;
+use registry_store::model::Millis;
+use registry_store::node::RegistryNode;
+
+use super::delta::DeltaWindow;
+use super::error::EurekaError;
+use super::mapping::status_to_store;
+use super::mapping::to_instance;
+use super::mapping::EurekaSettings;
+use super::view::AppsCache;
+use super::view::View;
+use super::wire::InstanceInfo;
+use super::wire::Status;
+
+/// What the Eureka endpoints share.
+pub struct Eureka {
+    pub node: RegistryNode,
+    pub settings: EurekaSettings,
+    pub delta: Arc<DeltaWindow>,
+    pub cache: AppsCache,
+    /// When this node's Eureka API started (for `/status` uptime).
+    pub started: std::time::Instant,
+}
+
+/// How a renewal went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Renewal {
+    Renewed,
+    /// Register again (unknown instance, status UNKNOWN, or the client knows a newer version).
+    NotFound,
+    /// The stored record is newer than the client's (`lastDirtyTimestamp`): here it is.
+    Conflict(Box<InstanceInfo>),
+}
+
+/// Eureka's registration checks, in the Netflix server's order.
+pub fn validate_registration(path_app: &str, info: &InstanceInfo) -> Result<(), EurekaError> {
+    let invalid = |m: String| Err(EurekaError::Invalid(m));
+    if info.effective_id().is_empty() {
+        return invalid("Missing instanceId".into());
+    }
+    if info.host_name.trim().is_empty() {
+        return invalid("Missing hostname".into());
+    }
+    if info.ip_addr.trim().is_empty() {
+        return invalid("Missing ip address".into());
+    }
+    if info.app.trim().is_empty() {
+        return invalid("Missing appName".into());
+    }
+    let expected = path_app.to_ascii_uppercase();
+    if !info.app.eq_ignore_ascii_case(&expected) {
+        return invalid(format!("Mismatched appName, expecting {expected} but was {}", info.app));
+    }
+    if info.data_center_info.class.is_empty() && info.data_center_info.name.is_empty() {
+        return invalid("Missing dataCenterInfo".into());
+    }
+    if info.data_center_info.name.is_empty() {
+        return invalid("Missing dataCenterInfo Name".into());
+    }
+    Ok(())
+}
+
+impl Eureka {
+    /// The stored key of an app's instance: Eureka registrations live under the app's service;
+    /// instances registered through other protocols are found by name.
+    pub fn key_of(&self, app: &str, id: &str) -> InstanceKey {
+        let direct = InstanceKey {
+            tenant: self.settings.tenant.clone(),
+            service_id: self.settings.service_id(app),
+            id: id.into(),
+        };
+        let applied = self.node.read();
+        if applied.state.instance(&direct).is_some() {
+            return direct;
+        }
+        let view = View {
+            state: &applied.state,
+            settings: &self.settings,
+        };
+        view.stored(app, id).map_or(direct, |i| i.key())
+    }
+
+    async fn write(&self, command: Command) -> Result<CommandOutcome, EurekaError> {
+        let written = self.node.write(command).await?;
+        match written.outcome {
+            CommandOutcome::Rejected(r) => Err(r.into()),
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// Registers `info` (validated against the app in the path).
+    pub async fn register(&self, path_app: &str, mut info: InstanceInfo) -> Result<(), EurekaError> {
+        validate_registration(path_app, &info)?;
+        info.app = info.app.to_ascii_uppercase();
+        if info.last_dirty_timestamp <= 0 {
+            info.last_dirty_timestamp = registry_store::node::wall_clock_ms() as i64;
+        }
+        let instance = to_instance(&self.settings, &info);
+        let key = instance.key();
+        let create_service = Some(self.settings.service_for_app(&info.app));
+        let outcome = self
+            .write(Command::RegisterInstance(RegisterInstance {
+                instance,
+                create_service,
+            }))
+            .await?;
+        if outcome == CommandOutcome::Unchanged {
+            // A stale registration keeps the stored record but still renews the lease.
+            self.node.renew(vec![key]).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn cancel(&self, app: &str, id: &str) -> Result<(), EurekaError> {
+        let key = self.key_of(app, id);
+        self.write(Command::CancelInstance(CancelInstance { instance: key }))
+            .await?;
+        Ok(())
+    }
+
+    /// Renews the lease on the leader (never through the log, D3), then applies Eureka's rules.
+    pub async fn renew(&self, app: &str, id: &str, last_dirty: Option<Millis>) -> Result<Renewal, EurekaError> {
+        let key = self.key_of(app, id);
+        let found = self.node.renew(vec![key.clone()]).await?;
+        if found.first() != Some(&true) {
+            return Ok(Renewal::NotFound);
+        }
+        let applied = self.node.read();
+        let Some(stored) = applied.state.instance(&key) else {
+            return Ok(Renewal::Renewed);
+        };
+        if stored.status == InstanceStatus::Unknown {
+            return Ok(Renewal::NotFound);
+        }
+        match last_dirty {
+            Some(t) if t > stored.client_modified_ms => Ok(Renewal::NotFound),
+            Some(t) if t < stored.client_modified_ms => {
+                let view = View {
+                    state: &applied.state,
+                    settings: &self.settings,
+                };
+                Ok(view
+                    .instance(app, id)
+                    .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))))
+            }
+            _ => Ok(Renewal::Renewed),
+        }
+    }
+
+    /// Sets an operator override (`PUT .../status?value=S`).
+    pub async fn set_override(
+        &self,
+        app: &str,
+        id: &str,
+        status: Status,
+        last_dirty: Option<Millis>,
+    ) -> Result<(), EurekaError> {
+        let key = self.key_of(app, id);
+        let status = status_to_store(status);
+        let command = SetInstanceStatus {
+            instance: key.clone(),
+            status,
+            status_override: OverrideChange::Set(status),
+            client_modified_ms: last_dirty,
+            protocol_fields: None,
+        };
+        self.write(Command::SetInstanceStatus(command)).await?;
+        self.node.renew(vec![key]).await?;
+        Ok(())
+    }
+
+    /// Removes the override; the status becomes `status` (UNKNOWN when none is given).
+    pub async fn clear_override(
+        &self,
+        app: &str,
+        id: &str,
+        status: Status,
+        last_dirty: Option<Millis>,
+    ) -> Result<(), EurekaError> {
+        let key = self.key_of(app, id);
+        let command = SetInstanceStatus {
+            instance: key.clone(),
+            status: status_to_store(status),
+            status_override: OverrideChange::Clear,
+            client_modified_ms: last_dirty,
+            protocol_fields: None,
+        };
+        self.write(Command::SetInstanceStatus(command)).await?;
+        self.node.renew(vec![key]).await?;
+        Ok(())
+    }
+
+    /// Merges `metadata` into the instance's.
+    pub async fn update_metadata(
+        &self,
+        app: &str,
+        id: &str,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<(), EurekaError> {
+        let key = self.key_of(app, id);
+        let command = UpdateInstanceMetadata {
+            instance: key,
+            metadata,
+            replace: false,
+            protocol_fields: None,
+        };
+        self.write(Command::UpdateInstanceMetadata(command)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! `POST /peerreplication/batch`: what a Netflix Eureka server sends its peers (§5.8), so a
+//! Netflix cluster can list this registry as a peer during a migration. Each item is applied
+//! with the same operations as the single-call endpoints; replies come in the same order.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::Value;
+
+use super::error::EurekaError;
+use super::format::Format;
+use super::json;
+use super::ops::Eureka;
+use super::ops::Renewal;
+use super::wire::Status;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    app_name: String,
+    id: String,
+    last_dirty_timestamp: Option<Value>,
+    status: Option<String>,
+    action: String,
+    instance_info: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Batch {
+    replication_list: Vec<Item>,
+}
+
+fn stamp(v: &Option<Value>) -> Option<u64> {
+    match v {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn code_of(e: &EurekaError) -> u16 {
+    match e {
+        EurekaError::NotFound => 404,
+        EurekaError::Invalid(_) | EurekaError::Unparseable(_) => 400,
+        EurekaError::BadStatusValue(_) => 500,
+        EurekaError::Unavailable(_) => 503,
+    }
+}
+
+fn done(result: Result<(), EurekaError>) -> Value {
+    match result {
+        Ok(()) => json!({ "statusCode": 200 }),
+        Err(e) => json!({ "statusCode": code_of(&e) }),
+    }
+}
+
+async fn apply(e: &Eureka, item: Item) -> Value {
+    let dirty = stamp(&item.last_dirty_timestamp);
+    match item.action.as_str() {
+        "Register" => {
+            let info = item
+                .instance_info
+                .ok_or(EurekaError::Unparseable(Format::Json))
+                .and_then(|v| {
+                    json::decode_instance(v.to_string().as_bytes()).map_err(|_| EurekaError::Unparseable(Format::Json))
+                });
+            match info {
+                Ok(info) => done(e.register(&item.app_name, info).await),
+                Err(err) => done(Err(err)),
+            }
+        }
+        "Heartbeat" => match e.renew(&item.app_name, &item.id, dirty).await {
+            Ok(Renewal::Renewed) => json!({ "statusCode": 200 }),
+            Ok(Renewal::NotFound) => json!({ "statusCode": 404 }),
+            Ok(Renewal::Conflict(info)) => {
+                let entity: Value = serde_json::from_slice(&json::encode_instance(&info)).unwrap_or(Value::Null);
+                json!({ "statusCode": 409, "responseEntity": entity["instance"] })
+            }
+            Err(err) => done(Err(err)),
+        },
+        "Cancel" => done(e.cancel(&item.app_name, &item.id).await),
+        "StatusUpdate" => match item
+            .status
+            .as_deref()
+            .and_then(|s| super::handlers::exact_status(Some(s)))
+        {
+            Some(status) => done(e.set_override(&item.app_name, &item.id, status, dirty).await),
+            None => json!({ "statusCode": 500 }),
+        },
+        "DeleteStatusOverride" => {
+            let status = item.status.as_deref().map_or(Status::Unknown, Status::parse);
+            done(e.clear_override(&item.app_name, &item.id, status, dirty).await)
+        }
+        _ => json!({ "statusCode": 400 }),
+    }
+}
+
+pub async fn batch(State(e): State<Arc<Eureka>>, body: Bytes) -> Result<Response, EurekaError> {
+    let batch: Batch = serde_json::from_slice(&body).map_err(|_| EurekaError::Unparseable(Format::Json))?;
+    let mut responses = Vec::with_capacity(batch.replication_list.len());
+    for item in batch.replication_list {
+        responses.push(apply(&e, item).await);
+    }
+    let body = serde_json::to_vec(&json!({ "responseList": responses })).unwrap_or_default();
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
