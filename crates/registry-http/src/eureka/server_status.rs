@@ -53,7 +53,7 @@ fn general_stats(e: &Eureka) -> Stats {
         ("total-avail-memory", format!("{total}mb")),
         (
             "current-memory-usage",
-            format!("{rss}mb ({}%)", if total > 0 { rss * 100 / total } else { 0 }),
+            format!("{rss}mb ({}%)", (rss * 100).checked_div(total).unwrap_or(0)),
         ),
         (
             "server-uptime",
