@@ -161,7 +161,7 @@ impl Eureka {
         }
     }
 
-    /// Sets an operator override (`PUT .../status?value=S`).
+    /// Sets an operator override (`PUT .../status?value=S`): the status becomes S.
     pub async fn set_override(
         &self,
         app: &str,
@@ -169,18 +169,9 @@ impl Eureka {
         status: Status,
         last_dirty: Option<Millis>,
     ) -> Result<(), EurekaError> {
-        let key = self.key_of(app, id);
         let status = status_to_store(status);
-        let command = SetInstanceStatus {
-            instance: key.clone(),
-            status,
-            status_override: OverrideChange::Set(status),
-            client_modified_ms: last_dirty,
-            protocol_fields: None,
-        };
-        self.write(Command::SetInstanceStatus(command)).await?;
-        self.node.renew(vec![key]).await?;
-        Ok(())
+        self.change_status(app, id, status, OverrideChange::Set(status), last_dirty)
+            .await
     }
 
     /// Removes the override; the status becomes `status` (UNKNOWN when none is given).
@@ -191,12 +182,25 @@ impl Eureka {
         status: Status,
         last_dirty: Option<Millis>,
     ) -> Result<(), EurekaError> {
+        self.change_status(app, id, status_to_store(status), OverrideChange::Clear, last_dirty)
+            .await
+    }
+
+    /// A status change renews the lease too (as Eureka's status endpoints do).
+    async fn change_status(
+        &self,
+        app: &str,
+        id: &str,
+        status: InstanceStatus,
+        status_override: OverrideChange,
+        client_modified_ms: Option<Millis>,
+    ) -> Result<(), EurekaError> {
         let key = self.key_of(app, id);
         let command = SetInstanceStatus {
             instance: key.clone(),
-            status: status_to_store(status),
-            status_override: OverrideChange::Clear,
-            client_modified_ms: last_dirty,
+            status,
+            status_override,
+            client_modified_ms,
             protocol_fields: None,
         };
         self.write(Command::SetInstanceStatus(command)).await?;
