@@ -115,3 +115,22 @@ async fn xml_registrations_are_read_like_python_clients_send_them() {
     assert_eq!(xml_reply.headers["content-type"], "application/xml");
     assert!(xml_reply.text().contains("<a__b>1</a__b>"), "{}", xml_reply.text());
 }
+
+#[tokio::test]
+async fn a_configured_tenant_and_app_id_are_used_and_the_tenant_created() {
+    let settings = registry_http::eureka::mapping::EurekaSettings {
+        tenant: registry_store::model::Tenant::new("acme", "shop"),
+        app_id: "legacy".into(),
+    };
+    let node = Node::start_with(settings).await;
+    let reply = node
+        .register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    assert_eq!(listed(&node.get_json("/eureka/apps").await.json()).len(), 1);
+    let applied = node.node.read();
+    let stored = applied.state.instances().next().unwrap();
+    assert_eq!(stored.tenant.to_string(), "acme/shop");
+    let service = applied.state.service(&stored.service_ref()).unwrap();
+    assert_eq!((service.app.as_str(), service.name.as_str()), ("legacy", "orders"));
+}

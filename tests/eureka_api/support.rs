@@ -39,6 +39,10 @@ impl Reply {
 
 impl Node {
     pub async fn start() -> Node {
+        Self::start_with(EurekaSettings::default()).await
+    }
+
+    pub async fn start_with(settings: EurekaSettings) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
@@ -50,7 +54,7 @@ impl Node {
             assert!(std::time::Instant::now() < deadline, "node never became healthy");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let app = registry_http::app(registry_http::router(node.clone(), EurekaSettings::default()));
+        let app = registry_http::app(registry_http::router(node.clone(), settings));
         Node { node, app, _dir: dir }
     }
 
