@@ -114,12 +114,20 @@ impl Eureka {
         let instance = to_instance(&self.settings, &info);
         let key = instance.key();
         let create_service = Some(self.settings.service_for_app(&info.app));
-        let outcome = self
-            .write(Command::RegisterInstance(RegisterInstance {
-                instance,
-                create_service,
-            }))
-            .await?;
+        let register = Command::RegisterInstance(RegisterInstance {
+            instance,
+            create_service,
+        });
+        let outcome = match self.node.write(register.clone()).await?.outcome {
+            // The configured Eureka tenant is created on first use.
+            CommandOutcome::Rejected(Rejection::UnknownTenant(_)) => {
+                let tenant = self.settings.tenant.clone();
+                self.write(Command::CreateTenant(CreateTenant { tenant })).await?;
+                self.write(register).await?
+            }
+            CommandOutcome::Rejected(r) => return Err(r.into()),
+            outcome => outcome,
+        };
         if outcome == CommandOutcome::Unchanged {
             // A stale registration keeps the stored record but still renews the lease.
             self.node.renew(vec![key]).await?;
