@@ -1,0 +1,1 @@
+//! ServiceCenter version rules for `find`: `latest`, `N+`, ranges, exact versions.
