@@ -54,7 +54,11 @@ impl Node {
             assert!(std::time::Instant::now() < deadline, "node never became healthy");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let app = registry_http::app(registry_http::router(node.clone(), settings));
+        let apis = registry_http::ApiSettings {
+            eureka: settings,
+            ..Default::default()
+        };
+        let app = registry_http::app(registry_http::router(node.clone(), apis));
         Node { node, app, _dir: dir }
     }
 

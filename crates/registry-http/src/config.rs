@@ -12,6 +12,8 @@ use registry_store::node::NodeConfig;
 use serde::Deserialize;
 
 use crate::eureka::mapping::EurekaSettings;
+use crate::servicecenter::ScSettings;
+use crate::ApiSettings;
 
 /// Command line of `registryd`. Every flag can also be set by its `REGISTRY_*` variable or in the
 /// TOML file under the same name with `_` for `-`.
@@ -73,6 +75,9 @@ pub struct Cli {
     /// ServiceCenter appId under which Eureka apps appear. Default `eureka`.
     #[arg(long, env = "REGISTRY_EUREKA_APP_ID")]
     pub eureka_app_id: Option<String>,
+    /// Smallest heartbeat interval a ServiceCenter instance may ask for, in seconds. Default 5.
+    #[arg(long, env = "REGISTRY_SERVICECENTER_MIN_INTERVAL")]
+    pub servicecenter_min_interval: Option<u32>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -117,6 +122,7 @@ pub struct FileConfig {
     pub election_timeout_max_ms: Option<u64>,
     pub eureka_tenant: Option<String>,
     pub eureka_app_id: Option<String>,
+    pub servicecenter_min_interval: Option<u32>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
 }
@@ -129,7 +135,7 @@ pub struct Settings {
     pub http: Vec<String>,
     /// Raft gRPC address to listen on.
     pub raft_listen: String,
-    pub eureka: EurekaSettings,
+    pub apis: ApiSettings,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -258,11 +264,15 @@ impl Settings {
             }
             eureka.app_id = app_id;
         }
+        let mut servicecenter = ScSettings::default();
+        if let Some(secs) = cli.servicecenter_min_interval.or(file.servicecenter_min_interval) {
+            servicecenter.lease_limits.min_interval_secs = secs.max(1);
+        }
         Ok(Settings {
             node,
             http,
             raft_listen,
-            eureka,
+            apis: ApiSettings { eureka, servicecenter },
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
             log_level: cli
                 .log_level

@@ -5,6 +5,7 @@
 //! - [`registry_api`]: the native JSON API on the unified model (`/admin/registry/...`), for
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
+//! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
@@ -13,6 +14,7 @@ pub mod error;
 pub mod eureka;
 pub mod node_api;
 pub mod registry_api;
+pub mod servicecenter;
 
 use std::future::Future;
 
@@ -20,19 +22,28 @@ use axum::Router;
 use axum::ServiceExt;
 use eureka::mapping::EurekaSettings;
 use registry_store::node::RegistryNode;
+use servicecenter::ScSettings;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::normalize_path::NormalizePathLayer;
 
+/// How the protocol APIs map onto the unified registry.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    pub eureka: EurekaSettings,
+    pub servicecenter: ScSettings,
+}
+
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
 /// it starts the background work its APIs need (the Eureka delta window).
-pub fn router(node: RegistryNode, eureka: EurekaSettings) -> Router {
+pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
     Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
-        .merge(eureka::routes(node, eureka))
+        .merge(eureka::routes(node.clone(), apis.eureka))
+        .merge(servicecenter::routes(node, apis.servicecenter))
 }
 
 /// The router as served: a trailing slash is ignored (every Eureka client fetches `.../apps/`).

@@ -69,7 +69,7 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let node = RegistryNode::start(settings.node.clone(), raft_listener).await?;
     let (stop_http, _) = watch::channel(false);
     let mut servers = Vec::new();
-    let app = registry_http::router(node.clone(), settings.eureka.clone());
+    let app = registry_http::router(node.clone(), settings.apis.clone());
     for listener in http_listeners {
         let mut stop = stop_http.subscribe();
         let router = app.clone();

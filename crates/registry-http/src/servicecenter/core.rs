@@ -1,0 +1,113 @@
+//! What the ServiceCenter handlers share: the node, settings, tenancy, body parsing, replies.
+
+use std::hash::Hash;
+use std::hash::Hasher;
+
+use axum::http::header;
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use registry_store::command::Command;
+use registry_store::command::CommandOutcome;
+use registry_store::command::CreateTenant;
+use registry_store::model::Tenant;
+use registry_store::node::RegistryNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::ErrorCode;
+use super::error::ScError;
+use super::mapping::LeaseLimits;
+
+/// Settings of the ServiceCenter API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScSettings {
+    pub lease_limits: LeaseLimits,
+}
+
+/// State shared by every ServiceCenter handler.
+pub struct Sc {
+    pub node: RegistryNode,
+    pub settings: ScSettings,
+}
+
+/// Header carrying the revision of a find result (compare with `rev`).
+pub const REVISION_HEADER: &str = "x-resource-revision";
+
+/// The tenant of a request: `X-Domain-Name` (default `default`) and the `{project}` segment.
+pub fn tenant(headers: &HeaderMap, project: &str) -> Result<Tenant, ScError> {
+    let domain = headers
+        .get("x-domain-name")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .unwrap_or("default");
+    let tenant = Tenant::new(domain.to_ascii_lowercase(), project);
+    registry_store::validate::tenant(&tenant).map_err(|e| ScError::invalid(format!("tenant: {e}")))?;
+    Ok(tenant)
+}
+
+/// Parses a JSON body; anything else is 400001.
+pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ScError> {
+    serde_json::from_slice(bytes).map_err(|e| ScError::invalid(format!("body is not valid JSON for this request: {e}")))
+}
+
+/// 200 with an empty `text/plain` body: ServiceCenter's "done".
+pub fn done() -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
+
+/// 200 with a JSON body.
+pub fn json(value: &impl Serialize) -> Response {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// A 32-hex-digit id, as ServiceCenter generates for services and instances.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// An opaque revision of a result: changes whenever any record in it changes.
+pub fn revision_of<T: Hash>(items: impl IntoIterator<Item = T>) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut n = 0u64;
+    for item in items {
+        item.hash(&mut hasher);
+        n += 1;
+    }
+    n.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+impl Sc {
+    /// Proposes `command`; a refusal becomes the matching ServiceCenter error.
+    pub async fn write(&self, command: Command) -> Result<CommandOutcome, ScError> {
+        match self.node.write(command).await?.outcome {
+            CommandOutcome::Rejected(r) => Err(r.into()),
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// Tenants are created implicitly, as ServiceCenter does for new domains and projects.
+    pub async fn ensure_tenant(&self, tenant: &Tenant) -> Result<(), ScError> {
+        if self.node.read().state.tenant_exists(tenant) {
+            return Ok(());
+        }
+        self.write(Command::CreateTenant(CreateTenant { tenant: tenant.clone() }))
+            .await
+            .map(|_| ())
+    }
+
+    pub fn service_missing(id: &str) -> ScError {
+        ScError::new(ErrorCode::ServiceNotExists, format!("service {id} does not exist"))
+    }
+
+    pub fn instance_missing(id: &str) -> ScError {
+        ScError::new(
+            ErrorCode::InstanceNotExists,
+            format!("Instance's leaseId not exist. instance {id}"),
+        )
+    }
+}

@@ -1,0 +1,163 @@
+//! Discovery (§3.4): `find` by app and name with version rules, tags and `rev` / 304, and the
+//! instances of one service.
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::extract::Query;
+use axum::extract::State;
+use axum::http::header;
+use axum::http::HeaderMap;
+use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use registry_store::model::Service;
+use registry_store::model::ServiceRef;
+use registry_store::state::RegistryState;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::core::json;
+use super::core::revision_of;
+use super::core::tenant;
+use super::core::Sc;
+use super::core::REVISION_HEADER;
+use super::error::ErrorCode;
+use super::error::ScError;
+use super::mapping::instance_to_wire;
+use super::version::VersionRule;
+use super::wire::MicroServiceInstance;
+
+type Shared = State<Arc<Sc>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FindQuery {
+    app_id: Option<String>,
+    service_name: Option<String>,
+    version: Option<String>,
+    env: Option<String>,
+    tags: Option<String>,
+    rev: Option<String>,
+}
+
+/// The instances of `services` and a revision that changes whenever any of them changes.
+fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroServiceInstance>, String) {
+    let mut instances = Vec::new();
+    let mut marks = Vec::new();
+    for service in services {
+        marks.push((service.id.clone(), service.mod_revision));
+        for instance in state.instances_of(&service.service_ref()) {
+            marks.push((instance.id.clone(), instance.mod_revision));
+            instances.push(instance_to_wire(service, instance));
+        }
+    }
+    (instances, revision_of(marks))
+}
+
+/// 200 with the instances (or `{}`), or 304 when the caller already has this revision.
+fn reply(instances: Vec<MicroServiceInstance>, revision: String, known: Option<&str>) -> Response {
+    let mut response = if known.is_some_and(|r| !r.is_empty() && r == revision) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if instances.is_empty() {
+        json(&json!({}))
+    } else {
+        json(&json!({ "instances": instances }))
+    };
+    if let Ok(v) = HeaderValue::from_str(&revision) {
+        response.headers_mut().insert(REVISION_HEADER, v);
+    }
+    if response.status() == StatusCode::NOT_MODIFIED {
+        response.headers_mut().remove(header::CONTENT_TYPE);
+    }
+    response
+}
+
+fn has_tags(state: &RegistryState, service: &Service, wanted: &[&str]) -> bool {
+    let tags = state.tags_of(&service.service_ref());
+    wanted.iter().all(|k| tags.is_some_and(|t| t.tags.contains_key(*k)))
+}
+
+fn tag_list(tags: &Option<String>) -> Vec<&str> {
+    tags.as_deref()
+        .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+pub async fn find(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<FindQuery>,
+) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let name = q
+        .service_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ScError::invalid("field 'serviceName' is required"))?;
+    let app = q
+        .app_id
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let applied = sc.node.read();
+    let state = &applied.state;
+    let consumer = headers
+        .get("x-consumerid")
+        .and_then(|v| v.to_str().ok())
+        .filter(|c| !c.is_empty());
+    let env = match consumer {
+        Some(id) => {
+            let consumer = state
+                .service(&ServiceRef {
+                    tenant: tenant.clone(),
+                    id: id.to_string(),
+                })
+                .ok_or_else(|| ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist")))?;
+            consumer.environment.clone()
+        }
+        None => q.env.clone().unwrap_or_default(),
+    };
+    let mut providers: Vec<&Service> = state
+        .services()
+        .filter(|s| s.tenant == tenant && s.app == app && s.environment == env && (s.name == name || s.alias == name))
+        .map(|s| &**s)
+        .collect();
+    if providers.is_empty() {
+        return Err(ScError::new(
+            ErrorCode::ServiceNotExists,
+            format!("provider {app}/{name} does not exist"),
+        ));
+    }
+    providers.sort_by(|a, b| a.id.cmp(&b.id));
+    let wanted = tag_list(&q.tags);
+    providers.retain(|s| has_tags(state, s, &wanted));
+    let providers = VersionRule::parse(q.version.as_deref().unwrap_or("")).select(providers, |s| s.version.as_str());
+    let (instances, revision) = instances_of(state, &providers);
+    Ok(reply(instances, revision, q.rev.as_deref()))
+}
+
+pub async fn service_instances(
+    State(sc): Shared,
+    Path((project, service_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<FindQuery>,
+) -> Result<Response, ScError> {
+    let service_ref = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id: service_id,
+    };
+    let applied = sc.node.read();
+    let state = &applied.state;
+    let service = state
+        .service(&service_ref)
+        .ok_or_else(|| Sc::service_missing(&service_ref.id))?;
+    let providers: Vec<&Service> = [&**service]
+        .into_iter()
+        .filter(|s| has_tags(state, s, &tag_list(&q.tags)))
+        .collect();
+    let (instances, revision) = instances_of(state, &providers);
+    Ok(reply(instances, revision, q.rev.as_deref()))
+}

@@ -1,0 +1,89 @@
+//! The ServiceCenter v4 API (`../shared/specs/servicecenter.md`), under `/v4/{project}/registry`.
+//!
+//! - [`wire`]: ServiceCenter's JSON objects; [`error`]: `errorCode` / `errorMessage` / `detail`.
+//! - [`validate`]: the input rules of §2; [`version`]: version rules for `find`.
+//! - [`mapping`]: ServiceCenter objects ↔ the unified model, documented as a table.
+//! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
+//! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
+
+pub mod core;
+pub mod discovery;
+pub mod error;
+pub mod instances;
+pub mod mapping;
+pub mod meta;
+pub mod schemas;
+pub mod services;
+pub mod validate;
+pub mod version;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::routing::post;
+use axum::routing::put;
+use axum::Router;
+use registry_store::node::RegistryNode;
+
+use self::core::Sc;
+pub use self::core::ScSettings;
+
+/// The ServiceCenter routes.
+pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
+    let shared = Arc::new(Sc { node, settings });
+    let ms = "/v4/{project}/registry/microservices";
+    Router::new()
+        .route("/v4/{project}/registry/version", get(meta::version))
+        .route("/v4/{project}/registry/health", get(meta::health))
+        .route("/v4/{project}/registry/health/readiness", get(meta::readiness))
+        .route("/v4/{project}/govern/apps", get(meta::apps))
+        .route("/v4/{project}/registry/existence", get(services::existence))
+        .route(
+            ms,
+            post(services::create).get(services::list).delete(services::delete_many),
+        )
+        .route(&format!("{ms}/{{id}}"), get(services::get).delete(services::delete))
+        .route(&format!("{ms}/{{id}}/properties"), put(services::put_properties))
+        .route(
+            &format!("{ms}/{{id}}/instances"),
+            post(instances::register).get(discovery::service_instances),
+        )
+        .route(
+            &format!("{ms}/{{id}}/instances/{{instance}}"),
+            get(instances::get).delete(instances::unregister),
+        )
+        .route(
+            &format!("{ms}/{{id}}/instances/{{instance}}/heartbeat"),
+            put(instances::heartbeat),
+        )
+        .route(
+            &format!("{ms}/{{id}}/instances/{{instance}}/status"),
+            put(instances::set_status),
+        )
+        .route(
+            &format!("{ms}/{{id}}/instances/{{instance}}/properties"),
+            put(instances::put_properties),
+        )
+        .route("/v4/{project}/registry/heartbeats", put(instances::heartbeats))
+        .route("/v4/{project}/registry/instances", get(discovery::find))
+        .route(
+            &format!("{ms}/{{id}}/schemas"),
+            post(schemas::put_schemas).get(schemas::list_schemas),
+        )
+        .route(
+            &format!("{ms}/{{id}}/schemas/{{schema}}"),
+            put(schemas::put_schema)
+                .get(schemas::get_schema)
+                .delete(schemas::delete_schema),
+        )
+        .route(
+            &format!("{ms}/{{id}}/tags"),
+            post(schemas::add_tags).get(schemas::get_tags),
+        )
+        .route(
+            &format!("{ms}/{{id}}/tags/{{key}}"),
+            put(schemas::update_tag).delete(schemas::delete_tags),
+        )
+        .with_state(shared)
+}

@@ -1,0 +1,304 @@
+//! Microservices (§3.2): idempotent create, existence, list, get, delete (single and batch),
+//! properties.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::extract::Query;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use registry_store::command::Command;
+use registry_store::command::CommandOutcome;
+use registry_store::command::CreateService;
+use registry_store::command::DeleteService;
+use registry_store::command::PutTags;
+use registry_store::command::UpdateService;
+use registry_store::model::ServiceKey;
+use registry_store::model::ServiceRef;
+use registry_store::model::Tenant;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::core::body;
+use super::core::done;
+use super::core::json;
+use super::core::new_id;
+use super::core::tenant;
+use super::core::Sc;
+use super::error::ErrorCode;
+use super::error::ScError;
+use super::mapping::service_from_wire;
+use super::mapping::service_to_wire;
+use super::validate;
+use super::wire::CreateServiceRequest;
+use super::wire::DeleteServicesRequest;
+use super::wire::MicroService;
+use super::wire::PropertiesRequest;
+
+type Shared = State<Arc<Sc>>;
+
+fn with_defaults(mut s: MicroService) -> MicroService {
+    let fill = |v: &mut String, d: &str| {
+        if v.is_empty() {
+            *v = d.to_string();
+        }
+    };
+    fill(&mut s.app_id, "default");
+    fill(&mut s.version, "0.0.1");
+    fill(&mut s.level, "BACK");
+    fill(&mut s.status, "UP");
+    s
+}
+
+fn key_of(tenant: &Tenant, s: &MicroService) -> ServiceKey {
+    ServiceKey {
+        tenant: tenant.clone(),
+        environment: s.environment.clone(),
+        app: s.app_id.clone(),
+        name: s.service_name.clone(),
+        version: s.version.clone(),
+    }
+}
+
+pub async fn create(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let request: CreateServiceRequest = body(&bytes)?;
+    let service = with_defaults(
+        request
+            .service
+            .ok_or_else(|| ScError::invalid("field 'service' is required"))?,
+    );
+    validate::service(&service)?;
+    let existing = sc
+        .node
+        .read()
+        .state
+        .service_by_key(&key_of(&tenant, &service))
+        .map(|s| s.id.clone());
+    let id = match (existing, service.service_id.is_empty()) {
+        (Some(id), true) => return Ok(json(&json!({ "serviceId": id }))),
+        (Some(id), false) if id == service.service_id => return Ok(json(&json!({ "serviceId": id }))),
+        (Some(id), false) => {
+            return Err(ScError::new(
+                ErrorCode::ServiceAlreadyExists,
+                format!("the same service already exists as {id}"),
+            ))
+        }
+        (None, true) => new_id(),
+        (None, false) => service.service_id.clone(),
+    };
+    sc.ensure_tenant(&tenant).await?;
+    let mut wire = service;
+    wire.service_id = id.clone();
+    let stored = service_from_wire(tenant.clone(), &wire);
+    let id = match sc
+        .write(Command::CreateService(CreateService { service: stored }))
+        .await?
+    {
+        CommandOutcome::Service { id, .. } => id,
+        _ => id,
+    };
+    if !request.tags.is_empty() {
+        let service = ServiceRef { tenant, id: id.clone() };
+        sc.write(Command::PutTags(PutTags {
+            service,
+            tags: request.tags,
+        }))
+        .await?;
+    }
+    Ok(json(&json!({ "serviceId": id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExistenceQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    app_id: Option<String>,
+    service_name: Option<String>,
+    version: Option<String>,
+    env: Option<String>,
+    service_id: Option<String>,
+    schema_id: Option<String>,
+}
+
+pub async fn existence(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<ExistenceQuery>,
+) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let applied = sc.node.read();
+    let state = &applied.state;
+    match q.kind.as_deref() {
+        Some("microservice") => {
+            let app = q.app_id.unwrap_or_else(|| "default".into());
+            let name = q
+                .service_name
+                .ok_or_else(|| ScError::invalid("field 'serviceName' is required"))?;
+            let env = q.env.unwrap_or_default();
+            let candidates: Vec<_> = state
+                .services()
+                .filter(|s| {
+                    s.tenant == tenant && s.app == app && s.environment == env && (s.name == name || s.alias == name)
+                })
+                .collect();
+            if candidates.is_empty() {
+                return Err(ScError::new(
+                    ErrorCode::ServiceNotExists,
+                    format!("service {app}/{name} does not exist"),
+                ));
+            }
+            let version = q.version.unwrap_or_default();
+            match candidates.iter().find(|s| s.version == version) {
+                Some(s) => Ok(json(&json!({ "serviceId": s.id }))),
+                None => Err(ScError::new(
+                    ErrorCode::ServiceVersionNotExists,
+                    format!("version {version} of {name} does not exist"),
+                )),
+            }
+        }
+        Some("schema") => {
+            let id = q.service_id.unwrap_or_default();
+            let service = ServiceRef { tenant, id: id.clone() };
+            state.service(&service).ok_or_else(|| Sc::service_missing(&id))?;
+            let schema_id = q.schema_id.unwrap_or_default();
+            let schema = state.schema(&service, &schema_id).ok_or_else(|| {
+                ScError::new(ErrorCode::SchemaNotExists, format!("schema {schema_id} does not exist"))
+            })?;
+            let mut response = json(&json!({ "serviceId": id, "schemaId": schema_id }));
+            if let Ok(v) = HeaderValue::from_str(&schema.summary) {
+                response.headers_mut().insert("x-schema-summary", v);
+            }
+            Ok(response)
+        }
+        other => Err(ScError::invalid(format!(
+            "unknown existence type {:?}",
+            other.unwrap_or("")
+        ))),
+    }
+}
+
+pub async fn list(State(sc): Shared, Path(project): Path<String>, headers: HeaderMap) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let applied = sc.node.read();
+    let mut services: Vec<MicroService> = applied
+        .state
+        .services()
+        .filter(|s| s.tenant == tenant)
+        .map(|s| service_to_wire(s))
+        .collect();
+    services.sort_by(|a, b| a.service_id.cmp(&b.service_id));
+    Ok(if services.is_empty() {
+        json(&json!({}))
+    } else {
+        json(&json!({ "services": services }))
+    })
+}
+
+pub async fn get(
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScError> {
+    let service = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id,
+    };
+    let applied = sc.node.read();
+    let found = applied
+        .state
+        .service(&service)
+        .ok_or_else(|| Sc::service_missing(&service.id))?;
+    Ok(json(&json!({ "service": service_to_wire(found) })))
+}
+
+fn force_flag(value: Option<&str>) -> bool {
+    matches!(value.map(str::to_ascii_lowercase).as_deref(), Some("true" | "1"))
+}
+
+async fn delete_one(sc: &Sc, service: ServiceRef, force: bool) -> Result<(), ScError> {
+    if sc.node.read().state.service(&service).is_none() {
+        return Err(Sc::service_missing(&service.id));
+    }
+    sc.write(Command::DeleteService(DeleteService { service, force }))
+        .await
+        .map(|_| ())
+}
+
+pub async fn delete(
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ScError> {
+    let service = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id,
+    };
+    delete_one(&sc, service, force_flag(q.get("force").map(String::as_str))).await?;
+    Ok(done())
+}
+
+pub async fn delete_many(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let request: DeleteServicesRequest = body(&bytes)?;
+    if request.service_ids.is_empty() {
+        return Err(ScError::invalid("field 'serviceIds' must not be empty"));
+    }
+    let mut results = Vec::new();
+    for id in request.service_ids {
+        let outcome = delete_one(
+            &sc,
+            ServiceRef {
+                tenant: tenant.clone(),
+                id: id.clone(),
+            },
+            request.force,
+        )
+        .await;
+        let err = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+        results.push(json!({ "serviceId": id, "errMessage": err }));
+    }
+    Ok(json(&json!({ "services": results })))
+}
+
+pub async fn put_properties(
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ScError> {
+    let service = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id,
+    };
+    let request: PropertiesRequest = body(&bytes)?;
+    if sc.node.read().state.service(&service).is_none() {
+        return Err(Sc::service_missing(&service.id));
+    }
+    let properties = Some(request.properties.unwrap_or_default());
+    sc.write(Command::UpdateService(UpdateService {
+        service,
+        description: None,
+        properties,
+        protocol_fields: None,
+    }))
+    .await?;
+    Ok(done())
+}
