@@ -339,7 +339,7 @@ mod tests {
             health_check: Some(HealthCheck {
                 mode: "push".into(),
                 interval: 10,
-                times: 2,
+                times: 4,
                 ..HealthCheck::default()
             }),
             data_center_info: Some(DataCenterInfo {
@@ -354,7 +354,7 @@ mod tests {
             stored.lease,
             LeaseSettings {
                 renewal_interval_secs: 10,
-                duration_secs: 30
+                duration_secs: 50
             }
         );
         stored.registered_at_ms = 5_000;
@@ -367,7 +367,7 @@ mod tests {
             health_check: Some(HealthCheck {
                 mode: "push".into(),
                 interval: 10,
-                times: 2,
+                times: 4,
                 ..HealthCheck::default()
             }),
             ..wire
