@@ -1,4 +1,5 @@
-//! One in-process node and a helper to send requests to its router.
+//! One in-process node and a helper to send requests to its router (shared by the Eureka and
+//! ServiceCenter API tests; each uses part of it).
 
 use std::time::Duration;
 
@@ -102,6 +103,7 @@ impl Node {
         .await
     }
 
+    #[allow(dead_code)]
     pub async fn register_xml(&self, app: &str, xml: &str) -> Reply {
         self.send(
             Method::POST,
@@ -112,10 +114,12 @@ impl Node {
         .await
     }
 
+    #[allow(dead_code)]
     pub async fn put(&self, uri: &str) -> Reply {
         self.send(Method::PUT, uri, &[], Body::empty()).await
     }
 
+    #[allow(dead_code)]
     pub async fn delete(&self, uri: &str) -> Reply {
         self.send(Method::DELETE, uri, &[], Body::empty()).await
     }

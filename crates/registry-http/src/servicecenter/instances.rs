@@ -123,10 +123,11 @@ pub async fn unregister(
     if sc.node.read().state.service(&service_ref).is_none() {
         return Err(Sc::service_missing(&service_ref.id));
     }
-    sc.write(Command::CancelInstance(CancelInstance {
-        instance: key(&service_ref, id),
-    }))
-    .await?;
+    let instance = key(&service_ref, id);
+    if !sc.instance_exists(&instance).await? {
+        return Err(Sc::instance_missing(&instance.id));
+    }
+    sc.write(Command::CancelInstance(CancelInstance { instance })).await?;
     Ok(done())
 }
 

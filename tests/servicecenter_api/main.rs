@@ -1,0 +1,9 @@
+//! The ServiceCenter v4 API against a real single-node store in process: the SDK flow of
+//! `../shared/specs/servicecenter.md` §4, one registry seen through both APIs, and bad input.
+
+#[path = "../eureka_api/support.rs"]
+mod support;
+
+mod cross_protocol;
+mod errors;
+mod flow;
