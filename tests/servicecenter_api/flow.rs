@@ -291,3 +291,73 @@ async fn tags_and_properties_and_listing() {
     let version = call(&node, Method::GET, "/version", None).await.json();
     assert_eq!(version["apiVersion"], "4.0.0");
 }
+
+#[tokio::test]
+async fn a_consumers_find_records_the_dependency() {
+    let node = Node::start().await;
+    let provider = create_hello(&node).await;
+    let consumer_body = json!({ "service": { "serviceName": "web-ui", "version": "1.0.0" } });
+    let consumer = call(&node, Method::POST, "/microservices", Some(consumer_body))
+        .await
+        .json()["serviceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let find = node
+        .send(
+            Method::GET,
+            &format!("{BASE}/instances?serviceName=hello-server&version=latest"),
+            &[("x-consumerid", consumer.as_str())],
+            "",
+        )
+        .await;
+    assert_eq!(find.status, StatusCode::OK);
+    let revision = node.node.revision();
+    node.send(
+        Method::GET,
+        &format!("{BASE}/instances?serviceName=hello-server"),
+        &[("x-consumerid", consumer.as_str())],
+        "",
+    )
+    .await;
+    assert_eq!(
+        node.node.revision(),
+        revision,
+        "a known dependency is not written again"
+    );
+    let providers = call(
+        &node,
+        Method::GET,
+        &format!("/microservices/{consumer}/providers"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(providers["providers"][0]["serviceId"], provider.as_str());
+    let consumers = call(
+        &node,
+        Method::GET,
+        &format!("/microservices/{provider}/consumers"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(consumers["consumers"][0]["serviceId"], consumer.as_str());
+    assert_eq!(
+        call(&node, Method::DELETE, &format!("/microservices/{provider}"), None)
+            .await
+            .json()["errorCode"],
+        "400023"
+    );
+    assert_eq!(
+        call(
+            &node,
+            Method::DELETE,
+            &format!("/microservices/{provider}?force=true"),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+}

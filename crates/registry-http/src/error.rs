@@ -37,9 +37,10 @@ impl IntoResponse for ApiError {
                 | Rejection::InstanceNotFound(_)
                 | Rejection::SchemaNotFound(_)
                 | Rejection::TagNotFound(_) => (StatusCode::NOT_FOUND, false),
-                Rejection::ServiceIdTaken(_) | Rejection::ServiceHasInstances(_) | Rejection::OriginMismatch(_) => {
-                    (StatusCode::CONFLICT, false)
-                }
+                Rejection::ServiceIdTaken(_)
+                | Rejection::ServiceHasInstances(_)
+                | Rejection::ServiceHasConsumers(_)
+                | Rejection::OriginMismatch(_) => (StatusCode::CONFLICT, false),
                 Rejection::UnknownTenant(_) | Rejection::Invalid(_) => (StatusCode::BAD_REQUEST, false),
             },
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, false),

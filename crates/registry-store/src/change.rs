@@ -43,6 +43,27 @@ pub enum Entity {
     Tags(Arc<ServiceTags>),
     Node(NodeRecord),
     Checkpoint(MirrorCheckpoint),
+    Dependency(Arc<Dependency>),
+}
+
+/// A consumer depends on the provider services of one (app, name) in one environment; a
+/// provider's instance changes are pushed to the consumer's watchers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dependency {
+    pub consumer: ServiceRef,
+    pub provider_environment: String,
+    pub provider_app: String,
+    pub provider_name: String,
+}
+
+impl Dependency {
+    /// Whether `service` is one of the providers this dependency names.
+    pub fn matches(&self, service: &Service) -> bool {
+        service.tenant == self.consumer.tenant
+            && service.environment == self.provider_environment
+            && service.app == self.provider_app
+            && (service.name == self.provider_name || service.alias == self.provider_name)
+    }
 }
 
 /// A service's schema (contract).

@@ -47,6 +47,7 @@ pub enum Command {
     EvictInstances(EvictInstances),
     MirrorBatch(MirrorBatch),
     AnnounceNode(AnnounceNode),
+    AddDependency(AddDependency),
 }
 
 impl Command {
@@ -68,6 +69,7 @@ impl Command {
             Command::EvictInstances(_) => "evict_instances",
             Command::MirrorBatch(_) => "mirror_batch",
             Command::AnnounceNode(_) => "announce_node",
+            Command::AddDependency(_) => "add_dependency",
         }
     }
 }
@@ -210,6 +212,12 @@ pub struct MirrorBatch {
     pub checkpoint: String,
 }
 
+/// Records that a consumer discovers a provider (idempotent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddDependency {
+    pub dependency: crate::change::Dependency,
+}
+
 /// A node publishes its addresses so every node can show and redirect to them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnounceNode {
@@ -252,6 +260,8 @@ pub enum Rejection {
     ServiceIdTaken(String),
     #[error("service {0} still has instances")]
     ServiceHasInstances(String),
+    #[error("consumers depend on service {0}")]
+    ServiceHasConsumers(String),
     #[error("instance {0} does not exist")]
     InstanceNotFound(String),
     #[error("schema {0} does not exist")]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::change::Change;
 use crate::change::ChangeKind;
+use crate::change::Dependency;
 use crate::change::Entity;
 use crate::change::MirrorCheckpoint;
 use crate::change::SchemaRecord;
@@ -44,6 +45,8 @@ pub struct RegistryState {
     tags: HashMap<ServiceRef, Arc<ServiceTags>>,
     nodes: BTreeMap<u64, NodeRecord>,
     checkpoints: BTreeMap<String, MirrorCheckpoint>,
+    /// Ordered by consumer, so one consumer's dependencies are a contiguous range.
+    dependencies: BTreeSet<Arc<Dependency>>,
 }
 
 impl Default for RegistryState {
@@ -80,6 +83,7 @@ impl RegistryState {
             tags: HashMap::new(),
             nodes: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
+            dependencies: BTreeSet::new(),
         }
     }
 
@@ -166,6 +170,16 @@ impl RegistryState {
         self.checkpoints.get(source)
     }
 
+    /// What `consumer` depends on.
+    pub fn dependencies_of<'a>(&'a self, consumer: &'a ServiceRef) -> impl Iterator<Item = &'a Arc<Dependency>> + 'a {
+        self.dependencies.iter().filter(move |d| &d.consumer == consumer)
+    }
+
+    /// The consumers that depend on `provider`.
+    pub fn consumers_of<'a>(&'a self, provider: &'a Service) -> impl Iterator<Item = &'a Arc<Dependency>> + 'a {
+        self.dependencies.iter().filter(move |d| d.matches(provider))
+    }
+
     /// Every stored record, for snapshots and full persistence.
     pub fn entities(&self) -> impl Iterator<Item = Entity> + '_ {
         let tenants = self.tenants.iter().cloned().map(Entity::Tenant);
@@ -175,6 +189,7 @@ impl RegistryState {
         let tags = self.tags.values().cloned().map(Entity::Tags);
         let nodes = self.nodes.values().cloned().map(Entity::Node);
         let checkpoints = self.checkpoints.values().cloned().map(Entity::Checkpoint);
+        let dependencies = self.dependencies.iter().cloned().map(Entity::Dependency);
         tenants
             .chain(services)
             .chain(instances)
@@ -182,6 +197,7 @@ impl RegistryState {
             .chain(tags)
             .chain(nodes)
             .chain(checkpoints)
+            .chain(dependencies)
     }
 
     /// Puts back one stored record (loading from disk or a snapshot).
@@ -205,6 +221,9 @@ impl RegistryState {
             }
             Entity::Checkpoint(c) => {
                 self.checkpoints.insert(c.source.clone(), c);
+            }
+            Entity::Dependency(d) => {
+                self.dependencies.insert(d);
             }
         }
     }
@@ -244,6 +263,7 @@ impl RegistryState {
             Command::EvictInstances(c) => Ok(self.evict(ch, c)),
             Command::MirrorBatch(c) => self.mirror_batch(ch, now, c),
             Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
+            Command::AddDependency(c) => self.add_dependency(ch, &c.dependency),
         };
         result.unwrap_or_else(CommandOutcome::Rejected)
     }
@@ -348,6 +368,15 @@ impl RegistryState {
         let instance_keys: Vec<InstanceKey> = self.instances_of(&c.service).map(|i| i.key()).collect();
         if !instance_keys.is_empty() && !c.force {
             return Err(Rejection::ServiceHasInstances(c.service.id.clone()));
+        }
+        let others_depend = self.consumers_of(&service).any(|d| d.consumer != c.service);
+        if others_depend && !c.force {
+            return Err(Rejection::ServiceHasConsumers(c.service.id.clone()));
+        }
+        let own: Vec<Arc<Dependency>> = self.dependencies_of(&c.service).cloned().collect();
+        for d in own {
+            self.dependencies.remove(&d);
+            ch.push(ChangeKind::Deleted, Entity::Dependency(d));
         }
         for key in instance_keys {
             if let Some(i) = self.instances.remove(&key) {
@@ -674,6 +703,16 @@ impl RegistryState {
         self.checkpoints.insert(c.source.clone(), checkpoint.clone());
         ch.push(kind, Entity::Checkpoint(checkpoint));
         Ok(CommandOutcome::Batch { applied })
+    }
+
+    fn add_dependency(&mut self, ch: &mut Changes, d: &Dependency) -> Result<CommandOutcome, Rejection> {
+        self.require_service(&d.consumer)?;
+        let d = Arc::new(d.clone());
+        if !self.dependencies.insert(d.clone()) {
+            return Ok(CommandOutcome::Unchanged);
+        }
+        ch.push(ChangeKind::Created, Entity::Dependency(d));
+        Ok(CommandOutcome::Applied)
     }
 
     fn announce_node(&mut self, ch: &mut Changes, node: &NodeRecord) -> CommandOutcome {
@@ -1075,5 +1114,72 @@ mod tests {
             1
         );
         assert_eq!(copy.instance_count(), 2);
+    }
+}
+
+#[cfg(test)]
+mod dependency_tests {
+    use super::*;
+
+    fn create(s: &mut RegistryState, rev: Revision, id: &str, name: &str) {
+        let mut service = Service::new(Tenant::default(), id, "app", name);
+        service.version = "1.0.0".into();
+        s.apply(
+            rev,
+            &Proposal {
+                at_ms: 0,
+                command: Command::CreateService(CreateService { service }),
+            },
+        );
+    }
+
+    #[test]
+    fn dependencies_are_idempotent_and_guard_provider_deletion() {
+        let mut s = RegistryState::new();
+        create(&mut s, 1, "consumer", "web");
+        create(&mut s, 2, "provider", "api");
+        let dependency = Dependency {
+            consumer: ServiceRef {
+                tenant: Tenant::default(),
+                id: "consumer".into(),
+            },
+            provider_environment: String::new(),
+            provider_app: "app".into(),
+            provider_name: "api".into(),
+        };
+        let add = Proposal {
+            at_ms: 0,
+            command: Command::AddDependency(AddDependency {
+                dependency: dependency.clone(),
+            }),
+        };
+        assert_eq!(s.apply(3, &add).0, CommandOutcome::Applied);
+        assert_eq!(s.apply(4, &add).0, CommandOutcome::Unchanged);
+        let provider = s
+            .service(&ServiceRef {
+                tenant: Tenant::default(),
+                id: "provider".into(),
+            })
+            .unwrap()
+            .clone();
+        assert_eq!(s.consumers_of(&provider).count(), 1);
+        let delete = |id: &str, force| Proposal {
+            at_ms: 0,
+            command: Command::DeleteService(DeleteService {
+                service: ServiceRef {
+                    tenant: Tenant::default(),
+                    id: id.into(),
+                },
+                force,
+            }),
+        };
+        assert_eq!(
+            s.apply(5, &delete("provider", false)).0,
+            CommandOutcome::Rejected(Rejection::ServiceHasConsumers("provider".into()))
+        );
+        // Deleting the consumer drops its dependencies; then the provider can go.
+        assert_eq!(s.apply(6, &delete("consumer", false)).0, CommandOutcome::Applied);
+        assert_eq!(s.consumers_of(&provider).count(), 0);
+        assert_eq!(s.apply(7, &delete("provider", false)).0, CommandOutcome::Applied);
     }
 }

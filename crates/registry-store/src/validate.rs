@@ -134,6 +134,12 @@ pub fn validate_command(command: &Command) -> Result {
             c.deletes.iter().try_for_each(instance_key)
         }
         Command::AnnounceNode(c) => node(&c.node),
+        Command::AddDependency(c) => {
+            service_ref(&c.dependency.consumer)?;
+            optional_name("provider environment", &c.dependency.provider_environment)?;
+            name("provider app", &c.dependency.provider_app)?;
+            name("provider name", &c.dependency.provider_name)
+        }
     }
 }
 

@@ -12,6 +12,9 @@ use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
+use registry_store::change::Dependency;
+use registry_store::command::AddDependency;
+use registry_store::command::Command;
 use registry_store::model::Service;
 use registry_store::model::ServiceRef;
 use registry_store::state::RegistryState;
@@ -26,6 +29,7 @@ use super::core::REVISION_HEADER;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
+use super::mapping::service_to_wire;
 use super::version::VersionRule;
 use super::wire::MicroServiceInstance;
 
@@ -102,41 +106,116 @@ pub async fn find(
         .clone()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "default".into());
-    let applied = sc.node.read();
-    let state = &applied.state;
     let consumer = headers
         .get("x-consumerid")
         .and_then(|v| v.to_str().ok())
         .filter(|c| !c.is_empty());
-    let env = match consumer {
-        Some(id) => {
-            let consumer = state
-                .service(&ServiceRef {
-                    tenant: tenant.clone(),
-                    id: id.to_string(),
-                })
-                .ok_or_else(|| ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist")))?;
-            consumer.environment.clone()
+    let (response, new_dependency) = {
+        let applied = sc.node.read();
+        let state = &applied.state;
+        let consumer = match consumer {
+            Some(id) => Some(
+                state
+                    .service(&ServiceRef {
+                        tenant: tenant.clone(),
+                        id: id.to_string(),
+                    })
+                    .ok_or_else(|| {
+                        ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist"))
+                    })?,
+            ),
+            None => None,
+        };
+        // The consumer's environment replaces `env`.
+        let env = consumer.map_or_else(|| q.env.clone().unwrap_or_default(), |c| c.environment.clone());
+        let mut providers: Vec<&Service> = state
+            .services()
+            .filter(|s| {
+                s.tenant == tenant && s.app == app && s.environment == env && (s.name == name || s.alias == name)
+            })
+            .map(|s| &**s)
+            .collect();
+        if providers.is_empty() {
+            return Err(ScError::new(
+                ErrorCode::ServiceNotExists,
+                format!("provider {app}/{name} does not exist"),
+            ));
         }
-        None => q.env.clone().unwrap_or_default(),
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        let wanted = tag_list(&q.tags);
+        providers.retain(|s| has_tags(state, s, &wanted));
+        let providers =
+            VersionRule::parse(q.version.as_deref().unwrap_or("")).select(providers, |s| s.version.as_str());
+        let (instances, revision) = instances_of(state, &providers);
+        let dependency = consumer.map(|c| Dependency {
+            consumer: c.service_ref(),
+            provider_environment: env.clone(),
+            provider_app: app.clone(),
+            provider_name: name.clone(),
+        });
+        let new_dependency = dependency.filter(|d| !state.dependencies_of(&d.consumer).any(|known| **known == *d));
+        (reply(instances, revision, q.rev.as_deref()), new_dependency)
     };
-    let mut providers: Vec<&Service> = state
-        .services()
-        .filter(|s| s.tenant == tenant && s.app == app && s.environment == env && (s.name == name || s.alias == name))
-        .map(|s| &**s)
-        .collect();
-    if providers.is_empty() {
-        return Err(ScError::new(
-            ErrorCode::ServiceNotExists,
-            format!("provider {app}/{name} does not exist"),
-        ));
+    // The first find by a consumer records the dependency that routes watch events to it.
+    if let Some(dependency) = new_dependency {
+        sc.write(Command::AddDependency(AddDependency { dependency })).await?;
     }
-    providers.sort_by(|a, b| a.id.cmp(&b.id));
-    let wanted = tag_list(&q.tags);
-    providers.retain(|s| has_tags(state, s, &wanted));
-    let providers = VersionRule::parse(q.version.as_deref().unwrap_or("")).select(providers, |s| s.version.as_str());
-    let (instances, revision) = instances_of(state, &providers);
-    Ok(reply(instances, revision, q.rev.as_deref()))
+    Ok(response)
+}
+
+/// `GET MS/providers`: the services the consumer depends on.
+pub async fn providers(
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScError> {
+    let consumer = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id,
+    };
+    let applied = sc.node.read();
+    let state = &applied.state;
+    state
+        .service(&consumer)
+        .ok_or_else(|| Sc::service_missing(&consumer.id))?;
+    let deps: Vec<_> = state.dependencies_of(&consumer).collect();
+    let providers: Vec<_> = state
+        .services()
+        .filter(|s| deps.iter().any(|d| d.matches(s)))
+        .map(|s| service_to_wire(s))
+        .collect();
+    Ok(if providers.is_empty() {
+        json(&json!({}))
+    } else {
+        json(&json!({ "providers": providers }))
+    })
+}
+
+/// `GET MS/consumers`: the services that depend on this provider.
+pub async fn consumers(
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScError> {
+    let provider = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id,
+    };
+    let applied = sc.node.read();
+    let state = &applied.state;
+    let service = state
+        .service(&provider)
+        .ok_or_else(|| Sc::service_missing(&provider.id))?;
+    let consumers: Vec<_> = state
+        .consumers_of(service)
+        .filter_map(|d| state.service(&d.consumer))
+        .map(|s| service_to_wire(s))
+        .collect();
+    Ok(if consumers.is_empty() {
+        json(&json!({}))
+    } else {
+        json(&json!({ "consumers": consumers }))
+    })
 }
 
 pub async fn service_instances(

@@ -100,6 +100,7 @@ impl From<Rejection> for ScError {
             Rejection::InstanceNotFound(_) => ErrorCode::InstanceNotExists,
             Rejection::ServiceIdTaken(_) => ErrorCode::ServiceAlreadyExists,
             Rejection::ServiceHasInstances(_) => ErrorCode::DeployedInstance,
+            Rejection::ServiceHasConsumers(_) => ErrorCode::DependedOnConsumer,
             Rejection::SchemaNotFound(_) => ErrorCode::SchemaNotExists,
             Rejection::TagNotFound(_) => ErrorCode::TagNotExists,
             Rejection::OriginMismatch(_) | Rejection::Invalid(_) => ErrorCode::InvalidParams,

@@ -45,6 +45,8 @@ pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
         )
         .route(&format!("{ms}/{{id}}"), get(services::get).delete(services::delete))
         .route(&format!("{ms}/{{id}}/properties"), put(services::put_properties))
+        .route(&format!("{ms}/{{id}}/providers"), get(discovery::providers))
+        .route(&format!("{ms}/{{id}}/consumers"), get(discovery::consumers))
         .route(
             &format!("{ms}/{{id}}/instances"),
             post(instances::register).get(discovery::service_instances),

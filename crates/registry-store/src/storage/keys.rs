@@ -16,9 +16,10 @@ const SCHEMA: u8 = b'C';
 const TAGS: u8 = b'G';
 const NODE: u8 = b'N';
 const CHECKPOINT: u8 = b'K';
+const DEPENDENCY: u8 = b'D';
 
 /// The prefixes under which records (not metadata) are stored.
-pub const ENTITY_PREFIXES: [u8; 7] = [TENANT, SERVICE, INSTANCE, SCHEMA, TAGS, NODE, CHECKPOINT];
+pub const ENTITY_PREFIXES: [u8; 8] = [TENANT, SERVICE, INSTANCE, SCHEMA, TAGS, NODE, CHECKPOINT, DEPENDENCY];
 
 fn key(prefix: u8, parts: &[&str]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
@@ -57,6 +58,20 @@ pub fn entity_key(entity: &Entity) -> Vec<u8> {
             k
         }
         Entity::Checkpoint(c) => key(CHECKPOINT, &[&c.source]),
+        Entity::Dependency(d) => {
+            let [dom, proj, id] = service_parts(&d.consumer);
+            key(
+                DEPENDENCY,
+                &[
+                    dom,
+                    proj,
+                    id,
+                    &d.provider_environment,
+                    &d.provider_app,
+                    &d.provider_name,
+                ],
+            )
+        }
     }
 }
 
