@@ -19,6 +19,7 @@ use tower::ServiceExt;
 pub struct Node {
     pub node: RegistryNode,
     app: tower_http::normalize_path::NormalizePath<axum::Router>,
+    router: axum::Router,
     _dir: TempDir,
 }
 
@@ -44,10 +45,20 @@ impl Node {
     }
 
     pub async fn start_with(settings: EurekaSettings) -> Node {
+        let apis = registry_http::ApiSettings {
+            eureka: settings,
+            ..Default::default()
+        };
+        Self::start_custom(apis, |_| {}).await
+    }
+
+    /// A node with these API settings and node configuration changes.
+    pub async fn start_custom(apis: registry_http::ApiSettings, configure: impl FnOnce(&mut NodeConfig)) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let config = NodeConfig::new(1, dir.path().join("data"), addr);
+        let mut config = NodeConfig::new(1, dir.path().join("data"), addr);
+        configure(&mut config);
         let node = RegistryNode::start(config, listener).await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         // Healthy, and its own address announcement applied, so tests see a quiet log.
@@ -55,12 +66,24 @@ impl Node {
             assert!(std::time::Instant::now() < deadline, "node never became healthy");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let apis = registry_http::ApiSettings {
-            eureka: settings,
-            ..Default::default()
-        };
-        let app = registry_http::app(registry_http::router(node.clone(), apis));
-        Node { node, app, _dir: dir }
+        let router = registry_http::router(node.clone(), apis);
+        let app = registry_http::app(router.clone());
+        Node {
+            node,
+            app,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// Serves the router on a real loopback socket (for WebSockets); returns `host:port`.
+    #[allow(dead_code)]
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let router = self.router.clone();
+        tokio::spawn(registry_http::serve(listener, router, std::future::pending()));
+        addr
     }
 
     pub async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {

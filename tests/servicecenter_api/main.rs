@@ -7,3 +7,4 @@ mod support;
 mod cross_protocol;
 mod errors;
 mod flow;
+mod watch;

@@ -22,9 +22,20 @@ use super::error::ScError;
 use super::mapping::LeaseLimits;
 
 /// Settings of the ServiceCenter API.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScSettings {
     pub lease_limits: LeaseLimits,
+    /// How often WebSockets (watcher, heartbeat) ping the client. Default 30 s.
+    pub ping_interval: std::time::Duration,
+}
+
+impl Default for ScSettings {
+    fn default() -> Self {
+        Self {
+            lease_limits: LeaseLimits::default(),
+            ping_interval: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// State shared by every ServiceCenter handler.

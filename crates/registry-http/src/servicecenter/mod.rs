@@ -5,6 +5,7 @@
 //! - [`mapping`]: ServiceCenter objects ↔ the unified model, documented as a table.
 //! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
+//! - [`watch`]: the WebSocket watcher and heartbeat.
 
 pub mod core;
 pub mod discovery;
@@ -16,6 +17,7 @@ pub mod schemas;
 pub mod services;
 pub mod validate;
 pub mod version;
+pub mod watch;
 pub mod wire;
 
 use std::sync::Arc;
@@ -57,8 +59,9 @@ pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
         )
         .route(
             &format!("{ms}/{{id}}/instances/{{instance}}/heartbeat"),
-            put(instances::heartbeat),
+            put(instances::heartbeat).get(watch::heartbeat_socket),
         )
+        .route(&format!("{ms}/{{id}}/watcher"), get(watch::watcher))
         .route(
             &format!("{ms}/{{id}}/instances/{{instance}}/status"),
             put(instances::set_status),

@@ -1,0 +1,180 @@
+//! WebSockets (§3.3, §3.8): the watcher pushes CREATE / UPDATE / DELETE of the consumer's
+//! providers' instances, taken from the store's change feed; the heartbeat socket renews the
+//! instance's lease on every pong and closes with 4001 once the instance is gone.
+
+use std::sync::Arc;
+
+use axum::extract::ws::CloseFrame;
+use axum::extract::ws::Message;
+use axum::extract::ws::WebSocket;
+use axum::extract::Path;
+use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use registry_store::change::Change;
+use registry_store::change::ChangeKind;
+use registry_store::change::Entity;
+use registry_store::model::InstanceKey;
+use registry_store::model::ServiceRef;
+use serde_json::json;
+
+use super::core::tenant;
+use super::core::Sc;
+use super::error::ScError;
+use super::mapping::instance_to_wire;
+
+/// WebSocket close code meaning "the instance does not exist" (clients register again).
+pub const INSTANCE_GONE: u16 = 4001;
+
+type Shared = State<Arc<Sc>>;
+
+/// The event text for `change` if it concerns one of `consumer`'s providers.
+fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> {
+    let Entity::Instance(instance) = &change.entity else {
+        return None;
+    };
+    let applied = sc.node.read();
+    let state = &applied.state;
+    let service = state.service(&instance.service_ref())?;
+    if !state.dependencies_of(consumer).any(|d| d.matches(service)) {
+        return None;
+    }
+    let action = match change.kind {
+        ChangeKind::Created => "CREATE",
+        ChangeKind::Updated => "UPDATE",
+        ChangeKind::Deleted => "DELETE",
+    };
+    let event = json!({
+        "action": action,
+        "key": {
+            "tenant": service.tenant.to_string(),
+            "environment": service.environment,
+            "appId": service.app,
+            "serviceName": service.name,
+            "version": service.version,
+        },
+        "instance": instance_to_wire(service, instance),
+    });
+    Some(event.to_string())
+}
+
+fn consumer_deleted(consumer: &ServiceRef, change: &Change) -> bool {
+    matches!(&change.entity, Entity::Service(s) if change.kind == ChangeKind::Deleted && s.service_ref() == *consumer)
+}
+
+async fn refuse(mut socket: WebSocket, error: ScError) {
+    let text = json!({ "errorCode": error.code.code().to_string(), "errorMessage": error.code.message(), "detail": error.detail });
+    let _ = socket.send(Message::Text(text.to_string().into())).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+pub async fn watcher(
+    ws: WebSocketUpgrade,
+    State(sc): Shared,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match tenant(&headers, &project) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let consumer = ServiceRef { tenant, id };
+    ws.on_upgrade(move |socket| watch(sc, consumer, socket))
+}
+
+async fn watch(sc: Arc<Sc>, consumer: ServiceRef, mut socket: WebSocket) {
+    if sc.node.read().state.service(&consumer).is_none() {
+        return refuse(socket, Sc::service_missing(&consumer.id)).await;
+    }
+    let mut changes = match sc.node.subscribe(sc.node.revision()) {
+        Ok(s) => s,
+        Err(e) => {
+            return refuse(
+                socket,
+                ScError::new(super::error::ErrorCode::Unavailable, e.to_string()),
+            )
+            .await
+        }
+    };
+    let mut ping = tokio::time::interval(sc.settings.ping_interval);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            change = changes.next() => {
+                let Ok(change) = change else {
+                    // Fell behind the history (or the node stops): the client reconnects and re-lists.
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                };
+                if consumer_deleted(&consumer, &change) {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                if let Some(text) = event_for(&sc, &consumer, &change) {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+pub async fn heartbeat_socket(
+    ws: WebSocketUpgrade,
+    State(sc): Shared,
+    Path((project, service_id, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match tenant(&headers, &project) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let key = InstanceKey { tenant, service_id, id };
+    ws.on_upgrade(move |socket| keep_alive(sc, key, socket))
+}
+
+async fn gone(mut socket: WebSocket) {
+    let frame = CloseFrame {
+        code: INSTANCE_GONE,
+        reason: "instance does not exist".into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, mut socket: WebSocket) {
+    if sc.node.read().state.instance(&key).is_none() {
+        return refuse(socket, Sc::instance_missing(&key.id)).await;
+    }
+    let mut ping = tokio::time::interval(sc.settings.ping_interval);
+    loop {
+        tokio::select! {
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Pong(_))) => match sc.node.renew(vec![key.clone()]).await {
+                    Ok(found) if found.first() == Some(&true) => {}
+                    Ok(_) => return gone(socket).await,
+                    // The cluster is unreachable for now: the client keeps ponging.
+                    Err(_) => {}
+                },
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
