@@ -10,4 +10,5 @@ mod formation;
 mod leases;
 mod membership;
 mod restart;
+mod servicecenter_flow;
 mod startup_errors;
