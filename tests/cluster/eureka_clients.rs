@@ -268,3 +268,90 @@ async fn python_and_javascript_clients_work_through_a_leader_failure() {
         wait_registered(&cluster, i, "HELLO", &[], Duration::from_secs(30)).await;
     }
 }
+
+/// One registry, two views, three nodes: py-eureka-client registers ACCOUNT-SERVER on one node,
+/// a ServiceCenter client finds it on another (appId `eureka`, serviceName `account-server`),
+/// and a ServiceCenter-registered hello-server is listed by Eureka's `/apps` on the third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eureka_and_servicecenter_clients_see_each_other_across_nodes() {
+    let python = clients_dir().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "run `bash tests/run.sh`, which installs the real clients"
+    );
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let script = clients_dir().join("py_client.py").display().to_string();
+    let servers = format!("{}/", cluster.nodes[0].url("/eureka"));
+    let mut py = Client::spawn(
+        "py-eureka-client",
+        python,
+        &[script, servers, "ACCOUNT-SERVER".into(), "9093".into()],
+    );
+    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
+
+    // The ServiceCenter side, on node 2: hello-server registers and looks for account-server.
+    let sc = |path: &str| cluster.nodes[1].url(&format!("/v4/default/registry{path}"));
+    let service = serde_json::json!({ "service": { "serviceName": "hello-server", "version": "1.0.0" } });
+    let created: Value = cluster
+        .client
+        .post(sc("/microservices"))
+        .json(&service)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hello = created["serviceId"].as_str().unwrap().to_string();
+    let instance =
+        serde_json::json!({ "instance": { "hostName": "hello-host", "endpoints": ["rest://10.3.0.1:9000"] } });
+    let registered = cluster
+        .client
+        .post(sc(&format!("/microservices/{hello}/instances")))
+        .json(&instance)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 200);
+    let find = sc("/instances?appId=eureka&serviceName=account-server&version=latest");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        let reply = cluster
+            .client
+            .get(&find)
+            .header("x-consumerid", &hello)
+            .send()
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            let body: Value = reply.json().await.unwrap();
+            if body["instances"].as_array().is_some_and(|a| !a.is_empty()) {
+                break body;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "account-server never found through ServiceCenter"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let endpoint = found["instances"][0]["endpoints"][0].as_str().unwrap().to_string();
+    assert!(
+        endpoint.starts_with("rest://") && endpoint.ends_with(":9093"),
+        "{found}"
+    );
+    assert_eq!(found["instances"][0]["status"], "UP");
+
+    // Eureka's /apps on node 3 lists the ServiceCenter instance under its upper-cased name.
+    wait_registered(
+        &cluster,
+        2,
+        "HELLO-SERVER",
+        &[("UP", "UNKNOWN")],
+        Duration::from_secs(10),
+    )
+    .await;
+    py.discover_until("HELLO-SERVER", &["UP"], Duration::from_secs(30));
+    assert_eq!(py.ask("stop")["event"], "stopped");
+}
