@@ -361,3 +361,42 @@ async fn a_consumers_find_records_the_dependency() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn batch_find_reports_updated_not_modified_and_failed_by_index() {
+    let node = Node::start().await;
+    let id = create_hello(&node).await;
+    register(&node, &id, "inst-1", 8080).await;
+    let single = call(&node, Method::GET, "/instances?serviceName=hello-server", None).await;
+    let rev = single.headers["x-resource-revision"].to_str().unwrap().to_string();
+    let request = json!({
+        "services": [
+            { "service": { "appId": "default", "serviceName": "hello-server" }, "rev": "" },
+            { "service": { "appId": "default", "serviceName": "hello-server" }, "rev": rev },
+            { "service": { "appId": "default", "serviceName": "nobody" }, "rev": "" },
+        ],
+        "instances": [
+            { "instance": { "serviceId": id, "instanceId": "inst-1" }, "rev": "" },
+            { "instance": { "serviceId": id, "instanceId": "ghost" }, "rev": "" },
+        ]
+    });
+    let reply = call(
+        &node,
+        Method::POST,
+        "/instances/action?type=query",
+        Some(request.clone()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["services"]["updated"][0]["index"], 0);
+    assert_eq!(body["services"]["updated"][0]["rev"], rev.as_str());
+    assert_eq!(body["services"]["updated"][0]["instances"][0]["instanceId"], "inst-1");
+    assert_eq!(body["services"]["notModified"], json!([1]));
+    assert_eq!(body["services"]["failed"][0]["indexes"], json!([2]));
+    assert_eq!(body["services"]["failed"][0]["error"]["errorCode"], "400012");
+    assert_eq!(body["instances"]["updated"][0]["instances"][0]["instanceId"], "inst-1");
+    assert_eq!(body["instances"]["failed"][0]["error"]["errorCode"], "400017");
+    let wrong_type = call(&node, Method::POST, "/instances/action?type=delete", Some(request)).await;
+    assert_eq!(wrong_type.json()["errorCode"], "400001");
+}

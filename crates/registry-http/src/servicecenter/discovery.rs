@@ -17,6 +17,7 @@ use registry_store::command::AddDependency;
 use registry_store::command::Command;
 use registry_store::model::Service;
 use registry_store::model::ServiceRef;
+use registry_store::model::Tenant;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
 use serde_json::json;
@@ -47,7 +48,7 @@ pub struct FindQuery {
 }
 
 /// The instances of `services` and a revision that changes whenever any of them changes.
-fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroServiceInstance>, String) {
+pub fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroServiceInstance>, String) {
     let mut instances = Vec::new();
     let mut marks = Vec::new();
     for service in services {
@@ -83,10 +84,41 @@ fn has_tags(state: &RegistryState, service: &Service, wanted: &[&str]) -> bool {
     wanted.iter().all(|k| tags.is_some_and(|t| t.tags.contains_key(*k)))
 }
 
-fn tag_list(tags: &Option<String>) -> Vec<&str> {
+pub fn tag_list(tags: &Option<String>) -> Vec<&str> {
     tags.as_deref()
         .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
         .unwrap_or_default()
+}
+
+/// What a find asks for.
+pub struct ProviderQuery<'a> {
+    pub tenant: &'a Tenant,
+    pub env: &'a str,
+    pub app: &'a str,
+    pub name: &'a str,
+    pub version: Option<&'a str>,
+    pub tags: &'a [&'a str],
+}
+
+/// The provider services a find selects: by app, name (or alias) and environment, then tags,
+/// then the version rule. No service of that name at all is 400012.
+pub fn select_providers<'s>(state: &'s RegistryState, q: &ProviderQuery<'_>) -> Result<Vec<&'s Service>, ScError> {
+    let mut providers: Vec<&Service> = state
+        .services()
+        .filter(|s| {
+            &s.tenant == q.tenant && s.app == q.app && s.environment == q.env && (s.name == q.name || s.alias == q.name)
+        })
+        .map(|s| &**s)
+        .collect();
+    if providers.is_empty() {
+        return Err(ScError::new(
+            ErrorCode::ServiceNotExists,
+            format!("provider {}/{} does not exist", q.app, q.name),
+        ));
+    }
+    providers.sort_by(|a, b| a.id.cmp(&b.id));
+    providers.retain(|s| has_tags(state, s, q.tags));
+    Ok(VersionRule::parse(q.version.unwrap_or("")).select(providers, |s| s.version.as_str()))
 }
 
 pub async fn find(
@@ -128,24 +160,17 @@ pub async fn find(
         };
         // The consumer's environment replaces `env`.
         let env = consumer.map_or_else(|| q.env.clone().unwrap_or_default(), |c| c.environment.clone());
-        let mut providers: Vec<&Service> = state
-            .services()
-            .filter(|s| {
-                s.tenant == tenant && s.app == app && s.environment == env && (s.name == name || s.alias == name)
-            })
-            .map(|s| &**s)
-            .collect();
-        if providers.is_empty() {
-            return Err(ScError::new(
-                ErrorCode::ServiceNotExists,
-                format!("provider {app}/{name} does not exist"),
-            ));
-        }
-        providers.sort_by(|a, b| a.id.cmp(&b.id));
-        let wanted = tag_list(&q.tags);
-        providers.retain(|s| has_tags(state, s, &wanted));
-        let providers =
-            VersionRule::parse(q.version.as_deref().unwrap_or("")).select(providers, |s| s.version.as_str());
+        let providers = select_providers(
+            state,
+            &ProviderQuery {
+                tenant: &tenant,
+                env: &env,
+                app: &app,
+                name: &name,
+                version: q.version.as_deref(),
+                tags: &tag_list(&q.tags),
+            },
+        )?;
         let (instances, revision) = instances_of(state, &providers);
         let dependency = consumer.map(|c| Dependency {
             consumer: c.service_ref(),

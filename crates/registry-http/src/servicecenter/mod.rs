@@ -7,6 +7,7 @@
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
 //! - [`watch`]: the WebSocket watcher and heartbeat.
 
+pub mod batch_find;
 pub mod core;
 pub mod discovery;
 pub mod error;
@@ -72,6 +73,7 @@ pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
         )
         .route("/v4/{project}/registry/heartbeats", put(instances::heartbeats))
         .route("/v4/{project}/registry/instances", get(discovery::find))
+        .route("/v4/{project}/registry/instances/action", post(batch_find::batch_find))
         .route(
             &format!("{ms}/{{id}}/schemas"),
             post(schemas::put_schemas).get(schemas::list_schemas),
