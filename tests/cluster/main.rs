@@ -10,5 +10,6 @@ mod formation;
 mod leases;
 mod membership;
 mod restart;
+mod schemathesis;
 mod servicecenter_flow;
 mod startup_errors;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::CloseFrame;
 use axum::extract::ws::Message;
 use axum::extract::ws::WebSocket;
@@ -70,12 +71,21 @@ async fn refuse(mut socket: WebSocket, error: ScError) {
     let _ = socket.send(Message::Close(None)).await;
 }
 
+/// A WebSocket route asked without an upgrade: ServiceCenter's 400001, not a framework error.
+fn upgrade_required(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<WebSocketUpgrade, Response> {
+    ws.map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")).into_response())
+}
+
 pub async fn watcher(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(sc): Shared,
     Path((project, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    let ws = match upgrade_required(ws) {
+        Ok(ws) => ws,
+        Err(response) => return response,
+    };
     let tenant = match tenant(&headers, &project) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
@@ -132,11 +142,15 @@ async fn watch(sc: Arc<Sc>, consumer: ServiceRef, mut socket: WebSocket) {
 }
 
 pub async fn heartbeat_socket(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(sc): Shared,
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    let ws = match upgrade_required(ws) {
+        Ok(ws) => ws,
+        Err(response) => return response,
+    };
     let tenant = match tenant(&headers, &project) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
