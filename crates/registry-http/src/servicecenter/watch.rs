@@ -72,8 +72,8 @@ async fn refuse(mut socket: WebSocket, error: ScError) {
 }
 
 /// A WebSocket route asked without an upgrade: ServiceCenter's 400001, not a framework error.
-fn upgrade_required(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<WebSocketUpgrade, Response> {
-    ws.map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")).into_response())
+fn upgrade_required(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<WebSocketUpgrade, ScError> {
+    ws.map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")))
 }
 
 pub async fn watcher(
@@ -84,7 +84,7 @@ pub async fn watcher(
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let tenant = match tenant(&headers, &project) {
         Ok(t) => t,
@@ -149,7 +149,7 @@ pub async fn heartbeat_socket(
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let tenant = match tenant(&headers, &project) {
         Ok(t) => t,
