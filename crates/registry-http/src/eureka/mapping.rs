@@ -2,7 +2,7 @@
 //!
 //! | Eureka                               | Unified model                                        |
 //! |--------------------------------------|------------------------------------------------------|
-//! | app `ORDERS`                         | service `orders` (lower-cased) in app `eureka`, version `0.0.1`, id `eureka.orders`, in the configured tenant |
+//! | app `ORDERS`                         | service `orders` (lower-cased) in app `eureka`, in the configured tenant; version `metadata.version` if valid, else `0.0.1`; id `eureka.orders` (`eureka.orders.1.2.0` for other versions) |
 //! | instance id (`instanceId`, else AWS `instance-id`, else `hostName`) | instance id |
 //! | `hostName`, `ipAddr`                 | `host_name`, `ip_addr`                               |
 //! | `port` / `securePort` (enabled)      | endpoints `rest://ip:port`, `rest://ip:securePort?sslEnabled=true` |
@@ -56,16 +56,50 @@ impl Default for EurekaSettings {
     }
 }
 
+/// The service version of Eureka apps whose instances do not say otherwise.
+pub const DEFAULT_VERSION: &str = "0.0.1";
+
+/// A ServiceCenter-style version: 1 to 4 dot-separated numbers, each at most 32767.
+fn is_version(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() <= 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| p.parse::<u32>().is_ok_and(|n| n <= 32767))
+}
+
+/// The version an instance's service has: its `metadata.version` if that is a valid version.
+pub fn version_of(info: &InstanceInfo) -> &str {
+    info.metadata
+        .get("version")
+        .map(String::as_str)
+        .filter(|v| is_version(v))
+        .unwrap_or(DEFAULT_VERSION)
+}
+
 impl EurekaSettings {
-    /// The service id an app's instances are registered under.
-    pub fn service_id(&self, app: &str) -> String {
-        format!("{}.{}", self.app_id, app.to_ascii_lowercase())
+    /// The service id an app's instances of `version` are registered under.
+    pub fn service_id(&self, app: &str, version: &str) -> String {
+        let name = app.to_ascii_lowercase();
+        if version == DEFAULT_VERSION {
+            format!("{}.{name}", self.app_id)
+        } else {
+            format!("{}.{name}.{version}", self.app_id)
+        }
     }
 
-    /// The service an app's first registration creates.
-    pub fn service_for_app(&self, app: &str) -> Service {
+    /// The service an app's first registration (of that version) creates.
+    pub fn service_for_app(&self, app: &str, version: &str) -> Service {
         let name = app.to_ascii_lowercase();
-        Service::new(self.tenant.clone(), self.service_id(app), self.app_id.clone(), name)
+        let mut service = Service::new(
+            self.tenant.clone(),
+            self.service_id(app, version),
+            self.app_id.clone(),
+            name,
+        );
+        service.version = version.to_string();
+        service
     }
 }
 
@@ -125,7 +159,7 @@ fn non_negative(ms: i64) -> Millis {
 pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
     let mut i = Instance::new(
         settings.tenant.clone(),
-        settings.service_id(&info.app),
+        settings.service_id(&info.app, version_of(info)),
         info.effective_id(),
         &info.host_name,
     );
@@ -403,7 +437,7 @@ mod tests {
         );
         stored.registered_at_ms = 1_700_000_001_000;
         stored.updated_at_ms = 1_700_000_001_000;
-        let service = settings.service_for_app("ORDERS");
+        let service = settings.service_for_app("ORDERS", DEFAULT_VERSION);
         let back = to_instance_info(&service, &stored);
         let mut expected = info.clone();
         expected.action_type = Some(ActionType::Added);
@@ -425,7 +459,10 @@ mod tests {
         info.instance_id = None;
         let stored = to_instance(&EurekaSettings::default(), &info);
         assert_eq!(stored.id, "host-1.example");
-        let back = to_instance_info(&EurekaSettings::default().service_for_app("ORDERS"), &stored);
+        let back = to_instance_info(
+            &EurekaSettings::default().service_for_app("ORDERS", DEFAULT_VERSION),
+            &stored,
+        );
         assert_eq!(back.instance_id, None);
         assert_eq!(back.effective_id(), "host-1.example");
     }

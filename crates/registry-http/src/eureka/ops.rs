@@ -22,7 +22,9 @@ use super::delta::DeltaWindow;
 use super::error::EurekaError;
 use super::mapping::status_to_store;
 use super::mapping::to_instance;
+use super::mapping::version_of;
 use super::mapping::EurekaSettings;
+use super::mapping::DEFAULT_VERSION;
 use super::view::AppsCache;
 use super::view::View;
 use super::wire::InstanceInfo;
@@ -82,7 +84,7 @@ impl Eureka {
     pub fn key_of(&self, app: &str, id: &str) -> InstanceKey {
         let direct = InstanceKey {
             tenant: self.settings.tenant.clone(),
-            service_id: self.settings.service_id(app),
+            service_id: self.settings.service_id(app, DEFAULT_VERSION),
             id: id.into(),
         };
         let applied = self.node.read();
@@ -113,7 +115,17 @@ impl Eureka {
         }
         let instance = to_instance(&self.settings, &info);
         let key = instance.key();
-        let create_service = Some(self.settings.service_for_app(&info.app));
+        let create_service = Some(self.settings.service_for_app(&info.app, version_of(&info)));
+        // The same instance registered earlier under another version of the app: replaced.
+        let moved: Option<InstanceKey> = {
+            let applied = self.node.read();
+            let view = View {
+                state: &applied.state,
+                settings: &self.settings,
+            };
+            view.stored_except(&info.app, &key.id, Some(&key.service_id))
+                .map(|i| i.key())
+        };
         let register = Command::RegisterInstance(RegisterInstance {
             instance,
             create_service,
@@ -131,6 +143,9 @@ impl Eureka {
         if outcome == CommandOutcome::Unchanged {
             // A stale registration keeps the stored record but still renews the lease.
             self.node.renew(vec![key]).await?;
+        } else if let Some(old) = moved {
+            self.write(Command::CancelInstance(CancelInstance { instance: old }))
+                .await?;
         }
         Ok(())
     }

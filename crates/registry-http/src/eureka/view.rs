@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use registry_store::model::Instance;
+use registry_store::model::InstanceKey;
 use registry_store::model::Revision;
 use registry_store::state::RegistryState;
 
@@ -83,14 +84,25 @@ impl<'a> View<'a> {
 
     /// The stored record behind an app's instance, for writes that need its key.
     pub fn stored(&self, app: &str, id: &str) -> Option<&'a Arc<Instance>> {
+        self.stored_except(app, id, None)
+    }
+
+    /// Like [`stored`](Self::stored), skipping the service `except` (looks up by service, so
+    /// it costs one lookup per service of the app, not a scan of every instance).
+    pub fn stored_except(&self, app: &str, id: &str, except: Option<&str>) -> Option<&'a Arc<Instance>> {
         let tenant = &self.settings.tenant;
         let state = self.state;
-        state.instances().find(|i| {
-            &i.tenant == tenant
-                && i.id == id
-                && state
-                    .service(&i.service_ref())
-                    .is_some_and(|s| s.name.eq_ignore_ascii_case(app))
+        let mut services: Vec<_> = state
+            .services()
+            .filter(|s| &s.tenant == tenant && s.name.eq_ignore_ascii_case(app) && Some(s.id.as_str()) != except)
+            .collect();
+        services.sort_by(|a, b| a.id.cmp(&b.id));
+        services.into_iter().find_map(|s| {
+            state.instance(&InstanceKey {
+                tenant: tenant.clone(),
+                service_id: s.id.clone(),
+                id: id.to_string(),
+            })
         })
     }
 }
