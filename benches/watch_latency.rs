@@ -12,10 +12,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use serde_json::json;
 use serde_json::Value;
-use support::free_port;
 use support::percentile;
-use support::wait_healthy;
-use support::Proc;
 use tokio_tungstenite::tungstenite::Message;
 
 const BASE: &str = "/v4/default/registry";
@@ -24,42 +21,8 @@ const BASE: &str = "/v4/default/registry";
 async fn main() {
     let samples: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(500);
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<(u64, String, String)> = (1..=3)
-        .map(|id| {
-            (
-                id,
-                format!("127.0.0.1:{}", free_port()),
-                format!("127.0.0.1:{}", free_port()),
-            )
-        })
-        .collect();
-    let peers = nodes
-        .iter()
-        .map(|(id, _, raft)| format!("{id}={raft}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let procs: Vec<Proc> = nodes
-        .iter()
-        .map(|(id, http, raft)| {
-            let data = dir.path().join(format!("n{id}")).display().to_string();
-            let args = [
-                "--node-id",
-                &id.to_string(),
-                "--data-dir",
-                &data,
-                "--raft",
-                raft,
-                "--peers",
-                &peers,
-            ]
-            .map(String::from);
-            Proc::spawn(&args, http)
-        })
-        .collect();
     let client = reqwest::Client::new();
-    for p in &procs {
-        wait_healthy(&client, &p.base(), Duration::from_secs(30)).await;
-    }
+    let procs = support::three_nodes(&client, dir.path()).await;
     let (writer, watcher) = (procs[0].base(), &procs[1]);
     let create = |name: &str| json!({ "service": { "serviceName": name, "version": "1.0.0" } });
     let id_of = |v: Value| v["serviceId"].as_str().unwrap().to_string();

@@ -100,3 +100,43 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * (samples.len() as f64 - 1.0)).round() as usize;
     samples[rank.min(samples.len() - 1)]
 }
+
+/// Starts a three-node cluster in `dir` and waits until every node is healthy.
+pub async fn three_nodes(client: &reqwest::Client, dir: &std::path::Path) -> Vec<Proc> {
+    let nodes: Vec<(u64, String, String)> = (1..=3)
+        .map(|id| {
+            (
+                id,
+                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", free_port()),
+            )
+        })
+        .collect();
+    let peers = nodes
+        .iter()
+        .map(|(id, _, raft)| format!("{id}={raft}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let procs: Vec<Proc> = nodes
+        .iter()
+        .map(|(id, http, raft)| {
+            let data = dir.join(format!("n{id}")).display().to_string();
+            let args = [
+                "--node-id",
+                &id.to_string(),
+                "--data-dir",
+                &data,
+                "--raft",
+                raft,
+                "--peers",
+                &peers,
+            ]
+            .map(String::from);
+            Proc::spawn(&args, http)
+        })
+        .collect();
+    for p in &procs {
+        wait_healthy(client, &p.base(), Duration::from_secs(30)).await;
+    }
+    procs
+}

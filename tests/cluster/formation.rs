@@ -142,3 +142,44 @@ async fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         "refused input changed nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_a_follower_is_visible_there_at_once() {
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = (leader + 1) % 3;
+    // An SDK creates its service through a follower and uses it right away on the same node.
+    for n in 0..30 {
+        let sc = |path: &str| cluster.nodes[follower].url(&format!("/v4/default/registry{path}"));
+        let service = serde_json::json!({ "service": { "serviceName": format!("ryw-{n}"), "version": "1.0.0" } });
+        let created: serde_json::Value = cluster
+            .client
+            .post(sc("/microservices"))
+            .json(&service)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["serviceId"].as_str().unwrap();
+        let instance = serde_json::json!({ "instance": { "hostName": "h", "endpoints": ["rest://10.0.0.1:80"] } });
+        let registered = cluster
+            .client
+            .post(sc(&format!("/microservices/{id}/instances")))
+            .json(&instance)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 200, "round {n}: {:?}", registered.text().await);
+        let found = cluster
+            .client
+            .get(sc(&format!("/instances?serviceName=ryw-{n}")))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = found.json().await.unwrap();
+        assert_eq!(body["instances"].as_array().map(Vec::len), Some(1), "round {n}: {body}");
+    }
+}

@@ -26,6 +26,7 @@ use super::core::json;
 use super::core::revision_of;
 use super::core::tenant;
 use super::core::Sc;
+use super::discovery::consumer_of;
 use super::discovery::instances_of;
 use super::discovery::select_providers;
 use super::discovery::ProviderQuery;
@@ -158,19 +159,7 @@ pub async fn batch_find(
     {
         let applied = sc.node.read();
         let state = &applied.state;
-        let consumer = match consumer_id {
-            Some(id) => Some(
-                state
-                    .service(&ServiceRef {
-                        tenant: tenant.clone(),
-                        id: id.to_string(),
-                    })
-                    .ok_or_else(|| {
-                        ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist"))
-                    })?,
-            ),
-            None => None,
-        };
+        let consumer = consumer_of(state, &tenant, consumer_id)?;
         for (index, item) in request.services.iter().enumerate() {
             let key = &item.service;
             let app = if key.app_id.is_empty() {

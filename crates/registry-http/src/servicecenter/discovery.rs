@@ -90,6 +90,22 @@ pub fn tag_list(tags: &Option<String>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The consumer named by `X-ConsumerId`, which must exist (400012 otherwise).
+pub fn consumer_of<'s>(
+    state: &'s RegistryState,
+    tenant: &Tenant,
+    id: Option<&str>,
+) -> Result<Option<&'s Service>, ScError> {
+    let Some(id) = id else { return Ok(None) };
+    let service = state
+        .service(&ServiceRef {
+            tenant: tenant.clone(),
+            id: id.to_string(),
+        })
+        .ok_or_else(|| ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist")))?;
+    Ok(Some(&**service))
+}
+
 /// What a find asks for.
 pub struct ProviderQuery<'a> {
     pub tenant: &'a Tenant,
@@ -145,19 +161,7 @@ pub async fn find(
     let (response, new_dependency) = {
         let applied = sc.node.read();
         let state = &applied.state;
-        let consumer = match consumer {
-            Some(id) => Some(
-                state
-                    .service(&ServiceRef {
-                        tenant: tenant.clone(),
-                        id: id.to_string(),
-                    })
-                    .ok_or_else(|| {
-                        ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist"))
-                    })?,
-            ),
-            None => None,
-        };
+        let consumer = consumer_of(state, &tenant, consumer)?;
         // The consumer's environment replaces `env`.
         let env = consumer.map_or_else(|| q.env.clone().unwrap_or_default(), |c| c.environment.clone());
         let providers = select_providers(

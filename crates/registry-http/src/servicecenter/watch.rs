@@ -17,6 +17,8 @@ use axum::response::Response;
 use registry_store::change::Change;
 use registry_store::change::ChangeKind;
 use registry_store::change::Entity;
+use registry_store::feed::FeedError;
+use registry_store::feed::Subscription;
 use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
 use serde_json::json;
@@ -91,14 +93,16 @@ pub async fn watcher(
         Err(e) => return e.into_response(),
     };
     let consumer = ServiceRef { tenant, id };
-    ws.on_upgrade(move |socket| watch(sc, consumer, socket))
+    // Subscribe before answering the upgrade: nothing applied after the client's request is missed.
+    let changes = sc.node.subscribe(sc.node.revision());
+    ws.on_upgrade(move |socket| watch(sc, consumer, changes, socket))
 }
 
-async fn watch(sc: Arc<Sc>, consumer: ServiceRef, mut socket: WebSocket) {
+async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, FeedError>, mut socket: WebSocket) {
     if sc.node.read().state.service(&consumer).is_none() {
         return refuse(socket, Sc::service_missing(&consumer.id)).await;
     }
-    let mut changes = match sc.node.subscribe(sc.node.revision()) {
+    let mut changes = match changes {
         Ok(s) => s,
         Err(e) => {
             return refuse(

@@ -36,7 +36,8 @@ enum Forwarded {
 }
 
 impl RegistryNode {
-    /// Proposes `command`, from any node. Waits until the leader has applied it.
+    /// Proposes `command`, from any node. Waits until the leader has applied it and, when the
+    /// write was forwarded, until this node has too (read-your-writes on every node).
     ///
     /// A forwarded write whose answer is lost (the leader died after committing) is retried,
     /// so a command may apply twice: every command is idempotent except cancels, whose repeat
@@ -62,7 +63,15 @@ impl RegistryNode {
                 }
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => match f.leader_id {
                     Some(leader) if leader != self.node_id() => match self.forward_write(&proposal, deadline).await {
-                        Ok(Forwarded::Done(w)) => return Ok(w),
+                        Ok(Forwarded::Done(w)) => {
+                            // Read your writes: answer once this node has applied it too, so
+                            // the caller's next read here sees it (usually about a millisecond).
+                            let remaining = deadline.saturating_duration_since(Instant::now());
+                            if self.wait_for_revision(w.revision, remaining).await.is_err() {
+                                tracing::debug!(revision = w.revision, "forwarded write not applied here in time");
+                            }
+                            return Ok(w);
+                        }
                         Ok(Forwarded::Retry(why)) => last_problem = why,
                         Err(e) => return Err(e),
                     },
