@@ -12,6 +12,7 @@ use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::command::CreateTenant;
 use registry_store::model::InstanceKey;
+use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
 use serde::de::DeserializeOwned;
@@ -120,6 +121,18 @@ impl Sc {
         }
         self.node.read_barrier().await?;
         Ok(self.node.read().state.instance(key).is_some())
+    }
+
+    /// The service `id` of the request's tenant, which must exist (400012 otherwise).
+    pub fn existing_service(&self, headers: &HeaderMap, project: &str, id: String) -> Result<ServiceRef, ScError> {
+        let service = ServiceRef {
+            tenant: tenant(headers, project)?,
+            id,
+        };
+        if self.node.read().state.service(&service).is_none() {
+            return Err(Self::service_missing(&service.id));
+        }
+        Ok(service)
     }
 
     pub fn service_missing(id: &str) -> ScError {

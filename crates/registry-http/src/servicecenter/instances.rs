@@ -95,10 +95,7 @@ pub async fn get(
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: service_id,
-    };
+    let service_ref = sc.existing_service(&headers, &project, service_id)?;
     let applied = sc.node.read();
     let service = applied
         .state
@@ -120,9 +117,6 @@ pub async fn unregister(
         tenant: tenant(&headers, &project)?,
         id: service_id,
     };
-    if sc.node.read().state.service(&service_ref).is_none() {
-        return Err(Sc::service_missing(&service_ref.id));
-    }
     let instance = key(&service_ref, id);
     if !sc.instance_exists(&instance).await? {
         return Err(Sc::instance_missing(&instance.id));
@@ -136,10 +130,7 @@ pub async fn heartbeat(
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: service_id,
-    };
+    let service_ref = sc.existing_service(&headers, &project, service_id)?;
     let found = sc.node.renew(vec![key(&service_ref, id.clone())]).await?;
     if found.first() == Some(&true) {
         Ok(done())
@@ -198,9 +189,6 @@ pub async fn set_status(
     };
     let value = q.get("value").map(String::as_str).unwrap_or("");
     validate::instance_status(value)?;
-    if sc.node.read().state.service(&service_ref).is_none() {
-        return Err(Sc::service_missing(&service_ref.id));
-    }
     let command = SetInstanceStatus {
         instance: key(&service_ref, id),
         status: status_to_store(value),
@@ -218,14 +206,8 @@ pub async fn put_properties(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: service_id,
-    };
+    let service_ref = sc.existing_service(&headers, &project, service_id)?;
     let request: PropertiesRequest = body(&bytes)?;
-    if sc.node.read().state.service(&service_ref).is_none() {
-        return Err(Sc::service_missing(&service_ref.id));
-    }
     let command = UpdateInstanceMetadata {
         instance: key(&service_ref, id),
         metadata: request.properties.unwrap_or_default(),

@@ -15,13 +15,11 @@ use registry_store::command::DeleteSchema;
 use registry_store::command::DeleteTags;
 use registry_store::command::PutSchema;
 use registry_store::command::PutTags;
-use registry_store::model::ServiceRef;
 use serde_json::json;
 
 use super::core::body;
 use super::core::done;
 use super::core::json;
-use super::core::tenant;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
@@ -33,17 +31,6 @@ use super::wire::TagsRequest;
 
 type Shared = State<Arc<Sc>>;
 
-fn existing(sc: &Sc, headers: &HeaderMap, project: &str, id: String) -> Result<ServiceRef, ScError> {
-    let service = ServiceRef {
-        tenant: tenant(headers, project)?,
-        id,
-    };
-    if sc.node.read().state.service(&service).is_none() {
-        return Err(Sc::service_missing(&service.id));
-    }
-    Ok(service)
-}
-
 fn schema_missing(id: &str) -> ScError {
     ScError::new(ErrorCode::SchemaNotExists, format!("schema {id} does not exist"))
 }
@@ -54,7 +41,7 @@ pub async fn put_schema(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     validate::schema_id(&schema_id)?;
     let request: SchemaRequest = body(&bytes)?;
     sc.write(Command::PutSchema(PutSchema {
@@ -74,7 +61,7 @@ pub async fn put_schemas(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let request: SchemasRequest = body(&bytes)?;
     request
         .schemas
@@ -114,7 +101,7 @@ pub async fn list_schemas(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let with_schema = match q.get("withSchema").map(String::as_str) {
         None | Some("0") => false,
         Some("1") => true,
@@ -142,7 +129,7 @@ pub async fn get_schema(
     Path((project, id, schema_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let applied = sc.node.read();
     let schema = applied
         .state
@@ -160,7 +147,7 @@ pub async fn delete_schema(
     Path((project, id, schema_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     sc.write(Command::DeleteSchema(DeleteSchema { service, schema_id }))
         .await?;
     Ok(done())
@@ -172,7 +159,7 @@ pub async fn add_tags(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let request: TagsRequest = body(&bytes)?;
     if request.tags.is_empty() {
         return Err(ScError::invalid("field 'tags' must not be empty"));
@@ -191,7 +178,7 @@ pub async fn update_tag(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let known = sc
         .node
         .read()
@@ -218,7 +205,7 @@ pub async fn get_tags(
     Path((project, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let tags = sc
         .node
         .read()
@@ -238,7 +225,7 @@ pub async fn delete_tags(
     Path((project, id, keys)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = existing(&sc, &headers, &project, id)?;
+    let service = sc.existing_service(&headers, &project, id)?;
     let keys: Vec<String> = keys
         .split(',')
         .map(str::trim)

@@ -211,10 +211,7 @@ pub async fn get(
     Path((project, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id,
-    };
+    let service = sc.existing_service(&headers, &project, id)?;
     let applied = sc.node.read();
     let found = applied
         .state
@@ -228,9 +225,6 @@ fn force_flag(value: Option<&str>) -> bool {
 }
 
 async fn delete_one(sc: &Sc, service: ServiceRef, force: bool) -> Result<(), ScError> {
-    if sc.node.read().state.service(&service).is_none() {
-        return Err(Sc::service_missing(&service.id));
-    }
     sc.write(Command::DeleteService(DeleteService { service, force }))
         .await
         .map(|_| ())
@@ -242,10 +236,7 @@ pub async fn delete(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id,
-    };
+    let service = sc.existing_service(&headers, &project, id)?;
     delete_one(&sc, service, force_flag(q.get("force").map(String::as_str))).await?;
     Ok(done())
 }
@@ -289,9 +280,6 @@ pub async fn put_properties(
         id,
     };
     let request: PropertiesRequest = body(&bytes)?;
-    if sc.node.read().state.service(&service).is_none() {
-        return Err(Sc::service_missing(&service.id));
-    }
     let properties = Some(request.properties.unwrap_or_default());
     sc.write(Command::UpdateService(UpdateService {
         service,
