@@ -632,7 +632,7 @@ impl RegistryState {
             match self.services.get(&s.service_ref()) {
                 // Records of other origins are never overwritten by a mirror.
                 Some(existing) if !from_source(&existing.origin) => continue,
-                Some(existing) if same_service(existing, s) => continue,
+                Some(existing) if existing.same_content(s) => continue,
                 Some(existing) => {
                     let mut s = s.clone();
                     s.created_at_ms = existing.created_at_ms;
@@ -663,7 +663,7 @@ impl RegistryState {
             let key = i.key();
             let previous = self.instances.get(&key).cloned();
             if let Some(p) = &previous {
-                if !from_source(&p.origin) || same_instance(p, i) {
+                if !from_source(&p.origin) || p.same_content(i) {
                     continue;
                 }
             }
@@ -738,48 +738,6 @@ fn merge_protocol_fields(target: &mut ProtocolFields, patch: &ProtocolFields) {
         } else {
             target.insert(k.clone(), v.clone());
         }
-    }
-}
-
-/// Mirror rounds repeat unchanged records: equal ignoring bookkeeping means no change.
-fn same_instance(stored: &Instance, incoming: &Instance) -> bool {
-    let mut normalised = incoming.clone();
-    normalised.registered_at_ms = stored.registered_at_ms;
-    normalised.updated_at_ms = stored.updated_at_ms;
-    normalised.create_revision = stored.create_revision;
-    normalised.mod_revision = stored.mod_revision;
-    normalised.origin = same_origin_observation(&stored.origin, &incoming.origin);
-    normalised == *stored
-}
-
-fn same_service(stored: &Service, incoming: &Service) -> bool {
-    let mut normalised = incoming.clone();
-    normalised.created_at_ms = stored.created_at_ms;
-    normalised.updated_at_ms = stored.updated_at_ms;
-    normalised.create_revision = stored.create_revision;
-    normalised.mod_revision = stored.mod_revision;
-    normalised.origin = same_origin_observation(&stored.origin, &incoming.origin);
-    normalised == *stored
-}
-
-/// The incoming origin with the stored observation time, so only real differences count.
-fn same_origin_observation(stored: &Origin, incoming: &Origin) -> Origin {
-    match (stored, incoming) {
-        (
-            Origin::Mirrored { observed_at_ms, .. },
-            Origin::Mirrored {
-                source,
-                remote_id,
-                remote_revision,
-                ..
-            },
-        ) => Origin::Mirrored {
-            source: source.clone(),
-            remote_id: remote_id.clone(),
-            remote_revision: remote_revision.clone(),
-            observed_at_ms: *observed_at_ms,
-        },
-        _ => incoming.clone(),
     }
 }
 

@@ -73,6 +73,18 @@ impl Instance {
         }
     }
 
+    /// Whether `other` says the same as this record, ignoring bookkeeping (registration and
+    /// change times, revisions, when a mirror observed it): mirror rounds repeat unchanged records.
+    pub fn same_content(&self, other: &Instance) -> bool {
+        let mut normalised = other.clone();
+        normalised.registered_at_ms = self.registered_at_ms;
+        normalised.updated_at_ms = self.updated_at_ms;
+        normalised.create_revision = self.create_revision;
+        normalised.mod_revision = self.mod_revision;
+        normalised.origin = other.origin.observed_like(&self.origin);
+        normalised == *self
+    }
+
     /// A new local UP instance with default lease settings, for callers that fill in the rest.
     pub fn new(tenant: Tenant, service_id: impl Into<String>, id: impl Into<String>, host: impl Into<String>) -> Self {
         Self {

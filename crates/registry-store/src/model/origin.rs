@@ -36,4 +36,26 @@ impl Origin {
     pub fn is_local(&self) -> bool {
         matches!(self, Origin::Local)
     }
+
+    /// This origin with `stored`'s observation time: two observations of the same remote record
+    /// compare equal however far apart they were made.
+    pub fn observed_like(&self, stored: &Origin) -> Origin {
+        match (stored, self) {
+            (
+                Origin::Mirrored { observed_at_ms, .. },
+                Origin::Mirrored {
+                    source,
+                    remote_id,
+                    remote_revision,
+                    ..
+                },
+            ) => Origin::Mirrored {
+                source: source.clone(),
+                remote_id: remote_id.clone(),
+                remote_revision: remote_revision.clone(),
+                observed_at_ms: *observed_at_ms,
+            },
+            _ => self.clone(),
+        }
+    }
 }

@@ -64,6 +64,18 @@ impl Service {
         }
     }
 
+    /// Whether `other` says the same as this record, ignoring bookkeeping (creation and change
+    /// times, revisions, when a mirror observed it).
+    pub fn same_content(&self, other: &Service) -> bool {
+        let mut normalised = other.clone();
+        normalised.created_at_ms = self.created_at_ms;
+        normalised.updated_at_ms = self.updated_at_ms;
+        normalised.create_revision = self.create_revision;
+        normalised.mod_revision = self.mod_revision;
+        normalised.origin = other.origin.observed_like(&self.origin);
+        normalised == *self
+    }
+
     /// A new local service with default fields, for callers that fill in the rest.
     pub fn new(tenant: Tenant, id: impl Into<String>, app: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
