@@ -1,0 +1,248 @@
+//! The `[[sync]]` tables of the configuration file: one per peer registry, validated.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use registry_store::model::Tenant;
+use serde::Deserialize;
+
+/// What kind of registry the peer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerKind {
+    /// Any Eureka-API server: `/apps`, then `/apps/delta` with the hashcode check.
+    Eureka,
+    /// Any ServiceCenter-API server: list, find with `rev`, watch where available.
+    Servicecenter,
+    /// Another cluster of ours: its change feed, streamed over gRPC from a stored revision.
+    Cluster,
+}
+
+/// Which way records flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Import,
+    Export,
+    Both,
+}
+
+impl Direction {
+    pub fn imports(self) -> bool {
+        matches!(self, Direction::Import | Direction::Both)
+    }
+
+    pub fn exports(self) -> bool {
+        matches!(self, Direction::Export | Direction::Both)
+    }
+}
+
+/// One `[[sync]]` table as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerFile {
+    /// Unique name; mirrored records carry it as their origin.
+    pub name: String,
+    pub kind: PeerKind,
+    /// The peer's HTTP base: for `eureka` the `.../eureka` prefix, otherwise any node's base URL.
+    pub url: String,
+    pub direction: Direction,
+    /// Local tenant (`domain/project`) records are mirrored into and exported from. Default `default/default`.
+    pub tenant: Option<String>,
+    /// Tenant at the peer (ServiceCenter and cluster peers). Default `default/default`.
+    pub remote_tenant: Option<String>,
+    /// Only these apps / services (case-insensitive); empty means all. Default all.
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// Time between rounds, in ms. Default 1000.
+    pub interval_ms: Option<u64>,
+    /// A full comparison repairs drift this often, in seconds. Default 60.
+    pub full_sync_secs: Option<u64>,
+    /// How long a peer that stopped answering keeps its mirrored instances, in seconds. Default 300.
+    pub grace_period_secs: Option<u64>,
+    /// A round deleting more than this share of the peer's instances waits for a second full
+    /// listing to confirm. Default 0.5.
+    pub max_delete_share: Option<f64>,
+    /// HTTP Basic credentials for the peer, if it needs them.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Bearer token for the peer (ServiceCenter with RBAC), if it needs one.
+    pub token: Option<String>,
+}
+
+/// A validated peer configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerConfig {
+    pub name: String,
+    pub kind: PeerKind,
+    pub url: String,
+    pub direction: Direction,
+    pub tenant: Tenant,
+    pub remote_tenant: Tenant,
+    /// Upper-cased app names; empty means all.
+    pub apps: BTreeSet<String>,
+    pub interval: Duration,
+    pub full_sync: Duration,
+    pub grace_period: Duration,
+    pub max_delete_share: f64,
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+impl PeerConfig {
+    /// Whether records of `app` are mirrored with this peer.
+    pub fn wants_app(&self, app: &str) -> bool {
+        self.apps.is_empty() || self.apps.contains(&app.to_ascii_uppercase())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("sync peer {peer:?}: {reason}")]
+    Invalid { peer: String, reason: String },
+    #[error("two sync peers are named {0:?}")]
+    DuplicateName(String),
+}
+
+fn tenant(peer: &str, field: &str, value: Option<&str>) -> Result<Tenant, ConfigError> {
+    match value {
+        None => Ok(Tenant::default()),
+        Some(t) => Tenant::parse(t).ok_or_else(|| ConfigError::Invalid {
+            peer: peer.into(),
+            reason: format!("{field} {t:?} is not domain/project"),
+        }),
+    }
+}
+
+impl PeerFile {
+    pub fn validate(self) -> Result<PeerConfig, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            peer: self.name.clone(),
+            reason,
+        };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !name_ok {
+            return Err(invalid("name must be 1 to 64 of letters, digits, '-', '_', '.'".into()));
+        }
+        let url = self.url.trim_end_matches('/').to_string();
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || url.split("://").nth(1).is_none_or(str::is_empty) {
+            return Err(invalid(format!(
+                "url {:?} must be an http:// or https:// base URL",
+                self.url
+            )));
+        }
+        let share = self.max_delete_share.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&share) {
+            return Err(invalid("max_delete_share must be between 0 and 1".into()));
+        }
+        let interval = Duration::from_millis(self.interval_ms.unwrap_or(1000).max(10));
+        let credentials = match (self.username, self.password, self.token) {
+            (None, None, None) => None,
+            (Some(username), Some(password), None) => Some(Credentials::Basic { username, password }),
+            (None, None, Some(token)) => Some(Credentials::Bearer(token)),
+            _ => return Err(invalid("give username and password, or a token, not a mix".into())),
+        };
+        Ok(PeerConfig {
+            tenant: tenant(&self.name, "tenant", self.tenant.as_deref())?,
+            remote_tenant: tenant(&self.name, "remote_tenant", self.remote_tenant.as_deref())?,
+            apps: self.apps.iter().map(|a| a.to_ascii_uppercase()).collect(),
+            interval,
+            full_sync: Duration::from_secs(self.full_sync_secs.unwrap_or(60).max(1)),
+            grace_period: Duration::from_secs(self.grace_period_secs.unwrap_or(300)),
+            max_delete_share: share,
+            credentials,
+            name: self.name,
+            kind: self.kind,
+            url,
+            direction: self.direction,
+        })
+    }
+}
+
+/// Validates every peer, and that their names are unique.
+pub fn validate_all(peers: Vec<PeerFile>) -> Result<Vec<PeerConfig>, ConfigError> {
+    let mut names = BTreeSet::new();
+    let mut out = Vec::with_capacity(peers.len());
+    for peer in peers {
+        let peer = peer.validate()?;
+        if !names.insert(peer.name.clone()) {
+            return Err(ConfigError::DuplicateName(peer.name));
+        }
+        out.push(peer);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct File {
+        sync: Vec<PeerFile>,
+    }
+
+    fn parse(text: &str) -> Result<Vec<PeerConfig>, ConfigError> {
+        validate_all(toml::from_str::<File>(text).expect("toml").sync)
+    }
+
+    #[test]
+    fn defaults_fill_what_a_table_leaves_out() {
+        let peers = parse(
+            r#"
+            [[sync]]
+            name = "dc-a"
+            kind = "eureka"
+            url = "http://10.0.0.1:8761/eureka/"
+            direction = "import"
+            apps = ["account-server"]
+            "#,
+        )
+        .unwrap();
+        let p = &peers[0];
+        assert_eq!(p.url, "http://10.0.0.1:8761/eureka");
+        assert_eq!(p.tenant, Tenant::default());
+        assert_eq!(
+            (p.interval, p.grace_period, p.max_delete_share),
+            (Duration::from_secs(1), Duration::from_secs(300), 0.5)
+        );
+        assert!(p.wants_app("ACCOUNT-SERVER") && !p.wants_app("billing"));
+        assert!(p.direction.imports() && !p.direction.exports());
+    }
+
+    #[test]
+    fn bad_tables_are_explained() {
+        let table = |extra: &str| {
+            format!("[[sync]]\nname = \"p\"\nkind = \"cluster\"\nurl = \"http://h:1\"\ndirection = \"both\"\n{extra}")
+        };
+        assert!(parse(&table("")).is_ok());
+        let cases = [
+            ("tenant = \"nodomain\"", "not domain/project"),
+            ("max_delete_share = 1.5", "between 0 and 1"),
+            ("username = \"u\"", "not a mix"),
+        ];
+        for (extra, words) in cases {
+            let err = parse(&table(extra)).unwrap_err().to_string();
+            assert!(err.contains(words), "{extra}: {err}");
+        }
+        let bad_url = "[[sync]]\nname = \"p\"\nkind = \"eureka\"\nurl = \"ftp://h\"\ndirection = \"import\"";
+        assert!(parse(bad_url).unwrap_err().to_string().contains("http://"));
+        let twice = format!("{}\n{}", table(""), table(""));
+        assert_eq!(parse(&twice).unwrap_err(), ConfigError::DuplicateName("p".into()));
+        assert!(toml::from_str::<File>(
+            "[[sync]]\nname = \"p\"\nkind = \"zookeeper\"\nurl = \"http://h\"\ndirection = \"import\""
+        )
+        .is_err());
+    }
+}

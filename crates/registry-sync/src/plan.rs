@@ -1,0 +1,271 @@
+//! One import round for one peer, as pure bookkeeping: from what the peer listed and what was
+//! mirrored from it before, the `MirrorBatch` to propose, under the rules that keep a bad peer
+//! from emptying the registry (D6):
+//!
+//! - deletions come only from a complete listing (or explicit deletions a delta reported), so
+//!   nothing is reaped before the first complete listing;
+//! - a round that would delete more than `max_delete_share` of the peer's instances is held
+//!   until a second complete listing confirms the same deletions;
+//! - a peer silent for longer than its grace period loses its instances, all at once and
+//!   reported, never silently;
+//! - unchanged records are not sent again (equal but for bookkeeping).
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use registry_store::command::MirrorBatch;
+use registry_store::model::Instance;
+use registry_store::model::InstanceKey;
+use registry_store::model::Millis;
+use registry_store::model::Service;
+
+/// What the peer said this round. Every record carries `Origin::Mirrored` from this peer.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub services: Vec<Service>,
+    pub instances: Vec<Instance>,
+    /// The peer's complete set (a full listing): anything mirrored but not listed is gone.
+    pub complete: bool,
+    /// Deletions the peer reported explicitly (a delta's DELETED records).
+    pub removed: Vec<InstanceKey>,
+    /// Where the next round resumes (a revision, a delta version...).
+    pub checkpoint: String,
+}
+
+/// What a planner remembers between rounds for one peer.
+#[derive(Debug, Clone, Default)]
+pub struct PlannerState {
+    /// Mass deletions waiting for a second complete listing.
+    held: Option<BTreeSet<InstanceKey>>,
+}
+
+/// The outcome of planning one round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `None` when there is nothing to propose.
+    pub batch: Option<MirrorBatch>,
+    pub upserts: usize,
+    pub deletes: usize,
+    /// Deletions held back by the mass-deletion guard this round.
+    pub held: usize,
+}
+
+/// Plans one round for `source`: `mirrored` is what the store holds from it now, with the
+/// services it belongs to; `last_checkpoint` what the store last recorded.
+pub fn plan_round(
+    source: &str,
+    mirrored: &[Arc<Instance>],
+    mirrored_services: &[Arc<Service>],
+    listing: Listing,
+    last_checkpoint: Option<&str>,
+    max_delete_share: f64,
+    state: &mut PlannerState,
+) -> Plan {
+    let current: BTreeMap<InstanceKey, &Arc<Instance>> = mirrored.iter().map(|i| (i.key(), i)).collect();
+    let upserts: Vec<Instance> = listing
+        .instances
+        .iter()
+        .filter(|i| current.get(&i.key()).is_none_or(|c| !c.same_content(i)))
+        .cloned()
+        .collect();
+    let needed: BTreeSet<(String, String)> = upserts
+        .iter()
+        .map(|i| (i.tenant.to_string(), i.service_id.clone()))
+        .collect();
+    let services: Vec<Service> = listing
+        .services
+        .iter()
+        .filter(|s| needed.contains(&(s.tenant.to_string(), s.id.clone())))
+        .filter(|s| {
+            mirrored_services
+                .iter()
+                .find(|m| m.service_ref() == s.service_ref())
+                .is_none_or(|m| !m.same_content(s))
+        })
+        .cloned()
+        .collect();
+
+    let mut deletes: BTreeSet<InstanceKey> = listing
+        .removed
+        .iter()
+        .filter(|k| current.contains_key(*k))
+        .cloned()
+        .collect();
+    let mut held = 0;
+    if listing.complete {
+        let listed: BTreeSet<InstanceKey> = listing.instances.iter().map(Instance::key).collect();
+        let gone: BTreeSet<InstanceKey> = current.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+        let too_many = current.len() >= 2 && gone.len() as f64 > max_delete_share * current.len() as f64;
+        match (too_many, state.held.take()) {
+            (false, _) => deletes.extend(gone),
+            // Confirmed by a second complete listing: what is still gone now goes.
+            (true, Some(before)) => deletes.extend(gone.intersection(&before).cloned()),
+            (true, None) => {
+                held = gone.len();
+                state.held = Some(gone);
+            }
+        }
+    }
+    let checkpoint_moved = last_checkpoint != Some(listing.checkpoint.as_str());
+    let (upserted, deleted) = (upserts.len(), deletes.len());
+    let batch = (upserted > 0 || deleted > 0 || checkpoint_moved).then(|| MirrorBatch {
+        source: source.to_string(),
+        services,
+        upserts,
+        deletes: deletes.into_iter().collect(),
+        checkpoint: listing.checkpoint,
+    });
+    Plan {
+        batch,
+        upserts: upserted,
+        deletes: deleted,
+        held,
+    }
+}
+
+/// Whether a peer last heard from at `last_success_ms` is past its grace period at `now_ms`.
+pub fn past_grace(last_success_ms: Millis, now_ms: Millis, grace_ms: Millis) -> bool {
+    now_ms.saturating_sub(last_success_ms) > grace_ms
+}
+
+/// The batch that removes everything mirrored from a peer that stayed silent past its grace
+/// period (the checkpoint is kept, so a returning peer resumes with a full listing).
+pub fn expire_peer(source: &str, mirrored: &[Arc<Instance>], checkpoint: &str) -> Option<MirrorBatch> {
+    (!mirrored.is_empty()).then(|| MirrorBatch {
+        source: source.to_string(),
+        services: Vec::new(),
+        upserts: Vec::new(),
+        deletes: mirrored.iter().map(|i| i.key()).collect(),
+        checkpoint: checkpoint.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use registry_store::model::Origin;
+    use registry_store::model::Tenant;
+
+    use super::*;
+
+    fn mirrored(id: &str, host: &str, observed: Millis) -> Instance {
+        let mut i = Instance::new(Tenant::default(), "svc", id, host);
+        i.origin = Origin::Mirrored {
+            source: "dc2".into(),
+            remote_id: id.into(),
+            remote_revision: None,
+            observed_at_ms: observed,
+        };
+        i
+    }
+
+    fn stored(ids: &[&str]) -> Vec<Arc<Instance>> {
+        ids.iter().map(|id| Arc::new(mirrored(id, "h", 1))).collect()
+    }
+
+    fn listing(ids: &[&str], complete: bool) -> Listing {
+        Listing {
+            instances: ids.iter().map(|id| mirrored(id, "h", 99)).collect(),
+            complete,
+            checkpoint: "cp".into(),
+            ..Listing::default()
+        }
+    }
+
+    fn ids(keys: &[InstanceKey]) -> Vec<&str> {
+        keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    #[test]
+    fn only_new_or_changed_records_are_sent() {
+        let mut state = PlannerState::default();
+        let mut l = listing(&["a", "b"], true);
+        l.instances.push(mirrored("c", "h", 99));
+        l.instances[1].host_name = "moved".into();
+        let plan = plan_round("dc2", &stored(&["a", "b"]), &[], l, Some("cp"), 0.5, &mut state);
+        let batch = plan.batch.unwrap();
+        assert_eq!(
+            batch.upserts.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            vec!["b", "c"]
+        );
+        assert!(batch.deletes.is_empty());
+        // Nothing new at all, same checkpoint: nothing to propose.
+        let quiet = plan_round(
+            "dc2",
+            &stored(&["a"]),
+            &[],
+            listing(&["a"], true),
+            Some("cp"),
+            0.5,
+            &mut state,
+        );
+        assert_eq!(quiet.batch, None);
+    }
+
+    #[test]
+    fn partial_listings_delete_only_what_they_report() {
+        let mut state = PlannerState::default();
+        let mut delta = listing(&["a"], false);
+        delta.removed = vec![mirrored("b", "h", 0).key(), mirrored("never-mirrored", "h", 0).key()];
+        let plan = plan_round("dc2", &stored(&["a", "b", "c"]), &[], delta, None, 0.5, &mut state);
+        assert_eq!(ids(&plan.batch.unwrap().deletes), vec!["b"]);
+    }
+
+    #[test]
+    fn a_complete_listing_deletes_what_is_gone() {
+        let mut state = PlannerState::default();
+        let plan = plan_round(
+            "dc2",
+            &stored(&["a", "b", "c", "d"]),
+            &[],
+            listing(&["a", "b", "c"], true),
+            None,
+            0.5,
+            &mut state,
+        );
+        assert_eq!(ids(&plan.batch.unwrap().deletes), vec!["d"]);
+    }
+
+    #[test]
+    fn mass_deletions_wait_for_a_second_complete_listing() {
+        let mut state = PlannerState::default();
+        let before = stored(&["a", "b", "c", "d"]);
+        let first = plan_round("dc2", &before, &[], listing(&["a"], true), Some("cp"), 0.5, &mut state);
+        assert_eq!((first.deletes, first.held), (0, 3));
+        assert_eq!(first.batch, None);
+        // The second listing confirms b and c are gone; d came back.
+        let second = plan_round(
+            "dc2",
+            &before,
+            &[],
+            listing(&["a", "d"], true),
+            Some("cp"),
+            0.5,
+            &mut state,
+        );
+        assert_eq!(ids(&second.batch.unwrap().deletes), vec!["b", "c"]);
+        // A glitch that lists nothing once, then everything again, deletes nothing.
+        let mut state = PlannerState::default();
+        let empty = plan_round("dc2", &before, &[], listing(&[], true), Some("cp"), 0.5, &mut state);
+        assert_eq!(empty.held, 4);
+        let back = plan_round(
+            "dc2",
+            &before,
+            &[],
+            listing(&["a", "b", "c", "d"], true),
+            Some("cp"),
+            0.5,
+            &mut state,
+        );
+        assert_eq!(back.batch, None);
+    }
+
+    #[test]
+    fn a_silent_peer_loses_its_instances_after_the_grace_period() {
+        assert!(!past_grace(1_000, 300_999, 300_000));
+        assert!(past_grace(1_000, 301_001, 300_000));
+        let batch = expire_peer("dc2", &stored(&["a", "b"]), "cp").unwrap();
+        assert_eq!(ids(&batch.deletes), vec!["a", "b"]);
+        assert_eq!(expire_peer("dc2", &[], "cp"), None);
+    }
+}
