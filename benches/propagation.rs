@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use serde_json::json;
 use serde_json::Value;
-use support::percentile;
 use support::Proc;
 
 #[tokio::main]
@@ -62,18 +61,9 @@ async fn main() {
         from_send.push(seen - sent);
         from_ack.push(seen - acked);
     }
-    let report = |name: &str, v: &mut Vec<Duration>| {
-        println!(
-            "{name}: p50 {:?}, p99 {:?}, max {:?} ({} samples)",
-            percentile(v, 50.0),
-            percentile(v, 99.0),
-            percentile(v, 100.0),
-            v.len()
-        );
-    };
-    report(
+    support::report(
         "register sent on one follower -> visible in /apps on another",
         &mut from_send,
     );
-    report("register acknowledged -> visible on another node", &mut from_ack);
+    support::report("register acknowledged -> visible on another node", &mut from_ack);
 }

@@ -12,7 +12,6 @@ use std::time::Instant;
 use futures::StreamExt;
 use serde_json::json;
 use serde_json::Value;
-use support::percentile;
 use tokio_tungstenite::tungstenite::Message;
 
 const BASE: &str = "/v4/default/registry";
@@ -89,18 +88,9 @@ async fn main() {
         from_send.push(seen - sent);
         from_ack.push(seen.saturating_duration_since(acked));
     }
-    let report = |name: &str, v: &mut Vec<Duration>| {
-        println!(
-            "{name}: p50 {:?}, p99 {:?}, max {:?} ({} samples)",
-            percentile(v, 50.0),
-            percentile(v, 99.0),
-            percentile(v, 100.0),
-            v.len()
-        );
-    };
-    report(
+    support::report(
         "register sent on node 1 -> CREATE event on a watcher at node 2",
         &mut from_send,
     );
-    report("register acknowledged -> CREATE event on node 2", &mut from_ack);
+    support::report("register acknowledged -> CREATE event on node 2", &mut from_ack);
 }

@@ -101,6 +101,17 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[rank.min(samples.len() - 1)]
 }
 
+/// Prints p50 / p99 / max of `samples` under `name`.
+pub fn report(name: &str, samples: &mut [Duration]) {
+    println!(
+        "{name}: p50 {:?}, p99 {:?}, max {:?} ({} samples)",
+        percentile(samples, 50.0),
+        percentile(samples, 99.0),
+        percentile(samples, 100.0),
+        samples.len()
+    );
+}
+
 /// Starts a three-node cluster in `dir` and waits until every node is healthy.
 pub async fn three_nodes(client: &reqwest::Client, dir: &std::path::Path) -> Vec<Proc> {
     let nodes: Vec<(u64, String, String)> = (1..=3)

@@ -2,6 +2,8 @@
 //! scenario. Each test owns its processes and temporary data, and bounds every wait.
 
 mod support;
+#[path = "../common/ws_events.rs"]
+mod ws_events;
 
 mod catch_up;
 mod eureka_clients;

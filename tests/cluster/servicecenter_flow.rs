@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::json;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::Cluster;
+use crate::ws_events::next_event;
 
 const BASE: &str = "/v4/default/registry";
 
@@ -47,23 +46,6 @@ impl Sc<'_> {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, json, headers)
-    }
-}
-
-async fn next_event<S>(ws: &mut S) -> Value
-where
-    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let message = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("an event in time")
-            .expect("open")
-            .unwrap();
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 #[path = "../eureka_api/support.rs"]
 mod support;
+#[path = "../common/ws_events.rs"]
+mod ws_events;
 
 mod cross_protocol;
 mod errors;

@@ -9,12 +9,12 @@ use registry_http::servicecenter::mapping::LeaseLimits;
 use registry_http::servicecenter::ScSettings;
 use registry_http::ApiSettings;
 use serde_json::json;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::flow::call;
 use crate::flow::BASE;
 use crate::support::Node;
+use crate::ws_events::next_event;
 
 /// Short leases and pings so expiry happens within the test; self-preservation off (one
 /// instance going silent is exactly what it would hold back).
@@ -56,24 +56,6 @@ async fn register(node: &Node, service: &str, id: &str, interval: u32) {
     )
     .await;
     assert_eq!(reply.json()["instanceId"], id);
-}
-
-/// The next text event within 20 s (pings are answered by the client library).
-async fn next_event<S>(ws: &mut S) -> Value
-where
-    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let message = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("an event in time")
-            .expect("open")
-            .unwrap();
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
