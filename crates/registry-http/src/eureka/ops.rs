@@ -152,12 +152,9 @@ impl Eureka {
 
     pub async fn cancel(&self, app: &str, id: &str) -> Result<(), EurekaError> {
         let key = self.key_of(app, id);
-        // Not seen here even after a read barrier: refuse without a log entry.
-        if self.node.read().state.instance(&key).is_none() {
-            self.node.read_barrier().await?;
-            if self.node.read().state.instance(&key).is_none() {
-                return Err(EurekaError::NotFound);
-            }
+        // Not registered (even after a read barrier): refuse without a log entry.
+        if !self.node.instance_exists(&key).await? {
+            return Err(EurekaError::NotFound);
         }
         self.write(Command::CancelInstance(CancelInstance { instance: key }))
             .await?;

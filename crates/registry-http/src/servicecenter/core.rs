@@ -11,7 +11,6 @@ use axum::response::Response;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::command::CreateTenant;
-use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
@@ -111,16 +110,6 @@ impl Sc {
         self.write(Command::CreateTenant(CreateTenant { tenant: tenant.clone() }))
             .await
             .map(|_| ())
-    }
-
-    /// Whether the instance exists; if this node does not see it, after a read barrier (it may
-    /// have been registered through another node a moment ago), so refusals never reach the log.
-    pub async fn instance_exists(&self, key: &InstanceKey) -> Result<bool, ScError> {
-        if self.node.read().state.instance(key).is_some() {
-            return Ok(true);
-        }
-        self.node.read_barrier().await?;
-        Ok(self.node.read().state.instance(key).is_some())
     }
 
     /// The service `id` of the request's tenant, which must exist (400012 otherwise).

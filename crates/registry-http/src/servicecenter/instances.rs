@@ -118,7 +118,7 @@ pub async fn unregister(
         id: service_id,
     };
     let instance = key(&service_ref, id);
-    if !sc.instance_exists(&instance).await? {
+    if !sc.node.instance_exists(&instance).await? {
         return Err(Sc::instance_missing(&instance.id));
     }
     sc.write(Command::CancelInstance(CancelInstance { instance })).await?;

@@ -66,3 +66,16 @@ impl RegistryNode {
         Ok(resp.read_index)
     }
 }
+
+impl RegistryNode {
+    /// Whether `key` is registered. If this node does not see it, it asks again after a read
+    /// barrier (it may have been registered through another node a moment ago), so callers can
+    /// refuse unknown instances without proposing a write that would only be rejected.
+    pub async fn instance_exists(&self, key: &crate::model::InstanceKey) -> Result<bool, NodeError> {
+        if self.read().state.instance(key).is_some() {
+            return Ok(true);
+        }
+        self.read_barrier().await?;
+        Ok(self.read().state.instance(key).is_some())
+    }
+}
