@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+#[path = "../../tests/common/ports.rs"]
+mod ports;
+pub use ports::free_port;
+
 use std::process::Child;
 use std::process::Command;
 use std::process::Stdio;
@@ -9,14 +13,6 @@ use std::time::Duration;
 use std::time::Instant;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_registryd");
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `registryd` process; killed on drop.
 pub struct Proc {

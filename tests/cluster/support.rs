@@ -1,6 +1,10 @@
-//! Test harness: real `registryd` processes on 127.0.0.1 ephemeral ports, each with its own data
+//! Test harness: real `registryd` processes on free 127.0.0.1 ports ([`ports`]), each with its own data
 //! directory under one temporary folder, killed and cleaned up when the cluster is dropped.
 //! Every wait is bounded; on a failing test the nodes' logs are printed.
+
+#[path = "../common/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -16,15 +20,6 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_registryd");
-
-/// A free loopback port (bound and released; the OS will not hand it out again at once).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub struct Node {
     pub id: u64,
