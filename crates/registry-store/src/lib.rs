@@ -10,6 +10,8 @@
 //! - [`raft`]: openraft's type configuration and the gRPC transport between nodes.
 //! - [`lease`]: lease deadlines held by the leader in memory, renewals that never touch the log,
 //!   eviction through the log and self-preservation (D3).
+//! - [`protocol`]: the Eureka and ServiceCenter wire objects and their mapping to the model,
+//!   shared by the HTTP front and the adapters.
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
 
@@ -19,6 +21,7 @@ pub mod feed;
 pub mod lease;
 pub mod model;
 pub mod node;
+pub mod protocol;
 pub mod raft;
 pub mod state;
 pub mod storage;

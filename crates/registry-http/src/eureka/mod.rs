@@ -1,8 +1,7 @@
 //! The Eureka REST API (v1 wire format), served under `/eureka` and `/eureka/v2`.
 //!
-//! - [`wire`]: Eureka's objects as typed values; [`json`] and [`xml`] turn them into the exact
-//!   bytes real clients expect and read them back leniently; [`hashcode`] is `apps__hashcode`.
-//! - [`mapping`]: `InstanceInfo` ↔ the unified model, documented as a table.
+//! - [`wire`], [`json`], [`xml`], [`hashcode`], [`mapping`]: the wire format and its mapping to
+//!   the model, shared with the adapters from `registry_store::protocol::eureka`.
 //! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
 //! - [`view`]: the registry as Eureka apps, and the per-revision `/apps` cache.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
@@ -20,15 +19,17 @@ pub mod delta;
 pub mod error;
 pub mod format;
 pub mod handlers;
-pub mod hashcode;
-pub mod json;
-pub mod mapping;
 pub mod ops;
 pub mod peer;
 pub mod server_status;
 pub mod view;
-pub mod wire;
-pub mod xml;
+
+pub use registry_store::protocol::eureka::hashcode;
+pub use registry_store::protocol::eureka::json;
+pub use registry_store::protocol::eureka::mapping;
+pub use registry_store::protocol::eureka::wire;
+pub use registry_store::protocol::eureka::xml;
+pub use registry_store::protocol::eureka::DecodeError;
 
 use std::sync::Arc;
 
@@ -42,24 +43,6 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 use self::mapping::EurekaSettings;
 use self::ops::Eureka;
-
-/// Why a request body could not be read as a Eureka object.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("malformed {format}: {reason}")]
-    Malformed { format: &'static str, reason: String },
-    #[error("{format} body has no {expected} object")]
-    MissingRoot {
-        format: &'static str,
-        expected: &'static str,
-    },
-    #[error("{format} field `{field}`: {reason}")]
-    InvalidField {
-        format: &'static str,
-        field: String,
-        reason: String,
-    },
-}
 
 /// The Eureka routes under `/eureka` and `/eureka/v2`, with gzip both ways. Starts following
 /// the change feed for `/apps/delta`.

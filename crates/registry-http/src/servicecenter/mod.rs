@@ -1,8 +1,8 @@
 //! The ServiceCenter v4 API (`../shared/specs/servicecenter.md`), under `/v4/{project}/registry`.
 //!
-//! - [`wire`]: ServiceCenter's JSON objects; [`error`]: `errorCode` / `errorMessage` / `detail`.
-//! - [`validate`]: the input rules of §2; [`version`]: version rules for `find`.
-//! - [`mapping`]: ServiceCenter objects ↔ the unified model, documented as a table.
+//! - [`wire`], [`version`], [`mapping`]: ServiceCenter's objects, version rules and their mapping
+//!   to the model, shared with the adapters from `registry_store::protocol::servicecenter`.
+//! - [`error`]: `errorCode` / `errorMessage` / `detail`; [`validate`]: the input rules of §2.
 //! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
 //! - [`watch`]: the WebSocket watcher and heartbeat.
@@ -12,14 +12,15 @@ pub mod core;
 pub mod discovery;
 pub mod error;
 pub mod instances;
-pub mod mapping;
 pub mod meta;
 pub mod schemas;
 pub mod services;
 pub mod validate;
-pub mod version;
 pub mod watch;
-pub mod wire;
+
+pub use registry_store::protocol::servicecenter::mapping;
+pub use registry_store::protocol::servicecenter::version;
+pub use registry_store::protocol::servicecenter::wire;
 
 use std::sync::Arc;
 

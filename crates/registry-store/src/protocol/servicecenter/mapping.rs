@@ -14,12 +14,12 @@
 //! Records registered through Eureka have no ServiceCenter fields; theirs are derived: level
 //! `BACK`, status `UP`, `healthCheck` from the lease, `dataCenterInfo` from zone and region.
 
-use registry_store::model::Instance;
-use registry_store::model::InstanceStatus;
-use registry_store::model::LeaseSettings;
-use registry_store::model::Millis;
-use registry_store::model::Service;
-use registry_store::model::Tenant;
+use crate::model::Instance;
+use crate::model::InstanceStatus;
+use crate::model::LeaseSettings;
+use crate::model::Millis;
+use crate::model::Service;
+use crate::model::Tenant;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;

@@ -613,8 +613,8 @@ pub(super) mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-    use crate::eureka::wire::AMAZON_DATA_CENTER_CLASS;
-    use crate::eureka::wire::DEFAULT_DATA_CENTER_CLASS;
+    use crate::protocol::eureka::wire::AMAZON_DATA_CENTER_CLASS;
+    use crate::protocol::eureka::wire::DEFAULT_DATA_CENTER_CLASS;
 
     /// Spec §3's example `GET /eureka/apps` body, verbatim.
     const SPEC_EXAMPLE: &str = r#"
@@ -675,7 +675,7 @@ pub(super) mod tests {
     }
 
     /// The registry of the spec examples: one app ORDERS, two instances.
-    pub(in crate::eureka) fn spec_example_apps() -> Applications {
+    pub(in crate::protocol::eureka) fn spec_example_apps() -> Applications {
         let mut first = spec_instance(11, 1_700_000_000_000, 1_700_000_150_000, 1_699_999_995_000);
         first.metadata = BTreeMap::from([
             ("management.port".to_owned(), "8080".to_owned()),
@@ -693,7 +693,7 @@ pub(super) mod tests {
     }
 
     /// An instance using every field, an Amazon data center, and text that needs escaping.
-    pub(in crate::eureka) fn rich_instance() -> InstanceInfo {
+    pub(in crate::protocol::eureka) fn rich_instance() -> InstanceInfo {
         let mut info = InstanceInfo::new("PAYMENTS", "ip-10-1-2-3.ec2.internal");
         info.instance_id = Some("i-0abc \"quoted\" <tag> & 'apos'".into());
         info.ip_addr = "10.1.2.3".into();
@@ -760,7 +760,7 @@ pub(super) mod tests {
     }
 
     /// Truncated prefixes and byte-flipped copies of `body`, for robustness tests.
-    pub(in crate::eureka) fn mangled(body: &[u8]) -> Vec<Vec<u8>> {
+    pub(in crate::protocol::eureka) fn mangled(body: &[u8]) -> Vec<Vec<u8>> {
         const NASTY: &[u8] = b"\"{}[]<>/&;#:,\\ x0-9\xff\xc3\x00\n";
         let mut variants: Vec<Vec<u8>> = (0..body.len()).map(|end| body[..end].to_vec()).collect();
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;

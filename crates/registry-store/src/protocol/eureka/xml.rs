@@ -547,12 +547,12 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-    use crate::eureka::json::tests::mangled;
-    use crate::eureka::json::tests::rich_instance;
-    use crate::eureka::json::tests::spec_example_apps;
-    use crate::eureka::wire::Status;
-    use crate::eureka::wire::AMAZON_DATA_CENTER_CLASS;
-    use crate::eureka::wire::DEFAULT_DATA_CENTER_CLASS;
+    use crate::protocol::eureka::json::tests::mangled;
+    use crate::protocol::eureka::json::tests::rich_instance;
+    use crate::protocol::eureka::json::tests::spec_example_apps;
+    use crate::protocol::eureka::wire::Status;
+    use crate::protocol::eureka::wire::AMAZON_DATA_CENTER_CLASS;
+    use crate::protocol::eureka::wire::DEFAULT_DATA_CENTER_CLASS;
 
     /// Spec §4's example `GET /eureka/apps` body, verbatim.
     const SPEC_EXAMPLE: &str = r#"

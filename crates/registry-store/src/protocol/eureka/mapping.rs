@@ -18,13 +18,13 @@
 
 use std::collections::BTreeMap;
 
-use registry_store::model::Instance;
-use registry_store::model::InstanceStatus;
-use registry_store::model::LeaseSettings;
-use registry_store::model::Millis;
-use registry_store::model::Origin;
-use registry_store::model::Service;
-use registry_store::model::Tenant;
+use crate::model::Instance;
+use crate::model::InstanceStatus;
+use crate::model::LeaseSettings;
+use crate::model::Millis;
+use crate::model::Origin;
+use crate::model::Service;
+use crate::model::Tenant;
 use serde::Deserialize;
 use serde::Serialize;
 
