@@ -9,6 +9,9 @@ use clap::Parser;
 use clap::ValueEnum;
 use registry_store::model::Tenant;
 use registry_store::node::NodeConfig;
+use registry_sync::config::validate_all;
+use registry_sync::config::PeerFile;
+use registry_sync::SyncSettings;
 use serde::Deserialize;
 
 use crate::eureka::mapping::EurekaSettings;
@@ -78,6 +81,10 @@ pub struct Cli {
     /// Smallest heartbeat interval a ServiceCenter instance may ask for, in seconds. Default 5.
     #[arg(long, env = "REGISTRY_SERVICECENTER_MIN_INTERVAL")]
     pub servicecenter_min_interval: Option<u32>,
+    /// This cluster's name in federation hop paths; each federated cluster needs its own.
+    /// Default `registry`.
+    #[arg(long, env = "REGISTRY_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -123,6 +130,10 @@ pub struct FileConfig {
     pub eureka_tenant: Option<String>,
     pub eureka_app_id: Option<String>,
     pub servicecenter_min_interval: Option<u32>,
+    pub cluster_name: Option<String>,
+    /// Federation peers: one `[[sync]]` table each (file only).
+    #[serde(default)]
+    pub sync: Vec<PeerFile>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
 }
@@ -268,11 +279,29 @@ impl Settings {
         if let Some(secs) = cli.servicecenter_min_interval.or(file.servicecenter_min_interval) {
             servicecenter.lease_limits.min_interval_secs = secs.max(1);
         }
+        let cluster_name = cli
+            .cluster_name
+            .or(file.cluster_name)
+            .unwrap_or_else(|| registry_sync::DEFAULT_CLUSTER_NAME.into());
+        if !registry_sync::config::valid_name(&cluster_name) {
+            return Err(ConfigError::Invalid(format!(
+                "cluster name {cluster_name:?} must be 1 to 64 of letters, digits, '-', '_', '.'"
+            )));
+        }
+        let sync = SyncSettings {
+            peers: validate_all(file.sync).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            cluster_name,
+            eureka_app_id: eureka.app_id.clone(),
+        };
         Ok(Settings {
             node,
             http,
             raft_listen,
-            apis: ApiSettings { eureka, servicecenter },
+            apis: ApiSettings {
+                eureka,
+                servicecenter,
+                sync,
+            },
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
             log_level: cli
                 .log_level

@@ -6,6 +6,8 @@
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
+//! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
+//!   (`registry_sync`), whose workers the router starts.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
@@ -15,6 +17,7 @@ pub mod eureka;
 pub mod node_api;
 pub mod registry_api;
 pub mod servicecenter;
+pub mod sync_api;
 
 use std::future::Future;
 
@@ -22,27 +25,34 @@ use axum::Router;
 use axum::ServiceExt;
 use eureka::mapping::EurekaSettings;
 use registry_store::node::RegistryNode;
+use registry_sync::Federation;
+use registry_sync::SyncSettings;
 use servicecenter::ScSettings;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::normalize_path::NormalizePathLayer;
 
-/// How the protocol APIs map onto the unified registry.
+/// How the protocol APIs map onto the unified registry, and the federation.
 #[derive(Debug, Clone, Default)]
 pub struct ApiSettings {
     pub eureka: EurekaSettings,
     pub servicecenter: ScSettings,
+    pub sync: SyncSettings,
 }
 
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
-/// it starts the background work its APIs need (the Eureka delta window).
+/// it starts the background work its APIs need (the Eureka delta window, the sync workers).
 pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
+    let mut sync = apis.sync;
+    sync.eureka_app_id = apis.eureka.app_id.clone();
+    let federation = Federation::start(node.clone(), sync);
     Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
+        .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
 }
 

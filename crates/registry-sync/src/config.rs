@@ -7,7 +7,7 @@ use registry_store::model::Tenant;
 use serde::Deserialize;
 
 /// What kind of registry the peer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerKind {
     /// Any Eureka-API server: `/apps`, then `/apps/delta` with the hashcode check.
@@ -19,7 +19,7 @@ pub enum PeerKind {
 }
 
 /// Which way records flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Import,
@@ -109,6 +109,16 @@ pub enum ConfigError {
     DuplicateName(String),
 }
 
+/// Whether `name` can name a peer or a cluster: 1 to 64 of letters, digits, '-', '_', '.'
+/// (no comma, so hop paths stay readable).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn tenant(peer: &str, field: &str, value: Option<&str>) -> Result<Tenant, ConfigError> {
     match value {
         None => Ok(Tenant::default()),
@@ -125,13 +135,7 @@ impl PeerFile {
             peer: self.name.clone(),
             reason,
         };
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !name_ok {
+        if !valid_name(&self.name) {
             return Err(invalid("name must be 1 to 64 of letters, digits, '-', '_', '.'".into()));
         }
         let url = self.url.trim_end_matches('/').to_string();

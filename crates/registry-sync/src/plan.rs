@@ -27,8 +27,9 @@ pub struct Listing {
     pub instances: Vec<Instance>,
     /// The peer's complete set (a full listing): anything mirrored but not listed is gone.
     pub complete: bool,
-    /// Deletions the peer reported explicitly (a delta's DELETED records).
-    pub removed: Vec<InstanceKey>,
+    /// Deletions the peer reported explicitly (a delta's DELETED records), as the remote ids
+    /// mirrored records carry in their origin.
+    pub removed: Vec<String>,
     /// Where the next round resumes (a revision, a delta version...).
     pub checkpoint: String,
 }
@@ -86,11 +87,11 @@ pub fn plan_round(
         .cloned()
         .collect();
 
-    let mut deletes: BTreeSet<InstanceKey> = listing
-        .removed
+    let reported: BTreeSet<&str> = listing.removed.iter().map(String::as_str).collect();
+    let mut deletes: BTreeSet<InstanceKey> = mirrored
         .iter()
-        .filter(|k| current.contains_key(*k))
-        .cloned()
+        .filter(|i| i.origin.remote_id().is_some_and(|r| reported.contains(r)))
+        .map(|i| i.key())
         .collect();
     let mut held = 0;
     if listing.complete {
@@ -206,7 +207,7 @@ mod tests {
     fn partial_listings_delete_only_what_they_report() {
         let mut state = PlannerState::default();
         let mut delta = listing(&["a"], false);
-        delta.removed = vec![mirrored("b", "h", 0).key(), mirrored("never-mirrored", "h", 0).key()];
+        delta.removed = vec!["b".into(), "never-mirrored".into()];
         let plan = plan_round("dc2", &stored(&["a", "b", "c"]), &[], delta, None, 0.5, &mut state);
         assert_eq!(ids(&plan.batch.unwrap().deletes), vec!["b"]);
     }

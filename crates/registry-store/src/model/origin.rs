@@ -33,6 +33,14 @@ impl Origin {
         }
     }
 
+    /// The record's id at its mirrored source, or `None` for local records.
+    pub fn remote_id(&self) -> Option<&str> {
+        match self {
+            Origin::Local => None,
+            Origin::Mirrored { remote_id, .. } => Some(remote_id),
+        }
+    }
+
     pub fn is_local(&self) -> bool {
         matches!(self, Origin::Local)
     }

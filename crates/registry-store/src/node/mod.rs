@@ -76,6 +76,8 @@ struct Inner {
     state: StateHandle,
     feed: Arc<ChangeFeed>,
     revision: watch::Receiver<Revision>,
+    /// Whether this node is the leader, kept current by a background task.
+    leading: watch::Sender<bool>,
     leases: Arc<LeaseKeeper>,
     channels: PeerChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
@@ -132,6 +134,7 @@ impl RegistryNode {
                 state,
                 feed,
                 revision,
+                leading: watch::Sender::new(false),
                 leases,
                 channels,
                 heartbeats,
@@ -193,7 +196,8 @@ impl RegistryNode {
     }
 
     fn spawn_background(&self, heartbeat_rx: mpsc::Receiver<heartbeat::Batch>) {
-        let (leading_tx, leading_rx) = watch::channel(false);
+        let leading_tx = self.inner.leading.clone();
+        let leading_rx = leading_tx.subscribe();
         let mut tasks = Vec::new();
 
         // Leadership changes drive the lease keeper.
@@ -341,6 +345,17 @@ impl RegistryNode {
             .find(|(n, _)| **n == id)
             .map(|(_, node)| node.addr.clone());
         addr
+    }
+
+    /// Follows whether this node is the leader: leader-bound workers (leases, adapters) start
+    /// when it turns true and stop when it turns false.
+    pub fn leadership(&self) -> watch::Receiver<bool> {
+        self.inner.leading.subscribe()
+    }
+
+    /// Turns true when the node starts shutting down, so workers built on it can stop.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
     }
 
     /// The current leader's id, if known.

@@ -1,0 +1,171 @@
+//! Export to any ServiceCenter-API server, as a ServiceCenter SDK would: create the service
+//! (keeping its id when the peer has none for that key), register the instance with its id,
+//! renew with `PUT .../heartbeat`, unregister with `DELETE`.
+
+use std::collections::BTreeMap;
+
+use parking_lot::Mutex;
+use registry_store::model::ServiceKey;
+use registry_store::protocol::servicecenter::mapping;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::RemoteRef;
+use super::Wanted;
+use crate::client::http::PeerHttp;
+use crate::client::servicecenter::error_code;
+use crate::client::servicecenter::Instances;
+use crate::client::servicecenter::ScClient;
+use crate::client::servicecenter::INSTANCE_NOT_EXISTS;
+use crate::client::servicecenter::SERVICE_NOT_EXISTS;
+use crate::error::SyncError;
+use crate::hops;
+use crate::Context;
+
+#[derive(Deserialize)]
+struct IdReply {
+    #[serde(rename = "serviceId", default)]
+    service_id: String,
+    #[serde(rename = "instanceId", default)]
+    instance_id: String,
+}
+
+pub struct ScSink {
+    client: ScClient,
+    /// Our service (by key) → its id at the peer.
+    service_ids: Mutex<BTreeMap<ServiceKey, String>>,
+}
+
+impl ScSink {
+    pub fn new(ctx: &Context) -> Self {
+        Self {
+            client: ScClient {
+                http: PeerHttp::new(&ctx.peer),
+                tenant: ctx.peer.remote_tenant.clone(),
+            },
+            service_ids: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// `app/name/version/environment/instanceId`: the same at the peer whatever id the service got.
+    pub fn key(w: &Wanted) -> String {
+        let s = &w.service;
+        key_of(&s.app, &s.name, &s.version, &s.environment, &w.instance.id)
+    }
+
+    pub async fn adopt(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
+        let services = self.client.services().await?;
+        let mut found = BTreeMap::new();
+        for s in services {
+            let Instances::Listed { instances, .. } = self.client.instances(&s.service_id, None).await? else {
+                continue;
+            };
+            for i in instances.into_iter().filter(|i| hops::last_hop_is(&i.properties, us)) {
+                let key = key_of(&s.app_id, &s.service_name, &s.version, &s.environment, &i.instance_id);
+                found.insert(
+                    key,
+                    RemoteRef {
+                        parent: s.service_id.clone(),
+                        id: i.instance_id,
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// The service's id at the peer, creating the service there if needed.
+    async fn service_id(&self, w: &Wanted) -> Result<String, SyncError> {
+        let key = w.service.key();
+        if let Some(id) = self.service_ids.lock().get(&key) {
+            return Ok(id.clone());
+        }
+        let mut wire = mapping::service_to_wire(&w.service);
+        wire.timestamp.clear();
+        wire.mod_timestamp.clear();
+        let mut answer = self
+            .client
+            .send(
+                self.client
+                    .request(Method::POST, "/microservices")
+                    .json(&json!({ "service": wire })),
+            )
+            .await?;
+        if !answer.is_success() {
+            // The peer has this service under another id: let it choose.
+            wire.service_id.clear();
+            answer = self
+                .client
+                .send(
+                    self.client
+                        .request(Method::POST, "/microservices")
+                        .json(&json!({ "service": wire })),
+                )
+                .await?;
+        }
+        let body = answer.success_body("create service")?;
+        let reply: IdReply =
+            serde_json::from_slice(&body).map_err(|e| SyncError::BadBody(format!("create service: {e}")))?;
+        self.service_ids.lock().insert(key, reply.service_id.clone());
+        Ok(reply.service_id)
+    }
+
+    pub async fn register(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
+        let service_id = self.service_id(w).await?;
+        let mut wire = mapping::instance_to_wire(&w.service, &w.instance);
+        wire.service_id = service_id.clone();
+        wire.timestamp.clear();
+        wire.mod_timestamp.clear();
+        let path = format!("/microservices/{service_id}/instances");
+        let answer = self
+            .client
+            .send(
+                self.client
+                    .request(Method::POST, &path)
+                    .json(&json!({ "instance": wire })),
+            )
+            .await?;
+        if error_code(&answer.body) == Some(SERVICE_NOT_EXISTS) {
+            // Deleted at the peer since we created it: create it again next time.
+            self.service_ids.lock().remove(&w.service.key());
+        }
+        let body = answer.success_body(&path)?;
+        let reply: IdReply = serde_json::from_slice(&body).map_err(|e| SyncError::BadBody(format!("{path}: {e}")))?;
+        Ok(RemoteRef {
+            parent: service_id,
+            id: if reply.instance_id.is_empty() {
+                wire.instance_id
+            } else {
+                reply.instance_id
+            },
+        })
+    }
+
+    pub async fn renew(&self, r: &RemoteRef) -> Result<bool, SyncError> {
+        let path = format!("/microservices/{}/instances/{}/heartbeat", r.parent, r.id);
+        let answer = self.client.send(self.client.request(Method::PUT, &path)).await?;
+        if answer.is_success() {
+            return Ok(true);
+        }
+        match error_code(&answer.body) {
+            Some(INSTANCE_NOT_EXISTS | SERVICE_NOT_EXISTS) => Ok(false),
+            _ if answer.status == 404 => Ok(false),
+            _ => Err(answer.error(&path)),
+        }
+    }
+
+    pub async fn remove(&self, r: &RemoteRef) -> Result<(), SyncError> {
+        let path = format!("/microservices/{}/instances/{}", r.parent, r.id);
+        let answer = self.client.send(self.client.request(Method::DELETE, &path)).await?;
+        if answer.is_success() || matches!(error_code(&answer.body), Some(INSTANCE_NOT_EXISTS | SERVICE_NOT_EXISTS)) {
+            Ok(())
+        } else {
+            Err(answer.error(&path))
+        }
+    }
+}
+
+fn key_of(app: &str, name: &str, version: &str, environment: &str, instance: &str) -> String {
+    format!("{app}/{name}/{version}/{environment}/{instance}")
+}

@@ -1,0 +1,264 @@
+//! The import worker of one peer: takes listings from the peer's [`Source`], prepares them (app
+//! filter, loop check, hop path, local service ids), plans the round and proposes one
+//! `MirrorBatch`. A failed round resets the source, which then starts again from a complete
+//! listing or from the checkpoint stored in the store, so nothing is lost across failures or a
+//! change of leader. A peer silent past its grace period loses its instances, logged and counted.
+
+pub mod cluster;
+pub mod eureka;
+pub mod servicecenter;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use registry_store::command::Command;
+use registry_store::model::Instance;
+use registry_store::model::Service;
+use registry_store::node::wall_clock_ms;
+use registry_store::state::RegistryState;
+
+use crate::config::PeerKind;
+use crate::error::SyncError;
+use crate::hops;
+use crate::plan;
+use crate::plan::Listing;
+use crate::plan::PlannerState;
+use crate::status::PeerState;
+use crate::Context;
+
+/// Checkpoint-only rounds (nothing mirrored changed) are written at most this often.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// Where listings come from, one kind per peer kind.
+pub enum Source {
+    Eureka(eureka::EurekaSource),
+    ServiceCenter(servicecenter::ScSource),
+    Cluster(cluster::ClusterSource),
+}
+
+impl Source {
+    fn new(ctx: &Context) -> Self {
+        match ctx.peer.kind {
+            PeerKind::Eureka => Source::Eureka(eureka::EurekaSource::new(ctx)),
+            PeerKind::Servicecenter => Source::ServiceCenter(servicecenter::ScSource::new(ctx)),
+            PeerKind::Cluster => Source::Cluster(cluster::ClusterSource::new(ctx)),
+        }
+    }
+
+    /// The next listing: after the peer's interval for polled kinds, as soon as the peer sends
+    /// one for streamed ones. `checkpoint` is where the store says the last round ended.
+    async fn next(&mut self, checkpoint: Option<&str>) -> Result<Listing, SyncError> {
+        match self {
+            Source::Eureka(s) => s.next().await,
+            Source::ServiceCenter(s) => s.next().await,
+            Source::Cluster(s) => s.next(checkpoint).await,
+        }
+    }
+
+    /// Forget what was streamed or cached: the next listing is complete or resumes from the
+    /// store's checkpoint.
+    fn reset(&mut self) {
+        match self {
+            Source::Eureka(s) => s.reset(),
+            Source::ServiceCenter(s) => s.reset(),
+            Source::Cluster(s) => s.reset(),
+        }
+    }
+}
+
+/// Runs the import of one peer until the task is aborted (leadership lost or shutdown).
+pub async fn run(ctx: Arc<Context>) {
+    let name = ctx.peer.name.clone();
+    let mut source = Source::new(&ctx);
+    let mut planner = PlannerState::default();
+    // The grace period counts from when this leader took over: a new leader never reaps on
+    // the strength of a silence it did not see.
+    let mut last_success = wall_clock_ms();
+    let mut last_checkpoint_write = Instant::now() - CHECKPOINT_EVERY;
+    let mut failures: u32 = 0;
+    loop {
+        let checkpoint = ctx.node.read().state.checkpoint(&name).map(|c| c.value.clone());
+        let round = match source.next(checkpoint.as_deref()).await {
+            Ok(listing) => propose(&ctx, listing, checkpoint, &mut planner, &mut last_checkpoint_write).await,
+            Err(e) => Err(e),
+        };
+        match round {
+            Ok(()) => {
+                failures = 0;
+                last_success = wall_clock_ms();
+                ctx.board.success(&name);
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(peer = %name, error = %e, "sync round failed");
+                ctx.board.failure(&name, &e.to_string());
+                source.reset();
+                planner = PlannerState::default();
+                expire_if_silent(&ctx, last_success).await;
+                let backoff = ctx
+                    .peer
+                    .interval
+                    .saturating_mul(failures.min(5))
+                    .min(Duration::from_secs(5));
+                tokio::time::sleep(backoff.max(Duration::from_millis(100))).await;
+            }
+        }
+    }
+}
+
+/// Plans and proposes one round.
+async fn propose(
+    ctx: &Context,
+    mut listing: Listing,
+    checkpoint: Option<String>,
+    planner: &mut PlannerState,
+    last_checkpoint_write: &mut Instant,
+) -> Result<(), SyncError> {
+    let name = &ctx.peer.name;
+    let (plan, mirrored) = {
+        let applied = ctx.node.read();
+        let state = &applied.state;
+        let loops = prepare(ctx, state, &mut listing);
+        let mirrored: Vec<Arc<Instance>> = state
+            .instances()
+            .filter(|i| i.origin.source() == Some(name))
+            .cloned()
+            .collect();
+        let services: Vec<Arc<Service>> = state
+            .services()
+            .filter(|s| s.origin.source() == Some(name))
+            .cloned()
+            .collect();
+        ctx.board.update(name, |s| s.imported.loops_skipped += loops);
+        let plan = plan::plan_round(
+            name,
+            &mirrored,
+            &services,
+            listing,
+            checkpoint.as_deref(),
+            ctx.peer.max_delete_share,
+            planner,
+        );
+        (plan, mirrored.len())
+    };
+    let Some(batch) = plan.batch else {
+        ctx.board.update(name, |s| {
+            s.imported.rounds += 1;
+            s.imported.held = plan.held as u64;
+            s.imported.mirrored = mirrored as u64;
+        });
+        return Ok(());
+    };
+    let only_checkpoint = plan.upserts == 0 && plan.deletes == 0;
+    if only_checkpoint && last_checkpoint_write.elapsed() < CHECKPOINT_EVERY {
+        return Ok(());
+    }
+    let new_checkpoint = batch.checkpoint.clone();
+    ctx.node.write(Command::MirrorBatch(batch)).await?;
+    *last_checkpoint_write = Instant::now();
+    if plan.held > 0 {
+        tracing::warn!(peer = %name, held = plan.held, "a listing would delete too many instances; waiting for a second listing to confirm");
+    }
+    if plan.deletes > 0 {
+        tracing::info!(peer = %name, deleted = plan.deletes, "mirrored instances removed");
+    }
+    ctx.board.update(name, |s| {
+        s.imported.rounds += 1;
+        s.imported.upserted += plan.upserts as u64;
+        s.imported.deleted += plan.deletes as u64;
+        s.imported.held = plan.held as u64;
+        s.imported.mirrored = (mirrored + plan.upserts).saturating_sub(plan.deletes) as u64;
+        s.checkpoint = Some(new_checkpoint);
+    });
+    Ok(())
+}
+
+/// Fits a listing to this cluster: drops what the app filter excludes and what already passed
+/// through this cluster (counted), marks the rest with this cluster's hop, and points instances
+/// at the local id of a service that exists here under another id. Returns how many records
+/// the loop check dropped.
+fn prepare(ctx: &Context, state: &RegistryState, listing: &mut Listing) -> u64 {
+    let us = ctx.cluster.as_str();
+    let services = std::mem::take(&mut listing.services);
+    listing.instances.retain(|i| {
+        ctx.peer
+            .wants_app(&service_name(services.iter().find(|s| s.id == i.service_id), i))
+    });
+    listing.services = services;
+    listing.services.retain(|s| ctx.peer.wants_app(&s.name));
+    let before = listing.instances.len();
+    listing.instances.retain(|i| !hops::visited(&i.metadata, us));
+    let loops = (before - listing.instances.len()) as u64;
+    let mut local_ids: BTreeMap<String, String> = BTreeMap::new();
+    listing.services.retain(|s| match state.service_by_key(&s.key()) {
+        Some(local) if local.id != s.id => {
+            local_ids.insert(s.id.clone(), local.id.clone());
+            false
+        }
+        _ => true,
+    });
+    for i in &mut listing.instances {
+        hops::add_hop(&mut i.metadata, us);
+        if let Some(local) = local_ids.get(&i.service_id) {
+            i.service_id = local.clone();
+        }
+    }
+    loops
+}
+
+/// The name the app filter matches: the service's name, else the instance's service id.
+fn service_name(service: Option<&Service>, i: &Instance) -> String {
+    service.map_or_else(|| i.service_id.clone(), |s| s.name.clone())
+}
+
+/// After the grace period of silence, removes everything mirrored from the peer.
+async fn expire_if_silent(ctx: &Context, last_success: u64) {
+    let name = &ctx.peer.name;
+    let now = wall_clock_ms();
+    if !plan::past_grace(last_success, now, ctx.peer.grace_period.as_millis() as u64) {
+        return;
+    }
+    let (batch, count) = {
+        let applied = ctx.node.read();
+        let mirrored: Vec<Arc<Instance>> = applied
+            .state
+            .instances()
+            .filter(|i| i.origin.source() == Some(name))
+            .cloned()
+            .collect();
+        let checkpoint = applied
+            .state
+            .checkpoint(name)
+            .map(|c| c.value.clone())
+            .unwrap_or_default();
+        (plan::expire_peer(name, &mirrored, &checkpoint), mirrored.len())
+    };
+    let silent_secs = now.saturating_sub(last_success) / 1000;
+    let reason = format!(
+        "no answer for {silent_secs} s, past the grace period of {} s: its mirrored instances were removed",
+        ctx.peer.grace_period.as_secs()
+    );
+    let Some(batch) = batch else {
+        ctx.board.update(name, |s| {
+            s.state = PeerState::Expired;
+            s.reason = Some(reason.clone());
+        });
+        return;
+    };
+    match ctx.node.write(Command::MirrorBatch(batch)).await {
+        Ok(_) => {
+            tracing::warn!(peer = %name, removed = count, silent_secs, "peer silent past its grace period; removed its mirrored instances");
+            ctx.board.update(name, |s| {
+                s.state = PeerState::Expired;
+                s.reason = Some(reason.clone());
+                s.imported.expired += count as u64;
+                s.imported.mirrored = 0;
+            });
+        }
+        Err(e) => {
+            tracing::warn!(peer = %name, error = %e, "could not remove the instances of a silent peer; will retry")
+        }
+    }
+}
