@@ -8,6 +8,7 @@ mod ws_events;
 mod catch_up;
 mod eureka_clients;
 mod failover;
+mod federation;
 mod formation;
 mod leases;
 mod membership;

@@ -108,6 +108,31 @@ impl Drop for Cluster {
 impl Cluster {
     /// `size` nodes sharing one peer list, started at once, with `extra` flags each.
     pub fn start(size: usize, extra: &[&str]) -> Cluster {
+        let mut cluster = Cluster::new(size, extra);
+        cluster.start_all();
+        cluster
+    }
+
+    /// Starts every node not running.
+    pub fn start_all(&mut self) {
+        for n in self.nodes.iter_mut().filter(|n| !n.is_running()) {
+            n.start();
+        }
+    }
+
+    /// Writes `text` to a file in the cluster's temporary folder and adds `--config FILE` to
+    /// every node's flags (before they start).
+    pub fn use_config(&mut self, text: &str) {
+        let path = self._dir.path().join("registry.toml");
+        std::fs::write(&path, text).unwrap();
+        for n in &mut self.nodes {
+            n.args.extend(["--config".to_string(), path.display().to_string()]);
+        }
+    }
+
+    /// `size` nodes sharing one peer list, with `extra` flags each, not started yet: their
+    /// addresses are known, so other clusters' configuration can name them.
+    pub fn new(size: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let specs: Vec<(u64, String, String)> = (1..=size as u64)
             .map(|id| {
@@ -153,15 +178,11 @@ impl Cluster {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
-        let mut cluster = Cluster {
+        Cluster {
             nodes,
             client,
             _dir: dir,
-        };
-        for n in &mut cluster.nodes {
-            n.start();
         }
-        cluster
     }
 
     /// Adds (but does not start) a node that joins later: same flags, no peer list, `--join`.

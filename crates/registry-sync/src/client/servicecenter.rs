@@ -118,3 +118,10 @@ pub fn error_code(body: &[u8]) -> Option<u64> {
         _ => None,
     }
 }
+
+/// 64-bit FNV-1a: a short stable digest for ids and revision fingerprints.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -15,6 +15,7 @@ use super::RemoteRef;
 use super::Wanted;
 use crate::client::http::PeerHttp;
 use crate::client::servicecenter::error_code;
+use crate::client::servicecenter::fnv1a;
 use crate::client::servicecenter::Instances;
 use crate::client::servicecenter::ScClient;
 use crate::client::servicecenter::INSTANCE_NOT_EXISTS;
@@ -51,7 +52,13 @@ impl ScSink {
     /// `app/name/version/environment/instanceId`: the same at the peer whatever id the service got.
     pub fn key(w: &Wanted) -> String {
         let s = &w.service;
-        key_of(&s.app, &s.name, &s.version, &s.environment, &w.instance.id)
+        key_of(
+            &s.app,
+            &s.name,
+            &s.version,
+            &s.environment,
+            &instance_id(&w.instance.id),
+        )
     }
 
     pub async fn adopt(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
@@ -115,6 +122,10 @@ impl ScSink {
         let service_id = self.service_id(w).await?;
         let mut wire = mapping::instance_to_wire(&w.service, &w.instance);
         wire.service_id = service_id.clone();
+        wire.instance_id = instance_id(&w.instance.id);
+        if wire.instance_id != w.instance.id {
+            wire.properties.insert(ORIGINAL_ID_KEY.into(), w.instance.id.clone());
+        }
         wire.timestamp.clear();
         wire.mod_timestamp.clear();
         let path = format!("/microservices/{service_id}/instances");
@@ -166,6 +177,43 @@ impl ScSink {
     }
 }
 
+/// Property carrying an instance's own id when ServiceCenter needed another one.
+pub const ORIGINAL_ID_KEY: &str = "sync.instance-id";
+
+/// The id an instance gets at a ServiceCenter, which allows at most 64 of letters, digits, '_',
+/// '-', '.': the same id when it fits, else (Eureka's `host:app:port`) each other character
+/// becomes '-', and a long id is cut and ends with a hash of the whole, so it stays unique.
+pub fn instance_id(id: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if !id.is_empty() && id.len() <= 64 && id.chars().all(allowed) {
+        return id.to_string();
+    }
+    let mapped: String = id.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+    if mapped.len() <= 64 && !mapped.is_empty() {
+        return mapped;
+    }
+    format!("{}-{:016x}", &mapped[..47], fnv1a(id.bytes()))
+}
+
 fn key_of(app: &str, name: &str, version: &str, environment: &str, instance: &str) -> String {
     format!("{app}/{name}/{version}/{environment}/{instance}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_servicecenter_refuses_are_mapped_deterministically() {
+        assert_eq!(instance_id("abc-1.2_x"), "abc-1.2_x");
+        assert_eq!(
+            instance_id("127.0.0.1:account-server:8080"),
+            "127.0.0.1-account-server-8080"
+        );
+        let long = "x:".repeat(40);
+        let mapped = instance_id(&long);
+        assert_eq!(mapped.len(), 64);
+        assert_eq!(mapped, instance_id(&long));
+        assert_ne!(mapped, instance_id(&"y:".repeat(40)));
+    }
 }

@@ -14,6 +14,7 @@ use registry_store::protocol::servicecenter::wire::MicroService;
 use registry_store::protocol::servicecenter::wire::MicroServiceInstance;
 
 use crate::client::http::PeerHttp;
+use crate::client::servicecenter::fnv1a;
 use crate::client::servicecenter::Instances;
 use crate::client::servicecenter::ScClient;
 use crate::error::SyncError;
@@ -120,12 +121,6 @@ impl ScSource {
 
 /// A short stable digest of the per-service revisions, so the checkpoint moves when any does.
 fn fingerprint(revisions: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for r in revisions {
-        for b in r.bytes().chain(std::iter::once(b'|')) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
+    let bytes = revisions.iter().flat_map(|r| r.bytes().chain(std::iter::once(b'|')));
+    format!("{:016x}", fnv1a(bytes))
 }

@@ -214,10 +214,12 @@ pub fn instance_to_wire(service: &Service, i: &Instance) -> MicroServiceInstance
             ..HealthCheck::default()
         }
     });
+    // ServiceCenter requires all three once the object is there; a Eureka instance may have a
+    // zone and no region.
     let data_center_info = (!i.zone.is_empty() || !i.region.is_empty()).then(|| DataCenterInfo {
         name: or(&fields.data_center_name, "default").to_string(),
-        region: i.region.clone(),
-        available_zone: i.zone.clone(),
+        region: or(&i.region, "default").to_string(),
+        available_zone: or(&i.zone, "default").to_string(),
     });
     MicroServiceInstance {
         instance_id: i.id.clone(),
@@ -384,5 +386,12 @@ mod tests {
         assert_eq!(seen.health_check.unwrap().times, 2);
         assert_eq!(seen.status, "DOWN");
         assert_eq!(seen.data_center_info, None);
+        // A zone without a region still gives ServiceCenter a complete object.
+        eureka.zone = "zone-1".into();
+        let dc = instance_to_wire(&service, &eureka).data_center_info.unwrap();
+        assert_eq!(
+            (dc.name.as_str(), dc.region.as_str(), dc.available_zone.as_str()),
+            ("default", "default", "zone-1")
+        );
     }
 }

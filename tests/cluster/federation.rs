@@ -1,0 +1,609 @@
+//! Federation between registries, all real `registryd` processes on loopback:
+//! - two clusters of ours (three nodes and one) following each other's change feeds
+//!   (`kind = "cluster"`): propagation of registrations and deletions, 1,000 instances each way,
+//!   then 30 s with no duplicate and no loop;
+//! - a hub importing from a `registryd` used only as a plain Eureka server and exporting to one
+//!   used only as a plain ServiceCenter, with py-eureka-client as account-server and a
+//!   ServiceCenter client as hello-server;
+//! - the hub's leader killed with -9 during a sync: the mirror ends equal to the source;
+//! - a peer that goes dark: its instances stay through the grace period, then go, and
+//!   `/admin/sync` says why.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::io::BufReader;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::json;
+use serde_json::Value;
+
+use crate::support::Cluster;
+
+/// A `[[sync]]` table.
+fn peer(name: &str, kind: &str, url: &str, direction: &str, extra: &str) -> String {
+    format!(
+        "[[sync]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\ndirection = \"{direction}\"\ninterval_ms = 200\n{extra}\n"
+    )
+}
+
+/// A Eureka registration body with a long lease, so nothing expires during a test.
+fn instance_body(app: &str, id: &str, port: u16) -> Value {
+    json!({ "instance": {
+        "instanceId": id,
+        "hostName": "127.0.0.1",
+        "app": app,
+        "ipAddr": "127.0.0.1",
+        "status": "UP",
+        "port": { "$": port, "@enabled": "true" },
+        "securePort": { "$": 443, "@enabled": "false" },
+        "dataCenterInfo": {
+            "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
+            "name": "MyOwn"
+        },
+        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 900 },
+        "metadata": { "zone": "zone-1" }
+    }})
+}
+
+async fn eureka_register(client: &reqwest::Client, base: &str, app: &str, id: &str) -> Result<(), String> {
+    let resp = client
+        .post(format!("{base}/eureka/apps/{app}"))
+        .json(&instance_body(app, id, 8080))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match resp.status().as_u16() {
+        204 => Ok(()),
+        s => Err(format!("register {app}/{id}: {s}")),
+    }
+}
+
+async fn eureka_cancel(client: &reqwest::Client, base: &str, app: &str, id: &str) -> Result<(), String> {
+    let resp = client
+        .delete(format!("{base}/eureka/apps/{app}/{id}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match resp.status().as_u16() {
+        200 => Ok(()),
+        s => Err(format!("cancel {app}/{id}: {s}")),
+    }
+}
+
+/// Every `(APP, instanceId)` a node lists in `/eureka/apps`, counted (a duplicate counts 2).
+async fn eureka_listing(client: &reqwest::Client, base: &str) -> BTreeMap<(String, String), usize> {
+    let apps: Value = client
+        .get(format!("{base}/eureka/apps"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("GET /eureka/apps")
+        .json()
+        .await
+        .expect("apps JSON");
+    let mut out = BTreeMap::new();
+    for app in apps["applications"]["application"].as_array().into_iter().flatten() {
+        for i in app["instance"].as_array().into_iter().flatten() {
+            let key = (
+                app["name"].as_str().unwrap().to_string(),
+                i["instanceId"].as_str().unwrap().to_string(),
+            );
+            *out.entry(key).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The ids of `app`'s instances in a listing.
+fn ids_of(listing: &BTreeMap<(String, String), usize>, app: &str) -> BTreeSet<String> {
+    listing
+        .keys()
+        .filter(|(a, _)| a == app)
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+async fn has_instance(client: &reqwest::Client, base: &str, app: &str, id: &str) -> bool {
+    client
+        .get(format!("{base}/eureka/apps/{app}/{id}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
+async fn revision(client: &reqwest::Client, base: &str) -> u64 {
+    let status: Value = client
+        .get(format!("{base}/admin/cluster"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    status["last_log_index"].as_u64().expect("last_log_index")
+}
+
+async fn sync_report(client: &reqwest::Client, base: &str) -> Value {
+    client
+        .get(format!("{base}/admin/sync"))
+        .send()
+        .await
+        .expect("GET /admin/sync")
+        .json()
+        .await
+        .expect("sync report JSON")
+}
+
+/// Polls `check` every 5 ms until it holds; returns how long that took (bounded by `timeout`).
+async fn time_until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn report_latencies(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{what}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        samples.len(),
+        percentile(&samples, 50.0).as_secs_f64() * 1e3,
+        percentile(&samples, 99.0).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+/// Registers `count` instances of `app` through the nodes at `bases`, 32 at a time.
+async fn register_many(client: &reqwest::Client, bases: &[String], app: &str, count: usize) {
+    let results: Vec<Result<(), String>> = futures::stream::iter(0..count)
+        .map(|n| {
+            let base = bases[n % bases.len()].clone();
+            async move {
+                let id = format!("{}-{n}", app.to_ascii_lowercase());
+                let mut last = Err(String::new());
+                for _ in 0..20 {
+                    last = eureka_register(client, &base, app, &id).await;
+                    if last.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                last
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "registrations failed: {failed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_clusters_follow_each_other_without_loops_or_duplicates() {
+    let mut a = Cluster::new(3, &[]);
+    let mut b = Cluster::new(1, &[]);
+    let a_urls: Vec<String> = a.nodes.iter().map(|n| n.url("")).collect();
+    let b_url = b.nodes[0].url("");
+    a.use_config(&format!(
+        "cluster_name = \"dc-a\"\n{}",
+        peer("dc-b", "cluster", &b_url, "both", "full_sync_secs = 10")
+    ));
+    b.use_config(&format!(
+        "cluster_name = \"dc-b\"\n{}",
+        peer("dc-a", "cluster", &a_urls[0], "both", "full_sync_secs = 10")
+    ));
+    a.start_all();
+    b.start_all();
+    a.wait_healthy(Duration::from_secs(20)).await;
+    b.wait_healthy(Duration::from_secs(20)).await;
+    a.leader(Duration::from_secs(20)).await;
+    let client = a.client.clone();
+
+    // Propagation A → B of a registration through Eureka, and of its deletion.
+    let mut registered = Vec::new();
+    let mut deleted = Vec::new();
+    for n in 0..100 {
+        let id = format!("lat-{n}");
+        let base = &a_urls[n % a_urls.len()];
+        eureka_register(&client, base, "LATENCY", &id).await.unwrap();
+        let start = Instant::now();
+        time_until(Duration::from_secs(20), "registration reaches B", || {
+            has_instance(&client, &b_url, "LATENCY", &id)
+        })
+        .await;
+        registered.push(start.elapsed());
+    }
+    for n in 0..100 {
+        let id = format!("lat-{n}");
+        eureka_cancel(&client, &a_urls[n % a_urls.len()], "LATENCY", &id)
+            .await
+            .unwrap();
+        let start = Instant::now();
+        time_until(Duration::from_secs(20), "deletion reaches B", || async {
+            !has_instance(&client, &b_url, "LATENCY", &id).await
+        })
+        .await;
+        deleted.push(start.elapsed());
+    }
+    report_latencies("A→B registration (register acknowledged → visible on B)", registered);
+    report_latencies("A→B deletion (cancel acknowledged → gone on B)", deleted);
+
+    // 1,000 instances each way, at once.
+    let b_urls = vec![b_url.clone()];
+    tokio::join!(
+        register_many(&client, &a_urls, "BULK-A", 1000),
+        register_many(&client, &b_urls, "BULK-B", 1000),
+    );
+    let everything = |listing: &BTreeMap<(String, String), usize>| {
+        ids_of(listing, "BULK-A").len() == 1000 && ids_of(listing, "BULK-B").len() == 1000
+    };
+    time_until(Duration::from_secs(90), "1,000 instances each way", || async {
+        everything(&eureka_listing(&client, &a_urls[1]).await) && everything(&eureka_listing(&client, &b_url).await)
+    })
+    .await;
+
+    // 30 s of stability: same records everywhere, each once, and no churn (a loop would write
+    // without end). Only checkpoint records and periodic full comparisons may move revisions.
+    let before = (revision(&client, &a_urls[0]).await, revision(&client, &b_url).await);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        for base in a_urls.iter().chain([&b_url]) {
+            let listing = eureka_listing(&client, base).await;
+            assert!(everything(&listing), "{base} lost instances");
+            assert_eq!(
+                listing.len(),
+                2000,
+                "{base} lists other instances: {:?}",
+                listing.keys().take(5).collect::<Vec<_>>()
+            );
+            let dups: Vec<_> = listing.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(dups.is_empty(), "{base} lists duplicates: {dups:?}");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let after = (revision(&client, &a_urls[0]).await, revision(&client, &b_url).await);
+    println!(
+        "revisions during 30 s of stability: A {} → {}, B {} → {}",
+        before.0, after.0, before.1, after.1
+    );
+    assert!(
+        after.0 - before.0 <= 20 && after.1 - before.1 <= 20,
+        "registries kept changing: {before:?} → {after:?}"
+    );
+
+    // Every node of A answers /admin/sync (followers with the leader's report).
+    for base in &a_urls {
+        let report = sync_report(&client, base).await;
+        assert_eq!(report["cluster_name"], "dc-a");
+        assert_eq!(report["leading"], true, "{base}: {report}");
+        let p = &report["peers"][0];
+        assert_eq!(p["state"], "syncing", "{report}");
+        assert_eq!(p["imported"]["mirrored"], 1000, "{report}");
+    }
+    let report = sync_report(&client, &b_url).await;
+    assert_eq!(report["peers"][0]["imported"]["mirrored"], 1000, "{report}");
+
+    // The ServiceCenter API of B finds A's instances too: one registry, every protocol.
+    let found: Value = client
+        .get(format!(
+            "{b_url}/v4/default/registry/instances?appId=eureka&serviceName=bulk-a&version=0%2B"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["instances"].as_array().map(Vec::len), Some(1000));
+}
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
+}
+
+/// ServiceCenter calls as an SDK makes them.
+async fn sc(client: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
+    let mut request = client.request(method, url).header("X-Domain-Name", "default");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The endpoints a ServiceCenter `find` answers for `consumer`.
+async fn found_endpoints(client: &reqwest::Client, find: &str, consumer: &str) -> Vec<Value> {
+    let resp = client.get(find).header("X-ConsumerId", consumer).send().await.unwrap();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    body["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["endpoints"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
+    let python = clients_dir().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "py-eureka-client is missing: run `bash tests/run.sh`, which installs it"
+    );
+    // Data center A: a registryd used only as a Eureka server. B: one used only as ServiceCenter.
+    let eureka = Cluster::start(1, &[]);
+    let servicecenter = Cluster::start(1, &[]);
+    let mut hub = Cluster::new(1, &[]);
+    let eureka_url = eureka.nodes[0].url("");
+    let sc_url = servicecenter.nodes[0].url("");
+    hub.use_config(&format!(
+        "cluster_name = \"hub\"\n{}{}",
+        peer("dc-a", "eureka", &format!("{eureka_url}/eureka/"), "both", ""),
+        peer("dc-b", "servicecenter", &sc_url, "both", ""),
+    ));
+    hub.start_all();
+    for c in [&eureka, &servicecenter, &hub] {
+        c.wait_healthy(Duration::from_secs(20)).await;
+    }
+    let client = hub.client.clone();
+
+    // account-server: an unmodified py-eureka-client registered in data center A.
+    let port = crate::support::free_port();
+    let mut account = Command::new(&python)
+        .arg("py_client.py")
+        .arg(format!("{eureka_url}/eureka/"))
+        .arg("account-server")
+        .arg(port.to_string())
+        .current_dir(clients_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start py-eureka-client");
+    let mut account_in = account.stdin.take().unwrap();
+    let mut account_out = BufReader::new(account.stdout.take().unwrap());
+    let mut line = String::new();
+    account_out.read_line(&mut line).unwrap();
+    assert!(line.contains("started"), "py-eureka-client said {line:?}");
+
+    // hello-server: a ServiceCenter client in data center B, creating its service and instance.
+    let v4 = format!("{sc_url}/v4/default/registry");
+    let (status, created) = sc(
+        &client,
+        reqwest::Method::POST,
+        format!("{v4}/microservices"),
+        Some(json!({ "service": { "appId": "hello", "serviceName": "hello-server", "version": "1.0.0" } })),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let hello_id = created["serviceId"].as_str().unwrap().to_string();
+    let (status, registered) = sc(
+        &client,
+        reqwest::Method::POST,
+        format!("{v4}/microservices/{hello_id}/instances"),
+        Some(json!({ "instance": {
+            "hostName": "hello-host",
+            "endpoints": ["rest://127.0.0.1:9090"],
+            "status": "UP",
+            "healthCheck": { "mode": "push", "interval": 30, "times": 3 }
+        }})),
+    )
+    .await;
+    assert_eq!(status, 200, "{registered}");
+    let hello_instance = registered["instanceId"].as_str().unwrap().to_string();
+
+    // hello-server finds account-server (appId `eureka`) in its own ServiceCenter.
+    let find = format!("{v4}/instances?appId=eureka&serviceName=account-server&version=0%2B");
+    time_until(Duration::from_secs(30), "hello-server finds account-server", || async {
+        !found_endpoints(&client, &find, &hello_id).await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        found_endpoints(&client, &find, &hello_id).await,
+        vec![json!(format!("rest://127.0.0.1:{port}"))]
+    );
+
+    // Every registry lists every instance: hello-server reached the Eureka side too, and the
+    // Eureka client itself sees it.
+    time_until(Duration::from_secs(30), "hello-server reaches data center A", || {
+        has_instance(&client, &eureka_url, "HELLO-SERVER", &hello_instance)
+    })
+    .await;
+    let mut seen = false;
+    for _ in 0..60 {
+        writeln!(account_in, "discover HELLO-SERVER").unwrap();
+        account_in.flush().unwrap();
+        line.clear();
+        account_out.read_line(&mut line).unwrap();
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        if reply["statuses"] == json!(["UP"]) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(seen, "py-eureka-client never saw HELLO-SERVER: {line}");
+
+    // No loop and no duplicate: each side lists each instance exactly once, and the copies
+    // carry their hop path.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let a_listing = eureka_listing(&client, &eureka_url).await;
+    assert_eq!(a_listing.len(), 2, "{a_listing:?}");
+    assert!(a_listing.values().all(|n| *n == 1), "{a_listing:?}");
+    let copy: Value = client
+        .get(format!("{eureka_url}/eureka/apps/HELLO-SERVER/{hello_instance}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(copy["instance"]["metadata"]["sync.hops"], "hub", "{copy}");
+    let (_, services) = sc(&client, reqwest::Method::GET, format!("{v4}/microservices"), None).await;
+    let names: BTreeSet<&str> = services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["serviceName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["account-server", "hello-server"]));
+    let report = sync_report(&client, &hub.nodes[0].url("")).await;
+    for p in report["peers"].as_array().unwrap() {
+        assert_eq!(p["state"], "syncing", "{report}");
+        assert_eq!(p["imported"]["mirrored"], 1, "{report}");
+        assert_eq!(p["exported"]["exported"], 1, "{report}");
+    }
+
+    // account-server stops: its deletion reaches data center B.
+    writeln!(account_in, "stop").unwrap();
+    account_in.flush().unwrap();
+    time_until(
+        Duration::from_secs(30),
+        "account-server's deletion reaches B",
+        || async { found_endpoints(&client, &find, &hello_id).await.is_empty() },
+    )
+    .await;
+    let _ = account.kill();
+    let _ = account.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_hubs_leader_during_sync_leaves_an_exact_mirror() {
+    let source = Cluster::start(1, &[]);
+    let mut hub = Cluster::new(3, &[]);
+    let source_url = source.nodes[0].url("");
+    hub.use_config(&format!(
+        "cluster_name = \"hub\"\n{}",
+        peer("dc-a", "eureka", &format!("{source_url}/eureka"), "import", "")
+    ));
+    hub.start_all();
+    source.wait_healthy(Duration::from_secs(20)).await;
+    hub.wait_healthy(Duration::from_secs(20)).await;
+    let leader = hub.leader(Duration::from_secs(20)).await;
+    let client = hub.client.clone();
+
+    // Registrations and cancellations at the source while the hub's leader is killed.
+    let churn = {
+        let client = client.clone();
+        let source_url = source_url.clone();
+        tokio::spawn(async move {
+            for n in 0..400 {
+                let id = format!("chaos-{n}");
+                eureka_register(&client, &source_url, "CHAOS", &id).await.unwrap();
+                if n % 4 == 3 {
+                    eureka_cancel(&client, &source_url, "CHAOS", &format!("chaos-{}", n - 2))
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    time_until(Duration::from_secs(30), "the hub starts mirroring", || async {
+        !ids_of(&eureka_listing(&client, &hub.nodes[leader].url("")).await, "CHAOS").is_empty()
+    })
+    .await;
+    hub.nodes[leader].kill9();
+    churn.await.unwrap();
+
+    let want = ids_of(&eureka_listing(&client, &source_url).await, "CHAOS");
+    assert_eq!(want.len(), 300);
+    let survivor = hub.running()[0];
+    let survivor_url = hub.nodes[survivor].url("");
+    time_until(Duration::from_secs(60), "the mirror equals the source", || async {
+        ids_of(&eureka_listing(&client, &survivor_url).await, "CHAOS") == want
+    })
+    .await;
+    for i in hub.running() {
+        let listing = eureka_listing(&client, &hub.nodes[i].url("")).await;
+        assert!(listing.values().all(|n| *n == 1), "duplicates on node {}", i + 1);
+    }
+    let report = sync_report(&client, &survivor_url).await;
+    assert_eq!(report["leading"], true, "{report}");
+    assert_eq!(report["peers"][0]["imported"]["mirrored"], 300, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_peer_keeps_its_instances_through_the_grace_period_then_loses_them() {
+    let mut source = Cluster::start(1, &[]);
+    let mut hub = Cluster::new(1, &[]);
+    let source_url = source.nodes[0].url("");
+    hub.use_config(&format!(
+        "cluster_name = \"hub\"\n{}",
+        peer(
+            "dc-a",
+            "eureka",
+            &format!("{source_url}/eureka"),
+            "import",
+            "grace_period_secs = 8"
+        )
+    ));
+    hub.start_all();
+    source.wait_healthy(Duration::from_secs(20)).await;
+    hub.wait_healthy(Duration::from_secs(20)).await;
+    let client = hub.client.clone();
+    let hub_url = hub.nodes[0].url("");
+    for n in 0..3 {
+        eureka_register(&client, &source_url, "QUIET", &format!("quiet-{n}"))
+            .await
+            .unwrap();
+    }
+    time_until(Duration::from_secs(20), "mirrored", || async {
+        ids_of(&eureka_listing(&client, &hub_url).await, "QUIET").len() == 3
+    })
+    .await;
+
+    source.nodes[0].kill9();
+    let dark = Instant::now();
+    // Within the grace period: kept, and the report says the peer is failing and why.
+    time_until(Duration::from_secs(10), "the report shows the failure", || async {
+        sync_report(&client, &hub_url).await["peers"][0]["state"] == "failing"
+    })
+    .await;
+    assert_eq!(ids_of(&eureka_listing(&client, &hub_url).await, "QUIET").len(), 3);
+    let report = sync_report(&client, &hub_url).await;
+    assert!(
+        report["peers"][0]["last_error"].as_str().unwrap().contains("reach"),
+        "{report}"
+    );
+    assert!(dark.elapsed() < Duration::from_secs(8));
+
+    // After it: removed, counted, and explained.
+    time_until(Duration::from_secs(30), "the silent peer's instances go", || async {
+        ids_of(&eureka_listing(&client, &hub_url).await, "QUIET").is_empty()
+    })
+    .await;
+    assert!(
+        dark.elapsed() >= Duration::from_secs(8),
+        "removed before the grace period ended"
+    );
+    let report = sync_report(&client, &hub_url).await;
+    let p = &report["peers"][0];
+    assert_eq!(p["state"], "expired", "{report}");
+    assert_eq!(p["imported"]["expired"], 3, "{report}");
+    assert!(p["reason"].as_str().unwrap().contains("grace period"), "{report}");
+}
