@@ -477,6 +477,21 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
         assert_eq!(p["imported"]["mirrored"], 1, "{report}");
         assert_eq!(p["exported"]["exported"], 1, "{report}");
     }
+    let metrics = client
+        .get(hub.nodes[0].url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"registry_sync_mirrored_instances{peer="dc-a",kind="eureka"} 1"#,
+        r#"registry_sync_exported_instances{peer="dc-b",kind="servicecenter"} 1"#,
+        r#"registry_sync_peer_up{peer="dc-a",kind="eureka"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line:?} in\n{metrics}");
+    }
 
     // account-server stops: its deletion reaches data center B.
     writeln!(account_in, "stop").unwrap();

@@ -6,6 +6,7 @@
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
+//! - [`metrics`]: `/metrics` in Prometheus text.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
 //!   (`registry_sync`), whose workers the router starts.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod error;
 pub mod eureka;
+pub mod metrics;
 pub mod node_api;
 pub mod registry_api;
 pub mod servicecenter;
@@ -52,6 +54,7 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
+        .merge(metrics::routes(federation.clone()))
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
 }

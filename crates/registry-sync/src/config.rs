@@ -18,6 +18,17 @@ pub enum PeerKind {
     Cluster,
 }
 
+impl PeerKind {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerKind::Eureka => "eureka",
+            PeerKind::Servicecenter => "servicecenter",
+            PeerKind::Cluster => "cluster",
+        }
+    }
+}
+
 /// Which way records flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

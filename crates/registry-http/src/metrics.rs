@@ -1,0 +1,117 @@
+//! `GET /metrics`: Prometheus text exposition (OpenMetrics), built fresh on each scrape from
+//! the node's own reports. So far the federation's: per peer, whether its last round
+//! succeeded, lag, mirrored and exported instances, and the import and export counts.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use registry_sync::status::PeerState;
+use registry_sync::Federation;
+
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+    kind: String,
+}
+
+/// The `/metrics` route.
+pub fn routes(federation: Arc<Federation>) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(federation)
+}
+
+async fn scrape(State(federation): State<Arc<Federation>>) -> Response {
+    let mut registry = Registry::with_prefix("registry");
+    sync_metrics(&mut registry, &federation);
+    let mut body = String::new();
+    if let Err(e) = encode(&mut body, &registry) {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+}
+
+/// A counter family and a gauge family, registered under `name`.
+fn counters(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels, Counter> {
+    let family = Family::<PeerLabels, Counter>::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
+fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels, Gauge> {
+    let family = Family::<PeerLabels, Gauge>::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
+fn sync_metrics(registry: &mut Registry, federation: &Federation) {
+    let report = federation.report();
+    let leading = Gauge::<i64>::default();
+    leading.set(i64::from(report.leading));
+    registry.register(
+        "sync_workers_running",
+        "1 when this node (the leader) runs the sync workers",
+        leading,
+    );
+    let up = gauges(registry, "sync_peer_up", "1 when the peer's last round succeeded");
+    let lag = gauges(
+        registry,
+        "sync_lag_seconds",
+        "Seconds since the peer's last successful round",
+    );
+    let mirrored = gauges(registry, "sync_mirrored_instances", "Instances mirrored from the peer");
+    let exported = gauges(
+        registry,
+        "sync_exported_instances",
+        "Instances kept registered at the peer",
+    );
+    let upserted = counters(
+        registry,
+        "sync_imported_upserts",
+        "Mirrored instances created or changed",
+    );
+    let deleted = counters(registry, "sync_imported_deletes", "Mirrored instances deleted");
+    let expired = counters(
+        registry,
+        "sync_expired_instances",
+        "Instances removed after the grace period",
+    );
+    let loops = counters(
+        registry,
+        "sync_loops_skipped",
+        "Records skipped because their hop path names this cluster",
+    );
+    let registered = counters(registry, "sync_export_registrations", "Registrations sent to the peer");
+    let heartbeats = counters(registry, "sync_export_heartbeats", "Heartbeats sent to the peer");
+    let unregistered = counters(registry, "sync_export_deletes", "Copies removed from the peer");
+    for p in report.peers {
+        let labels = PeerLabels {
+            peer: p.name.clone(),
+            kind: p.kind.as_str().to_string(),
+        };
+        up.get_or_create(&labels).set(i64::from(p.state == PeerState::Syncing));
+        if let Some(ms) = p.lag_ms {
+            lag.get_or_create(&labels).set((ms / 1000) as i64);
+        }
+        mirrored.get_or_create(&labels).set(p.imported.mirrored as i64);
+        exported.get_or_create(&labels).set(p.exported.exported as i64);
+        upserted.get_or_create(&labels).inc_by(p.imported.upserted);
+        deleted.get_or_create(&labels).inc_by(p.imported.deleted);
+        expired.get_or_create(&labels).inc_by(p.imported.expired);
+        loops.get_or_create(&labels).inc_by(p.imported.loops_skipped);
+        registered.get_or_create(&labels).inc_by(p.exported.registered);
+        heartbeats.get_or_create(&labels).inc_by(p.exported.heartbeats);
+        unregistered.get_or_create(&labels).inc_by(p.exported.deleted);
+    }
+}
