@@ -131,7 +131,7 @@ pub fn past_grace(last_success_ms: Millis, now_ms: Millis, grace_ms: Millis) -> 
 }
 
 /// The batch that removes everything mirrored from a peer that stayed silent past its grace
-/// period (the checkpoint is kept, so a returning peer resumes with a full listing).
+/// period, recording `checkpoint` (empty, so a returning peer starts with a complete listing).
 pub fn expire_peer(source: &str, mirrored: &[Arc<Instance>], checkpoint: &str) -> Option<MirrorBatch> {
     (!mirrored.is_empty()).then(|| MirrorBatch {
         source: source.to_string(),

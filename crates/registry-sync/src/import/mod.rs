@@ -228,12 +228,8 @@ async fn expire_if_silent(ctx: &Context, last_success: u64) {
             .filter(|i| i.origin.source() == Some(name))
             .cloned()
             .collect();
-        let checkpoint = applied
-            .state
-            .checkpoint(name)
-            .map(|c| c.value.clone())
-            .unwrap_or_default();
-        (plan::expire_peer(name, &mirrored, &checkpoint), mirrored.len())
+        // The checkpoint is cleared: a peer that comes back starts over with a complete listing.
+        (plan::expire_peer(name, &mirrored, ""), mirrored.len())
     };
     let silent_secs = now.saturating_sub(last_success) / 1000;
     let reason = format!(
