@@ -622,3 +622,73 @@ async fn a_silent_peer_keeps_its_instances_through_the_grace_period_then_loses_t
     assert_eq!(p["imported"]["expired"], 3, "{report}");
     assert!(p["reason"].as_str().unwrap().contains("grace period"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ring_of_three_clusters_neither_loops_nor_duplicates() {
+    // ring-1 follows ring-3, ring-2 follows ring-1, ring-3 follows ring-2.
+    let mut ring: Vec<Cluster> = (0..3).map(|_| Cluster::new(1, &[])).collect();
+    let urls: Vec<String> = ring.iter().map(|c| c.nodes[0].url("")).collect();
+    for (n, cluster) in ring.iter_mut().enumerate() {
+        let followed = (n + 2) % 3;
+        cluster.use_config(&format!(
+            "cluster_name = \"ring-{}\"\n{}",
+            n + 1,
+            peer(
+                &format!("ring-{}", followed + 1),
+                "cluster",
+                &urls[followed],
+                "import",
+                ""
+            )
+        ));
+        cluster.start_all();
+    }
+    for c in &ring {
+        c.wait_healthy(Duration::from_secs(20)).await;
+    }
+    let client = ring[0].client.clone();
+    for (n, url) in urls.iter().enumerate() {
+        register_many(&client, std::slice::from_ref(url), &format!("RING-{}", n + 1), 50).await;
+    }
+    let complete = |listing: &BTreeMap<(String, String), usize>| {
+        (1..=3).all(|n| ids_of(listing, &format!("RING-{n}")).len() == 50)
+            && listing.len() == 150
+            && listing.values().all(|c| *c == 1)
+    };
+    time_until(Duration::from_secs(30), "every instance around the ring", || async {
+        let mut all = true;
+        for url in &urls {
+            all &= complete(&eureka_listing(&client, url).await);
+        }
+        all
+    })
+    .await;
+
+    // Quiet: nothing circulates.
+    let mut before = Vec::new();
+    for url in &urls {
+        before.push(revision(&client, url).await);
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    for (n, url) in urls.iter().enumerate() {
+        let listing = eureka_listing(&client, url).await;
+        assert!(complete(&listing), "ring-{}: {listing:?}", n + 1);
+        let grew = revision(&client, url).await - before[n];
+        assert!(grew <= 6, "ring-{} kept writing: {grew} entries in 8 s", n + 1);
+    }
+
+    // Deletions travel the whole ring.
+    for k in 0..10 {
+        eureka_cancel(&client, &urls[0], "RING-1", &format!("ring-1-{k}"))
+            .await
+            .unwrap();
+    }
+    time_until(Duration::from_secs(30), "deletions around the ring", || async {
+        let mut all = true;
+        for url in &urls {
+            all &= ids_of(&eureka_listing(&client, url).await, "RING-1").len() == 40;
+        }
+        all
+    })
+    .await;
+}

@@ -19,6 +19,7 @@ use registry_store::model::Service;
 use registry_store::node::wall_clock_ms;
 use registry_store::state::RegistryState;
 
+use crate::config::PeerConfig;
 use crate::config::PeerKind;
 use crate::error::SyncError;
 use crate::hops;
@@ -120,7 +121,7 @@ async fn propose(
     let (plan, mirrored) = {
         let applied = ctx.node.read();
         let state = &applied.state;
-        let loops = prepare(ctx, state, &mut listing);
+        let loops = prepare(&ctx.peer, &ctx.cluster, state, &mut listing);
         let mirrored: Vec<Arc<Instance>> = state
             .instances()
             .filter(|i| i.origin.source() == Some(name))
@@ -179,15 +180,13 @@ async fn propose(
 /// through this cluster (counted), marks the rest with this cluster's hop, and points instances
 /// at the local id of a service that exists here under another id. Returns how many records
 /// the loop check dropped.
-fn prepare(ctx: &Context, state: &RegistryState, listing: &mut Listing) -> u64 {
-    let us = ctx.cluster.as_str();
+fn prepare(peer: &PeerConfig, us: &str, state: &RegistryState, listing: &mut Listing) -> u64 {
     let services = std::mem::take(&mut listing.services);
-    listing.instances.retain(|i| {
-        ctx.peer
-            .wants_app(&service_name(services.iter().find(|s| s.id == i.service_id), i))
-    });
+    listing
+        .instances
+        .retain(|i| peer.wants_app(&service_name(services.iter().find(|s| s.id == i.service_id), i)));
     listing.services = services;
-    listing.services.retain(|s| ctx.peer.wants_app(&s.name));
+    listing.services.retain(|s| peer.wants_app(&s.name));
     let before = listing.instances.len();
     listing.instances.retain(|i| !hops::visited(&i.metadata, us));
     let loops = (before - listing.instances.len()) as u64;
@@ -256,5 +255,67 @@ async fn expire_if_silent(ctx: &Context, last_success: u64) {
         Err(e) => {
             tracing::warn!(peer = %name, error = %e, "could not remove the instances of a silent peer; will retry")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use registry_store::command::CreateService;
+    use registry_store::command::Proposal;
+    use registry_store::model::Tenant;
+
+    use super::*;
+    use crate::config::PeerFile;
+
+    fn peer(apps: &[&str]) -> PeerConfig {
+        let text = format!(
+            "name = \"dc-a\"\nkind = \"cluster\"\nurl = \"http://h:1\"\ndirection = \"import\"\napps = {apps:?}"
+        );
+        toml::from_str::<PeerFile>(&text).unwrap().validate().unwrap()
+    }
+
+    fn instance(service: &str, id: &str, hops: Option<&str>) -> Instance {
+        let mut i = Instance::new(Tenant::default(), service, id, "h");
+        if let Some(h) = hops {
+            i.metadata.insert(hops::HOPS_KEY.into(), h.into());
+        }
+        i
+    }
+
+    #[test]
+    fn listings_are_filtered_stamped_and_pointed_at_local_services() {
+        // Locally, orders 1.0 exists as "local-orders"; the peer calls it "remote-orders".
+        let mut state = RegistryState::new();
+        let mut local = Service::new(Tenant::default(), "local-orders", "shop", "orders");
+        local.version = "1.0".into();
+        let create = Proposal {
+            at_ms: 1,
+            command: Command::CreateService(CreateService { service: local.clone() }),
+        };
+        state.apply(1, &create);
+        let mut remote = local.clone();
+        remote.id = "remote-orders".into();
+        let billing = Service::new(Tenant::default(), "billing", "shop", "billing");
+        let mut listing = Listing {
+            services: vec![remote, billing],
+            instances: vec![
+                instance("remote-orders", "o1", Some("dc-a")),
+                instance("remote-orders", "o2", Some("hub,dc-a")),
+                instance("billing", "b1", None),
+            ],
+            complete: true,
+            ..Listing::default()
+        };
+        let loops = prepare(&peer(&["orders"]), "hub", &state, &mut listing);
+        assert_eq!(loops, 1, "o2 passed through this cluster already");
+        assert_eq!(listing.instances.len(), 1, "billing is not in the app filter");
+        let o1 = &listing.instances[0];
+        assert_eq!((o1.id.as_str(), o1.service_id.as_str()), ("o1", "local-orders"));
+        assert_eq!(o1.metadata[hops::HOPS_KEY], "dc-a,hub");
+        assert_eq!(o1.metadata[hops::ORIGIN_KEY], "dc-a");
+        assert!(
+            listing.services.is_empty(),
+            "the local service is used, billing filtered out"
+        );
     }
 }
