@@ -5,111 +5,14 @@
 //!
 //! The clients are installed by `tests/run.sh` into `tests/clients/` (`.venv`, `node_modules`).
 
-use std::io::BufRead;
-use std::io::BufReader;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Child;
-use std::process::ChildStdin;
-use std::process::Command;
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::client_driver::clients_dir;
+use crate::client_driver::Client;
 use crate::support::Cluster;
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
-}
-
-/// A client driver script: commands in on stdin, one JSON event out per command.
-struct Client {
-    name: &'static str,
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-}
-
-impl Client {
-    fn spawn(name: &'static str, program: PathBuf, args: &[String]) -> Client {
-        let mut child = Command::new(&program)
-            .args(args)
-            .current_dir(clients_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {}: {e}; run `bash tests/run.sh`, which installs the clients",
-                    program.display()
-                )
-            });
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Client {
-            name,
-            child,
-            stdin,
-            events,
-        }
-    }
-
-    fn next_event(&self, timeout: Duration) -> Value {
-        self.events
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| panic!("{} sent no event within {timeout:?}", self.name))
-    }
-
-    fn ask(&mut self, command: &str) -> Value {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-        self.next_event(Duration::from_secs(30))
-    }
-
-    /// Asks `discover APP` until the client's own cache shows `want` (bounded).
-    fn discover_until(&mut self, app: &str, want: &[&str], timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let reply = self.ask(&format!("discover {app}"));
-            let statuses: Vec<String> = reply["statuses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap().to_string())
-                .collect();
-            if statuses == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} never saw {app} as {want:?} (last: {statuses:?})",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Instance statuses of `app` in node `i`'s `/eureka/apps` (JSON), with overrides.
 async fn registered(cluster: &Cluster, i: usize, app: &str) -> Vec<(String, String)> {

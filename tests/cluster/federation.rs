@@ -11,12 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
-use std::io::BufRead;
-use std::io::BufReader;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
-use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -24,6 +18,8 @@ use futures::StreamExt;
 use serde_json::json;
 use serde_json::Value;
 
+use crate::client_driver::clients_dir;
+use crate::client_driver::Client;
 use crate::support::Cluster;
 
 /// A `[[sync]]` table.
@@ -318,10 +314,6 @@ async fn two_clusters_follow_each_other_without_loops_or_duplicates() {
     assert_eq!(found["instances"].as_array().map(Vec::len), Some(1000));
 }
 
-fn clients_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
-}
-
 /// ServiceCenter calls as an SDK makes them.
 async fn sc(client: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
     let mut request = client.request(method, url).header("X-Domain-Name", "default");
@@ -372,22 +364,19 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
 
     // account-server: an unmodified py-eureka-client registered in data center A.
     let port = crate::support::free_port();
-    let mut account = Command::new(&python)
-        .arg("py_client.py")
-        .arg(format!("{eureka_url}/eureka/"))
-        .arg("account-server")
-        .arg(port.to_string())
-        .current_dir(clients_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start py-eureka-client");
-    let mut account_in = account.stdin.take().unwrap();
-    let mut account_out = BufReader::new(account.stdout.take().unwrap());
-    let mut line = String::new();
-    account_out.read_line(&mut line).unwrap();
-    assert!(line.contains("started"), "py-eureka-client said {line:?}");
+    let script = clients_dir().join("py_client.py").display().to_string();
+    let mut account = Client::spawn(
+        "py-eureka-client",
+        python,
+        &[
+            script,
+            format!("{eureka_url}/eureka/"),
+            "account-server".into(),
+            port.to_string(),
+        ],
+    );
+    let started = account.next_event(Duration::from_secs(30));
+    assert_eq!(started["event"], "started", "{started}");
 
     // hello-server: a ServiceCenter client in data center B, creating its service and instance.
     let v4 = format!("{sc_url}/v4/default/registry");
@@ -432,20 +421,7 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
         has_instance(&client, &eureka_url, "HELLO-SERVER", &hello_instance)
     })
     .await;
-    let mut seen = false;
-    for _ in 0..60 {
-        writeln!(account_in, "discover HELLO-SERVER").unwrap();
-        account_in.flush().unwrap();
-        line.clear();
-        account_out.read_line(&mut line).unwrap();
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        if reply["statuses"] == json!(["UP"]) {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(seen, "py-eureka-client never saw HELLO-SERVER: {line}");
+    account.discover_until("HELLO-SERVER", &["UP"], Duration::from_secs(30));
 
     // No loop and no duplicate: each side lists each instance exactly once, and the copies
     // carry their hop path.
@@ -494,16 +470,13 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
     }
 
     // account-server stops: its deletion reaches data center B.
-    writeln!(account_in, "stop").unwrap();
-    account_in.flush().unwrap();
+    assert_eq!(account.ask("stop")["event"], "stopped");
     time_until(
         Duration::from_secs(30),
         "account-server's deletion reaches B",
         || async { found_endpoints(&client, &find, &hello_id).await.is_empty() },
     )
     .await;
-    let _ = account.kill();
-    let _ = account.wait();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

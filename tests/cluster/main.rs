@@ -1,6 +1,7 @@
 //! Cluster tests: three (or more) real `registryd` processes on loopback, one module per
 //! scenario. Each test owns its processes and temporary data, and bounds every wait.
 
+mod client_driver;
 mod support;
 #[path = "../common/ws_events.rs"]
 mod ws_events;

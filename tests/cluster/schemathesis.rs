@@ -7,11 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::client_driver::clients_dir;
 use crate::support::Cluster;
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
-}
 
 fn upstream_spec() -> PathBuf {
     PathBuf::from(concat!(
