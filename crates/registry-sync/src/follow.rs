@@ -21,6 +21,7 @@ use registry_store::model::Service;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
+use registry_store::state::RegistryState;
 use registry_store::storage::codec;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -159,12 +160,9 @@ impl FeedStream {
         }
     }
 
-    /// An empty frame at `revision`, with this cluster's node addresses.
-    fn frame(&self, revision: Revision) -> pb::FeedFrame {
-        let nodes = self
-            .node
-            .read()
-            .state
+    /// An empty frame at `revision`, with this cluster's node addresses from `state`.
+    fn frame_from(&self, state: &RegistryState, revision: Revision) -> pb::FeedFrame {
+        let nodes = state
             .nodes()
             .flat_map(|n| n.http_addrs.iter().map(|a| format!("http://{a}")))
             .collect();
@@ -176,43 +174,46 @@ impl FeedStream {
         }
     }
 
-    /// Sends every service and instance of the tenant, in chunks; returns a subscription from
-    /// the listing's revision.
+    /// An empty frame at `revision` (takes the state's read lock: never call it holding one).
+    fn frame(&self, revision: Revision) -> pb::FeedFrame {
+        self.frame_from(&self.node.read().state, revision)
+    }
+
+    /// Sends every service and instance of the tenant, in chunks of instances (the first with
+    /// the services, the last with `more` false); returns a subscription from the listing's
+    /// revision.
     async fn send_listing(&self) -> Option<(Subscription, Revision)> {
         let (frames, sub, revision) = {
             let applied = self.node.read();
             let revision = applied.revision();
             let sub = self.node.subscribe(revision).ok()?;
             let state = &applied.state;
-            let services: Vec<Vec<u8>> = state
-                .services()
-                .filter(|s| s.tenant == self.tenant)
-                .filter_map(|s| codec::encode(&**s).ok())
-                .collect();
             let instances: Vec<Vec<u8>> = state
                 .instances()
                 .filter(|i| i.tenant == self.tenant)
                 .filter_map(|i| self.outgoing(i))
                 .collect();
-            let mut frames = Vec::new();
-            let mut chunks = instances.chunks(LISTING_CHUNK).peekable();
-            let mut first = self.frame(revision);
-            first.complete = true;
-            first.services = services;
-            if chunks.peek().is_none() {
-                frames.push(first);
+            let chunks: Vec<&[Vec<u8>]> = if instances.is_empty() {
+                vec![&[]]
             } else {
-                let mut frame = first;
-                while let Some(chunk) = chunks.next() {
-                    frame.instances = chunk.to_vec();
-                    frame.more = chunks.peek().is_some();
-                    let next = pb::FeedFrame {
-                        complete: true,
-                        ..self.frame(revision)
-                    };
-                    frames.push(std::mem::replace(&mut frame, next));
-                }
-            }
+                instances.chunks(LISTING_CHUNK).collect()
+            };
+            let last = chunks.len() - 1;
+            let mut frames: Vec<pb::FeedFrame> = chunks
+                .into_iter()
+                .enumerate()
+                .map(|(n, chunk)| pb::FeedFrame {
+                    complete: true,
+                    more: n < last,
+                    instances: chunk.to_vec(),
+                    ..self.frame_from(state, revision)
+                })
+                .collect();
+            frames[0].services = state
+                .services()
+                .filter(|s| s.tenant == self.tenant)
+                .filter_map(|s| codec::encode(&**s).ok())
+                .collect();
             (frames, sub, revision)
         };
         for frame in frames {
@@ -223,7 +224,8 @@ impl FeedStream {
 
     /// A frame of the changes that concern the tenant, with the services their instances need.
     fn changes_frame(&self, changes: &[Arc<Change>], revision: Revision) -> pb::FeedFrame {
-        let mut frame = self.frame(revision);
+        let applied = self.node.read();
+        let mut frame = self.frame_from(&applied.state, revision);
         // The latest version of each service the changes touched.
         let mut services: BTreeMap<String, Arc<Service>> = BTreeMap::new();
         let mut needed: BTreeSet<String> = BTreeSet::new();
@@ -248,7 +250,6 @@ impl FeedStream {
                 _ => {}
             }
         }
-        let applied = self.node.read();
         for id in needed {
             let service_ref = ServiceRef {
                 tenant: self.tenant.clone(),
