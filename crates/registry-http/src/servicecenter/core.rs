@@ -76,6 +76,22 @@ pub fn json(value: &impl Serialize) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
+/// `{"key": items}`, or `{}` when there are none: ServiceCenter omits empty collections.
+pub fn collection(key: &str, items: &impl Serialize) -> Response {
+    let value = serde_json::to_value(items).unwrap_or(serde_json::Value::Null);
+    let empty = match &value {
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        serde_json::Value::Null => true,
+        _ => false,
+    };
+    let mut body = serde_json::Map::new();
+    if !empty {
+        body.insert(key.to_string(), value);
+    }
+    json(&body)
+}
+
 /// A 32-hex-digit id, as ServiceCenter generates for services and instances.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()

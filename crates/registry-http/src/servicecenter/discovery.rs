@@ -20,9 +20,8 @@ use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::core::json;
+use super::core::collection;
 use super::core::revision_of;
 use super::core::tenant;
 use super::core::Sc;
@@ -65,10 +64,8 @@ pub fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroS
 fn reply(instances: Vec<MicroServiceInstance>, revision: String, known: Option<&str>) -> Response {
     let mut response = if known.is_some_and(|r| !r.is_empty() && r == revision) {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if instances.is_empty() {
-        json(&json!({}))
     } else {
-        json(&json!({ "instances": instances }))
+        collection("instances", &instances)
     };
     if let Ok(v) = HeaderValue::from_str(&revision) {
         response.headers_mut().insert(REVISION_HEADER, v);
@@ -213,11 +210,7 @@ pub async fn providers(
         .filter(|s| deps.iter().any(|d| d.matches(s)))
         .map(|s| service_to_wire(s))
         .collect();
-    Ok(if providers.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "providers": providers }))
-    })
+    Ok(collection("providers", &providers))
 }
 
 /// `GET MS/consumers`: the services that depend on this provider.
@@ -240,11 +233,7 @@ pub async fn consumers(
         .filter_map(|d| state.service(&d.consumer))
         .map(|s| service_to_wire(s))
         .collect();
-    Ok(if consumers.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "consumers": consumers }))
-    })
+    Ok(collection("consumers", &consumers))
 }
 
 pub async fn service_instances(

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::json;
 
+use super::core::collection;
 use super::core::done;
 use super::core::json;
 use super::core::tenant;
@@ -68,9 +69,5 @@ pub async fn apps(State(sc): Shared, Path(project): Path<String>, headers: Heade
         .filter(|s| s.tenant == tenant)
         .map(|s| s.app.as_str())
         .collect();
-    Ok(if apps.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "appIds": apps }))
-    })
+    Ok(collection("appIds", &apps))
 }

@@ -18,6 +18,7 @@ use registry_store::command::PutTags;
 use serde_json::json;
 
 use super::core::body;
+use super::core::collection;
 use super::core::done;
 use super::core::json;
 use super::core::Sc;
@@ -117,11 +118,7 @@ pub async fn list_schemas(
             schema: if with_schema { s.content.clone() } else { String::new() },
         })
         .collect();
-    Ok(if schemas.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "schemas": schemas }))
-    })
+    Ok(collection("schemas", &schemas))
 }
 
 pub async fn get_schema(
@@ -213,11 +210,7 @@ pub async fn get_tags(
         .tags_of(&service)
         .map(|t| t.tags.clone())
         .unwrap_or_default();
-    Ok(if tags.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "tags": tags }))
-    })
+    Ok(collection("tags", &tags))
 }
 
 pub async fn delete_tags(

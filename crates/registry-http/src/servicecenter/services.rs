@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::core::body;
+use super::core::collection;
 use super::core::done;
 use super::core::json;
 use super::core::new_id;
@@ -199,11 +200,7 @@ pub async fn list(State(sc): Shared, Path(project): Path<String>, headers: Heade
         .map(|s| service_to_wire(s))
         .collect();
     services.sort_by(|a, b| a.service_id.cmp(&b.service_id));
-    Ok(if services.is_empty() {
-        json(&json!({}))
-    } else {
-        json(&json!({ "services": services }))
-    })
+    Ok(collection("services", &services))
 }
 
 pub async fn get(
