@@ -431,20 +431,26 @@ impl RegistryState {
         i.status_override = i.status_override.or(previous.as_ref().and_then(|p| p.status_override));
         i.status = InstanceStatus::effective(i.status, i.status_override);
         i.registered_at_ms = now;
+        self.put_instance(ch, now, i, previous.as_deref());
+        Ok(CommandOutcome::Instance {
+            existed: previous.is_some(),
+        })
+    }
+
+    /// Stores `i` as created or replacing `previous`, stamped with this revision, and records
+    /// the change.
+    fn put_instance(&mut self, ch: &mut Changes, now: Millis, mut i: Instance, previous: Option<&Instance>) {
         i.updated_at_ms = now;
-        i.create_revision = previous.as_ref().map_or(ch.revision, |p| p.create_revision);
+        i.create_revision = previous.map_or(ch.revision, |p| p.create_revision);
         i.mod_revision = ch.revision;
-        let i = Arc::new(i);
-        self.instances.insert(key, i.clone());
         let kind = if previous.is_some() {
             ChangeKind::Updated
         } else {
             ChangeKind::Created
         };
+        let i = Arc::new(i);
+        self.instances.insert(i.key(), i.clone());
         ch.push(kind, Entity::Instance(i));
-        Ok(CommandOutcome::Instance {
-            existed: previous.is_some(),
-        })
     }
 
     fn cancel_instance(&mut self, ch: &mut Changes, key: &InstanceKey) -> Result<CommandOutcome, Rejection> {
@@ -669,17 +675,7 @@ impl RegistryState {
             }
             let mut i = i.clone();
             i.registered_at_ms = previous.as_ref().map_or(now, |p| p.registered_at_ms);
-            i.updated_at_ms = now;
-            i.create_revision = previous.as_ref().map_or(ch.revision, |p| p.create_revision);
-            i.mod_revision = ch.revision;
-            let i = Arc::new(i);
-            self.instances.insert(key, i.clone());
-            let kind = if previous.is_some() {
-                ChangeKind::Updated
-            } else {
-                ChangeKind::Created
-            };
-            ch.push(kind, Entity::Instance(i));
+            self.put_instance(ch, now, i, previous.as_deref());
             applied += 1;
         }
         for key in &c.deletes {
