@@ -20,6 +20,22 @@ pub fn clients_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients"))
 }
 
+/// The venv's Python (with py-eureka-client and schemathesis); fails clearly if missing.
+pub fn python() -> PathBuf {
+    installed(".venv/bin/python")
+}
+
+/// A path under [`clients_dir`] that `tests/run.sh` installs; fails clearly if missing.
+pub fn installed(relative: &str) -> PathBuf {
+    let path = clients_dir().join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash tests/run.sh`, which installs the real clients",
+        path.display()
+    );
+    path
+}
+
 /// A client driver script: commands in on stdin, one JSON event out per command.
 pub struct Client {
     name: &'static str,

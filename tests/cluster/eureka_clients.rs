@@ -11,6 +11,8 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::client_driver::clients_dir;
+use crate::client_driver::installed;
+use crate::client_driver::python;
 use crate::client_driver::Client;
 use crate::support::Cluster;
 
@@ -61,11 +63,8 @@ async fn wait_registered(cluster: &Cluster, i: usize, app: &str, want: &[(&str, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_and_javascript_clients_work_through_a_leader_failure() {
-    let python = clients_dir().join(".venv/bin/python");
-    assert!(
-        python.exists() && clients_dir().join("node_modules/eureka-js-client").exists(),
-        "run `bash tests/run.sh`, which installs the real clients"
-    );
+    let python = python();
+    installed("node_modules/eureka-js-client");
     let mut cluster = Cluster::start(3, &["--lease-tick-ms", "200"]);
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let leader = cluster.leader(Duration::from_secs(10)).await;
@@ -177,11 +176,7 @@ async fn python_and_javascript_clients_work_through_a_leader_failure() {
 /// and a ServiceCenter-registered hello-server is listed by Eureka's `/apps` on the third.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eureka_and_servicecenter_clients_see_each_other_across_nodes() {
-    let python = clients_dir().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "run `bash tests/run.sh`, which installs the real clients"
-    );
+    let python = python();
     let cluster = Cluster::start(3, &[]);
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let script = clients_dir().join("py_client.py").display().to_string();

@@ -19,6 +19,7 @@ use serde_json::json;
 use serde_json::Value;
 
 use crate::client_driver::clients_dir;
+use crate::client_driver::python;
 use crate::client_driver::Client;
 use crate::support::Cluster;
 
@@ -340,11 +341,7 @@ async fn found_endpoints(client: &reqwest::Client, find: &str, consumer: &str) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
-    let python = clients_dir().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "py-eureka-client is missing: run `bash tests/run.sh`, which installs it"
-    );
+    let python = python();
     // Data center A: a registryd used only as a Eureka server. B: one used only as ServiceCenter.
     let eureka = Cluster::start(1, &[]);
     let servicecenter = Cluster::start(1, &[]);

@@ -8,6 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::client_driver::clients_dir;
+use crate::client_driver::installed;
+use crate::client_driver::python;
 use crate::support::Cluster;
 
 fn upstream_spec() -> PathBuf {
@@ -19,11 +21,7 @@ fn upstream_spec() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_nonconforming_response() {
-    let venv = clients_dir().join(".venv/bin");
-    assert!(
-        venv.join("st").exists(),
-        "run `bash tests/run.sh`, which installs schemathesis"
-    );
+    let st = installed(".venv/bin/st");
     assert!(
         upstream_spec().exists(),
         "the shared specs must sit beside the repository: {}",
@@ -33,7 +31,7 @@ async fn schemathesis_finds_no_server_error_and_no_nonconforming_response() {
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let work = tempfile::tempdir().unwrap();
     let spec = work.path().join("servicecenter-v4.corrected.yaml");
-    let corrected = Command::new(venv.join("python"))
+    let corrected = Command::new(python())
         .arg(clients_dir().join("servicecenter_spec.py"))
         .arg(upstream_spec())
         .arg(&spec)
@@ -42,7 +40,7 @@ async fn schemathesis_finds_no_server_error_and_no_nonconforming_response() {
     assert!(corrected.success(), "could not correct the spec");
     let url = cluster.nodes[0].url("");
     let run = tokio::task::spawn_blocking(move || {
-        Command::new(venv.join("st"))
+        Command::new(&st)
             .current_dir(work.path())
             .args(["run", spec.to_str().unwrap(), "--url", &url])
             .args(["--max-examples", "5", "--max-time", "60", "--seed", "20261121"])
