@@ -54,7 +54,7 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
-        .merge(metrics::routes(federation.clone()))
+        .merge(metrics::routes(node.clone(), federation.clone()))
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
 }

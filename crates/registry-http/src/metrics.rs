@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition (OpenMetrics), built fresh on each scrape from
-//! the node's own reports. So far the federation's: per peer, whether its last round
-//! succeeded, lag, mirrored and exported instances, and the import and export counts.
+//! the node's own reports: the Raft log's flushes and entries, and the federation's per peer
+//! (whether its last round succeeded, lag, mirrored and exported instances, the import and
+//! export counts).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use registry_store::node::RegistryNode;
 use registry_sync::status::PeerState;
 use registry_sync::Federation;
 
@@ -27,14 +29,23 @@ struct PeerLabels {
     kind: String,
 }
 
-/// The `/metrics` route.
-pub fn routes(federation: Arc<Federation>) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(federation)
+#[derive(Clone)]
+struct Sources {
+    node: RegistryNode,
+    federation: Arc<Federation>,
 }
 
-async fn scrape(State(federation): State<Arc<Federation>>) -> Response {
+/// The `/metrics` route.
+pub fn routes(node: RegistryNode, federation: Arc<Federation>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Sources { node, federation })
+}
+
+async fn scrape(State(sources): State<Sources>) -> Response {
     let mut registry = Registry::with_prefix("registry");
-    sync_metrics(&mut registry, &federation);
+    log_metrics(&mut registry, &sources.node);
+    sync_metrics(&mut registry, &sources.federation);
     let mut body = String::new();
     if let Err(e) = encode(&mut body, &registry) {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
@@ -53,6 +64,24 @@ fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels,
     let family = Family::<PeerLabels, Gauge>::default();
     registry.register(name, help, family.clone());
     family
+}
+
+fn log_metrics(registry: &mut Registry, node: &RegistryNode) {
+    let (flushes, entries) = node.log_counters();
+    let flushed = Counter::<u64>::default();
+    flushed.inc_by(flushes);
+    registry.register(
+        "raft_log_flushes",
+        "Appends to the Raft log made durable (one fsync each)",
+        flushed,
+    );
+    let appended = Counter::<u64>::default();
+    appended.inc_by(entries);
+    registry.register(
+        "raft_log_entries_appended",
+        "Raft log entries made durable by those flushes",
+        appended,
+    );
 }
 
 fn sync_metrics(registry: &mut Registry, federation: &Federation) {

@@ -39,6 +39,8 @@ pub struct RegistryState {
     services: HashMap<ServiceRef, Arc<Service>>,
     /// Uniqueness index: service key → service id.
     service_keys: HashMap<ServiceKey, String>,
+    /// Lookup index: (tenant, lower-case name or alias) → ids of the services so named.
+    service_names: HashMap<(Tenant, String), BTreeSet<String>>,
     /// Ordered so one service's instances are a contiguous range.
     instances: BTreeMap<InstanceKey, Arc<Instance>>,
     schemas: BTreeMap<(ServiceRef, String), Arc<SchemaRecord>>,
@@ -78,6 +80,7 @@ impl RegistryState {
             tenants: BTreeSet::from([Tenant::default_tenant()]),
             services: HashMap::new(),
             service_keys: HashMap::new(),
+            service_names: HashMap::new(),
             instances: BTreeMap::new(),
             schemas: BTreeMap::new(),
             tags: HashMap::new(),
@@ -111,6 +114,21 @@ impl RegistryState {
 
     pub fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
         self.services.values()
+    }
+
+    /// The services of `tenant` whose name or alias equals `name` ignoring ASCII case, ordered
+    /// by id. Callers that need an exact match filter further.
+    pub fn services_named<'a>(&'a self, tenant: &'a Tenant, name: &str) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+        self.service_names
+            .get(&(tenant.clone(), name.to_ascii_lowercase()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| {
+                self.services.get(&ServiceRef {
+                    tenant: tenant.clone(),
+                    id: id.clone(),
+                })
+            })
     }
 
     pub fn service_count(&self) -> usize {
@@ -293,8 +311,46 @@ impl RegistryState {
     }
 
     fn put_service(&mut self, service: Arc<Service>) {
+        if let Some(old) = self.services.get(&service.service_ref()).cloned() {
+            self.unindex_names(&old);
+        }
         self.service_keys.insert(service.key(), service.id.clone());
+        self.index_names(&service);
         self.services.insert(service.service_ref(), service);
+    }
+
+    fn remove_service(&mut self, service: &Service) {
+        self.service_keys.remove(&service.key());
+        self.unindex_names(service);
+        self.services.remove(&service.service_ref());
+    }
+
+    /// The lower-case names a service is found by: its name and, if any, its alias.
+    fn lookup_names(service: &Service) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(&service.name)
+            .chain(Some(&service.alias).filter(|a| !a.is_empty()))
+            .map(|n| n.to_ascii_lowercase())
+    }
+
+    fn index_names(&mut self, service: &Service) {
+        for name in Self::lookup_names(service) {
+            self.service_names
+                .entry((service.tenant.clone(), name))
+                .or_default()
+                .insert(service.id.clone());
+        }
+    }
+
+    fn unindex_names(&mut self, service: &Service) {
+        for name in Self::lookup_names(service) {
+            let key = (service.tenant.clone(), name);
+            if let Some(ids) = self.service_names.get_mut(&key) {
+                ids.remove(&service.id);
+                if ids.is_empty() {
+                    self.service_names.remove(&key);
+                }
+            }
+        }
     }
 
     fn create_tenant(&mut self, ch: &mut Changes, tenant: &Tenant) -> CommandOutcome {
@@ -395,8 +451,7 @@ impl RegistryState {
         if let Some(t) = self.tags.remove(&c.service) {
             ch.push(ChangeKind::Deleted, Entity::Tags(t));
         }
-        self.service_keys.remove(&service.key());
-        self.services.remove(&c.service);
+        self.remove_service(&service);
         ch.push(ChangeKind::Deleted, Entity::Service(service));
         Ok(CommandOutcome::Applied)
     }
@@ -926,6 +981,38 @@ mod tests {
         assert_eq!(outcome, CommandOutcome::Applied);
         assert_eq!(changes.len(), 2, "instance and service deleted");
         assert_eq!((s.service_count(), s.instance_count()), (0, 0));
+    }
+
+    #[test]
+    fn services_are_found_by_name_or_alias_until_deleted() {
+        let mut s = RegistryState::new();
+        let mut aliased = service("b");
+        aliased.name = "Orders".into();
+        aliased.alias = "legacy-orders".into();
+        s.apply(1, &proposal(Command::CreateService(CreateService { service: aliased })));
+        register(&mut s, 2, instance("orders", "a"));
+        let ids = |s: &RegistryState, name: &str| {
+            s.services_named(&tenant(), name)
+                .map(|x| x.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&s, "ORDERS"), ["b", "orders"]);
+        assert_eq!(ids(&s, "Legacy-Orders"), ["b"]);
+        assert!(ids(&s, "payments").is_empty());
+        let delete = DeleteService {
+            service: ServiceRef {
+                tenant: tenant(),
+                id: "b".into(),
+            },
+            force: true,
+        };
+        s.apply(3, &proposal(Command::DeleteService(delete)));
+        assert_eq!(ids(&s, "orders"), ["orders"]);
+        assert!(ids(&s, "legacy-orders").is_empty());
+        assert!(
+            s.service_names.keys().all(|(_, n)| n == "orders"),
+            "no empty entries left"
+        );
     }
 
     #[test]

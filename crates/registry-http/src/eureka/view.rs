@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Revision;
+use registry_store::model::Service;
 use registry_store::state::RegistryState;
 
 use super::format::Format;
@@ -63,18 +64,45 @@ impl<'a> View<'a> {
         }
     }
 
-    /// One app by (case-insensitive) name, if it has instances.
+    /// The services an app's instances are registered under (one per version), by id.
+    fn services_of_app(&self, app: &str) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+        let app = app.to_string();
+        self.state
+            .services_named(&self.settings.tenant, &app)
+            .filter(move |s| s.name.eq_ignore_ascii_case(&app))
+    }
+
+    /// One app by (case-insensitive) name, if it has instances. Looks the app's services up
+    /// by name, so it costs the app's size, not the registry's.
     pub fn app(&self, name: &str) -> Option<Application> {
-        let upper = name.to_ascii_uppercase();
-        self.applications(|i| i.app.eq_ignore_ascii_case(&upper))
-            .into_iter()
-            .next()
+        let state = self.state;
+        let instances: Vec<InstanceInfo> = self
+            .services_of_app(name)
+            .flat_map(|s| {
+                let service = s.service_ref();
+                state
+                    .instances_of(&service)
+                    .filter_map(|i| info_of(state, i))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let first = instances.first()?;
+        Some(Application {
+            name: first.app.clone(),
+            instances,
+        })
     }
 
     /// One instance of an app.
     pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
-        self.instances()
-            .find(|i| i.app.eq_ignore_ascii_case(app) && i.effective_id() == id)
+        let state = self.state;
+        self.services_of_app(app)
+            .flat_map(|s| {
+                let service = s.service_ref();
+                state.instances_of(&service).cloned().collect::<Vec<_>>()
+            })
+            .filter_map(|i| info_of(state, &i))
+            .find(|i| i.effective_id() == id)
     }
 
     /// The first instance with this id, in any app.
@@ -92,18 +120,15 @@ impl<'a> View<'a> {
     pub fn stored_except(&self, app: &str, id: &str, except: Option<&str>) -> Option<&'a Arc<Instance>> {
         let tenant = &self.settings.tenant;
         let state = self.state;
-        let mut services: Vec<_> = state
-            .services()
-            .filter(|s| &s.tenant == tenant && s.name.eq_ignore_ascii_case(app) && Some(s.id.as_str()) != except)
-            .collect();
-        services.sort_by(|a, b| a.id.cmp(&b.id));
-        services.into_iter().find_map(|s| {
-            state.instance(&InstanceKey {
-                tenant: tenant.clone(),
-                service_id: s.id.clone(),
-                id: id.to_string(),
+        self.services_of_app(app)
+            .filter(|s| Some(s.id.as_str()) != except)
+            .find_map(|s| {
+                state.instance(&InstanceKey {
+                    tenant: tenant.clone(),
+                    service_id: s.id.clone(),
+                    id: id.to_string(),
+                })
             })
-        })
     }
 }
 

@@ -55,6 +55,7 @@ use crate::raft::types::Raft;
 use crate::raft::types::RaftMetrics;
 use crate::raft::MAX_MESSAGE_BYTES;
 use crate::storage;
+use crate::storage::LogCounters;
 use crate::storage::StateHandle;
 
 /// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
@@ -85,6 +86,7 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The last log index on disk at start: health waits until it is applied.
     startup_log_index: u64,
+    log_counters: Arc<LogCounters>,
 }
 
 impl RegistryNode {
@@ -100,6 +102,7 @@ impl RegistryNode {
             .map_err(|e| NodeError::Config(format!("cannot read the log: {e}")))?
             .last_log_id
             .map_or(0, |l| l.index);
+        let log_counters = log.counters();
         let raft_config = openraft::Config {
             cluster_name: "registry".into(),
             heartbeat_interval: config.heartbeat_interval.as_millis() as u64,
@@ -141,6 +144,7 @@ impl RegistryNode {
                 stop,
                 tasks: Mutex::new(Vec::new()),
                 startup_log_index,
+                log_counters,
             }),
         };
         node.spawn_grpc_server(raft_listener);
@@ -349,6 +353,11 @@ impl RegistryNode {
 
     /// Follows whether this node is the leader: leader-bound workers (leases, adapters) start
     /// when it turns true and stop when it turns false.
+    /// Log flushes and the entries they made durable, since start.
+    pub fn log_counters(&self) -> (u64, u64) {
+        self.inner.log_counters.read()
+    }
+
     pub fn leadership(&self) -> watch::Receiver<bool> {
         self.inner.leading.subscribe()
     }

@@ -6,6 +6,9 @@
 use std::fmt::Debug;
 use std::ops::Bound;
 use std::ops::RangeBounds;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
@@ -34,6 +37,25 @@ pub struct SledLogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    counters: Arc<LogCounters>,
+}
+
+/// Appends to the log since the process started: how many flushes (fsyncs) and how many
+/// entries they made durable, so the entries per flush show how well writes are batched.
+#[derive(Debug, Default)]
+pub struct LogCounters {
+    flushes: AtomicU64,
+    entries: AtomicU64,
+}
+
+impl LogCounters {
+    /// (flushes, entries) so far.
+    pub fn read(&self) -> (u64, u64) {
+        (
+            self.flushes.load(Ordering::Relaxed),
+            self.entries.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl SledLogStore {
@@ -42,6 +64,7 @@ impl SledLogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
+            counters: Arc::default(),
         })
     }
 
@@ -82,6 +105,11 @@ impl SledLogStore {
                 .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))
         })
         .transpose()
+    }
+
+    /// The append counters (shared by every clone).
+    pub fn counters(&self) -> Arc<LogCounters> {
+        self.counters.clone()
     }
 
     /// How many entries the log holds (for tests and metrics).
@@ -166,7 +194,9 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
+        let mut count = 0;
         for entry in entries {
+            count += 1;
             let index = entry.get_log_id().index;
             let bytes = codec::encode(&entry).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
             batch.insert(&index_key(index), bytes);
@@ -175,6 +205,8 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
             .apply_batch(batch)
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
         let flushed = self.db.flush_async().await.map(|_| ()).map_err(std::io::Error::other);
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        self.counters.entries.fetch_add(count, Ordering::Relaxed);
         let failed = flushed.as_ref().err().map(|e| {
             io_error(
                 ErrorSubject::Logs,

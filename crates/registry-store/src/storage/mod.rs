@@ -21,6 +21,7 @@ mod state_machine;
 use std::path::Path;
 use std::path::PathBuf;
 
+pub use log_store::LogCounters;
 pub use log_store::SledLogStore;
 pub use state_machine::AppliedState;
 pub use state_machine::SledStateMachine;

@@ -1,0 +1,126 @@
+//! Criterion micro-benchmarks of the hot paths: applying a registration, the Eureka JSON and XML
+//! encoders, ServiceCenter find, and version rules.
+//!
+//! `cargo bench -p registry-bench --bench micro`
+
+use std::hint::black_box;
+
+use criterion::criterion_group;
+use criterion::criterion_main;
+use criterion::BatchSize;
+use criterion::Criterion;
+use registry_bench::driver::eureka::instance_json;
+use registry_http::eureka::view::View;
+use registry_http::servicecenter::discovery::instances_of;
+use registry_http::servicecenter::discovery::select_providers;
+use registry_http::servicecenter::discovery::ProviderQuery;
+use registry_store::command::Command;
+use registry_store::command::Proposal;
+use registry_store::command::RegisterInstance;
+use registry_store::model::Tenant;
+use registry_store::protocol::eureka::json;
+use registry_store::protocol::eureka::mapping::to_instance;
+use registry_store::protocol::eureka::mapping::version_of;
+use registry_store::protocol::eureka::mapping::EurekaSettings;
+use registry_store::protocol::eureka::xml;
+use registry_store::protocol::servicecenter::version::VersionRule;
+use registry_store::state::RegistryState;
+
+const INSTANCES: u64 = 10_000;
+const PER_APP: u64 = 10;
+
+/// The registration of instance `n` (app `BENCH-{n / PER_APP}`), as the Eureka API proposes it.
+fn registration(settings: &EurekaSettings, n: u64) -> Proposal {
+    let app = format!("BENCH-{}", n / PER_APP);
+    let info = json::decode_instance(instance_json(&app, n, 90).as_bytes()).expect("valid body");
+    Proposal {
+        at_ms: 1_700_000_000_000,
+        command: Command::RegisterInstance(RegisterInstance {
+            instance: to_instance(settings, &info),
+            create_service: Some(settings.service_for_app(&info.app, version_of(&info))),
+        }),
+    }
+}
+
+/// A registry of `INSTANCES` Eureka instances, ten per app.
+fn registry(settings: &EurekaSettings) -> RegistryState {
+    let mut state = RegistryState::new();
+    for n in 0..INSTANCES {
+        state.apply(n + 1, &registration(settings, n));
+    }
+    state
+}
+
+fn apply(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let state = registry(&settings);
+    let fresh = registration(&settings, INSTANCES + 1);
+    c.bench_function("apply: register a new instance into 10k", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| black_box(s.apply(INSTANCES + 2, &fresh)),
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+fn encoders(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let state = registry(&settings);
+    let view = View {
+        state: &state,
+        settings: &settings,
+    };
+    let app = view.app("BENCH-7").expect("registered");
+    c.bench_function("eureka: one app (10 instances) as JSON", |b| {
+        b.iter(|| black_box(json::encode_application(black_box(&app))))
+    });
+    c.bench_function("eureka: one app (10 instances) as XML", |b| {
+        b.iter(|| black_box(xml::encode_application(black_box(&app))))
+    });
+    c.bench_function("eureka: look up one app among 10k instances", |b| {
+        b.iter(|| black_box(view.app(black_box("BENCH-7"))))
+    });
+    let all = view.all();
+    c.bench_function("eureka: all apps (10k instances) as JSON", |b| {
+        b.iter(|| black_box(json::encode_applications(black_box(&all))))
+    });
+    c.bench_function("eureka: all apps (10k instances) as XML", |b| {
+        b.iter(|| black_box(xml::encode_applications(black_box(&all))))
+    });
+}
+
+fn servicecenter_find(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let state = registry(&settings);
+    let tenant = Tenant::default();
+    c.bench_function("servicecenter: find one service among 1k (10 instances)", |b| {
+        b.iter(|| {
+            let query = ProviderQuery {
+                tenant: &tenant,
+                env: "",
+                app: "eureka",
+                name: "bench-7",
+                version: Some("latest"),
+                tags: &[],
+            };
+            let providers = select_providers(&state, &query).expect("found");
+            black_box(instances_of(&state, &providers))
+        })
+    });
+}
+
+fn version_rules(c: &mut Criterion) {
+    let versions: Vec<String> = (0..100).map(|i| format!("1.{}.{}", i / 10, i % 10)).collect();
+    for rule in ["latest", "1.2.0+", "1.2.0-1.5.0", "1.3.3"] {
+        c.bench_function(&format!("version rule {rule:?} over 100 versions"), |b| {
+            b.iter(|| {
+                let parsed = VersionRule::parse(black_box(rule));
+                black_box(parsed.select(versions.iter().collect(), |v| v.as_str()))
+            })
+        });
+    }
+}
+
+criterion_group!(benches, apply, encoders, servicecenter_find, version_rules);
+criterion_main!(benches);

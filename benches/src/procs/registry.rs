@@ -1,0 +1,199 @@
+//! `registryd` nodes on loopback: a single node or a cluster, each with its data in a temporary
+//! folder and its log in `n{id}.log` beside it; kill, wipe and restart for the fault scenarios.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::free_port;
+use super::get_json;
+use super::sibling_binary;
+use super::wait_for;
+use super::Proc;
+use crate::conn::Target;
+use crate::error::BenchError;
+
+/// One `registryd` process and what it takes to start it again.
+pub struct Node {
+    pub id: u64,
+    pub http: String,
+    pub data: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Node {
+    /// The node's root (`/health`, `/admin`, ServiceCenter's `/v4`).
+    pub fn target(&self) -> Target {
+        Target::parse(&format!("http://{}", self.http)).expect("loopback address")
+    }
+
+    /// The node's Eureka root.
+    pub fn eureka(&self) -> Target {
+        Target::parse(&format!("http://{}/eureka", self.http)).expect("loopback address")
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.proc.is_some()
+    }
+
+    pub fn start(&mut self) -> Result<(), BenchError> {
+        let log = File::options().create(true).append(true).open(&self.log)?;
+        let mut command = Command::new(sibling_binary("registryd"));
+        command.args(&self.args).stdout(Stdio::null()).stderr(Stdio::from(log));
+        self.proc = Some(Proc::spawn(&format!("registryd {}", self.id), &mut command)?);
+        Ok(())
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+
+    /// Kills the node and deletes its data, as if its disk were replaced; it starts again with
+    /// `--join`, waiting for the leader to send it the registry, as an operator would restart it.
+    pub fn kill_and_wipe(&mut self) -> Result<(), BenchError> {
+        self.kill();
+        if self.data.exists() {
+            std::fs::remove_dir_all(&self.data)?;
+        }
+        if !self.args.iter().any(|a| a == "--join") {
+            self.args.push("--join".into());
+        }
+        Ok(())
+    }
+
+    pub fn rss_bytes(&self) -> u64 {
+        self.proc.as_ref().map_or(0, Proc::rss_bytes)
+    }
+
+    /// The revision `/health` reports, once the node answers 200.
+    pub async fn healthy_revision(&self) -> Option<u64> {
+        match get_json(&self.target(), "/health").await {
+            Ok((200, v)) => v["revision"].as_u64(),
+            _ => None,
+        }
+    }
+
+    /// (flushes, entries) of the node's Raft log, from `/metrics`.
+    pub async fn log_counters(&self) -> Option<(u64, u64)> {
+        let mut conn = crate::conn::Conn::new(self.target());
+        let answer = conn
+            .send(crate::driver::bodiless("GET", "/metrics", "text/plain"))
+            .await
+            .ok()?;
+        let text = String::from_utf8_lossy(answer.body());
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+        };
+        Some((
+            value("registry_raft_log_flushes_total ")?,
+            value("registry_raft_log_entries_appended_total ")?,
+        ))
+    }
+
+    /// The leader this node knows, from `/admin/cluster`.
+    pub async fn known_leader(&self) -> Option<u64> {
+        match get_json(&self.target(), "/admin/cluster").await {
+            Ok((200, v)) => v["leader_id"].as_u64(),
+            _ => None,
+        }
+    }
+}
+
+/// Nodes that form one cluster, in a temporary folder removed on drop.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub dir: TempDir,
+}
+
+impl Cluster {
+    /// Starts `size` nodes as one cluster, with `extra` flags for each, and waits until every
+    /// node is healthy.
+    pub async fn start(size: usize, extra: &[String]) -> Result<Cluster, BenchError> {
+        let dir = tempfile::Builder::new().prefix("registry-bench-").tempdir()?;
+        let addrs: Vec<(u64, String, String)> = (1..=size as u64)
+            .map(|id| {
+                (
+                    id,
+                    format!("127.0.0.1:{}", free_port()),
+                    format!("127.0.0.1:{}", free_port()),
+                )
+            })
+            .collect();
+        let peers = addrs
+            .iter()
+            .map(|(id, _, raft)| format!("{id}={raft}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::new();
+        for (id, http, raft) in addrs {
+            let data = dir.path().join(format!("n{id}"));
+            let mut args: Vec<String> = vec![
+                "--node-id".into(),
+                id.to_string(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--raft".into(),
+                raft,
+                "--http".into(),
+                http.clone(),
+                "--log-level".into(),
+                "warn".into(),
+            ];
+            if size > 1 {
+                args.extend(["--peers".into(), peers.clone()]);
+            }
+            args.extend(extra.iter().cloned());
+            let mut node = Node {
+                id,
+                http,
+                data,
+                args,
+                log: dir.path().join(format!("n{id}.log")),
+                proc: None,
+            };
+            node.start()?;
+            nodes.push(node);
+        }
+        let cluster = Cluster { nodes, dir };
+        for i in 0..cluster.nodes.len() {
+            cluster.wait_healthy(i, Duration::from_secs(60)).await?;
+        }
+        Ok(cluster)
+    }
+
+    pub async fn wait_healthy(&self, index: usize, limit: Duration) -> Result<u64, BenchError> {
+        let node = &self.nodes[index];
+        wait_for(&format!("node {} healthy", node.id), limit, || node.healthy_revision()).await
+    }
+
+    /// The index (in `nodes`) of the leader that the running nodes agree on.
+    pub async fn leader(&self, limit: Duration) -> Result<usize, BenchError> {
+        wait_for("a leader", limit, || async {
+            for node in self.nodes.iter().filter(|n| n.is_running()) {
+                if let Some(id) = node.known_leader().await {
+                    let index = self.nodes.iter().position(|n| n.id == id)?;
+                    if self.nodes[index].is_running() {
+                        return Some(index);
+                    }
+                }
+            }
+            None
+        })
+        .await
+    }
+
+    /// Every running node's Eureka root.
+    pub fn eureka_targets(&self) -> Vec<Target> {
+        self.nodes.iter().filter(|n| n.is_running()).map(Node::eureka).collect()
+    }
+}
