@@ -52,6 +52,13 @@ struct Cli {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Run only these stages (comma-separated: baselines, storm, reads, latency, catchup,
+    /// failover); goals of the others are left out. For working on one target.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Keep the registry nodes' data and logs (their folder is printed at the end).
+    #[arg(long)]
+    keep: bool,
 }
 
 struct Suite {
@@ -60,6 +67,11 @@ struct Suite {
 }
 
 impl Suite {
+    /// Whether `stage` is to run.
+    fn runs(&self, stage: &str) -> bool {
+        self.cli.only.is_empty() || self.cli.only.iter().any(|s| s == stage)
+    }
+
     fn spec(&self) -> LoadSpec {
         LoadSpec {
             connections: self.cli.connections,
@@ -101,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut suite = Suite { cli, loads: Vec::new() };
     let mut goals = Goals::new();
+    let mut details = serde_json::Map::new();
     let instances = suite.cli.instances;
     let storm_shape = Shape {
         instances,
@@ -108,195 +121,207 @@ async fn main() -> anyhow::Result<()> {
         lease_secs: 3600,
     };
 
-    eprintln!("baselines");
-    let fsync = baseline::fsync_latency(&std::env::temp_dir(), 300)?;
-    eprintln!("  F: fsync p50 {:.2} ms, p99 {:.2} ms", fsync.p50_ms, fsync.p99_ms);
-    let (hello_proc, hello_target) = hello::start()?;
-    let plain = Workload::new(Protocol::Plain, Op::Get, Shape::default(), "/")?;
-    let h = suite
-        .load("H: hello (hyper)", &[hello_target], plain, suite.spec(), false)
-        .await?;
-    drop(hello_proc);
-    let etcd = EtcdCluster::start(3).await?;
-    let put = Workload::new(Protocol::Etcd, Op::Put, storm_shape, "/")?;
-    let e = suite
-        .load(
-            "E: etcd put (3 members)",
-            &etcd.targets.clone(),
-            put,
-            suite.spec(),
-            false,
-        )
-        .await?;
-    drop(etcd);
+    let (mut h, mut e) = (None, None);
+    if suite.runs("baselines") {
+        eprintln!("baselines");
+        let fsync = baseline::fsync_latency(&std::env::temp_dir(), 300)?;
+        eprintln!("  F: fsync p50 {:.2} ms, p99 {:.2} ms", fsync.p50_ms, fsync.p99_ms);
+        let (hello_proc, hello_target) = hello::start()?;
+        let plain = Workload::new(Protocol::Plain, Op::Get, Shape::default(), "/")?;
+        h = Some(
+            suite
+                .load("H: hello (hyper)", &[hello_target], plain, suite.spec(), false)
+                .await?,
+        );
+        drop(hello_proc);
+        let etcd = EtcdCluster::start(3).await?;
+        let put = Workload::new(Protocol::Etcd, Op::Put, storm_shape, "/")?;
+        e = Some(
+            suite
+                .load(
+                    "E: etcd put (3 members)",
+                    &etcd.targets.clone(),
+                    put,
+                    suite.spec(),
+                    false,
+                )
+                .await?,
+        );
+        drop(etcd);
+        details.insert(
+            "baselines".into(),
+            json!({ "hello_requests_per_s": h, "etcd_puts_per_s": e, "fsync": fsync }),
+        );
+    }
 
     eprintln!("registry: three nodes");
     let mut cluster = Cluster::start(3, &[]).await?;
     let leader = cluster.leader(Duration::from_secs(30)).await?;
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
-    let rss_empty = cluster.nodes[leader].rss_bytes();
     let everyone = cluster.eureka_targets();
-    let connections = suite.cli.connections;
-    let storm = |first: u64, count: u64| LoadSpec {
-        connections,
-        warmup: Duration::ZERO,
-        duration: Duration::from_secs(1800),
-        requests: Some(count),
-        first_seq: first,
-        rate: None,
+
+    if suite.runs("storm") || suite.runs("reads") || suite.runs("catchup") {
+        let rss_empty = cluster.nodes[leader].rss_bytes();
+        let connections = suite.cli.connections;
+        let storm = |first: u64, count: u64| LoadSpec {
+            connections,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1800),
+            requests: Some(count),
+            first_seq: first,
+            rate: None,
+        };
+        let first = instances / 10;
+        let register = Workload::new(Protocol::EurekaJson, Op::Register, storm_shape, "/")?;
+        let name = format!("register to {first} (3 nodes)");
+        suite.load(&name, &everyone, register, storm(0, first), false).await?;
+        let rss_tenth = cluster.nodes[leader].rss_bytes();
+        let before = cluster.nodes[leader].log_counters().await.unwrap_or_default();
+        let register = Workload::new(Protocol::EurekaJson, Op::Register, storm_shape, "/")?;
+        let name = format!("register to {instances} (3 nodes)");
+        let spec = storm(first, instances - first);
+        let registrations = suite.load(&name, &everyone, register, spec, false).await?;
+        let after = cluster.nodes[leader].log_counters().await.unwrap_or_default();
+        let entries_per_fsync = goals::ratio((after.1 - before.1) as f64, (after.0 - before.0) as f64);
+        // Let the followers apply everything before their memory is read.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss_full: Vec<u64> = cluster.nodes.iter().map(|n| n.rss_bytes()).collect();
+        let bytes_per_instance = rss_full[leader].saturating_sub(rss_empty) as f64 / instances as f64;
+        if let Some(e) = e {
+            goals.insert(
+                "register_vs_etcd",
+                Goal::at_least(goals::ratio(registrations, e), targets::REGISTER_VS_ETCD),
+            );
+        }
+        goals.insert(
+            "entries_per_fsync",
+            Goal::at_least(entries_per_fsync, targets::ENTRIES_PER_FSYNC),
+        );
+        goals.insert(
+            "bytes_per_instance",
+            Goal::at_most(bytes_per_instance, targets::BYTES_PER_INSTANCE),
+        );
+        details.insert(
+            "storm".into(),
+            json!({
+                "instances": instances,
+                "registrations_per_s": registrations,
+                "entries_per_fsync": entries_per_fsync,
+                "rss_bytes": { "empty": rss_empty, "at_a_tenth": rss_tenth, "full_per_node": rss_full },
+                "bytes_per_instance": bytes_per_instance,
+            }),
+        );
+    }
+
+    if suite.runs("reads") {
+        let at_leader = [cluster.nodes[leader].eureka()];
+        let at_follower = [cluster.nodes[followers[0]].eureka()];
+        let heartbeat = || Workload::new(Protocol::EurekaJson, Op::Heartbeat, storm_shape, "/");
+        let heartbeats = suite
+            .load(
+                "eureka heartbeat (leader)",
+                &at_leader,
+                heartbeat()?,
+                suite.spec(),
+                false,
+            )
+            .await?;
+        suite
+            .load(
+                "eureka heartbeat (follower)",
+                &at_follower,
+                heartbeat()?,
+                suite.spec(),
+                false,
+            )
+            .await?;
+        let app = Workload::new(Protocol::EurekaJson, Op::App, storm_shape, "/")?;
+        let discovery = suite
+            .load("eureka one app, JSON", &at_leader, app, suite.spec(), false)
+            .await?;
+        let app_xml = Workload::new(Protocol::EurekaXml, Op::App, storm_shape, "/")?;
+        suite
+            .load("eureka one app, XML", &at_leader, app_xml, suite.spec(), false)
+            .await?;
+        let delta = Workload::new(Protocol::EurekaJson, Op::Delta, storm_shape, "/")?;
+        suite
+            .load("eureka delta", &at_leader, delta, suite.spec(), false)
+            .await?;
+        let sc_shape = Shape {
+            instances: 1_000,
+            apps: 100,
+            lease_secs: 3600,
+        };
+        let sc_root = [cluster.nodes[leader].target()];
+        let find = Workload::new(Protocol::ServiceCenter, Op::FindRev, sc_shape, "/")?;
+        suite
+            .load("servicecenter find with rev", &sc_root, find, suite.spec(), true)
+            .await?;
+        let find = Workload::new(Protocol::ServiceCenter, Op::Find, sc_shape, "/")?;
+        suite
+            .load("servicecenter find", &sc_root, find, suite.spec(), false)
+            .await?;
+        if let Some(h) = h {
+            goals.insert(
+                "heartbeat_vs_hyper",
+                Goal::at_least(goals::ratio(heartbeats, h), targets::HEARTBEAT_VS_HYPER),
+            );
+            goals.insert(
+                "discovery_vs_hyper",
+                Goal::at_least(goals::ratio(discovery, h), targets::DISCOVERY_VS_HYPER),
+            );
+        }
+        details.insert(
+            "reads".into(),
+            json!({ "heartbeats_per_s": heartbeats, "one_app_reads_per_s": discovery }),
+        );
+    }
+
+    if suite.runs("latency") {
+        eprintln!("latencies");
+        let (a, b) = (&cluster.nodes[followers[0]], &cluster.nodes[followers[1]]);
+        let watch = scenario::watch::watch_latency(&a.target(), &b.target(), suite.cli.samples).await?;
+        eprintln!("  watch p99 {:.2} ms", watch.p99_ms);
+        goals.insert("watch_p99_ms", Goal::at_most(watch.p99_ms, targets::WATCH_P99_MS));
+        suite.loads.push(watch);
+        let propagation = scenario::propagation::propagation(&a.eureka(), &b.eureka(), suite.cli.samples).await?;
+        eprintln!("  propagation p99 {:.2} ms", propagation.p99_ms);
+        suite.loads.push(propagation);
+    }
+
+    if suite.runs("catchup") {
+        eprintln!("catch-up of a wiped follower");
+        let catchup = scenario::catchup::catch_up(&mut cluster, followers[1], leader).await?;
+        eprintln!("  {catchup:.2} s");
+        goals.insert("catchup_s", Goal::at_most(catchup, targets::CATCHUP_S));
+        details.insert("catchup_s".into(), json!(catchup));
+    }
+
+    if suite.runs("failover") {
+        eprintln!("failover under load");
+        let failover = scenario::failover::failover(&mut cluster, Default::default()).await?;
+        eprintln!("  {failover:?}");
+        goals.insert("failover_s", Goal::at_most(failover.unavailable_s, targets::FAILOVER_S));
+        goals.insert(
+            "false_evictions",
+            Goal::at_most(failover.false_evictions as f64, targets::FALSE_EVICTIONS),
+        );
+        details.insert("failover".into(), json!(failover));
+    }
+    let log_dir = if suite.cli.keep {
+        format!("kept in {}", cluster.stop_and_keep_files().display())
+    } else {
+        drop(cluster);
+        "deleted".to_string()
     };
-    let first = instances / 10;
-    let spec = storm(0, first);
-    let register = Workload::new(Protocol::EurekaJson, Op::Register, storm_shape, "/")?;
-    suite
-        .load(
-            &format!("register to {first} (3 nodes)"),
-            &everyone,
-            register,
-            spec,
-            false,
-        )
-        .await?;
-    let rss_10k = cluster.nodes[leader].rss_bytes();
-    let before = cluster.nodes[leader].log_counters().await.unwrap_or_default();
-    let spec = storm(first, instances - first);
-    let register = Workload::new(Protocol::EurekaJson, Op::Register, storm_shape, "/")?;
-    let registrations = suite
-        .load(
-            &format!("register to {instances} (3 nodes)"),
-            &everyone,
-            register,
-            spec,
-            false,
-        )
-        .await?;
-    let after = cluster.nodes[leader].log_counters().await.unwrap_or_default();
-    let entries_per_fsync = goals::ratio((after.1 - before.1) as f64, (after.0 - before.0) as f64);
-    // Let the followers apply everything before their memory is read.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_full: Vec<u64> = cluster.nodes.iter().map(|n| n.rss_bytes()).collect();
-    let bytes_per_instance = rss_full[leader].saturating_sub(rss_empty) as f64 / instances as f64;
-
-    let at_leader = [cluster.nodes[leader].eureka()];
-    let at_follower = [cluster.nodes[followers[0]].eureka()];
-    let heartbeat = |xml: bool| {
-        let protocol = if xml { Protocol::EurekaXml } else { Protocol::EurekaJson };
-        Workload::new(protocol, Op::Heartbeat, storm_shape, "/")
-    };
-    let heartbeats = suite
-        .load(
-            "eureka heartbeat (leader)",
-            &at_leader,
-            heartbeat(false)?,
-            suite.spec(),
-            false,
-        )
-        .await?;
-    suite
-        .load(
-            "eureka heartbeat (follower)",
-            &at_follower,
-            heartbeat(false)?,
-            suite.spec(),
-            false,
-        )
-        .await?;
-    let app = Workload::new(Protocol::EurekaJson, Op::App, storm_shape, "/")?;
-    let discovery = suite
-        .load("eureka one app, JSON", &at_leader, app, suite.spec(), false)
-        .await?;
-    let app_xml = Workload::new(Protocol::EurekaXml, Op::App, storm_shape, "/")?;
-    suite
-        .load("eureka one app, XML", &at_leader, app_xml, suite.spec(), false)
-        .await?;
-    let delta = Workload::new(Protocol::EurekaJson, Op::Delta, storm_shape, "/")?;
-    suite
-        .load("eureka delta", &at_leader, delta, suite.spec(), false)
-        .await?;
-    let sc_shape = Shape {
-        instances: 1_000,
-        apps: 100,
-        lease_secs: 3600,
-    };
-    let sc_root = [cluster.nodes[leader].target()];
-    let find = Workload::new(Protocol::ServiceCenter, Op::FindRev, sc_shape, "/")?;
-    suite
-        .load("servicecenter find with rev", &sc_root, find, suite.spec(), true)
-        .await?;
-    let find = Workload::new(Protocol::ServiceCenter, Op::Find, sc_shape, "/")?;
-    suite
-        .load("servicecenter find", &sc_root, find, suite.spec(), false)
-        .await?;
-
-    eprintln!("latencies");
-    let (a, b) = (&cluster.nodes[followers[0]], &cluster.nodes[followers[1]]);
-    let watch = scenario::watch::watch_latency(&a.target(), &b.target(), suite.cli.samples).await?;
-    eprintln!("  watch p99 {:.2} ms", watch.p99_ms);
-    let watch_p99 = watch.p99_ms;
-    suite.loads.push(watch);
-    let propagation = scenario::propagation::propagation(&a.eureka(), &b.eureka(), suite.cli.samples).await?;
-    eprintln!("  propagation p99 {:.2} ms", propagation.p99_ms);
-    suite.loads.push(propagation);
-
-    eprintln!("catch-up of a wiped follower");
-    let catchup = scenario::catchup::catch_up(&mut cluster, followers[1], leader).await?;
-    eprintln!("  {catchup:.2} s");
-
-    eprintln!("failover under load");
-    let failover = scenario::failover::failover(&mut cluster, Default::default()).await?;
-    eprintln!("  {failover:?}");
-    let log_dir = cluster.dir.path().display().to_string();
-    drop(cluster);
-
-    goals.insert(
-        "heartbeat_vs_hyper",
-        Goal::at_least(goals::ratio(heartbeats, h), targets::HEARTBEAT_VS_HYPER),
-    );
-    goals.insert(
-        "register_vs_etcd",
-        Goal::at_least(goals::ratio(registrations, e), targets::REGISTER_VS_ETCD),
-    );
-    goals.insert(
-        "discovery_vs_hyper",
-        Goal::at_least(goals::ratio(discovery, h), targets::DISCOVERY_VS_HYPER),
-    );
-    goals.insert("watch_p99_ms", Goal::at_most(watch_p99, targets::WATCH_P99_MS));
-    goals.insert(
-        "bytes_per_instance",
-        Goal::at_most(bytes_per_instance, targets::BYTES_PER_INSTANCE),
-    );
-    goals.insert("catchup_s", Goal::at_most(catchup, targets::CATCHUP_S));
-    goals.insert("failover_s", Goal::at_most(failover.unavailable_s, targets::FAILOVER_S));
-    goals.insert(
-        "false_evictions",
-        Goal::at_most(failover.false_evictions as f64, targets::FALSE_EVICTIONS),
-    );
-    goals.insert(
-        "entries_per_fsync",
-        Goal::at_least(entries_per_fsync, targets::ENTRIES_PER_FSYNC),
-    );
 
     let summary = json!({
         "goals": goals,
-        "baselines": {
-            "hello_requests_per_s": h,
-            "etcd_puts_per_s": e,
-            "fsync": fsync,
-        },
-        "registry": {
-            "instances": instances,
-            "registrations_per_s": registrations,
-            "heartbeats_per_s": heartbeats,
-            "one_app_reads_per_s": discovery,
-            "rss_bytes": { "empty": rss_empty, "at_10_percent": rss_10k, "full_per_node": rss_full },
-            "bytes_per_instance": bytes_per_instance,
-            "entries_per_fsync": entries_per_fsync,
-            "catchup_s": catchup,
-            "failover": failover,
-        },
+        "details": details,
         "settings": {
             "connections": suite.cli.connections,
             "seconds_per_load": suite.cli.seconds,
+            "only": suite.cli.only,
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         },
         "loads": suite.loads,
@@ -315,8 +340,7 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", report::table::render(&suite.loads));
     println!("{}", goals::render(&goals));
     println!(
-        "F: fsync p50 {:.2} ms; wrote {} in {:.0} s (node logs were in {log_dir})",
-        fsync.p50_ms,
+        "wrote {} in {:.0} s (node data and logs: {log_dir})",
         path.display(),
         started.elapsed().as_secs_f64()
     );

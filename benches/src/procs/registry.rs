@@ -192,6 +192,13 @@ impl Cluster {
         .await
     }
 
+    /// Stops every node and keeps the folder (data and logs) instead of deleting it.
+    pub fn stop_and_keep_files(self) -> PathBuf {
+        let Cluster { nodes, dir } = self;
+        drop(nodes);
+        dir.keep()
+    }
+
     /// Every running node's Eureka root.
     pub fn eureka_targets(&self) -> Vec<Target> {
         self.nodes.iter().filter(|n| n.is_running()).map(Node::eureka).collect()

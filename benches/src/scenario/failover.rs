@@ -32,6 +32,8 @@ pub struct FailoverReport {
     pub acknowledged_writes_lost: u64,
     pub heartbeating_instances: u64,
     pub false_evictions: u64,
+    /// The longest a heartbeat took to be answered (by any node).
+    pub slowest_heartbeat_s: f64,
 }
 
 /// Settings of the failover run.
@@ -113,28 +115,33 @@ pub async fn failover(cluster: &mut Cluster, spec: FailoverSpec) -> Result<Failo
 
     let stop = Arc::new(AtomicBool::new(false));
     let evicted = Arc::new(Mutex::new(HashSet::new()));
-    let heartbeats = {
-        let (stop, evicted, targets) = (stop.clone(), evicted.clone(), everyone.clone());
-        tokio::spawn(async move {
-            let mut conns: Vec<Conn> = targets.into_iter().map(Conn::new).collect();
-            let mut round = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let began = Instant::now();
-                for n in 0..spec.heartbeating {
-                    let path = format!("/apps/{LIVE_APP}/inst-{}?status=UP", LIVE_BASE + n);
-                    let status = to_any(&mut conns, round + n as usize, || {
-                        bodiless("PUT", &path, "application/json")
-                    })
-                    .await;
+    let slowest_heartbeat = Arc::new(Mutex::new(Duration::ZERO));
+    // Each instance heartbeats on its own, every second, as its client would.
+    let heartbeats: Vec<_> = (0..spec.heartbeating)
+        .map(|n| {
+            let (stop, evicted, slowest) = (stop.clone(), evicted.clone(), slowest_heartbeat.clone());
+            let mut conns: Vec<Conn> = everyone.iter().cloned().map(Conn::new).collect();
+            tokio::spawn(async move {
+                let path = format!("/apps/{LIVE_APP}/inst-{}?status=UP", LIVE_BASE + n);
+                tokio::time::sleep(Duration::from_millis(n * 1000 / spec.heartbeating.max(1))).await;
+                let mut round = n as usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let began = Instant::now();
+                    let status = to_any(&mut conns, round, || bodiless("PUT", &path, "application/json")).await;
                     if status == Some(404) {
                         evicted.lock().expect("not poisoned").insert(n);
                     }
+                    let took = began.elapsed();
+                    {
+                        let mut slowest = slowest.lock().expect("not poisoned");
+                        *slowest = (*slowest).max(took);
+                    }
+                    round += 1;
+                    tokio::time::sleep(Duration::from_secs(1).saturating_sub(took)).await;
                 }
-                round += 1;
-                tokio::time::sleep(Duration::from_secs(1).saturating_sub(began.elapsed())).await;
-            }
+            })
         })
-    };
+        .collect();
 
     let acks = Arc::new(Mutex::new(Vec::<(Instant, u64)>::new()));
     let next = Arc::new(AtomicU64::new(0));
@@ -164,7 +171,9 @@ pub async fn failover(cluster: &mut Cluster, spec: FailoverSpec) -> Result<Failo
     for w in writers {
         let _ = w.await;
     }
-    let _ = heartbeats.await;
+    for h in heartbeats {
+        let _ = h.await;
+    }
 
     let acks = std::mem::take(&mut *acks.lock().expect("not poisoned"));
     let unavailable = longest_gap(&acks, crash - Duration::from_secs(1), crash + spec.after_crash);
@@ -184,12 +193,14 @@ pub async fn failover(cluster: &mut Cluster, spec: FailoverSpec) -> Result<Failo
             falsely_evicted.insert(n);
         }
     }
+    let slowest_heartbeat_s = slowest_heartbeat.lock().expect("not poisoned").as_secs_f64();
     Ok(FailoverReport {
         unavailable_s: unavailable.as_secs_f64(),
         acknowledged_writes: acks.len() as u64,
         acknowledged_writes_lost: lost,
         heartbeating_instances: spec.heartbeating,
         false_evictions: falsely_evicted.len() as u64,
+        slowest_heartbeat_s,
     })
 }
 

@@ -31,15 +31,23 @@ struct Entry {
 
 /// Instance changes of the last [`DELTA_RETENTION`], fed by a task following the change feed.
 pub struct DeltaWindow {
-    entries: Mutex<VecDeque<Entry>>,
+    entries: Mutex<Entries>,
     retention: Duration,
+}
+
+#[derive(Default)]
+struct Entries {
+    list: VecDeque<Entry>,
+    /// Entries ever pushed and ever dropped (for the payload cache's validator).
+    pushed: u64,
+    dropped: u64,
 }
 
 impl DeltaWindow {
     /// Starts following `node`'s change feed from its current revision.
     pub fn follow(node: RegistryNode, retention: Duration) -> Arc<Self> {
         let window = Arc::new(Self {
-            entries: Mutex::new(VecDeque::new()),
+            entries: Mutex::new(Entries::default()),
             retention,
         });
         let weak = Arc::downgrade(&window);
@@ -72,18 +80,38 @@ impl DeltaWindow {
 
     fn push(&self, entry: Entry) {
         let mut entries = self.entries.lock();
-        entries.push_back(entry);
+        entries.list.push_back(entry);
+        entries.pushed += 1;
         let horizon = Instant::now().checked_sub(self.retention);
-        while entries.front().is_some_and(|e| horizon.is_some_and(|h| e.at < h)) {
-            entries.pop_front();
+        while entries.list.front().is_some_and(|e| horizon.is_some_and(|h| e.at < h)) {
+            entries.list.pop_front();
+            entries.dropped += 1;
         }
+    }
+
+    /// Changes whenever the delta's content may: (entries pushed, entries past the retention).
+    pub fn generation(&self) -> (u64, u64) {
+        let entries = self.entries.lock();
+        let horizon = Instant::now().checked_sub(self.retention);
+        let expired = entries
+            .list
+            .iter()
+            .take_while(|e| horizon.is_some_and(|h| e.at < h))
+            .count() as u64;
+        (entries.pushed, entries.dropped + expired)
     }
 
     /// The changed instances, grouped by app, as of `view`.
     pub fn applications(&self, view: &View<'_>) -> Vec<Application> {
         let horizon = Instant::now().checked_sub(self.retention);
         let mut latest: BTreeMap<InstanceKey, Option<Arc<Instance>>> = BTreeMap::new();
-        for e in self.entries.lock().iter().filter(|e| horizon.is_none_or(|h| e.at >= h)) {
+        for e in self
+            .entries
+            .lock()
+            .list
+            .iter()
+            .filter(|e| horizon.is_none_or(|h| e.at >= h))
+        {
             latest.insert(e.key.clone(), e.deleted.clone());
         }
         let mut apps: BTreeMap<String, Vec<_>> = BTreeMap::new();

@@ -148,8 +148,9 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     };
     let bytes = e
         .cache
+        .apps
         .get_or_build(format, revision, || format.encode_applications(&view.all()));
-    respond(format, revision, bytes.to_vec())
+    respond(format, revision, bytes)
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,12 +176,18 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
         state: &applied.state,
         settings: &e.settings,
     };
-    let apps = Applications {
-        versions_delta: revision.to_string(),
-        apps_hashcode: view.hashcode(),
-        applications: e.delta.applications(&view),
-    };
-    respond(format, revision, format.encode_applications(&apps))
+    // The window may gain entries between reading its generation and building: the payload then
+    // shows slightly more than its validator says, which a delta client applies harmlessly.
+    let validator = (revision, e.delta.generation());
+    let bytes = e.cache.delta.get_or_build(format, validator, || {
+        let apps = Applications {
+            versions_delta: revision.to_string(),
+            apps_hashcode: view.hashcode(),
+            applications: e.delta.applications(&view),
+        };
+        format.encode_applications(&apps)
+    });
+    respond(format, revision, bytes)
 }
 
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
@@ -190,8 +197,17 @@ pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<Strin
         state: &applied.state,
         settings: &e.settings,
     };
-    let found = view.app(&app).ok_or(EurekaError::NotFound)?;
-    Ok(respond(format, applied.revision(), format.encode_application(&found)))
+    let validator = view.app_validator(&app);
+    if validator.1 == 0 {
+        return Err(EurekaError::NotFound);
+    }
+    let key = (format, app.to_ascii_uppercase());
+    let bytes = e.cache.app.get_or_build(key, validator, || {
+        view.app(&app)
+            .map(|found| format.encode_application(&found))
+            .unwrap_or_default()
+    });
+    Ok(respond(format, applied.revision(), bytes))
 }
 
 pub async fn get_instance(

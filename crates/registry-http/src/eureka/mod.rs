@@ -15,6 +15,7 @@
 //! override still wins; and `GET /apps/delta?waitRevision=R[&waitSeconds=S]` long-polls until the
 //! registry passes revision R (the `X-Registry-Revision` header of every read says where it is).
 
+pub mod cache;
 pub mod delta;
 pub mod error;
 pub mod format;
@@ -51,7 +52,7 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         delta: delta::DeltaWindow::follow(node.clone(), delta::DELTA_RETENTION),
         node,
         settings,
-        cache: view::AppsCache::default(),
+        cache: cache::EurekaPayloads::default(),
         started: std::time::Instant::now(),
     });
     let api = Router::new()

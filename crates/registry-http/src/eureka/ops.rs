@@ -18,6 +18,7 @@ use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
 use registry_store::node::RegistryNode;
 
+use super::cache::EurekaPayloads;
 use super::delta::DeltaWindow;
 use super::error::EurekaError;
 use super::mapping::status_to_store;
@@ -25,7 +26,6 @@ use super::mapping::to_instance;
 use super::mapping::version_of;
 use super::mapping::EurekaSettings;
 use super::mapping::DEFAULT_VERSION;
-use super::view::AppsCache;
 use super::view::View;
 use super::wire::InstanceInfo;
 use super::wire::Status;
@@ -35,7 +35,7 @@ pub struct Eureka {
     pub node: RegistryNode,
     pub settings: EurekaSettings,
     pub delta: Arc<DeltaWindow>,
-    pub cache: AppsCache,
+    pub cache: EurekaPayloads,
     /// When this node's Eureka API started (for `/status` uptime).
     pub started: std::time::Instant,
 }

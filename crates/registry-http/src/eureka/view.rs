@@ -1,19 +1,17 @@
-//! The registry as Eureka clients see it: instances grouped into upper-case apps, the hashcode,
-//! and a per-revision cache of the encoded `/apps` payload (fresh on every change, D2).
+//! The registry as Eureka clients see it: instances grouped into upper-case apps, one app found
+//! by name, the hashcode.
 
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Revision;
 use registry_store::model::Service;
 use registry_store::state::RegistryState;
 
-use super::format::Format;
 use super::hashcode::apps_hashcode;
+use super::mapping::status_from_store;
 use super::mapping::to_instance_info;
 use super::mapping::EurekaSettings;
 use super::wire::Application;
@@ -48,9 +46,17 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// `apps__hashcode` of the full registry.
+    /// `apps__hashcode` of the full registry, from the stored statuses (no conversion: it is
+    /// computed for every delta).
     pub fn hashcode(&self) -> String {
-        apps_hashcode(self.instances().map(|i| i.status))
+        let state = self.state;
+        let tenant = &self.settings.tenant;
+        apps_hashcode(
+            state
+                .instances()
+                .filter(|i| &i.tenant == tenant)
+                .map(|i| status_from_store(i.status)),
+        )
     }
 
     /// The full registry (`GET /apps`): `versions__delta` is always `1` there.
@@ -91,6 +97,22 @@ impl<'a> View<'a> {
             name: first.app.clone(),
             instances,
         })
+    }
+
+    /// What one app's payload depends on: the highest revision among its services and
+    /// instances, and how many instances it has (a deletion lowers the count).
+    pub fn app_validator(&self, app: &str) -> (Revision, usize) {
+        let state = self.state;
+        let mut latest = 0;
+        let mut count = 0;
+        for service in self.services_of_app(app) {
+            latest = latest.max(service.mod_revision);
+            for instance in state.instances_of(&service.service_ref()) {
+                latest = latest.max(instance.mod_revision);
+                count += 1;
+            }
+        }
+        (latest, count)
     }
 
     /// One instance of an app.
@@ -135,49 +157,4 @@ impl<'a> View<'a> {
 fn info_of(state: &RegistryState, instance: &Instance) -> Option<InstanceInfo> {
     let service = state.service(&instance.service_ref())?;
     Some(to_instance_info(service, instance))
-}
-
-/// An encoded payload and the revision it shows.
-type Cached = (Revision, Arc<Vec<u8>>);
-
-/// The encoded `/apps` payload per format, valid while the revision is unchanged.
-#[derive(Default)]
-pub struct AppsCache {
-    entries: Mutex<HashMap<Format, Cached>>,
-}
-
-impl AppsCache {
-    /// The cached payload for `revision`, or the one `build` makes (then cached).
-    pub fn get_or_build(&self, format: Format, revision: Revision, build: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
-        if let Some((rev, hit)) = self.entries.lock().get(&format) {
-            if *rev == revision {
-                return hit.clone();
-            }
-        }
-        let bytes = Arc::new(build());
-        let mut entries = self.entries.lock();
-        if entries.get(&format).is_none_or(|(rev, _)| *rev < revision) {
-            entries.insert(format, (revision, bytes.clone()));
-        }
-        bytes
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cache_serves_one_payload_per_revision_and_format() {
-        let cache = AppsCache::default();
-        let a = cache.get_or_build(Format::Json, 7, || b"seven".to_vec());
-        let b = cache.get_or_build(Format::Json, 7, || b"rebuilt".to_vec());
-        assert_eq!(a, b);
-        let c = cache.get_or_build(Format::Xml, 7, || b"xml".to_vec());
-        assert_eq!(&**c, b"xml");
-        let d = cache.get_or_build(Format::Json, 8, || b"eight".to_vec());
-        assert_eq!(&**d, b"eight");
-        let e = cache.get_or_build(Format::Json, 8, || b"again".to_vec());
-        assert_eq!(&**e, b"eight", "a newer revision replaces the older one");
-    }
 }

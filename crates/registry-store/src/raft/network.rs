@@ -92,6 +92,9 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
     }
 }
 
+/// The least time an AppendEntries carrying entries may take.
+const ENTRIES_TTL: Duration = Duration::from_secs(2);
+
 /// The connection to one peer.
 pub struct GrpcNetwork {
     target: NodeId,
@@ -134,6 +137,14 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        // openraft gives every AppendEntries the heartbeat's deadline; one carrying entries to a
+        // busy or catching-up follower may need longer, and a timeout backs replication off for
+        // half a second, so those get at least `ENTRIES_TTL`.
+        let option = if rpc.entries.is_empty() || option.hard_ttl() >= ENTRIES_TTL {
+            option
+        } else {
+            RPCOption::new(ENTRIES_TTL)
+        };
         let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.append_entries(req)).await?;

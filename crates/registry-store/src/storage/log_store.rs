@@ -1,4 +1,9 @@
 //! The Raft log, vote and commit index on sled (openraft storage v2 `RaftLogStorage`).
+//!
+//! Appends are group-committed: `append` writes the entries into sled's memory and hands the
+//! completion callback to one flusher thread, which makes everything appended so far durable
+//! with one fsync and then reports every waiting append as done. Under load many appends share a
+//! flush; an idle log flushes each append at once.
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
@@ -8,6 +13,7 @@ use std::ops::Bound;
 use std::ops::RangeBounds;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use openraft::storage::LogFlushed;
@@ -38,6 +44,37 @@ pub struct SledLogStore {
     log: sled::Tree,
     meta: sled::Tree,
     counters: Arc<LogCounters>,
+    flusher: mpsc::Sender<PendingFlush>,
+}
+
+/// An append waiting for the flush that makes it durable.
+struct PendingFlush {
+    entries: u64,
+    callback: LogFlushed<TypeConfig>,
+}
+
+/// Starts the thread that flushes `db` for waiting appends, as many at a time as are waiting.
+/// It ends when every sender (every clone of the store) is gone.
+fn spawn_flusher(db: sled::Db, counters: Arc<LogCounters>) -> std::io::Result<mpsc::Sender<PendingFlush>> {
+    let (tx, rx) = mpsc::channel::<PendingFlush>();
+    std::thread::Builder::new()
+        .name("raft-log-flush".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut waiting = vec![first];
+                waiting.extend(rx.try_iter());
+                let flushed = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                counters.flushes.fetch_add(1, Ordering::Relaxed);
+                let entries: u64 = waiting.iter().map(|p| p.entries).sum();
+                counters.entries.fetch_add(entries, Ordering::Relaxed);
+                for pending in waiting {
+                    pending
+                        .callback
+                        .log_io_completed(flushed.clone().map_err(std::io::Error::other));
+                }
+            }
+        })?;
+    Ok(tx)
 }
 
 /// Appends to the log since the process started: how many flushes (fsyncs) and how many
@@ -60,11 +97,13 @@ impl LogCounters {
 
 impl SledLogStore {
     pub(super) fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        let counters = Arc::<LogCounters>::default();
         Ok(Self {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
-            counters: Arc::default(),
+            flusher: spawn_flusher(db.clone(), counters.clone())?,
+            counters,
         })
     }
 
@@ -204,18 +243,18 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
         self.log
             .apply_batch(batch)
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
-        let flushed = self.db.flush_async().await.map(|_| ()).map_err(std::io::Error::other);
-        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-        self.counters.entries.fetch_add(count, Ordering::Relaxed);
-        let failed = flushed.as_ref().err().map(|e| {
-            io_error(
-                ErrorSubject::Logs,
-                ErrorVerb::Write,
-                std::io::Error::other(e.to_string()),
-            )
-        });
-        callback.log_io_completed(flushed);
-        failed.map_or(Ok(()), Err)
+        self.flusher
+            .send(PendingFlush {
+                entries: count,
+                callback,
+            })
+            .map_err(|_| {
+                io_error(
+                    ErrorSubject::Logs,
+                    ErrorVerb::Write,
+                    std::io::Error::other("the log flusher has stopped"),
+                )
+            })
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {

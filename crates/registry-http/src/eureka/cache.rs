@@ -1,0 +1,100 @@
+//! Encoded Eureka payloads kept while what they show is unchanged: `/apps` and `/apps/delta` per
+//! format and revision, one app per format and the app's own revision. A hit is checked against
+//! a validator computed from the current state on every request, so a cached payload is never
+//! stale (D2); the cache only saves the conversion and encoding.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use axum::body::Bytes;
+use parking_lot::Mutex;
+use registry_store::model::Revision;
+
+use super::format::Format;
+
+/// Payloads by key, each valid while its validator is unchanged. Holds at most `capacity` keys;
+/// past that, new keys are built without being kept.
+pub struct PayloadCache<K, V> {
+    entries: Mutex<HashMap<K, (V, Bytes)>>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The payload cached for `key` if it was built for `validator`, else the one `build` makes
+    /// (then cached).
+    pub fn get_or_build(&self, key: K, validator: V, build: impl FnOnce() -> Vec<u8>) -> Bytes {
+        if let Some((valid_for, hit)) = self.entries.lock().get(&key) {
+            if *valid_for == validator {
+                return hit.clone();
+            }
+        }
+        let bytes = Bytes::from(build());
+        let mut entries = self.entries.lock();
+        if entries.len() < self.capacity || entries.contains_key(&key) {
+            entries.insert(key, (validator, bytes.clone()));
+        }
+        bytes
+    }
+
+    /// Forgets every payload.
+    pub fn clear(&self) {
+        self.entries.lock().clear();
+    }
+}
+
+/// The Eureka API's payload caches.
+pub struct EurekaPayloads {
+    /// `/apps` by format, valid for one revision.
+    pub apps: PayloadCache<Format, Revision>,
+    /// `/apps/delta` by format, valid for one revision and one state of the delta window.
+    pub delta: PayloadCache<Format, (Revision, (u64, u64))>,
+    /// One app by format and upper-case name, valid for the app's own revision and size.
+    pub app: PayloadCache<(Format, String), (Revision, usize)>,
+}
+
+/// Apps whose payloads are kept (the rest are built on each request).
+const APPS_KEPT: usize = 16_384;
+
+impl Default for EurekaPayloads {
+    fn default() -> Self {
+        Self {
+            apps: PayloadCache::new(2),
+            delta: PayloadCache::new(2),
+            app: PayloadCache::new(APPS_KEPT),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_is_served_while_its_validator_holds() {
+        let cache = PayloadCache::<&str, u64>::new(2);
+        let a = cache.get_or_build("json", 7, || b"seven".to_vec());
+        let b = cache.get_or_build("json", 7, || b"rebuilt".to_vec());
+        assert_eq!(a, b);
+        assert_eq!(cache.get_or_build("xml", 7, || b"xml".to_vec()), "xml");
+        assert_eq!(cache.get_or_build("json", 8, || b"eight".to_vec()), "eight");
+        assert_eq!(cache.get_or_build("json", 8, || b"again".to_vec()), "eight");
+    }
+
+    #[test]
+    fn past_capacity_new_keys_are_built_but_not_kept() {
+        let cache = PayloadCache::<u32, u64>::new(1);
+        cache.get_or_build(1, 0, || b"one".to_vec());
+        assert_eq!(cache.get_or_build(2, 0, || b"two".to_vec()), "two");
+        assert_eq!(cache.get_or_build(2, 0, || b"built again".to_vec()), "built again");
+        assert_eq!(cache.get_or_build(1, 0, || b"not used".to_vec()), "one");
+        cache.clear();
+        assert_eq!(cache.get_or_build(1, 0, || b"fresh".to_vec()), "fresh");
+    }
+}
