@@ -118,7 +118,8 @@ impl RegistryState {
 
     /// The services of `tenant` whose name or alias equals `name` ignoring ASCII case, ordered
     /// by id. Callers that need an exact match filter further.
-    pub fn services_named<'a>(&'a self, tenant: &'a Tenant, name: &str) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+    pub fn services_named<'a>(&'a self, tenant: &Tenant, name: &str) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+        let tenant = tenant.clone();
         self.service_names
             .get(&(tenant.clone(), name.to_ascii_lowercase()))
             .into_iter()

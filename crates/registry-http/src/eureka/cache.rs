@@ -17,6 +17,8 @@ use super::format::Format;
 pub struct PayloadCache<K, V> {
     entries: Mutex<HashMap<K, (V, Bytes)>>,
     capacity: usize,
+    /// Held while building, so concurrent misses build once and the rest reuse it.
+    building: Mutex<()>,
 }
 
 impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
@@ -24,16 +26,19 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity,
+            building: Mutex::new(()),
         }
     }
 
     /// The payload cached for `key` if it was built for `validator`, else the one `build` makes
     /// (then cached).
     pub fn get_or_build(&self, key: K, validator: V, build: impl FnOnce() -> Vec<u8>) -> Bytes {
-        if let Some((valid_for, hit)) = self.entries.lock().get(&key) {
-            if *valid_for == validator {
-                return hit.clone();
-            }
+        if let Some(hit) = self.valid(&key, &validator) {
+            return hit;
+        }
+        let _building = self.building.lock();
+        if let Some(hit) = self.valid(&key, &validator) {
+            return hit;
         }
         let bytes = Bytes::from(build());
         let mut entries = self.entries.lock();
@@ -41,6 +46,13 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             entries.insert(key, (validator, bytes.clone()));
         }
         bytes
+    }
+
+    fn valid(&self, key: &K, validator: &V) -> Option<Bytes> {
+        match self.entries.lock().get(key) {
+            Some((valid_for, hit)) if valid_for == validator => Some(hit.clone()),
+            _ => None,
+        }
     }
 
     /// Forgets every payload.

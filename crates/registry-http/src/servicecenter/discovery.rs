@@ -117,10 +117,8 @@ pub struct ProviderQuery<'a> {
 /// then the version rule. No service of that name at all is 400012.
 pub fn select_providers<'s>(state: &'s RegistryState, q: &ProviderQuery<'_>) -> Result<Vec<&'s Service>, ScError> {
     let mut providers: Vec<&Service> = state
-        .services()
-        .filter(|s| {
-            &s.tenant == q.tenant && s.app == q.app && s.environment == q.env && (s.name == q.name || s.alias == q.name)
-        })
+        .services_named(q.tenant, q.name)
+        .filter(|s| s.app == q.app && s.environment == q.env && (s.name == q.name || s.alias == q.name))
         .map(|s| &**s)
         .collect();
     if providers.is_empty() {
