@@ -123,6 +123,27 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Like [`send`](Self::send), but an answer whose status `ok` refuses is an error naming
+    /// `what`, with the start of the body.
+    pub async fn send_expecting(
+        &mut self,
+        request: Request<Full<Bytes>>,
+        what: &str,
+        ok: impl Fn(hyper::StatusCode) -> bool,
+    ) -> Result<Answer, BenchError> {
+        let answer = self.send(request).await?;
+        if !ok(answer.status()) {
+            return Err(BenchError::Status {
+                what: what.to_string(),
+                status: answer.status().as_u16(),
+                body: String::from_utf8_lossy(answer.body()).chars().take(300).collect(),
+            });
+        }
+        Ok(answer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,16 +156,9 @@ pub async fn send_all(
         let ok = &ok;
         async move {
             for request in lane {
-                let answer = conn.send(request).await?;
-                if !ok(answer.status()) {
-                    return Err(BenchError::Status {
-                        what: what.to_string(),
-                        status: answer.status().as_u16(),
-                        body: String::from_utf8_lossy(answer.body()).chars().take(300).collect(),
-                    });
-                }
+                conn.send_expecting(request, what, ok).await?;
             }
-            Ok(())
+            Ok::<(), BenchError>(())
         }
     });
     futures::future::try_join_all(sends).await?;

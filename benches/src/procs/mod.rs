@@ -80,12 +80,14 @@ impl Drop for Proc {
     }
 }
 
-/// A program built beside this one (`target/release/NAME`), or `NAME` on the PATH.
+/// A program built beside this one (`target/release/NAME`, also from a bench or test in
+/// `target/release/deps/`), or `NAME` on the PATH.
 pub fn sibling_binary(name: &str) -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
-        .filter(|p| p.exists())
+    let exe = std::env::current_exe().ok();
+    exe.iter()
+        .flat_map(|exe| exe.ancestors().skip(1).take(2))
+        .map(|dir| dir.join(name))
+        .find(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from(name))
 }
 

@@ -21,6 +21,7 @@ use crate::error::BenchError;
 pub struct Node {
     pub id: u64,
     pub http: String,
+    pub raft: String,
     pub data: PathBuf,
     args: Vec<String>,
     log: PathBuf,
@@ -50,6 +51,13 @@ impl Node {
         Ok(())
     }
 
+    /// SIGTERM: a clean stop (waits up to 30 s).
+    pub fn terminate(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.terminate(Duration::from_secs(30));
+        }
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(&mut self) {
         if let Some(mut p) = self.proc.take() {
@@ -58,7 +66,8 @@ impl Node {
     }
 
     /// Kills the node and deletes its data, as if its disk were replaced; it starts again with
-    /// `--join`, waiting for the leader to send it the registry, as an operator would restart it.
+    /// `--join`, waiting to be added back (Raft forbids a member to come back with less log
+    /// than it had, so it must leave the membership first).
     pub fn kill_and_wipe(&mut self) -> Result<(), BenchError> {
         self.kill();
         if self.data.exists() {
@@ -143,7 +152,7 @@ impl Cluster {
                 "--data-dir".into(),
                 data.display().to_string(),
                 "--raft".into(),
-                raft,
+                raft.clone(),
                 "--http".into(),
                 http.clone(),
                 "--log-level".into(),
@@ -156,6 +165,7 @@ impl Cluster {
             let mut node = Node {
                 id,
                 http,
+                raft,
                 data,
                 args,
                 log: dir.path().join(format!("n{id}.log")),

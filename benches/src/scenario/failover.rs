@@ -179,7 +179,8 @@ pub async fn failover(cluster: &mut Cluster, spec: FailoverSpec) -> Result<Failo
     let unavailable = longest_gap(&acks, crash - Duration::from_secs(1), crash + spec.after_crash);
 
     // Everything is read from the new leader, which has every committed write.
-    let new_leader = cluster.leader(Duration::from_secs(10)).await?;
+    let new_leader = cluster.leader(Duration::from_secs(30)).await?;
+    cluster.wait_healthy(new_leader, Duration::from_secs(30)).await?;
     let reader = cluster.nodes[new_leader].eureka();
     let stored_writes = instance_ids(&reader, WRITE_APP).await?;
     let lost = acks
@@ -225,10 +226,12 @@ pub fn longest_gap(acks: &[(Instant, u64)], from: Instant, to: Instant) -> Durat
 /// The instance ids of `app` at a Eureka root.
 async fn instance_ids(target: &Target, app: &str) -> Result<HashSet<String>, BenchError> {
     let mut conn = Conn::new(target.clone());
+    let request = bodiless("GET", &format!("/apps/{app}"), "application/json");
     let answer = conn
-        .send(bodiless("GET", &format!("/apps/{app}"), "application/json"))
+        .send_expecting(request, &format!("reading {app} back"), |s| s.is_success())
         .await?;
-    let body: Value = serde_json::from_slice(answer.body()).unwrap_or(Value::Null);
+    let body: Value =
+        serde_json::from_slice(answer.body()).map_err(|e| BenchError::Setup(format!("reading {app} back: {e}")))?;
     let instances = match &body["application"]["instance"] {
         Value::Array(list) => list.clone(),
         one @ Value::Object(_) => vec![one.clone()],

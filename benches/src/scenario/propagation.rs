@@ -20,16 +20,8 @@ pub async fn propagation(a: &Target, b: &Target, samples: usize) -> Result<Summa
     for n in 0..samples as u64 {
         let body = instance_json("PROPAGATION", 9_000_000 + n, 90).into_bytes();
         let sent = Instant::now();
-        let answer = writer
-            .send(with_body("POST", "/apps/PROPAGATION", "application/json", body))
-            .await?;
-        if !answer.status().is_success() {
-            return Err(BenchError::Status {
-                what: "register".into(),
-                status: answer.status().as_u16(),
-                body: String::from_utf8_lossy(answer.body()).into_owned(),
-            });
-        }
+        let register = with_body("POST", "/apps/PROPAGATION", "application/json", body);
+        writer.send_expecting(register, "register", |s| s.is_success()).await?;
         let path = format!("/apps/PROPAGATION/inst-{}", 9_000_000 + n);
         let deadline = sent + Duration::from_secs(10);
         loop {

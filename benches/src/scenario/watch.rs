@@ -20,16 +20,9 @@ use crate::report::Summary;
 const ROOT: &str = "/v4/default/registry";
 
 async fn post(conn: &mut Conn, path: &str, body: String) -> Result<(), BenchError> {
-    let answer = conn
-        .send(with_body("POST", path, "application/json", body.into_bytes()))
+    let request = with_body("POST", path, "application/json", body.into_bytes());
+    conn.send_expecting(request, &format!("POST {path}"), |s| s.is_success())
         .await?;
-    if !answer.status().is_success() {
-        return Err(BenchError::Status {
-            what: format!("POST {path}"),
-            status: answer.status().as_u16(),
-            body: String::from_utf8_lossy(answer.body()).into_owned(),
-        });
-    }
     Ok(())
 }
 

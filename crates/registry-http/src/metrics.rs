@@ -68,19 +68,22 @@ fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels,
 
 fn log_metrics(registry: &mut Registry, node: &RegistryNode) {
     let (flushes, entries) = node.log_counters();
-    let flushed = Counter::<u64>::default();
-    flushed.inc_by(flushes);
-    registry.register(
+    let total = |registry: &mut Registry, name: &str, help: &str, value: u64| {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value);
+        registry.register(name, help, counter);
+    };
+    total(
+        registry,
         "raft_log_flushes",
         "Appends to the Raft log made durable (one fsync each)",
-        flushed,
+        flushes,
     );
-    let appended = Counter::<u64>::default();
-    appended.inc_by(entries);
-    registry.register(
+    total(
+        registry,
         "raft_log_entries_appended",
         "Raft log entries made durable by those flushes",
-        appended,
+        entries,
     );
 }
 

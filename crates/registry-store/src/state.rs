@@ -150,12 +150,13 @@ impl RegistryState {
     }
 
     /// One service's instances, ordered by instance id.
-    pub fn instances_of<'a>(&'a self, service: &'a ServiceRef) -> impl Iterator<Item = &'a Arc<Instance>> + 'a {
+    pub fn instances_of<'a>(&'a self, service: &ServiceRef) -> impl Iterator<Item = &'a Arc<Instance>> + 'a {
         let start = InstanceKey {
             tenant: service.tenant.clone(),
             service_id: service.id.clone(),
             id: String::new(),
         };
+        let service = service.clone();
         self.instances
             .range((Bound::Included(start), Bound::Unbounded))
             .take_while(move |(k, _)| k.tenant == service.tenant && k.service_id == service.id)

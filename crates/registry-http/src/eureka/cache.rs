@@ -54,11 +54,6 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             _ => None,
         }
     }
-
-    /// Forgets every payload.
-    pub fn clear(&self) {
-        self.entries.lock().clear();
-    }
 }
 
 /// The Eureka API's payload caches.
@@ -106,7 +101,5 @@ mod tests {
         assert_eq!(cache.get_or_build(2, 0, || b"two".to_vec()), "two");
         assert_eq!(cache.get_or_build(2, 0, || b"built again".to_vec()), "built again");
         assert_eq!(cache.get_or_build(1, 0, || b"not used".to_vec()), "one");
-        cache.clear();
-        assert_eq!(cache.get_or_build(1, 0, || b"fresh".to_vec()), "fresh");
     }
 }

@@ -78,20 +78,17 @@ impl<'a> View<'a> {
             .filter(move |s| s.name.eq_ignore_ascii_case(&app))
     }
 
-    /// One app by (case-insensitive) name, if it has instances. Looks the app's services up
-    /// by name, so it costs the app's size, not the registry's.
-    pub fn app(&self, name: &str) -> Option<Application> {
+    /// An app's stored instances with their services (services by id, then instances by id).
+    /// Looks the app's services up by name, so it costs the app's size, not the registry's.
+    fn app_instances(&self, app: &str) -> impl Iterator<Item = (&'a Arc<Service>, &'a Arc<Instance>)> + 'a {
         let state = self.state;
-        let instances: Vec<InstanceInfo> = self
-            .services_of_app(name)
-            .flat_map(|s| {
-                let service = s.service_ref();
-                state
-                    .instances_of(&service)
-                    .filter_map(|i| info_of(state, i))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        self.services_of_app(app)
+            .flat_map(move |s| state.instances_of(&s.service_ref()).map(move |i| (s, i)))
+    }
+
+    /// One app by (case-insensitive) name, if it has instances.
+    pub fn app(&self, name: &str) -> Option<Application> {
+        let instances: Vec<InstanceInfo> = self.app_instances(name).map(|(s, i)| to_instance_info(s, i)).collect();
         let first = instances.first()?;
         Some(Application {
             name: first.app.clone(),
@@ -99,31 +96,18 @@ impl<'a> View<'a> {
         })
     }
 
-    /// What one app's payload depends on: the highest revision among its services and
-    /// instances, and how many instances it has (a deletion lowers the count).
+    /// What one app's payload depends on: the highest revision among its instances and their
+    /// services, and how many instances it has (a deletion lowers the count; 0: no such app).
     pub fn app_validator(&self, app: &str) -> (Revision, usize) {
-        let state = self.state;
-        let mut latest = 0;
-        let mut count = 0;
-        for service in self.services_of_app(app) {
-            latest = latest.max(service.mod_revision);
-            for instance in state.instances_of(&service.service_ref()) {
-                latest = latest.max(instance.mod_revision);
-                count += 1;
-            }
-        }
-        (latest, count)
+        self.app_instances(app).fold((0, 0), |(latest, count), (s, i)| {
+            (latest.max(s.mod_revision).max(i.mod_revision), count + 1)
+        })
     }
 
     /// One instance of an app.
     pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
-        let state = self.state;
-        self.services_of_app(app)
-            .flat_map(|s| {
-                let service = s.service_ref();
-                state.instances_of(&service).cloned().collect::<Vec<_>>()
-            })
-            .filter_map(|i| info_of(state, &i))
+        self.app_instances(app)
+            .map(|(s, i)| to_instance_info(s, i))
             .find(|i| i.effective_id() == id)
     }
 

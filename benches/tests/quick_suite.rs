@@ -1,0 +1,63 @@
+//! The quick suite end to end, shrunk: every registry stage against a three-node cluster of the
+//! `registryd` the workspace builds (the baselines need etcd and are left out), checking that
+//! `summary.json` carries each goal as `{value, target, pass}` and that no load saw an error.
+//! Speed is not asserted: the shared machines are too noisy for that.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn the_quick_suite_writes_its_summary() {
+    let registryd = registry_bench::procs::sibling_binary("registryd");
+    assert!(
+        registryd.exists(),
+        "{} is missing: build it first (`cargo test --workspace` does)",
+        registryd.display()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_quick"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--only", "storm,reads,latency,catchup,failover"])
+        .args([
+            "--instances",
+            "300",
+            "--connections",
+            "8",
+            "--seconds",
+            "0.5",
+            "--samples",
+            "5",
+        ])
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert!(status.success(), "quick exited with {status}");
+
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    for goal in [
+        "entries_per_fsync",
+        "bytes_per_instance",
+        "watch_p99_ms",
+        "catchup_s",
+        "failover_s",
+        "false_evictions",
+    ] {
+        let g = &summary["goals"][goal];
+        assert!(g["value"].is_number() && g["target"].is_number(), "{goal}: {g}");
+        assert!(g["pass"].is_boolean(), "{goal}: {g}");
+    }
+    assert_eq!(summary["details"]["failover"]["acknowledged_writes_lost"], 0);
+    let loads = summary["loads"].as_array().unwrap();
+    assert!(loads.len() >= 9, "every load is reported: {}", loads.len());
+    for load in loads {
+        assert_eq!(load["errors"], 0, "{}: {}", load["name"], load["first_error"]);
+        assert!(
+            load["requests"].as_u64().unwrap() > 0,
+            "{} answered nothing",
+            load["name"]
+        );
+    }
+    assert!(out.path().join("latency.svg").exists());
+}
