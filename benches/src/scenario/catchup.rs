@@ -29,10 +29,26 @@ pub async fn catch_up(cluster: &mut Cluster, index: usize, leader: usize) -> Res
     let started = Instant::now();
     cluster.nodes[index].start()?;
     let body = format!(r#"{{"id":{id},"raft_addr":"{raft}"}}"#).into_bytes();
-    let add = with_body("POST", "/admin/members", "application/json", body);
-    admin
-        .send_expecting(add, "adding the member back", |s| s.is_success())
-        .await?;
+    // As an operator would: a 503 (the leader changed meanwhile) is retried at the new leader.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let add = with_body("POST", "/admin/members", "application/json", body.clone());
+        match admin
+            .send_expecting(add, "adding the member back", |s| s.is_success())
+            .await
+        {
+            Ok(_) => break,
+            Err(BenchError::Status { status: 503, .. }) if attempts < 5 => {
+                let leader = cluster.leader(Duration::from_secs(30)).await?;
+                admin = Conn::new(cluster.nodes[leader].target());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if attempts > 1 {
+        eprintln!("  adding the member back took {attempts} attempts (the leader changed)");
+    }
     let node = &cluster.nodes[index];
     wait_for(
         "the replaced follower to catch up",
