@@ -291,7 +291,12 @@ async fn main() -> anyhow::Result<()> {
 
     if suite.runs("catchup") {
         eprintln!("catch-up of a wiped follower");
-        let catchup = scenario::catchup::catch_up(&mut cluster, followers[1], leader).await?;
+        // Leadership may have moved during the loads before.
+        let leader = cluster.leader(Duration::from_secs(30)).await?;
+        let follower = (0..3).rev().find(|i| *i != leader).expect("three nodes");
+        let catchup = scenario::catchup::catch_up(&mut cluster, follower, leader)
+            .await
+            .with_context(|| format!("catch-up of node {} through node {}", follower + 1, leader + 1))?;
         eprintln!("  {catchup:.2} s");
         goals.insert("catchup_s", Goal::at_most(catchup, targets::CATCHUP_S));
         details.insert("catchup_s".into(), json!(catchup));
