@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::support::eureka_register;
 use crate::support::Cluster;
 
 /// A `[[sync]]` table.
@@ -28,38 +29,6 @@ fn peer(name: &str, kind: &str, url: &str, direction: &str, extra: &str) -> Stri
     format!(
         "[[sync]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\ndirection = \"{direction}\"\ninterval_ms = 200\n{extra}\n"
     )
-}
-
-/// A Eureka registration body with a long lease, so nothing expires during a test.
-fn instance_body(app: &str, id: &str, port: u16) -> Value {
-    json!({ "instance": {
-        "instanceId": id,
-        "hostName": "127.0.0.1",
-        "app": app,
-        "ipAddr": "127.0.0.1",
-        "status": "UP",
-        "port": { "$": port, "@enabled": "true" },
-        "securePort": { "$": 443, "@enabled": "false" },
-        "dataCenterInfo": {
-            "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
-            "name": "MyOwn"
-        },
-        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 900 },
-        "metadata": { "zone": "zone-1" }
-    }})
-}
-
-async fn eureka_register(client: &reqwest::Client, base: &str, app: &str, id: &str) -> Result<(), String> {
-    let resp = client
-        .post(format!("{base}/eureka/apps/{app}"))
-        .json(&instance_body(app, id, 8080))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    match resp.status().as_u16() {
-        204 => Ok(()),
-        s => Err(format!("register {app}/{id}: {s}")),
-    }
 }
 
 async fn eureka_cancel(client: &reqwest::Client, base: &str, app: &str, id: &str) -> Result<(), String> {

@@ -6,6 +6,7 @@ mod support;
 #[path = "../common/ws_events.rs"]
 mod ws_events;
 
+mod batching;
 mod catch_up;
 mod eureka_clients;
 mod failover;

@@ -384,3 +384,35 @@ pub async fn register_at(
         Err(format!("{status}: {body}"))
     }
 }
+
+/// A Eureka registration body with a long lease, so nothing expires during a test.
+fn instance_body(app: &str, id: &str, port: u16) -> Value {
+    json!({ "instance": {
+        "instanceId": id,
+        "hostName": "127.0.0.1",
+        "app": app,
+        "ipAddr": "127.0.0.1",
+        "status": "UP",
+        "port": { "$": port, "@enabled": "true" },
+        "securePort": { "$": 443, "@enabled": "false" },
+        "dataCenterInfo": {
+            "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
+            "name": "MyOwn"
+        },
+        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 900 },
+        "metadata": { "zone": "zone-1" }
+    }})
+}
+
+pub async fn eureka_register(client: &reqwest::Client, base: &str, app: &str, id: &str) -> Result<(), String> {
+    let resp = client
+        .post(format!("{base}/eureka/apps/{app}"))
+        .json(&instance_body(app, id, 8080))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match resp.status().as_u16() {
+        204 => Ok(()),
+        s => Err(format!("register {app}/{id}: {s}")),
+    }
+}

@@ -91,8 +91,8 @@ impl Node {
         }
     }
 
-    /// (flushes, entries) of the node's Raft log, from `/metrics`.
-    pub async fn log_counters(&self) -> Option<(u64, u64)> {
+    /// The node's Raft log counters, from `/metrics`.
+    pub async fn log_counters(&self) -> Option<LogCounts> {
         let mut conn = crate::conn::Conn::new(self.target());
         let answer = conn
             .send(crate::driver::bodiless("GET", "/metrics", "text/plain"))
@@ -103,10 +103,11 @@ impl Node {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
         };
-        Some((
-            value("registry_raft_log_flushes_total ")?,
-            value("registry_raft_log_entries_appended_total ")?,
-        ))
+        Some(LogCounts {
+            flushes: value("registry_raft_log_flushes_total ")?,
+            entries: value("registry_raft_log_entries_appended_total ")?,
+            commands: value("registry_raft_log_commands_appended_total ")?,
+        })
     }
 
     /// The leader this node knows, from `/admin/cluster`.
@@ -115,6 +116,26 @@ impl Node {
             Ok((200, v)) => v["leader_id"].as_u64(),
             _ => None,
         }
+    }
+}
+
+/// A node's Raft log totals: flushes (fsyncs), and the entries and registry commands they made
+/// durable (the leader packs concurrent commands into one entry).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogCounts {
+    pub flushes: u64,
+    pub entries: u64,
+    pub commands: u64,
+}
+
+impl LogCounts {
+    /// (entries, commands) per flush between `earlier` and `self`.
+    pub fn per_flush_since(&self, earlier: &LogCounts) -> (f64, f64) {
+        let flushes = self.flushes.saturating_sub(earlier.flushes) as f64;
+        (
+            crate::goals::ratio(self.entries.saturating_sub(earlier.entries) as f64, flushes),
+            crate::goals::ratio(self.commands.saturating_sub(earlier.commands) as f64, flushes),
+        )
     }
 }
 

@@ -67,7 +67,7 @@ fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels,
 }
 
 fn log_metrics(registry: &mut Registry, node: &RegistryNode) {
-    let (flushes, entries) = node.log_counters();
+    let totals = node.log_counters();
     let total = |registry: &mut Registry, name: &str, help: &str, value: u64| {
         let counter = Counter::<u64>::default();
         counter.inc_by(value);
@@ -77,13 +77,19 @@ fn log_metrics(registry: &mut Registry, node: &RegistryNode) {
         registry,
         "raft_log_flushes",
         "Appends to the Raft log made durable (one fsync each)",
-        flushes,
+        totals.flushes,
     );
     total(
         registry,
         "raft_log_entries_appended",
         "Raft log entries made durable by those flushes",
-        entries,
+        totals.entries,
+    );
+    total(
+        registry,
+        "raft_log_commands_appended",
+        "Registry commands made durable by those flushes (an entry carries a batch of them)",
+        totals.commands,
     );
 }
 

@@ -1,9 +1,11 @@
 //! Everything that changes registry state, as one typed command enum (D1).
 //!
-//! A [`Proposal`] is what goes into a Raft log entry: the command plus the proposer's clock
-//! reading, so that apply never reads a clock (D1). The result of applying one is a
+//! A [`Proposal`] is a command plus the proposer's clock reading; a [`Batch`] of them is what
+//! goes into a Raft log entry, so that apply never reads a clock (D1). The result of applying one is a
 //! [`CommandOutcome`]; domain refusals (unknown service, ...) are outcomes too, decided
 //! deterministically on every node.
+
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -19,7 +21,24 @@ use crate::model::Service;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
 
-/// One log entry's application data: a command stamped with the proposer's clock.
+/// One log entry's application data: proposals applied in order, all at the entry's log index
+/// (their revision). The leader packs concurrent writes into one entry, so that one fsync and
+/// one replication round carry many of them; each still gets its own [`CommandOutcome`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Shared, so the log's in-memory copies of an entry cost no copy of its commands.
+    pub proposals: Arc<Vec<Proposal>>,
+}
+
+impl From<Vec<Proposal>> for Batch {
+    fn from(proposals: Vec<Proposal>) -> Self {
+        Self {
+            proposals: Arc::new(proposals),
+        }
+    }
+}
+
+/// A command stamped with the proposer's clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Proposer's wall clock when it proposed, in ms since the epoch. Apply uses this as "now".

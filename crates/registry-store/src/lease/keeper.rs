@@ -1,8 +1,13 @@
 //! The leader-bound lease worker: renews leases in memory and proposes evictions through the log.
+//!
+//! While leading, the lease table follows the registry through the change feed, so a round
+//! costs what changed since the last one; only a fresh term, or a feed that lost our place
+//! (a snapshot installed, a long stall), walks every instance.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -12,24 +17,39 @@ use super::table::LeaseStats;
 use super::table::LeaseTable;
 use crate::command::Command;
 use crate::command::EvictInstances;
+use crate::feed::ChangeFeed;
+use crate::feed::Subscription;
 use crate::model::InstanceKey;
+use crate::storage::AppliedState;
 use crate::storage::StateHandle;
+
+/// Most changes one round takes from the feed; the rest wait for the next round.
+const CHANGES_PER_ROUND: usize = 1_000_000;
+
+/// The lease table of a leading node and its place in the change feed.
+struct Leading {
+    table: LeaseTable,
+    /// `None` after the feed lost our place: the next round walks every instance.
+    changes: Option<Subscription>,
+}
 
 /// Holds lease deadlines while this node leads. Renewals on a non-leader are refused by the
 /// caller (they are forwarded to the leader instead).
 pub struct LeaseKeeper {
     policy: Mutex<LeasePolicy>,
     state: StateHandle,
+    feed: Arc<ChangeFeed>,
     /// `Some` while this node is the leader.
-    table: Mutex<Option<LeaseTable>>,
+    table: Mutex<Option<Leading>>,
     epoch: Instant,
 }
 
 impl LeaseKeeper {
-    pub fn new(policy: LeasePolicy, state: StateHandle) -> Arc<Self> {
+    pub fn new(policy: LeasePolicy, state: StateHandle, feed: Arc<ChangeFeed>) -> Arc<Self> {
         Arc::new(Self {
             policy: Mutex::new(policy),
             state,
+            feed,
             table: Mutex::new(None),
             epoch: Instant::now(),
         })
@@ -50,14 +70,15 @@ impl LeaseKeeper {
 
     /// Called when this node becomes leader (fresh full TTL for everyone) or stops leading.
     pub fn set_leader(&self, leading: bool) {
+        // Always the state first, then the table (as renewals and rounds do).
+        let state = self.state.read();
         let mut table = self.table.lock();
         match (leading, table.is_some()) {
             (true, false) => {
-                let state = self.state.read();
-                *table = Some(LeaseTable::new_term(
-                    self.now_ms(),
-                    state.state.instances().map(|i| &**i),
-                ));
+                *table = Some(Leading {
+                    table: LeaseTable::new_term(self.now_ms(), state.state.instances().map(|i| &**i)),
+                    changes: self.follow_from(&state),
+                });
                 tracing::info!(
                     leases = state.state.instance_count(),
                     "leading: every lease gets a fresh TTL"
@@ -66,6 +87,40 @@ impl LeaseKeeper {
             (false, true) => *table = None,
             _ => {}
         }
+    }
+
+    /// A subscription to every change after the state read as `state` (held by the caller, so
+    /// nothing applies in between; a change re-delivered after that is harmless).
+    fn follow_from(&self, state: &AppliedState) -> Option<Subscription> {
+        match self.feed.subscribe(state.revision()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "lease table cannot follow the change feed; rounds walk every instance");
+                None
+            }
+        }
+    }
+
+    /// Brings the table up to date: the changes since the last round, or every instance when
+    /// the feed lost our place.
+    fn catch_up(&self, state: &AppliedState, leading: &mut Leading, now_ms: u64) {
+        if let Some(changes) = leading.changes.as_mut() {
+            let mut taken = 0;
+            let lost = loop {
+                if taken == CHANGES_PER_ROUND {
+                    return;
+                }
+                match changes.next().now_or_never() {
+                    None => return,
+                    Some(Ok(change)) => leading.table.observe(now_ms, &change),
+                    Some(Err(e)) => break e,
+                }
+                taken += 1;
+            };
+            tracing::info!(error = %lost, "lease table lost its place in the change feed; reconciling");
+        }
+        leading.table.reconcile(now_ms, state.state.instances().map(|i| &**i));
+        leading.changes = self.follow_from(state);
     }
 
     pub fn is_leading(&self) -> bool {
@@ -78,7 +133,7 @@ impl LeaseKeeper {
         let now = self.now_ms();
         let state = self.state.read();
         let mut table = self.table.lock();
-        let table = table.as_mut()?;
+        let table = &mut table.as_mut()?.table;
         Some(
             keys.iter()
                 .map(|k| match state.state.instance(k) {
@@ -96,7 +151,7 @@ impl LeaseKeeper {
     pub fn stats(&self) -> Option<LeaseStats> {
         let policy = self.policy();
         let mut table = self.table.lock();
-        table.as_mut().map(|t| t.stats(self.now_ms(), &policy))
+        table.as_mut().map(|t| t.table.stats(self.now_ms(), &policy))
     }
 
     /// One round: sync with the registry and return the eviction to propose, if any.
@@ -105,9 +160,9 @@ impl LeaseKeeper {
         let now = self.now_ms();
         let state = self.state.read();
         let mut table = self.table.lock();
-        let table = table.as_mut()?;
-        table.reconcile(now, state.state.instances().map(|i| &**i));
-        let (items, stats) = table.evictable(now, &policy);
+        let leading = table.as_mut()?;
+        self.catch_up(&state, leading, now);
+        let (items, stats) = leading.table.evictable(now, &policy);
         if items.is_empty() {
             return None;
         }
@@ -161,6 +216,7 @@ mod tests {
     use parking_lot::RwLock;
 
     use super::*;
+    use crate::command::CancelInstance;
     use crate::command::Proposal;
     use crate::command::RegisterInstance;
     use crate::model::Instance;
@@ -169,30 +225,85 @@ mod tests {
     use crate::model::Tenant;
     use crate::storage::AppliedState;
 
-    /// A state with `n` instances leased for 30 s (renew every 10 s), and a leading keeper.
-    fn leading_keeper(n: usize, policy: LeasePolicy) -> (Arc<LeaseKeeper>, Vec<InstanceKey>) {
-        let state: StateHandle = Arc::new(RwLock::new(AppliedState::default()));
-        let mut keys = Vec::new();
-        {
-            let mut applied = state.write();
-            for i in 0..n {
-                let mut instance = Instance::new(Tenant::default(), "svc", format!("i{i}"), "h");
-                instance.lease = LeaseSettings {
-                    renewal_interval_secs: 10,
-                    duration_secs: 30,
-                };
-                keys.push(instance.key());
-                let create_service = Some(Service::new(Tenant::default(), "svc", "app", "svc"));
-                let command = Command::RegisterInstance(RegisterInstance {
-                    instance,
-                    create_service,
-                });
-                applied.state.apply(i as u64 + 1, &Proposal { at_ms: 0, command });
+    /// A registry that applies commands and publishes their changes, like the state machine.
+    struct Registry {
+        state: StateHandle,
+        feed: Arc<ChangeFeed>,
+        revision: u64,
+    }
+
+    impl Registry {
+        fn new() -> Self {
+            Self {
+                state: Arc::new(RwLock::new(AppliedState::default())),
+                feed: ChangeFeed::new(0, 1024),
+                revision: 0,
             }
         }
-        let keeper = LeaseKeeper::new(policy, state);
+
+        fn apply(&mut self, command: Command) {
+            self.revision += 1;
+            let (_, changes) = self
+                .state
+                .write()
+                .state
+                .apply(self.revision, &Proposal { at_ms: 0, command });
+            self.feed.publish(changes);
+        }
+
+        /// Registers `id` leased for 30 s (renew every 10 s).
+        fn register(&mut self, id: &str) -> InstanceKey {
+            let mut instance = Instance::new(Tenant::default(), "svc", id, "h");
+            instance.lease = LeaseSettings {
+                renewal_interval_secs: 10,
+                duration_secs: 30,
+            };
+            let key = instance.key();
+            let create_service = Some(Service::new(Tenant::default(), "svc", "app", "svc"));
+            self.apply(Command::RegisterInstance(RegisterInstance {
+                instance,
+                create_service,
+            }));
+            key
+        }
+
+        fn keeper(&self, policy: LeasePolicy) -> Arc<LeaseKeeper> {
+            LeaseKeeper::new(policy, self.state.clone(), self.feed.clone())
+        }
+    }
+
+    /// A state with `n` instances leased for 30 s (renew every 10 s), and a leading keeper.
+    fn leading_keeper(n: usize, policy: LeasePolicy) -> (Arc<LeaseKeeper>, Vec<InstanceKey>) {
+        let mut registry = Registry::new();
+        let keys = (0..n).map(|i| registry.register(&format!("i{i}"))).collect();
+        let keeper = registry.keeper(policy);
         keeper.set_leader(true);
         (keeper, keys)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leases_follow_registrations_and_cancels_made_while_leading() {
+        let mut registry = Registry::new();
+        registry.register("before");
+        let keeper = registry.keeper(LeasePolicy {
+            self_preservation: false,
+            ..LeasePolicy::default()
+        });
+        keeper.set_leader(true);
+        assert!(keeper.round().is_none());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        registry.register("after");
+        let gone = registry.register("gone");
+        registry.apply(Command::CancelInstance(CancelInstance { instance: gone }));
+        assert!(keeper.round().is_none());
+        assert_eq!(keeper.stats().unwrap().leases, 2, "before and after hold leases");
+        // "before" expires 30 s into the term, "after" 30 s after it was registered.
+        tokio::time::advance(Duration::from_secs(21)).await;
+        let eviction = keeper.round();
+        assert_eq!(evicted(eviction.clone()), vec!["before"]);
+        registry.apply(eviction.unwrap());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(evicted(keeper.round()), vec!["after"]);
     }
 
     fn evicted(command: Option<Command>) -> Vec<String> {

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::change::Change;
+use crate::change::ChangeKind;
+use crate::change::Entity;
 use crate::command::EvictItem;
 use crate::model::Instance;
 use crate::model::InstanceKey;
@@ -102,32 +105,54 @@ impl LeaseTable {
     /// deadline, vanished ones lose their lease. Only locally registered instances hold leases.
     pub fn reconcile<'a>(&mut self, now_ms: u64, instances: impl Iterator<Item = &'a Instance>) {
         self.generation += 1;
+        for i in instances {
+            self.upsert(now_ms, i);
+        }
         let generation = self.generation;
-        for i in instances.filter(|i| i.origin.is_local()) {
-            let duration_ms = u64::from(i.lease.duration_secs) * 1000;
-            match self.leases.get_mut(&i.key()) {
-                Some(l) => {
-                    l.generation = generation;
-                    if l.mod_revision != i.mod_revision {
-                        l.mod_revision = i.mod_revision;
-                        l.deadline_ms = now_ms + duration_ms;
-                    }
-                    l.duration_ms = duration_ms;
-                    l.interval_secs = i.lease.renewal_interval_secs;
+        self.leases.retain(|_, l| l.generation == generation);
+    }
+
+    /// Follows one applied change: what [`Self::reconcile`] does, for just that record.
+    pub fn observe(&mut self, now_ms: u64, change: &Change) {
+        let Entity::Instance(instance) = &change.entity else {
+            return;
+        };
+        match change.kind {
+            ChangeKind::Deleted => {
+                self.leases.remove(&instance.key());
+            }
+            ChangeKind::Created | ChangeKind::Updated => self.upsert(now_ms, instance),
+        }
+    }
+
+    /// Records `i`'s lease (a fresh deadline when it was re-registered or changed since).
+    fn upsert(&mut self, now_ms: u64, i: &Instance) {
+        if !i.origin.is_local() {
+            return;
+        }
+        let generation = self.generation;
+        let duration_ms = u64::from(i.lease.duration_secs) * 1000;
+        match self.leases.get_mut(&i.key()) {
+            Some(l) => {
+                l.generation = generation;
+                if l.mod_revision != i.mod_revision {
+                    l.mod_revision = i.mod_revision;
+                    l.deadline_ms = now_ms + duration_ms;
                 }
-                None => {
-                    let lease = Lease {
-                        deadline_ms: now_ms + duration_ms,
-                        duration_ms,
-                        interval_secs: i.lease.renewal_interval_secs,
-                        mod_revision: i.mod_revision,
-                        generation,
-                    };
-                    self.leases.insert(i.key(), lease);
-                }
+                l.duration_ms = duration_ms;
+                l.interval_secs = i.lease.renewal_interval_secs;
+            }
+            None => {
+                let lease = Lease {
+                    deadline_ms: now_ms + duration_ms,
+                    duration_ms,
+                    interval_secs: i.lease.renewal_interval_secs,
+                    mod_revision: i.mod_revision,
+                    generation,
+                };
+                self.leases.insert(i.key(), lease);
             }
         }
-        self.leases.retain(|_, l| l.generation == generation);
     }
 
     /// Renews the lease of `instance` (which the caller found registered). Returns `false` if

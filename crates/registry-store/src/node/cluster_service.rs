@@ -51,15 +51,16 @@ impl ClusterService for ClusterGrpcService {
         request: Request<pb::ForwardWriteRequest>,
     ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
         let node = self.node()?;
-        let proposal: Proposal = codec::decode(&request.into_inner().proposal)
-            .map_err(|e| Status::invalid_argument(format!("undecodable proposal: {e}")))?;
+        let encoded = request.into_inner().proposal;
+        let proposal: Proposal =
+            codec::decode(&encoded).map_err(|e| Status::invalid_argument(format!("undecodable proposal: {e}")))?;
         crate::validate::validate_command(&proposal.command).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        match node.inner.raft.client_write(proposal).await {
-            Ok(resp) => {
-                let outcome = codec::encode(&resp.data).map_err(|e| Status::internal(e.to_string()))?;
+        match node.inner.batcher.propose(proposal, encoded.len()).await {
+            Ok(written) => {
+                let outcome = codec::encode(&written.outcome).map_err(|e| Status::internal(e.to_string()))?;
                 Ok(Response::new(pb::ForwardWriteResponse {
                     result: Some(pb::forward_write_response::Result::Outcome(outcome)),
-                    revision: resp.log_id.index,
+                    revision: written.revision,
                 }))
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {

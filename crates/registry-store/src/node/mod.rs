@@ -1,12 +1,14 @@
 //! One cluster member put together: storage, Raft, the gRPC server, leases and the background
 //! tasks, behind the handle the HTTP front and adapters use.
 //!
-//! - [`write`]: commands go to the leader (forwarded transparently from followers).
+//! - [`write`]: commands go to the leader (forwarded transparently from followers), where the
+//!   [`batcher`] packs concurrent ones into shared log entries.
 //! - [`heartbeat`]: renewals go to the leader's lease table in batches, never to the log (D3).
 //! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
 //! - [`status`]: cluster view and health; [`membership`]: add / remove members.
 //! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
 
+mod batcher;
 mod cluster_service;
 mod config;
 mod error;
@@ -56,6 +58,7 @@ use crate::raft::types::RaftMetrics;
 use crate::raft::MAX_MESSAGE_BYTES;
 use crate::storage;
 use crate::storage::LogCounters;
+use crate::storage::LogTotals;
 use crate::storage::StateHandle;
 
 /// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
@@ -82,6 +85,8 @@ struct Inner {
     leases: Arc<LeaseKeeper>,
     channels: PeerChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
+    /// Packs concurrent writes into shared log entries.
+    batcher: batcher::Batcher,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The last log index on disk at start: health waits until it is applied.
@@ -127,9 +132,10 @@ impl RegistryNode {
         let raft = Raft::new(config.node_id, Arc::new(raft_config), network, log, sm)
             .await
             .map_err(|e| NodeError::Stopped(e.to_string()))?;
-        let leases = LeaseKeeper::new(config.lease_policy.clone(), state.clone());
+        let leases = LeaseKeeper::new(config.lease_policy.clone(), state.clone(), feed.clone());
         let (heartbeats, heartbeat_rx) = mpsc::channel(1024);
         let (stop, _) = watch::channel(false);
+        let batcher = batcher::Batcher::start(raft.clone());
         let node = RegistryNode {
             inner: Arc::new(Inner {
                 config,
@@ -141,6 +147,7 @@ impl RegistryNode {
                 leases,
                 channels,
                 heartbeats,
+                batcher,
                 stop,
                 tasks: Mutex::new(Vec::new()),
                 startup_log_index,
@@ -351,13 +358,13 @@ impl RegistryNode {
         addr
     }
 
-    /// Follows whether this node is the leader: leader-bound workers (leases, adapters) start
-    /// when it turns true and stop when it turns false.
-    /// Log flushes and the entries they made durable, since start.
-    pub fn log_counters(&self) -> (u64, u64) {
+    /// Log flushes and the entries and commands they made durable, since start.
+    pub fn log_counters(&self) -> LogTotals {
         self.inner.log_counters.read()
     }
 
+    /// Follows whether this node is the leader: leader-bound workers (leases, adapters) start
+    /// when it turns true and stop when it turns false.
     pub fn leadership(&self) -> watch::Receiver<bool> {
         self.inner.leading.subscribe()
     }

@@ -1,4 +1,5 @@
-//! Writes: validate, stamp, propose on the leader (forwarding from followers), wait for apply.
+//! Writes: validate, stamp, propose on the leader through its [`super::batcher`] (forwarding
+//! from followers), wait for apply.
 
 use std::time::Duration;
 
@@ -48,21 +49,17 @@ impl RegistryNode {
             at_ms: wall_clock_ms(),
             command,
         };
+        let encoded = codec::encode(&proposal).map_err(|e| NodeError::Stopped(e.to_string()))?;
         let deadline = Instant::now() + self.inner.config.write_timeout;
         let mut last_problem = String::from("no leader");
         while Instant::now() < deadline {
             let remaining = deadline - Instant::now();
-            let result = tokio::time::timeout(remaining, self.inner.raft.client_write(proposal.clone())).await;
-            match result {
+            let proposed = self.inner.batcher.propose(proposal.clone(), encoded.len());
+            match tokio::time::timeout(remaining, proposed).await {
                 Err(_) => return Err(NodeError::Unavailable("no quorum answered in time".into())),
-                Ok(Ok(resp)) => {
-                    return Ok(Written {
-                        outcome: resp.data,
-                        revision: resp.log_id.index,
-                    })
-                }
+                Ok(Ok(written)) => return Ok(written),
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => match f.leader_id {
-                    Some(leader) if leader != self.node_id() => match self.forward_write(&proposal, deadline).await {
+                    Some(leader) if leader != self.node_id() => match self.forward_write(&encoded, deadline).await {
                         Ok(Forwarded::Done(w)) => {
                             // Read your writes: answer once this node has applied it too, so
                             // the caller's next read here sees it (usually about a millisecond).
@@ -91,14 +88,16 @@ impl RegistryNode {
         })
     }
 
-    async fn forward_write(&self, proposal: &Proposal, deadline: Instant) -> Result<Forwarded, NodeError> {
+    /// Sends the encoded proposal to the leader, whose batcher proposes it.
+    async fn forward_write(&self, encoded: &[u8], deadline: Instant) -> Result<Forwarded, NodeError> {
         let (leader, mut client) = match self.leader_client() {
             Ok(c) => c,
             Err(e) => return Ok(Forwarded::Retry(e.to_string())),
         };
-        let bytes = codec::encode(proposal).map_err(|e| NodeError::Stopped(e.to_string()))?;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let call = client.forward_write(pb::ForwardWriteRequest { proposal: bytes });
+        let call = client.forward_write(pb::ForwardWriteRequest {
+            proposal: encoded.to_vec(),
+        });
         let resp = match tokio::time::timeout(remaining, call).await {
             Err(_) => {
                 return Err(NodeError::Unavailable(format!(

@@ -236,6 +236,7 @@ mod tests {
     use openraft::EntryPayload;
 
     use super::*;
+    use crate::command::Batch;
     use crate::command::Command;
     use crate::command::CreateTenant;
     use crate::command::Proposal;
@@ -255,7 +256,7 @@ mod tests {
             entries: vec![
                 Entry {
                     log_id: LogId::new(CommittedLeaderId::new(3, 1), 8),
-                    payload: EntryPayload::Normal(proposal),
+                    payload: EntryPayload::Normal(Batch::from(vec![proposal])),
                 },
                 Entry {
                     log_id: LogId::new(CommittedLeaderId::new(3, 1), 9),

@@ -1,16 +1,16 @@
-//! openraft's type configuration for the registry: log data is a [`Proposal`], the response a
-//! [`CommandOutcome`], nodes are `u64` ids with their Raft gRPC address.
+//! openraft's type configuration for the registry: log data is a [`Batch`] of proposals, the
+//! response their [`CommandOutcome`]s in order, nodes are `u64` ids with their Raft gRPC address.
 
 use std::io::Cursor;
 
+use crate::command::Batch;
 use crate::command::CommandOutcome;
-use crate::command::Proposal;
 
 openraft::declare_raft_types!(
     /// The registry's Raft type configuration.
     pub TypeConfig:
-        D = Proposal,
-        R = CommandOutcome,
+        D = Batch,
+        R = Vec<CommandOutcome>,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
+use openraft::EntryPayload;
 use openraft::ErrorSubject;
 use openraft::ErrorVerb;
 use openraft::LogState;
@@ -26,6 +27,7 @@ use openraft::RaftLogId;
 use openraft::RaftLogReader;
 
 use super::codec;
+use super::entry_cache::EntryCache;
 use super::io_error;
 use crate::raft::types::Entry;
 use crate::raft::types::LogId;
@@ -45,11 +47,13 @@ pub struct SledLogStore {
     meta: sled::Tree,
     counters: Arc<LogCounters>,
     flusher: mpsc::Sender<PendingFlush>,
+    recent: Arc<EntryCache>,
 }
 
 /// An append waiting for the flush that makes it durable.
 struct PendingFlush {
     entries: u64,
+    commands: u64,
     callback: LogFlushed<TypeConfig>,
 }
 
@@ -67,6 +71,8 @@ fn spawn_flusher(db: sled::Db, counters: Arc<LogCounters>) -> std::io::Result<mp
                 counters.flushes.fetch_add(1, Ordering::Relaxed);
                 let entries: u64 = waiting.iter().map(|p| p.entries).sum();
                 counters.entries.fetch_add(entries, Ordering::Relaxed);
+                let commands: u64 = waiting.iter().map(|p| p.commands).sum();
+                counters.commands.fetch_add(commands, Ordering::Relaxed);
                 for pending in waiting {
                     pending
                         .callback
@@ -77,21 +83,32 @@ fn spawn_flusher(db: sled::Db, counters: Arc<LogCounters>) -> std::io::Result<mp
     Ok(tx)
 }
 
-/// Appends to the log since the process started: how many flushes (fsyncs) and how many
-/// entries they made durable, so the entries per flush show how well writes are batched.
+/// Appends to the log since the process started: how many flushes (fsyncs), and how many
+/// entries and registry commands they made durable. Commands per flush show how well writes are
+/// batched: by the flusher (entries per flush) and by the leader's batcher (commands per entry).
 #[derive(Debug, Default)]
 pub struct LogCounters {
     flushes: AtomicU64,
     entries: AtomicU64,
+    commands: AtomicU64,
+}
+
+/// A reading of [`LogCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogTotals {
+    pub flushes: u64,
+    pub entries: u64,
+    pub commands: u64,
 }
 
 impl LogCounters {
-    /// (flushes, entries) so far.
-    pub fn read(&self) -> (u64, u64) {
-        (
-            self.flushes.load(Ordering::Relaxed),
-            self.entries.load(Ordering::Relaxed),
-        )
+    /// The totals so far.
+    pub fn read(&self) -> LogTotals {
+        LogTotals {
+            flushes: self.flushes.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
+            commands: self.commands.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -104,6 +121,7 @@ impl SledLogStore {
             meta: db.open_tree("raft_meta")?,
             flusher: spawn_flusher(db.clone(), counters.clone())?,
             counters,
+            recent: Arc::default(),
         })
     }
 
@@ -170,6 +188,19 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
+        let first = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => Some(i + 1),
+            Bound::Excluded(i) => Some(*i),
+            Bound::Unbounded => None,
+        };
+        if let Some(entries) = end.and_then(|end| self.recent.get(first, end)) {
+            return Ok(entries);
+        }
         let start = match range.start_bound() {
             Bound::Included(i) => Bound::Included(index_key(*i)),
             Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
@@ -234,10 +265,15 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
     {
         let mut batch = sled::Batch::default();
         let mut count = 0;
+        let mut commands = 0;
         for entry in entries {
             count += 1;
+            if let EntryPayload::Normal(batch) = &entry.payload {
+                commands += batch.proposals.len() as u64;
+            }
             let index = entry.get_log_id().index;
             let bytes = codec::encode(&entry).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, e))?;
+            self.recent.appended(entry, bytes.len());
             batch.insert(&index_key(index), bytes);
         }
         self.log
@@ -246,6 +282,7 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
         self.flusher
             .send(PendingFlush {
                 entries: count,
+                commands,
                 callback,
             })
             .map_err(|_| {
@@ -258,6 +295,7 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent.truncated(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.log.range(index_key(log_id.index)..) {
             let (k, _) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
@@ -276,6 +314,7 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
         self.write_meta(LAST_PURGED, &log_id, ErrorSubject::Logs).await?;
+        self.recent.purged(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=index_key(log_id.index)) {
             let (k, _) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;

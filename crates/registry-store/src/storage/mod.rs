@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod codec;
+mod entry_cache;
 pub mod keys;
 mod log_store;
 mod state_machine;
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 pub use log_store::LogCounters;
+pub use log_store::LogTotals;
 pub use log_store::SledLogStore;
 pub use state_machine::AppliedState;
 pub use state_machine::SledStateMachine;

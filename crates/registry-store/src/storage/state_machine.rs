@@ -204,7 +204,7 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         Ok((a.last_applied, a.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandOutcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<CommandOutcome>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -216,19 +216,23 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
             let mut applied = self.applied.write();
             for entry in entries {
                 applied.last_applied = Some(entry.log_id);
-                let outcome = match entry.payload {
-                    EntryPayload::Blank => CommandOutcome::Unchanged,
-                    EntryPayload::Normal(proposal) => {
-                        let (outcome, made) = applied.state.apply(entry.log_id.index, &proposal);
-                        changes.extend(made);
-                        outcome
-                    }
+                let entry_outcomes = match entry.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(batch) => batch
+                        .proposals
+                        .iter()
+                        .map(|proposal| {
+                            let (outcome, made) = applied.state.apply(entry.log_id.index, proposal);
+                            changes.extend(made);
+                            outcome
+                        })
+                        .collect(),
                     EntryPayload::Membership(m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m);
-                        CommandOutcome::Applied
+                        Vec::new()
                     }
                 };
-                outcomes.push(outcome);
+                outcomes.push(entry_outcomes);
             }
             batch.insert(
                 keys::META_LAST_APPLIED,

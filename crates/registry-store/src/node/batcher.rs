@@ -1,0 +1,128 @@
+//! Group commit of writes: concurrent proposals on the leader share one Raft log entry.
+//!
+//! openraft appends, flushes and replicates one client write at a time, so proposing each
+//! command as its own entry costs one fsync on every node per command. The batcher keeps at
+//! most [`IN_FLIGHT`] entries in flight; proposals that arrive meanwhile wait in a queue and go
+//! into the next entry together (up to [`MAX_COMMANDS`] commands or [`MAX_BYTES`] of encoded
+//! commands). Under light load an entry carries one command and waits for nothing; under heavy
+//! load each fsync carries many. Every command keeps its own outcome, in order.
+
+// openraft's own error type is what callers match on; boxing it would only add conversions.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use openraft::error::ClientWriteError;
+use openraft::error::Fatal;
+use openraft::error::RaftError;
+use openraft::BasicNode;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio::sync::Semaphore;
+
+use super::Written;
+use crate::command::Batch;
+use crate::command::Proposal;
+use crate::raft::types::NodeId;
+use crate::raft::types::Raft;
+
+/// Entries proposed and not yet applied at once; more would only split batches.
+const IN_FLIGHT: usize = 2;
+/// Most commands in one entry.
+const MAX_COMMANDS: usize = 1_024;
+/// Most encoded command bytes in one entry (one large command still goes alone).
+const MAX_BYTES: usize = 1024 * 1024;
+/// Proposals waiting for an entry; callers wait for room beyond this.
+const QUEUE: usize = 8_192;
+
+/// Why a proposal was not applied: openraft's own answer, shared by the whole entry.
+pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>;
+
+/// One proposal waiting for its entry.
+struct Pending {
+    proposal: Proposal,
+    encoded_len: usize,
+    reply: oneshot::Sender<Result<Written, ProposeError>>,
+}
+
+/// The handle writers use; the packing loop runs as a task until every handle is gone.
+#[derive(Clone)]
+pub(super) struct Batcher {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Batcher {
+    /// Starts the packing loop for `raft`.
+    pub(super) fn start(raft: Raft) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(pack_and_propose(raft, rx));
+        Self { queue }
+    }
+
+    /// Proposes `proposal` (`encoded_len` is its encoded size) and waits until it is applied on
+    /// this node, the leader; a follower gets `ForwardToLeader` like from openraft itself.
+    pub(super) async fn propose(&self, proposal: Proposal, encoded_len: usize) -> Result<Written, ProposeError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            proposal,
+            encoded_len,
+            reply,
+        };
+        if self.queue.send(pending).await.is_err() {
+            return Err(stopped());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn stopped() -> ProposeError {
+    RaftError::Fatal(Fatal::Stopped)
+}
+
+async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        // Wait for room before packing: whatever arrives meanwhile joins this entry.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = first.encoded_len;
+        let mut batch = vec![first];
+        while batch.len() < MAX_COMMANDS {
+            let Ok(next) = rx.try_recv() else { break };
+            if bytes + next.encoded_len > MAX_BYTES {
+                carried = Some(next);
+                break;
+            }
+            bytes += next.encoded_len;
+            batch.push(next);
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let (proposals, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.proposal, p.reply)).unzip();
+            let result = raft.client_write(Batch::from(proposals)).await;
+            drop(permit);
+            match result {
+                Ok(resp) => {
+                    let revision = resp.log_id.index;
+                    for (reply, outcome) in replies.into_iter().zip(resp.data) {
+                        let _ = reply.send(Ok(Written { outcome, revision }));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
