@@ -277,7 +277,7 @@ fn map(field: &'static str, m: &Properties) -> Result {
 fn protocol_fields(p: &ProtocolFields) -> Result {
     for (k, v) in p {
         name("protocol name", k)?;
-        let len = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+        let len = v.len();
         if len > MAX_PROTOCOL_FIELDS_LEN {
             return Err(ValidationError::TooLong {
                 field: "protocol fields",

@@ -7,6 +7,7 @@
 
 mod instance;
 mod origin;
+mod raw_json;
 mod service;
 mod tenant;
 
@@ -17,6 +18,7 @@ pub use instance::InstanceKey;
 pub use instance::InstanceStatus;
 pub use instance::LeaseSettings;
 pub use origin::Origin;
+pub use raw_json::RawJson;
 pub use service::Service;
 pub use service::ServiceKey;
 pub use service::ServiceRef;
@@ -28,9 +30,9 @@ pub type Properties = BTreeMap<String, String>;
 /// Fields one protocol carries and the neutral model has no column for, kept losslessly.
 ///
 /// Keyed by protocol name (`"eureka"`, `"servicecenter"`); each value is that protocol's own JSON
-/// object of extra fields. The neutral fields stay authoritative: a protocol codec writes its extras
+/// object of extra fields, kept as compact text ([`RawJson`]). The neutral fields stay authoritative: a protocol codec writes its extras
 /// here and reads them back when it renders its own wire format.
-pub type ProtocolFields = BTreeMap<String, serde_json::Value>;
+pub type ProtocolFields = BTreeMap<String, RawJson>;
 
 /// Milliseconds since the Unix epoch, stamped by the proposing node and carried in commands (D1).
 pub type Millis = u64;

@@ -47,7 +47,7 @@ mod tests {
         let mut i = Instance::new(Tenant::default(), "svc", "id", "host");
         i.protocol_fields.insert(
             "eureka".into(),
-            serde_json::json!({"vipAddress": "orders", "port": {"$": 8080}}),
+            serde_json::json!({"vipAddress": "orders", "port": {"$": 8080}}).into(),
         );
         let bytes = encode(&i).unwrap();
         assert_eq!(decode::<Instance>(&bytes).unwrap(), i);

@@ -13,9 +13,9 @@ use parking_lot::Mutex;
 use crate::raft::types::Entry;
 
 /// Most entries kept.
-const MAX_ENTRIES: usize = 16_384;
+const MAX_ENTRIES: usize = 4_096;
 /// Most encoded bytes kept.
-const MAX_BYTES: usize = 64 * 1024 * 1024;
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Default)]
 pub struct EntryCache {

@@ -46,6 +46,11 @@ pub enum OpenError {
     Other { path: PathBuf, reason: String },
 }
 
+/// sled's page cache. Every record is also held decoded in memory (the state machine's index)
+/// and recent log entries in the log's own cache, so sled is read at start-up, for snapshots and
+/// for followers far behind; its default 1 GiB cache would mostly duplicate what is in memory.
+const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Opens (creating if needed) the store in `dir` and loads the state machine's records.
 /// `feed_history` is how many recent changes the change feed keeps for late subscribers.
 pub fn open(dir: &Path, feed_history: usize) -> Result<(SledLogStore, SledStateMachine), OpenError> {
@@ -78,7 +83,10 @@ fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
             })?;
         }
     }
-    let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput);
+    let config = sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::HighThroughput)
+        .cache_capacity(SLED_CACHE_BYTES);
     // sled may panic on some malformed files rather than return an error: turn that into one.
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
     match opened {

@@ -23,6 +23,7 @@ use crate::model::InstanceStatus;
 use crate::model::LeaseSettings;
 use crate::model::Millis;
 use crate::model::Origin;
+use crate::model::RawJson;
 use crate::model::Service;
 use crate::model::Tenant;
 use serde::Deserialize;
@@ -227,8 +228,7 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         is_coordinating_discovery_server: info.is_coordinating_discovery_server,
         asg_name: info.asg_name.clone(),
     };
-    let value = serde_json::to_value(fields).unwrap_or(serde_json::Value::Null);
-    i.protocol_fields.insert(PROTOCOL.into(), value);
+    i.protocol_fields.insert(PROTOCOL.into(), RawJson::to_json(&fields));
     i
 }
 
@@ -294,10 +294,7 @@ fn derived_ports(instance: &Instance) -> (String, Port, Port) {
 
 /// The `InstanceInfo` Eureka clients see for a stored instance of `service`.
 pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo {
-    let fields: Option<EurekaFields> = instance
-        .protocol_fields
-        .get(PROTOCOL)
-        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let fields: Option<EurekaFields> = instance.protocol_fields.get(PROTOCOL).and_then(RawJson::parse);
     let registered = instance.registered_at_ms as i64;
     let updated = instance.updated_at_ms as i64;
     let status = status_from_store(instance.status);

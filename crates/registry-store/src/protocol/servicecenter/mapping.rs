@@ -18,6 +18,7 @@ use crate::model::Instance;
 use crate::model::InstanceStatus;
 use crate::model::LeaseSettings;
 use crate::model::Millis;
+use crate::model::RawJson;
 use crate::model::Service;
 use crate::model::Tenant;
 use serde::Deserialize;
@@ -100,7 +101,7 @@ pub fn service_from_wire(tenant: Tenant, s: &MicroService) -> Service {
     };
     service
         .protocol_fields
-        .insert(PROTOCOL.into(), serde_json::to_value(fields).unwrap_or(Value::Null));
+        .insert(PROTOCOL.into(), RawJson::to_json(&fields));
     service
 }
 
@@ -109,7 +110,7 @@ pub fn service_to_wire(s: &Service) -> MicroService {
     let fields: ServiceFields = s
         .protocol_fields
         .get(PROTOCOL)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .and_then(RawJson::parse)
         .unwrap_or_default();
     MicroService {
         service_id: s.id.clone(),
@@ -194,7 +195,7 @@ pub fn instance_from_wire(service: &Service, i: &MicroServiceInstance, limits: L
     }
     instance
         .protocol_fields
-        .insert(PROTOCOL.into(), serde_json::to_value(fields).unwrap_or(Value::Null));
+        .insert(PROTOCOL.into(), RawJson::to_json(&fields));
     instance
 }
 
@@ -203,7 +204,7 @@ pub fn instance_to_wire(service: &Service, i: &Instance) -> MicroServiceInstance
     let fields: InstanceFields = i
         .protocol_fields
         .get(PROTOCOL)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .and_then(RawJson::parse)
         .unwrap_or_default();
     let health_check = fields.health_check.unwrap_or_else(|| {
         let interval = i.lease.renewal_interval_secs.max(1);
