@@ -1107,7 +1107,7 @@ mod tests {
         let log: Vec<Proposal> = (0..50)
             .map(|n| {
                 let mut i = instance(&format!("svc{}", n % 3), &format!("i{}", n % 7));
-                i.metadata = Properties::from([("n".to_string(), n.to_string())]);
+                i.metadata = Properties::from_iter([("n".to_string(), n.to_string())]);
                 let create_service = Some(service(&i.service_id));
                 if n % 5 == 4 {
                     proposal(Command::CancelInstance(CancelInstance { instance: i.key() }))

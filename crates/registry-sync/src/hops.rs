@@ -6,6 +6,8 @@
 //! record whose path names it, never streams one to a cluster the path names, and marks what it
 //! exports with its own name last, so it can find its own copies at a peer again.
 
+use std::collections::BTreeMap;
+
 use registry_store::model::Properties;
 
 /// Metadata key of the hop path.
@@ -13,21 +15,38 @@ pub const HOPS_KEY: &str = "sync.hops";
 /// Metadata key of the cluster a record was first seen in.
 pub const ORIGIN_KEY: &str = "sync.origin";
 
+/// Metadata the hop path can be read from: the store's, or a protocol's wire record.
+pub trait Metadata {
+    fn value(&self, key: &str) -> Option<&str>;
+}
+
+impl Metadata for Properties {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl Metadata for BTreeMap<String, String> {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
 /// The clusters a record has passed through, oldest first.
-pub fn path(metadata: &Properties) -> Vec<&str> {
+pub fn path(metadata: &impl Metadata) -> Vec<&str> {
     metadata
-        .get(HOPS_KEY)
+        .value(HOPS_KEY)
         .map(|h| h.split(',').map(str::trim).filter(|c| !c.is_empty()).collect())
         .unwrap_or_default()
 }
 
 /// Whether the record has already been in `cluster`.
-pub fn visited(metadata: &Properties, cluster: &str) -> bool {
+pub fn visited(metadata: &impl Metadata, cluster: &str) -> bool {
     path(metadata).contains(&cluster)
 }
 
 /// Whether `cluster` was the last to handle the record: a copy it exported (or mirrored).
-pub fn last_hop_is(metadata: &Properties, cluster: &str) -> bool {
+pub fn last_hop_is(metadata: &impl Metadata, cluster: &str) -> bool {
     path(metadata).last() == Some(&cluster)
 }
 
@@ -53,14 +72,14 @@ mod tests {
         add_hop(&mut m, "a");
         add_hop(&mut m, "hub");
         assert_eq!(path(&m), vec!["a", "hub"]);
-        assert_eq!(m[ORIGIN_KEY], "a");
+        assert_eq!(m.get(ORIGIN_KEY).unwrap(), "a");
         assert!(visited(&m, "a") && visited(&m, "hub") && !visited(&m, "b"));
         assert!(last_hop_is(&m, "hub") && !last_hop_is(&m, "a"));
     }
 
     #[test]
     fn a_hand_written_path_is_read_leniently() {
-        let m = Properties::from([(HOPS_KEY.to_string(), " a, ,b ".to_string())]);
+        let m = Properties::from_iter([(HOPS_KEY.to_string(), " a, ,b ".to_string())]);
         assert_eq!(path(&m), vec!["a", "b"]);
     }
 }

@@ -247,7 +247,7 @@ impl Eureka {
         let key = self.key_of(app, id);
         let command = UpdateInstanceMetadata {
             instance: key,
-            metadata,
+            metadata: metadata.into_iter().collect(),
             replace: false,
             protocol_fields: None,
         };

@@ -163,7 +163,7 @@ pub async fn add_tags(
     }
     sc.write(Command::PutTags(PutTags {
         service,
-        tags: request.tags,
+        tags: request.tags.into_iter().collect(),
     }))
     .await?;
     Ok(done())
@@ -191,7 +191,7 @@ pub async fn update_tag(
     let value = q.get("value").cloned().unwrap_or_default();
     sc.write(Command::PutTags(PutTags {
         service,
-        tags: BTreeMap::from([(key, value)]),
+        tags: [(key, value)].into_iter().collect(),
     }))
     .await?;
     Ok(done())

@@ -112,7 +112,7 @@ pub async fn create(
         let service = ServiceRef { tenant, id: id.clone() };
         sc.write(Command::PutTags(PutTags {
             service,
-            tags: request.tags,
+            tags: request.tags.into_iter().collect(),
         }))
         .await?;
     }
@@ -277,7 +277,7 @@ pub async fn put_properties(
         id,
     };
     let request: PropertiesRequest = body(&bytes)?;
-    let properties = Some(request.properties.unwrap_or_default());
+    let properties = Some(request.properties.unwrap_or_default().into_iter().collect());
     sc.write(Command::UpdateService(UpdateService {
         service,
         description: None,

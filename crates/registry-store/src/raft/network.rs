@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use openraft::error::InstallSnapshotError;
 use openraft::error::NetworkError;
+use openraft::error::PayloadTooLarge;
 use openraft::error::RPCError;
 use openraft::error::RaftError;
 use openraft::error::RemoteError;
@@ -95,6 +96,23 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
 /// The least time an AppendEntries carrying entries may take.
 const ENTRIES_TTL: Duration = Duration::from_secs(2);
 
+/// Most encoded entry bytes in one AppendEntries. Entries are batches of commands, so
+/// openraft's count limit alone could send hundreds of megabytes that a follower cannot take
+/// within [`ENTRIES_TTL`]; above this, openraft is asked to send fewer.
+const MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
+
+/// How many leading entries fit in [`MAX_APPEND_BYTES`] (at least one), if not all of them do.
+fn entries_that_fit(req: &pb::AppendEntriesRequest) -> Option<u64> {
+    let mut total = 0;
+    for (n, entry) in req.entries.iter().enumerate() {
+        total += entry.payload.len();
+        if total > MAX_APPEND_BYTES {
+            return Some(n.max(1) as u64);
+        }
+    }
+    None
+}
+
 /// The connection to one peer.
 pub struct GrpcNetwork {
     target: NodeId,
@@ -146,6 +164,11 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
             RPCOption::new(ENTRIES_TTL)
         };
         let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if req.entries.len() > 1 {
+            if let Some(fit) = entries_that_fit(&req) {
+                return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+            }
+        }
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.append_entries(req)).await?;
         convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
@@ -184,5 +207,31 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
         convert::vote_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(sizes: &[usize]) -> pb::AppendEntriesRequest {
+        pb::AppendEntriesRequest {
+            entries: sizes
+                .iter()
+                .map(|&n| pb::Entry {
+                    log_id: None,
+                    payload: vec![0; n],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn large_appends_are_cut_to_what_fits_and_one_entry_always_goes() {
+        let mib = 1024 * 1024;
+        assert_eq!(entries_that_fit(&request(&[mib, mib, mib])), None);
+        assert_eq!(entries_that_fit(&request(&[mib, 2 * mib, 2 * mib, mib])), Some(2));
+        assert_eq!(entries_that_fit(&request(&[8 * mib, mib])), Some(1));
     }
 }

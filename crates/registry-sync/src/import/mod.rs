@@ -311,8 +311,8 @@ mod tests {
         assert_eq!(listing.instances.len(), 1, "billing is not in the app filter");
         let o1 = &listing.instances[0];
         assert_eq!((o1.id.as_str(), o1.service_id.as_str()), ("o1", "local-orders"));
-        assert_eq!(o1.metadata[hops::HOPS_KEY], "dc-a,hub");
-        assert_eq!(o1.metadata[hops::ORIGIN_KEY], "dc-a");
+        assert_eq!(o1.metadata.get(hops::HOPS_KEY).unwrap(), "dc-a,hub");
+        assert_eq!(o1.metadata.get(hops::ORIGIN_KEY).unwrap(), "dc-a");
         assert!(
             listing.services.is_empty(),
             "the local service is used, billing filtered out"

@@ -189,7 +189,7 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         .or_else(|| info.data_center_info.metadata.get("availability-zone"))
         .cloned()
         .unwrap_or_default();
-    i.metadata = info.metadata.clone();
+    i.metadata = info.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let lease = info.lease_info.unwrap_or_default();
     let defaults = LeaseSettings::default();
     i.lease = LeaseSettings {
@@ -302,7 +302,7 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
     info.instance_id = Some(instance.id.clone());
     info.status = status;
     info.overridden_status = instance.status_override.map_or(Status::Unknown, status_from_store);
-    info.metadata = instance.metadata.clone();
+    info.metadata = instance.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     info.last_updated_timestamp = updated;
     info.last_dirty_timestamp = if instance.client_modified_ms > 0 {
         instance.client_modified_ms as i64

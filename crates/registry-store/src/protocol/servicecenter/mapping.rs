@@ -89,7 +89,7 @@ pub fn service_from_wire(tenant: Tenant, s: &MicroService) -> Service {
     service.environment = s.environment.clone();
     service.description = s.description.clone();
     service.alias = s.alias.clone();
-    service.properties = s.properties.clone();
+    service.properties = s.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     service.schemas = s.schemas.clone();
     let fields = ServiceFields {
         level: s.level.clone(),
@@ -122,7 +122,7 @@ pub fn service_to_wire(s: &Service) -> MicroService {
         schemas: s.schemas.clone(),
         paths: fields.paths,
         status: or(&fields.status, "UP").to_string(),
-        properties: s.properties.clone(),
+        properties: s.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         timestamp: seconds(s.created_at_ms),
         alias: s.alias.clone(),
         lb_strategy: fields.lb_strategy,
@@ -181,7 +181,7 @@ pub fn instance_from_wire(service: &Service, i: &MicroServiceInstance, limits: L
     let mut instance = Instance::new(service.tenant.clone(), &service.id, &i.instance_id, &i.host_name);
     instance.endpoints = i.endpoints.clone();
     instance.status = status_to_store(&i.status);
-    instance.metadata = i.properties.clone();
+    instance.metadata = i.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let (health_check, lease) = lease_of(i.health_check.as_ref(), limits);
     instance.lease = lease;
     let mut fields = InstanceFields {
@@ -228,7 +228,7 @@ pub fn instance_to_wire(service: &Service, i: &Instance) -> MicroServiceInstance
         endpoints: i.endpoints.clone(),
         host_name: i.host_name.clone(),
         status: status_from_store(i.status).to_string(),
-        properties: i.metadata.clone(),
+        properties: i.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         health_check: Some(health_check),
         timestamp: seconds(i.registered_at_ms),
         data_center_info,
