@@ -63,13 +63,13 @@ pub struct Cli {
     /// Snapshot after this many log entries. Default 50000.
     #[arg(long, env = "REGISTRY_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
-    /// Raft heartbeat interval in ms. Default 100.
+    /// Raft heartbeat interval in ms. Default 50.
     #[arg(long, env = "REGISTRY_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
-    /// Minimum election timeout in ms. Default 400.
+    /// Minimum election timeout in ms. Default 250.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MIN_MS")]
     pub election_timeout_min_ms: Option<u64>,
-    /// Maximum election timeout in ms. Default 800.
+    /// Maximum election timeout in ms. Default 500.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MAX_MS")]
     pub election_timeout_max_ms: Option<u64>,
     /// Tenant (`domain/project`) of apps registered through Eureka. Default `default/default`.

@@ -22,9 +22,10 @@ pub struct NodeConfig {
     pub peers: BTreeMap<u64, String>,
     /// Start empty and wait to be added by an existing member (`POST /admin/members`).
     pub join: bool,
-    /// Raft heartbeat interval. Default 100 ms.
+    /// Raft heartbeat interval. Default 50 ms.
     pub heartbeat_interval: Duration,
-    /// Election timeout range. Default 400–800 ms, so a new leader is elected well within 2 s.
+    /// Election timeout range. Default 250–500 ms: a new leader is elected within a second of
+    /// the old one failing, while five missed heartbeats in a row are needed to start an election.
     pub election_timeout: (Duration, Duration),
     /// Build a snapshot (and purge the log behind it) after this many new entries. Default 50 000.
     pub snapshot_every: u64,
@@ -50,8 +51,8 @@ impl NodeConfig {
             http_addrs: Vec::new(),
             peers: BTreeMap::new(),
             join: false,
-            heartbeat_interval: Duration::from_millis(100),
-            election_timeout: (Duration::from_millis(400), Duration::from_millis(800)),
+            heartbeat_interval: Duration::from_millis(50),
+            election_timeout: (Duration::from_millis(250), Duration::from_millis(500)),
             snapshot_every: 50_000,
             keep_logs_behind_snapshot: 5_000,
             lease_policy: LeasePolicy::default(),
