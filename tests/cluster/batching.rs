@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde_json::Value;
 
 use crate::support::eureka_register;
 use crate::support::Cluster;
@@ -82,16 +81,10 @@ async fn concurrent_writes_share_entries_and_keep_their_own_outcomes() {
 
 /// The instance ids node `i` lists for [`APP`] through Eureka (a local read).
 async fn app_instance_ids(cluster: &Cluster, i: usize) -> HashSet<String> {
-    let app: Value = cluster
-        .client
-        .get(cluster.nodes[i].url(&format!("/eureka/apps/{APP}")))
-        .header("Accept", "application/json")
-        .send()
+    let app = cluster
+        .get_json(i, &format!("/eureka/apps/{APP}"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect("the app");
     app["application"]["instance"]
         .as_array()
         .map(|list| {

@@ -18,17 +18,7 @@ use crate::support::Cluster;
 
 /// Instance statuses of `app` in node `i`'s `/eureka/apps` (JSON), with overrides.
 async fn registered(cluster: &Cluster, i: usize, app: &str) -> Vec<(String, String)> {
-    let url = cluster.nodes[i].url("/eureka/apps/");
-    let apps: Value = cluster
-        .client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let apps = cluster.get_json(i, "/eureka/apps/").await.expect("/eureka/apps");
     apps["applications"]["application"]
         .as_array()
         .unwrap()

@@ -223,10 +223,12 @@ impl Cluster {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].is_running()).collect()
     }
 
-    async fn get_json(&self, i: usize, path: &str) -> Option<Value> {
+    /// `path` on node `i` as JSON (asked for with `Accept`, as Eureka clients do).
+    pub async fn get_json(&self, i: usize, path: &str) -> Option<Value> {
         let resp = self
             .client
             .get(self.nodes[i].url(path))
+            .header("accept", "application/json")
             .timeout(Duration::from_secs(5))
             .send()
             .await
