@@ -5,22 +5,20 @@
 //!
 //! `cargo bench -p registry-bench --bench memory [-- INSTANCES]`
 
+#[path = "eureka_fixture.rs"]
+mod eureka_fixture;
+
 use std::alloc::GlobalAlloc;
 use std::alloc::Layout;
 use std::alloc::System;
 use std::sync::atomic::AtomicIsize;
 use std::sync::atomic::Ordering;
 
-use registry_bench::driver::eureka::instance_json;
-use registry_store::command::Command;
-use registry_store::command::Proposal;
-use registry_store::command::RegisterInstance;
 use registry_store::feed::ChangeFeed;
-use registry_store::protocol::eureka::json;
-use registry_store::protocol::eureka::mapping::to_instance;
-use registry_store::protocol::eureka::mapping::version_of;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
 use registry_store::state::RegistryState;
+
+use eureka_fixture::registration;
 use registry_store::storage::codec;
 
 /// Live heap bytes, counted on every allocation and free.
@@ -50,19 +48,6 @@ static GLOBAL: Counting = Counting;
 
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
-}
-
-/// The registration of instance `n`, ten per app, as the Eureka API proposes it.
-fn registration(settings: &EurekaSettings, n: u64) -> Proposal {
-    let app = format!("BENCH-{}", n / 10);
-    let info = json::decode_instance(instance_json(&app, n, 90).as_bytes()).expect("valid body");
-    Proposal {
-        at_ms: 1_700_000_000_000,
-        command: Command::RegisterInstance(RegisterInstance {
-            instance: to_instance(settings, &info),
-            create_service: Some(settings.service_for_app(&info.app, version_of(&info))),
-        }),
-    }
 }
 
 fn main() {

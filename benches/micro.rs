@@ -3,44 +3,29 @@
 //!
 //! `cargo bench -p registry-bench --bench micro`
 
+#[path = "eureka_fixture.rs"]
+mod eureka_fixture;
+
 use std::hint::black_box;
 
 use criterion::criterion_group;
 use criterion::criterion_main;
 use criterion::BatchSize;
 use criterion::Criterion;
-use registry_bench::driver::eureka::instance_json;
 use registry_http::eureka::view::View;
 use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
 use registry_http::servicecenter::discovery::ProviderQuery;
-use registry_store::command::Command;
-use registry_store::command::Proposal;
-use registry_store::command::RegisterInstance;
 use registry_store::model::Tenant;
 use registry_store::protocol::eureka::json;
-use registry_store::protocol::eureka::mapping::to_instance;
-use registry_store::protocol::eureka::mapping::version_of;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
 use registry_store::protocol::eureka::xml;
 use registry_store::protocol::servicecenter::version::VersionRule;
 use registry_store::state::RegistryState;
 
-const INSTANCES: u64 = 10_000;
-const PER_APP: u64 = 10;
+use eureka_fixture::registration;
 
-/// The registration of instance `n` (app `BENCH-{n / PER_APP}`), as the Eureka API proposes it.
-fn registration(settings: &EurekaSettings, n: u64) -> Proposal {
-    let app = format!("BENCH-{}", n / PER_APP);
-    let info = json::decode_instance(instance_json(&app, n, 90).as_bytes()).expect("valid body");
-    Proposal {
-        at_ms: 1_700_000_000_000,
-        command: Command::RegisterInstance(RegisterInstance {
-            instance: to_instance(settings, &info),
-            create_service: Some(settings.service_for_app(&info.app, version_of(&info))),
-        }),
-    }
-}
+const INSTANCES: u64 = 10_000;
 
 /// A registry of `INSTANCES` Eureka instances, ten per app.
 fn registry(settings: &EurekaSettings) -> RegistryState {
