@@ -23,6 +23,7 @@ pub mod sync_api;
 
 use std::future::Future;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use axum::ServiceExt;
 use eureka::mapping::EurekaSettings;
@@ -71,5 +72,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = ServiceExt::<axum::extract::Request>::into_make_service(app(router));
+    // Replies and event streams go out at once instead of waiting for the client's ACK.
+    let listener = listener.tap_io(|conn| {
+        if let Err(e) = conn.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 pub use write::Written;
 
@@ -164,10 +165,16 @@ impl RegistryNode {
         let raft_service = RaftGrpcService::new(self.inner.raft.clone()).into_server();
         let cluster_service = cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server();
         let mut stop = self.inner.stop.subscribe();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
+        // reply's last segment waits for the peer's delayed ACK: 40 ms on every Raft RPC.
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+            if let Ok(Err(e)) = conn.as_ref().map(|c| c.set_nodelay(true)) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+            conn
+        });
         let task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_service(raft_service)
                 .add_service(cluster_service)
                 .serve_with_incoming_shutdown(incoming, async move {

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use openraft::error::InstallSnapshotError;
 use openraft::error::NetworkError;
@@ -89,34 +90,85 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
-        GrpcNetwork { target, client }
+        GrpcNetwork {
+            target,
+            client,
+            budget: AppendBudget::default(),
+        }
     }
 }
 
-/// The least time an AppendEntries carrying entries may take.
-const ENTRIES_TTL: Duration = Duration::from_secs(2);
-
-/// Most encoded entry bytes in one AppendEntries. Entries are batches of commands, so
-/// openraft's count limit alone could send hundreds of megabytes that a follower cannot take
-/// within [`ENTRIES_TTL`]; above this, openraft is asked to send fewer.
+/// Fewest and most encoded entry bytes one AppendEntries may carry, and where it starts.
+const MIN_APPEND_BYTES: usize = 64 * 1024;
 const MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
+const FIRST_APPEND_BYTES: usize = 1024 * 1024;
 
-/// How many leading entries fit in [`MAX_APPEND_BYTES`] (at least one), if not all of them do.
-fn entries_that_fit(req: &pb::AppendEntriesRequest) -> Option<u64> {
-    let mut total = 0;
-    for (n, entry) in req.entries.iter().enumerate() {
-        total += entry.payload.len();
-        if total > MAX_APPEND_BYTES {
-            return Some(n.max(1) as u64);
+/// How many entry bytes one AppendEntries to a peer carries, adapted to what the peer takes
+/// within the RPC's deadline.
+///
+/// openraft gives every AppendEntries the heartbeat interval as its deadline (50 ms by default)
+/// and drops it when that passes. Entries are batches of commands, so openraft's count limit
+/// alone could send megabytes that a busy or catching-up follower cannot write in time: each
+/// such RPC would be lost work and a stall until the next heartbeat. The budget halves when an
+/// RPC never finished and grows by a quarter while RPCs that use most of it finish within half
+/// their deadline. (Most of an RPC's time is the follower's flush, whatever its size, so a slow
+/// RPC that finished is no reason to send less.)
+#[derive(Debug)]
+struct AppendBudget {
+    bytes: usize,
+    /// The entry bytes of the RPC under way. Still set when the next RPC starts: openraft
+    /// dropped it at its deadline.
+    in_flight: Option<usize>,
+}
+
+impl Default for AppendBudget {
+    fn default() -> Self {
+        Self {
+            bytes: FIRST_APPEND_BYTES,
+            in_flight: None,
         }
     }
-    None
+}
+
+impl AppendBudget {
+    /// How many leading entries fit in the budget (at least one), if not all of them do.
+    /// Notes a previous RPC that never finished.
+    fn entries_that_fit(&mut self, req: &pb::AppendEntriesRequest) -> Option<u64> {
+        if self.in_flight.take().is_some() {
+            self.shrink();
+        }
+        let mut total = 0;
+        for (n, entry) in req.entries.iter().enumerate() {
+            total += entry.payload.len();
+            if total > self.bytes && n > 0 {
+                return Some(n as u64);
+            }
+        }
+        None
+    }
+
+    fn started(&mut self, bytes: usize) {
+        self.in_flight = Some(bytes);
+    }
+
+    /// Adapts to an RPC that finished after `took` of its `deadline`.
+    fn finished(&mut self, took: Duration, deadline: Duration) {
+        let Some(sent) = self.in_flight.take() else { return };
+        if took < deadline / 2 && sent >= self.bytes / 2 {
+            self.bytes = (self.bytes + self.bytes / 4).min(MAX_APPEND_BYTES);
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.bytes = (self.bytes / 2).max(MIN_APPEND_BYTES);
+    }
 }
 
 /// The connection to one peer.
 pub struct GrpcNetwork {
     target: NodeId,
     client: Result<RaftServiceClient<Channel>, BadAddress>,
+    budget: AppendBudget,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
@@ -149,29 +201,36 @@ async fn with_ttl<T, E: std::error::Error>(
     }
 }
 
+async fn send_append(
+    client: &mut RaftServiceClient<Channel>,
+    req: pb::AppendEntriesRequest,
+) -> Result<pb::AppendEntriesResponse, RpcErr> {
+    let resp = client.append_entries(req).await.map_err(status_to_rpc)?;
+    Ok(resp.into_inner())
+}
+
 impl RaftNetwork<TypeConfig> for GrpcNetwork {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        // openraft gives every AppendEntries the heartbeat's deadline; one carrying entries to a
-        // busy or catching-up follower may need longer, and a timeout backs replication off for
-        // half a second, so those get at least `ENTRIES_TTL`.
-        let option = if rpc.entries.is_empty() || option.hard_ttl() >= ENTRIES_TTL {
-            option
-        } else {
-            RPCOption::new(ENTRIES_TTL)
-        };
         let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        if req.entries.len() > 1 {
-            if let Some(fit) = entries_that_fit(&req) {
-                return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
-            }
-        }
+        // openraft drops an AppendEntries at its deadline itself (a `Timeout`, retried at the next
+        // heartbeat); a timeout of ours racing it would be `Unreachable` and back off for 500 ms.
         let mut client = self.client()?;
-        let resp = with_ttl(&option, client.append_entries(req)).await?;
-        convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+        if req.entries.is_empty() {
+            let resp = send_append(&mut client, req).await?;
+            return convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)));
+        }
+        if let Some(fit) = self.budget.entries_that_fit(&req) {
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+        }
+        self.budget.started(req.entries.iter().map(|e| e.payload.len()).sum());
+        let started = Instant::now();
+        let resp = send_append(&mut client, req).await;
+        self.budget.finished(started.elapsed(), option.hard_ttl());
+        convert::append_response_from_pb(resp?).map_err(|e| RPCError::Network(NetworkError::new(&e)))
     }
 
     async fn install_snapshot(
@@ -228,10 +287,52 @@ mod tests {
     }
 
     #[test]
-    fn large_appends_are_cut_to_what_fits_and_one_entry_always_goes() {
+    fn large_appends_are_cut_to_the_budget_and_one_entry_always_goes() {
         let mib = 1024 * 1024;
-        assert_eq!(entries_that_fit(&request(&[mib, mib, mib])), None);
-        assert_eq!(entries_that_fit(&request(&[mib, 2 * mib, 2 * mib, mib])), Some(2));
-        assert_eq!(entries_that_fit(&request(&[8 * mib, mib])), Some(1));
+        let mut budget = AppendBudget {
+            bytes: 4 * mib,
+            in_flight: None,
+        };
+        assert_eq!(budget.entries_that_fit(&request(&[mib, mib, mib])), None);
+        assert_eq!(
+            budget.entries_that_fit(&request(&[mib, 2 * mib, 2 * mib, mib])),
+            Some(2)
+        );
+        assert_eq!(budget.entries_that_fit(&request(&[8 * mib, mib])), Some(1));
+        assert_eq!(budget.entries_that_fit(&request(&[8 * mib])), None);
+    }
+
+    #[test]
+    fn the_budget_follows_how_long_the_peer_takes() {
+        let deadline = Duration::from_millis(100);
+        let mut budget = AppendBudget::default();
+        let slow = |b: &mut AppendBudget| {
+            b.started(b.bytes);
+            b.finished(Duration::from_millis(80), deadline);
+        };
+        slow(&mut budget);
+        assert_eq!(
+            budget.bytes, FIRST_APPEND_BYTES,
+            "a slow RPC that finished changes nothing"
+        );
+
+        // A dropped RPC (openraft's deadline passed) halves it when the next one starts.
+        let mut budget = AppendBudget::default();
+        for _ in 0..20 {
+            budget.started(budget.bytes);
+            budget.entries_that_fit(&request(&[10]));
+        }
+        assert_eq!(budget.bytes, MIN_APPEND_BYTES);
+
+        // Fast RPCs that use the budget grow it up to the cap; small ones do not.
+        let mut budget = AppendBudget::default();
+        budget.started(10);
+        budget.finished(Duration::from_millis(1), deadline);
+        assert_eq!(budget.bytes, FIRST_APPEND_BYTES);
+        for _ in 0..40 {
+            budget.started(budget.bytes);
+            budget.finished(Duration::from_millis(10), deadline);
+        }
+        assert_eq!(budget.bytes, MAX_APPEND_BYTES);
     }
 }
