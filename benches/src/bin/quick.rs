@@ -59,6 +59,9 @@ struct Cli {
     /// Keep the registry nodes' data and logs (their folder is printed at the end).
     #[arg(long)]
     keep: bool,
+    /// The registry nodes' log filter (`--log-level` of registryd), e.g. `info` with `--keep`.
+    #[arg(long, default_value = "warn")]
+    node_log_level: String,
 }
 
 struct Suite {
@@ -155,7 +158,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     eprintln!("registry: three nodes");
-    let mut cluster = Cluster::start(3, &[]).await?;
+    let node_args = ["--log-level".to_string(), suite.cli.node_log_level.clone()];
+    let mut cluster = Cluster::start(3, &node_args).await?;
     let leader = cluster.leader(Duration::from_secs(30)).await?;
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let everyone = cluster.eureka_targets();

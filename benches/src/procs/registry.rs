@@ -176,9 +176,10 @@ impl Cluster {
                 raft.clone(),
                 "--http".into(),
                 http.clone(),
-                "--log-level".into(),
-                "warn".into(),
             ];
+            if !extra.iter().any(|a| a == "--log-level") {
+                args.extend(["--log-level".into(), "warn".into()]);
+            }
             if size > 1 {
                 args.extend(["--peers".into(), peers.clone()]);
             }

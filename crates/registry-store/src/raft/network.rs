@@ -34,6 +34,7 @@ use tonic::transport::Channel;
 use tonic::transport::Endpoint;
 
 use super::convert;
+use super::pacing::AppendPacing;
 use super::pb;
 use super::pb::raft_service_client::RaftServiceClient;
 use super::types::NodeId;
@@ -93,74 +94,8 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
         GrpcNetwork {
             target,
             client,
-            budget: AppendBudget::default(),
+            pacing: AppendPacing::default(),
         }
-    }
-}
-
-/// Fewest and most encoded entry bytes one AppendEntries may carry, and where it starts.
-const MIN_APPEND_BYTES: usize = 64 * 1024;
-const MAX_APPEND_BYTES: usize = 4 * 1024 * 1024;
-const FIRST_APPEND_BYTES: usize = 1024 * 1024;
-
-/// How many entry bytes one AppendEntries to a peer carries, adapted to what the peer takes
-/// within the RPC's deadline.
-///
-/// openraft gives every AppendEntries the heartbeat interval as its deadline (50 ms by default)
-/// and drops it when that passes. Entries are batches of commands, so openraft's count limit
-/// alone could send megabytes that a busy or catching-up follower cannot write in time: each
-/// such RPC would be lost work and a stall until the next heartbeat. The budget halves when an
-/// RPC never finished and grows by a quarter while RPCs that use most of it finish within half
-/// their deadline. (Most of an RPC's time is the follower's flush, whatever its size, so a slow
-/// RPC that finished is no reason to send less.)
-#[derive(Debug)]
-struct AppendBudget {
-    bytes: usize,
-    /// The entry bytes of the RPC under way. Still set when the next RPC starts: openraft
-    /// dropped it at its deadline.
-    in_flight: Option<usize>,
-}
-
-impl Default for AppendBudget {
-    fn default() -> Self {
-        Self {
-            bytes: FIRST_APPEND_BYTES,
-            in_flight: None,
-        }
-    }
-}
-
-impl AppendBudget {
-    /// How many leading entries fit in the budget (at least one), if not all of them do.
-    /// Notes a previous RPC that never finished.
-    fn entries_that_fit(&mut self, req: &pb::AppendEntriesRequest) -> Option<u64> {
-        if self.in_flight.take().is_some() {
-            self.shrink();
-        }
-        let mut total = 0;
-        for (n, entry) in req.entries.iter().enumerate() {
-            total += entry.payload.len();
-            if total > self.bytes && n > 0 {
-                return Some(n as u64);
-            }
-        }
-        None
-    }
-
-    fn started(&mut self, bytes: usize) {
-        self.in_flight = Some(bytes);
-    }
-
-    /// Adapts to an RPC that finished after `took` of its `deadline`.
-    fn finished(&mut self, took: Duration, deadline: Duration) {
-        let Some(sent) = self.in_flight.take() else { return };
-        if took < deadline / 2 && sent >= self.bytes / 2 {
-            self.bytes = (self.bytes + self.bytes / 4).min(MAX_APPEND_BYTES);
-        }
-    }
-
-    fn shrink(&mut self) {
-        self.bytes = (self.bytes / 2).max(MIN_APPEND_BYTES);
     }
 }
 
@@ -168,7 +103,7 @@ impl AppendBudget {
 pub struct GrpcNetwork {
     target: NodeId,
     client: Result<RaftServiceClient<Channel>, BadAddress>,
-    budget: AppendBudget,
+    pacing: AppendPacing,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
@@ -215,6 +150,10 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let prev = rpc.prev_log_id;
+        if let Some(limit) = self.pacing.probe_limit(prev, rpc.entries.len()) {
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(limit)));
+        }
         let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         // openraft drops an AppendEntries at its deadline itself (a `Timeout`, retried at the next
         // heartbeat); a timeout of ours racing it would be `Unreachable` and back off for 500 ms.
@@ -223,14 +162,22 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
             let resp = send_append(&mut client, req).await?;
             return convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)));
         }
-        if let Some(fit) = self.budget.entries_that_fit(&req) {
-            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+        let sizes: Vec<usize> = req.entries.iter().map(|e| e.payload.len()).collect();
+        if let Some(limit) = self.pacing.budget_limit(&sizes) {
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(limit)));
         }
-        self.budget.started(req.entries.iter().map(|e| e.payload.len()).sum());
+        self.pacing.started(sizes.iter().sum());
         let started = Instant::now();
         let resp = send_append(&mut client, req).await;
-        self.budget.finished(started.elapsed(), option.hard_ttl());
-        convert::append_response_from_pb(resp?).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+        let resp = resp
+            .and_then(|r| convert::append_response_from_pb(r).map_err(|e| RPCError::Network(NetworkError::new(&e))));
+        let matched = match &resp {
+            Ok(AppendEntriesResponse::Success) => rpc.entries.last().map(|e| e.log_id).or(prev),
+            Ok(AppendEntriesResponse::PartialSuccess(m)) => *m,
+            _ => None,
+        };
+        self.pacing.finished(started.elapsed(), option.hard_ttl(), matched);
+        resp
     }
 
     async fn install_snapshot(
@@ -266,73 +213,5 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
         convert::vote_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(sizes: &[usize]) -> pb::AppendEntriesRequest {
-        pb::AppendEntriesRequest {
-            entries: sizes
-                .iter()
-                .map(|&n| pb::Entry {
-                    log_id: None,
-                    payload: vec![0; n],
-                })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn large_appends_are_cut_to_the_budget_and_one_entry_always_goes() {
-        let mib = 1024 * 1024;
-        let mut budget = AppendBudget {
-            bytes: 4 * mib,
-            in_flight: None,
-        };
-        assert_eq!(budget.entries_that_fit(&request(&[mib, mib, mib])), None);
-        assert_eq!(
-            budget.entries_that_fit(&request(&[mib, 2 * mib, 2 * mib, mib])),
-            Some(2)
-        );
-        assert_eq!(budget.entries_that_fit(&request(&[8 * mib, mib])), Some(1));
-        assert_eq!(budget.entries_that_fit(&request(&[8 * mib])), None);
-    }
-
-    #[test]
-    fn the_budget_follows_how_long_the_peer_takes() {
-        let deadline = Duration::from_millis(100);
-        let mut budget = AppendBudget::default();
-        let slow = |b: &mut AppendBudget| {
-            b.started(b.bytes);
-            b.finished(Duration::from_millis(80), deadline);
-        };
-        slow(&mut budget);
-        assert_eq!(
-            budget.bytes, FIRST_APPEND_BYTES,
-            "a slow RPC that finished changes nothing"
-        );
-
-        // A dropped RPC (openraft's deadline passed) halves it when the next one starts.
-        let mut budget = AppendBudget::default();
-        for _ in 0..20 {
-            budget.started(budget.bytes);
-            budget.entries_that_fit(&request(&[10]));
-        }
-        assert_eq!(budget.bytes, MIN_APPEND_BYTES);
-
-        // Fast RPCs that use the budget grow it up to the cap; small ones do not.
-        let mut budget = AppendBudget::default();
-        budget.started(10);
-        budget.finished(Duration::from_millis(1), deadline);
-        assert_eq!(budget.bytes, FIRST_APPEND_BYTES);
-        for _ in 0..40 {
-            budget.started(budget.bytes);
-            budget.finished(Duration::from_millis(10), deadline);
-        }
-        assert_eq!(budget.bytes, MAX_APPEND_BYTES);
     }
 }

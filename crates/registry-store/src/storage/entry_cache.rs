@@ -69,15 +69,30 @@ impl EntryCache {
 
     /// Entries `start..end` if every one of them is cached.
     pub fn get(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        self.get_limited(start, end, usize::MAX)
+    }
+
+    /// Entries from `start` on, up to `end` or until they pass `max_bytes` encoded (at least one
+    /// entry), if every one of those is cached.
+    pub fn get_limited(&self, start: u64, end: u64, max_bytes: usize) -> Option<Vec<Entry>> {
         let run = self.inner.lock();
         let first = run.first_index()?;
         let last = run.last_index()?;
-        if start < first || end > last + 1 {
+        if start < first {
             return None;
         }
-        let from = (start - first) as usize;
-        let to = (end.max(start) - first) as usize;
-        Some(run.entries.range(from..to).map(|(e, _)| e.clone()).collect())
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        for (entry, size) in run.entries.range((start - first) as usize..) {
+            if entry.get_log_id().index >= end || (bytes >= max_bytes && !entries.is_empty()) {
+                return Some(entries);
+            }
+            bytes += size;
+            entries.push(entry.clone());
+        }
+        // Ran out of cached entries: enough if they reach the limit or nothing more was asked for.
+        let enough = (bytes >= max_bytes && !entries.is_empty()) || end <= last + 1 || end <= start;
+        enough.then_some(entries)
     }
 
     /// Forgets entries from `index` on (the log was truncated there).
@@ -145,6 +160,22 @@ mod tests {
         cache.appended(entry(9), 10);
         assert_eq!(indexes(cache.get(9, 10)), Some(vec![9]), "a gap starts a new run");
         assert_eq!(cache.get(5, 6), None);
+    }
+
+    #[test]
+    fn limited_reads_stop_after_the_entry_that_passes_the_byte_limit() {
+        let cache = EntryCache::default();
+        for i in 1..=9 {
+            cache.appended(entry(i), 10);
+        }
+        assert_eq!(indexes(cache.get_limited(2, 9, 25)), Some(vec![2, 3, 4]));
+        assert_eq!(indexes(cache.get_limited(2, 9, 1)), Some(vec![2]));
+        assert_eq!(
+            indexes(cache.get_limited(8, 50, 25)),
+            None,
+            "index 10 does not exist yet"
+        );
+        assert_eq!(indexes(cache.get_limited(7, 50, 25)), Some(vec![7, 8, 9]));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::raft::types::LogId;
 use crate::raft::types::StorageError;
 use crate::raft::types::TypeConfig;
 use crate::raft::types::Vote;
+use crate::raft::MAX_APPEND_BYTES;
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
@@ -183,6 +184,31 @@ fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 
+impl SledLogStore {
+    /// Entries in `range` from sled, stopping after the entry that passes `max_bytes` encoded.
+    fn read_entries(&self, range: impl RangeBounds<u64>, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
+        let key = |b: Bound<&u64>| match b {
+            Bound::Included(i) => Bound::Included(index_key(*i)),
+            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        for item in self
+            .log
+            .range::<[u8; 8], _>((key(range.start_bound()), key(range.end_bound())))
+        {
+            if bytes >= max_bytes && !entries.is_empty() {
+                break;
+            }
+            let (_, v) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            bytes += v.len();
+            entries.push(codec::decode(&v).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?);
+        }
+        Ok(entries)
+    }
+}
+
 impl RaftLogReader<TypeConfig> for SledLogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -201,22 +227,16 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
         if let Some(entries) = end.and_then(|end| self.recent.get(first, end)) {
             return Ok(entries);
         }
-        let start = match range.start_bound() {
-            Bound::Included(i) => Bound::Included(index_key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(i) => Bound::Included(index_key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let mut entries = Vec::new();
-        for item in self.log.range::<[u8; 8], _>((start, end)) {
-            let (_, v) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-            entries.push(codec::decode(&v).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?);
+        self.read_entries(range, usize::MAX)
+    }
+
+    /// What one AppendEntries sends: openraft asks for up to `max_payload_entries`, which for
+    /// batched entries can be far more than one request carries ([`MAX_APPEND_BYTES`]).
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
+        if let Some(entries) = self.recent.get_limited(start, end, MAX_APPEND_BYTES) {
+            return Ok(entries);
         }
-        Ok(entries)
+        self.read_entries(start..end, MAX_APPEND_BYTES)
     }
 }
 
