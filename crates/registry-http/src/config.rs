@@ -66,10 +66,10 @@ pub struct Cli {
     /// Raft heartbeat interval in ms. Default 50.
     #[arg(long, env = "REGISTRY_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
-    /// Minimum election timeout in ms. Default 250.
+    /// Minimum election timeout in ms. Default 150.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MIN_MS")]
     pub election_timeout_min_ms: Option<u64>,
-    /// Maximum election timeout in ms. Default 500.
+    /// Maximum election timeout in ms. Default 300.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MAX_MS")]
     pub election_timeout_max_ms: Option<u64>,
     /// Tenant (`domain/project`) of apps registered through Eureka. Default `default/default`.

@@ -19,6 +19,7 @@ use crate::command::Command;
 use crate::command::EvictInstances;
 use crate::feed::ChangeFeed;
 use crate::feed::Subscription;
+use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::storage::AppliedState;
 use crate::storage::StateHandle;
@@ -70,23 +71,25 @@ impl LeaseKeeper {
 
     /// Called when this node becomes leader (fresh full TTL for everyone) or stops leading.
     pub fn set_leader(&self, leading: bool) {
-        // Always the state first, then the table (as renewals and rounds do).
-        let state = self.state.read();
-        let mut table = self.table.lock();
-        match (leading, table.is_some()) {
-            (true, false) => {
-                *table = Some(Leading {
-                    table: LeaseTable::new_term(self.now_ms(), state.state.instances().map(|i| &**i)),
-                    changes: self.follow_from(&state),
-                });
-                tracing::info!(
-                    leases = state.state.instance_count(),
-                    "leading: every lease gets a fresh TTL"
-                );
-            }
-            (false, true) => *table = None,
-            _ => {}
+        if !leading {
+            *self.table.lock() = None;
+            return;
         }
+        if self.table.lock().is_some() {
+            return;
+        }
+        // The table is built from the instances as of one revision, outside the locks: building
+        // it for 100,000 instances takes a while, and holding the state lock meanwhile would stop
+        // the new leader from applying its first writes. What changes after that revision comes
+        // through the subscription at the next round.
+        let (instances, changes) = {
+            let state = self.state.read();
+            let instances: Vec<Arc<Instance>> = state.state.instances().cloned().collect();
+            (instances, self.follow_from(&state))
+        };
+        let table = LeaseTable::new_term(self.now_ms(), instances.iter().map(|i| &**i));
+        tracing::info!(leases = instances.len(), "leading: every lease gets a fresh TTL");
+        *self.table.lock() = Some(Leading { table, changes });
     }
 
     /// A subscription to every change after the state read as `state` (held by the caller, so

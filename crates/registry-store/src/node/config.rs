@@ -24,8 +24,10 @@ pub struct NodeConfig {
     pub join: bool,
     /// Raft heartbeat interval. Default 50 ms.
     pub heartbeat_interval: Duration,
-    /// Election timeout range. Default 250–500 ms: a new leader is elected within a second of
-    /// the old one failing, while five missed heartbeats in a row are needed to start an election.
+    /// Election timeout range. Default 150–300 ms: three missed heartbeats in a row are needed to
+    /// start an election. openraft 0.9 refuses votes for as long as the maximum after the last
+    /// heartbeat (its leader lease), so the first candidate after a crash is usually refused and
+    /// the leader comes from a second round: the range bounds failover at about twice the maximum.
     pub election_timeout: (Duration, Duration),
     /// Build a snapshot (and purge the log behind it) after this many new entries. Default 50 000.
     pub snapshot_every: u64,
@@ -52,7 +54,7 @@ impl NodeConfig {
             peers: BTreeMap::new(),
             join: false,
             heartbeat_interval: Duration::from_millis(50),
-            election_timeout: (Duration::from_millis(250), Duration::from_millis(500)),
+            election_timeout: (Duration::from_millis(150), Duration::from_millis(300)),
             snapshot_every: 50_000,
             keep_logs_behind_snapshot: 5_000,
             lease_policy: LeasePolicy::default(),

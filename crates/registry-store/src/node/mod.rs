@@ -386,6 +386,13 @@ impl RegistryNode {
         self.inner.raft.metrics().borrow().current_leader
     }
 
+    /// Waits up to `max` for a leader other than `tried` (the one just tried, if any) to be known.
+    async fn await_leader_change(&self, tried: Option<NodeId>, max: Duration) {
+        let mut metrics = self.inner.raft.metrics();
+        let changed = metrics.wait_for(|m| m.current_leader.is_some() && m.current_leader != tried);
+        let _ = tokio::time::timeout(max, changed).await;
+    }
+
     fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<Channel>, NodeError> {
         let channel = self
             .inner

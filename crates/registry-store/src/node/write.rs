@@ -27,7 +27,8 @@ pub struct Written {
     pub revision: Revision,
 }
 
-/// Pause between attempts while no leader is known or the leader moved.
+/// Longest pause between attempts while no leader is known or the leader moved; a new leader
+/// ends it at once.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 enum Forwarded {
@@ -55,31 +56,40 @@ impl RegistryNode {
         while Instant::now() < deadline {
             let remaining = deadline - Instant::now();
             let proposed = self.inner.batcher.propose(proposal.clone(), encoded.len());
-            match tokio::time::timeout(remaining, proposed).await {
+            let tried = match tokio::time::timeout(remaining, proposed).await {
                 Err(_) => return Err(NodeError::Unavailable("no quorum answered in time".into())),
                 Ok(Ok(written)) => return Ok(written),
-                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => match f.leader_id {
-                    Some(leader) if leader != self.node_id() => match self.forward_write(&encoded, deadline).await {
-                        Ok(Forwarded::Done(w)) => {
-                            // Read your writes: answer once this node has applied it too, so
-                            // the caller's next read here sees it (usually about a millisecond).
-                            let remaining = deadline.saturating_duration_since(Instant::now());
-                            if self.wait_for_revision(w.revision, remaining).await.is_err() {
-                                tracing::debug!(revision = w.revision, "forwarded write not applied here in time");
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                    match f.leader_id {
+                        Some(leader) if leader != self.node_id() => {
+                            match self.forward_write(&encoded, deadline).await {
+                                Ok(Forwarded::Done(w)) => {
+                                    // Read your writes: answer once this node has applied it too, so
+                                    // the caller's next read here sees it (usually about a millisecond).
+                                    let remaining = deadline.saturating_duration_since(Instant::now());
+                                    if self.wait_for_revision(w.revision, remaining).await.is_err() {
+                                        tracing::debug!(
+                                            revision = w.revision,
+                                            "forwarded write not applied here in time"
+                                        );
+                                    }
+                                    return Ok(w);
+                                }
+                                Ok(Forwarded::Retry(why)) => last_problem = why,
+                                Err(e) => return Err(e),
                             }
-                            return Ok(w);
                         }
-                        Ok(Forwarded::Retry(why)) => last_problem = why,
-                        Err(e) => return Err(e),
-                    },
-                    _ => last_problem = "no leader".into(),
-                },
+                        // None, or this node while it steps down.
+                        _ => last_problem = "no leader".into(),
+                    }
+                    f.leader_id
+                }
                 Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
                     return Err(NodeError::Membership(e.to_string()))
                 }
                 Ok(Err(RaftError::Fatal(f))) => return Err(NodeError::Stopped(f.to_string())),
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
+            };
+            self.await_leader_change(tried, RETRY_PAUSE).await;
         }
         Err(if last_problem == "no leader" {
             NodeError::NoLeader
