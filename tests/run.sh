@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# jemalloc (registryd's allocator) is built from source with `make`.
+if ! command -v make >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make >/dev/null
+fi
+
 clients=tests/clients
 if [ ! -x "$clients/.venv/bin/python" ]; then
   python3 -m venv "$clients/.venv"

@@ -13,6 +13,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than glibc's malloc: at 100k instances the node's RSS is about a quarter
+/// lower (glibc's heap fragments between the long-lived records and the write path's batch
+/// buffers) at the same throughput.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let settings = match Settings::load(Cli::parse()) {
         Ok(s) => s,
