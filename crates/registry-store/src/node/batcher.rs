@@ -5,12 +5,14 @@
 //! most [`IN_FLIGHT`] entries in flight; proposals that arrive meanwhile wait in a queue and go
 //! into the next entry together (up to [`MAX_COMMANDS`] commands or [`MAX_BYTES`] of encoded
 //! commands). Under light load an entry carries one command and waits for nothing; under heavy
-//! load each fsync carries many. Every command keeps its own outcome, in order.
+//! load each fsync carries many, and an entry lingers up to [`LINGER`] for as many commands as
+//! the previous one carried. Every command keeps its own outcome, in order.
 
 // openraft's own error type is what callers match on; boxing it would only add conversions.
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::error::ClientWriteError;
 use openraft::error::Fatal;
@@ -19,6 +21,7 @@ use openraft::BasicNode;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::Written;
 use crate::command::Batch;
@@ -34,6 +37,11 @@ const IN_FLIGHT: usize = 1;
 const MAX_COMMANDS: usize = 1_024;
 /// Most encoded command bytes in one entry (one large command still goes alone).
 const MAX_BYTES: usize = 1024 * 1024;
+/// Under load (the previous entry carried at least [`LINGER_FROM`] commands), an entry waits up
+/// to [`LINGER`] for as many commands as the previous one: the writers answered by that entry
+/// are about to send their next writes. Light load never waits.
+const LINGER_FROM: usize = 16;
+const LINGER: Duration = Duration::from_millis(2);
 /// Proposals waiting for an entry; callers wait for room beyond this.
 const QUEUE: usize = 8_192;
 
@@ -84,6 +92,7 @@ fn stopped() -> ProposeError {
 async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut carried: Option<Pending> = None;
+    let mut previous_len = 0;
     loop {
         let first = match carried.take() {
             Some(p) => p,
@@ -98,8 +107,18 @@ async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
         };
         let mut bytes = first.encoded_len;
         let mut batch = vec![first];
+        // How many commands are worth waiting for (none under light load).
+        let wanted = if previous_len >= LINGER_FROM { previous_len } else { 0 };
+        let linger_until = Instant::now() + LINGER;
         while batch.len() < MAX_COMMANDS {
-            let Ok(next) = rx.try_recv() else { break };
+            let next = match rx.try_recv() {
+                Ok(next) => next,
+                Err(_) if batch.len() < wanted => match tokio::time::timeout_at(linger_until, rx.recv()).await {
+                    Ok(Some(next)) => next,
+                    Ok(None) | Err(_) => break,
+                },
+                Err(_) => break,
+            };
             if bytes + next.encoded_len > MAX_BYTES {
                 carried = Some(next);
                 break;
@@ -107,6 +126,7 @@ async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
             bytes += next.encoded_len;
             batch.push(next);
         }
+        previous_len = batch.len();
         let raft = raft.clone();
         tokio::spawn(async move {
             let (proposals, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.proposal, p.reply)).unzip();
