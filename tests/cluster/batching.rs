@@ -56,15 +56,7 @@ async fn concurrent_writes_share_entries_and_keep_their_own_outcomes() {
     }
 
     // Fewer entries than commands on the leader's log: writes shared entries.
-    let metrics = cluster
-        .client
-        .get(cluster.nodes[leader].url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = cluster.metrics_text(leader).await;
     let total = |name: &str| -> u64 {
         metrics
             .lines()

@@ -419,14 +419,7 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
         assert_eq!(p["imported"]["mirrored"], 1, "{report}");
         assert_eq!(p["exported"]["exported"], 1, "{report}");
     }
-    let metrics = client
-        .get(hub.nodes[0].url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics_text(0).await;
     for line in [
         r#"registry_sync_mirrored_instances{peer="dc-a",kind="eureka"} 1"#,
         r#"registry_sync_exported_instances{peer="dc-b",kind="servicecenter"} 1"#,

@@ -237,6 +237,12 @@ impl Cluster {
     }
 
     /// Waits until every running node answers `/health` with 200.
+    /// Node `i`'s Prometheus text (`/metrics`).
+    pub async fn metrics_text(&self, i: usize) -> String {
+        let resp = self.client.get(self.nodes[i].url("/metrics")).send().await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     pub async fn wait_healthy(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         for i in self.running() {

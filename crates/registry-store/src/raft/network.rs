@@ -136,6 +136,11 @@ async fn with_ttl<T, E: std::error::Error>(
     }
 }
 
+/// A message for or from the peer that does not convert (or encode).
+fn bad_message<E: std::error::Error>(e: impl std::error::Error + 'static) -> RPCError<NodeId, BasicNode, E> {
+    RPCError::Network(NetworkError::new(&e))
+}
+
 async fn send_append(
     client: &mut RaftServiceClient<Channel>,
     req: pb::AppendEntriesRequest,
@@ -154,23 +159,18 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         if let Some(limit) = self.pacing.probe_limit(prev, rpc.entries.len()) {
             return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(limit)));
         }
-        let req = convert::append_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        // openraft drops an AppendEntries at its deadline itself (a `Timeout`, retried at the next
-        // heartbeat); a timeout of ours racing it would be `Unreachable` and back off for 500 ms.
-        let mut client = self.client()?;
-        if req.entries.is_empty() {
-            let resp = send_append(&mut client, req).await?;
-            return convert::append_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)));
-        }
+        let req = convert::append_request_to_pb(&rpc).map_err(bad_message)?;
         let sizes: Vec<usize> = req.entries.iter().map(|e| e.payload.len()).collect();
         if let Some(limit) = self.pacing.budget_limit(&sizes) {
             return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(limit)));
         }
+        // openraft drops an AppendEntries at its deadline itself (a `Timeout`, retried at the next
+        // heartbeat); a timeout of ours racing it would be `Unreachable` and back off for 500 ms.
+        let mut client = self.client()?;
         self.pacing.started(sizes.iter().sum());
         let started = Instant::now();
         let resp = send_append(&mut client, req).await;
-        let resp = resp
-            .and_then(|r| convert::append_response_from_pb(r).map_err(|e| RPCError::Network(NetworkError::new(&e))));
+        let resp = resp.and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
         let matched = match &resp {
             Ok(AppendEntriesResponse::Success) => rpc.entries.last().map(|e| e.log_id).or(prev),
             Ok(AppendEntriesResponse::PartialSuccess(m)) => *m,
@@ -185,23 +185,22 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        let req = convert::install_request_to_pb(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let req = convert::install_request_to_pb(&rpc).map_err(bad_message)?;
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.install_snapshot(req)).await?;
         use pb::install_snapshot_response::Result as R;
-        let network = |e: convert::ConvertError| RPCError::Network(NetworkError::new(&e));
         match resp
             .result
             .ok_or(convert::ConvertError::Missing("result"))
-            .map_err(network)?
+            .map_err(bad_message)?
         {
             R::Vote(v) => Ok(InstallSnapshotResponse {
-                vote: convert::vote_from_pb(Some(&v)).map_err(network)?,
+                vote: convert::vote_from_pb(Some(&v)).map_err(bad_message)?,
             }),
             R::Mismatch(m) => {
                 let mismatch = SnapshotMismatch {
-                    expect: convert::segment_from_pb(m.expect).map_err(network)?,
-                    got: convert::segment_from_pb(m.got).map_err(network)?,
+                    expect: convert::segment_from_pb(m.expect).map_err(bad_message)?,
+                    got: convert::segment_from_pb(m.got).map_err(bad_message)?,
                 };
                 let err = RaftError::APIError(InstallSnapshotError::SnapshotMismatch(mismatch));
                 Err(RPCError::RemoteError(RemoteError::new(self.target, err)))
@@ -212,6 +211,6 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
-        convert::vote_response_from_pb(resp).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+        convert::vote_response_from_pb(resp).map_err(bad_message)
     }
 }

@@ -71,9 +71,10 @@ impl AppendPacing {
         None
     }
 
-    /// An RPC carrying `bytes` of entries is being sent.
+    /// An RPC carrying `bytes` of entries is being sent (a heartbeat carries none and does not
+    /// count against the budget).
     pub(super) fn started(&mut self, bytes: usize) {
-        self.in_flight = Some(bytes);
+        self.in_flight = (bytes > 0).then_some(bytes);
     }
 
     /// The RPC finished after `took` of its `deadline`; `matched` is the last entry the peer
