@@ -35,6 +35,7 @@ use super::wire::InstanceInfo;
 use super::wire::LeaseInfo;
 use super::wire::Port;
 use super::wire::Status;
+use super::wire::DEFAULT_DATA_CENTER_CLASS;
 
 /// Key of Eureka's extra fields in [`Instance::protocol_fields`].
 pub const PROTOCOL: &str = "eureka";
@@ -105,31 +106,101 @@ impl EurekaSettings {
 }
 
 /// Eureka's own fields, kept verbatim so `InstanceInfo` round-trips exactly.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Stored as JSON text with every instance, so values equal to their default are left out
+/// (about half the text of a typical instance); reading fills them back in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct EurekaFields {
+    #[serde(skip_serializing_if = "is_false")]
     instance_id_given: bool,
     app: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
     port: u16,
+    #[serde(skip_serializing_if = "is_false")]
     port_enabled: bool,
     secure_port: u16,
+    #[serde(skip_serializing_if = "is_false")]
     secure_port_enabled: bool,
     country_id: i64,
+    #[serde(skip_serializing_if = "is_my_own")]
     data_center_name: String,
+    #[serde(skip_serializing_if = "is_default_class")]
     data_center_class: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     data_center_metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_false")]
     has_lease_info: bool,
+    #[serde(skip_serializing_if = "is_zero")]
     service_up_timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     app_group_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     home_page_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     status_page_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     health_check_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     secure_health_check_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     vip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     secure_vip_address: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
     is_coordinating_discovery_server: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     asg_name: Option<String>,
+}
+
+/// What a field left out of the stored text reads back as: the type's default, except the data
+/// center, which is most often Eureka's own default (`MyOwn`, `DefaultDataCenterInfo`).
+impl Default for EurekaFields {
+    fn default() -> Self {
+        Self {
+            instance_id_given: false,
+            app: String::new(),
+            sid: None,
+            port: 0,
+            port_enabled: false,
+            secure_port: 0,
+            secure_port_enabled: false,
+            country_id: 0,
+            data_center_name: MY_OWN.into(),
+            data_center_class: DEFAULT_DATA_CENTER_CLASS.into(),
+            data_center_metadata: BTreeMap::new(),
+            has_lease_info: false,
+            service_up_timestamp: 0,
+            app_group_name: None,
+            home_page_url: None,
+            status_page_url: None,
+            health_check_url: None,
+            secure_health_check_url: None,
+            vip_address: None,
+            secure_vip_address: None,
+            is_coordinating_discovery_server: false,
+            asg_name: None,
+        }
+    }
+}
+
+const MY_OWN: &str = "MyOwn";
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_my_own(name: &str) -> bool {
+    name == MY_OWN
+}
+
+fn is_default_class(class: &str) -> bool {
+    class == DEFAULT_DATA_CENTER_CLASS
 }
 
 pub fn status_to_store(s: Status) -> InstanceStatus {
@@ -382,6 +453,7 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
 
 #[cfg(test)]
 mod tests {
+    use super::super::wire::AMAZON_DATA_CENTER_CLASS;
     use super::*;
 
     fn sample() -> InstanceInfo {
@@ -448,6 +520,71 @@ mod tests {
             service_up_timestamp: 0,
         });
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn stored_fields_leave_defaults_out_and_read_every_value_back() {
+        let settings = EurekaSettings::default();
+        let service = settings.service_for_app("ORDERS", DEFAULT_VERSION);
+        let stored_text = |info: &InstanceInfo| {
+            to_instance(&settings, info)
+                .protocol_fields
+                .get(PROTOCOL)
+                .unwrap()
+                .as_str()
+                .to_string()
+        };
+
+        let text = stored_text(&sample());
+        for left_out in [
+            "dataCenterName",
+            "dataCenterClass",
+            "appGroupName",
+            "isCoordinating",
+            "serviceUpTimestamp",
+        ] {
+            assert!(!text.contains(left_out), "{left_out} in {text}");
+        }
+        assert!(text.contains(r#""sid":"sid-1""#), "{text}");
+
+        // Values other than the defaults, including blank ones, come back as they were.
+        let mut amazon = sample();
+        amazon.data_center_info = DataCenterInfo {
+            name: "Amazon".into(),
+            class: AMAZON_DATA_CENTER_CLASS.into(),
+            metadata: [("availability-zone".to_string(), "us-east-1a".to_string())].into(),
+        };
+        amazon.is_coordinating_discovery_server = true;
+        amazon.app_group_name = Some("GROUP".into());
+        let mut blank = sample();
+        blank.data_center_info = DataCenterInfo {
+            name: String::new(),
+            class: String::new(),
+            metadata: BTreeMap::new(),
+        };
+        blank.port.enabled = false;
+        for info in [amazon, blank] {
+            let back = to_instance_info(&service, &to_instance(&settings, &info));
+            assert_eq!(back.data_center_info, info.data_center_info);
+            assert_eq!(
+                back.is_coordinating_discovery_server,
+                info.is_coordinating_discovery_server
+            );
+            assert_eq!(back.app_group_name, info.app_group_name);
+            assert_eq!(back.port, info.port);
+        }
+
+        // Records stored before defaults were left out (every field written) read the same.
+        let mut stored = to_instance(&settings, &sample());
+        let mut all: serde_json::Value = stored.protocol_fields.get(PROTOCOL).unwrap().parse().unwrap();
+        all["dataCenterName"] = "MyOwn".into();
+        all["dataCenterClass"] = DEFAULT_DATA_CENTER_CLASS.into();
+        all["appGroupName"] = serde_json::Value::Null;
+        stored.protocol_fields.insert(PROTOCOL.into(), RawJson::from(all));
+        assert_eq!(
+            to_instance_info(&service, &stored).data_center_info,
+            sample().data_center_info
+        );
     }
 
     #[test]
