@@ -36,6 +36,7 @@ use super::wire::LeaseInfo;
 use super::wire::Port;
 use super::wire::Status;
 use super::wire::DEFAULT_DATA_CENTER_CLASS;
+use super::wire::MY_OWN_DATA_CENTER;
 
 /// Key of Eureka's extra fields in [`Instance::protocol_fields`].
 pub const PROTOCOL: &str = "eureka";
@@ -108,8 +109,9 @@ impl EurekaSettings {
 /// Eureka's own fields, kept verbatim so `InstanceInfo` round-trips exactly.
 ///
 /// Stored as JSON text with every instance, so values equal to their default are left out
-/// (about half the text of a typical instance); reading fills them back in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// (about half the text of a typical instance); reading fills them back in. The data center's
+/// default is Eureka's own (`MyOwn`), the one most clients send.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct EurekaFields {
     #[serde(skip_serializing_if = "is_false")]
@@ -124,9 +126,9 @@ struct EurekaFields {
     #[serde(skip_serializing_if = "is_false")]
     secure_port_enabled: bool,
     country_id: i64,
-    #[serde(skip_serializing_if = "is_my_own")]
+    #[serde(default = "my_own", skip_serializing_if = "is_my_own")]
     data_center_name: String,
-    #[serde(skip_serializing_if = "is_default_class")]
+    #[serde(default = "default_class", skip_serializing_if = "is_default_class")]
     data_center_class: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     data_center_metadata: BTreeMap<String, String>,
@@ -154,38 +156,13 @@ struct EurekaFields {
     asg_name: Option<String>,
 }
 
-/// What a field left out of the stored text reads back as: the type's default, except the data
-/// center, which is most often Eureka's own default (`MyOwn`, `DefaultDataCenterInfo`).
-impl Default for EurekaFields {
-    fn default() -> Self {
-        Self {
-            instance_id_given: false,
-            app: String::new(),
-            sid: None,
-            port: 0,
-            port_enabled: false,
-            secure_port: 0,
-            secure_port_enabled: false,
-            country_id: 0,
-            data_center_name: MY_OWN.into(),
-            data_center_class: DEFAULT_DATA_CENTER_CLASS.into(),
-            data_center_metadata: BTreeMap::new(),
-            has_lease_info: false,
-            service_up_timestamp: 0,
-            app_group_name: None,
-            home_page_url: None,
-            status_page_url: None,
-            health_check_url: None,
-            secure_health_check_url: None,
-            vip_address: None,
-            secure_vip_address: None,
-            is_coordinating_discovery_server: false,
-            asg_name: None,
-        }
-    }
+fn my_own() -> String {
+    MY_OWN_DATA_CENTER.into()
 }
 
-const MY_OWN: &str = "MyOwn";
+fn default_class() -> String {
+    DEFAULT_DATA_CENTER_CLASS.into()
+}
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -196,7 +173,7 @@ fn is_zero(n: &i64) -> bool {
 }
 
 fn is_my_own(name: &str) -> bool {
-    name == MY_OWN
+    name == MY_OWN_DATA_CENTER
 }
 
 fn is_default_class(class: &str) -> bool {

@@ -99,6 +99,7 @@ pub struct DataCenterInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+pub const MY_OWN_DATA_CENTER: &str = "MyOwn";
 pub const DEFAULT_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
 pub const AMAZON_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.AmazonInfo";
 /// What Java writes for an empty instance `metadata` map (JSON `@class`, XML `class`).
@@ -108,7 +109,7 @@ impl DataCenterInfo {
     /// A `MyOwn` data center.
     pub fn my_own() -> Self {
         Self {
-            name: "MyOwn".into(),
+            name: MY_OWN_DATA_CENTER.into(),
             class: DEFAULT_DATA_CENTER_CLASS.into(),
             metadata: BTreeMap::new(),
         }
