@@ -169,8 +169,9 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let mut client = self.client()?;
         self.pacing.started(sizes.iter().sum());
         let started = Instant::now();
-        let resp = send_append(&mut client, req).await;
-        let resp = resp.and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
+        let resp = send_append(&mut client, req)
+            .await
+            .and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
         let matched = match &resp {
             Ok(AppendEntriesResponse::Success) => rpc.entries.last().map(|e| e.log_id).or(prev),
             Ok(AppendEntriesResponse::PartialSuccess(m)) => *m,

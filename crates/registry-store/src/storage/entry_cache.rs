@@ -72,8 +72,8 @@ impl EntryCache {
         self.get_limited(start, end, usize::MAX)
     }
 
-    /// Entries from `start` on, up to `end` or until they pass `max_bytes` encoded (at least one
-    /// entry), if every one of those is cached.
+    /// Entries from `start` on, up to `end` or up to the entry that takes them to `max_bytes`
+    /// encoded, if every one of those is cached.
     pub fn get_limited(&self, start: u64, end: u64, max_bytes: usize) -> Option<Vec<Entry>> {
         let run = self.inner.lock();
         let first = run.first_index()?;
@@ -84,15 +84,17 @@ impl EntryCache {
         let mut entries = Vec::new();
         let mut bytes = 0;
         for (entry, size) in run.entries.range((start - first) as usize..) {
-            if entry.get_log_id().index >= end || (bytes >= max_bytes && !entries.is_empty()) {
+            if entry.get_log_id().index >= end {
                 return Some(entries);
             }
-            bytes += size;
             entries.push(entry.clone());
+            bytes += size;
+            if bytes >= max_bytes {
+                return Some(entries);
+            }
         }
-        // Ran out of cached entries: enough if they reach the limit or nothing more was asked for.
-        let enough = (bytes >= max_bytes && !entries.is_empty()) || end <= last + 1 || end <= start;
-        enough.then_some(entries)
+        // Ran out of cached entries: enough only if nothing more was asked for.
+        (end <= last + 1 || end <= start).then_some(entries)
     }
 
     /// Forgets entries from `index` on (the log was truncated there).

@@ -185,25 +185,19 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 impl SledLogStore {
-    /// Entries in `range` from sled, stopping after the entry that passes `max_bytes` encoded.
-    fn read_entries(&self, range: impl RangeBounds<u64>, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
-        let key = |b: Bound<&u64>| match b {
-            Bound::Included(i) => Bound::Included(index_key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
+    /// Entries `start..end` (`end` unbounded if `None`) from sled, stopping after the entry that
+    /// takes them to `max_bytes` encoded.
+    fn read_entries(&self, start: u64, end: Option<u64>, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
+        let end = end.map_or(Bound::Unbounded, |e| Bound::Excluded(index_key(e)));
         let mut entries = Vec::new();
         let mut bytes = 0;
-        for item in self
-            .log
-            .range::<[u8; 8], _>((key(range.start_bound()), key(range.end_bound())))
-        {
-            if bytes >= max_bytes && !entries.is_empty() {
+        for item in self.log.range::<[u8; 8], _>((Bound::Included(index_key(start)), end)) {
+            let (_, v) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            entries.push(codec::decode(&v).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?);
+            bytes += v.len();
+            if bytes >= max_bytes {
                 break;
             }
-            let (_, v) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-            bytes += v.len();
-            entries.push(codec::decode(&v).map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?);
         }
         Ok(entries)
     }
@@ -214,7 +208,7 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        let first = match range.start_bound() {
+        let start = match range.start_bound() {
             Bound::Included(i) => *i,
             Bound::Excluded(i) => i + 1,
             Bound::Unbounded => 0,
@@ -224,10 +218,10 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
             Bound::Excluded(i) => Some(*i),
             Bound::Unbounded => None,
         };
-        if let Some(entries) = end.and_then(|end| self.recent.get(first, end)) {
+        if let Some(entries) = end.and_then(|end| self.recent.get(start, end)) {
             return Ok(entries);
         }
-        self.read_entries(range, usize::MAX)
+        self.read_entries(start, end, usize::MAX)
     }
 
     /// What one AppendEntries sends: openraft asks for up to `max_payload_entries`, which for
@@ -236,7 +230,7 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
         if let Some(entries) = self.recent.get_limited(start, end, MAX_APPEND_BYTES) {
             return Ok(entries);
         }
-        self.read_entries(start..end, MAX_APPEND_BYTES)
+        self.read_entries(start, Some(end), MAX_APPEND_BYTES)
     }
 }
 
@@ -344,5 +338,53 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
             .apply_batch(batch)
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    /// Entries 1..=9 written straight to sled (not through `append`, so none is cached).
+    fn store_with_nine_entries() -> (tempfile::TempDir, SledLogStore, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = SledLogStore::open(&db).unwrap();
+        let size = codec::encode(&entry(1)).unwrap().len();
+        for i in 1..=9 {
+            store
+                .log
+                .insert(index_key(i), codec::encode(&entry(i)).unwrap())
+                .unwrap();
+        }
+        (dir, store, size)
+    }
+
+    fn indexes(entries: Vec<Entry>) -> Vec<u64> {
+        entries.iter().map(|e| e.log_id.index).collect()
+    }
+
+    #[tokio::test]
+    async fn reads_from_sled_stop_after_the_entry_that_reaches_the_byte_limit() {
+        let (_dir, mut store, size) = store_with_nine_entries();
+        assert_eq!(
+            indexes(store.read_entries(2, Some(9), 2 * size + 1).unwrap()),
+            vec![2, 3, 4]
+        );
+        assert_eq!(indexes(store.read_entries(2, Some(9), 1).unwrap()), vec![2]);
+        assert_eq!(indexes(store.read_entries(7, None, usize::MAX).unwrap()), vec![7, 8, 9]);
+        let limited = store.limited_get_log_entries(3, 6).await.unwrap();
+        assert_eq!(indexes(limited), vec![3, 4, 5], "small entries all fit one request");
+        let all = store.try_get_log_entries(1..=9).await.unwrap();
+        assert_eq!(indexes(all), (1..=9).collect::<Vec<_>>());
     }
 }
