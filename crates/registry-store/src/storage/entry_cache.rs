@@ -15,7 +15,7 @@ use crate::raft::types::Entry;
 /// Most entries kept.
 const MAX_ENTRIES: usize = 4_096;
 /// Most encoded bytes kept.
-const MAX_BYTES: usize = 16 * 1024 * 1024;
+const MAX_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Default)]
 pub struct EntryCache {

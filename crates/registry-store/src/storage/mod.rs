@@ -49,7 +49,7 @@ pub enum OpenError {
 /// sled's page cache. Every record is also held decoded in memory (the state machine's index)
 /// and recent log entries in the log's own cache, so sled is read at start-up, for snapshots and
 /// for followers far behind; its default 1 GiB cache would mostly duplicate what is in memory.
-const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Opens (creating if needed) the store in `dir` and loads the state machine's records.
 /// `feed_history` is how many recent changes the change feed keeps for late subscribers.
