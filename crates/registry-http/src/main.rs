@@ -16,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc rather than glibc's malloc: at 100k instances the node's RSS is about a quarter
 /// lower (glibc's heap fragments between the long-lived records and the write path's batch
 /// buffers) at the same throughput.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -117,8 +117,8 @@ async fn cancel(
 ) -> Result<Json<Value>, ApiError> {
     let key = InstanceKey {
         tenant: parse_tenant(q.tenant.as_deref())?,
-        service_id: service,
-        id,
+        service_id: service.into(),
+        id: id.into(),
     };
     written_json(
         &node
@@ -147,8 +147,8 @@ async fn renew(State(node): State<RegistryNode>, JsonBody(body): JsonBody<RenewB
         .map(|i| {
             Ok(InstanceKey {
                 tenant: parse_tenant(i.tenant.as_deref())?,
-                service_id: i.service,
-                id: i.id,
+                service_id: i.service.into(),
+                id: i.id.into(),
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;

@@ -203,7 +203,7 @@ mod tests {
 
     fn name_of(c: &Change) -> String {
         match &c.entity {
-            Entity::Tenant(t) => t.domain.clone(),
+            Entity::Tenant(t) => t.domain.to_string(),
             _ => unreachable!(),
         }
     }

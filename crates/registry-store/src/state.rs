@@ -31,6 +31,7 @@ use crate::model::ServiceKey;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
 use crate::validate::validate_command;
+use smol_str::SmolStr;
 
 /// Everything the registry holds, indexed for reads.
 #[derive(Debug, Clone)]
@@ -38,9 +39,9 @@ pub struct RegistryState {
     tenants: BTreeSet<Tenant>,
     services: HashMap<ServiceRef, Arc<Service>>,
     /// Uniqueness index: service key → service id.
-    service_keys: HashMap<ServiceKey, String>,
+    service_keys: HashMap<ServiceKey, SmolStr>,
     /// Lookup index: (tenant, lower-case name or alias) → ids of the services so named.
-    service_names: HashMap<(Tenant, String), BTreeSet<String>>,
+    service_names: HashMap<(Tenant, String), BTreeSet<SmolStr>>,
     /// Ordered so one service's instances are a contiguous range.
     instances: BTreeMap<InstanceKey, Arc<Instance>>,
     schemas: BTreeMap<(ServiceRef, String), Arc<SchemaRecord>>,
@@ -154,7 +155,7 @@ impl RegistryState {
         let start = InstanceKey {
             tenant: service.tenant.clone(),
             service_id: service.id.clone(),
-            id: String::new(),
+            id: SmolStr::default(),
         };
         let service = service.clone();
         self.instances
@@ -301,7 +302,7 @@ impl RegistryState {
         self.services
             .get(service)
             .cloned()
-            .ok_or_else(|| Rejection::ServiceNotFound(service.id.clone()))
+            .ok_or_else(|| Rejection::ServiceNotFound(service.id.to_string()))
     }
 
     fn require_instance(&self, key: &InstanceKey) -> Result<Arc<Instance>, Rejection> {
@@ -372,12 +373,12 @@ impl RegistryState {
         self.require_tenant(&service.tenant)?;
         if let Some(existing) = self.service_by_key(&service.key()) {
             return Ok(CommandOutcome::Service {
-                id: existing.id.clone(),
+                id: existing.id.to_string(),
                 existed: true,
             });
         }
         if self.services.contains_key(&service.service_ref()) {
-            return Err(Rejection::ServiceIdTaken(service.id.clone()));
+            return Err(Rejection::ServiceIdTaken(service.id.to_string()));
         }
         let mut s = service.clone();
         s.created_at_ms = now;
@@ -388,7 +389,7 @@ impl RegistryState {
         self.put_service(s.clone());
         ch.push(ChangeKind::Created, Entity::Service(s));
         Ok(CommandOutcome::Service {
-            id: service.id.clone(),
+            id: service.id.to_string(),
             existed: false,
         })
     }
@@ -425,11 +426,11 @@ impl RegistryState {
         let service = self.require_service(&c.service)?;
         let instance_keys: Vec<InstanceKey> = self.instances_of(&c.service).map(|i| i.key()).collect();
         if !instance_keys.is_empty() && !c.force {
-            return Err(Rejection::ServiceHasInstances(c.service.id.clone()));
+            return Err(Rejection::ServiceHasInstances(c.service.id.to_string()));
         }
         let others_depend = self.consumers_of(&service).any(|d| d.consumer != c.service);
         if others_depend && !c.force {
-            return Err(Rejection::ServiceHasConsumers(c.service.id.clone()));
+            return Err(Rejection::ServiceHasConsumers(c.service.id.to_string()));
         }
         let own: Vec<Arc<Dependency>> = self.dependencies_of(&c.service).cloned().collect();
         for d in own {
@@ -472,9 +473,9 @@ impl RegistryState {
                     CommandOutcome::Service { existed: false, .. } => {}
                     // The key is taken by a service with another id: registering under the
                     // requested id would orphan the instance.
-                    _ => return Err(Rejection::ServiceIdTaken(s.id.clone())),
+                    _ => return Err(Rejection::ServiceIdTaken(s.id.to_string())),
                 },
-                None => return Err(Rejection::ServiceNotFound(service_ref.id)),
+                None => return Err(Rejection::ServiceNotFound(service_ref.id.to_string())),
             }
         }
         let key = c.instance.key();
@@ -682,7 +683,7 @@ impl RegistryState {
     fn mirror_batch(&mut self, ch: &mut Changes, now: Millis, c: &MirrorBatch) -> Result<CommandOutcome, Rejection> {
         let from_source = |o: &Origin| o.source() == Some(c.source.as_str());
         if let Some(bad) = c.services.iter().find(|s| !from_source(&s.origin)) {
-            return Err(Rejection::OriginMismatch(bad.id.clone()));
+            return Err(Rejection::OriginMismatch(bad.id.to_string()));
         }
         if let Some(bad) = c.upserts.iter().find(|i| !from_source(&i.origin)) {
             return Err(Rejection::OriginMismatch(bad.key().to_string()));
@@ -797,6 +798,7 @@ fn merge_protocol_fields(target: &mut ProtocolFields, patch: &ProtocolFields) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MirroredFrom;
     use crate::model::Properties;
 
     fn tenant() -> Tenant {
@@ -1045,12 +1047,12 @@ mod tests {
     }
 
     fn mirrored(mut i: Instance, source: &str, observed: u64) -> Instance {
-        i.origin = Origin::Mirrored {
+        i.origin = Origin::Mirrored(Box::new(MirroredFrom {
             source: source.into(),
             remote_id: i.id.clone(),
             remote_revision: None,
             observed_at_ms: observed,
-        };
+        }));
         i
     }
 
@@ -1059,12 +1061,12 @@ mod tests {
         let mut s = RegistryState::new();
         register(&mut s, 1, instance("svc", "local"));
         let mut svc = service("svc");
-        svc.origin = Origin::Mirrored {
+        svc.origin = Origin::Mirrored(Box::new(MirroredFrom {
             source: "dc2".into(),
             remote_id: "svc".into(),
             remote_revision: None,
             observed_at_ms: 0,
-        };
+        }));
         let batch = |observed, upserts: Vec<Instance>, deletes: Vec<InstanceKey>| {
             proposal(Command::MirrorBatch(MirrorBatch {
                 source: "dc2".into(),

@@ -294,6 +294,7 @@ mod tests {
     use super::*;
     use crate::command::CancelInstance;
     use crate::command::RegisterInstance;
+    use smol_str::SmolStr;
 
     fn inst() -> Instance {
         Instance::new(Tenant::default(), "svc", "i-1", "host-1")
@@ -311,9 +312,9 @@ mod tests {
     #[test]
     fn rejects_empty_and_oversized_ids() {
         let mut i = inst();
-        i.id = String::new();
+        i.id = SmolStr::default();
         assert_eq!(instance(&i), Err(ValidationError::Empty { field: "instance id" }));
-        i.id = "x".repeat(MAX_ID_LEN + 1);
+        i.id = "x".repeat(MAX_ID_LEN + 1).into();
         assert!(matches!(
             instance(&i),
             Err(ValidationError::TooLong {

@@ -23,6 +23,7 @@ use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
 use registry_store::state::RegistryState;
 use registry_store::storage::codec;
+use smol_str::SmolStr;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
@@ -227,8 +228,8 @@ impl FeedStream {
         let applied = self.node.read();
         let mut frame = self.frame_from(&applied.state, revision);
         // The latest version of each service the changes touched.
-        let mut services: BTreeMap<String, Arc<Service>> = BTreeMap::new();
-        let mut needed: BTreeSet<String> = BTreeSet::new();
+        let mut services: BTreeMap<SmolStr, Arc<Service>> = BTreeMap::new();
+        let mut needed: BTreeSet<SmolStr> = BTreeSet::new();
         for change in changes {
             match (&change.entity, change.kind) {
                 (Entity::Service(s), ChangeKind::Created | ChangeKind::Updated) if s.tenant == self.tenant => {
@@ -237,8 +238,8 @@ impl FeedStream {
                 (Entity::Instance(i), ChangeKind::Deleted) if i.tenant == self.tenant => {
                     frame.removed.push(pb::InstanceRef {
                         tenant: i.tenant.to_string(),
-                        service_id: i.service_id.clone(),
-                        id: i.id.clone(),
+                        service_id: i.service_id.to_string(),
+                        id: i.id.to_string(),
                     });
                 }
                 (Entity::Instance(i), _) if i.tenant == self.tenant => {

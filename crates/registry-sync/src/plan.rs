@@ -19,6 +19,7 @@ use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
 use registry_store::model::Service;
+use smol_str::SmolStr;
 
 /// What the peer said this round. Every record carries `Origin::Mirrored` from this peer.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +71,7 @@ pub fn plan_round(
         .filter(|i| current.get(&i.key()).is_none_or(|c| !c.same_content(i)))
         .cloned()
         .collect();
-    let needed: BTreeSet<(String, String)> = upserts
+    let needed: BTreeSet<(String, SmolStr)> = upserts
         .iter()
         .map(|i| (i.tenant.to_string(), i.service_id.clone()))
         .collect();
@@ -144,6 +145,7 @@ pub fn expire_peer(source: &str, mirrored: &[Arc<Instance>], checkpoint: &str) -
 
 #[cfg(test)]
 mod tests {
+    use registry_store::model::MirroredFrom;
     use registry_store::model::Origin;
     use registry_store::model::Tenant;
 
@@ -151,12 +153,12 @@ mod tests {
 
     fn mirrored(id: &str, host: &str, observed: Millis) -> Instance {
         let mut i = Instance::new(Tenant::default(), "svc", id, host);
-        i.origin = Origin::Mirrored {
+        i.origin = Origin::Mirrored(Box::new(MirroredFrom {
             source: "dc2".into(),
             remote_id: id.into(),
             remote_revision: None,
             observed_at_ms: observed,
-        };
+        }));
         i
     }
 

@@ -23,10 +23,12 @@ use super::wire::Application;
 /// Eureka's `retentionTimeInMSInDeltaQueue`.
 pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
 
+/// One change: the record as it was then (shared with the store while it is current, so an
+/// entry costs a few words), and whether it was a removal.
 struct Entry {
     at: Instant,
-    key: InstanceKey,
-    deleted: Option<Arc<Instance>>,
+    instance: Arc<Instance>,
+    deleted: bool,
 }
 
 /// Instance changes of the last [`DELTA_RETENTION`], fed by a task following the change feed.
@@ -65,11 +67,10 @@ impl DeltaWindow {
                     };
                     let Some(window) = weak.upgrade() else { return };
                     if let Entity::Instance(instance) = &change.entity {
-                        let deleted = (change.kind == ChangeKind::Deleted).then(|| instance.clone());
                         window.push(Entry {
                             at: Instant::now(),
-                            key: instance.key(),
-                            deleted,
+                            instance: instance.clone(),
+                            deleted: change.kind == ChangeKind::Deleted,
                         });
                     }
                 }
@@ -112,7 +113,7 @@ impl DeltaWindow {
             .iter()
             .filter(|e| horizon.is_none_or(|h| e.at >= h))
         {
-            latest.insert(e.key.clone(), e.deleted.clone());
+            latest.insert(e.instance.key(), e.deleted.then(|| e.instance.clone()));
         }
         let mut apps: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for (key, deleted) in latest {

@@ -84,7 +84,7 @@ impl Eureka {
     pub fn key_of(&self, app: &str, id: &str) -> InstanceKey {
         let direct = InstanceKey {
             tenant: self.settings.tenant.clone(),
-            service_id: self.settings.service_id(app, DEFAULT_VERSION),
+            service_id: self.settings.service_id(app, DEFAULT_VERSION).into(),
             id: id.into(),
         };
         let applied = self.node.read();

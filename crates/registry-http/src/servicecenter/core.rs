@@ -132,7 +132,7 @@ impl Sc {
     pub fn existing_service(&self, headers: &HeaderMap, project: &str, id: String) -> Result<ServiceRef, ScError> {
         let service = ServiceRef {
             tenant: tenant(headers, project)?,
-            id,
+            id: id.into(),
         };
         if self.node.read().state.service(&service).is_none() {
             return Err(Self::service_missing(&service.id));

@@ -97,7 +97,7 @@ pub fn consumer_of<'s>(
     let service = state
         .service(&ServiceRef {
             tenant: tenant.clone(),
-            id: id.to_string(),
+            id: id.to_string().into(),
         })
         .ok_or_else(|| ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist")))?;
     Ok(Some(&**service))
@@ -195,7 +195,7 @@ pub async fn providers(
 ) -> Result<Response, ScError> {
     let consumer = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id,
+        id: id.into(),
     };
     let applied = sc.node.read();
     let state = &applied.state;
@@ -219,7 +219,7 @@ pub async fn consumers(
 ) -> Result<Response, ScError> {
     let provider = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id,
+        id: id.into(),
     };
     let applied = sc.node.read();
     let state = &applied.state;
@@ -242,7 +242,7 @@ pub async fn service_instances(
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id: service_id,
+        id: service_id.into(),
     };
     let applied = sc.node.read();
     let state = &applied.state;

@@ -42,7 +42,7 @@ fn key(service: &ServiceRef, id: String) -> InstanceKey {
     InstanceKey {
         tenant: service.tenant.clone(),
         service_id: service.id.clone(),
-        id,
+        id: id.into(),
     }
 }
 
@@ -54,13 +54,13 @@ pub async fn register(
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id: service_id,
+        id: service_id.into(),
     };
     let request: RegisterInstanceRequest = body(&bytes)?;
     let mut wire = request
         .instance
         .ok_or_else(|| ScError::invalid("field 'instance' is required"))?;
-    wire.service_id = service_ref.id.clone();
+    wire.service_id = service_ref.id.to_string();
     if wire.status.is_empty() {
         wire.status = "UP".into();
     }
@@ -115,7 +115,7 @@ pub async fn unregister(
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id: service_id,
+        id: service_id.into(),
     };
     let instance = key(&service_ref, id);
     if !sc.node.instance_exists(&instance).await? {
@@ -164,8 +164,8 @@ pub async fn heartbeats(
         .iter()
         .map(|i| InstanceKey {
             tenant: tenant.clone(),
-            service_id: i.service_id.clone(),
-            id: i.instance_id.clone(),
+            service_id: i.service_id.clone().into(),
+            id: i.instance_id.clone().into(),
         })
         .collect();
     let found = sc.node.renew(keys).await?;
@@ -185,7 +185,7 @@ pub async fn set_status(
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id: service_id,
+        id: service_id.into(),
     };
     let value = q.get("value").map(String::as_str).unwrap_or("");
     validate::instance_status(value)?;

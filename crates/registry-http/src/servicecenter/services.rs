@@ -109,7 +109,10 @@ pub async fn create(
         _ => id,
     };
     if !request.tags.is_empty() {
-        let service = ServiceRef { tenant, id: id.clone() };
+        let service = ServiceRef {
+            tenant,
+            id: id.clone().into(),
+        };
         sc.write(Command::PutTags(PutTags {
             service,
             tags: request.tags.into_iter().collect(),
@@ -171,7 +174,10 @@ pub async fn existence(
         }
         Some("schema") => {
             let id = q.service_id.unwrap_or_default();
-            let service = ServiceRef { tenant, id: id.clone() };
+            let service = ServiceRef {
+                tenant,
+                id: id.clone().into(),
+            };
             state.service(&service).ok_or_else(|| Sc::service_missing(&id))?;
             let schema_id = q.schema_id.unwrap_or_default();
             let schema = state.schema(&service, &schema_id).ok_or_else(|| {
@@ -255,7 +261,7 @@ pub async fn delete_many(
             &sc,
             ServiceRef {
                 tenant: tenant.clone(),
-                id: id.clone(),
+                id: id.clone().into(),
             },
             request.force,
         )
@@ -274,7 +280,7 @@ pub async fn put_properties(
 ) -> Result<Response, ScError> {
     let service = ServiceRef {
         tenant: tenant(&headers, &project)?,
-        id,
+        id: id.into(),
     };
     let request: PropertiesRequest = body(&bytes)?;
     let properties = Some(request.properties.unwrap_or_default().into_iter().collect());

@@ -92,7 +92,7 @@ pub async fn watcher(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let consumer = ServiceRef { tenant, id };
+    let consumer = ServiceRef { tenant, id: id.into() };
     // Subscribe before answering the upgrade: nothing applied after the client's request is missed.
     let changes = sc.node.subscribe(sc.node.revision());
     ws.on_upgrade(move |socket| watch(sc, consumer, changes, socket))
@@ -159,7 +159,11 @@ pub async fn heartbeat_socket(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let key = InstanceKey { tenant, service_id, id };
+    let key = InstanceKey {
+        tenant,
+        service_id: service_id.into(),
+        id: id.into(),
+    };
     ws.on_upgrade(move |socket| keep_alive(sc, key, socket))
 }
 

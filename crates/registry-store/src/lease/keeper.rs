@@ -311,7 +311,7 @@ mod tests {
 
     fn evicted(command: Option<Command>) -> Vec<String> {
         match command {
-            Some(Command::EvictInstances(e)) => e.items.into_iter().map(|i| i.instance.id).collect(),
+            Some(Command::EvictInstances(e)) => e.items.into_iter().map(|i| i.instance.id.to_string()).collect(),
             None => Vec::new(),
             Some(other) => panic!("unexpected {other:?}"),
         }

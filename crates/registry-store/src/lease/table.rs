@@ -234,6 +234,7 @@ impl LeaseTable {
 mod tests {
     use super::*;
     use crate::model::LeaseSettings;
+    use crate::model::MirroredFrom;
     use crate::model::Origin;
     use crate::model::Tenant;
 
@@ -286,12 +287,12 @@ mod tests {
     #[test]
     fn vanished_and_mirrored_instances_hold_no_lease() {
         let mut m = inst("m", 1);
-        m.origin = Origin::Mirrored {
+        m.origin = Origin::Mirrored(Box::new(MirroredFrom {
             source: "dc2".into(),
             remote_id: "m".into(),
             remote_revision: None,
             observed_at_ms: 0,
-        };
+        }));
         let mut t = LeaseTable::new_term(0, [inst("a", 1), m.clone()].iter());
         assert_eq!(t.len(), 1);
         assert!(!t.renew(1, &m));

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::Serialize;
+use smol_str::SmolStr;
 
 use super::Millis;
 use super::Origin;
@@ -18,13 +19,13 @@ use super::Tenant;
 pub struct Instance {
     pub tenant: Tenant,
     /// The owning service's id within the tenant.
-    pub service_id: String,
+    pub service_id: SmolStr,
     /// Client-given or generated id; unique within its service.
-    pub id: String,
+    pub id: SmolStr,
     /// Host name as the instance reports it.
-    pub host_name: String,
+    pub host_name: SmolStr,
     /// IP address, when the protocol carries one separately (Eureka's `ipAddr`).
-    pub ip_addr: String,
+    pub ip_addr: SmolStr,
     /// Endpoints as `transport://host:port[?query]` (`rest://10.0.0.1:8080`).
     pub endpoints: Vec<String>,
     pub status: InstanceStatus,
@@ -38,9 +39,9 @@ pub struct Instance {
     #[serde(default)]
     pub client_modified_ms: Millis,
     /// Availability zone, if known.
-    pub zone: String,
+    pub zone: SmolStr,
     /// Region, if known.
-    pub region: String,
+    pub region: SmolStr,
     /// Eureka metadata / ServiceCenter instance properties.
     pub metadata: Properties,
     pub lease: LeaseSettings,
@@ -86,19 +87,24 @@ impl Instance {
     }
 
     /// A new local UP instance with default lease settings, for callers that fill in the rest.
-    pub fn new(tenant: Tenant, service_id: impl Into<String>, id: impl Into<String>, host: impl Into<String>) -> Self {
+    pub fn new(
+        tenant: Tenant,
+        service_id: impl Into<SmolStr>,
+        id: impl Into<SmolStr>,
+        host: impl Into<SmolStr>,
+    ) -> Self {
         Self {
             tenant,
             service_id: service_id.into(),
             id: id.into(),
             host_name: host.into(),
-            ip_addr: String::new(),
+            ip_addr: SmolStr::default(),
             endpoints: Vec::new(),
             status: InstanceStatus::Up,
             status_override: None,
             client_modified_ms: 0,
-            zone: String::new(),
-            region: String::new(),
+            zone: SmolStr::default(),
+            region: SmolStr::default(),
             metadata: Properties::new(),
             lease: LeaseSettings::default(),
             protocol_fields: ProtocolFields::new(),
@@ -115,8 +121,8 @@ impl Instance {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct InstanceKey {
     pub tenant: Tenant,
-    pub service_id: String,
-    pub id: String,
+    pub service_id: SmolStr,
+    pub id: SmolStr,
 }
 
 impl fmt::Display for InstanceKey {

@@ -17,6 +17,7 @@ pub use instance::Instance;
 pub use instance::InstanceKey;
 pub use instance::InstanceStatus;
 pub use instance::LeaseSettings;
+pub use origin::MirroredFrom;
 pub use origin::Origin;
 pub use raw_json::RawJson;
 pub use service::Service;

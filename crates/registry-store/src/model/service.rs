@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde::Serialize;
+use smol_str::SmolStr;
 
 use super::Millis;
 use super::Origin;
@@ -15,7 +16,7 @@ use super::Tenant;
 pub struct Service {
     pub tenant: Tenant,
     /// ServiceCenter's `serviceId`: client-given or derived by the API layer; opaque here.
-    pub id: String,
+    pub id: SmolStr,
     /// ServiceCenter's `appId`; Eureka apps live under a configurable app (`eureka` by default).
     pub app: String,
     /// ServiceCenter's `serviceName`; Eureka's application name.
@@ -77,7 +78,7 @@ impl Service {
     }
 
     /// A new local service with default fields, for callers that fill in the rest.
-    pub fn new(tenant: Tenant, id: impl Into<String>, app: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(tenant: Tenant, id: impl Into<SmolStr>, app: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
             tenant,
             id: id.into(),
@@ -113,5 +114,5 @@ pub struct ServiceKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServiceRef {
     pub tenant: Tenant,
-    pub id: String,
+    pub id: SmolStr,
 }

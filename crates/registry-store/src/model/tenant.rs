@@ -4,18 +4,19 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::Serialize;
+use smol_str::SmolStr;
 
 /// An isolated namespace of services and instances.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tenant {
     /// ServiceCenter's `X-Domain-Name`; `default` unless a client says otherwise.
-    pub domain: String,
+    pub domain: SmolStr,
     /// ServiceCenter's `{project}` path segment; `default` unless a client says otherwise.
-    pub project: String,
+    pub project: SmolStr,
 }
 
 impl Tenant {
-    pub fn new(domain: impl Into<String>, project: impl Into<String>) -> Self {
+    pub fn new(domain: impl Into<SmolStr>, project: impl Into<SmolStr>) -> Self {
         Self {
             domain: domain.into(),
             project: project.into(),

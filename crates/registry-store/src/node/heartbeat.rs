@@ -81,18 +81,18 @@ impl RegistryNode {
 
 pub(super) fn key_to_pb(k: &InstanceKey) -> pb::InstanceKey {
     pb::InstanceKey {
-        domain: k.tenant.domain.clone(),
-        project: k.tenant.project.clone(),
-        service_id: k.service_id.clone(),
-        instance_id: k.id.clone(),
+        domain: k.tenant.domain.to_string(),
+        project: k.tenant.project.to_string(),
+        service_id: k.service_id.to_string(),
+        instance_id: k.id.to_string(),
     }
 }
 
 pub(super) fn key_from_pb(k: pb::InstanceKey) -> InstanceKey {
     InstanceKey {
         tenant: Tenant::new(k.domain, k.project),
-        service_id: k.service_id,
-        id: k.instance_id,
+        service_id: k.service_id.into(),
+        id: k.instance_id.into(),
     }
 }
 

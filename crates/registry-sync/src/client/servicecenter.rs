@@ -49,7 +49,7 @@ impl ScClient {
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, &format!("/v4/{}/registry{path}", self.tenant.project))
-            .header("X-Domain-Name", &self.tenant.domain)
+            .header("X-Domain-Name", self.tenant.domain.as_str())
             .header("Accept", "application/json")
     }
 

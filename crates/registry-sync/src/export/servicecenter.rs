@@ -124,7 +124,8 @@ impl ScSink {
         wire.service_id = service_id.clone();
         wire.instance_id = instance_id(&w.instance.id);
         if wire.instance_id != w.instance.id {
-            wire.properties.insert(ORIGINAL_ID_KEY.into(), w.instance.id.clone());
+            wire.properties
+                .insert(ORIGINAL_ID_KEY.into(), w.instance.id.to_string());
         }
         wire.timestamp.clear();
         wire.mod_timestamp.clear();

@@ -7,11 +7,15 @@ use std::time::Duration;
 use std::time::Instant;
 
 use registry_store::model::Instance;
+use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
 use registry_store::model::Service;
 use registry_store::model::Tenant;
 use registry_store::node::wall_clock_ms;
 use registry_store::storage::codec;
+use smol_str::format_smolstr;
+use smol_str::SmolStr;
+use smol_str::ToSmolStr;
 use tonic::transport::Endpoint;
 use tonic::Streaming;
 
@@ -25,7 +29,7 @@ use crate::Context;
 
 /// The import state of one cluster peer.
 pub struct ClusterSource {
-    source: String,
+    source: SmolStr,
     us: String,
     tenant: Tenant,
     remote: Tenant,
@@ -39,7 +43,7 @@ pub struct ClusterSource {
 impl ClusterSource {
     pub fn new(ctx: &Context) -> Self {
         Self {
-            source: ctx.peer.name.clone(),
+            source: ctx.peer.name.as_str().into(),
             us: ctx.cluster.clone(),
             tenant: ctx.peer.tenant.clone(),
             remote: ctx.peer.remote_tenant.clone(),
@@ -151,23 +155,23 @@ impl ClusterSource {
         let bad = |e: codec::CodecError| SyncError::BadBody(format!("frame at revision {}: {e}", frame.revision));
         for bytes in &frame.services {
             let mut s: Service = codec::decode(bytes).map_err(bad)?;
-            s.origin = Origin::Mirrored {
+            s.origin = Origin::Mirrored(Box::new(MirroredFrom {
                 source: self.source.clone(),
                 remote_id: s.id.clone(),
-                remote_revision: Some(s.mod_revision.to_string()),
+                remote_revision: Some(s.mod_revision.to_smolstr()),
                 observed_at_ms,
-            };
+            }));
             s.tenant = self.tenant.clone();
             listing.services.push(s);
         }
         for bytes in &frame.instances {
             let mut i: Instance = codec::decode(bytes).map_err(bad)?;
-            i.origin = Origin::Mirrored {
+            i.origin = Origin::Mirrored(Box::new(MirroredFrom {
                 source: self.source.clone(),
-                remote_id: format!("{}/{}", i.service_id, i.id),
+                remote_id: format_smolstr!("{}/{}", i.service_id, i.id),
                 remote_revision: None,
                 observed_at_ms,
-            };
+            }));
             i.tenant = self.tenant.clone();
             listing.instances.push(i);
         }

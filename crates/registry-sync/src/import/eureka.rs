@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use std::time::Instant;
 
+use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
 use registry_store::node::wall_clock_ms;
 use registry_store::protocol::eureka::hashcode::apps_hashcode;
@@ -13,6 +14,9 @@ use registry_store::protocol::eureka::mapping;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
 use registry_store::protocol::eureka::wire::ActionType;
 use registry_store::protocol::eureka::wire::InstanceInfo;
+use smol_str::format_smolstr;
+use smol_str::SmolStr;
+use smol_str::ToSmolStr;
 
 use crate::client::eureka::fetch_apps;
 use crate::client::http::PeerHttp;
@@ -23,7 +27,7 @@ use crate::Context;
 /// The import state of one Eureka peer.
 pub struct EurekaSource {
     http: PeerHttp,
-    source: String,
+    source: SmolStr,
     settings: EurekaSettings,
     interval: Duration,
     full_every: Duration,
@@ -37,7 +41,7 @@ impl EurekaSource {
     pub fn new(ctx: &Context) -> Self {
         Self {
             http: PeerHttp::new(&ctx.peer),
-            source: ctx.peer.name.clone(),
+            source: ctx.peer.name.as_str().into(),
             settings: EurekaSettings {
                 tenant: ctx.peer.tenant.clone(),
                 app_id: ctx.eureka_app_id.clone(),
@@ -88,7 +92,7 @@ impl EurekaSource {
             let k = key(&info);
             if info.action_type == Some(ActionType::Deleted) {
                 view.remove(&k);
-                removed.push(remote_id(&k));
+                removed.push(remote_id(&k).to_string());
             } else {
                 changed.push(k.clone());
                 view.insert(k, info);
@@ -121,21 +125,21 @@ impl EurekaSource {
             if listing.services.iter().any(|s| s.id == service.id) {
                 service.origin = Origin::Local;
             } else {
-                service.origin = Origin::Mirrored {
+                service.origin = Origin::Mirrored(Box::new(MirroredFrom {
                     source: self.source.clone(),
-                    remote_id: info.app.clone(),
+                    remote_id: info.app.as_str().into(),
                     remote_revision: None,
                     observed_at_ms,
-                };
+                }));
                 listing.services.push(service);
             }
             let mut instance = mapping::to_instance(&self.settings, info);
-            instance.origin = Origin::Mirrored {
+            instance.origin = Origin::Mirrored(Box::new(MirroredFrom {
                 source: self.source.clone(),
                 remote_id: remote_id(&key(info)),
-                remote_revision: Some(info.last_dirty_timestamp.to_string()),
+                remote_revision: Some(info.last_dirty_timestamp.to_smolstr()),
                 observed_at_ms,
-            };
+            }));
             listing.instances.push(instance);
         }
         listing
@@ -147,8 +151,8 @@ fn key(info: &InstanceInfo) -> (String, String) {
 }
 
 /// The id a mirrored Eureka instance carries in its origin: `APP/instanceId`.
-fn remote_id((app, id): &(String, String)) -> String {
-    format!("{app}/{id}")
+fn remote_id((app, id): &(String, String)) -> SmolStr {
+    format_smolstr!("{app}/{id}")
 }
 
 fn checkpoint(versions_delta: &str, hashcode: &str) -> String {

@@ -18,6 +18,7 @@ use registry_store::model::Instance;
 use registry_store::model::Service;
 use registry_store::node::wall_clock_ms;
 use registry_store::state::RegistryState;
+use smol_str::SmolStr;
 
 use crate::config::PeerConfig;
 use crate::config::PeerKind;
@@ -190,7 +191,7 @@ fn prepare(peer: &PeerConfig, us: &str, state: &RegistryState, listing: &mut Lis
     let before = listing.instances.len();
     listing.instances.retain(|i| !hops::visited(&i.metadata, us));
     let loops = (before - listing.instances.len()) as u64;
-    let mut local_ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut local_ids: BTreeMap<SmolStr, SmolStr> = BTreeMap::new();
     listing.services.retain(|s| match state.service_by_key(&s.key()) {
         Some(local) if local.id != s.id => {
             local_ids.insert(s.id.clone(), local.id.clone());
@@ -209,7 +210,7 @@ fn prepare(peer: &PeerConfig, us: &str, state: &RegistryState, listing: &mut Lis
 
 /// The name the app filter matches: the service's name, else the instance's service id.
 fn service_name(service: Option<&Service>, i: &Instance) -> String {
-    service.map_or_else(|| i.service_id.clone(), |s| s.name.clone())
+    service.map_or_else(|| i.service_id.to_string(), |s| s.name.clone())
 }
 
 /// After the grace period of silence, removes everything mirrored from the peer.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
 use registry_store::model::Tenant;
 use registry_store::node::wall_clock_ms;
@@ -12,6 +13,8 @@ use registry_store::protocol::servicecenter::mapping;
 use registry_store::protocol::servicecenter::mapping::LeaseLimits;
 use registry_store::protocol::servicecenter::wire::MicroService;
 use registry_store::protocol::servicecenter::wire::MicroServiceInstance;
+use smol_str::format_smolstr;
+use smol_str::SmolStr;
 
 use crate::client::http::PeerHttp;
 use crate::client::servicecenter::fnv1a;
@@ -30,7 +33,7 @@ struct Cached {
 /// The import state of one ServiceCenter peer.
 pub struct ScSource {
     client: ScClient,
-    source: String,
+    source: SmolStr,
     tenant: Tenant,
     interval: Duration,
     cache: BTreeMap<String, Cached>,
@@ -44,7 +47,7 @@ impl ScSource {
                 http: PeerHttp::new(&ctx.peer),
                 tenant: ctx.peer.remote_tenant.clone(),
             },
-            source: ctx.peer.name.clone(),
+            source: ctx.peer.name.as_str().into(),
             tenant: ctx.peer.tenant.clone(),
             interval: ctx.peer.interval,
             cache: BTreeMap::new(),
@@ -96,20 +99,20 @@ impl ScSource {
             };
             revisions.push(cached.rev.as_str());
             let mut service = mapping::service_from_wire(self.tenant.clone(), wire);
-            service.origin = Origin::Mirrored {
+            service.origin = Origin::Mirrored(Box::new(MirroredFrom {
                 source: self.source.clone(),
-                remote_id: wire.service_id.clone(),
+                remote_id: wire.service_id.as_str().into(),
                 remote_revision: None,
                 observed_at_ms,
-            };
+            }));
             for i in &cached.instances {
                 let mut instance = mapping::instance_from_wire(&service, i, LeaseLimits::default());
-                instance.origin = Origin::Mirrored {
+                instance.origin = Origin::Mirrored(Box::new(MirroredFrom {
                     source: self.source.clone(),
-                    remote_id: format!("{}/{}", wire.service_id, i.instance_id),
+                    remote_id: format_smolstr!("{}/{}", wire.service_id, i.instance_id),
                     remote_revision: None,
                     observed_at_ms,
-                };
+                }));
                 listing.instances.push(instance);
             }
             listing.services.push(service);

@@ -16,27 +16,21 @@
 //! Instances registered through other protocols have no Eureka fields: their `InstanceInfo` is
 //! derived from the neutral ones (ports from the first `rest://` endpoints, VIP = service name).
 
-use std::collections::BTreeMap;
-
 use crate::model::Instance;
 use crate::model::InstanceStatus;
 use crate::model::LeaseSettings;
 use crate::model::Millis;
-use crate::model::Origin;
-use crate::model::RawJson;
 use crate::model::Service;
 use crate::model::Tenant;
-use serde::Deserialize;
-use serde::Serialize;
+use smol_str::SmolStr;
 
+use super::stored::EurekaFields;
 use super::wire::ActionType;
 use super::wire::DataCenterInfo;
 use super::wire::InstanceInfo;
 use super::wire::LeaseInfo;
 use super::wire::Port;
 use super::wire::Status;
-use super::wire::DEFAULT_DATA_CENTER_CLASS;
-use super::wire::MY_OWN_DATA_CENTER;
 
 /// Key of Eureka's extra fields in [`Instance::protocol_fields`].
 pub const PROTOCOL: &str = "eureka";
@@ -106,80 +100,6 @@ impl EurekaSettings {
     }
 }
 
-/// Eureka's own fields, kept verbatim so `InstanceInfo` round-trips exactly.
-///
-/// Stored as JSON text with every instance, so values equal to their default are left out
-/// (about half the text of a typical instance); reading fills them back in. The data center's
-/// default is Eureka's own (`MyOwn`), the one most clients send.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct EurekaFields {
-    #[serde(skip_serializing_if = "is_false")]
-    instance_id_given: bool,
-    app: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sid: Option<String>,
-    port: u16,
-    #[serde(skip_serializing_if = "is_false")]
-    port_enabled: bool,
-    secure_port: u16,
-    #[serde(skip_serializing_if = "is_false")]
-    secure_port_enabled: bool,
-    country_id: i64,
-    #[serde(default = "my_own", skip_serializing_if = "is_my_own")]
-    data_center_name: String,
-    #[serde(default = "default_class", skip_serializing_if = "is_default_class")]
-    data_center_class: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    data_center_metadata: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "is_false")]
-    has_lease_info: bool,
-    #[serde(skip_serializing_if = "is_zero")]
-    service_up_timestamp: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_group_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    home_page_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status_page_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    health_check_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secure_health_check_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vip_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secure_vip_address: Option<String>,
-    #[serde(skip_serializing_if = "is_false")]
-    is_coordinating_discovery_server: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    asg_name: Option<String>,
-}
-
-fn my_own() -> String {
-    MY_OWN_DATA_CENTER.into()
-}
-
-fn default_class() -> String {
-    DEFAULT_DATA_CENTER_CLASS.into()
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
-}
-
-fn is_my_own(name: &str) -> bool {
-    name == MY_OWN_DATA_CENTER
-}
-
-fn is_default_class(class: &str) -> bool {
-    class == DEFAULT_DATA_CENTER_CLASS
-}
-
 pub fn status_to_store(s: Status) -> InstanceStatus {
     match s {
         Status::Up => InstanceStatus::Up,
@@ -212,7 +132,7 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         info.effective_id(),
         &info.host_name,
     );
-    i.ip_addr = info.ip_addr.clone();
+    i.ip_addr = info.ip_addr.as_str().into();
     let host = if info.ip_addr.is_empty() {
         &info.host_name
     } else {
@@ -235,7 +155,7 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         .metadata
         .get("zone")
         .or_else(|| info.data_center_info.metadata.get("availability-zone"))
-        .cloned()
+        .map(SmolStr::from)
         .unwrap_or_default();
     i.metadata = info.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let lease = info.lease_info.unwrap_or_default();
@@ -276,7 +196,7 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         is_coordinating_discovery_server: info.is_coordinating_discovery_server,
         asg_name: info.asg_name.clone(),
     };
-    i.protocol_fields.insert(PROTOCOL.into(), RawJson::to_json(&fields));
+    i.protocol_fields.insert(PROTOCOL.into(), fields.store(&info.host_name));
     i
 }
 
@@ -311,11 +231,11 @@ fn derived_ports(instance: &Instance) -> (String, Port, Port) {
     let plain = endpoints.iter().find(|e| !e.secure);
     let secure = endpoints.iter().find(|e| e.secure);
     let ip = if !instance.ip_addr.is_empty() {
-        instance.ip_addr.clone()
+        instance.ip_addr.to_string()
     } else {
         plain
             .or(secure)
-            .map_or_else(|| instance.host_name.clone(), |e| e.host.to_string())
+            .map_or_else(|| instance.host_name.to_string(), |e| e.host.to_string())
     };
     let port = plain.map_or(
         Port {
@@ -342,12 +262,15 @@ fn derived_ports(instance: &Instance) -> (String, Port, Port) {
 
 /// The `InstanceInfo` Eureka clients see for a stored instance of `service`.
 pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo {
-    let fields: Option<EurekaFields> = instance.protocol_fields.get(PROTOCOL).and_then(RawJson::parse);
+    let fields = instance
+        .protocol_fields
+        .get(PROTOCOL)
+        .and_then(|raw| EurekaFields::load(raw, &instance.host_name));
     let registered = instance.registered_at_ms as i64;
     let updated = instance.updated_at_ms as i64;
     let status = status_from_store(instance.status);
     let mut info = InstanceInfo::new(&service.name, &instance.host_name);
-    info.instance_id = Some(instance.id.clone());
+    info.instance_id = Some(instance.id.to_string());
     info.status = status;
     info.overridden_status = instance.status_override.map_or(Status::Unknown, status_from_store);
     info.metadata = instance.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -378,7 +301,7 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
             if !f.app.is_empty() {
                 info.app = f.app;
             }
-            info.ip_addr = instance.ip_addr.clone();
+            info.ip_addr = instance.ip_addr.to_string();
             info.sid = f.sid;
             info.port = Port {
                 number: f.port,
@@ -415,12 +338,12 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
             info.vip_address = Some(service.name.clone());
             info.secure_vip_address = Some(service.name.clone());
             if !instance.zone.is_empty() && !info.metadata.contains_key("zone") {
-                info.metadata.insert("zone".into(), instance.zone.clone());
+                info.metadata.insert("zone".into(), instance.zone.to_string());
             }
-            if let Origin::Mirrored { source, .. } = &instance.origin {
+            if let Some(source) = instance.origin.source() {
                 info.metadata
                     .entry("registry.origin".into())
-                    .or_insert_with(|| source.clone());
+                    .or_insert_with(|| source.to_string());
             }
         }
     }
@@ -430,6 +353,8 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::super::wire::AMAZON_DATA_CENTER_CLASS;
     use super::*;
 
@@ -513,16 +438,11 @@ mod tests {
         };
 
         let text = stored_text(&sample());
-        for left_out in [
-            "dataCenterName",
-            "dataCenterClass",
-            "appGroupName",
-            "isCoordinating",
-            "serviceUpTimestamp",
-        ] {
+        // Data center, app group, service-up time and country are defaults: left out.
+        for left_out in [r#""dn""#, r#""dc""#, r#""g""#, r#""u""#, r#""c""#] {
             assert!(!text.contains(left_out), "{left_out} in {text}");
         }
-        assert!(text.contains(r#""sid":"sid-1""#), "{text}");
+        assert!(text.contains(r#""s":"sid-1""#), "{text}");
 
         // Values other than the defaults, including blank ones, come back as they were.
         let mut amazon = sample();
@@ -550,18 +470,6 @@ mod tests {
             assert_eq!(back.app_group_name, info.app_group_name);
             assert_eq!(back.port, info.port);
         }
-
-        // Records stored before defaults were left out (every field written) read the same.
-        let mut stored = to_instance(&settings, &sample());
-        let mut all: serde_json::Value = stored.protocol_fields.get(PROTOCOL).unwrap().parse().unwrap();
-        all["dataCenterName"] = "MyOwn".into();
-        all["dataCenterClass"] = DEFAULT_DATA_CENTER_CLASS.into();
-        all["appGroupName"] = serde_json::Value::Null;
-        stored.protocol_fields.insert(PROTOCOL.into(), RawJson::from(all));
-        assert_eq!(
-            to_instance_info(&service, &stored).data_center_info,
-            sample().data_center_info
-        );
     }
 
     #[test]

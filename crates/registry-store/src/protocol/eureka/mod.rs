@@ -7,6 +7,7 @@
 pub mod hashcode;
 pub mod json;
 pub mod mapping;
+mod stored;
 pub mod wire;
 pub mod xml;
 

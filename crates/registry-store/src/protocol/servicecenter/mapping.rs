@@ -113,7 +113,7 @@ pub fn service_to_wire(s: &Service) -> MicroService {
         .and_then(RawJson::parse)
         .unwrap_or_default();
     MicroService {
-        service_id: s.id.clone(),
+        service_id: s.id.to_string(),
         app_id: s.app.clone(),
         service_name: s.name.clone(),
         version: s.version.clone(),
@@ -178,7 +178,7 @@ pub fn lease_of(check: Option<&HealthCheck>, limits: LeaseLimits) -> (HealthChec
 
 /// The unified instance for a (validated, defaulted) registration under `service`.
 pub fn instance_from_wire(service: &Service, i: &MicroServiceInstance, limits: LeaseLimits) -> Instance {
-    let mut instance = Instance::new(service.tenant.clone(), &service.id, &i.instance_id, &i.host_name);
+    let mut instance = Instance::new(service.tenant.clone(), service.id.clone(), &i.instance_id, &i.host_name);
     instance.endpoints = i.endpoints.clone();
     instance.status = status_to_store(&i.status);
     instance.metadata = i.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -189,8 +189,8 @@ pub fn instance_from_wire(service: &Service, i: &MicroServiceInstance, limits: L
         ..InstanceFields::default()
     };
     if let Some(dc) = &i.data_center_info {
-        instance.region = dc.region.clone();
-        instance.zone = dc.available_zone.clone();
+        instance.region = dc.region.as_str().into();
+        instance.zone = dc.available_zone.as_str().into();
         fields.data_center_name = dc.name.clone();
     }
     instance
@@ -223,10 +223,10 @@ pub fn instance_to_wire(service: &Service, i: &Instance) -> MicroServiceInstance
         available_zone: or(&i.zone, "default").to_string(),
     });
     MicroServiceInstance {
-        instance_id: i.id.clone(),
-        service_id: i.service_id.clone(),
+        instance_id: i.id.to_string(),
+        service_id: i.service_id.to_string(),
         endpoints: i.endpoints.clone(),
-        host_name: i.host_name.clone(),
+        host_name: i.host_name.to_string(),
         status: status_from_store(i.status).to_string(),
         properties: i.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         health_check: Some(health_check),
