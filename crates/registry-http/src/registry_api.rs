@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::json;
 use serde_json::Value;
+use smol_str::SmolStr;
 
 use crate::error::ApiError;
 use crate::error::JsonBody;
@@ -64,7 +65,7 @@ struct RegisterBody {
     id: String,
     host: String,
     #[serde(default)]
-    endpoints: Vec<String>,
+    endpoints: Vec<SmolStr>,
     status: Option<InstanceStatus>,
     #[serde(default)]
     metadata: Properties,

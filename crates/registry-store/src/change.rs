@@ -34,15 +34,18 @@ pub enum ChangeKind {
 }
 
 /// Every kind of record the registry stores.
+///
+/// Each variant holds a pointer, so a change costs a few words: the change feed keeps the last
+/// 100,000 of them. (A box encodes as what it holds.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Entity {
-    Tenant(Tenant),
+    Tenant(Box<Tenant>),
     Service(Arc<Service>),
     Instance(Arc<Instance>),
     Schema(Arc<SchemaRecord>),
     Tags(Arc<ServiceTags>),
-    Node(NodeRecord),
-    Checkpoint(MirrorCheckpoint),
+    Node(Box<NodeRecord>),
+    Checkpoint(Box<MirrorCheckpoint>),
     Dependency(Arc<Dependency>),
 }
 

@@ -197,7 +197,7 @@ mod tests {
         Change {
             revision,
             kind: ChangeKind::Created,
-            entity: Entity::Tenant(Tenant::new(name, "p")),
+            entity: Entity::Tenant(Box::new(Tenant::new(name, "p"))),
         }
     }
 

@@ -203,13 +203,16 @@ impl RegistryState {
 
     /// Every stored record, for snapshots and full persistence.
     pub fn entities(&self) -> impl Iterator<Item = Entity> + '_ {
-        let tenants = self.tenants.iter().cloned().map(Entity::Tenant);
+        let tenants = self.tenants.iter().map(|t| Entity::Tenant(Box::new(t.clone())));
         let services = self.services.values().cloned().map(Entity::Service);
         let instances = self.instances.values().cloned().map(Entity::Instance);
         let schemas = self.schemas.values().cloned().map(Entity::Schema);
         let tags = self.tags.values().cloned().map(Entity::Tags);
-        let nodes = self.nodes.values().cloned().map(Entity::Node);
-        let checkpoints = self.checkpoints.values().cloned().map(Entity::Checkpoint);
+        let nodes = self.nodes.values().map(|n| Entity::Node(Box::new(n.clone())));
+        let checkpoints = self
+            .checkpoints
+            .values()
+            .map(|c| Entity::Checkpoint(Box::new(c.clone())));
         let dependencies = self.dependencies.iter().cloned().map(Entity::Dependency);
         tenants
             .chain(services)
@@ -225,7 +228,7 @@ impl RegistryState {
     pub fn restore(&mut self, entity: Entity) {
         match entity {
             Entity::Tenant(t) => {
-                self.tenants.insert(t);
+                self.tenants.insert(*t);
             }
             Entity::Service(s) => self.put_service(s),
             Entity::Instance(i) => {
@@ -238,10 +241,10 @@ impl RegistryState {
                 self.tags.insert(t.service.clone(), t);
             }
             Entity::Node(n) => {
-                self.nodes.insert(n.node_id, n);
+                self.nodes.insert(n.node_id, *n);
             }
             Entity::Checkpoint(c) => {
-                self.checkpoints.insert(c.source.clone(), c);
+                self.checkpoints.insert(c.source.clone(), *c);
             }
             Entity::Dependency(d) => {
                 self.dependencies.insert(d);
@@ -360,7 +363,7 @@ impl RegistryState {
         if !self.tenants.insert(tenant.clone()) {
             return CommandOutcome::Unchanged;
         }
-        ch.push(ChangeKind::Created, Entity::Tenant(tenant.clone()));
+        ch.push(ChangeKind::Created, Entity::Tenant(Box::new(tenant.clone())));
         CommandOutcome::Applied
     }
 
@@ -649,7 +652,7 @@ impl RegistryState {
         let existing = self.tags.get(&c.service).cloned();
         let mut tags = existing.as_ref().map(|t| t.tags.clone()).unwrap_or_default();
         for k in &c.keys {
-            if tags.remove(k).is_none() {
+            if tags.remove(k.as_str()).is_none() {
                 return Err(Rejection::TagNotFound(k.clone()));
             }
         }
@@ -755,7 +758,7 @@ impl RegistryState {
             ChangeKind::Created
         };
         self.checkpoints.insert(c.source.clone(), checkpoint.clone());
-        ch.push(kind, Entity::Checkpoint(checkpoint));
+        ch.push(kind, Entity::Checkpoint(Box::new(checkpoint)));
         Ok(CommandOutcome::Batch { applied })
     }
 
@@ -779,7 +782,7 @@ impl RegistryState {
         } else {
             ChangeKind::Created
         };
-        ch.push(kind, Entity::Node(node.clone()));
+        ch.push(kind, Entity::Node(Box::new(node.clone())));
         CommandOutcome::Applied
     }
 }
@@ -1109,7 +1112,7 @@ mod tests {
         let log: Vec<Proposal> = (0..50)
             .map(|n| {
                 let mut i = instance(&format!("svc{}", n % 3), &format!("i{}", n % 7));
-                i.metadata = Properties::from_iter([("n".to_string(), n.to_string())]);
+                i.metadata = Properties::from_iter([("n".into(), n.to_string().into())]);
                 let create_service = Some(service(&i.service_id));
                 if n % 5 == 4 {
                     proposal(Command::CancelInstance(CancelInstance { instance: i.key() }))

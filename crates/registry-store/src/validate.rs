@@ -351,7 +351,7 @@ mod tests {
     fn rejects_oversized_metadata() {
         let mut i = inst();
         for n in 0..=MAX_MAP_ENTRIES {
-            i.metadata.insert(format!("k{n}"), "v".into());
+            i.metadata.insert(format!("k{n}").into(), "v".into());
         }
         assert!(matches!(
             instance(&i),

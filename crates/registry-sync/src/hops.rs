@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use registry_store::model::Properties;
+use smol_str::SmolStr;
 
 /// Metadata key of the hop path.
 pub const HOPS_KEY: &str = "sync.hops";
@@ -22,7 +23,7 @@ pub trait Metadata {
 
 impl Metadata for Properties {
     fn value(&self, key: &str) -> Option<&str> {
-        self.get(key).map(String::as_str)
+        self.get(key).map(SmolStr::as_str)
     }
 }
 
@@ -56,8 +57,8 @@ pub fn add_hop(metadata: &mut Properties, cluster: &str) {
     if hops.last().map(String::as_str) != Some(cluster) {
         hops.push(cluster.to_string());
     }
-    metadata.insert(ORIGIN_KEY.into(), hops[0].clone());
-    metadata.insert(HOPS_KEY.into(), hops.join(","));
+    metadata.insert(ORIGIN_KEY.into(), hops[0].as_str().into());
+    metadata.insert(HOPS_KEY.into(), hops.join(",").into());
 }
 
 #[cfg(test)]
@@ -79,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_hand_written_path_is_read_leniently() {
-        let m = Properties::from_iter([(HOPS_KEY.to_string(), " a, ,b ".to_string())]);
+        let m = Properties::from_iter([(HOPS_KEY.into(), " a, ,b ".into())]);
         assert_eq!(path(&m), vec!["a", "b"]);
     }
 }

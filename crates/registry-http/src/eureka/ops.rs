@@ -247,7 +247,7 @@ impl Eureka {
         let key = self.key_of(app, id);
         let command = UpdateInstanceMetadata {
             instance: key,
-            metadata: metadata.into_iter().collect(),
+            metadata: metadata.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             replace: false,
             protocol_fields: None,
         };

@@ -210,7 +210,12 @@ pub async fn put_properties(
     let request: PropertiesRequest = body(&bytes)?;
     let command = UpdateInstanceMetadata {
         instance: key(&service_ref, id),
-        metadata: request.properties.unwrap_or_default().into_iter().collect(),
+        metadata: request
+            .properties
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
         replace: true,
         protocol_fields: None,
     };

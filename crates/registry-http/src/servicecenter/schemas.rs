@@ -163,7 +163,7 @@ pub async fn add_tags(
     }
     sc.write(Command::PutTags(PutTags {
         service,
-        tags: request.tags.into_iter().collect(),
+        tags: request.tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
     }))
     .await?;
     Ok(done())
@@ -181,7 +181,7 @@ pub async fn update_tag(
         .read()
         .state
         .tags_of(&service)
-        .is_some_and(|t| t.tags.contains_key(&key));
+        .is_some_and(|t| t.tags.contains_key(key.as_str()));
     if !known {
         return Err(ScError::new(
             ErrorCode::TagNotExists,
@@ -191,7 +191,7 @@ pub async fn update_tag(
     let value = q.get("value").cloned().unwrap_or_default();
     sc.write(Command::PutTags(PutTags {
         service,
-        tags: [(key, value)].into_iter().collect(),
+        tags: [(key.into(), value.into())].into_iter().collect(),
     }))
     .await?;
     Ok(done())

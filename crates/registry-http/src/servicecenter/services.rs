@@ -115,7 +115,7 @@ pub async fn create(
         };
         sc.write(Command::PutTags(PutTags {
             service,
-            tags: request.tags.into_iter().collect(),
+            tags: request.tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }))
         .await?;
     }
@@ -283,7 +283,14 @@ pub async fn put_properties(
         id: id.into(),
     };
     let request: PropertiesRequest = body(&bytes)?;
-    let properties = Some(request.properties.unwrap_or_default().into_iter().collect());
+    let properties = Some(
+        request
+            .properties
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    );
     sc.write(Command::UpdateService(UpdateService {
         service,
         description: None,

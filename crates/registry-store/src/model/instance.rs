@@ -27,7 +27,7 @@ pub struct Instance {
     /// IP address, when the protocol carries one separately (Eureka's `ipAddr`).
     pub ip_addr: SmolStr,
     /// Endpoints as `transport://host:port[?query]` (`rest://10.0.0.1:8080`).
-    pub endpoints: Vec<String>,
+    pub endpoints: Vec<SmolStr>,
     pub status: InstanceStatus,
     /// An operator-set status (Eureka's `overriddenStatus`). While set, it replaces `UP` or
     /// `OUT_OF_SERVICE` reported by the client's (re-)registrations; a client reporting `DOWN` or

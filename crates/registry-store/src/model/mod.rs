@@ -12,6 +12,7 @@ mod service;
 mod tenant;
 
 use litemap::LiteMap;
+use smol_str::SmolStr;
 
 pub use instance::Instance;
 pub use instance::InstanceKey;
@@ -27,14 +28,14 @@ pub use tenant::Tenant;
 
 /// String-to-string metadata / properties, ordered so encodings are deterministic. A sorted
 /// vector: instances carry a handful of entries, for which a `BTreeMap` node costs ~0.5 KB.
-pub type Properties = LiteMap<String, String>;
+pub type Properties = LiteMap<SmolStr, SmolStr>;
 
 /// Fields one protocol carries and the neutral model has no column for, kept losslessly.
 ///
 /// Keyed by protocol name (`"eureka"`, `"servicecenter"`); each value is that protocol's own JSON
 /// object of extra fields, kept as compact text ([`RawJson`]). The neutral fields stay authoritative: a protocol codec writes its extras
 /// here and reads them back when it renders its own wire format.
-pub type ProtocolFields = LiteMap<String, RawJson>;
+pub type ProtocolFields = LiteMap<SmolStr, RawJson>;
 
 /// Milliseconds since the Unix epoch, stamped by the proposing node and carried in commands (D1).
 pub type Millis = u64;

@@ -22,6 +22,7 @@ use crate::model::LeaseSettings;
 use crate::model::Millis;
 use crate::model::Service;
 use crate::model::Tenant;
+use smol_str::format_smolstr;
 use smol_str::SmolStr;
 
 use super::stored::EurekaFields;
@@ -139,11 +140,13 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         &info.ip_addr
     };
     if info.port.enabled {
-        i.endpoints.push(format!("rest://{host}:{}", info.port.number));
+        i.endpoints.push(format_smolstr!("rest://{host}:{}", info.port.number));
     }
     if info.secure_port.enabled {
-        i.endpoints
-            .push(format!("rest://{host}:{}?sslEnabled=true", info.secure_port.number));
+        i.endpoints.push(format_smolstr!(
+            "rest://{host}:{}?sslEnabled=true",
+            info.secure_port.number
+        ));
     }
     i.status = status_to_store(info.status);
     i.status_override = match info.overridden_status {
@@ -157,7 +160,11 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         .or_else(|| info.data_center_info.metadata.get("availability-zone"))
         .map(SmolStr::from)
         .unwrap_or_default();
-    i.metadata = info.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    i.metadata = info
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
     let lease = info.lease_info.unwrap_or_default();
     let defaults = LeaseSettings::default();
     i.lease = LeaseSettings {
@@ -273,7 +280,11 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
     info.instance_id = Some(instance.id.to_string());
     info.status = status;
     info.overridden_status = instance.status_override.map_or(Status::Unknown, status_from_store);
-    info.metadata = instance.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    info.metadata = instance
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     info.last_updated_timestamp = updated;
     info.last_dirty_timestamp = if instance.client_modified_ms > 0 {
         instance.client_modified_ms as i64

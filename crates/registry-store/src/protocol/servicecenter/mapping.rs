@@ -89,7 +89,11 @@ pub fn service_from_wire(tenant: Tenant, s: &MicroService) -> Service {
     service.environment = s.environment.clone();
     service.description = s.description.clone();
     service.alias = s.alias.clone();
-    service.properties = s.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    service.properties = s
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
     service.schemas = s.schemas.clone();
     let fields = ServiceFields {
         level: s.level.clone(),
@@ -122,7 +126,11 @@ pub fn service_to_wire(s: &Service) -> MicroService {
         schemas: s.schemas.clone(),
         paths: fields.paths,
         status: or(&fields.status, "UP").to_string(),
-        properties: s.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        properties: s
+            .properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         timestamp: seconds(s.created_at_ms),
         alias: s.alias.clone(),
         lb_strategy: fields.lb_strategy,
@@ -179,9 +187,13 @@ pub fn lease_of(check: Option<&HealthCheck>, limits: LeaseLimits) -> (HealthChec
 /// The unified instance for a (validated, defaulted) registration under `service`.
 pub fn instance_from_wire(service: &Service, i: &MicroServiceInstance, limits: LeaseLimits) -> Instance {
     let mut instance = Instance::new(service.tenant.clone(), service.id.clone(), &i.instance_id, &i.host_name);
-    instance.endpoints = i.endpoints.clone();
+    instance.endpoints = i.endpoints.iter().map(|e| e.as_str().into()).collect();
     instance.status = status_to_store(&i.status);
-    instance.metadata = i.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    instance.metadata = i
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
     let (health_check, lease) = lease_of(i.health_check.as_ref(), limits);
     instance.lease = lease;
     let mut fields = InstanceFields {
@@ -225,10 +237,10 @@ pub fn instance_to_wire(service: &Service, i: &Instance) -> MicroServiceInstance
     MicroServiceInstance {
         instance_id: i.id.to_string(),
         service_id: i.service_id.to_string(),
-        endpoints: i.endpoints.clone(),
+        endpoints: i.endpoints.iter().map(|e| e.to_string()).collect(),
         host_name: i.host_name.to_string(),
         status: status_from_store(i.status).to_string(),
-        properties: i.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        properties: i.metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         health_check: Some(health_check),
         timestamp: seconds(i.registered_at_ms),
         data_center_info,
