@@ -87,7 +87,7 @@ impl LeaseKeeper {
             let instances: Vec<Arc<Instance>> = state.state.instances().cloned().collect();
             (instances, self.follow_from(&state))
         };
-        let table = LeaseTable::new_term(self.now_ms(), instances.iter().map(|i| &**i));
+        let table = LeaseTable::new_term(self.now_ms(), instances.iter());
         tracing::info!(leases = instances.len(), "leading: every lease gets a fresh TTL");
         *self.table.lock() = Some(Leading { table, changes });
     }
@@ -122,7 +122,7 @@ impl LeaseKeeper {
             };
             tracing::info!(error = %lost, "lease table lost its place in the change feed; reconciling");
         }
-        leading.table.reconcile(now_ms, state.state.instances().map(|i| &**i));
+        leading.table.reconcile(now_ms, state.state.instances());
         leading.changes = self.follow_from(state);
     }
 

@@ -1,7 +1,13 @@
 //! Lease deadlines, the renewal rate and self-preservation, as pure bookkeeping over a
 //! monotonic millisecond clock supplied by the caller.
 
-use std::collections::HashMap;
+use std::hash::Hash;
+use std::hash::Hasher;
+use std::hash::RandomState;
+use std::sync::Arc;
+
+use hashbrown::Equivalent;
+use hashbrown::HashMap;
 
 use crate::change::Change;
 use crate::change::ChangeKind;
@@ -32,6 +38,35 @@ impl Default for LeasePolicy {
             window_ms: 60_000,
             max_evict_share: 0.15,
         }
+    }
+}
+
+/// A lease's key: the instance record it is held for, hashed and compared by that record's
+/// (tenant, service id, id) so an [`InstanceKey`] finds it. A pointer instead of a copy of the
+/// key: the table holds every local instance.
+#[derive(Debug, Clone)]
+struct LeaseKey(Arc<Instance>);
+
+impl Hash for LeaseKey {
+    /// The same hash as the record's [`InstanceKey`] (its derived `Hash`: the fields in order).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.tenant.hash(state);
+        self.0.service_id.hash(state);
+        self.0.id.hash(state);
+    }
+}
+
+impl PartialEq for LeaseKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.tenant == other.0.tenant && self.0.service_id == other.0.service_id && self.0.id == other.0.id
+    }
+}
+
+impl Eq for LeaseKey {}
+
+impl Equivalent<LeaseKey> for InstanceKey {
+    fn equivalent(&self, key: &LeaseKey) -> bool {
+        self.tenant == key.0.tenant && self.service_id == key.0.service_id && self.id == key.0.id
     }
 }
 
@@ -84,7 +119,7 @@ pub struct LeaseStats {
 /// The leader's lease deadlines for locally registered instances.
 #[derive(Debug, Clone, Default)]
 pub struct LeaseTable {
-    leases: HashMap<InstanceKey, Lease>,
+    leases: HashMap<LeaseKey, Lease, RandomState>,
     renewals: RenewalWindow,
     since_ms: u64,
     generation: u64,
@@ -92,7 +127,7 @@ pub struct LeaseTable {
 
 impl LeaseTable {
     /// A table for a node that became leader at `now_ms`: every lease gets a full fresh TTL.
-    pub fn new_term<'a>(now_ms: u64, instances: impl Iterator<Item = &'a Instance>) -> Self {
+    pub fn new_term<'a>(now_ms: u64, instances: impl Iterator<Item = &'a Arc<Instance>>) -> Self {
         let mut t = Self {
             since_ms: now_ms,
             ..Self::default()
@@ -103,7 +138,7 @@ impl LeaseTable {
 
     /// Brings the table in line with the registry: new or re-registered instances get a fresh
     /// deadline, vanished ones lose their lease. Only locally registered instances hold leases.
-    pub fn reconcile<'a>(&mut self, now_ms: u64, instances: impl Iterator<Item = &'a Instance>) {
+    pub fn reconcile<'a>(&mut self, now_ms: u64, instances: impl Iterator<Item = &'a Arc<Instance>>) {
         self.generation += 1;
         for i in instances {
             self.upsert(now_ms, i);
@@ -126,14 +161,15 @@ impl LeaseTable {
     }
 
     /// Records `i`'s lease (a fresh deadline when it was re-registered or changed since).
-    fn upsert(&mut self, now_ms: u64, i: &Instance) {
+    fn upsert(&mut self, now_ms: u64, i: &Arc<Instance>) {
         if !i.origin.is_local() {
             return;
         }
         let generation = self.generation;
         let duration_ms = u64::from(i.lease.duration_secs) * 1000;
-        match self.leases.get_mut(&i.key()) {
-            Some(l) => {
+        let key = i.key();
+        let same_record = match self.leases.get_key_value_mut(&key) {
+            Some((held, l)) => {
                 l.generation = generation;
                 if l.mod_revision != i.mod_revision {
                     l.mod_revision = i.mod_revision;
@@ -141,6 +177,7 @@ impl LeaseTable {
                 }
                 l.duration_ms = duration_ms;
                 l.interval_secs = i.lease.renewal_interval_secs;
+                Arc::ptr_eq(&held.0, i)
             }
             None => {
                 let lease = Lease {
@@ -150,26 +187,38 @@ impl LeaseTable {
                     mod_revision: i.mod_revision,
                     generation,
                 };
-                self.leases.insert(i.key(), lease);
+                self.leases.insert(LeaseKey(i.clone()), lease);
+                return;
+            }
+        };
+        // A newer record takes the old one's place as the key, so the old one is not kept alive.
+        if !same_record {
+            if let Some((_, lease)) = self.leases.remove_entry(&key) {
+                self.leases.insert(LeaseKey(i.clone()), lease);
             }
         }
     }
 
     /// Renews the lease of `instance` (which the caller found registered). Returns `false` if
     /// the instance holds no lease (mirrored records are kept alive by their adapter).
-    pub fn renew(&mut self, now_ms: u64, instance: &Instance) -> bool {
+    pub fn renew(&mut self, now_ms: u64, instance: &Arc<Instance>) -> bool {
         if !instance.origin.is_local() {
             return false;
         }
-        let duration_ms = u64::from(instance.lease.duration_secs) * 1000;
-        let lease = self.leases.entry(instance.key()).or_insert_with(|| Lease {
-            deadline_ms: 0,
-            duration_ms,
-            interval_secs: instance.lease.renewal_interval_secs,
-            mod_revision: instance.mod_revision,
-            generation: self.generation,
-        });
-        lease.deadline_ms = now_ms + lease.duration_ms;
+        match self.leases.get_mut(&instance.key()) {
+            Some(lease) => lease.deadline_ms = now_ms + lease.duration_ms,
+            None => {
+                let duration_ms = u64::from(instance.lease.duration_secs) * 1000;
+                let lease = Lease {
+                    deadline_ms: now_ms + duration_ms,
+                    duration_ms,
+                    interval_secs: instance.lease.renewal_interval_secs,
+                    mod_revision: instance.mod_revision,
+                    generation: self.generation,
+                };
+                self.leases.insert(LeaseKey(instance.clone()), lease);
+            }
+        }
         self.renewals.record(now_ms, 1);
         true
     }
@@ -211,18 +260,22 @@ impl LeaseTable {
     /// round; empty while self-preservation holds.
     pub fn evictable(&mut self, now_ms: u64, policy: &LeasePolicy) -> (Vec<EvictItem>, LeaseStats) {
         let stats = self.stats(now_ms, policy);
-        let mut expired: Vec<(&InstanceKey, &Lease)> =
-            self.leases.iter().filter(|(_, l)| now_ms > l.deadline_ms).collect();
+        let mut expired: Vec<(InstanceKey, &Lease)> = self
+            .leases
+            .iter()
+            .filter(|(_, l)| now_ms > l.deadline_ms)
+            .map(|(k, l)| (k.0.key(), l))
+            .collect();
         if expired.is_empty() || !stats.expiry_enabled {
             return (Vec::new(), stats);
         }
-        expired.sort_by_key(|(k, l)| (l.deadline_ms, (*k).clone()));
+        expired.sort_by(|(ka, a), (kb, b)| (a.deadline_ms, ka).cmp(&(b.deadline_ms, kb)));
         let cap = ((self.leases.len() as f64 * policy.max_evict_share) as usize).max(1);
         let items = expired
             .into_iter()
             .take(cap)
-            .map(|(k, l)| EvictItem {
-                instance: k.clone(),
+            .map(|(instance, l)| EvictItem {
+                instance,
                 expected_mod_revision: l.mod_revision,
             })
             .collect();
@@ -238,14 +291,14 @@ mod tests {
     use crate::model::Origin;
     use crate::model::Tenant;
 
-    fn inst(id: &str, rev: Revision) -> Instance {
+    fn inst(id: &str, rev: Revision) -> Arc<Instance> {
         let mut i = Instance::new(Tenant::default(), "svc", id, "h");
         i.lease = LeaseSettings {
             renewal_interval_secs: 1,
             duration_secs: 3,
         };
         i.mod_revision = rev;
-        i
+        Arc::new(i)
     }
 
     fn off() -> LeasePolicy {
@@ -285,14 +338,31 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_is_found_by_its_instance_key_and_holds_only_the_current_record() {
+        use std::hash::BuildHasher;
+        let hasher = RandomState::new();
+        let a = inst("a", 1);
+        assert_eq!(hasher.hash_one(LeaseKey(a.clone())), hasher.hash_one(a.key()));
+        let mut t = LeaseTable::new_term(0, [a.clone()].iter());
+        assert!(t.renew(1, &inst("a", 1)), "found by key, not by pointer");
+        assert_eq!(t.len(), 1);
+        let newer = inst("a", 2);
+        t.reconcile(2, [newer.clone()].iter());
+        assert_eq!(t.len(), 1);
+        assert_eq!(Arc::strong_count(&a), 1, "the replaced record is let go");
+        assert_eq!(Arc::strong_count(&newer), 2);
+    }
+
+    #[test]
     fn vanished_and_mirrored_instances_hold_no_lease() {
-        let mut m = inst("m", 1);
+        let mut m = Instance::clone(&inst("m", 1));
         m.origin = Origin::Mirrored(Box::new(MirroredFrom {
             source: "dc2".into(),
             remote_id: "m".into(),
             remote_revision: None,
             observed_at_ms: 0,
         }));
+        let m = Arc::new(m);
         let mut t = LeaseTable::new_term(0, [inst("a", 1), m.clone()].iter());
         assert_eq!(t.len(), 1);
         assert!(!t.renew(1, &m));
@@ -302,7 +372,7 @@ mod tests {
 
     #[test]
     fn self_preservation_holds_evictions_below_the_threshold() {
-        let all: Vec<Instance> = (0..10).map(|n| inst(&format!("i{n}"), 1)).collect();
+        let all: Vec<Arc<Instance>> = (0..10).map(|n| inst(&format!("i{n}"), 1)).collect();
         let policy = LeasePolicy::default();
         let mut t = LeaseTable::new_term(0, all.iter());
         // 60 s of renewals from 9 of 10 instances (interval 1 s): 540 > threshold 510.
