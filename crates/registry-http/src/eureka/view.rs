@@ -132,7 +132,7 @@ impl<'a> View<'a> {
                 state.instance(&InstanceKey {
                     tenant: tenant.clone(),
                     service_id: s.id.clone(),
-                    id: id.to_string().into(),
+                    id: id.into(),
                 })
             })
     }

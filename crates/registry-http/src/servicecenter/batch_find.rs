@@ -201,8 +201,8 @@ pub async fn batch_find(
         for (index, item) in request.instances.iter().enumerate() {
             let key = InstanceKey {
                 tenant: tenant.clone(),
-                service_id: item.instance.service_id.clone().into(),
-                id: item.instance.instance_id.clone().into(),
+                service_id: item.instance.service_id.as_str().into(),
+                id: item.instance.instance_id.as_str().into(),
             };
             instances.record(index, &item.rev, one_instance(state, &key));
         }

@@ -97,7 +97,7 @@ pub fn consumer_of<'s>(
     let service = state
         .service(&ServiceRef {
             tenant: tenant.clone(),
-            id: id.to_string().into(),
+            id: id.into(),
         })
         .ok_or_else(|| ScError::new(ErrorCode::ServiceNotExists, format!("Consumer[{id}] does not exist")))?;
     Ok(Some(&**service))

@@ -164,8 +164,8 @@ pub async fn heartbeats(
         .iter()
         .map(|i| InstanceKey {
             tenant: tenant.clone(),
-            service_id: i.service_id.clone().into(),
-            id: i.instance_id.clone().into(),
+            service_id: i.service_id.as_str().into(),
+            id: i.instance_id.as_str().into(),
         })
         .collect();
     let found = sc.node.renew(keys).await?;

@@ -111,7 +111,7 @@ pub async fn create(
     if !request.tags.is_empty() {
         let service = ServiceRef {
             tenant,
-            id: id.clone().into(),
+            id: id.as_str().into(),
         };
         sc.write(Command::PutTags(PutTags {
             service,
@@ -176,7 +176,7 @@ pub async fn existence(
             let id = q.service_id.unwrap_or_default();
             let service = ServiceRef {
                 tenant,
-                id: id.clone().into(),
+                id: id.as_str().into(),
             };
             state.service(&service).ok_or_else(|| Sc::service_missing(&id))?;
             let schema_id = q.schema_id.unwrap_or_default();
@@ -261,7 +261,7 @@ pub async fn delete_many(
             &sc,
             ServiceRef {
                 tenant: tenant.clone(),
-                id: id.clone().into(),
+                id: id.as_str().into(),
             },
             request.force,
         )
