@@ -14,6 +14,7 @@ mod federation;
 mod formation;
 mod leases;
 mod membership;
+mod metrics;
 mod restart;
 mod schemathesis;
 mod servicecenter_flow;

@@ -6,7 +6,7 @@
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
-//! - [`metrics`]: `/metrics` in Prometheus text.
+//! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
 //!   (`registry_sync`), whose workers the router starts.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
@@ -18,10 +18,12 @@ pub mod eureka;
 pub mod metrics;
 pub mod node_api;
 pub mod registry_api;
+pub mod request_metrics;
 pub mod servicecenter;
 pub mod sync_api;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -50,14 +52,16 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
     let mut sync = apis.sync;
     sync.eureka_app_id = apis.eureka.app_id.clone();
     let federation = Federation::start(node.clone(), sync);
+    let requests = Arc::new(request_metrics::RequestMetrics::default());
     Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
-        .merge(metrics::routes(node.clone(), federation.clone()))
+        .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
+        .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
 }
 
 /// The router as served: a trailing slash is ignored (every Eureka client fetches `.../apps/`).

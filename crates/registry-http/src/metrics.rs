@@ -1,8 +1,12 @@
 //! `GET /metrics`: Prometheus text exposition (OpenMetrics), built fresh on each scrape from
-//! the node's own reports: the Raft log's flushes and entries, and the federation's per peer
-//! (whether its last round succeeded, lag, mirrored and exported instances, the import and
-//! export counts).
+//! the node's own reports: Raft (term, leader, log and applied indexes, leader changes, flush
+//! and apply latency, the log's flushes and entries), the registry (instances by tenant, status
+//! and origin; leases, renewals in the last minute and the self-preservation threshold,
+//! evictions; change-feed subscribers), HTTP latency by route, method and status, and the
+//! federation's per peer (whether its last round succeeded, lag, mirrored and exported
+//! instances, the import and export counts).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -17,9 +21,14 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use registry_store::model::InstanceStatus;
+use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
 use registry_sync::status::PeerState;
 use registry_sync::Federation;
+use smol_str::SmolStr;
+
+use crate::request_metrics::RequestMetrics;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -29,22 +38,40 @@ struct PeerLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    tenant: String,
+    status: String,
+    /// `local`, or the name of the peer it is mirrored from.
+    origin: String,
+}
+
 #[derive(Clone)]
 struct Sources {
     node: RegistryNode,
     federation: Arc<Federation>,
+    requests: Arc<RequestMetrics>,
 }
 
 /// The `/metrics` route.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(Sources { node, federation })
+pub fn routes(node: RegistryNode, federation: Arc<Federation>, requests: Arc<RequestMetrics>) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(Sources {
+        node,
+        federation,
+        requests,
+    })
 }
 
 async fn scrape(State(sources): State<Sources>) -> Response {
     let mut registry = Registry::with_prefix("registry");
+    raft_metrics(&mut registry, &sources.node);
     log_metrics(&mut registry, &sources.node);
+    registry_metrics(&mut registry, &sources.node);
+    registry.register(
+        "http_request_duration_seconds",
+        "HTTP requests by route pattern, method and status",
+        sources.requests.durations.clone(),
+    );
     sync_metrics(&mut registry, &sources.federation);
     let mut body = String::new();
     if let Err(e) = encode(&mut body, &registry) {
@@ -64,6 +91,113 @@ fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<PeerLabels,
     let family = Family::<PeerLabels, Gauge>::default();
     registry.register(name, help, family.clone());
     family
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    let gauge = Gauge::<i64>::default();
+    gauge.set(value);
+    registry.register(name, help, gauge);
+}
+
+fn raft_metrics(registry: &mut Registry, node: &RegistryNode) {
+    let status = node.status();
+    gauge(registry, "raft_term", "The current Raft term", status.term as i64);
+    gauge(
+        registry,
+        "raft_leader_id",
+        "The leader's node id as this node knows it (0: none)",
+        status.leader_id.unwrap_or(0) as i64,
+    );
+    gauge(
+        registry,
+        "raft_is_leader",
+        "1 while this node is the leader",
+        i64::from(status.role == "leader"),
+    );
+    gauge(
+        registry,
+        "raft_last_log_index",
+        "Index of the last entry in this node's log",
+        status.last_log_index as i64,
+    );
+    gauge(
+        registry,
+        "raft_last_applied_index",
+        "Index of the last entry applied here (the registry's revision)",
+        status.last_applied as i64,
+    );
+    let meters = node.meters();
+    registry.register(
+        "raft_leader_changes",
+        "Times this node saw the leader change (the first leader it learns counts)",
+        meters.leader_changes.clone(),
+    );
+    registry.register(
+        "raft_log_flush_seconds",
+        "Flushes (fsyncs) of the Raft log",
+        meters.log_flush_seconds.clone(),
+    );
+    registry.register(
+        "raft_apply_seconds",
+        "Applies of committed entries to the registry state",
+        meters.apply_seconds.clone(),
+    );
+}
+
+fn registry_metrics(registry: &mut Registry, node: &RegistryNode) {
+    let instances = Family::<InstanceLabels, Gauge>::default();
+    registry.register(
+        "instances",
+        "Registered instances by tenant, status and origin",
+        instances.clone(),
+    );
+    // Counted under the state lock with cheap clones (short strings are inline), labelled after.
+    let mut counts: HashMap<(Tenant, InstanceStatus, Option<SmolStr>), i64> = HashMap::new();
+    for i in node.read().state.instances() {
+        let origin = i.origin.source().map(SmolStr::from);
+        *counts.entry((i.tenant.clone(), i.status, origin)).or_default() += 1;
+    }
+    for ((tenant, status, origin), count) in counts {
+        let labels = InstanceLabels {
+            tenant: tenant.to_string(),
+            status: status.as_str().to_string(),
+            origin: origin.map_or_else(|| "local".to_string(), |o| o.to_string()),
+        };
+        instances.get_or_create(&labels).set(count);
+    }
+    registry.register(
+        "evicted_instances",
+        "Instances removed because their lease expired",
+        node.meters().evicted_instances.clone(),
+    );
+    gauge(
+        registry,
+        "change_feed_subscribers",
+        "Live subscriptions to the change feed: watchers and the node's own followers",
+        node.feed_subscribers() as i64,
+    );
+    // Leases live on the leader only.
+    if let Some(stats) = node.leases().stats() {
+        gauge(registry, "leases", "Instances holding a lease", stats.leases as i64);
+        gauge(
+            registry,
+            "lease_renewals_last_window",
+            "Renewals in the last window, one minute by default (extrapolated while the leader is younger)",
+            stats.renewals_last_window as i64,
+        );
+        gauge(
+            registry,
+            "lease_renewal_threshold",
+            "Renewals per window below which self-preservation stops evictions",
+            stats.threshold as i64,
+        );
+        gauge(
+            registry,
+            "lease_expiry_enabled",
+            "1 while expired leases are evicted (0: self-preservation holds them)",
+            i64::from(stats.expiry_enabled),
+        );
+    }
 }
 
 fn log_metrics(registry: &mut Registry, node: &RegistryNode) {

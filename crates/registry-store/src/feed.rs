@@ -95,6 +95,11 @@ impl ChangeFeed {
         let _ = self.live.send(Item::Reset { revision });
     }
 
+    /// Live subscriptions: watchers, plus the node's own followers of the feed.
+    pub fn subscribers(&self) -> usize {
+        self.live.receiver_count()
+    }
+
     /// The oldest revision a subscriber may start after.
     pub fn floor(&self) -> Revision {
         self.history.lock().floor

@@ -19,6 +19,7 @@ pub mod change;
 pub mod command;
 pub mod feed;
 pub mod lease;
+pub mod meters;
 pub mod model;
 pub mod node;
 pub mod protocol;

@@ -14,7 +14,7 @@ struct SledBuilder;
 impl StoreBuilder<TypeConfig, SledLogStore, SledStateMachine, TempDir> for SledBuilder {
     async fn build(&self) -> Result<(TempDir, SledLogStore, SledStateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (log, sm) = storage::open(&dir.path().join("data"), 1_000).expect("open store");
+        let (log, sm) = storage::open(&dir.path().join("data"), 1_000, &Default::default()).expect("open store");
         Ok((dir, log, sm))
     }
 }

@@ -47,6 +47,7 @@ use crate::feed::ChangeFeed;
 use crate::feed::FeedError;
 use crate::feed::Subscription;
 use crate::lease::LeaseKeeper;
+use crate::meters::StoreMeters;
 use crate::model::Millis;
 use crate::model::Revision;
 use crate::raft::network::GrpcNetworkFactory;
@@ -93,6 +94,7 @@ struct Inner {
     /// The last log index on disk at start: health waits until it is applied.
     startup_log_index: u64,
     log_counters: Arc<LogCounters>,
+    meters: StoreMeters,
 }
 
 impl RegistryNode {
@@ -101,7 +103,8 @@ impl RegistryNode {
     /// members; every node started with the same list may do so safely.
     pub async fn start(config: NodeConfig, raft_listener: TcpListener) -> Result<Self, NodeError> {
         config.validate().map_err(NodeError::Config)?;
-        let (mut log, sm) = storage::open(&config.data_dir, config.feed_history)?;
+        let meters = StoreMeters::default();
+        let (mut log, sm) = storage::open(&config.data_dir, config.feed_history, &meters)?;
         let startup_log_index = log
             .get_log_state()
             .await
@@ -153,6 +156,7 @@ impl RegistryNode {
                 tasks: Mutex::new(Vec::new()),
                 startup_log_index,
                 log_counters,
+                meters,
             }),
         };
         node.spawn_grpc_server(raft_listener);
@@ -218,13 +222,22 @@ impl RegistryNode {
         let leading_rx = leading_tx.subscribe();
         let mut tasks = Vec::new();
 
-        // Leadership changes drive the lease keeper.
+        // Leadership changes drive the lease keeper, and are counted.
         let mut metrics = self.inner.raft.metrics();
         let mut stop = self.inner.stop.subscribe();
+        let leader_changes = self.inner.meters.leader_changes.clone();
         tasks.push(tokio::spawn(async move {
+            let mut known_leader = None;
             loop {
-                let leading = metrics.borrow_and_update().state == ServerState::Leader;
+                let (leading, leader) = {
+                    let m = metrics.borrow_and_update();
+                    (m.state == ServerState::Leader, m.current_leader)
+                };
                 leading_tx.send_if_modified(|l| std::mem::replace(l, leading) != leading);
+                if leader != known_leader {
+                    known_leader = leader;
+                    leader_changes.inc();
+                }
                 tokio::select! {
                     _ = stop.wait_for(|s| *s) => return,
                     changed = metrics.changed() => if changed.is_err() { return },
@@ -363,6 +376,16 @@ impl RegistryNode {
             .find(|(n, _)| **n == id)
             .map(|(_, node)| node.addr.clone());
         addr
+    }
+
+    /// Live subscriptions to the change feed (watchers and the node's own followers).
+    pub fn feed_subscribers(&self) -> usize {
+        self.inner.feed.subscribers()
+    }
+
+    /// Flush and apply latencies, evictions and leader changes, for `/metrics`.
+    pub fn meters(&self) -> &StoreMeters {
+        &self.inner.meters
     }
 
     /// Log flushes and the entries and commands they made durable, since start.

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
@@ -25,6 +26,7 @@ use openraft::LogState;
 use openraft::OptionalSend;
 use openraft::RaftLogId;
 use openraft::RaftLogReader;
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::codec;
 use super::entry_cache::EntryCache;
@@ -60,7 +62,11 @@ struct PendingFlush {
 
 /// Starts the thread that flushes `db` for waiting appends, as many at a time as are waiting.
 /// It ends when every sender (every clone of the store) is gone.
-fn spawn_flusher(db: sled::Db, counters: Arc<LogCounters>) -> std::io::Result<mpsc::Sender<PendingFlush>> {
+fn spawn_flusher(
+    db: sled::Db,
+    counters: Arc<LogCounters>,
+    flush_seconds: Histogram,
+) -> std::io::Result<mpsc::Sender<PendingFlush>> {
     let (tx, rx) = mpsc::channel::<PendingFlush>();
     std::thread::Builder::new()
         .name("raft-log-flush".into())
@@ -68,7 +74,9 @@ fn spawn_flusher(db: sled::Db, counters: Arc<LogCounters>) -> std::io::Result<mp
             while let Ok(first) = rx.recv() {
                 let mut waiting = vec![first];
                 waiting.extend(rx.try_iter());
+                let started = Instant::now();
                 let flushed = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                flush_seconds.observe(started.elapsed().as_secs_f64());
                 counters.flushes.fetch_add(1, Ordering::Relaxed);
                 let entries: u64 = waiting.iter().map(|p| p.entries).sum();
                 counters.entries.fetch_add(entries, Ordering::Relaxed);
@@ -114,13 +122,13 @@ impl LogCounters {
 }
 
 impl SledLogStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+    pub(super) fn open(db: &sled::Db, flush_seconds: Histogram) -> Result<Self, sled::Error> {
         let counters = Arc::<LogCounters>::default();
         Ok(Self {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
-            flusher: spawn_flusher(db.clone(), counters.clone())?,
+            flusher: spawn_flusher(db.clone(), counters.clone(), flush_seconds)?,
             counters,
             recent: Arc::default(),
         })
@@ -358,7 +366,7 @@ mod tests {
     fn store_with_nine_entries() -> (tempfile::TempDir, SledLogStore, usize) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let store = SledLogStore::open(&db).unwrap();
+        let store = SledLogStore::open(&db, Histogram::new([1.0])).unwrap();
         let size = codec::encode(&entry(1)).unwrap().len();
         for i in 1..=9 {
             store

@@ -22,6 +22,8 @@ mod state_machine;
 use std::path::Path;
 use std::path::PathBuf;
 
+use crate::meters::StoreMeters;
+
 pub use log_store::LogCounters;
 pub use log_store::LogTotals;
 pub use log_store::SledLogStore;
@@ -53,14 +55,18 @@ const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Opens (creating if needed) the store in `dir` and loads the state machine's records.
 /// `feed_history` is how many recent changes the change feed keeps for late subscribers.
-pub fn open(dir: &Path, feed_history: usize) -> Result<(SledLogStore, SledStateMachine), OpenError> {
+pub fn open(
+    dir: &Path,
+    feed_history: usize,
+    meters: &StoreMeters,
+) -> Result<(SledLogStore, SledStateMachine), OpenError> {
     let db = open_db(dir)?;
     let corrupt = |reason: String| OpenError::Corrupt {
         path: dir.to_path_buf(),
         reason,
     };
-    let log = SledLogStore::open(&db).map_err(|e| corrupt(e.to_string()))?;
-    let sm = SledStateMachine::open(&db, feed_history).map_err(|e| corrupt(e.to_string()))?;
+    let log = SledLogStore::open(&db, meters.log_flush_seconds.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let sm = SledStateMachine::open(&db, feed_history, meters.clone()).map_err(|e| corrupt(e.to_string()))?;
     Ok((log, sm))
 }
 

@@ -11,6 +11,7 @@ use std::io::Cursor;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use openraft::storage::RaftStateMachine;
 use openraft::EntryPayload;
@@ -28,8 +29,10 @@ use super::io_error;
 use super::keys;
 use crate::change::ChangeKind;
 use crate::change::Entity;
+use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::feed::ChangeFeed;
+use crate::meters::StoreMeters;
 use crate::model::Revision;
 use crate::raft::types::Entry;
 use crate::raft::types::LogId;
@@ -77,6 +80,7 @@ pub struct SledStateMachine {
     feed: Arc<ChangeFeed>,
     revision: watch::Sender<Revision>,
     snapshot_seq: Arc<AtomicU64>,
+    meters: StoreMeters,
 }
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -89,7 +93,7 @@ fn write_err(e: impl std::error::Error + 'static) -> StorageError {
 
 impl SledStateMachine {
     /// Loads the stored records (and, if a stored snapshot is newer, that snapshot).
-    pub(super) fn open(db: &sled::Db, feed_history: usize) -> Result<Self, StorageError> {
+    pub(super) fn open(db: &sled::Db, feed_history: usize, meters: StoreMeters) -> Result<Self, StorageError> {
         let tree = db.open_tree("state").map_err(read_err)?;
         let snapshots = db.open_tree("snapshot").map_err(read_err)?;
         let applied = load_applied(&tree)?;
@@ -101,6 +105,7 @@ impl SledStateMachine {
             revision: watch::Sender::new(applied.revision()),
             applied: Arc::new(RwLock::new(applied)),
             snapshot_seq: Arc::new(AtomicU64::new(0)),
+            meters,
         };
         if let Some((meta, data)) = sm.read_stored_snapshot()? {
             let loaded = sm.applied.read().last_applied;
@@ -209,8 +214,10 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let started = Instant::now();
         let mut outcomes = Vec::new();
         let mut changes = Vec::new();
+        let mut evicted = 0;
         let mut batch = sled::Batch::default();
         let revision = {
             let mut applied = self.applied.write();
@@ -223,6 +230,9 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
                         .iter()
                         .map(|proposal| {
                             let (outcome, made) = applied.state.apply(entry.log_id.index, proposal);
+                            if matches!(proposal.command, Command::EvictInstances(_)) {
+                                evicted += made.iter().filter(|c| c.kind == ChangeKind::Deleted).count() as u64;
+                            }
                             changes.extend(made);
                             outcome
                         })
@@ -256,6 +266,8 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         self.tree.apply_batch(batch).map_err(write_err)?;
         self.feed.publish(changes);
         self.revision.send_replace(revision);
+        self.meters.evicted_instances.inc_by(evicted);
+        self.meters.apply_seconds.observe(started.elapsed().as_secs_f64());
         Ok(outcomes)
     }
 

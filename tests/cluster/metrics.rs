@@ -1,0 +1,92 @@
+//! `/metrics` parses as Prometheus text and says what the cluster is doing: one leader, the
+//! registered instance by tenant, status and origin, its lease, the Raft term and indexes,
+//! flush and apply latencies, and the registration's request by route and status.
+
+use std::time::Duration;
+
+use openmetrics_parser::openmetrics::parse_openmetrics;
+use openmetrics_parser::MetricsExposition;
+use openmetrics_parser::OpenMetricsType;
+use openmetrics_parser::OpenMetricsValue;
+
+use crate::support::eureka_register;
+use crate::support::Cluster;
+
+type Scrape = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
+
+/// Node `i`'s `/metrics`, parsed by an OpenMetrics parser (it checks the format strictly).
+async fn scrape(cluster: &Cluster, i: usize) -> Scrape {
+    let text = cluster.metrics_text(i).await;
+    parse_openmetrics(&text).unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{text}"))
+}
+
+/// The value of the one sample of family `name` whose labels include `labels`: a gauge's or
+/// counter's value, a histogram's count.
+fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let family = scrape.families.get(name)?;
+    let matching: Vec<f64> = family
+        .iter_samples()
+        .filter(|s| {
+            let set = s.get_labelset().expect("labels");
+            labels.iter().all(|(k, v)| set.get_label_value(k) == Some(*v))
+        })
+        .map(|s| match &s.value {
+            OpenMetricsValue::Gauge(n) | OpenMetricsValue::Unknown(n) => n.as_f64(),
+            OpenMetricsValue::Counter(c) => c.value.as_f64(),
+            OpenMetricsValue::Histogram(h) => h.count.unwrap_or_default() as f64,
+            other => panic!("{name}: unexpected {other:?}"),
+        })
+        .collect();
+    assert!(matching.len() <= 1, "{name} {labels:?}: {matching:?}");
+    matching.first().copied()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_describe_the_cluster() {
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let base = cluster.nodes[leader].url("");
+    eureka_register(&cluster.client, &base, "METERED", "m-1").await.unwrap();
+    cluster.wait_converged(Duration::from_secs(20)).await;
+
+    let mut leaders = 0.0;
+    for i in 0..3 {
+        let s = scrape(&cluster, i).await;
+        leaders += value(&s, "registry_raft_is_leader", &[]).expect("is_leader");
+        assert!(value(&s, "registry_raft_term", &[]).unwrap() >= 1.0);
+        assert_eq!(
+            value(&s, "registry_raft_leader_id", &[]).unwrap(),
+            cluster.nodes[leader].id as f64,
+            "node {i}"
+        );
+        let applied = value(&s, "registry_raft_last_applied_index", &[]).unwrap();
+        assert!(applied >= 1.0 && applied <= value(&s, "registry_raft_last_log_index", &[]).unwrap());
+        let up_local = [("tenant", "default/default"), ("status", "UP"), ("origin", "local")];
+        assert_eq!(value(&s, "registry_instances", &up_local), Some(1.0), "node {i}");
+        assert!(value(&s, "registry_raft_log_flush_seconds", &[]).unwrap() >= 1.0);
+        assert!(value(&s, "registry_raft_apply_seconds", &[]).unwrap() >= 1.0);
+        assert!(value(&s, "registry_raft_leader_changes", &[]).unwrap() >= 1.0);
+        assert!(value(&s, "registry_change_feed_subscribers", &[]).unwrap() >= 1.0);
+        assert_eq!(value(&s, "registry_evicted_instances", &[]), Some(0.0));
+    }
+    assert_eq!(leaders, 1.0, "exactly one node leads");
+
+    // The lease keeper takes the registration in at its next round.
+    let mut s = scrape(&cluster, leader).await;
+    for _ in 0..100 {
+        if value(&s, "registry_leases", &[]) == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s = scrape(&cluster, leader).await;
+    }
+    assert_eq!(value(&s, "registry_leases", &[]), Some(1.0));
+    assert!(value(&s, "registry_lease_renewal_threshold", &[]).is_some());
+    assert!(value(&s, "registry_lease_expiry_enabled", &[]).is_some());
+    let registration = [("route", "/eureka/apps/{app}"), ("method", "POST"), ("status", "204")];
+    assert_eq!(
+        value(&s, "registry_http_request_duration_seconds", &registration),
+        Some(1.0)
+    );
+}
