@@ -129,6 +129,7 @@ impl Federation {
             if lead && workers.is_empty() {
                 tracing::info!(peers = self.settings.peers.len(), "leading: starting sync workers");
                 workers = self.spawn_workers();
+                self.board.workers_started();
             } else if !lead && !workers.is_empty() {
                 tracing::info!("no longer leading: stopping sync workers");
                 stop(&mut workers);

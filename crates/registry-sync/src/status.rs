@@ -66,7 +66,10 @@ pub struct PeerStatus {
     /// Why the state is what it is, when it is not plain `syncing`.
     pub reason: Option<String>,
     pub last_success_ms: Option<Millis>,
-    /// Milliseconds since the last successful round (import or export).
+    /// When this node's workers for the peer started (it leads), if they run.
+    pub workers_started_ms: Option<Millis>,
+    /// Milliseconds since the last successful round (import or export); while none has
+    /// succeeded, since the workers started. `None` while no workers run here.
     pub lag_ms: Option<Millis>,
     /// Where the import resumes at the peer (a revision, a delta version...).
     pub checkpoint: Option<String>,
@@ -86,6 +89,7 @@ impl PeerStatus {
             state: PeerState::Standby,
             reason: None,
             last_success_ms: None,
+            workers_started_ms: None,
             lag_ms: None,
             checkpoint: None,
             last_error: None,
@@ -143,6 +147,15 @@ impl StatusBoard {
         for s in self.peers.lock().values_mut() {
             s.state = state;
             s.reason = Some(reason.to_string());
+            s.workers_started_ms = None;
+        }
+    }
+
+    /// Every peer's workers started now (this node leads).
+    pub fn workers_started(&self) {
+        let now = wall_clock_ms();
+        for s in self.peers.lock().values_mut() {
+            s.workers_started_ms = Some(now);
         }
     }
 
@@ -154,7 +167,10 @@ impl StatusBoard {
             .values()
             .map(|s| {
                 let mut s = s.clone();
-                s.lag_ms = s.last_success_ms.map(|t| now.saturating_sub(t));
+                s.lag_ms = s
+                    .workers_started_ms
+                    .and(s.last_success_ms.or(s.workers_started_ms))
+                    .map(|t| now.saturating_sub(t));
                 s
             })
             .collect()

@@ -1,0 +1,188 @@
+//! Compose, Kubernetes and systemd files: parsed and checked against each other.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+
+use yaml_rust2::Yaml;
+use yaml_rust2::YamlLoader;
+
+pub fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+pub fn read(relative: &str) -> String {
+    let path = deploy_dir().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn yaml(relative: &str) -> Vec<Yaml> {
+    YamlLoader::load_from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+fn text<'a>(y: &'a Yaml, what: &str) -> &'a str {
+    y.as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a string, got {y:?}"))
+}
+
+/// `1=host:7100,2=...` as (id, address) pairs.
+fn peers(list: &str) -> Vec<(u64, String)> {
+    list.split(',')
+        .map(|p| {
+            let (id, addr) = p.split_once('=').expect("ID=HOST:PORT");
+            (id.parse().expect("numeric id"), addr.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn compose_runs_three_nodes_that_name_each_other() {
+    let doc = &yaml("docker/compose.yaml")[0];
+    let services = doc["services"].as_hash().expect("services");
+    assert_eq!(services.len(), 3);
+    let mut ids = BTreeSet::new();
+    let mut host_ports = BTreeSet::new();
+    let mut peer_lists = BTreeSet::new();
+    for (name, svc) in services {
+        let name = text(name, "service name");
+        // Shared settings come from the `x-node` anchor (a merge key).
+        let shared = &svc["<<"];
+        assert_eq!(text(&shared["image"], "image"), "registry:latest", "{name}");
+        assert_eq!(
+            text(&shared["build"]["dockerfile"], "dockerfile"),
+            "deploy/docker/Dockerfile"
+        );
+        let env = &svc["environment"];
+        ids.insert(text(&env["REGISTRY_NODE_ID"], "node id").parse::<u64>().unwrap());
+        assert_eq!(
+            text(&env["REGISTRY_ADVERTISE_RAFT"], "advertise"),
+            format!("{name}:7100")
+        );
+        let list = text(&env["REGISTRY_PEERS"], "peers");
+        assert!(
+            peers(list).iter().any(|(_, addr)| *addr == format!("{name}:7100")),
+            "{name} not in {list}"
+        );
+        peer_lists.insert(list.to_string());
+        for port in svc["ports"].as_vec().expect("ports") {
+            let host = text(port, "port").split(':').next().unwrap().to_string();
+            assert!(host_ports.insert(host.clone()), "host port {host} used twice");
+        }
+        let volume = text(&svc["volumes"][0], "volume")
+            .split(':')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            !doc["volumes"][volume.as_str()].is_badvalue(),
+            "volume {volume} not declared"
+        );
+    }
+    assert_eq!(ids, BTreeSet::from([1, 2, 3]));
+    assert_eq!(peer_lists.len(), 1, "every node starts from the same members");
+    assert!(Path::new(&deploy_dir().join("docker/Dockerfile")).is_file());
+}
+
+#[test]
+fn kubernetes_manifests_fit_together() {
+    let docs = yaml("kubernetes/registry.yaml");
+    let kind = |k: &str| -> Vec<&Yaml> { docs.iter().filter(|d| d["kind"].as_str() == Some(k)).collect() };
+    let sts = kind("StatefulSet");
+    let sts = sts.first().expect("a StatefulSet");
+    let replicas = sts["spec"]["replicas"].as_i64().expect("replicas");
+    assert_eq!(replicas, 3);
+    let labels = &sts["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(sts["spec"]["selector"]["matchLabels"], *labels);
+
+    let services = kind("Service");
+    let headless_name = text(&sts["spec"]["serviceName"], "serviceName");
+    let headless = services
+        .iter()
+        .find(|s| s["metadata"]["name"].as_str() == Some(headless_name))
+        .expect("the StatefulSet's headless Service");
+    assert_eq!(text(&headless["spec"]["clusterIP"], "clusterIP"), "None");
+    for s in &services {
+        assert_eq!(s["spec"]["selector"], *labels, "Service selects the pods");
+    }
+
+    let container = &sts["spec"]["template"]["spec"]["containers"][0];
+    let ports: BTreeSet<&str> = container["ports"]
+        .as_vec()
+        .expect("ports")
+        .iter()
+        .map(|p| text(&p["name"], "port name"))
+        .collect();
+    for probe in ["startupProbe", "readinessProbe"] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(text(&get["path"], "probe path"), "/health", "{probe}");
+        assert!(ports.contains(text(&get["port"], "probe port")), "{probe}");
+    }
+    assert!(ports.contains(text(&container["livenessProbe"]["tcpSocket"]["port"], "liveness port")));
+
+    // The peer list names every pod through the headless Service; ids are ordinals + 1.
+    let sts_name = text(&sts["metadata"]["name"], "name");
+    let env = container["env"].as_vec().expect("env");
+    let peer_list = env
+        .iter()
+        .find(|e| e["name"].as_str() == Some("REGISTRY_PEERS"))
+        .map(|e| text(&e["value"], "peers"))
+        .expect("REGISTRY_PEERS");
+    let expected: Vec<(u64, String)> = (0..replicas as u64)
+        .map(|i| (i + 1, format!("{sts_name}-{i}.{headless_name}:7100")))
+        .collect();
+    assert_eq!(peers(peer_list), expected);
+    let command = container["command"].as_vec().expect("command");
+    let script = text(command.last().unwrap(), "command");
+    assert!(script.contains("${HOSTNAME##*-} + 1"), "{script}");
+
+    // Voluntary disruptions keep a quorum: at most one of three down.
+    let pdb = kind("PodDisruptionBudget");
+    let pdb = pdb.first().expect("a PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["maxUnavailable"].as_i64(), Some(1));
+    assert_eq!(pdb["spec"]["selector"]["matchLabels"], *labels);
+}
+
+#[test]
+fn systemd_env_files_use_registryd_settings_and_the_unit_verifies() {
+    let help = Command::new(env!("CARGO_BIN_EXE_registryd"))
+        .arg("--help")
+        .output()
+        .expect("registryd --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let mut ids = BTreeSet::new();
+    for n in 1..=3 {
+        let file = read(&format!("systemd/node{n}.env"));
+        for line in file.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+            let (key, value) = line.split_once('=').expect("KEY=VALUE");
+            assert!(
+                help.contains(&format!("env: {key}=")),
+                "node{n}.env: {key} is not a registryd setting"
+            );
+            if key == "REGISTRY_NODE_ID" {
+                ids.insert(value.to_string());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 3, "three distinct node ids");
+
+    let unit = read("systemd/registryd@.service");
+    assert!(unit.contains("EnvironmentFile=/etc/registry/%i.env"));
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze not installed: unit not verified");
+        return;
+    };
+    assert!(probe.status.success());
+    // verify checks that ExecStart exists: point it at the binary under test.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("registryd@node1.service");
+    let exec = format!("ExecStart={}", env!("CARGO_BIN_EXE_registryd"));
+    std::fs::write(&copy, unit.replace("ExecStart=/usr/local/bin/registryd", &exec)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let complaints = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && complaints.trim().is_empty(), "{complaints}");
+}

@@ -1,0 +1,164 @@
+//! The Prometheus rules and the Grafana dashboard name only series a running node exports.
+
+use std::collections::BTreeSet;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use crate::files::read;
+use crate::files::yaml;
+
+#[path = "../common/ports.rs"]
+mod ports;
+
+/// A single node on loopback, killed when dropped.
+struct Node {
+    child: Child,
+    http: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A node with one federation peer (nothing answers at its address), so the per-peer series
+/// are there too.
+fn start_node() -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", ports::free_port());
+    let raft = format!("127.0.0.1:{}", ports::free_port());
+    let config = dir.path().join("registry.toml");
+    let silent_peer = format!("http://127.0.0.1:{}/eureka", ports::free_port());
+    std::fs::write(
+        &config,
+        format!("cluster_name = \"dc1\"\n\n[[sync]]\nname = \"dc2\"\nkind = \"eureka\"\nurl = \"{silent_peer}\"\ndirection = \"both\"\n"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_registryd"))
+        .args([
+            "--node-id",
+            "1",
+            "--http",
+            &http,
+            "--raft",
+            &raft,
+            "--log-level",
+            "warn",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("registryd starts");
+    Node { child, http, _dir: dir }
+}
+
+/// Every sample name `/metrics` may carry: each family's name with its type's suffixes.
+async fn exported_series(node: &Node) -> BTreeSet<String> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = format!("http://{}/health", node.http);
+    while !client.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(Instant::now() < deadline, "the node did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // One instance, so the instance series has a sample.
+    let register = client
+        .post(format!("http://{}/eureka/apps/METERED", node.http))
+        .json(&serde_json::json!({"instance": {
+            "instanceId": "m-1", "hostName": "10.0.0.1", "app": "METERED", "ipAddr": "10.0.0.1",
+            "status": "UP", "port": {"$": 8080, "@enabled": "true"},
+            "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn"}
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status().as_u16(), 204);
+    let text = client
+        .get(format!("http://{}/metrics", node.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE ") else {
+            continue;
+        };
+        let (name, kind) = rest.split_once(' ').unwrap();
+        let suffixes: &[&str] = match kind {
+            "counter" => &["_total", "_created"],
+            "histogram" => &["_bucket", "_count", "_sum", "_created"],
+            _ => &[""],
+        };
+        names.extend(suffixes.iter().map(|s| format!("{name}{s}")));
+    }
+    assert!(names.contains("registry_raft_term"), "{text}");
+    names
+}
+
+/// The `registry_*` identifiers in a PromQL expression.
+fn series_in(expr: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("registry_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        found.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    found
+}
+
+fn dashboard_exprs() -> Vec<String> {
+    let dashboard: serde_json::Value = serde_json::from_str(&read("grafana/registry-dashboard.json")).unwrap();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 10);
+    panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().expect("targets").clone())
+        .map(|t| t["expr"].as_str().expect("expr").to_string())
+        .collect()
+}
+
+fn alert_exprs() -> Vec<String> {
+    let prometheus = &yaml("prometheus/prometheus.yml")[0];
+    let job = &prometheus["scrape_configs"][0];
+    assert_eq!(job["metrics_path"].as_str(), Some("/metrics"));
+    assert_eq!(job["static_configs"][0]["targets"].as_vec().map(Vec::len), Some(3));
+    let rules_file = prometheus["rule_files"][0].as_str().expect("a rules file");
+    let rules = &yaml(&format!("prometheus/{rules_file}"))[0];
+    rules["groups"][0]["rules"]
+        .as_vec()
+        .expect("rules")
+        .iter()
+        .map(|r| r["expr"].as_str().expect("expr").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn dashboards_and_alerts_name_series_a_node_exports() {
+    let node = start_node();
+    let exported = exported_series(&node).await;
+    let mut used = BTreeSet::new();
+    for expr in dashboard_exprs().iter().chain(&alert_exprs()) {
+        let names = series_in(expr);
+        assert!(!names.is_empty(), "{expr}");
+        used.extend(names);
+    }
+    let unknown: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();
+    assert!(unknown.is_empty(), "not exported: {unknown:?}");
+}
