@@ -15,6 +15,7 @@ mod formation;
 mod leases;
 mod membership;
 mod metrics;
+mod registryctl;
 mod restart;
 mod schemathesis;
 mod servicecenter_flow;

@@ -19,6 +19,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl IntoResponse for ApiError {
@@ -45,6 +47,7 @@ impl IntoResponse for ApiError {
             },
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, false),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, false),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, false),
         };
         let body = Json(json!({ "error": self.to_string(), "retryable": retryable }));
         if retryable {

@@ -1,14 +1,20 @@
-//! Node endpoints: health, cluster view, membership and snapshots.
+//! Node endpoints: health, cluster view, membership, snapshots, and backup and restore.
 
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Path;
 use axum::extract::State;
+use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::delete;
 use axum::routing::get;
 use axum::routing::post;
 use axum::Json;
 use axum::Router;
+use registry_store::backup::Backup;
+use registry_store::command::CommandOutcome;
 use registry_store::node::ClusterStatus;
 use registry_store::node::RegistryNode;
 use serde::Deserialize;
@@ -24,7 +30,15 @@ pub fn routes() -> Router<RegistryNode> {
         .route("/admin/members", post(add_member))
         .route("/admin/members/{id}", delete(remove_member))
         .route("/admin/snapshot", post(snapshot))
+        .route("/admin/backup", get(backup))
+        .route(
+            "/admin/restore",
+            post(restore).layer(DefaultBodyLimit::max(MAX_BACKUP_BYTES)),
+        )
 }
+
+/// The largest backup `POST /admin/restore` takes (a million instances fit).
+const MAX_BACKUP_BYTES: usize = 1024 * 1024 * 1024;
 
 /// 200 once the node knows a leader and has applied what it has; 503 with the reason otherwise.
 async fn health(State(node): State<RegistryNode>) -> impl IntoResponse {
@@ -68,4 +82,51 @@ async fn remove_member(State(node): State<RegistryNode>, Path(id): Path<u64>) ->
 async fn snapshot(State(node): State<RegistryNode>) -> Result<Json<serde_json::Value>, ApiError> {
     let revision = node.snapshot_and_purge().await?;
     Ok(Json(json!({ "snapshot_revision": revision })))
+}
+
+/// Every record at one revision, linearizable from any node, as one binary file.
+async fn backup(State(node): State<RegistryNode>) -> Result<Response, ApiError> {
+    let backup = node.backup().await?;
+    let revision = backup.revision;
+    let bytes = backup.encode().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"registry-{revision}.backup\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Puts a backup's records into this cluster, which must hold no services or instances yet.
+async fn restore(State(node): State<RegistryNode>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+    let backup = Backup::decode(&body).map_err(|e| ApiError::BadRequest(format!("not a registry backup: {e}")))?;
+    node.read_barrier().await?;
+    {
+        let applied = node.read();
+        let (services, instances) = (applied.state.service_count(), applied.state.instance_count());
+        if services + instances > 0 {
+            return Err(ApiError::Conflict(format!(
+                "the registry already holds {services} services and {instances} instances: restore needs an empty one"
+            )));
+        }
+    }
+    let (from_revision, records) = (backup.revision, backup.records.len());
+    let mut revision = 0;
+    for command in backup.restore_commands() {
+        let written = node.write(command).await?;
+        if let CommandOutcome::Rejected(r) = written.outcome {
+            return Err(r.into());
+        }
+        revision = written.revision;
+    }
+    Ok(Json(json!({
+        "records": records,
+        "backup_revision": from_revision,
+        "revision": revision,
+    })))
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::change::Entity;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::InstanceStatus;
@@ -67,6 +68,7 @@ pub enum Command {
     MirrorBatch(MirrorBatch),
     AnnounceNode(AnnounceNode),
     AddDependency(AddDependency),
+    RestoreRecords(RestoreRecords),
 }
 
 impl Command {
@@ -89,8 +91,20 @@ impl Command {
             Command::MirrorBatch(_) => "mirror_batch",
             Command::AnnounceNode(_) => "announce_node",
             Command::AddDependency(_) => "add_dependency",
+            Command::RestoreRecords(_) => "restore_records",
         }
     }
+}
+
+/// Puts records from a backup back (`registryctl snapshot restore`), each stamped with this
+/// revision and otherwise as it was: tenants, services, instances, schemas, tags,
+/// dependencies and mirror checkpoints, in that order, so a service comes before its
+/// instances. All or nothing: refused if a record names a tenant or service that neither
+/// exists nor comes earlier in the same command. Node records are not restorable (they
+/// describe the cluster the backup came from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreRecords {
+    pub records: Vec<Entity>,
 }
 
 /// Creates a tenant (idempotent). `default/default` exists from the start.

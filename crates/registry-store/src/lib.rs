@@ -15,6 +15,7 @@
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
 
+pub mod backup;
 pub mod change;
 pub mod command;
 pub mod feed;

@@ -288,6 +288,7 @@ impl RegistryState {
             Command::MirrorBatch(c) => self.mirror_batch(ch, now, c),
             Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
             Command::AddDependency(c) => self.add_dependency(ch, &c.dependency),
+            Command::RestoreRecords(c) => self.restore_records(ch, &c.records),
         };
         result.unwrap_or_else(CommandOutcome::Rejected)
     }
@@ -357,6 +358,71 @@ impl RegistryState {
                 }
             }
         }
+    }
+
+    /// Puts backed-up records back, stamped with this revision (see [`RestoreRecords`]).
+    fn restore_records(&mut self, ch: &mut Changes, records: &[Entity]) -> Result<CommandOutcome, Rejection> {
+        // Every reference is checked before anything changes: a refused command changes nothing.
+        let mut tenants: BTreeSet<&Tenant> = BTreeSet::new();
+        let mut services: BTreeSet<ServiceRef> = BTreeSet::new();
+        let tenant_known = |t: &Tenant, tenants: &BTreeSet<&Tenant>| {
+            if self.tenants.contains(t) || tenants.contains(t) {
+                Ok(())
+            } else {
+                Err(Rejection::UnknownTenant(t.to_string()))
+            }
+        };
+        let service_known = |s: &ServiceRef, services: &BTreeSet<ServiceRef>| {
+            if self.services.contains_key(s) || services.contains(s) {
+                Ok(())
+            } else {
+                Err(Rejection::ServiceNotFound(s.id.to_string()))
+            }
+        };
+        for record in records {
+            match record {
+                Entity::Tenant(t) => {
+                    tenants.insert(t);
+                }
+                Entity::Service(s) => {
+                    tenant_known(&s.tenant, &tenants)?;
+                    if self.services.contains_key(&s.service_ref()) || self.service_by_key(&s.key()).is_some() {
+                        return Err(Rejection::ServiceIdTaken(s.id.to_string()));
+                    }
+                    services.insert(s.service_ref());
+                }
+                Entity::Instance(i) => service_known(&i.service_ref(), &services)?,
+                Entity::Schema(s) => service_known(&s.service, &services)?,
+                Entity::Tags(t) => service_known(&t.service, &services)?,
+                Entity::Dependency(d) => service_known(&d.consumer, &services)?,
+                Entity::Checkpoint(_) => {}
+                Entity::Node(_) => return Err(Rejection::Invalid("node records are not restorable".into())),
+            }
+        }
+        for record in records {
+            let record = match record {
+                Entity::Tenant(t) => {
+                    self.create_tenant(ch, t);
+                    continue;
+                }
+                Entity::Service(s) => {
+                    let mut s = Service::clone(s);
+                    s.create_revision = ch.revision;
+                    s.mod_revision = ch.revision;
+                    Entity::Service(Arc::new(s))
+                }
+                Entity::Instance(i) => {
+                    let mut i = Instance::clone(i);
+                    i.create_revision = ch.revision;
+                    i.mod_revision = ch.revision;
+                    Entity::Instance(Arc::new(i))
+                }
+                other => other.clone(),
+            };
+            self.restore(record.clone());
+            ch.push(ChangeKind::Created, record);
+        }
+        Ok(CommandOutcome::Applied)
     }
 
     fn create_tenant(&mut self, ch: &mut Changes, tenant: &Tenant) -> CommandOutcome {
@@ -829,6 +895,50 @@ mod tests {
                 create_service,
             })),
         )
+    }
+
+    #[test]
+    fn restored_records_come_back_as_they_were_with_new_revisions() {
+        let mut old = RegistryState::new();
+        register(&mut old, 5, instance("svc-a", "a-1"));
+        register(&mut old, 6, instance("svc-b", "b-1"));
+        let records: Vec<Entity> = old.entities().filter(|e| !matches!(e, Entity::Node(_))).collect();
+
+        let mut new = RegistryState::new();
+        let (outcome, changes) = new.apply(
+            40,
+            &proposal(Command::RestoreRecords(RestoreRecords {
+                records: records.clone(),
+            })),
+        );
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(
+            changes.len(),
+            4,
+            "two services, two instances (the default tenant exists)"
+        );
+        for i in old.instances() {
+            let back = new.instance(&i.key()).expect("restored");
+            assert!(back.same_content(i));
+            assert_eq!((back.create_revision, back.mod_revision), (40, 40));
+        }
+        assert!(new.service_by_key(&service("svc-b").key()).is_some());
+
+        // An instance whose service is neither there nor earlier in the command: nothing changes.
+        let mut empty = RegistryState::new();
+        let orphan = records
+            .into_iter()
+            .filter(|e| matches!(e, Entity::Instance(_)))
+            .collect();
+        let (outcome, changes) = empty.apply(
+            41,
+            &proposal(Command::RestoreRecords(RestoreRecords { records: orphan })),
+        );
+        assert!(
+            matches!(outcome, CommandOutcome::Rejected(Rejection::ServiceNotFound(_))),
+            "{outcome:?}"
+        );
+        assert!(changes.is_empty() && empty.instance_count() == 0);
     }
 
     #[test]

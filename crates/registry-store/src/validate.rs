@@ -4,6 +4,7 @@
 //! These are the store's own outer limits, generous enough for every protocol; each API adds its
 //! protocol's stricter rules (ServiceCenter's name patterns, ...) on top.
 
+use crate::change::Entity;
 use crate::command::Command;
 use crate::command::NodeRecord;
 use crate::model::Instance;
@@ -55,6 +56,31 @@ pub enum ValidationError {
 }
 
 type Result<T = ()> = std::result::Result<T, ValidationError>;
+
+/// A record from a backup: checked like the command that would have written it.
+fn restorable(record: &Entity) -> Result {
+    match record {
+        Entity::Tenant(t) => tenant(t),
+        Entity::Service(s) => service(s),
+        Entity::Instance(i) => instance(i),
+        Entity::Schema(s) => {
+            service_ref(&s.service)?;
+            id("schema_id", &s.schema_id)?;
+            bounded("schema content", &s.content, MAX_SCHEMA_LEN)?;
+            text("schema summary", &s.summary, MAX_TEXT_LEN)
+        }
+        Entity::Tags(t) => {
+            service_ref(&t.service)?;
+            map("tags", &t.tags)
+        }
+        Entity::Dependency(d) => service_ref(&d.consumer),
+        Entity::Checkpoint(c) => name("checkpoint source", &c.source),
+        Entity::Node(_) => Err(ValidationError::Invalid {
+            field: "records",
+            reason: "node records describe the cluster a backup came from; they are not restored".into(),
+        }),
+    }
+}
 
 /// Checks a command against the store's limits.
 pub fn validate_command(command: &Command) -> Result {
@@ -120,6 +146,10 @@ pub fn validate_command(command: &Command) -> Result {
         Command::EvictInstances(c) => {
             count("eviction items", c.items.len(), MAX_BATCH_ITEMS)?;
             c.items.iter().try_for_each(|i| instance_key(&i.instance))
+        }
+        Command::RestoreRecords(c) => {
+            count("restored records", c.records.len(), MAX_BATCH_ITEMS)?;
+            c.records.iter().try_for_each(restorable)
         }
         Command::MirrorBatch(c) => {
             name("source", &c.source)?;

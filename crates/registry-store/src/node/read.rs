@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
+use crate::backup::Backup;
 use crate::model::Revision;
 use crate::raft::pb;
 use crate::storage::AppliedState;
@@ -19,6 +20,13 @@ impl RegistryNode {
     /// This node's applied state, for local reads. Hold the guard briefly.
     pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
         self.inner.state.read()
+    }
+
+    /// A linearizable point-in-time copy of every record (see [`Backup`]).
+    pub async fn backup(&self) -> Result<Backup, NodeError> {
+        self.read_barrier().await?;
+        let applied = self.read();
+        Ok(Backup::of(&applied.state, applied.revision(), super::wall_clock_ms()))
     }
 
     /// Waits until this node has applied everything committed before the call, so the next

@@ -1,0 +1,149 @@
+//! What each subcommand does and prints: a table (comfy-table) for people, JSON for scripts.
+
+use std::path::Path;
+
+use anyhow::Context;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::Table;
+use registry_store::backup::Backup;
+use serde_json::json;
+use serde_json::Value;
+
+use crate::client::Client;
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.iter().copied());
+    t
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// The cluster as the node answering sees it, and each member's own health.
+pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
+    let cluster = client.get_json("/admin/cluster").await?;
+    let mut members = Vec::new();
+    for m in cluster["members"].as_array().cloned().unwrap_or_default() {
+        let (health, revision) = match m["http_addr"].as_str() {
+            Some(addr) => match client.probe(&format!("http://{addr}/health")).await {
+                Ok((200, body)) => ("UP".to_string(), body["revision"].clone()),
+                Ok((_, body)) => (format!("DOWN: {}", text(&body["reason"])), Value::Null),
+                Err(e) => (format!("unreachable: {e}"), Value::Null),
+            },
+            None => ("unknown (no HTTP address announced)".to_string(), Value::Null),
+        };
+        members.push(json!({
+            "id": m["id"], "role": m["role"], "raft_addr": m["raft_addr"],
+            "http_addr": m["http_addr"], "health": health, "revision": revision,
+        }));
+    }
+    let report = json!({
+        "server": client.base(),
+        "leader_id": cluster["leader_id"],
+        "term": cluster["term"],
+        "revision": cluster["last_applied"],
+        "members": members,
+    });
+    if json {
+        print_json(&report);
+        return Ok(());
+    }
+    println!(
+        "leader {}, term {}, revision {} (as {} sees it)",
+        text(&report["leader_id"]),
+        text(&report["term"]),
+        text(&report["revision"]),
+        client.base()
+    );
+    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP", "HEALTH", "REVISION"]);
+    for m in &members {
+        t.add_row(["id", "role", "raft_addr", "http_addr", "health", "revision"].map(|k| text(&m[k])));
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn print_members(cluster: &Value, json: bool) {
+    if json {
+        print_json(&cluster["members"]);
+        return;
+    }
+    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP"]);
+    for m in cluster["members"].as_array().into_iter().flatten() {
+        t.add_row(["id", "role", "raft_addr", "http_addr"].map(|k| text(&m[k])));
+    }
+    println!("{t}");
+}
+
+pub async fn members(client: &Client, json: bool) -> anyhow::Result<()> {
+    print_members(&client.get_json("/admin/cluster").await?, json);
+    Ok(())
+}
+
+pub async fn add_member(client: &Client, id: u64, raft_addr: &str, json: bool) -> anyhow::Result<()> {
+    let cluster = client
+        .post_json("/admin/members", &json!({"id": id, "raft_addr": raft_addr}))
+        .await?;
+    print_members(&cluster, json);
+    Ok(())
+}
+
+pub async fn remove_member(client: &Client, id: u64, json: bool) -> anyhow::Result<()> {
+    print_members(&client.delete_json(&format!("/admin/members/{id}")).await?, json);
+    Ok(())
+}
+
+/// Saves the backup to a file next to `file` first, then renames it: a failed save leaves no
+/// half-written file behind.
+pub async fn save(client: &Client, file: &Path, json: bool) -> anyhow::Result<()> {
+    let bytes = client.get_bytes("/admin/backup").await?;
+    let backup = Backup::decode(&bytes).context("the node sent something that is not a backup")?;
+    let partial = file.with_extension("partial");
+    std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, file).with_context(|| format!("cannot write {}", file.display()))?;
+    let report = json!({
+        "file": file.display().to_string(),
+        "revision": backup.revision,
+        "records": backup.records.len(),
+        "bytes": bytes.len(),
+    });
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "saved {} records at revision {} to {} ({} bytes)",
+            backup.records.len(),
+            backup.revision,
+            file.display(),
+            bytes.len()
+        );
+    }
+    Ok(())
+}
+
+pub async fn restore(client: &Client, file: &Path, json: bool) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Backup::decode(&bytes).with_context(|| format!("{} is not a registry backup", file.display()))?;
+    let report = client.post_bytes("/admin/restore", bytes).await?;
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "restored {} records (backup revision {}) at revision {}",
+            text(&report["records"]),
+            text(&report["backup_revision"]),
+            text(&report["revision"])
+        );
+    }
+    Ok(())
+}

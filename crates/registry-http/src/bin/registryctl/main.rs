@@ -1,0 +1,105 @@
+//! `registryctl`: operates a registry cluster through any node's HTTP API. Human tables by
+//! default, `--json` for scripts. Exit code 0 on success, 1 when the cluster refuses or cannot
+//! be reached (the reason on stderr), 2 for bad usage.
+
+mod client;
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::Subcommand;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "registryctl",
+    version,
+    about = "Operate a registry cluster through any of its nodes"
+)]
+struct Cli {
+    /// Any node's HTTP base URL.
+    #[arg(
+        long,
+        env = "REGISTRY_SERVER",
+        default_value = "http://127.0.0.1:8761",
+        global = true
+    )]
+    server: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Members, leader, term, revision and health of each node.
+    Status,
+    /// List, add or remove members.
+    Members {
+        #[command(subcommand)]
+        action: MembersAction,
+    },
+    /// Consistent point-in-time backups of every record, and their restore.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MembersAction {
+    /// The members and their roles.
+    List,
+    /// Adds a node (started with --join) as learner, waits until it caught up, then makes it a voter.
+    Add {
+        id: u64,
+        /// The new node's Raft address (HOST:PORT).
+        raft_addr: String,
+    },
+    /// Removes a node from the cluster.
+    Remove { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotAction {
+    /// Saves every record, as of one revision, to FILE.
+    Save { file: PathBuf },
+    /// Restores FILE into the cluster, which must hold no services or instances.
+    Restore { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("registryctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = client::Client::new(&cli.server);
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Status => commands::status(&client, cli.json).await,
+            Command::Members { action } => match action {
+                MembersAction::List => commands::members(&client, cli.json).await,
+                MembersAction::Add { id, raft_addr } => commands::add_member(&client, id, &raft_addr, cli.json).await,
+                MembersAction::Remove { id } => commands::remove_member(&client, id, cli.json).await,
+            },
+            Command::Snapshot { action } => match action {
+                SnapshotAction::Save { file } => commands::save(&client, &file, cli.json).await,
+                SnapshotAction::Restore { file } => commands::restore(&client, &file, cli.json).await,
+            },
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("registryctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `registryctl` end to end against real clusters: status and members of a three-node cluster,
+//! a member added and removed, and a backup saved from one cluster (through a follower) and
+//! restored into a fresh one, which then serves the same instances; a second restore is refused.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::Cluster;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn registryctl(server: &str, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_registryctl"))
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .output()
+        .await
+        .expect("registryctl runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn json_of(server: &str, args: &[&str]) -> Value {
+    let mut with_json = vec!["--json"];
+    with_json.extend_from_slice(args);
+    let run = registryctl(server, &with_json).await;
+    assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.stdout))
+}
+
+/// (service id, instance id, host, status) of every instance node `i` holds.
+async fn instances(cluster: &Cluster, i: usize) -> BTreeSet<(String, String, String, String)> {
+    let list = cluster
+        .get_json(i, "/admin/registry/instances")
+        .await
+        .expect("instances");
+    list["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            (s("service_id"), s("id"), s("host_name"), s("status"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
+    let mut source = Cluster::start(3, &[]);
+    source.wait_healthy(Duration::from_secs(30)).await;
+    for n in 0..60 {
+        source
+            .register(n % 3, &format!("svc-{}", n % 4), &format!("i-{n}"), None)
+            .await
+            .unwrap();
+    }
+    source.wait_converged(Duration::from_secs(20)).await;
+    let leader = source.leader(Duration::from_secs(10)).await;
+    let follower = (leader + 1) % 3;
+    let server = source.nodes[follower].url("");
+
+    let status = json_of(&server, &["status"]).await;
+    assert_eq!(status["leader_id"], source.nodes[leader].id);
+    let members = status["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{status}");
+    assert!(members.iter().all(|m| m["health"] == "UP"), "{status}");
+    assert_eq!(members.iter().filter(|m| m["role"] == "leader").count(), 1);
+    let table = registryctl(&server, &["status"]).await;
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    for i in 0..3 {
+        assert!(table.stdout.contains(&source.raft_addr(i)), "{}", table.stdout);
+    }
+
+    // A fourth node joins through registryctl, then leaves.
+    let joiner = source.add_joiner();
+    source.nodes[joiner].start();
+    let id = source.nodes[joiner].id.to_string();
+    let raft = source.raft_addr(joiner);
+    let added = json_of(&server, &["members", "add", &id, &raft]).await;
+    assert_eq!(added.as_array().unwrap().len(), 4, "{added}");
+    let removed = json_of(&server, &["members", "remove", &id]).await;
+    assert!(
+        removed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"] != source.nodes[joiner].id),
+        "{removed}"
+    );
+    assert_eq!(
+        json_of(&server, &["members", "list"]).await.as_array().unwrap().len(),
+        3
+    );
+
+    // Backup through a follower, restore into a fresh single-node cluster.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registry.backup");
+    let file = file.to_str().unwrap();
+    let saved = json_of(&server, &["snapshot", "save", file]).await;
+    assert!(
+        saved["records"].as_u64().unwrap() >= 64,
+        "60 instances, 4 services: {saved}"
+    );
+    let expected = instances(&source, follower).await;
+    assert_eq!(expected.len(), 60);
+
+    let target = Cluster::start(1, &[]);
+    target.wait_healthy(Duration::from_secs(30)).await;
+    let target_server = target.nodes[0].url("");
+    let restored = json_of(&target_server, &["snapshot", "restore", file]).await;
+    assert_eq!(restored["records"], saved["records"], "{restored}");
+    assert_eq!(instances(&target, 0).await, expected);
+
+    // A registry that is not empty refuses a restore, and says why.
+    let again = registryctl(&target_server, &["snapshot", "restore", file]).await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("restore needs an empty one"), "{}", again.stderr);
+    // Garbage is refused before it reaches the node.
+    std::fs::write(dir.path().join("junk"), b"not a backup").unwrap();
+    let junk = registryctl(
+        &target_server,
+        &["snapshot", "restore", dir.path().join("junk").to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(junk.code, 1);
+    assert!(junk.stderr.contains("is not a registry backup"), "{}", junk.stderr);
+}
