@@ -70,11 +70,23 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     let follower = (leader + 1) % 3;
     let server = source.nodes[follower].url("");
 
-    let status = json_of(&server, &["status"]).await;
+    // Members announce their HTTP addresses shortly after they start; until then their health
+    // is unknown.
+    let all_up = |status: &Value| {
+        let members = status["members"].as_array().unwrap();
+        members.len() == 3 && members.iter().all(|m| m["health"] == "UP")
+    };
+    let mut status = json_of(&server, &["status"]).await;
+    for _ in 0..200 {
+        if all_up(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = json_of(&server, &["status"]).await;
+    }
+    assert!(all_up(&status), "{status}");
     assert_eq!(status["leader_id"], source.nodes[leader].id);
     let members = status["members"].as_array().unwrap();
-    assert_eq!(members.len(), 3, "{status}");
-    assert!(members.iter().all(|m| m["health"] == "UP"), "{status}");
     assert_eq!(members.iter().filter(|m| m["role"] == "leader").count(), 1);
     let table = registryctl(&server, &["status"]).await;
     assert_eq!(table.code, 0, "{}", table.stderr);
