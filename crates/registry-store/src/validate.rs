@@ -57,22 +57,28 @@ pub enum ValidationError {
 
 type Result<T = ()> = std::result::Result<T, ValidationError>;
 
+/// A service's schema (contract), as `PutSchema` writes it and a backup carries it.
+fn schema(service: &ServiceRef, schema_id: &str, content: &str, summary: &str) -> Result {
+    service_ref(service)?;
+    id("schema_id", schema_id)?;
+    bounded("schema content", content, MAX_SCHEMA_LEN)?;
+    text("schema summary", summary, MAX_TEXT_LEN)
+}
+
+/// A service's tags, as `PutTags` writes them and a backup carries them.
+fn tags(service: &ServiceRef, tags: &Properties) -> Result {
+    service_ref(service)?;
+    map("tags", tags)
+}
+
 /// A record from a backup: checked like the command that would have written it.
 fn restorable(record: &Entity) -> Result {
     match record {
         Entity::Tenant(t) => tenant(t),
         Entity::Service(s) => service(s),
         Entity::Instance(i) => instance(i),
-        Entity::Schema(s) => {
-            service_ref(&s.service)?;
-            id("schema_id", &s.schema_id)?;
-            bounded("schema content", &s.content, MAX_SCHEMA_LEN)?;
-            text("schema summary", &s.summary, MAX_TEXT_LEN)
-        }
-        Entity::Tags(t) => {
-            service_ref(&t.service)?;
-            map("tags", &t.tags)
-        }
+        Entity::Schema(s) => schema(&s.service, &s.schema_id, &s.content, &s.summary),
+        Entity::Tags(t) => tags(&t.service, &t.tags),
         Entity::Dependency(d) => service_ref(&d.consumer),
         Entity::Checkpoint(c) => name("checkpoint source", &c.source),
         Entity::Node(_) => Err(ValidationError::Invalid {
@@ -124,20 +130,12 @@ pub fn validate_command(command: &Command) -> Result {
             map("metadata", &c.metadata)?;
             c.protocol_fields.as_ref().map_or(Ok(()), protocol_fields)
         }
-        Command::PutSchema(c) => {
-            service_ref(&c.service)?;
-            id("schema_id", &c.schema_id)?;
-            bounded("schema content", &c.content, MAX_SCHEMA_LEN)?;
-            text("schema summary", &c.summary, MAX_TEXT_LEN)
-        }
+        Command::PutSchema(c) => schema(&c.service, &c.schema_id, &c.content, &c.summary),
         Command::DeleteSchema(c) => {
             service_ref(&c.service)?;
             id("schema_id", &c.schema_id)
         }
-        Command::PutTags(c) => {
-            service_ref(&c.service)?;
-            map("tags", &c.tags)
-        }
+        Command::PutTags(c) => tags(&c.service, &c.tags),
         Command::DeleteTags(c) => {
             service_ref(&c.service)?;
             count("tag keys", c.keys.len(), MAX_MAP_ENTRIES)?;
@@ -325,6 +323,7 @@ mod tests {
     use crate::command::CancelInstance;
     use crate::command::RegisterInstance;
     use smol_str::SmolStr;
+    use std::sync::Arc;
 
     fn inst() -> Instance {
         Instance::new(Tenant::default(), "svc", "i-1", "host-1")
@@ -337,6 +336,30 @@ mod tests {
             create_service: None,
         });
         assert_eq!(validate_command(&c), Ok(()));
+    }
+
+    #[test]
+    fn restored_records_are_checked_like_their_commands_and_node_records_refused() {
+        let restore = |records| Command::RestoreRecords(crate::command::RestoreRecords { records });
+        let ok = vec![Entity::Instance(Arc::new(inst()))];
+        assert_eq!(validate_command(&restore(ok)), Ok(()));
+        let mut bad = inst();
+        bad.id = SmolStr::default();
+        let bad = vec![Entity::Instance(Arc::new(bad))];
+        assert_eq!(
+            validate_command(&restore(bad)),
+            Err(ValidationError::Empty { field: "instance id" })
+        );
+        let node = NodeRecord {
+            node_id: 1,
+            raft_addr: "127.0.0.1:7100".into(),
+            http_addrs: Vec::new(),
+        };
+        let refused = validate_command(&restore(vec![Entity::Node(Box::new(node))]));
+        assert!(
+            matches!(refused, Err(ValidationError::Invalid { field: "records", .. })),
+            "{refused:?}"
+        );
     }
 
     #[test]
