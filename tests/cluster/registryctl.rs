@@ -38,6 +38,20 @@ async fn json_of(server: &str, args: &[&str]) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.stdout))
 }
 
+/// `members list` once it shows `count` members (the node answering applies a membership change
+/// a moment after the leader committed it), or as it is after 10 s.
+async fn members_once(server: &str, count: usize) -> Value {
+    let mut members = json_of(server, &["members", "list"]).await;
+    for _ in 0..100 {
+        if members.as_array().unwrap().len() == count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        members = json_of(server, &["members", "list"]).await;
+    }
+    members
+}
+
 /// (service id, instance id, host, status) of every instance node `i` holds.
 async fn instances(cluster: &Cluster, i: usize) -> BTreeSet<(String, String, String, String)> {
     let list = cluster
@@ -99,21 +113,13 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     source.nodes[joiner].start();
     let id = source.nodes[joiner].id.to_string();
     let raft = source.raft_addr(joiner);
-    let added = json_of(&server, &["members", "add", &id, &raft]).await;
-    assert_eq!(added.as_array().unwrap().len(), 4, "{added}");
-    let removed = json_of(&server, &["members", "remove", &id]).await;
-    assert!(
-        removed
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["id"] != source.nodes[joiner].id),
-        "{removed}"
-    );
-    assert_eq!(
-        json_of(&server, &["members", "list"]).await.as_array().unwrap().len(),
-        3
-    );
+    json_of(&server, &["members", "add", &id, &raft]).await;
+    assert_eq!(members_once(&server, 4).await.as_array().unwrap().len(), 4);
+    json_of(&server, &["members", "remove", &id]).await;
+    let members = members_once(&server, 3).await;
+    let ids: Vec<&Value> = members.as_array().unwrap().iter().map(|m| &m["id"]).collect();
+    assert!(!ids.contains(&&Value::from(source.nodes[joiner].id)), "{members}");
+    assert_eq!(ids.len(), 3, "{members}");
 
     // Backup through a follower, restore into a fresh single-node cluster.
     let dir = tempfile::tempdir().unwrap();
@@ -133,6 +139,30 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     let restored = json_of(&target_server, &["snapshot", "restore", file]).await;
     assert_eq!(restored["records"], saved["records"], "{restored}");
     assert_eq!(instances(&target, 0).await, expected);
+
+    // Instances, filtered on the node, and one in full.
+    let svc1 = json_of(
+        &target_server,
+        &["instances", "list", "--service", "svc-1", "--status", "up"],
+    )
+    .await;
+    assert_eq!(svc1["instances"].as_array().unwrap().len(), 15, "{svc1}");
+    let none = json_of(&target_server, &["instances", "list", "--origin", "dc2"]).await;
+    assert!(none["instances"].as_array().unwrap().is_empty(), "{none}");
+    let one = json_of(&target_server, &["instances", "get", "svc-1", "i-1"]).await;
+    assert_eq!(
+        (one["service_id"].as_str(), one["id"].as_str()),
+        (Some("svc-1"), Some("i-1"))
+    );
+    let listed = registryctl(&target_server, &["instances", "list"]).await;
+    assert!(listed.stdout.contains("60 instances at revision"), "{}", listed.stdout);
+    let missing = registryctl(&target_server, &["instances", "get", "svc-1", "nope"]).await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no instance nope in service svc-1"),
+        "{}",
+        missing.stderr
+    );
 
     // A registry that is not empty refuses a restore, and says why.
     let again = registryctl(&target_server, &["snapshot", "restore", file]).await;

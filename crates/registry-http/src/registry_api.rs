@@ -160,8 +160,32 @@ async fn renew(State(node): State<RegistryNode>, JsonBody(body): JsonBody<RenewB
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     tenant: Option<String>,
+    /// Only this service's instances (its id).
+    service: Option<String>,
+    /// Only the instance with this id.
+    id: Option<String>,
+    /// Only instances with this status (`UP`, `DOWN`, `STARTING`, `OUT_OF_SERVICE`, ...).
+    status: Option<String>,
+    /// `local`, or the name of the peer the instances are mirrored from.
+    origin: Option<String>,
     /// `true`: a linearizable read (waits for everything committed before the request).
     consistent: Option<bool>,
+}
+
+impl ListQuery {
+    fn admits(&self, tenant: Option<&Tenant>, i: &Instance) -> bool {
+        tenant.is_none_or(|t| &i.tenant == t)
+            && self.service.as_deref().is_none_or(|s| i.service_id == s)
+            && self.id.as_deref().is_none_or(|id| i.id == id)
+            && self
+                .status
+                .as_deref()
+                .is_none_or(|s| i.status.as_str().eq_ignore_ascii_case(s))
+            && self
+                .origin
+                .as_deref()
+                .is_none_or(|o| i.origin.source().unwrap_or("local") == o)
+    }
 }
 
 #[derive(Serialize)]
@@ -179,7 +203,7 @@ async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> R
     let instances = applied
         .state
         .instances()
-        .filter(|i| tenant.as_ref().is_none_or(|t| &i.tenant == t))
+        .filter(|i| q.admits(tenant.as_ref(), i))
         .map(|i| (**i).clone())
         .collect();
     Ok(Json(InstanceList {

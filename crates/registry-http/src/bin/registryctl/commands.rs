@@ -117,6 +117,118 @@ pub async fn remove_member(client: &Client, id: u64, json: bool) -> anyhow::Resu
     Ok(())
 }
 
+/// Filters of `instances list`, passed to the node's instance list.
+#[derive(Debug, clap::Args)]
+pub struct InstanceFilter {
+    /// `domain/project`.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A service id.
+    #[arg(long)]
+    service: Option<String>,
+    /// `UP`, `DOWN`, `STARTING`, `OUT_OF_SERVICE`, `TESTING` or `UNKNOWN`.
+    #[arg(long)]
+    status: Option<String>,
+    /// `local`, or the federation peer the instances are mirrored from.
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+/// `/admin/registry/instances` with `pairs` as its query (values URL-encoded).
+fn instances_path(pairs: &[(&str, Option<&str>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencode(v))))
+        .chain(std::iter::once("consistent=true".to_string()))
+        .collect();
+    format!("/admin/registry/instances?{}", query.join("&"))
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn origin_of(i: &Value) -> String {
+    match &i["origin"] {
+        Value::String(local) => local.to_lowercase(),
+        Value::Object(o) => o
+            .get("Mirrored")
+            .map_or_else(|| "-".to_string(), |m| text(&m["source"])),
+        other => text(other),
+    }
+}
+
+pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool) -> anyhow::Result<()> {
+    let path = instances_path(&[
+        ("tenant", filter.tenant.as_deref()),
+        ("service", filter.service.as_deref()),
+        ("status", filter.status.as_deref()),
+        ("origin", filter.origin.as_deref()),
+    ]);
+    let list = client.get_json(&path).await?;
+    let instances = list["instances"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&json!({"revision": list["revision"], "instances": instances}));
+        return Ok(());
+    }
+    let mut t = table(&[
+        "TENANT",
+        "SERVICE",
+        "ID",
+        "HOST",
+        "ENDPOINTS",
+        "STATUS",
+        "ZONE",
+        "ORIGIN",
+    ]);
+    for i in &instances {
+        let tenant = format!("{}/{}", text(&i["tenant"]["domain"]), text(&i["tenant"]["project"]));
+        let endpoints: Vec<String> = i["endpoints"].as_array().into_iter().flatten().map(text).collect();
+        t.add_row([
+            tenant,
+            text(&i["service_id"]),
+            text(&i["id"]),
+            text(&i["host_name"]),
+            endpoints.join(" "),
+            text(&i["status"]),
+            text(&i["zone"]),
+            origin_of(i),
+        ]);
+    }
+    println!("{t}");
+    println!("{} instances at revision {}", instances.len(), text(&list["revision"]));
+    Ok(())
+}
+
+pub async fn get_instance(
+    client: &Client,
+    service: &str,
+    id: &str,
+    tenant: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let path = instances_path(&[("tenant", tenant), ("service", Some(service)), ("id", Some(id))]);
+    let list = client.get_json(&path).await?;
+    let Some(instance) = list["instances"].as_array().and_then(|a| a.first()).cloned() else {
+        anyhow::bail!("no instance {id} in service {service}");
+    };
+    if json {
+        print_json(&instance);
+        return Ok(());
+    }
+    let mut t = table(&["FIELD", "VALUE"]);
+    for (k, v) in instance.as_object().into_iter().flatten() {
+        t.add_row([k.clone(), text(v)]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
 /// Saves the backup to a file next to `file` first, then renames it: a failed save leaves no
 /// half-written file behind.
 pub async fn save(client: &Client, file: &Path, json: bool) -> anyhow::Result<()> {

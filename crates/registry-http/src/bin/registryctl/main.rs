@@ -47,6 +47,29 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Registered instances, from every protocol and origin.
+    Instances {
+        #[command(subcommand)]
+        action: InstancesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InstancesAction {
+    /// Instances matching every filter given.
+    List {
+        #[command(flatten)]
+        filter: commands::InstanceFilter,
+    },
+    /// One instance of a service, in full.
+    Get {
+        /// The service's id (Eureka apps: `eureka.<app>` in lower case).
+        service: String,
+        id: String,
+        /// `domain/project`; default `default/default`.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +111,12 @@ fn main() -> ExitCode {
                 MembersAction::List => commands::members(&client, cli.json).await,
                 MembersAction::Add { id, raft_addr } => commands::add_member(&client, id, &raft_addr, cli.json).await,
                 MembersAction::Remove { id } => commands::remove_member(&client, id, cli.json).await,
+            },
+            Command::Instances { action } => match action {
+                InstancesAction::List { filter } => commands::list_instances(&client, &filter, cli.json).await,
+                InstancesAction::Get { service, id, tenant } => {
+                    commands::get_instance(&client, &service, &id, tenant.as_deref(), cli.json).await
+                }
             },
             Command::Snapshot { action } => match action {
                 SnapshotAction::Save { file } => commands::save(&client, &file, cli.json).await,
