@@ -9,4 +9,5 @@ mod errors;
 mod peer;
 mod reads;
 mod registration;
+mod request_ids;
 mod status;

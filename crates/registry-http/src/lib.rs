@@ -37,6 +37,10 @@ use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::MakeRequestUuid;
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::request_id::SetRequestIdLayer;
+use tower_http::trace::TraceLayer;
 
 /// How the protocol APIs map onto the unified registry, and the federation.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,20 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Every request's span: its id (the client's `X-Request-Id`, else a new UUID, echoed in the
+/// response), method and path, so the node's log lines about a request can be found by its id.
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
 }
 
 /// The router as served: a trailing slash is ignored (every Eureka client fetches `.../apps/`).
