@@ -16,6 +16,7 @@ use crate::command::EvictItem;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::Revision;
+use crate::model::Tenant;
 
 /// How leases expire. Every field is configurable; defaults follow Eureka.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,9 +57,15 @@ impl Hash for LeaseKey {
     }
 }
 
+impl LeaseKey {
+    fn is(&self, tenant: &Tenant, service_id: &str, id: &str) -> bool {
+        self.0.tenant == *tenant && self.0.service_id == service_id && self.0.id == id
+    }
+}
+
 impl PartialEq for LeaseKey {
     fn eq(&self, other: &Self) -> bool {
-        self.0.tenant == other.0.tenant && self.0.service_id == other.0.service_id && self.0.id == other.0.id
+        self.is(&other.0.tenant, &other.0.service_id, &other.0.id)
     }
 }
 
@@ -66,7 +73,7 @@ impl Eq for LeaseKey {}
 
 impl Equivalent<LeaseKey> for InstanceKey {
     fn equivalent(&self, key: &LeaseKey) -> bool {
-        self.tenant == key.0.tenant && self.service_id == key.0.service_id && self.id == key.0.id
+        key.is(&self.tenant, &self.service_id, &self.id)
     }
 }
 

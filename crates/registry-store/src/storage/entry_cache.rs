@@ -116,18 +116,8 @@ impl EntryCache {
 
 #[cfg(test)]
 mod tests {
-    use openraft::CommittedLeaderId;
-    use openraft::EntryPayload;
-    use openraft::LogId;
-
     use super::*;
-
-    fn entry(index: u64) -> Entry {
-        Entry {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Blank,
-        }
-    }
+    use crate::storage::test_entry as entry;
 
     fn indexes(entries: Option<Vec<Entry>>) -> Option<Vec<u64>> {
         entries.map(|v| v.iter().map(|e| e.log_id.index).collect())

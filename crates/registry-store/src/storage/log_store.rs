@@ -351,16 +351,8 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
 #[cfg(test)]
 mod tests {
-    use openraft::CommittedLeaderId;
-
     use super::*;
-
-    fn entry(index: u64) -> Entry {
-        Entry {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Blank,
-        }
-    }
+    use crate::storage::test_entry as entry;
 
     /// Entries 1..=9 written straight to sled (not through `append`, so none is cached).
     fn store_with_nine_entries() -> (tempfile::TempDir, SledLogStore, usize) {

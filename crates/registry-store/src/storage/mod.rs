@@ -134,3 +134,12 @@ fn io_error(
 ) -> crate::raft::types::StorageError {
     openraft::StorageIOError::new(subject, verb, openraft::AnyError::new(&e)).into()
 }
+
+/// A blank log entry at `index` (term 1, leader 1), for the storage tests.
+#[cfg(test)]
+pub(crate) fn test_entry(index: u64) -> crate::raft::types::Entry {
+    crate::raft::types::Entry {
+        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+        payload: openraft::EntryPayload::Blank,
+    }
+}

@@ -23,7 +23,12 @@ impl Client {
     }
 
     pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.send(self.http.get(self.url(path)), path).await?;
+        self.get_json_with(path, &[]).await
+    }
+
+    /// GET with a query string (the client encodes it).
+    pub async fn get_json_with(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let response = self.send(self.http.get(self.url(path)).query(query), path).await?;
         Ok(response.json().await?)
     }
 

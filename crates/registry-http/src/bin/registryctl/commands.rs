@@ -134,23 +134,11 @@ pub struct InstanceFilter {
     origin: Option<String>,
 }
 
-/// `/admin/registry/instances` with `pairs` as its query (values URL-encoded).
-fn instances_path(pairs: &[(&str, Option<&str>)]) -> String {
-    let query: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencode(v))))
-        .chain(std::iter::once("consistent=true".to_string()))
-        .collect();
-    format!("/admin/registry/instances?{}", query.join("&"))
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// The node's instance list with the given filters (a linearizable read).
+async fn instance_list(client: &Client, filters: &[(&str, Option<&str>)]) -> anyhow::Result<Value> {
+    let mut query: Vec<(&str, &str)> = filters.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+    query.push(("consistent", "true"));
+    client.get_json_with("/admin/registry/instances", &query).await
 }
 
 fn origin_of(i: &Value) -> String {
@@ -164,13 +152,16 @@ fn origin_of(i: &Value) -> String {
 }
 
 pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool) -> anyhow::Result<()> {
-    let path = instances_path(&[
-        ("tenant", filter.tenant.as_deref()),
-        ("service", filter.service.as_deref()),
-        ("status", filter.status.as_deref()),
-        ("origin", filter.origin.as_deref()),
-    ]);
-    let list = client.get_json(&path).await?;
+    let list = instance_list(
+        client,
+        &[
+            ("tenant", filter.tenant.as_deref()),
+            ("service", filter.service.as_deref()),
+            ("status", filter.status.as_deref()),
+            ("origin", filter.origin.as_deref()),
+        ],
+    )
+    .await?;
     let instances = list["instances"].as_array().cloned().unwrap_or_default();
     if json {
         print_json(&json!({"revision": list["revision"], "instances": instances}));
@@ -212,8 +203,11 @@ pub async fn get_instance(
     tenant: Option<&str>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let path = instances_path(&[("tenant", tenant), ("service", Some(service)), ("id", Some(id))]);
-    let list = client.get_json(&path).await?;
+    let list = instance_list(
+        client,
+        &[("tenant", tenant), ("service", Some(service)), ("id", Some(id))],
+    )
+    .await?;
     let Some(instance) = list["instances"].as_array().and_then(|a| a.first()).cloned() else {
         anyhow::bail!("no instance {id} in service {service}");
     };
