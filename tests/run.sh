@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: what the README's test command and CI (.ci/run) run.
 # Everything it needs is installed from the project's own files: crates by Cargo (protoc is
-# vendored), the real Eureka clients into tests/clients (a Python venv and node_modules).
+# vendored), the real Eureka clients and the browser driver into tests/clients (a Python venv
+# and node_modules), Debian packages with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# jemalloc (registryd's allocator) is built from source with `make`.
-if ! command -v make >/dev/null 2>&1; then
+# Debian packages: `make` builds jemalloc (registryd's allocator) from source; the dashboard's
+# browser test drives Debian's `chromium` (with a font to render the page in).
+missing=()
+command -v make >/dev/null 2>&1 || missing+=(make)
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 clients=tests/clients

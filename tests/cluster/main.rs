@@ -8,6 +8,7 @@ mod ws_events;
 
 mod batching;
 mod catch_up;
+mod dashboard;
 mod eureka_clients;
 mod failover;
 mod federation;

@@ -1,7 +1,9 @@
 //! The registry's HTTP front and the `registryd` binary.
 //!
 //! - [`node_api`]: node endpoints every listener serves: `/health`, `/admin/cluster`,
-//!   `/admin/members`, `/admin/snapshot`.
+//!   `/admin/members`, `/admin/snapshot`, `/admin/backup`, `/admin/restore`.
+//! - [`dashboard`]: the dashboard page at `/` and the overview and events it reads.
+//! - [`lease_api`]: `/admin/leases`, the leader's leases and self-preservation state.
 //! - [`registry_api`]: the native JSON API on the unified model (`/admin/registry/...`), for
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
@@ -9,14 +11,20 @@
 //! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
 //!   (`registry_sync`), whose workers the router starts.
+//! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: following
+//!   the change feed for in-memory views.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod eureka;
+pub mod instance_feed;
+pub mod lease_api;
 pub mod metrics;
 pub mod node_api;
+pub mod peer_http;
 pub mod registry_api;
 pub mod request_metrics;
 pub mod servicecenter;
@@ -63,6 +71,8 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
         .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
+        .merge(lease_api::routes(node.clone()))
+        .merge(dashboard::routes(node.clone(), federation.clone()))
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))

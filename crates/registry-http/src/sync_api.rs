@@ -5,11 +5,9 @@
 //! report (`?local=true` shows its own, idle one).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
@@ -19,11 +17,12 @@ use registry_store::node::RegistryNode;
 use registry_sync::Federation;
 use serde::Deserialize;
 
+use crate::peer_http::PeerHttp;
+
 #[derive(Clone)]
 struct SyncState {
-    node: RegistryNode,
     federation: Arc<Federation>,
-    client: reqwest::Client,
+    peers: PeerHttp,
 }
 
 #[derive(Deserialize)]
@@ -36,12 +35,8 @@ struct ReportQuery {
 pub fn routes(node: RegistryNode, federation: Arc<Federation>) -> Router {
     let follow = federation.follow_service().into_server();
     let state = SyncState {
-        node,
         federation,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .build()
-            .unwrap_or_default(),
+        peers: PeerHttp::new(node),
     };
     Router::new()
         .route("/admin/sync", get(report))
@@ -54,21 +49,7 @@ async fn report(State(s): State<SyncState>, Query(q): Query<ReportQuery>) -> Res
     if q.local || local.leading {
         return Json(local).into_response();
     }
-    let leader_url = s.node.leader().and_then(|id| {
-        let applied = s.node.read();
-        let addr = applied.state.node(id)?.http_addrs.first()?.clone();
-        Some(format!("http://{addr}/admin/sync"))
-    });
-    let Some(url) = leader_url else {
-        return Json(local).into_response();
-    };
-    let forwarded = async {
-        let response = s.client.get(&url).send().await.ok()?;
-        let status = StatusCode::from_u16(response.status().as_u16()).ok()?;
-        let body = response.bytes().await.ok()?;
-        Some((status, [("content-type", "application/json")], body).into_response())
-    };
-    match forwarded.await {
+    match s.peers.forward_to_leader("/admin/sync").await {
         Some(response) => response,
         // The leader is unreachable from here: say what this node knows.
         None => Json(local).into_response(),

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use registry_store::change::ChangeKind;
-use registry_store::change::Entity;
-use registry_store::feed::FeedError;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::node::RegistryNode;
@@ -52,29 +50,12 @@ impl DeltaWindow {
             entries: Mutex::new(Entries::default()),
             retention,
         });
-        let weak = Arc::downgrade(&window);
-        tokio::spawn(async move {
-            loop {
-                let Ok(mut subscription) = node.subscribe(node.revision()) else {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                };
-                loop {
-                    let change = match subscription.next().await {
-                        Ok(change) => change,
-                        Err(FeedError::Compacted { .. }) => break,
-                        Err(FeedError::Closed) => return,
-                    };
-                    let Some(window) = weak.upgrade() else { return };
-                    if let Entity::Instance(instance) = &change.entity {
-                        window.push(Entry {
-                            at: Instant::now(),
-                            instance: instance.clone(),
-                            deleted: change.kind == ChangeKind::Deleted,
-                        });
-                    }
-                }
-            }
+        crate::instance_feed::follow(node, Arc::downgrade(&window), |window, instance, kind| {
+            window.push(Entry {
+                at: Instant::now(),
+                instance: instance.clone(),
+                deleted: kind == ChangeKind::Deleted,
+            })
         });
         window
     }

@@ -121,6 +121,9 @@ pub struct LeaseStats {
     pub threshold: u64,
     /// Whether expired leases are being evicted now.
     pub expiry_enabled: bool,
+    /// How long this leader has counted renewals: while shorter than the window, the count is
+    /// extrapolated and clients may not have renewed even once yet.
+    pub counted_for_ms: u64,
 }
 
 /// The leader's lease deadlines for locally registered instances.
@@ -260,6 +263,7 @@ impl LeaseTable {
             renewals_last_window: renewals,
             threshold,
             expiry_enabled,
+            counted_for_ms: now_ms.saturating_sub(self.since_ms),
         }
     }
 

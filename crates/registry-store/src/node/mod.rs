@@ -303,6 +303,11 @@ impl RegistryNode {
         *self.inner.revision.borrow()
     }
 
+    /// The current revision, changing as this node applies entries.
+    pub fn revisions(&self) -> watch::Receiver<Revision> {
+        self.inner.revision.clone()
+    }
+
     /// Subscribes to every change after revision `after`.
     pub fn subscribe(&self, after: Revision) -> Result<Subscription, FeedError> {
         self.inner.feed.subscribe(after)

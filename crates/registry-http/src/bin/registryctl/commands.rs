@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
+use registry_http::peer_http::reachable;
 use registry_store::backup::Backup;
 use serde_json::json;
 use serde_json::Value;
@@ -72,19 +73,6 @@ pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     }
     println!("{t}");
     Ok(())
-}
-
-/// A member's HTTP address as another host reaches it: one announced on every interface
-/// (`0.0.0.0:8761`) takes the host of its Raft address, which is advertised for others.
-fn reachable(http_addr: &str, raft_addr: Option<&str>) -> String {
-    let Some((host, port)) = http_addr.rsplit_once(':') else {
-        return http_addr.to_string();
-    };
-    let unspecified = matches!(host, "0.0.0.0" | "[::]" | "::");
-    match raft_addr.and_then(|r| r.rsplit_once(':')) {
-        Some((raft_host, _)) if unspecified => format!("{raft_host}:{port}"),
-        _ => http_addr.to_string(),
-    }
 }
 
 fn print_members(cluster: &Value, json: bool) {
@@ -266,17 +254,4 @@ pub async fn restore(client: &Client, file: &Path, json: bool) -> anyhow::Result
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reachable;
-
-    #[test]
-    fn an_address_on_every_interface_takes_the_raft_host() {
-        assert_eq!(reachable("0.0.0.0:8761", Some("registry-2:7100")), "registry-2:8761");
-        assert_eq!(reachable("[::]:8761", Some("10.0.0.2:7100")), "10.0.0.2:8761");
-        assert_eq!(reachable("10.0.0.3:8761", Some("registry-3:7100")), "10.0.0.3:8761");
-        assert_eq!(reachable("0.0.0.0:8761", None), "0.0.0.0:8761");
-    }
 }

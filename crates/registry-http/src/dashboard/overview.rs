@@ -1,0 +1,273 @@
+//! The registry part of the dashboard's overview, read from this node's applied state under one
+//! lock: totals, tenants → services → instances narrowed by the page's search and filters (at
+//! most `limit` instances), the filter choices, and the recent activity with service names.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use registry_store::model::Instance;
+use registry_store::model::InstanceStatus;
+use registry_store::model::Millis;
+use registry_store::model::Service;
+use registry_store::model::Tenant;
+use registry_store::state::RegistryState;
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::recent::Activity;
+
+/// Most instances one overview lists unless the page asks for fewer.
+pub const DEFAULT_LIMIT: usize = 2_000;
+/// Most instances one overview lists at all.
+pub const MAX_LIMIT: usize = 20_000;
+
+/// The page's search and filters (query parameters of `GET /admin/dashboard`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filter {
+    /// Words matched, case-insensitively, against the service (name, app, id, version) and the
+    /// instance (id, host, IP, zone, endpoints); every word must match somewhere.
+    #[serde(default)]
+    pub q: String,
+    /// `domain/project`.
+    pub tenant: Option<String>,
+    /// `UP`, `DOWN`, ...
+    pub status: Option<String>,
+    /// `local` or a peer's name.
+    pub origin: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    fn words(&self) -> Vec<String> {
+        self.q.split_whitespace().map(str::to_lowercase).collect()
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
+    }
+
+    fn admits_tenant(&self, tenant: &Tenant) -> bool {
+        self.tenant
+            .as_deref()
+            .is_none_or(|t| t.is_empty() || tenant.to_string() == t)
+    }
+
+    fn admits_instance(&self, i: &Instance) -> bool {
+        self.status
+            .as_deref()
+            .is_none_or(|s| s.is_empty() || i.status.as_str().eq_ignore_ascii_case(s))
+            && self
+                .origin
+                .as_deref()
+                .is_none_or(|o| o.is_empty() || origin_name(i.origin.source()) == o)
+    }
+
+    fn narrows_instances(&self) -> bool {
+        self.status.as_deref().is_some_and(|s| !s.is_empty()) || self.origin.as_deref().is_some_and(|o| !o.is_empty())
+    }
+}
+
+fn origin_name(source: Option<&str>) -> &str {
+    source.unwrap_or("local")
+}
+
+/// Counts over the whole registry, whatever the filters.
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    pub tenants: usize,
+    pub services: usize,
+    pub instances: usize,
+    /// Instances by status (`UP`, `DOWN`, ...), only statuses present.
+    pub by_status: BTreeMap<&'static str, usize>,
+    /// Instances by origin (`local` or the peer's name).
+    pub by_origin: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub host: String,
+    pub ip: String,
+    pub status: &'static str,
+    pub zone: String,
+    pub endpoints: Vec<String>,
+    pub origin: String,
+    pub registered_at_ms: Millis,
+    pub updated_at_ms: Millis,
+}
+
+impl InstanceView {
+    fn of(i: &Instance) -> Self {
+        Self {
+            id: i.id.to_string(),
+            host: i.host_name.to_string(),
+            ip: i.ip_addr.to_string(),
+            status: i.status.as_str(),
+            zone: i.zone.to_string(),
+            endpoints: i.endpoints.iter().map(ToString::to_string).collect(),
+            origin: origin_name(i.origin.source()).to_string(),
+            registered_at_ms: i.registered_at_ms,
+            updated_at_ms: i.updated_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    pub tenant: String,
+    pub id: String,
+    pub app: String,
+    pub name: String,
+    pub version: String,
+    pub environment: String,
+    pub origin: String,
+    /// All of the service's instances by status, whatever the filters.
+    pub by_status: BTreeMap<&'static str, usize>,
+    /// The instances the filters admit (within the overview's limit).
+    pub instances: Vec<InstanceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActivityView {
+    pub at_ms: Millis,
+    pub tenant: String,
+    /// The service's name (its id once it is gone).
+    pub service: String,
+    pub instance_id: String,
+    pub host: String,
+    pub origin: String,
+}
+
+/// Choices for the page's filters.
+#[derive(Debug, Default, Serialize)]
+pub struct Choices {
+    pub tenants: Vec<String>,
+    pub statuses: Vec<&'static str>,
+    pub origins: Vec<String>,
+}
+
+/// What the registry holds, as the page shows it.
+#[derive(Debug, Serialize)]
+pub struct RegistryView {
+    pub revision: u64,
+    pub totals: Totals,
+    pub services: Vec<ServiceView>,
+    /// Instances the filters admit, and how many of them are listed (at most the limit).
+    pub matching_instances: usize,
+    pub listed_instances: usize,
+    pub choices: Choices,
+    pub recent_registrations: Vec<ActivityView>,
+    pub recent_cancellations: Vec<ActivityView>,
+}
+
+/// Reads the registry part of the overview from `state` at `revision`.
+pub fn registry_view(
+    state: &RegistryState,
+    revision: u64,
+    filter: &Filter,
+    recent: (Vec<Activity>, Vec<Activity>),
+) -> RegistryView {
+    let words = filter.words();
+    let limit = filter.limit();
+    let mut totals = Totals {
+        tenants: state.tenants().count(),
+        services: state.service_count(),
+        instances: state.instance_count(),
+        ..Totals::default()
+    };
+    let mut origins = BTreeSet::new();
+    for i in state.instances() {
+        *totals.by_status.entry(i.status.as_str()).or_default() += 1;
+        let origin = origin_name(i.origin.source());
+        if !totals.by_origin.contains_key(origin) {
+            origins.insert(origin.to_string());
+        }
+        *totals.by_origin.entry(origin.to_string()).or_default() += 1;
+    }
+    let mut services: Vec<&Arc<Service>> = state.services().filter(|s| filter.admits_tenant(&s.tenant)).collect();
+    services.sort_by_cached_key(|s| (s.tenant.to_string(), s.name.to_lowercase(), s.version.clone()));
+    let mut views = Vec::new();
+    let (mut matching, mut listed) = (0, 0);
+    for s in services {
+        let service_text = [s.name.as_str(), s.app.as_str(), s.id.as_str(), s.version.as_str()];
+        let unmatched: Vec<&String> = words
+            .iter()
+            .filter(|w| !service_text.iter().any(|t| t.to_lowercase().contains(w.as_str())))
+            .collect();
+        let mut by_status = BTreeMap::new();
+        let mut instances = Vec::new();
+        let mut admitted = 0;
+        let mut sorted: Vec<&Arc<Instance>> = state.instances_of(&s.service_ref()).collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        for i in sorted {
+            *by_status.entry(i.status.as_str()).or_default() += 1;
+            if !filter.admits_instance(i) || !unmatched.iter().all(|w| instance_matches(i, w)) {
+                continue;
+            }
+            admitted += 1;
+            if listed < limit {
+                instances.push(InstanceView::of(i));
+                listed += 1;
+            }
+        }
+        matching += admitted;
+        // A service without admitted instances shows only when the search names the service
+        // itself and no status or origin filter narrows the instances.
+        let shown = admitted > 0 || (unmatched.is_empty() && !filter.narrows_instances());
+        if shown {
+            views.push(ServiceView {
+                tenant: s.tenant.to_string(),
+                id: s.id.to_string(),
+                app: s.app.clone(),
+                name: s.name.clone(),
+                version: s.version.clone(),
+                environment: s.environment.clone(),
+                origin: origin_name(s.origin.source()).to_string(),
+                by_status,
+                instances,
+            });
+        }
+    }
+    let mut tenants: Vec<String> = state.tenants().map(ToString::to_string).collect();
+    tenants.sort();
+    let activity = |list: Vec<Activity>| -> Vec<ActivityView> {
+        list.into_iter()
+            .map(|a| {
+                let i = &a.instance;
+                ActivityView {
+                    at_ms: a.at_ms,
+                    tenant: i.tenant.to_string(),
+                    service: state
+                        .service(&i.service_ref())
+                        .map_or_else(|| i.service_id.to_string(), |s| s.name.clone()),
+                    instance_id: i.id.to_string(),
+                    host: i.host_name.to_string(),
+                    origin: origin_name(i.origin.source()).to_string(),
+                }
+            })
+            .collect()
+    };
+    let (registered, cancelled) = recent;
+    RegistryView {
+        revision,
+        totals,
+        services: views,
+        matching_instances: matching,
+        listed_instances: listed,
+        choices: Choices {
+            tenants,
+            statuses: InstanceStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            origins: origins.into_iter().collect(),
+        },
+        recent_registrations: activity(registered),
+        recent_cancellations: activity(cancelled),
+    }
+}
+
+fn instance_matches(i: &Instance, word: &str) -> bool {
+    [&i.id, &i.host_name, &i.ip_addr, &i.zone]
+        .iter()
+        .any(|t| t.to_lowercase().contains(word))
+        || i.endpoints.iter().any(|e| e.to_lowercase().contains(word))
+}

@@ -1,0 +1,108 @@
+//! HTTP calls from this node to the other members' HTTP listeners: forwarding a read to the
+//! leader (which alone holds the leases and runs the sync workers) and probing a member's
+//! `/health`. Addresses come from the node records members announce.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use registry_store::node::RegistryNode;
+use registry_store::raft::types::NodeId;
+use serde::de::DeserializeOwned;
+
+/// How long a call to another member may take: the dashboard and reports wait for it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A client for the other members' HTTP listeners.
+#[derive(Clone)]
+pub struct PeerHttp {
+    node: RegistryNode,
+    client: reqwest::Client,
+}
+
+impl PeerHttp {
+    pub fn new(node: RegistryNode) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self { node, client }
+    }
+
+    /// `http://ADDR{path}` for member `id`, once it has announced its HTTP address.
+    pub fn member_url(&self, id: NodeId, path: &str) -> Option<String> {
+        let addr = {
+            let applied = self.node.read();
+            applied.state.node(id)?.http_addrs.first()?.clone()
+        };
+        let status = self.node.status();
+        let raft_addr = status.members.iter().find(|m| m.id == id).map(|m| m.raft_addr.as_str());
+        Some(format!("http://{}{path}", reachable(&addr, raft_addr)))
+    }
+
+    /// The leader's answer to `GET {path}`, passed through as JSON; `None` when no other node
+    /// leads or it cannot be reached.
+    pub async fn forward_to_leader(&self, path: &str) -> Option<Response> {
+        let leader = self.node.leader().filter(|l| *l != self.node.node_id())?;
+        let url = self.member_url(leader, path)?;
+        let response = self.client.get(&url).send().await.ok()?;
+        let status = StatusCode::from_u16(response.status().as_u16()).ok()?;
+        let body = response.bytes().await.ok()?;
+        Some((status, [("content-type", "application/json")], body).into_response())
+    }
+
+    /// The leader's `GET {path}` decoded, when another node leads and answers with success.
+    pub async fn leader_json<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
+        let leader = self.node.leader().filter(|l| *l != self.node.node_id())?;
+        self.member_json(leader, path).await.ok()
+    }
+
+    /// Member `id`'s `GET {path}` decoded, whatever the status (health answers 503 with a
+    /// body); an error says why it could not be asked.
+    pub async fn member_json<T: DeserializeOwned>(&self, id: NodeId, path: &str) -> Result<T, String> {
+        let url = self
+            .member_url(id, path)
+            .ok_or_else(|| "has not announced an HTTP address".to_string())?;
+        let response = self.client.get(&url).send().await.map_err(|e| describe(&e))?;
+        response.json().await.map_err(|e| describe(&e))
+    }
+}
+
+/// A member's HTTP address as another host reaches it: one announced on every interface
+/// (`0.0.0.0:8761`) takes the host of its Raft address, which is advertised for others.
+pub fn reachable(http_addr: &str, raft_addr: Option<&str>) -> String {
+    let Some((host, port)) = http_addr.rsplit_once(':') else {
+        return http_addr.to_string();
+    };
+    let unspecified = matches!(host, "0.0.0.0" | "[::]" | "::");
+    match raft_addr.and_then(|r| r.rsplit_once(':')) {
+        Some((raft_host, _)) if unspecified => format!("{raft_host}:{port}"),
+        _ => http_addr.to_string(),
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "did not answer in time".into()
+    } else if e.is_connect() {
+        "unreachable".into()
+    } else if e.is_decode() {
+        "answered something other than JSON".into()
+    } else {
+        e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_on_every_interface_takes_the_raft_host() {
+        assert_eq!(reachable("0.0.0.0:8761", Some("registry-2:7100")), "registry-2:8761");
+        assert_eq!(reachable("[::]:8761", Some("10.0.0.2:7100")), "10.0.0.2:8761");
+        assert_eq!(reachable("10.0.0.3:8761", Some("registry-3:7100")), "10.0.0.3:8761");
+        assert_eq!(reachable("0.0.0.0:8761", None), "0.0.0.0:8761");
+    }
+}
