@@ -2,7 +2,8 @@
 //! health, the leader's leases read from a follower, the registry narrowed by the search and
 //! filters, recent activity), and the page itself in headless Chromium (Debian's `chromium`,
 //! driven by playwright-core from `tests/clients/`): it lists a registered app and the three
-//! nodes, shows a newly registered instance without a reload, and raises no JavaScript error.
+//! nodes, shows an instance mirrored from another data center with its origin and the peer's
+//! state, shows a newly registered instance without a reload, and raises no JavaScript error.
 //! The screenshot is kept at `target/tmp/dashboard.png`.
 
 use std::path::PathBuf;
@@ -168,15 +169,34 @@ async fn self_preservation_turned_off_shows_eurekas_banner() {
 async fn page_lists_the_cluster_and_shows_new_instances_live_in_chromium() {
     let chromium = chromium();
     installed("node_modules/playwright-core");
-    let cluster = Cluster::start(3, &[]);
+    // Another data center's Eureka (a registryd), mirrored into this cluster.
+    let west = Cluster::start(1, &[]);
+    let mut cluster = Cluster::new(3, &[]);
+    cluster.use_config(&format!(
+        "cluster_name = \"dc-east\"\n[[sync]]\nname = \"dc-west\"\nkind = \"eureka\"\nurl = \"{}\"\ndirection = \"import\"\ninterval_ms = 200\n",
+        west.nodes[0].url("/eureka/")
+    ));
+    cluster.start_all();
+    west.wait_healthy(Duration::from_secs(30)).await;
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let leader = cluster.leader(Duration::from_secs(10)).await;
     let follower = (leader + 1) % 3;
     let http = reqwest::Client::new();
-    eureka_register(&http, &cluster.nodes[leader].url(""), "ORDER-SERVICE", "order-1")
+    let east = cluster.nodes[leader].url("");
+    eureka_register(&http, &east, "ORDER-SERVICE", "order-1").await.unwrap();
+    eureka_register(&http, &east, "ORDER-SERVICE", "order-2").await.unwrap();
+    let out_of_service = http
+        .put(format!(
+            "{east}/eureka/apps/ORDER-SERVICE/order-2/status?value=OUT_OF_SERVICE"
+        ))
+        .send()
         .await
         .unwrap();
-    overview_when_all_up(&cluster, follower, 1).await;
+    assert_eq!(out_of_service.status(), 200);
+    eureka_register(&http, &west.nodes[0].url(""), "INVENTORY-SERVICE", "inventory-1")
+        .await
+        .unwrap();
+    overview_when_all_up(&cluster, follower, 2).await;
 
     let script = clients_dir().join("dashboard_check.js").display().to_string();
     let mut page = Client::spawn(
@@ -193,6 +213,11 @@ async fn page_lists_the_cluster_and_shows_new_instances_live_in_chromium() {
     seen(page.ask("wait-text #cluster leader"));
     assert_eq!(page.ask("count #cluster tr[data-node]")["count"], 3);
     seen(page.ask("wait-text #where revision"));
+    // The mirrored instance shows where it came from, and the peer its state.
+    seen(page.ask("wait-text #services inventory-1"));
+    seen(page.ask("wait-text [data-instance=inventory-1] dc-west"));
+    seen(page.ask("wait-text [data-peer=dc-west] syncing"));
+    seen(page.ask("wait-text [data-instance=order-2] OUT_OF_SERVICE"));
 
     // Registered after the page loaded (through another node): it appears without a reload.
     eureka_register(&http, &cluster.nodes[leader].url(""), "PAYMENT-SERVICE", "payment-7")
