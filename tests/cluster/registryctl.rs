@@ -1,6 +1,8 @@
 //! `registryctl` end to end against real clusters: status and members of a three-node cluster,
-//! a member added and removed, and a backup saved from one cluster (through a follower) and
-//! restored into a fresh one, which then serves the same instances; a second restore is refused.
+//! a member added as learner, promoted and removed, and a backup saved from one cluster
+//! (through a follower) and restored into a fresh one, which then serves the same instances; a
+//! second restore is refused. Draining the leader moves leadership away while writes go on,
+//! none refused.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -52,6 +54,25 @@ async fn members_once(server: &str, count: usize) -> Value {
     members
 }
 
+/// `status` once it shows `count` members, all UP. Members announce their HTTP addresses
+/// shortly after they start; until then their health is unknown.
+async fn status_all_up(server: &str, count: usize) -> Value {
+    let all_up = |status: &Value| {
+        let members = status["members"].as_array().unwrap();
+        members.len() == count && members.iter().all(|m| m["health"] == "UP")
+    };
+    let mut status = json_of(server, &["status"]).await;
+    for _ in 0..200 {
+        if all_up(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = json_of(server, &["status"]).await;
+    }
+    assert!(all_up(&status), "{status}");
+    status
+}
+
 /// (service id, instance id, host, status) of every instance node `i` holds.
 async fn instances(cluster: &Cluster, i: usize) -> BTreeSet<(String, String, String, String)> {
     let list = cluster
@@ -84,21 +105,7 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     let follower = (leader + 1) % 3;
     let server = source.nodes[follower].url("");
 
-    // Members announce their HTTP addresses shortly after they start; until then their health
-    // is unknown.
-    let all_up = |status: &Value| {
-        let members = status["members"].as_array().unwrap();
-        members.len() == 3 && members.iter().all(|m| m["health"] == "UP")
-    };
-    let mut status = json_of(&server, &["status"]).await;
-    for _ in 0..200 {
-        if all_up(&status) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        status = json_of(&server, &["status"]).await;
-    }
-    assert!(all_up(&status), "{status}");
+    let status = status_all_up(&server, 3).await;
     assert_eq!(status["leader_id"], source.nodes[leader].id);
     let members = status["members"].as_array().unwrap();
     assert_eq!(members.iter().filter(|m| m["role"] == "leader").count(), 1);
@@ -113,8 +120,31 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     source.nodes[joiner].start();
     let id = source.nodes[joiner].id.to_string();
     let raft = source.raft_addr(joiner);
-    json_of(&server, &["members", "add", &id, &raft]).await;
-    assert_eq!(members_once(&server, 4).await.as_array().unwrap().len(), 4);
+    // As a learner first, then promoted to voter.
+    json_of(&server, &["members", "add", &id, &raft, "--learner"]).await;
+    let members = members_once(&server, 4).await;
+    let role_of = |members: &Value| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == source.nodes[joiner].id)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(role_of(&members), Some("learner".into()), "{members}");
+    json_of(&server, &["members", "promote", &id]).await;
+    let mut members = json_of(&server, &["members", "list"]).await;
+    for _ in 0..100 {
+        if role_of(&members) == Some("follower".into()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        members = json_of(&server, &["members", "list"]).await;
+    }
+    assert_eq!(role_of(&members), Some("follower".into()), "{members}");
+    let again = registryctl(&server, &["members", "promote", &id]).await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already a voter"), "{}", again.stderr);
     json_of(&server, &["members", "remove", &id]).await;
     let members = members_once(&server, 3).await;
     let ids: Vec<&Value> = members.as_array().unwrap().iter().map(|m| &m["id"]).collect();
@@ -177,4 +207,68 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     .await;
     assert_eq!(junk.code, 1);
     assert!(junk.stderr.contains("is not a registry backup"), "{}", junk.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_moves_leadership_away_while_writes_go_on() {
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = (leader + 1) % 3;
+    let server = cluster.nodes[follower].url("");
+    let leader_id = cluster.nodes[leader].id;
+    // registryctl reaches the node to drain through its announced HTTP address.
+    status_all_up(&server, 3).await;
+
+    // Writes through a follower all along; none may fail.
+    let writer = {
+        let base = cluster.nodes[follower].url("");
+        let client = cluster.client.clone();
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for n in 0..150 {
+                let registered =
+                    crate::support::register_at(&client, &base, "drain-svc", &format!("i-{n}"), None).await;
+                if let Err(e) = registered {
+                    failures.push(e);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            failures
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let drained = json_of(&server, &["drain", &leader_id.to_string()]).await;
+    assert_eq!(drained["drained"], true, "{drained}");
+    let new_leader = drained["leader_id"].as_u64().unwrap();
+    assert_ne!(new_leader, leader_id, "{drained}");
+    assert_eq!(
+        writer.await.unwrap(),
+        Vec::<String>::new(),
+        "writes failed during the hand-over"
+    );
+    assert_eq!(cluster.instance_ids(follower, "drain-svc").await.len(), 150);
+
+    // The drained node says so, and stays out of the running.
+    let health = cluster.get_json(leader, "/health").await.unwrap();
+    assert_eq!(health["drained"], true, "{health}");
+    let table = registryctl(&server, &["status"]).await;
+    assert!(table.stdout.contains("UP (drained)"), "{}", table.stdout);
+    let now = cluster.leader(Duration::from_secs(10)).await;
+    assert_ne!(now, leader);
+
+    let undrained = json_of(&server, &["undrain", &leader_id.to_string()]).await;
+    assert_eq!(undrained["drained"], false, "{undrained}");
+    let health = cluster.get_json(leader, "/health").await.unwrap();
+    assert_eq!(health["drained"], false, "{health}");
+
+    // A lone node has no one to hand over to: refused, and it leads on.
+    let single = Cluster::start(1, &[]);
+    single.wait_healthy(Duration::from_secs(30)).await;
+    status_all_up(&single.nodes[0].url(""), 1).await;
+    let refused = registryctl(&single.nodes[0].url(""), &["drain", "1"]).await;
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("no other voter"), "{}", refused.stderr);
+    let health = single.get_json(0, "/health").await.unwrap();
+    assert_eq!(health["drained"], false, "{health}");
 }

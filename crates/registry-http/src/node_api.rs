@@ -1,4 +1,5 @@
-//! Node endpoints: health, cluster view, membership, snapshots, and backup and restore.
+//! Node endpoints: health, cluster view, membership (add, promote, remove), draining this node
+//! before maintenance, snapshots, and backup and restore.
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -29,6 +30,8 @@ pub fn routes() -> Router<RegistryNode> {
         .route("/admin/cluster", get(cluster))
         .route("/admin/members", post(add_member))
         .route("/admin/members/{id}", delete(remove_member))
+        .route("/admin/members/{id}/promote", post(promote_member))
+        .route("/admin/drain", post(drain).delete(undrain))
         .route("/admin/snapshot", post(snapshot))
         .route("/admin/backup", get(backup))
         .route(
@@ -40,12 +43,13 @@ pub fn routes() -> Router<RegistryNode> {
 /// The largest backup `POST /admin/restore` takes (a million instances fit).
 const MAX_BACKUP_BYTES: usize = 1024 * 1024 * 1024;
 
-/// 200 once the node knows a leader and has applied what it has; 503 with the reason otherwise.
+/// 200 once the node knows a leader and has applied what it has (and whether it is drained);
+/// 503 with the reason otherwise.
 async fn health(State(node): State<RegistryNode>) -> impl IntoResponse {
     match node.health() {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "UP", "revision": node.revision() })),
+            Json(json!({ "status": "UP", "revision": node.revision(), "drained": node.is_drained() })),
         ),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -62,15 +66,42 @@ async fn cluster(State(node): State<RegistryNode>) -> Json<ClusterStatus> {
 struct AddMember {
     id: u64,
     raft_addr: String,
+    /// Keep it a learner (replicated to, not voting) until promoted.
+    #[serde(default)]
+    learner: bool,
 }
 
-/// Adds a node as learner, waits until it caught up, then promotes it to voter.
+/// Adds a node as learner, waits until it caught up, then promotes it to voter (unless it is
+/// to stay a learner).
 async fn add_member(
     State(node): State<RegistryNode>,
     JsonBody(body): JsonBody<AddMember>,
 ) -> Result<Json<ClusterStatus>, ApiError> {
-    node.add_member(body.id, body.raft_addr.clone()).await?;
+    node.add_member(body.id, body.raft_addr.clone(), body.learner).await?;
     Ok(Json(node.status()))
+}
+
+/// Makes a learner a voter once it has caught up.
+async fn promote_member(
+    State(node): State<RegistryNode>,
+    Path(id): Path<u64>,
+) -> Result<Json<ClusterStatus>, ApiError> {
+    node.promote_member(id).await?;
+    Ok(Json(node.status()))
+}
+
+/// Takes this node out of elections and moves leadership away from it (before maintenance).
+async fn drain(State(node): State<RegistryNode>) -> Result<Json<serde_json::Value>, ApiError> {
+    let leader = node.drain().await?;
+    Ok(Json(
+        json!({ "node_id": node.node_id(), "drained": true, "leader_id": leader }),
+    ))
+}
+
+/// Puts this node back in the running for leadership.
+async fn undrain(State(node): State<RegistryNode>) -> Json<serde_json::Value> {
+    node.undrain();
+    Json(json!({ "node_id": node.node_id(), "drained": false, "leader_id": node.leader() }))
 }
 
 async fn remove_member(State(node): State<RegistryNode>, Path(id): Path<u64>) -> Result<Json<ClusterStatus>, ApiError> {

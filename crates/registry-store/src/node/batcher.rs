@@ -20,6 +20,7 @@ use openraft::error::RaftError;
 use openraft::BasicNode;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -59,14 +60,28 @@ struct Pending {
 #[derive(Clone)]
 pub(super) struct Batcher {
     queue: mpsc::Sender<Pending>,
+    /// Room for entries in flight: the packing loop takes a permit per entry.
+    in_flight: Arc<Semaphore>,
 }
+
+/// While held, no entry is in flight and none is proposed; proposals wait in the queue.
+pub(super) struct Paused(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Batcher {
     /// Starts the packing loop for `raft`.
     pub(super) fn start(raft: Raft) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(pack_and_propose(raft, rx));
-        Self { queue }
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+        tokio::spawn(pack_and_propose(raft, rx, in_flight.clone()));
+        Self { queue, in_flight }
+    }
+
+    /// Waits until the entries in flight are applied, then holds further ones until the
+    /// returned guard is dropped (a leadership hand-over: nothing may renew the followers'
+    /// leader lease meanwhile).
+    pub(super) async fn pause(&self) -> Option<Paused> {
+        let all = u32::try_from(IN_FLIGHT).ok()?;
+        self.in_flight.clone().acquire_many_owned(all).await.ok().map(Paused)
     }
 
     /// Proposes `proposal` (`encoded_len` is its encoded size) and waits until it is applied on
@@ -89,8 +104,7 @@ fn stopped() -> ProposeError {
     RaftError::Fatal(Fatal::Stopped)
 }
 
-async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn pack_and_propose(raft: Raft, mut rx: mpsc::Receiver<Pending>, in_flight: Arc<Semaphore>) {
     let mut carried: Option<Pending> = None;
     let mut previous_len = 0;
     loop {

@@ -18,15 +18,26 @@ use crate::raft::types::NodeId;
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl RegistryNode {
-    /// Adds node `id` at `raft_addr`: as a learner until caught up, then as a voter.
-    pub async fn add_member(&self, id: NodeId, raft_addr: String) -> Result<(), NodeError> {
+    /// Adds node `id` at `raft_addr`: as a learner until caught up, then as a voter unless
+    /// `learner` keeps it a learner (until [`Self::promote_member`]).
+    pub async fn add_member(&self, id: NodeId, raft_addr: String, learner: bool) -> Result<(), NodeError> {
         if id == 0 || raft_addr.trim().is_empty() {
             return Err(NodeError::Membership(
                 "node id must be ≥ 1 and the address non-empty".into(),
             ));
         }
-        let change = pb::change_membership_request::Change::Add(pb::AddMember { node_id: id, raft_addr });
+        let change = pb::change_membership_request::Change::Add(pb::AddMember {
+            node_id: id,
+            raft_addr,
+            learner,
+        });
         self.change_membership(change).await
+    }
+
+    /// Makes learner `id` a voter (once it has caught up).
+    pub async fn promote_member(&self, id: NodeId) -> Result<(), NodeError> {
+        self.change_membership(pb::change_membership_request::Change::Promote(id))
+            .await
     }
 
     /// Removes node `id` from the cluster.
@@ -67,7 +78,25 @@ impl RegistryNode {
                 tracing::info!(node = add.node_id, addr = %add.raft_addr, "adding member");
                 let learner = raft.add_learner(add.node_id, BasicNode::new(add.raft_addr.clone()), true);
                 within_timeout(learner).await?.map_err(map)?;
-                let voters = BTreeSet::from([add.node_id]);
+                if !add.learner {
+                    let voters = BTreeSet::from([add.node_id]);
+                    within_timeout(raft.change_membership(ChangeMembers::AddVoterIds(voters), false))
+                        .await?
+                        .map_err(map)?;
+                }
+            }
+            pb::change_membership_request::Change::Promote(id) => {
+                let membership = self.metrics().membership_config.clone();
+                let membership = membership.membership();
+                if membership.voter_ids().any(|v| v == id) {
+                    return Err(NodeError::Membership(format!("node {id} is already a voter")));
+                }
+                if !membership.nodes().any(|(n, _)| *n == id) {
+                    return Err(NodeError::Membership(format!("node {id} is not a member")));
+                }
+                tracing::info!(node = id, "promoting learner to voter");
+                self.wait_caught_up(id).await?;
+                let voters = BTreeSet::from([id]);
                 within_timeout(raft.change_membership(ChangeMembers::AddVoterIds(voters), false))
                     .await?
                     .map_err(map)?;
@@ -91,6 +120,23 @@ impl RegistryNode {
             }
         }
         Ok(())
+    }
+}
+
+impl RegistryNode {
+    /// Waits (while leading) until learner `id` has replicated the log up to where it was now.
+    async fn wait_caught_up(&self, id: NodeId) -> Result<(), NodeError> {
+        let target = self.metrics().last_log_index;
+        let deadline = tokio::time::Instant::now() + CHANGE_TIMEOUT;
+        loop {
+            if self.replicated_to(id) >= target {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(NodeError::Unavailable(format!("node {id} has not caught up")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 mod batcher;
 mod cluster_service;
 mod config;
+mod drain;
 mod error;
 mod heartbeat;
 mod maintenance;
@@ -20,6 +21,7 @@ mod status;
 mod write;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::sync::Weak;
 use std::time::Duration;
@@ -95,6 +97,8 @@ struct Inner {
     startup_log_index: u64,
     log_counters: Arc<LogCounters>,
     meters: StoreMeters,
+    /// Kept out of elections (drained for maintenance).
+    drained: AtomicBool,
 }
 
 impl RegistryNode {
@@ -157,6 +161,7 @@ impl RegistryNode {
                 startup_log_index,
                 log_counters,
                 meters,
+                drained: AtomicBool::new(false),
             }),
         };
         node.spawn_grpc_server(raft_listener);
@@ -326,23 +331,17 @@ impl RegistryNode {
         }
     }
 
-    /// Stops the node: a leader first hands leadership to its most caught-up follower.
+    /// Stops the node: a leader first hands leadership to its most caught-up follower, so
+    /// writes wait briefly instead of failing over after an election timeout.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
-        let successor = self.successor();
+        if self.metrics().state == ServerState::Leader {
+            if let Err(e) = self.drain().await {
+                tracing::warn!(error = %e, "could not hand leadership over before stopping");
+            }
+        }
         if let Err(e) = inner.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
-        }
-        if let Some((id, addr)) = successor {
-            // Followers refuse votes while the old leader's lease lasts; ask just after it ends.
-            tokio::time::sleep(inner.config.election_timeout.0).await;
-            if let Ok(mut client) = self.cluster_client(&addr) {
-                let call = client.trigger_election(crate::raft::pb::TriggerElectionRequest {});
-                match tokio::time::timeout(Duration::from_millis(500), call).await {
-                    Ok(Ok(_)) => tracing::info!(successor = id, "handed leadership over"),
-                    _ => tracing::warn!(successor = id, "could not ask the successor to take over"),
-                }
-            }
         }
         let _ = inner.stop.send(true);
         let tasks: Vec<JoinHandle<()>> = inner.tasks.lock().drain(..).collect();
@@ -368,6 +367,13 @@ impl RegistryNode {
             .map(|(id, _)| *id)?;
         let addr = self.member_addr(best)?;
         Some((best, addr))
+    }
+
+    /// While leading: the index of the last log entry replicated to member `id`.
+    fn replicated_to(&self, id: NodeId) -> Option<u64> {
+        let m = self.metrics();
+        let matched = m.replication.as_ref()?.get(&id).copied().flatten();
+        matched.map(|l| l.index)
     }
 
     /// The Raft address of a member, from the current membership.

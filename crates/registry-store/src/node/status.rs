@@ -23,6 +23,8 @@ pub struct ClusterStatus {
     pub snapshot_index: u64,
     /// Log entries up to this index are purged, 0 if none.
     pub purged_index: u64,
+    /// This node is kept out of elections (drained for maintenance).
+    pub drained: bool,
     pub members: Vec<MemberStatus>,
 }
 
@@ -76,6 +78,7 @@ impl RegistryNode {
             last_log_index: m.last_log_index.unwrap_or(0),
             snapshot_index: m.snapshot.map_or(0, |l| l.index),
             purged_index: m.purged.map_or(0, |l| l.index),
+            drained: self.is_drained(),
             members,
         }
     }

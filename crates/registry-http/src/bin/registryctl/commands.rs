@@ -38,6 +38,7 @@ pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
         let http_addr = m["http_addr"].as_str().map(|a| reachable(a, m["raft_addr"].as_str()));
         let (health, revision) = match &http_addr {
             Some(addr) => match client.probe(&format!("http://{addr}/health")).await {
+                Ok((200, body)) if body["drained"] == true => ("UP (drained)".to_string(), body["revision"].clone()),
                 Ok((200, body)) => ("UP".to_string(), body["revision"].clone()),
                 Ok((_, body)) => (format!("DOWN: {}", text(&body["reason"])), Value::Null),
                 Err(e) => (format!("unreachable: {e}"), Value::Null),
@@ -92,11 +93,64 @@ pub async fn members(client: &Client, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn add_member(client: &Client, id: u64, raft_addr: &str, json: bool) -> anyhow::Result<()> {
+pub async fn add_member(client: &Client, id: u64, raft_addr: &str, learner: bool, json: bool) -> anyhow::Result<()> {
     let cluster = client
-        .post_json("/admin/members", &json!({"id": id, "raft_addr": raft_addr}))
+        .post_json(
+            "/admin/members",
+            &json!({"id": id, "raft_addr": raft_addr, "learner": learner}),
+        )
         .await?;
     print_members(&cluster, json);
+    Ok(())
+}
+
+pub async fn promote_member(client: &Client, id: u64, json: bool) -> anyhow::Result<()> {
+    let cluster = client
+        .post_json(&format!("/admin/members/{id}/promote"), &json!({}))
+        .await?;
+    print_members(&cluster, json);
+    Ok(())
+}
+
+/// A client for member `id`'s own HTTP API, found through the cluster as `client`'s node sees it.
+async fn member_client(client: &Client, id: u64) -> anyhow::Result<Client> {
+    let cluster = client.get_json("/admin/cluster").await?;
+    let member = cluster["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == id)
+        .ok_or_else(|| anyhow::anyhow!("node {id} is not a member"))?;
+    let addr = member["http_addr"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("node {id} has not announced an HTTP address"))?;
+    Ok(Client::new(&format!(
+        "http://{}",
+        reachable(addr, member["raft_addr"].as_str())
+    )))
+}
+
+/// Takes node `id` out of elections and moves leadership away from it (`undo`: back in).
+pub async fn drain(client: &Client, id: u64, undo: bool, json: bool) -> anyhow::Result<()> {
+    let node = member_client(client, id).await?;
+    let report = if undo {
+        node.delete_json("/admin/drain").await?
+    } else {
+        node.post_json("/admin/drain", &json!({})).await?
+    };
+    if json {
+        print_json(&report);
+    } else if undo {
+        println!(
+            "node {id} stands for election again; leader {}",
+            text(&report["leader_id"])
+        );
+    } else {
+        println!(
+            "node {id} drained: it will not stand for election until undrained or restarted; leader {}",
+            text(&report["leader_id"])
+        );
+    }
     Ok(())
 }
 

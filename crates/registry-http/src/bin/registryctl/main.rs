@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Members, leader, term, revision and health of each node.
     Status,
-    /// List, add or remove members.
+    /// List, add, promote or remove members.
     Members {
         #[command(subcommand)]
         action: MembersAction,
@@ -52,6 +52,12 @@ enum Command {
         #[command(subcommand)]
         action: InstancesAction,
     },
+    /// Before maintenance: keeps node ID from standing for election and, if it leads, moves
+    /// leadership to the most caught-up voter (writes wait a moment, none fail). Lasts until
+    /// `undrain` or a restart.
+    Drain { id: u64 },
+    /// Lets a drained node stand for election again.
+    Undrain { id: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,7 +87,12 @@ enum MembersAction {
         id: u64,
         /// The new node's Raft address (HOST:PORT).
         raft_addr: String,
+        /// Keep it a learner (replicated to, not voting) until `members promote`.
+        #[arg(long)]
+        learner: bool,
     },
+    /// Makes a learner a voter, once it has caught up.
+    Promote { id: u64 },
     /// Removes a node from the cluster.
     Remove { id: u64 },
 }
@@ -109,7 +120,10 @@ fn main() -> ExitCode {
             Command::Status => commands::status(&client, cli.json).await,
             Command::Members { action } => match action {
                 MembersAction::List => commands::members(&client, cli.json).await,
-                MembersAction::Add { id, raft_addr } => commands::add_member(&client, id, &raft_addr, cli.json).await,
+                MembersAction::Add { id, raft_addr, learner } => {
+                    commands::add_member(&client, id, &raft_addr, learner, cli.json).await
+                }
+                MembersAction::Promote { id } => commands::promote_member(&client, id, cli.json).await,
                 MembersAction::Remove { id } => commands::remove_member(&client, id, cli.json).await,
             },
             Command::Instances { action } => match action {
@@ -118,6 +132,8 @@ fn main() -> ExitCode {
                     commands::get_instance(&client, &service, &id, tenant.as_deref(), cli.json).await
                 }
             },
+            Command::Drain { id } => commands::drain(&client, id, false, cli.json).await,
+            Command::Undrain { id } => commands::drain(&client, id, true, cli.json).await,
             Command::Snapshot { action } => match action {
                 SnapshotAction::Save { file } => commands::save(&client, &file, cli.json).await,
                 SnapshotAction::Restore { file } => commands::restore(&client, &file, cli.json).await,

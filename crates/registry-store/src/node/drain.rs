@@ -1,0 +1,122 @@
+//! Draining a node before maintenance: it stops standing for election and, if it leads, hands
+//! leadership to its most caught-up voter; undraining puts it back in the running (so does a
+//! restart).
+//!
+//! openraft 0.9 has no leadership transfer, and followers refuse votes while the leader's
+//! lease (the longest election timeout since they last heard from it) lasts. So the leader
+//! holds new log entries (writes wait in the batcher's queue, they are not refused), stops its
+//! heartbeats, waits until the successor has every entry and the lease has run out, and asks the
+//! successor to campaign. Held writes then go to the new leader.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use openraft::ServerState;
+use tokio::time::Instant;
+
+use super::call_peer;
+use super::NodeError;
+use super::RegistryNode;
+use crate::raft::pb;
+use crate::raft::types::NodeId;
+
+/// How long the successor may take to receive the leader's last entries.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts at asking a successor to campaign.
+const ELECTION_ATTEMPTS: u32 = 3;
+
+impl RegistryNode {
+    /// Takes this node out of elections and, if it leads, moves leadership to another voter.
+    /// Answers the leader afterwards. On failure the node stays in the running and leads on.
+    pub async fn drain(&self) -> Result<Option<NodeId>, NodeError> {
+        self.set_drained(true);
+        if self.metrics().state != ServerState::Leader {
+            return Ok(self.leader());
+        }
+        match self.hand_over().await {
+            Ok(leader) => Ok(Some(leader)),
+            Err(e) => {
+                self.set_drained(false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts this node back in the running for leadership.
+    pub fn undrain(&self) {
+        self.set_drained(false);
+    }
+
+    /// Whether this node is kept out of elections.
+    pub fn is_drained(&self) -> bool {
+        self.inner.drained.load(Ordering::Relaxed)
+    }
+
+    fn set_drained(&self, drained: bool) {
+        self.inner.drained.store(drained, Ordering::Relaxed);
+        self.inner.raft.runtime_config().elect(!drained);
+        tracing::info!(drained, "election candidacy changed");
+    }
+
+    /// Moves leadership from this node (the leader) to its most caught-up voter.
+    async fn hand_over(&self) -> Result<NodeId, NodeError> {
+        let paused = self
+            .inner
+            .batcher
+            .pause()
+            .await
+            .ok_or_else(|| NodeError::Stopped("the write path is closed".into()))?;
+        let runtime = self.inner.raft.runtime_config();
+        runtime.heartbeat(false);
+        let moved = self.move_leadership().await;
+        runtime.heartbeat(true);
+        drop(paused);
+        moved
+    }
+
+    async fn move_leadership(&self) -> Result<NodeId, NodeError> {
+        let (successor, addr) = self.caught_up_successor().await?;
+        let lease = self.inner.config.election_timeout.1;
+        for attempt in 1..=ELECTION_ATTEMPTS {
+            // Followers refuse votes until the lease since the leader's last message ends.
+            tokio::time::sleep(lease + Duration::from_millis(20)).await;
+            let mut client = self.cluster_client(&addr)?;
+            let call = client.trigger_election(pb::TriggerElectionRequest {});
+            if let Err(e) = call_peer(successor, lease * 2, call).await {
+                tracing::warn!(successor, attempt, error = %e, "successor could not campaign");
+            }
+            let deadline = Instant::now() + lease * 4;
+            while Instant::now() < deadline {
+                if let Some(leader) = self.leader().filter(|l| *l != self.node_id()) {
+                    tracing::info!(leader, "handed leadership over");
+                    return Ok(leader);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Err(NodeError::Unavailable(format!(
+            "node {successor} did not take leadership over"
+        )))
+    }
+
+    /// The voter with the most log replicated, once it has all of this leader's log.
+    async fn caught_up_successor(&self) -> Result<(NodeId, String), NodeError> {
+        let deadline = Instant::now() + CATCH_UP_TIMEOUT;
+        loop {
+            let last = self.metrics().last_log_index;
+            let (successor, addr) = self
+                .successor()
+                .ok_or_else(|| NodeError::Membership("no other voter can take leadership over".into()))?;
+            let matched = self.replicated_to(successor);
+            if matched >= last {
+                return Ok((successor, addr));
+            }
+            if Instant::now() >= deadline {
+                return Err(NodeError::Unavailable(format!(
+                    "node {successor} has not caught up (at {matched:?} of {last:?})"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
