@@ -38,6 +38,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use self::overview::Filter;
+use self::overview::Records;
 use self::overview::RegistryView;
 use self::recent::RecentActivity;
 use crate::lease_api::LeaseReport;
@@ -145,15 +146,11 @@ struct Overview {
 }
 
 async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> Json<Overview> {
-    let registry = {
+    let records = {
         let applied = d.node.read();
-        overview::registry_view(
-            &applied.state,
-            applied.revision(),
-            &filter,
-            d.recent.latest(RECENT_SHOWN),
-        )
+        Records::take(&applied.state, applied.revision())
     };
+    let registry = overview::registry_view(records, &filter, d.recent.latest(RECENT_SHOWN));
     let (members, (leases, leases_error), sync) = tokio::join!(members(&d), leases(&d), sync_report(&d));
     let status = d.node.status();
     Json(Overview {

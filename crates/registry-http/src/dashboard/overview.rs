@@ -1,15 +1,20 @@
-//! The registry part of the dashboard's overview, read from this node's applied state under one
-//! lock: totals, tenants → services → instances narrowed by the page's search and filters (at
-//! most `limit` instances), the filter choices, and the recent activity with service names.
+//! The registry part of the dashboard's overview: totals, tenants → services → instances
+//! narrowed by the page's search and filters (at most `limit` instances), the filter choices,
+//! and the recent activity with service names.
+//!
+//! The state lock is held only to copy pointers to the records ([`Records::take`]); sorting,
+//! matching and shaping happen after, so an open dashboard does not hold up applying writes.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use registry_store::model::Instance;
 use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
 use registry_store::model::Service;
+use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
@@ -161,31 +166,50 @@ pub struct RegistryView {
     pub recent_cancellations: Vec<ActivityView>,
 }
 
-/// Reads the registry part of the overview from `state` at `revision`.
-pub fn registry_view(
-    state: &RegistryState,
+/// Pointers to every tenant, service and instance at one revision.
+pub struct Records {
     revision: u64,
-    filter: &Filter,
-    recent: (Vec<Activity>, Vec<Activity>),
-) -> RegistryView {
+    tenants: Vec<Tenant>,
+    services: Vec<Arc<Service>>,
+    instances: Vec<Arc<Instance>>,
+}
+
+impl Records {
+    /// Copies the pointers out of `state` (at `revision`): the only part done under its lock.
+    pub fn take(state: &RegistryState, revision: u64) -> Self {
+        Self {
+            revision,
+            tenants: state.tenants().cloned().collect(),
+            services: state.services().cloned().collect(),
+            instances: state.instances().cloned().collect(),
+        }
+    }
+}
+
+/// The registry part of the overview, from `records`.
+pub fn registry_view(records: Records, filter: &Filter, recent: (Vec<Activity>, Vec<Activity>)) -> RegistryView {
     let words = filter.words();
     let limit = filter.limit();
     let mut totals = Totals {
-        tenants: state.tenants().count(),
-        services: state.service_count(),
-        instances: state.instance_count(),
+        tenants: records.tenants.len(),
+        services: records.services.len(),
+        instances: records.instances.len(),
         ..Totals::default()
     };
-    let mut origins = BTreeSet::new();
-    for i in state.instances() {
+    let mut by_service: HashMap<ServiceRef, Vec<&Arc<Instance>>> = HashMap::new();
+    for i in &records.instances {
         *totals.by_status.entry(i.status.as_str()).or_default() += 1;
-        let origin = origin_name(i.origin.source());
-        if !totals.by_origin.contains_key(origin) {
-            origins.insert(origin.to_string());
-        }
-        *totals.by_origin.entry(origin.to_string()).or_default() += 1;
+        *totals
+            .by_origin
+            .entry(origin_name(i.origin.source()).to_string())
+            .or_default() += 1;
+        by_service.entry(i.service_ref()).or_default().push(i);
     }
-    let mut services: Vec<&Arc<Service>> = state.services().filter(|s| filter.admits_tenant(&s.tenant)).collect();
+    let mut services: Vec<&Arc<Service>> = records
+        .services
+        .iter()
+        .filter(|s| filter.admits_tenant(&s.tenant))
+        .collect();
     services.sort_by_cached_key(|s| (s.tenant.to_string(), s.name.to_lowercase(), s.version.clone()));
     let mut views = Vec::new();
     let (mut matching, mut listed) = (0, 0);
@@ -198,7 +222,7 @@ pub fn registry_view(
         let mut by_status = BTreeMap::new();
         let mut instances = Vec::new();
         let mut admitted = 0;
-        let mut sorted: Vec<&Arc<Instance>> = state.instances_of(&s.service_ref()).collect();
+        let mut sorted = by_service.remove(&s.service_ref()).unwrap_or_default();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         for i in sorted {
             *by_status.entry(i.status.as_str()).or_default() += 1;
@@ -229,8 +253,13 @@ pub fn registry_view(
             });
         }
     }
-    let mut tenants: Vec<String> = state.tenants().map(ToString::to_string).collect();
+    let mut tenants: Vec<String> = records.tenants.iter().map(ToString::to_string).collect();
     tenants.sort();
+    let names: HashMap<ServiceRef, &str> = records
+        .services
+        .iter()
+        .map(|s| (s.service_ref(), s.name.as_str()))
+        .collect();
     let activity = |list: Vec<Activity>| -> Vec<ActivityView> {
         list.into_iter()
             .map(|a| {
@@ -238,9 +267,9 @@ pub fn registry_view(
                 ActivityView {
                     at_ms: a.at_ms,
                     tenant: i.tenant.to_string(),
-                    service: state
-                        .service(&i.service_ref())
-                        .map_or_else(|| i.service_id.to_string(), |s| s.name.clone()),
+                    service: names
+                        .get(&i.service_ref())
+                        .map_or_else(|| i.service_id.to_string(), |n| n.to_string()),
                     instance_id: i.id.to_string(),
                     host: i.host_name.to_string(),
                     origin: origin_name(i.origin.source()).to_string(),
@@ -248,18 +277,19 @@ pub fn registry_view(
             })
             .collect()
     };
+    let origins: BTreeSet<String> = totals.by_origin.keys().cloned().collect();
     let (registered, cancelled) = recent;
     RegistryView {
-        revision,
-        totals,
-        services: views,
-        matching_instances: matching,
-        listed_instances: listed,
+        revision: records.revision,
         choices: Choices {
             tenants,
             statuses: InstanceStatus::ALL.iter().map(|s| s.as_str()).collect(),
             origins: origins.into_iter().collect(),
         },
+        totals,
+        services: views,
+        matching_instances: matching,
+        listed_instances: listed,
         recent_registrations: activity(registered),
         recent_cancellations: activity(cancelled),
     }
