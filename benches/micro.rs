@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the hot paths: applying a registration, the Eureka JSON and XML
-//! encoders, ServiceCenter find, and version rules.
+//! encoders, ServiceCenter find, version rules, and the dashboard's overview (the part done
+//! under the state lock against the whole of it).
 //!
 //! `cargo bench -p registry-bench --bench micro`
 
@@ -12,6 +13,9 @@ use criterion::criterion_group;
 use criterion::criterion_main;
 use criterion::BatchSize;
 use criterion::Criterion;
+use registry_http::dashboard::overview::registry_view;
+use registry_http::dashboard::overview::Filter;
+use registry_http::dashboard::overview::Records;
 use registry_http::eureka::view::View;
 use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
@@ -107,5 +111,30 @@ fn version_rules(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, apply, encoders, servicecenter_find, version_rules);
+fn dashboard(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let state = registry(&settings);
+    c.bench_function(
+        "dashboard: copy record pointers of 10k instances (under the lock)",
+        |b| b.iter(|| black_box(Records::take(black_box(&state), INSTANCES))),
+    );
+    c.bench_function("dashboard: overview of 10k instances, 2,000 listed", |b| {
+        b.iter(|| {
+            let records = Records::take(&state, INSTANCES);
+            black_box(registry_view(records, &Filter::default(), (Vec::new(), Vec::new())))
+        })
+    });
+    let search = Filter {
+        q: "bench-7".into(),
+        ..Filter::default()
+    };
+    c.bench_function("dashboard: overview of 10k instances, searched", |b| {
+        b.iter(|| {
+            let records = Records::take(&state, INSTANCES);
+            black_box(registry_view(records, &search, (Vec::new(), Vec::new())))
+        })
+    });
+}
+
+criterion_group!(benches, apply, encoders, servicecenter_find, version_rules, dashboard);
 criterion_main!(benches);
