@@ -26,7 +26,18 @@ async function main() {
   const browser = await chromium.launch({
     executablePath,
     headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    // No network beyond the page: the machines these tests run on have none, and Chromium's
+    // background connections (updates, sync, QUIC probes) would only be refused.
+    args: [
+      '--no-sandbox',
+      '--disable-dev-shm-usage',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   // A laptop screen.
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
