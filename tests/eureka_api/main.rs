@@ -4,6 +4,7 @@
 
 mod support;
 
+mod auth;
 mod delta;
 mod errors;
 mod peer;

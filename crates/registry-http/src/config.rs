@@ -8,12 +8,15 @@ use std::time::Duration;
 use clap::Parser;
 use clap::ValueEnum;
 use registry_store::model::Tenant;
+use registry_store::node::ClusterSecret;
 use registry_store::node::NodeConfig;
 use registry_sync::config::validate_all;
 use registry_sync::config::PeerFile;
 use registry_sync::SyncSettings;
 use serde::Deserialize;
 
+use crate::auth::AuthFile;
+use crate::auth::AuthSettings;
 use crate::eureka::mapping::EurekaSettings;
 use crate::servicecenter::ScSettings;
 use crate::ApiSettings;
@@ -85,6 +88,11 @@ pub struct Cli {
     /// Default `registry`.
     #[arg(long, env = "REGISTRY_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
+    /// Secret shared by every node (at least 16 characters): nodes authenticate to each other
+    /// with it and it signs ServiceCenter tokens. Needed once users are configured
+    /// (`[[auth.users]]` in the file). Prefer the environment or the file to the command line.
+    #[arg(long, env = "REGISTRY_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -136,6 +144,10 @@ pub struct FileConfig {
     pub sync: Vec<PeerFile>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    /// Users, roles and tenants, the cluster secret and the token lifetime (file only, but the
+    /// secret, which the flag or environment may give).
+    #[serde(default)]
+    pub auth: AuthFile,
 }
 
 /// Validated settings for one `registryd` process.
@@ -293,6 +305,9 @@ impl Settings {
             cluster_name,
             eureka_app_id: eureka.app_id.clone(),
         };
+        let cluster_secret = cli.cluster_secret.or(file.auth.cluster_secret.clone());
+        let auth = AuthSettings::from_file(&file.auth, cluster_secret.as_deref()).map_err(ConfigError::Invalid)?;
+        node.cluster_secret = cluster_secret.map(ClusterSecret);
         Ok(Settings {
             node,
             http,
@@ -301,6 +316,7 @@ impl Settings {
                 eureka,
                 servicecenter,
                 sync,
+                auth,
             },
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
             log_level: cli

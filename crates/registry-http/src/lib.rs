@@ -13,9 +13,11 @@
 //!   (`registry_sync`), whose workers the router starts.
 //! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: following
 //!   the change feed for in-memory views.
+//! - [`auth`]: who may call what (users, roles, tenants, tokens), checked on every route.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
+pub mod auth;
 pub mod config;
 pub mod dashboard;
 pub mod error;
@@ -33,6 +35,7 @@ pub mod sync_api;
 use std::future::Future;
 use std::sync::Arc;
 
+use auth::AuthSettings;
 use axum::serve::ListenerExt;
 use axum::Router;
 use axum::ServiceExt;
@@ -56,6 +59,7 @@ pub struct ApiSettings {
     pub eureka: EurekaSettings,
     pub servicecenter: ScSettings,
     pub sync: SyncSettings,
+    pub auth: AuthSettings,
 }
 
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
@@ -65,7 +69,11 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
     sync.eureka_app_id = apis.eureka.app_id.clone();
     let federation = Federation::start(node.clone(), sync);
     let requests = Arc::new(request_metrics::RequestMetrics::default());
-    Router::new()
+    let guard = apis
+        .auth
+        .enabled()
+        .then(|| Arc::new(auth::Guard::new(apis.auth.clone(), apis.eureka.tenant.clone())));
+    let routes = Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
@@ -75,6 +83,13 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(dashboard::routes(node.clone(), federation.clone()))
         .merge(sync_api::routes(node.clone(), federation))
         .merge(servicecenter::routes(node, apis.servicecenter))
+        .merge(auth::routes(apis.auth));
+    // Refusals are timed and traced like every other answer: the guard sits innermost.
+    let routes = match guard {
+        Some(guard) => routes.layer(axum::middleware::from_fn_with_state(guard, auth::check)),
+        None => routes,
+    };
+    routes
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

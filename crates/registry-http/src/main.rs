@@ -61,6 +61,28 @@ fn init_logging(settings: &Settings) {
     }
 }
 
+/// Says loudly when a listener others can reach has no authentication: anyone who reaches an
+/// HTTP listener could then read and change the registry, or a Raft listener join the cluster.
+fn warn_if_exposed(settings: &Settings, raft: &TcpListener, http: &[TcpListener]) {
+    let exposed = |l: &TcpListener| l.local_addr().is_ok_and(|a| !a.ip().is_loopback());
+    if !settings.apis.auth.enabled() {
+        for l in http.iter().filter(|l| exposed(l)) {
+            tracing::warn!(
+                listener = ?l.local_addr().ok(),
+                "HTTP LISTENER REACHABLE FROM OTHER HOSTS WITHOUT AUTHENTICATION: anyone who reaches it can read \
+                 and change the registry; configure [[auth.users]] and a cluster secret"
+            );
+        }
+    }
+    if settings.node.cluster_secret.is_none() && exposed(raft) {
+        tracing::warn!(
+            listener = ?raft.local_addr().ok(),
+            "RAFT LISTENER REACHABLE FROM OTHER HOSTS WITHOUT A CLUSTER SECRET: any host that reaches it can \
+             take part in the cluster; set --cluster-secret (the same on every node)"
+        );
+    }
+}
+
 async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let raft_listener = TcpListener::bind(&settings.raft_listen)
         .await
@@ -73,6 +95,7 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         settings.node.http_addrs.push(listener.local_addr()?.to_string());
         http_listeners.push(listener);
     }
+    warn_if_exposed(&settings, &raft_listener, &http_listeners);
     let node = RegistryNode::start(settings.node.clone(), raft_listener).await?;
     let (stop_http, _) = watch::channel(false);
     let mut servers = Vec::new();

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use base64::Engine;
 use registry_store::model::Tenant;
 use serde::Deserialize;
 
@@ -103,6 +104,19 @@ pub struct PeerConfig {
 pub enum Credentials {
     Basic { username: String, password: String },
     Bearer(String),
+}
+
+impl Credentials {
+    /// The `Authorization` header's value for these credentials.
+    pub fn header_value(&self) -> String {
+        match self {
+            Credentials::Basic { username, password } => {
+                let pair = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                format!("Basic {pair}")
+            }
+            Credentials::Bearer(token) => format!("Bearer {token}"),
+        }
+    }
 }
 
 impl PeerConfig {

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     TagNotExists,
     DependedOnConsumer,
     ServiceVersionNotExists,
+    Unauthorized,
+    Forbidden,
     Internal,
     Unavailable,
 }
@@ -47,6 +49,8 @@ impl ErrorCode {
             ErrorCode::TagNotExists => 400018,
             ErrorCode::DependedOnConsumer => 400023,
             ErrorCode::ServiceVersionNotExists => 400026,
+            ErrorCode::Unauthorized => 401002,
+            ErrorCode::Forbidden => 403001,
             ErrorCode::Internal => 500003,
             ErrorCode::Unavailable => 500011,
         }
@@ -64,6 +68,8 @@ impl ErrorCode {
             ErrorCode::TagNotExists => "Tag does not exist",
             ErrorCode::DependedOnConsumer => "Consumer(s) depends on this micro-service",
             ErrorCode::ServiceVersionNotExists => "Micro-service version does not exist",
+            ErrorCode::Unauthorized => "Request unauthorized",
+            ErrorCode::Forbidden => "Forbidden",
             ErrorCode::Internal => "Internal server error",
             ErrorCode::Unavailable => "Registry service is unavailable",
         }

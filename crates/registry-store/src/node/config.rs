@@ -41,6 +41,19 @@ pub struct NodeConfig {
     pub feed_history: usize,
     /// How long a write may wait for a leader and a quorum. Default 10 s.
     pub write_timeout: Duration,
+    /// Shared by every node: with it, node-to-node gRPC calls carry a credential derived from
+    /// it and calls without it are refused. `None`: nodes trust their network.
+    pub cluster_secret: Option<ClusterSecret>,
+}
+
+/// The secret every node shares; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSecret(pub String);
+
+impl std::fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterSecret(..)")
+    }
 }
 
 impl NodeConfig {
@@ -61,6 +74,7 @@ impl NodeConfig {
             lease_tick: Duration::from_secs(1),
             feed_history: crate::feed::DEFAULT_HISTORY,
             write_timeout: Duration::from_secs(10),
+            cluster_secret: None,
         }
     }
 

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::Weak;
 use std::time::Duration;
 
+pub use config::ClusterSecret;
 pub use config::NodeConfig;
 pub use error::NodeError;
 use openraft::storage::RaftLogStorage;
@@ -39,7 +40,7 @@ use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
+use tonic::service::interceptor::InterceptedService;
 pub use write::Written;
 
 use crate::command::AnnounceNode;
@@ -55,6 +56,9 @@ use crate::model::Revision;
 use crate::raft::network::GrpcNetworkFactory;
 use crate::raft::network::PeerChannels;
 use crate::raft::pb::cluster_service_client::ClusterServiceClient;
+use crate::raft::peer_auth::PeerChannel;
+use crate::raft::peer_auth::PeerCheck;
+use crate::raft::peer_auth::PeerCredential;
 use crate::raft::server::RaftGrpcService;
 use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
@@ -130,7 +134,7 @@ impl RegistryNode {
         }
         .validate()
         .map_err(|e| NodeError::Config(e.to_string()))?;
-        let channels = PeerChannels::default();
+        let channels = PeerChannels::new(PeerCredential::new(config.cluster_secret.as_ref()));
         let network = GrpcNetworkFactory {
             channels: channels.clone(),
         };
@@ -171,8 +175,15 @@ impl RegistryNode {
     }
 
     fn spawn_grpc_server(&self, listener: TcpListener) {
-        let raft_service = RaftGrpcService::new(self.inner.raft.clone()).into_server();
-        let cluster_service = cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server();
+        let check = PeerCheck::new(self.inner.config.cluster_secret.as_ref());
+        let raft_service = InterceptedService::new(
+            RaftGrpcService::new(self.inner.raft.clone()).into_server(),
+            check.clone(),
+        );
+        let cluster_service = InterceptedService::new(
+            cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server(),
+            check,
+        );
         let mut stop = self.inner.stop.subscribe();
         // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
         // reply's last segment waits for the peer's delayed ACK: 40 ms on every Raft RPC.
@@ -427,7 +438,7 @@ impl RegistryNode {
         let _ = tokio::time::timeout(max, changed).await;
     }
 
-    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<Channel>, NodeError> {
+    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<PeerChannel>, NodeError> {
         let channel = self
             .inner
             .channels
@@ -439,7 +450,7 @@ impl RegistryNode {
     }
 
     /// A gRPC client to the current leader, or why there is none.
-    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<Channel>), NodeError> {
+    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<PeerChannel>), NodeError> {
         let leader = self.leader().ok_or(NodeError::NoLeader)?;
         let addr = self.member_addr(leader).ok_or(NodeError::NoLeader)?;
         Ok((leader, self.cluster_client(&addr)?))

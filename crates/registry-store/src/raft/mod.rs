@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod network;
 mod pacing;
+pub mod peer_auth;
 pub mod server;
 pub mod types;
 

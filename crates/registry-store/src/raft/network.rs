@@ -37,6 +37,8 @@ use super::convert;
 use super::pacing::AppendPacing;
 use super::pb;
 use super::pb::raft_service_client::RaftServiceClient;
+use super::peer_auth::PeerChannel;
+use super::peer_auth::PeerCredential;
 use super::types::NodeId;
 use super::types::TypeConfig;
 use super::MAX_MESSAGE_BYTES;
@@ -45,6 +47,8 @@ use super::MAX_MESSAGE_BYTES;
 #[derive(Clone, Default)]
 pub struct PeerChannels {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// What this node presents to its peers (node-to-node authentication).
+    credential: PeerCredential,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,11 +59,19 @@ pub struct BadAddress {
 }
 
 impl PeerChannels {
+    /// Channels whose calls present `credential`.
+    pub fn new(credential: PeerCredential) -> Self {
+        Self {
+            channels: Arc::default(),
+            credential,
+        }
+    }
+
     /// The channel to `addr` (`host:port`), created on first use.
-    pub fn get(&self, addr: &str) -> Result<Channel, BadAddress> {
+    pub fn get(&self, addr: &str) -> Result<PeerChannel, BadAddress> {
         let mut channels = self.channels.lock();
         if let Some(c) = channels.get(addr) {
-            return Ok(c.clone());
+            return Ok(PeerChannel::new(c.clone(), self.credential.clone()));
         }
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| BadAddress {
@@ -72,7 +84,7 @@ impl PeerChannels {
             .keep_alive_while_idle(true);
         let channel = endpoint.connect_lazy();
         channels.insert(addr.to_string(), channel.clone());
-        Ok(channel)
+        Ok(PeerChannel::new(channel, self.credential.clone()))
     }
 }
 
@@ -102,7 +114,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
 /// The connection to one peer.
 pub struct GrpcNetwork {
     target: NodeId,
-    client: Result<RaftServiceClient<Channel>, BadAddress>,
+    client: Result<RaftServiceClient<PeerChannel>, BadAddress>,
     pacing: AppendPacing,
 }
 
@@ -118,7 +130,7 @@ fn status_to_rpc<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId
 }
 
 impl GrpcNetwork {
-    fn client<E: std::error::Error>(&self) -> Result<RaftServiceClient<Channel>, RPCError<NodeId, BasicNode, E>> {
+    fn client<E: std::error::Error>(&self) -> Result<RaftServiceClient<PeerChannel>, RPCError<NodeId, BasicNode, E>> {
         self.client
             .clone()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
@@ -142,7 +154,7 @@ fn bad_message<E: std::error::Error>(e: impl std::error::Error + 'static) -> RPC
 }
 
 async fn send_append(
-    client: &mut RaftServiceClient<Channel>,
+    client: &mut RaftServiceClient<PeerChannel>,
     req: pb::AppendEntriesRequest,
 ) -> Result<pb::AppendEntriesResponse, RpcErr> {
     let resp = client.append_entries(req).await.map_err(status_to_rpc)?;

@@ -19,6 +19,7 @@ use smol_str::ToSmolStr;
 use tonic::transport::Endpoint;
 use tonic::Streaming;
 
+use crate::config::Credentials;
 use crate::error::SyncError;
 use crate::follow::KEEPALIVE;
 use crate::follow::MAX_FRAME_BYTES;
@@ -38,6 +39,8 @@ pub struct ClusterSource {
     urls: Vec<String>,
     next_url: usize,
     stream: Option<(Streaming<pb::FeedFrame>, Instant)>,
+    /// The `authorization` header the peer wants, if it needs credentials.
+    authorization: Option<String>,
 }
 
 impl ClusterSource {
@@ -51,6 +54,7 @@ impl ClusterSource {
             urls: vec![ctx.peer.url.clone()],
             next_url: 0,
             stream: None,
+            authorization: ctx.peer.credentials.as_ref().map(Credentials::header_value),
         }
     }
 
@@ -139,9 +143,21 @@ impl ClusterSource {
             tenant: self.remote.to_string(),
             follower_cluster: self.us.clone(),
         };
+        let mut request = tonic::Request::new(request);
+        if let Some(value) = &self.authorization {
+            let value = value
+                .parse()
+                .map_err(|_| SyncError::Refused("the credentials cannot be sent as a header".into()))?;
+            request.metadata_mut().insert("authorization", value);
+        }
         match tokio::time::timeout(Duration::from_secs(10), client.follow(request)).await {
             Err(_) => Err(SyncError::Unreachable(format!("{url}: no answer to Follow"))),
-            Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+            Ok(Err(status))
+                if matches!(
+                    status.code(),
+                    tonic::Code::FailedPrecondition | tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
                 Err(SyncError::Refused(status.message().to_string()))
             }
             Ok(Err(status)) => Err(SyncError::Unreachable(format!("{url}: {}", status.message()))),

@@ -1,0 +1,274 @@
+//! Authentication and authorisation of every HTTP request. Off until users are configured
+//! (`[[auth.users]]`); then every route but `/health` and `POST /v4/token` needs a credential:
+//! HTTP Basic (Eureka clients: `http://user:pass@host:8761/eureka/`; operators, registryctl,
+//! the dashboard) or a bearer token from `POST /v4/token` (ServiceCenter clients). What a request
+//! needs is [`policy`]'s; who is configured is [`users`]'; tokens are [`token`]'s. A refusal
+//! answers in the protocol's own format: Eureka 401/403 with `WWW-Authenticate`, ServiceCenter
+//! `401002`/`403001`, the node's endpoints `{"error": ...}`.
+
+pub mod policy;
+pub mod token;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::extract::State;
+use axum::http::header;
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use base64::Engine;
+use registry_store::model::Tenant;
+use serde::Deserialize;
+use serde_json::json;
+
+use self::policy::Protocol;
+use self::policy::Tenancy;
+use self::token::TokenKeys;
+use self::users::Principal;
+use self::users::User;
+use self::users::UserFile;
+use self::users::Users;
+use crate::servicecenter::core::body;
+use crate::servicecenter::error::ErrorCode;
+use crate::servicecenter::error::ScError;
+
+/// How long a ServiceCenter token is valid unless configured.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// `WWW-Authenticate` of a 401, so browsers and curl know to send Basic credentials.
+const CHALLENGE: &str = "Basic realm=\"registry\", charset=\"UTF-8\"";
+
+/// The `[auth]` table of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    /// Shared by every node: signs tokens and authenticates node-to-node calls.
+    pub cluster_secret: Option<String>,
+    pub token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub users: Vec<UserFile>,
+}
+
+/// Validated authentication settings; [`AuthSettings::enabled`] once users are configured.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    pub users: Users,
+    /// Signs tokens (and authenticates nodes to each other, see the store's node settings).
+    pub tokens: Option<TokenKeys>,
+}
+
+impl AuthSettings {
+    /// From the file's `[auth]` table and the cluster secret (which the flag or environment may
+    /// give instead of the file).
+    pub fn from_file(file: &AuthFile, cluster_secret: Option<&str>) -> Result<Self, String> {
+        let users = Users::new(file.users.iter().map(User::from_file).collect::<Result<_, _>>()?)?;
+        let ttl = file.token_ttl_secs.map_or(DEFAULT_TOKEN_TTL, Duration::from_secs);
+        let tokens = match cluster_secret {
+            Some(secret) if secret.len() < 16 => {
+                return Err("the cluster secret must be at least 16 characters".into());
+            }
+            Some(secret) => Some(TokenKeys::new(secret, ttl)),
+            None if !users.is_empty() => {
+                return Err("users are configured: set a cluster secret (--cluster-secret or auth.cluster_secret), shared by every node".into());
+            }
+            None => None,
+        };
+        Ok(Self { users, tokens })
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.users.is_empty()
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No credential, or one that is not valid: 401.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid credential that may not do this: 403.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// Checks requests against the configured users.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    settings: AuthSettings,
+    eureka_tenant: Tenant,
+}
+
+impl Guard {
+    pub fn new(settings: AuthSettings, eureka_tenant: Tenant) -> Self {
+        Self {
+            settings,
+            eureka_tenant,
+        }
+    }
+
+    /// Who `headers` says is calling: Basic credentials or a bearer token.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        let missing = || AuthError::Unauthenticated("credentials are required".into());
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(missing)?;
+        let (scheme, credential) = value.trim().split_once(' ').ok_or_else(missing)?;
+        let credential = credential.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(credential)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| AuthError::Unauthenticated("malformed Basic credentials".into()))?;
+            let (name, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| AuthError::Unauthenticated("malformed Basic credentials".into()))?;
+            return self
+                .settings
+                .users
+                .check(name, password)
+                .cloned()
+                .ok_or_else(|| AuthError::Unauthenticated("wrong user name or password".into()));
+        }
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let keys = self.settings.tokens.as_ref().ok_or_else(missing)?;
+            let name = keys.verify(credential).map_err(AuthError::Unauthenticated)?;
+            return self
+                .settings
+                .users
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| AuthError::Unauthenticated(format!("user {name} no longer exists")));
+        }
+        Err(AuthError::Unauthenticated(format!(
+            "unsupported authorization scheme {scheme}"
+        )))
+    }
+
+    /// Whether `principal` may make a request needing `role` on `tenancy`.
+    pub fn authorize(principal: &Principal, role: users::Role, tenancy: &Tenancy) -> Result<(), AuthError> {
+        if principal.role < role {
+            return Err(AuthError::Forbidden(format!(
+                "{} has the {} role; this needs {}",
+                principal.name,
+                principal.role.as_str(),
+                role.as_str()
+            )));
+        }
+        match tenancy {
+            Tenancy::One(t) if !principal.scope.admits(t) => Err(AuthError::Forbidden(format!(
+                "{} may not reach tenant {t}",
+                principal.name
+            ))),
+            Tenancy::All if principal.scope != users::Scope::All => Err(AuthError::Forbidden(format!(
+                "{} is limited to some tenants; this spans all of them",
+                principal.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The middleware: authenticates and authorises each request, and hands the principal to the
+/// handlers (request extensions) for the audit trail.
+pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+    let requirement = policy::requirement(
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+        &guard.eureka_tenant,
+    );
+    let Some(role) = requirement.role else {
+        return next.run(request).await;
+    };
+    let checked = guard
+        .authenticate(request.headers())
+        .and_then(|p| Guard::authorize(&p, role, &requirement.tenancy).map(|()| p));
+    match checked {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(e) => {
+            tracing::info!(path = request.uri().path(), reason = %e, "request refused");
+            refusal(requirement.protocol, &e)
+        }
+    }
+}
+
+/// A refusal in `protocol`'s error format.
+fn refusal(protocol: Protocol, e: &AuthError) -> Response {
+    let (status, challenge) = match e {
+        AuthError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, true),
+        AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, false),
+    };
+    let mut response = match protocol {
+        Protocol::ServiceCenter => {
+            let code = if challenge {
+                ErrorCode::Unauthorized
+            } else {
+                ErrorCode::Forbidden
+            };
+            ScError::new(code, e.to_string()).into_response()
+        }
+        Protocol::Eureka => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            e.to_string(),
+        )
+            .into_response(),
+        Protocol::Node => (
+            status,
+            axum::Json(json!({ "error": e.to_string(), "retryable": false })),
+        )
+            .into_response(),
+    };
+    if challenge {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(CHALLENGE));
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    name: String,
+    password: String,
+}
+
+/// `POST /v4/token`: a bearer token for a user's name and password.
+pub fn routes(settings: AuthSettings) -> Router {
+    Router::new().route(
+        "/v4/token",
+        post(move |bytes: axum::body::Bytes| {
+            let settings = settings.clone();
+            async move { issue_token(&settings, &bytes) }
+        }),
+    )
+}
+
+fn issue_token(settings: &AuthSettings, bytes: &[u8]) -> Response {
+    let Some(keys) = settings.tokens.as_ref().filter(|_| settings.enabled()) else {
+        return ScError::invalid("authentication is not enabled on this registry: no token is needed").into_response();
+    };
+    let request: TokenRequest = match body(bytes) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if settings.users.check(&request.name, &request.password).is_none() {
+        return ScError::new(ErrorCode::Unauthorized, "wrong user name or password").into_response();
+    }
+    match keys.issue(&request.name) {
+        Ok(token) => axum::Json(json!({ "token": token })).into_response(),
+        Err(e) => ScError::new(ErrorCode::Internal, e).into_response(),
+    }
+}
