@@ -6,6 +6,7 @@ mod support;
 #[path = "../common/ws_events.rs"]
 mod ws_events;
 
+mod auth;
 mod batching;
 mod catch_up;
 mod dashboard;

@@ -109,8 +109,7 @@ struct ReportQuery {
     local: bool,
 }
 
-pub fn routes(node: RegistryNode) -> Router {
-    let peers = PeerHttp::new(node.clone());
+pub fn routes(node: RegistryNode, peers: PeerHttp) -> Router {
     Router::new()
         .route("/admin/leases", get(report))
         .with_state(LeaseState { node, peers })

@@ -69,6 +69,7 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
     sync.eureka_app_id = apis.eureka.app_id.clone();
     let federation = Federation::start(node.clone(), sync);
     let requests = Arc::new(request_metrics::RequestMetrics::default());
+    let peers = peer_http::PeerHttp::new(node.clone(), apis.auth.tokens.clone());
     let guard = apis
         .auth
         .enabled()
@@ -79,9 +80,9 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .with_state(node.clone())
         .merge(eureka::routes(node.clone(), apis.eureka))
         .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
-        .merge(lease_api::routes(node.clone()))
-        .merge(dashboard::routes(node.clone(), federation.clone()))
-        .merge(sync_api::routes(node.clone(), federation))
+        .merge(lease_api::routes(node.clone(), peers.clone()))
+        .merge(dashboard::routes(node.clone(), federation.clone(), peers.clone()))
+        .merge(sync_api::routes(federation, peers))
         .merge(servicecenter::routes(node, apis.servicecenter))
         .merge(auth::routes(apis.auth));
     // Refusals are timed and traced like every other answer: the guard sits innermost.

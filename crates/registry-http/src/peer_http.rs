@@ -11,6 +11,9 @@ use registry_store::node::RegistryNode;
 use registry_store::raft::types::NodeId;
 use serde::de::DeserializeOwned;
 
+use crate::auth::token::TokenKeys;
+use crate::auth::NODE_PREFIX;
+
 /// How long a call to another member may take: the dashboard and reports wait for it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -19,15 +22,30 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct PeerHttp {
     node: RegistryNode,
     client: reqwest::Client,
+    /// With authentication on: signs this node's own tokens (see [`crate::auth::NODE_PREFIX`]).
+    tokens: Option<TokenKeys>,
 }
 
 impl PeerHttp {
-    pub fn new(node: RegistryNode) -> Self {
+    pub fn new(node: RegistryNode, tokens: Option<TokenKeys>) -> Self {
         let client = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Self { node, client }
+        Self { node, client, tokens }
+    }
+
+    /// A GET of `url`, with this node's token when the cluster requires credentials.
+    fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let request = self.client.get(url);
+        let token = self
+            .tokens
+            .as_ref()
+            .and_then(|t| t.issue(&format!("{NODE_PREFIX}{}", self.node.node_id())).ok());
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// `http://ADDR{path}` for member `id`, once it has announced its HTTP address.
@@ -46,7 +64,7 @@ impl PeerHttp {
     pub async fn forward_to_leader(&self, path: &str) -> Option<Response> {
         let leader = self.node.leader().filter(|l| *l != self.node.node_id())?;
         let url = self.member_url(leader, path)?;
-        let response = self.client.get(&url).send().await.ok()?;
+        let response = self.get(&url).send().await.ok()?;
         let status = StatusCode::from_u16(response.status().as_u16()).ok()?;
         let body = response.bytes().await.ok()?;
         Some((status, [("content-type", "application/json")], body).into_response())
@@ -64,7 +82,7 @@ impl PeerHttp {
         let url = self
             .member_url(id, path)
             .ok_or_else(|| "has not announced an HTTP address".to_string())?;
-        let response = self.client.get(&url).send().await.map_err(|e| describe(&e))?;
+        let response = self.get(&url).send().await.map_err(|e| describe(&e))?;
         response.json().await.map_err(|e| describe(&e))
     }
 }

@@ -13,7 +13,6 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
-use registry_store::node::RegistryNode;
 use registry_sync::Federation;
 use serde::Deserialize;
 
@@ -32,12 +31,9 @@ struct ReportQuery {
 }
 
 /// The federation routes of one node.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>) -> Router {
+pub fn routes(federation: Arc<Federation>, peers: PeerHttp) -> Router {
     let follow = federation.follow_service().into_server();
-    let state = SyncState {
-        federation,
-        peers: PeerHttp::new(node),
-    };
+    let state = SyncState { federation, peers };
     Router::new()
         .route("/admin/sync", get(report))
         .with_state(state)

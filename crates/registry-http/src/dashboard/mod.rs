@@ -64,9 +64,9 @@ struct Dashboard {
 }
 
 /// The dashboard's routes; starts following the change feed for the recent activity.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>) -> Router {
+pub fn routes(node: RegistryNode, federation: Arc<Federation>, peers: PeerHttp) -> Router {
     let state = Dashboard {
-        peers: PeerHttp::new(node.clone()),
+        peers,
         recent: RecentActivity::follow(node.clone()),
         node,
         federation,

@@ -8,13 +8,42 @@ use serde_json::Value;
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Basic credentials (`--user`, or the server URL's `user:password@`).
+    credentials: Option<(String, String)>,
 }
 
 impl Client {
-    pub fn new(base: &str) -> Self {
+    /// A client for `base`; `user` is `NAME:PASSWORD`, else credentials in `base` are used.
+    pub fn new(base: &str, user: Option<&str>) -> anyhow::Result<Self> {
+        let mut url = reqwest::Url::parse(base).with_context(|| format!("{base} is not a URL"))?;
+        let in_url = (!url.username().is_empty()).then(|| {
+            let name = url.username().to_string();
+            (name, url.password().unwrap_or_default().to_string())
+        });
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let credentials = match user {
+            Some(pair) => {
+                let (name, password) = pair
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("--user takes NAME:PASSWORD"))?;
+                Some((name.to_string(), password.to_string()))
+            }
+            None => in_url,
+        };
+        Ok(Self {
+            base: url.as_str().trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+            credentials,
+        })
+    }
+
+    /// A client for another node, with the same credentials.
+    pub fn for_node(&self, base: &str) -> Self {
         Self {
             base: base.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            http: self.http.clone(),
+            credentials: self.credentials.clone(),
         }
     }
 
@@ -34,7 +63,7 @@ impl Client {
 
     /// GET of `url` (another node's), with its status: used for health, where 503 is an answer.
     pub async fn probe(&self, url: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self.http.get(url).send().await?;
+        let response = self.authorized(self.http.get(url)).send().await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
@@ -68,8 +97,16 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some((name, password)) => request.basic_auth(name, Some(password)),
+            None => request,
+        }
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder, path: &str) -> anyhow::Result<reqwest::Response> {
-        let response = request
+        let response = self
+            .authorized(request)
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;

@@ -124,10 +124,7 @@ async fn member_client(client: &Client, id: u64) -> anyhow::Result<Client> {
     let addr = member["http_addr"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("node {id} has not announced an HTTP address"))?;
-    Ok(Client::new(&format!(
-        "http://{}",
-        reachable(addr, member["raft_addr"].as_str())
-    )))
+    Ok(client.for_node(&format!("http://{}", reachable(addr, member["raft_addr"].as_str()))))
 }
 
 /// Takes node `id` out of elections and moves leadership away from it (`undo`: back in).

@@ -26,6 +26,10 @@ struct Cli {
         global = true
     )]
     server: String,
+    /// Credentials when the cluster requires them: `NAME:PASSWORD` (or put them in the server
+    /// URL: `http://NAME:PASSWORD@host:8761`).
+    #[arg(long, env = "REGISTRY_USER", hide_env_values = true, global = true)]
+    user: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -114,7 +118,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = client::Client::new(&cli.server);
+    let client = match client::Client::new(&cli.server, cli.user.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("registryctl: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Status => commands::status(&client, cli.json).await,

@@ -1,0 +1,179 @@
+//! Authentication across real processes: three nodes sharing a cluster secret and users (from
+//! the TOML file), an unmodified py-eureka-client with Basic credentials in its server URL,
+//! registryctl with and without credentials, a follower's dashboard reading the leader's leases
+//! with its own node token, and a node whose cluster secret differs left out of the cluster.
+
+use std::time::Duration;
+use std::time::Instant;
+
+use base64::Engine;
+use reqwest::header::HeaderMap;
+use reqwest::header::HeaderValue;
+use serde_json::Value;
+
+use crate::client_driver::clients_dir;
+use crate::client_driver::python;
+use crate::client_driver::Client;
+use crate::support::Cluster;
+
+const SECRET: &str = "three-nodes-share-this-secret";
+
+const USERS: &str = r#"
+[[auth.users]]
+name = "admin"
+password = "admin-password"
+role = "admin"
+
+[[auth.users]]
+name = "orders"
+password = "orders-password"
+role = "write"
+tenants = ["default/default"]
+"#;
+
+/// A client that sends `name`'s Basic credentials with every request.
+fn client_as(name: &str, password: &str) -> reqwest::Client {
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Basic {pair}")).unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+async fn registryctl(server: &str, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_registryctl"))
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .output()
+        .await
+        .expect("registryctl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
+    let mut cluster = Cluster::new(3, &["--cluster-secret", SECRET, "--lease-tick-ms", "200"]);
+    cluster.use_config(USERS);
+    cluster.start_all();
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let anonymous = cluster.client.clone();
+    cluster.client = client_as("admin", "admin-password");
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = (leader + 1) % 3;
+
+    // Without credentials: refused.
+    let refused = anonymous
+        .get(cluster.nodes[follower].url("/eureka/apps"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // py-eureka-client with the credentials in its server URL, pointed at a follower.
+    let port = crate::support::free_port();
+    let url = cluster.nodes[follower].url("/eureka/");
+    let with_credentials = url.replace("http://", "http://orders:orders-password@");
+    let script = clients_dir().join("py_client.py").display().to_string();
+    let mut py = Client::spawn(
+        "py-eureka-client",
+        python(),
+        &[script, with_credentials, "ORDERS".into(), port.to_string()],
+    );
+    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
+    py.discover_until("ORDERS", &["UP"], Duration::from_secs(60));
+    let apps = cluster.get_json(leader, "/eureka/apps").await.unwrap();
+    let names: Vec<&Value> = apps["applications"]["application"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["name"])
+        .collect();
+    assert_eq!(names, [&Value::from("ORDERS")]);
+
+    // registryctl: refused without credentials, answered with them.
+    let server = cluster.nodes[follower].url("");
+    let (code, _, stderr) = registryctl(&server, &["members", "list"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("401"), "{stderr}");
+    let (code, stdout, stderr) = registryctl(
+        &server,
+        &["--user", "admin:admin-password", "--json", "members", "list"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let in_url = server.replace("http://", "http://admin:admin-password@");
+    let (code, _, stderr) = registryctl(&in_url, &["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = registryctl(
+        &server,
+        &["--user", "orders:orders-password", "snapshot", "save", "/dev/null"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("403"), "{stderr}");
+
+    // A follower's dashboard reads the leader's leases and the members' health with its own
+    // node token.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = cluster.get_json(follower, "/admin/dashboard").await.unwrap();
+        let all_up = o["members"].as_array().unwrap().iter().all(|m| m["health"] == "UP");
+        if all_up && o["leases"]["leases"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(py.ask("stop")["event"], "stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_cluster_secret_is_kept_out() {
+    let mut cluster = Cluster::new(3, &[]);
+    for (i, n) in cluster.nodes.iter_mut().enumerate() {
+        let secret = if i == 2 { "a-different-secret-entirely" } else { SECRET };
+        n.args.extend(["--cluster-secret".to_string(), secret.to_string()]);
+    }
+    cluster.start_all();
+    // The two that share the secret form a quorum...
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let healthy = |i: usize| {
+        let url = cluster.nodes[i].url("/health");
+        let client = cluster.client.clone();
+        async move { client.get(url).send().await.is_ok_and(|r| r.status() == 200) }
+    };
+    while !(healthy(0).await && healthy(1).await) {
+        assert!(Instant::now() < deadline, "nodes 1 and 2 never became healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...and take writes; the third never hears from them.
+    crate::support::register_at(&cluster.client, &cluster.nodes[0].url(""), "svc", "i-1", None)
+        .await
+        .unwrap();
+    let watch_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < watch_until {
+        let health = cluster.get_json(2, "/health").await.unwrap();
+        assert_eq!(health["status"], "DOWN", "{health}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = std::fs::read_to_string(&cluster.nodes[0].log).unwrap();
+    assert!(
+        log.contains("cluster secret") || log.contains("Unauthenticated"),
+        "the refusal is logged"
+    );
+}
