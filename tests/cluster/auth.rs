@@ -16,9 +16,9 @@ use crate::client_driver::python;
 use crate::client_driver::Client;
 use crate::support::Cluster;
 
-const SECRET: &str = "three-nodes-share-this-secret";
+pub const SECRET: &str = "three-nodes-share-this-secret";
 
-const USERS: &str = r#"
+pub const USERS: &str = r#"
 [[auth.users]]
 name = "admin"
 password = "admin-password"
@@ -31,18 +31,26 @@ role = "write"
 tenants = ["default/default"]
 "#;
 
-/// A client that sends `name`'s Basic credentials with every request.
-fn client_as(name: &str, password: &str) -> reqwest::Client {
+/// Headers carrying `name`'s Basic credentials.
+pub fn basic(name: &str, password: &str) -> HeaderMap {
     let pair = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
     let mut headers = HeaderMap::new();
     headers.insert(
         "authorization",
         HeaderValue::from_str(&format!("Basic {pair}")).unwrap(),
     );
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
+    headers
 }
 
-async fn registryctl(server: &str, args: &[&str]) -> (i32, String, String) {
+/// A client that sends `name`'s Basic credentials with every request.
+pub fn client_as(name: &str, password: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .default_headers(basic(name, password))
+        .build()
+        .unwrap()
+}
+
+pub async fn registryctl(server: &str, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_registryctl"))
         .arg("--server")
         .arg(server)

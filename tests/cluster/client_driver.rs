@@ -46,8 +46,14 @@ pub struct Client {
 
 impl Client {
     pub fn spawn(name: &'static str, program: PathBuf, args: &[String]) -> Client {
+        Self::spawn_with_env(name, program, args, &[])
+    }
+
+    /// Like [`Client::spawn`], with extra environment variables.
+    pub fn spawn_with_env(name: &'static str, program: PathBuf, args: &[String], env: &[(&str, &str)]) -> Client {
         let mut child = Command::new(&program)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(clients_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

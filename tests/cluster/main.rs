@@ -22,3 +22,4 @@ mod restart;
 mod schemathesis;
 mod servicecenter_flow;
 mod startup_errors;
+mod tls;

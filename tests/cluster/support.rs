@@ -24,6 +24,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_registryd");
 pub struct Node {
     pub id: u64,
     pub http: String,
+    /// `http`, or `https` once the cluster serves TLS.
+    pub scheme: &'static str,
     pub log: PathBuf,
     pub args: Vec<String>,
     child: Option<Child>,
@@ -31,7 +33,7 @@ pub struct Node {
 
 impl Node {
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
+        format!("{}://{}{}", self.scheme, self.http, path)
     }
 
     pub fn is_running(&self) -> bool {
@@ -120,6 +122,23 @@ impl Cluster {
         }
     }
 
+    /// Serves TLS with these PEM files (`ca` also makes Raft mutual TLS); the cluster's client
+    /// trusts `ca` and uses `https`.
+    pub fn use_tls(&mut self, cert: &std::path::Path, key: &std::path::Path, ca: &std::path::Path) {
+        for n in &mut self.nodes {
+            n.scheme = "https";
+            for (flag, path) in [("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca)] {
+                n.args.extend([flag.to_string(), path.display().to_string()]);
+            }
+        }
+        let root = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+        self.client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .add_root_certificate(root)
+            .build()
+            .unwrap();
+    }
+
     /// Writes `text` to a file in the cluster's temporary folder and adds `--config FILE` to
     /// every node's flags (before they start).
     pub fn use_config(&mut self, text: &str) {
@@ -168,6 +187,7 @@ impl Cluster {
                 Node {
                     id,
                     http,
+                    scheme: "http",
                     log: dir.path().join(format!("node{id}.log")),
                     args,
                     child: None,
@@ -202,9 +222,11 @@ impl Cluster {
             raft,
             "--join".into(),
         ];
+        let scheme = self.nodes[0].scheme;
         self.nodes.push(Node {
             id,
             http,
+            scheme,
             log: self._dir.path().join(format!("node{id}.log")),
             args,
             child: None,

@@ -82,7 +82,7 @@ impl Node {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let router = self.router.clone();
-        tokio::spawn(registry_http::serve(listener, router, std::future::pending()));
+        tokio::spawn(registry_http::serve(listener, None, router, std::future::pending()));
         addr
     }
 

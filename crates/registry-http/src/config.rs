@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -10,6 +11,7 @@ use clap::ValueEnum;
 use registry_store::model::Tenant;
 use registry_store::node::ClusterSecret;
 use registry_store::node::NodeConfig;
+use registry_store::node::PeerTls;
 use registry_sync::config::validate_all;
 use registry_sync::config::PeerFile;
 use registry_sync::SyncSettings;
@@ -93,6 +95,17 @@ pub struct Cli {
     /// (`[[auth.users]]` in the file). Prefer the environment or the file to the command line.
     #[arg(long, env = "REGISTRY_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// This node's certificate chain (PEM): every HTTP listener serves HTTPS, and with --tls-ca
+    /// the Raft listener mutual TLS. Its names must include the hosts others reach it by.
+    #[arg(long, env = "REGISTRY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "REGISTRY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The cluster's CA (PEM): nodes present certificates it signed to each other (mutual TLS
+    /// on Raft) and trust it when calling each other's HTTPS listeners. Needs --tls-cert.
+    #[arg(long, env = "REGISTRY_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -144,6 +157,9 @@ pub struct FileConfig {
     pub sync: Vec<PeerFile>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
     /// Users, roles and tenants, the cluster secret and the token lifetime (file only, but the
     /// secret, which the flag or environment may give).
     #[serde(default)]
@@ -159,8 +175,52 @@ pub struct Settings {
     /// Raft gRPC address to listen on.
     pub raft_listen: String,
     pub apis: ApiSettings,
+    /// TLS of the HTTP listeners, when configured.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
     pub log_format: LogFormat,
     pub log_level: String,
+}
+
+/// The TLS files as configured.
+struct TlsFiles {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The HTTP listeners' server configuration, and the node-to-node mutual TLS material.
+    #[allow(clippy::type_complexity)]
+    fn load(self) -> Result<(Option<Arc<rustls::ServerConfig>>, Option<PeerTls>), ConfigError> {
+        let (cert, key) = match (self.cert, self.key) {
+            (None, None) if self.ca.is_some() => {
+                return Err(ConfigError::Invalid("tls_ca needs tls_cert and tls_key".into()));
+            }
+            (None, None) => return Ok((None, None)),
+            (Some(cert), Some(key)) => (cert, key),
+            _ => return Err(ConfigError::Invalid("give tls_cert and tls_key together".into())),
+        };
+        let invalid = |e: crate::tls::TlsError| ConfigError::Invalid(e.to_string());
+        let server = crate::tls::server_config(&cert, &key).map_err(invalid)?;
+        let peer = match self.ca {
+            None => None,
+            Some(ca) => {
+                crate::tls::certificates(&ca).map_err(invalid)?;
+                let read = |path: &PathBuf| {
+                    std::fs::read(path).map_err(|source| ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                };
+                Some(PeerTls {
+                    cert_pem: read(&cert)?,
+                    key_pem: read(&key)?,
+                    ca_pem: read(&ca)?,
+                })
+            }
+        };
+        Ok((Some(server), peer))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +368,13 @@ impl Settings {
         let cluster_secret = cli.cluster_secret.or(file.auth.cluster_secret.clone());
         let auth = AuthSettings::from_file(&file.auth, cluster_secret.as_deref()).map_err(ConfigError::Invalid)?;
         node.cluster_secret = cluster_secret.map(ClusterSecret);
+        let tls = TlsFiles {
+            cert: cli.tls_cert.or(file.tls_cert),
+            key: cli.tls_key.or(file.tls_key),
+            ca: cli.tls_ca.or(file.tls_ca),
+        };
+        let (http_tls, peer_tls) = tls.load()?;
+        node.tls = peer_tls.clone();
         Ok(Settings {
             node,
             http,
@@ -317,7 +384,10 @@ impl Settings {
                 servicecenter,
                 sync,
                 auth,
+                peer_tls: peer_tls.map(|t| t.ca_pem),
+                tls: http_tls.is_some(),
             },
+            http_tls,
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
             log_level: cli
                 .log_level

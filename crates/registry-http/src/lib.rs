@@ -14,6 +14,7 @@
 //! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: following
 //!   the change feed for in-memory views.
 //! - [`auth`]: who may call what (users, roles, tenants, tokens), checked on every route.
+//! - [`tls`]: TLS for the HTTP listeners.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
@@ -31,6 +32,7 @@ pub mod registry_api;
 pub mod request_metrics;
 pub mod servicecenter;
 pub mod sync_api;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +62,10 @@ pub struct ApiSettings {
     pub servicecenter: ScSettings,
     pub sync: SyncSettings,
     pub auth: AuthSettings,
+    /// The listeners serve HTTPS: members call each other with `https://`.
+    pub tls: bool,
+    /// The cluster's CA (PEM), trusted when members call each other's HTTPS listeners.
+    pub peer_tls: Option<Vec<u8>>,
 }
 
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
@@ -69,7 +75,12 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
     sync.eureka_app_id = apis.eureka.app_id.clone();
     let federation = Federation::start(node.clone(), sync);
     let requests = Arc::new(request_metrics::RequestMetrics::default());
-    let peers = peer_http::PeerHttp::new(node.clone(), apis.auth.tokens.clone());
+    let peers = peer_http::PeerHttp::new(
+        node.clone(),
+        apis.auth.tokens.clone(),
+        apis.tls,
+        apis.peer_tls.as_deref(),
+    );
     let guard = apis
         .auth
         .enabled()
@@ -113,13 +124,19 @@ pub fn app(router: Router) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` resolves, then finishes
+/// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = ServiceExt::<axum::extract::Request>::into_make_service(app(router));
+    if let Some(config) = tls {
+        let listener = tls::TlsListener::new(listener, config)?;
+        return axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    }
     // Replies and event streams go out at once instead of waiting for the client's ACK.
     let listener = listener.tap_io(|conn| {
         if let Err(e) = conn.set_nodelay(true) {

@@ -103,7 +103,8 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     for listener in http_listeners {
         let mut stop = stop_http.subscribe();
         let router = app.clone();
-        servers.push(tokio::spawn(registry_http::serve(listener, router, async move {
+        let tls = settings.http_tls.clone();
+        servers.push(tokio::spawn(registry_http::serve(listener, tls, router, async move {
             let _ = stop.wait_for(|s| *s).await;
         })));
     }

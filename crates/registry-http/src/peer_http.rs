@@ -24,15 +24,31 @@ pub struct PeerHttp {
     client: reqwest::Client,
     /// With authentication on: signs this node's own tokens (see [`crate::auth::NODE_PREFIX`]).
     tokens: Option<TokenKeys>,
+    /// `http` or `https` (the members' listeners serve TLS).
+    scheme: &'static str,
 }
 
 impl PeerHttp {
-    pub fn new(node: RegistryNode, tokens: Option<TokenKeys>) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .build()
-            .unwrap_or_default();
-        Self { node, client, tokens }
+    /// Calls over HTTPS when `https`, trusting `ca_pem` (the cluster's CA) besides the usual roots.
+    pub fn new(node: RegistryNode, tokens: Option<TokenKeys>, https: bool, ca_pem: Option<&[u8]>) -> Self {
+        let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);
+        let roots = ca_pem.map(reqwest::Certificate::from_pem_bundle);
+        match roots {
+            Some(Ok(roots)) => {
+                for root in roots {
+                    builder = builder.add_root_certificate(root);
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "the cluster CA cannot be used for calls to members"),
+            None => {}
+        }
+        let client = builder.build().unwrap_or_default();
+        Self {
+            node,
+            client,
+            tokens,
+            scheme: if https { "https" } else { "http" },
+        }
     }
 
     /// A GET of `url`, with this node's token when the cluster requires credentials.
@@ -48,7 +64,7 @@ impl PeerHttp {
         }
     }
 
-    /// `http://ADDR{path}` for member `id`, once it has announced its HTTP address.
+    /// `http(s)://ADDR{path}` for member `id`, once it has announced its HTTP address.
     pub fn member_url(&self, id: NodeId, path: &str) -> Option<String> {
         let addr = {
             let applied = self.node.read();
@@ -56,7 +72,7 @@ impl PeerHttp {
         };
         let status = self.node.status();
         let raft_addr = status.members.iter().find(|m| m.id == id).map(|m| m.raft_addr.as_str());
-        Some(format!("http://{}{path}", reachable(&addr, raft_addr)))
+        Some(format!("{}://{}{path}", self.scheme, reachable(&addr, raft_addr)))
     }
 
     /// The leader's answer to `GET {path}`, passed through as JSON; `None` when no other node

@@ -44,6 +44,22 @@ pub struct NodeConfig {
     /// Shared by every node: with it, node-to-node gRPC calls carry a credential derived from
     /// it and calls without it are refused. `None`: nodes trust their network.
     pub cluster_secret: Option<ClusterSecret>,
+    /// Mutual TLS between nodes: this node's certificate and key, and the cluster's CA.
+    pub tls: Option<PeerTls>,
+}
+
+/// PEM material for mutual TLS between nodes; the key is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PeerTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PeerTls(..)")
+    }
 }
 
 /// The secret every node shares; never printed.
@@ -75,6 +91,7 @@ impl NodeConfig {
             feed_history: crate::feed::DEFAULT_HISTORY,
             write_timeout: Duration::from_secs(10),
             cluster_secret: None,
+            tls: None,
         }
     }
 

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 pub use config::ClusterSecret;
 pub use config::NodeConfig;
+pub use config::PeerTls;
 pub use error::NodeError;
 use openraft::storage::RaftLogStorage;
 use openraft::BasicNode;
@@ -56,6 +57,7 @@ use crate::model::Revision;
 use crate::raft::network::GrpcNetworkFactory;
 use crate::raft::network::PeerChannels;
 use crate::raft::pb::cluster_service_client::ClusterServiceClient;
+use crate::raft::peer_auth;
 use crate::raft::peer_auth::PeerChannel;
 use crate::raft::peer_auth::PeerCheck;
 use crate::raft::peer_auth::PeerCredential;
@@ -134,7 +136,10 @@ impl RegistryNode {
         }
         .validate()
         .map_err(|e| NodeError::Config(e.to_string()))?;
-        let channels = PeerChannels::new(PeerCredential::new(config.cluster_secret.as_ref()));
+        let channels = PeerChannels::new(
+            PeerCredential::new(config.cluster_secret.as_ref()),
+            config.tls.as_ref().map(peer_auth::client_tls),
+        );
         let network = GrpcNetworkFactory {
             channels: channels.clone(),
         };
@@ -168,13 +173,13 @@ impl RegistryNode {
                 drained: AtomicBool::new(false),
             }),
         };
-        node.spawn_grpc_server(raft_listener);
+        node.spawn_grpc_server(raft_listener)?;
         node.initialize_if_pristine().await?;
         node.spawn_background(heartbeat_rx);
         Ok(node)
     }
 
-    fn spawn_grpc_server(&self, listener: TcpListener) {
+    fn spawn_grpc_server(&self, listener: TcpListener) -> Result<(), NodeError> {
         let check = PeerCheck::new(self.inner.config.cluster_secret.as_ref());
         let raft_service = InterceptedService::new(
             RaftGrpcService::new(self.inner.raft.clone()).into_server(),
@@ -193,8 +198,14 @@ impl RegistryNode {
             }
             conn
         });
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.inner.config.tls {
+            builder = builder
+                .tls_config(peer_auth::server_tls(tls))
+                .map_err(|e| NodeError::Config(format!("TLS between nodes: {e}")))?;
+        }
         let task = tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .add_service(raft_service)
                 .add_service(cluster_service)
                 .serve_with_incoming_shutdown(incoming, async move {
@@ -206,6 +217,7 @@ impl RegistryNode {
             }
         });
         self.inner.tasks.lock().push(task);
+        Ok(())
     }
 
     async fn initialize_if_pristine(&self) -> Result<(), NodeError> {

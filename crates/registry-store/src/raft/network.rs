@@ -31,6 +31,7 @@ use openraft::raft::VoteResponse;
 use openraft::BasicNode;
 use parking_lot::Mutex;
 use tonic::transport::Channel;
+use tonic::transport::ClientTlsConfig;
 use tonic::transport::Endpoint;
 
 use super::convert;
@@ -49,6 +50,8 @@ pub struct PeerChannels {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     /// What this node presents to its peers (node-to-node authentication).
     credential: PeerCredential,
+    /// Mutual TLS with peers, when configured.
+    tls: Option<ClientTlsConfig>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -59,11 +62,12 @@ pub struct BadAddress {
 }
 
 impl PeerChannels {
-    /// Channels whose calls present `credential`.
-    pub fn new(credential: PeerCredential) -> Self {
+    /// Channels whose calls present `credential`, over mutual TLS when `tls` is given.
+    pub fn new(credential: PeerCredential, tls: Option<ClientTlsConfig>) -> Self {
         Self {
             channels: Arc::default(),
             credential,
+            tls,
         }
     }
 
@@ -73,11 +77,16 @@ impl PeerChannels {
         if let Some(c) = channels.get(addr) {
             return Ok(PeerChannel::new(c.clone(), self.credential.clone()));
         }
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| BadAddress {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?
+        let bad = |e: tonic::transport::Error| BadAddress {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}")).map_err(bad)?;
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint.tls_config(tls.clone()).map_err(bad)?;
+        }
+        let endpoint = endpoint
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))

@@ -1,7 +1,9 @@
 //! Node-to-node authentication. With a cluster secret configured, every gRPC call a node makes
 //! to another carries `authorization: Bearer <credential>`, a digest of the secret (the secret
 //! itself never crosses the network), and a node's gRPC server refuses calls without it
-//! (`UNAUTHENTICATED`). Without a secret, nodes trust their network, as before.
+//! (`UNAUTHENTICATED`). With TLS material configured, nodes talk mutual TLS: each presents a
+//! certificate the cluster's CA signed and accepts only such peers. Without either, nodes trust
+//! their network.
 
 use sha2::Digest;
 use sha2::Sha256;
@@ -9,11 +11,16 @@ use subtle::ConstantTimeEq;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
+use tonic::transport::Certificate;
 use tonic::transport::Channel;
+use tonic::transport::ClientTlsConfig;
+use tonic::transport::Identity;
+use tonic::transport::ServerTlsConfig;
 use tonic::Request;
 use tonic::Status;
 
 use crate::node::ClusterSecret;
+use crate::node::PeerTls;
 
 /// A channel to a peer whose calls carry this node's credential.
 pub type PeerChannel = InterceptedService<Channel, PeerCredential>;
@@ -72,6 +79,20 @@ impl Interceptor for PeerCheck {
             ))
         }
     }
+}
+
+/// The gRPC server's side of mutual TLS: this node's certificate, peers' checked against the CA.
+pub fn server_tls(tls: &PeerTls) -> ServerTlsConfig {
+    ServerTlsConfig::new()
+        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+        .client_ca_root(Certificate::from_pem(&tls.ca_pem))
+}
+
+/// The client's side: the peer's certificate checked against the CA, this node's presented.
+pub fn client_tls(tls: &PeerTls) -> ClientTlsConfig {
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The node's HTTP API as registryctl uses it: JSON or bytes in, JSON or bytes out, and the
 //! node's own error message when it refuses.
 
+use std::path::Path;
+
 use anyhow::anyhow;
 use anyhow::Context;
 use serde_json::Value;
@@ -13,8 +15,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `base`; `user` is `NAME:PASSWORD`, else credentials in `base` are used.
-    pub fn new(base: &str, user: Option<&str>) -> anyhow::Result<Self> {
+    /// A client for `base`; `user` is `NAME:PASSWORD`, else credentials in `base` are used;
+    /// `ca` (PEM) is trusted for HTTPS besides the usual roots.
+    pub fn new(base: &str, user: Option<&str>, ca: Option<&Path>) -> anyhow::Result<Self> {
         let mut url = reqwest::Url::parse(base).with_context(|| format!("{base} is not a URL"))?;
         let in_url = (!url.username().is_empty()).then(|| {
             let name = url.username().to_string();
@@ -31,17 +34,32 @@ impl Client {
             }
             None => in_url,
         };
+        let mut http = reqwest::Client::builder();
+        if let Some(path) = ca {
+            let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            for root in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{} holds no PEM certificate", path.display()))?
+            {
+                http = http.add_root_certificate(root);
+            }
+        }
         Ok(Self {
             base: url.as_str().trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            http: http.build()?,
             credentials,
         })
     }
 
-    /// A client for another node, with the same credentials.
-    pub fn for_node(&self, base: &str) -> Self {
+    /// A client for another node at `addr` (`host:port`), with the same scheme, credentials and
+    /// trusted roots.
+    pub fn for_node(&self, addr: &str) -> Self {
+        let scheme = if self.base.starts_with("https:") {
+            "https"
+        } else {
+            "http"
+        };
         Self {
-            base: base.trim_end_matches('/').to_string(),
+            base: format!("{scheme}://{addr}"),
             http: self.http.clone(),
             credentials: self.credentials.clone(),
         }
@@ -61,9 +79,9 @@ impl Client {
         Ok(response.json().await?)
     }
 
-    /// GET of `url` (another node's), with its status: used for health, where 503 is an answer.
-    pub async fn probe(&self, url: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self.authorized(self.http.get(url)).send().await?;
+    /// GET of `path`, with its status: used for health, where 503 is an answer.
+    pub async fn probe(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self.authorized(self.http.get(self.url(path))).send().await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }

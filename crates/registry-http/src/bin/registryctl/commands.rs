@@ -37,7 +37,7 @@ pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     for m in cluster["members"].as_array().cloned().unwrap_or_default() {
         let http_addr = m["http_addr"].as_str().map(|a| reachable(a, m["raft_addr"].as_str()));
         let (health, revision) = match &http_addr {
-            Some(addr) => match client.probe(&format!("http://{addr}/health")).await {
+            Some(addr) => match client.for_node(addr).probe("/health").await {
                 Ok((200, body)) if body["drained"] == true => ("UP (drained)".to_string(), body["revision"].clone()),
                 Ok((200, body)) => ("UP".to_string(), body["revision"].clone()),
                 Ok((_, body)) => (format!("DOWN: {}", text(&body["reason"])), Value::Null),
@@ -124,7 +124,7 @@ async fn member_client(client: &Client, id: u64) -> anyhow::Result<Client> {
     let addr = member["http_addr"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("node {id} has not announced an HTTP address"))?;
-    Ok(client.for_node(&format!("http://{}", reachable(addr, member["raft_addr"].as_str()))))
+    Ok(client.for_node(&reachable(addr, member["raft_addr"].as_str())))
 }
 
 /// Takes node `id` out of elections and moves leadership away from it (`undo`: back in).

@@ -30,6 +30,9 @@ struct Cli {
     /// URL: `http://NAME:PASSWORD@host:8761`).
     #[arg(long, env = "REGISTRY_USER", hide_env_values = true, global = true)]
     user: Option<String>,
+    /// A CA certificate (PEM) to trust for HTTPS, besides the system's roots.
+    #[arg(long, env = "REGISTRY_CA", global = true)]
+    ca: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -118,7 +121,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = match client::Client::new(&cli.server, cli.user.as_deref()) {
+    let client = match client::Client::new(&cli.server, cli.user.as_deref(), cli.ca.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("registryctl: {e:#}");
