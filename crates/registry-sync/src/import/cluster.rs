@@ -16,6 +16,7 @@ use registry_store::storage::codec;
 use smol_str::format_smolstr;
 use smol_str::SmolStr;
 use smol_str::ToSmolStr;
+use tonic::transport::ClientTlsConfig;
 use tonic::transport::Endpoint;
 use tonic::Streaming;
 
@@ -129,10 +130,15 @@ impl ClusterSource {
     }
 
     async fn open(&self, url: &str, after: u64) -> Result<Streaming<pb::FeedFrame>, SyncError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
+        let mut endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| SyncError::Unreachable(format!("{url}: {e}")))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true);
+        if url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                .map_err(|e| SyncError::Unreachable(format!("{url}: {e}")))?;
+        }
         let channel = endpoint
             .connect()
             .await
