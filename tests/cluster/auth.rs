@@ -67,7 +67,17 @@ pub async fn registryctl(server: &str, args: &[&str]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
-    let mut cluster = Cluster::new(3, &["--cluster-secret", SECRET, "--lease-tick-ms", "200"]);
+    let mut cluster = Cluster::new(
+        3,
+        &[
+            "--cluster-secret",
+            SECRET,
+            "--lease-tick-ms",
+            "200",
+            "--log-format",
+            "json",
+        ],
+    );
     cluster.use_config(USERS);
     cluster.start_all();
     cluster.wait_healthy(Duration::from_secs(30)).await;
@@ -148,6 +158,22 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(py.ask("stop")["event"], "stopped");
+
+    // The audit trail: the client's registration, by its user, in the follower's JSON log.
+    let log = std::fs::read_to_string(&cluster.nodes[follower].log).unwrap();
+    let audited = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "registry::audit")
+        .find(|l| l["fields"]["who"] == "orders" && l["fields"]["method"] == "POST");
+    let line = audited.expect("an audit line for the registration");
+    assert_eq!(line["fields"]["path"], "/eureka/apps/ORDERS");
+    assert_eq!(line["fields"]["status"], 204);
+    assert_eq!(line["fields"]["protocol"], "eureka");
+    assert!(
+        line["fields"]["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,17 +104,25 @@ async fn a_cluster_over_tls_serves_real_clients_and_refuses_plain_http() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // registryctl over HTTPS: every member's health is probed over HTTPS too.
+    // registryctl over HTTPS: every member's health is probed over HTTPS too (once members
+    // have announced their addresses).
     let server = cluster.nodes[follower].url("");
-    let (code, stdout, stderr) = registryctl(
-        &server,
-        &["--ca", &ca_file, "--user", "admin:admin-password", "--json", "status"],
-    )
-    .await;
-    assert_eq!(code, 0, "{stderr}");
-    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let members = status["members"].as_array().unwrap();
-    assert!(members.iter().all(|m| m["health"] == "UP"), "{status}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, stdout, stderr) = registryctl(
+            &server,
+            &["--ca", &ca_file, "--user", "admin:admin-password", "--json", "status"],
+        )
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let members = status["members"].as_array().unwrap();
+        if members.iter().all(|m| m["health"] == "UP") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let (code, _, stderr) = registryctl(&server, &["--user", "admin:admin-password", "status"]).await;
     assert_eq!(code, 1, "an unknown CA is not trusted");
     assert!(stderr.contains("cannot reach"), "{stderr}");

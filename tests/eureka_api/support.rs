@@ -76,13 +76,24 @@ impl Node {
         }
     }
 
+    /// The node's router, to serve it in a test's own way.
+    #[allow(dead_code)]
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// Serves the router on a real loopback socket (for WebSockets); returns `host:port`.
     #[allow(dead_code)]
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let router = self.router.clone();
-        tokio::spawn(registry_http::serve(listener, None, router, std::future::pending()));
+        tokio::spawn(registry_http::serve(
+            listener,
+            registry_http::Listening::default(),
+            router,
+            std::future::pending(),
+        ));
         addr
     }
 

@@ -2,6 +2,7 @@
 //! in that order of precedence over built-in defaults, converted into validated [`Settings`].
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use serde::Deserialize;
 use crate::auth::AuthFile;
 use crate::auth::AuthSettings;
 use crate::eureka::mapping::EurekaSettings;
+use crate::limits;
+use crate::limits::LimitSettings;
 use crate::servicecenter::ScSettings;
 use crate::ApiSettings;
 
@@ -106,6 +109,18 @@ pub struct Cli {
     /// on Raft) and trust it when calling each other's HTTPS listeners. Needs --tls-cert.
     #[arg(long, env = "REGISTRY_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
+    /// Largest request body, in bytes (413; ServiceCenter 400001). Default 2 MiB.
+    #[arg(long, env = "REGISTRY_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most connections each HTTP listener holds open; past it, new ones wait. Default 10000.
+    #[arg(long, env = "REGISTRY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Requests per second each client address may make (429 past it). Default: no limit.
+    #[arg(long, env = "REGISTRY_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Requests a client may make at once before its rate applies. Default: one second's worth.
+    #[arg(long, env = "REGISTRY_RATE_BURST")]
+    pub rate_burst: Option<u32>,
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -160,6 +175,10 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_ca: Option<PathBuf>,
+    pub max_body_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub rate_limit: Option<u32>,
+    pub rate_burst: Option<u32>,
     /// Users, roles and tenants, the cluster secret and the token lifetime (file only, but the
     /// secret, which the flag or environment may give).
     #[serde(default)]
@@ -374,6 +393,23 @@ impl Settings {
             ca: cli.tls_ca.or(file.tls_ca),
         };
         let (http_tls, peer_tls) = tls.load()?;
+        let limits = LimitSettings {
+            max_body_bytes: cli
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(limits::DEFAULT_MAX_BODY_BYTES),
+            max_connections: cli
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(limits::DEFAULT_MAX_CONNECTIONS),
+            rate_per_client: cli.rate_limit.or(file.rate_limit).and_then(NonZeroU32::new),
+            rate_burst: cli.rate_burst.or(file.rate_burst).and_then(NonZeroU32::new),
+        };
+        if limits.max_body_bytes < 1024 || limits.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024 and max_connections at least 1".into(),
+            ));
+        }
         node.tls = peer_tls.clone();
         Ok(Settings {
             node,
@@ -386,6 +422,7 @@ impl Settings {
                 auth,
                 peer_tls: peer_tls.map(|t| t.ca_pem),
                 tls: http_tls.is_some(),
+                limits,
             },
             http_tls,
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),

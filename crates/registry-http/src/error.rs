@@ -21,6 +21,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The body is over the node's size limit.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl IntoResponse for ApiError {
@@ -48,6 +51,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, false),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, false),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, false),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, false),
         };
         let body = Json(json!({ "error": self.to_string(), "retryable": retryable }));
         if retryable {
@@ -72,6 +76,9 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge(rejection.body_text()))
+            }
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

@@ -15,9 +15,12 @@
 //!   the change feed for in-memory views.
 //! - [`auth`]: who may call what (users, roles, tenants, tokens), checked on every route.
 //! - [`tls`]: TLS for the HTTP listeners.
+//! - [`limits`]: body size, connections and per-client rate; [`refusal`]: refusals in each
+//!   protocol's format; [`audit`]: the audit trail of writes.
 //! - [`error`]: one error type for the node and native APIs, mapped to HTTP in one place.
 //! - [`config`]: flags, environment and TOML file merged into validated settings (binary only).
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
@@ -25,9 +28,11 @@ pub mod error;
 pub mod eureka;
 pub mod instance_feed;
 pub mod lease_api;
+pub mod limits;
 pub mod metrics;
 pub mod node_api;
 pub mod peer_http;
+pub mod refusal;
 pub mod registry_api;
 pub mod request_metrics;
 pub mod servicecenter;
@@ -38,10 +43,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use auth::AuthSettings;
+use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::Router;
 use axum::ServiceExt;
 use eureka::mapping::EurekaSettings;
+use limits::LimitSettings;
 use registry_store::node::RegistryNode;
 use registry_sync::Federation;
 use registry_sync::SyncSettings;
@@ -66,6 +73,23 @@ pub struct ApiSettings {
     pub tls: bool,
     /// The cluster's CA (PEM), trusted when members call each other's HTTPS listeners.
     pub peer_tls: Option<Vec<u8>>,
+    pub limits: LimitSettings,
+}
+
+/// How a listener serves: over TLS or not, and how many connections it holds open at most.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub max_connections: usize,
+}
+
+impl Default for Listening {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
@@ -96,12 +120,24 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(sync_api::routes(federation, peers))
         .merge(servicecenter::routes(node, apis.servicecenter))
         .merge(auth::routes(apis.auth));
-    // Refusals are timed and traced like every other answer: the guard sits innermost.
+    // Refusals are timed, traced and audited like every other answer: the guard and the
+    // limits sit inside the request metrics, the audit trail and the request ids.
     let routes = match guard {
         Some(guard) => routes.layer(axum::middleware::from_fn_with_state(guard, auth::check)),
         None => routes,
     };
+    let routes = routes
+        .layer(axum::middleware::from_fn(limits::explain_too_large))
+        .layer(DefaultBodyLimit::max(apis.limits.max_body_bytes));
+    let routes = match apis.limits.rate_per_client {
+        Some(rate) => {
+            let limit = limits::RateLimit::start(rate, apis.limits.rate_burst);
+            routes.layer(axum::middleware::from_fn_with_state(limit, limits::limit_rate))
+        }
+        None => routes,
+    };
     routes
+        .layer(axum::middleware::from_fn(audit::record))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -124,17 +160,19 @@ pub fn app(router: Router) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
-/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` resolves, then finishes
-/// in-flight requests.
+/// Serves `router` on `listener` as `listening` says until `shutdown` resolves, then finishes
+/// in-flight requests. Handlers see the client's address (`ConnectInfo<limits::ClientAddr>`).
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    listening: Listening,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = ServiceExt::<axum::extract::Request>::into_make_service(app(router));
-    if let Some(config) = tls {
-        let listener = tls::TlsListener::new(listener, config)?;
+    let service =
+        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<limits::ClientAddr>(app(router));
+    let max = listening.max_connections;
+    if let Some(config) = listening.tls {
+        let listener = limits::LimitedListener::new(tls::TlsListener::new(listener, config)?, max);
         return axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     }
     // Replies and event streams go out at once instead of waiting for the client's ACK.
@@ -143,5 +181,6 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let listener = limits::LimitedListener::new(listener, max);
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

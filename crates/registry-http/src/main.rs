@@ -103,10 +103,18 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     for listener in http_listeners {
         let mut stop = stop_http.subscribe();
         let router = app.clone();
-        let tls = settings.http_tls.clone();
-        servers.push(tokio::spawn(registry_http::serve(listener, tls, router, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })));
+        let listening = registry_http::Listening {
+            tls: settings.http_tls.clone(),
+            max_connections: settings.apis.limits.max_connections,
+        };
+        servers.push(tokio::spawn(registry_http::serve(
+            listener,
+            listening,
+            router,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )));
     }
     tracing::info!(
         node_id = settings.node.node_id,

@@ -3,8 +3,8 @@
 //! HTTP Basic (Eureka clients: `http://user:pass@host:8761/eureka/`; operators, registryctl,
 //! the dashboard) or a bearer token from `POST /v4/token` (ServiceCenter clients). What a request
 //! needs is [`policy`]'s; who is configured is [`users`]'; tokens are [`token`]'s. A refusal
-//! answers in the protocol's own format: Eureka 401/403 with `WWW-Authenticate`, ServiceCenter
-//! `401002`/`403001`, the node's endpoints `{"error": ...}`.
+//! answers in the protocol's own format ([`crate::refusal`]): Eureka 401/403 with
+//! `WWW-Authenticate`, ServiceCenter `401002`/`403001`, the node's endpoints `{"error": ...}`.
 
 pub mod policy;
 pub mod token;
@@ -17,7 +17,6 @@ use axum::extract::Request;
 use axum::extract::State;
 use axum::http::header;
 use axum::http::HeaderMap;
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -28,13 +27,14 @@ use registry_store::model::Tenant;
 use serde::Deserialize;
 use serde_json::json;
 
-use self::policy::Protocol;
 use self::policy::Tenancy;
 use self::token::TokenKeys;
 use self::users::Principal;
 use self::users::User;
 use self::users::UserFile;
 use self::users::Users;
+use crate::refusal::refusal;
+use crate::refusal::Refusal;
 use crate::servicecenter::core::body;
 use crate::servicecenter::error::ErrorCode;
 use crate::servicecenter::error::ScError;
@@ -44,8 +44,6 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// Tokens whose subject starts with this were minted by a node for its calls to the others
 /// (user names cannot contain `:`); they may read everything, as the cluster's own reads do.
 pub const NODE_PREFIX: &str = "node:";
-/// `WWW-Authenticate` of a 401, so browsers and curl know to send Basic credentials.
-const CHALLENGE: &str = "Basic realm=\"registry\", charset=\"UTF-8\"";
 
 /// The `[auth]` table of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -204,49 +202,21 @@ pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: 
         .and_then(|p| Guard::authorize(&p, role, &requirement.tenancy).map(|()| p));
     match checked {
         Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+            request.extensions_mut().insert(principal.clone());
+            let mut response = next.run(request).await;
+            // For the audit trail, which sees the response.
+            response.extensions_mut().insert(principal);
+            response
         }
         Err(e) => {
             tracing::info!(path = request.uri().path(), reason = %e, "request refused");
-            refusal(requirement.protocol, &e)
-        }
-    }
-}
-
-/// A refusal in `protocol`'s error format.
-fn refusal(protocol: Protocol, e: &AuthError) -> Response {
-    let (status, challenge) = match e {
-        AuthError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, true),
-        AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, false),
-    };
-    let mut response = match protocol {
-        Protocol::ServiceCenter => {
-            let code = if challenge {
-                ErrorCode::Unauthorized
-            } else {
-                ErrorCode::Forbidden
+            let why = match e {
+                AuthError::Unauthenticated(m) => Refusal::Unauthenticated(m),
+                AuthError::Forbidden(m) => Refusal::Forbidden(m),
             };
-            ScError::new(code, e.to_string()).into_response()
+            refusal(requirement.protocol, &why)
         }
-        Protocol::Eureka => (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            e.to_string(),
-        )
-            .into_response(),
-        Protocol::Node => (
-            status,
-            axum::Json(json!({ "error": e.to_string(), "retryable": false })),
-        )
-            .into_response(),
-    };
-    if challenge {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(CHALLENGE));
     }
-    response
 }
 
 #[derive(Deserialize)]

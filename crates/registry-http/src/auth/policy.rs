@@ -24,6 +24,27 @@ pub enum Protocol {
     Node,
 }
 
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Eureka => "eureka",
+            Protocol::ServiceCenter => "servicecenter",
+            Protocol::Node => "node",
+        }
+    }
+}
+
+/// The protocol a path belongs to.
+pub fn protocol_of(path: &str) -> Protocol {
+    if path == "/eureka" || path.starts_with("/eureka/") {
+        Protocol::Eureka
+    } else if path.starts_with("/v4/") {
+        Protocol::ServiceCenter
+    } else {
+        Protocol::Node
+    }
+}
+
 /// The tenants a request touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tenancy {
@@ -51,20 +72,17 @@ fn is_read(method: &Method) -> bool {
 /// What `method path` (with `headers`) needs; Eureka apps live in `eureka_tenant`.
 pub fn requirement(method: &Method, path: &str, headers: &HeaderMap, eureka_tenant: &Tenant) -> Requirement {
     let read_or = |write: Role| if is_read(method) { Role::Read } else { write };
+    let protocol = protocol_of(path);
     if path == "/health" || (path == "/v4/token" && *method == Method::POST) {
         return Requirement {
-            protocol: if path == "/health" {
-                Protocol::Node
-            } else {
-                Protocol::ServiceCenter
-            },
+            protocol,
             role: None,
             tenancy: Tenancy::All,
         };
     }
-    if path == "/eureka" || path.starts_with("/eureka/") {
+    if protocol == Protocol::Eureka {
         return Requirement {
-            protocol: Protocol::Eureka,
+            protocol,
             role: Some(read_or(Role::Write)),
             tenancy: Tenancy::One(eureka_tenant.clone()),
         };

@@ -32,6 +32,7 @@ pub enum ErrorCode {
     ServiceVersionNotExists,
     Unauthorized,
     Forbidden,
+    TooManyRequests,
     Internal,
     Unavailable,
 }
@@ -51,6 +52,7 @@ impl ErrorCode {
             ErrorCode::ServiceVersionNotExists => 400026,
             ErrorCode::Unauthorized => 401002,
             ErrorCode::Forbidden => 403001,
+            ErrorCode::TooManyRequests => 429001,
             ErrorCode::Internal => 500003,
             ErrorCode::Unavailable => 500011,
         }
@@ -70,6 +72,7 @@ impl ErrorCode {
             ErrorCode::ServiceVersionNotExists => "Micro-service version does not exist",
             ErrorCode::Unauthorized => "Request unauthorized",
             ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::TooManyRequests => "Too many requests",
             ErrorCode::Internal => "Internal server error",
             ErrorCode::Unavailable => "Registry service is unavailable",
         }

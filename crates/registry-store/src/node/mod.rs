@@ -278,8 +278,14 @@ impl RegistryNode {
             let weak = weak.clone();
             async move {
                 if let Some(node) = upgrade(&weak) {
-                    if let Err(e) = node.write(command).await {
-                        tracing::warn!(error = %e, "eviction proposal failed; will retry next round");
+                    match node.write(command).await {
+                        Ok(written) => tracing::info!(
+                            target: "registry::audit",
+                            who = "lease-keeper",
+                            revision = written.revision,
+                            "expired leases evicted"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "eviction proposal failed; will retry next round"),
                     }
                 }
             }

@@ -158,7 +158,16 @@ async fn propose(
         return Ok(());
     }
     let new_checkpoint = batch.checkpoint.clone();
-    ctx.node.write(Command::MirrorBatch(batch)).await?;
+    let written = ctx.node.write(Command::MirrorBatch(batch)).await?;
+    tracing::info!(
+        target: "registry::audit",
+        who = "sync",
+        origin = %name,
+        upserts = plan.upserts,
+        deletes = plan.deletes,
+        revision = written.revision,
+        "mirror batch"
+    );
     *last_checkpoint_write = Instant::now();
     if plan.held > 0 {
         tracing::warn!(peer = %name, held = plan.held, "a listing would delete too many instances; waiting for a second listing to confirm");
@@ -244,7 +253,15 @@ async fn expire_if_silent(ctx: &Context, last_success: u64) {
         return;
     };
     match ctx.node.write(Command::MirrorBatch(batch)).await {
-        Ok(_) => {
+        Ok(written) => {
+            tracing::info!(
+                target: "registry::audit",
+                who = "sync",
+                origin = %name,
+                deletes = count,
+                revision = written.revision,
+                "mirror expired"
+            );
             tracing::warn!(peer = %name, removed = count, silent_secs, "peer silent past its grace period; removed its mirrored instances");
             ctx.board.update(name, |s| {
                 s.state = PeerState::Expired;
