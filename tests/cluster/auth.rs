@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::registryctl::registryctl;
+use crate::registryctl::Run;
 use crate::support::Cluster;
 
 pub const SECRET: &str = "three-nodes-share-this-secret";
@@ -48,21 +50,6 @@ pub fn client_as(name: &str, password: &str) -> reqwest::Client {
         .default_headers(basic(name, password))
         .build()
         .unwrap()
-}
-
-pub async fn registryctl(server: &str, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .arg("--server")
-        .arg(server)
-        .args(args)
-        .output()
-        .await
-        .expect("registryctl runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,10 +104,10 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
 
     // registryctl: refused without credentials, answered with them.
     let server = cluster.nodes[follower].url("");
-    let (code, _, stderr) = registryctl(&server, &["members", "list"]).await;
+    let Run { code, stderr, .. } = registryctl(&server, &["members", "list"]).await;
     assert_eq!(code, 1);
     assert!(stderr.contains("401"), "{stderr}");
-    let (code, stdout, stderr) = registryctl(
+    let Run { code, stdout, stderr } = registryctl(
         &server,
         &["--user", "admin:admin-password", "--json", "members", "list"],
     )
@@ -135,9 +122,9 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
         3
     );
     let in_url = server.replace("http://", "http://admin:admin-password@");
-    let (code, _, stderr) = registryctl(&in_url, &["status"]).await;
+    let Run { code, stderr, .. } = registryctl(&in_url, &["status"]).await;
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = registryctl(
+    let Run { code, stderr, .. } = registryctl(
         &server,
         &["--user", "orders:orders-password", "snapshot", "save", "/dev/null"],
     )
@@ -184,30 +171,12 @@ async fn a_node_with_another_cluster_secret_is_kept_out() {
         n.args.extend(["--cluster-secret".to_string(), secret.to_string()]);
     }
     cluster.start_all();
-    // The two that share the secret form a quorum...
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let healthy = |i: usize| {
-        let url = cluster.nodes[i].url("/health");
-        let client = cluster.client.clone();
-        async move { client.get(url).send().await.is_ok_and(|r| r.status() == 200) }
-    };
-    while !(healthy(0).await && healthy(1).await) {
-        assert!(Instant::now() < deadline, "nodes 1 and 2 never became healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // ...and take writes; the third never hears from them.
-    crate::support::register_at(&cluster.client, &cluster.nodes[0].url(""), "svc", "i-1", None)
-        .await
-        .unwrap();
-    let watch_until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < watch_until {
-        let health = cluster.get_json(2, "/health").await.unwrap();
-        assert_eq!(health["status"], "DOWN", "{health}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let log = std::fs::read_to_string(&cluster.nodes[0].log).unwrap();
+    cluster.assert_kept_out(2, &cluster.client.clone()).await;
+    // The leader says why it cannot reach the outsider.
+    let leader = cluster.leader_among(&[0, 1], Duration::from_secs(10)).await;
+    let log = std::fs::read_to_string(&cluster.nodes[leader].log).unwrap();
     assert!(
-        log.contains("cluster secret") || log.contains("Unauthenticated"),
+        log.contains("requires the shared cluster secret"),
         "the refusal is logged"
     );
 }

@@ -11,13 +11,14 @@ use serde_json::Value;
 
 use crate::support::Cluster;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-async fn registryctl(server: &str, args: &[&str]) -> Run {
+/// Runs registryctl against `server`; its exit code and output.
+pub async fn registryctl(server: &str, args: &[&str]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_registryctl"))
         .arg("--server")
         .arg(server)

@@ -266,8 +266,13 @@ impl Cluster {
     }
 
     pub async fn wait_healthy(&self, timeout: Duration) {
+        self.wait_nodes_healthy(&self.running(), timeout).await;
+    }
+
+    /// Waits until nodes `which` answer `/health` with 200.
+    pub async fn wait_nodes_healthy(&self, which: &[usize], timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        for i in self.running() {
+        for &i in which {
             loop {
                 let ok = self
                     .client
@@ -289,6 +294,33 @@ impl Cluster {
         }
     }
 
+    /// Checks that node `outsider` (asked through `client`) stays out of the cluster: the others
+    /// form a quorum and take a write, while it keeps reporting no leader.
+    pub async fn assert_kept_out(&self, outsider: usize, client: &reqwest::Client) {
+        let insiders: Vec<usize> = self.running().into_iter().filter(|i| *i != outsider).collect();
+        self.wait_nodes_healthy(&insiders, Duration::from_secs(30)).await;
+        register_at(&self.client, &self.nodes[insiders[0]].url(""), "svc", "i-1", None)
+            .await
+            .unwrap();
+        let watch_until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < watch_until {
+            let health: Value = client
+                .get(self.nodes[outsider].url("/health"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                health["status"], "DOWN",
+                "node {} joined: {health}",
+                self.nodes[outsider].id
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn status(&self, i: usize) -> Value {
         self.get_json(i, "/admin/cluster")
             .await
@@ -297,10 +329,15 @@ impl Cluster {
 
     /// The index of the node every running node agrees leads.
     pub async fn leader(&self, timeout: Duration) -> usize {
+        self.leader_among(&self.running(), timeout).await
+    }
+
+    /// The index of the node every one of nodes `which` agrees leads.
+    pub async fn leader_among(&self, which: &[usize], timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
             let mut views = HashSet::new();
-            for i in self.running() {
+            for &i in which {
                 views.insert(
                     self.get_json(i, "/admin/cluster")
                         .await

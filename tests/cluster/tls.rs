@@ -16,12 +16,13 @@ use rcgen::IsCa;
 use rcgen::KeyPair;
 
 use crate::auth::basic;
-use crate::auth::registryctl;
 use crate::auth::SECRET;
 use crate::auth::USERS;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::registryctl::registryctl;
+use crate::registryctl::Run;
 use crate::support::Cluster;
 
 /// A CA and a certificate it signed for `localhost` and 127.0.0.1, as PEM files in `dir`:
@@ -109,7 +110,7 @@ async fn a_cluster_over_tls_serves_real_clients_and_refuses_plain_http() {
     let server = cluster.nodes[follower].url("");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, stdout, stderr) = registryctl(
+        let Run { code, stdout, stderr } = registryctl(
             &server,
             &["--ca", &ca_file, "--user", "admin:admin-password", "--json", "status"],
         )
@@ -123,7 +124,7 @@ async fn a_cluster_over_tls_serves_real_clients_and_refuses_plain_http() {
         assert!(Instant::now() < deadline, "{status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (code, _, stderr) = registryctl(&server, &["--user", "admin:admin-password", "status"]).await;
+    let Run { code, stderr, .. } = registryctl(&server, &["--user", "admin:admin-password", "status"]).await;
     assert_eq!(code, 1, "an unknown CA is not trusted");
     assert!(stderr.contains("cannot reach"), "{stderr}");
     assert_eq!(py.ask("stop")["event"], "stopped");
@@ -147,36 +148,11 @@ async fn a_node_with_a_certificate_from_another_ca_is_kept_out() {
         args[at + 1] = path.display().to_string();
     }
     cluster.start_all();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let healthy = |i: usize| {
-        let url = cluster.nodes[i].url("/health");
-        let client = cluster.client.clone();
-        async move { client.get(url).send().await.is_ok_and(|r| r.status() == 200) }
-    };
-    while !(healthy(0).await && healthy(1).await) {
-        assert!(Instant::now() < deadline, "nodes 1 and 2 never became healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    crate::support::register_at(&cluster.client, &cluster.nodes[0].url(""), "svc", "i-1", None)
-        .await
-        .unwrap();
     // Node 3 serves HTTPS with the other CA's certificate: ask it trusting that CA.
     let theirs_root = reqwest::Certificate::from_pem(&std::fs::read(&theirs.2).unwrap()).unwrap();
     let to_node_3 = reqwest::Client::builder()
         .add_root_certificate(theirs_root)
         .build()
         .unwrap();
-    let watch_until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < watch_until {
-        let health: serde_json::Value = to_node_3
-            .get(cluster.nodes[2].url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(health["status"], "DOWN", "{health}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    cluster.assert_kept_out(2, &to_node_3).await;
 }

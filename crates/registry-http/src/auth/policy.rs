@@ -96,7 +96,9 @@ pub fn requirement(method: &Method, path: &str, headers: &HeaderMap, eureka_tena
             "registry" | "govern" => {
                 let batch_find = path.ends_with("/registry/instances/action");
                 let role = if batch_find { Role::Read } else { read_or(Role::Write) };
-                (role, Tenancy::One(sc_tenant(headers, project)))
+                // A tenant the handler will refuse as invalid needs a principal of every tenant.
+                let tenancy = crate::servicecenter::core::tenant(headers, project).map_or(Tenancy::All, Tenancy::One);
+                (role, tenancy)
             }
             _ => (read_or(Role::Admin), Tenancy::All),
         };
@@ -121,17 +123,6 @@ pub fn requirement(method: &Method, path: &str, headers: &HeaderMap, eureka_tena
         role: Some(role),
         tenancy: Tenancy::All,
     }
-}
-
-/// The tenant a ServiceCenter request names: `X-Domain-Name` (default `default`) and its project.
-fn sc_tenant(headers: &HeaderMap, project: &str) -> Tenant {
-    let domain = headers
-        .get("x-domain-name")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .unwrap_or("default");
-    Tenant::new(domain.to_ascii_lowercase(), project)
 }
 
 #[cfg(test)]

@@ -131,9 +131,13 @@ type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftE
 
 fn status_to_rpc<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId, BasicNode, E> {
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            RPCError::Unreachable(Unreachable::new(&status))
-        }
+        // A peer that refuses this node's credential or certificate will go on refusing:
+        // openraft backs off from unreachable peers instead of retrying at once.
+        tonic::Code::Unavailable
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Cancelled
+        | tonic::Code::Unauthenticated
+        | tonic::Code::PermissionDenied => RPCError::Unreachable(Unreachable::new(&status)),
         _ => RPCError::Network(NetworkError::new(&status)),
     }
 }
