@@ -1,5 +1,5 @@
 //! The audit trail: one `registry::audit` log line per write request (every method but GET,
-//! HEAD and OPTIONS), after it is answered: who (the authenticated user, or `anonymous`), what
+//! HEAD and OPTIONS; heartbeats, which change no record, are left out), after it is answered: who (the authenticated user, or `anonymous`), what
 //! (method and path), from where (the client's address and the protocol), the outcome (status)
 //! and the request id. With `--log-format json` each line is one JSON object, so the trail can
 //! be queried with the usual tools (`jq 'select(.target == "registry::audit")'`). Writes the
@@ -17,7 +17,10 @@ use crate::limits::ClientAddr;
 
 /// Logs each write request once answered.
 pub async fn record(request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let method = request.method();
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || policy::is_renewal(method, request.uri().path())
+    {
         return next.run(request).await;
     }
     let method = request.method().clone();

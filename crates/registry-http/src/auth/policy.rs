@@ -45,6 +45,23 @@ pub fn protocol_of(path: &str) -> Protocol {
     }
 }
 
+/// Whether `method path` renews leases (a heartbeat): a write that changes no record, so the
+/// audit trail leaves it out. Eureka `PUT /eureka[/v2]/apps/{app}/{id}`, ServiceCenter
+/// `PUT .../instances/{id}/heartbeat` and `PUT .../registry/heartbeats`, the native
+/// `PUT /admin/registry/heartbeats`.
+pub fn is_renewal(method: &Method, path: &str) -> bool {
+    if *method != Method::PUT {
+        return false;
+    }
+    if let Some(rest) = path
+        .strip_prefix("/eureka/v2/apps/")
+        .or_else(|| path.strip_prefix("/eureka/apps/"))
+    {
+        return rest.split('/').count() == 2;
+    }
+    path.ends_with("/heartbeat") || path.ends_with("/registry/heartbeats") || path == "/admin/registry/heartbeats"
+}
+
 /// The tenants a request touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tenancy {
@@ -136,6 +153,28 @@ mod tests {
         }
         let r = requirement(&method, path, &headers, &Tenant::default_tenant());
         (r.protocol, r.role, r.tenancy)
+    }
+
+    #[test]
+    fn heartbeats_are_told_from_other_writes() {
+        for path in [
+            "/eureka/apps/ORDERS/i-1",
+            "/eureka/v2/apps/ORDERS/i-1",
+            "/v4/default/registry/microservices/s/instances/i/heartbeat",
+            "/v4/default/registry/heartbeats",
+            "/admin/registry/heartbeats",
+        ] {
+            assert!(is_renewal(&Method::PUT, path), "{path}");
+        }
+        for (method, path) in [
+            (Method::PUT, "/eureka/apps/ORDERS/i-1/status"),
+            (Method::PUT, "/eureka/apps/ORDERS/i-1/metadata"),
+            (Method::POST, "/eureka/apps/ORDERS"),
+            (Method::DELETE, "/eureka/apps/ORDERS/i-1"),
+            (Method::PUT, "/v4/default/registry/microservices/s/instances/i/status"),
+        ] {
+            assert!(!is_renewal(&method, path), "{method} {path}");
+        }
     }
 
     #[test]
