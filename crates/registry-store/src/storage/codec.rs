@@ -25,6 +25,8 @@ pub enum CodecError {
     UnsupportedVersion(u8),
     #[error("decode: {0}")]
     Decode(#[from] rmp_serde::decode::Error),
+    #[error("decode: {0}")]
+    Malformed(&'static str),
     #[error("encode: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }
@@ -41,7 +43,69 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if version != FORMAT_V1 {
         return Err(CodecError::UnsupportedVersion(version));
     }
+    check_lengths(body)?;
     Ok(rmp_serde::from_slice(body)?)
+}
+
+/// Refuses MessagePack whose declared lengths exceed what the input holds, before a decoder
+/// trusts them: some collections preallocate what a length says (a 24-byte message from a peer
+/// could ask for gigabytes). One pass, no recursion: it counts the values still to read, and
+/// each needs at least a byte.
+fn check_lengths(mut buf: &[u8]) -> Result<(), CodecError> {
+    use rmp::Marker;
+    let short = CodecError::Malformed("a length runs past the end of the input");
+    let mut pending: u64 = 1;
+    while pending > 0 {
+        pending -= 1;
+        let (&first, rest) = buf.split_first().ok_or(CodecError::Malformed("truncated"))?;
+        buf = rest;
+        let mut take = |n: usize| -> Result<u64, CodecError> {
+            if buf.len() < n {
+                return Err(CodecError::Malformed("truncated"));
+            }
+            let (head, rest) = buf.split_at(n);
+            buf = rest;
+            Ok(head.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        };
+        // (bytes of payload to skip, values to add)
+        let (skip, values): (u64, u64) = match Marker::from_u8(first) {
+            Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
+            Marker::U8 | Marker::I8 => (1, 0),
+            Marker::U16 | Marker::I16 => (2, 0),
+            Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
+            Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
+            Marker::FixStr(n) => (u64::from(n), 0),
+            Marker::Str8 | Marker::Bin8 => (take(1)?, 0),
+            Marker::Str16 | Marker::Bin16 => (take(2)?, 0),
+            Marker::Str32 | Marker::Bin32 => (take(4)?, 0),
+            Marker::FixExt1 => (2, 0),
+            Marker::FixExt2 => (3, 0),
+            Marker::FixExt4 => (5, 0),
+            Marker::FixExt8 => (9, 0),
+            Marker::FixExt16 => (17, 0),
+            Marker::Ext8 => (take(1)? + 1, 0),
+            Marker::Ext16 => (take(2)? + 1, 0),
+            Marker::Ext32 => (take(4)? + 1, 0),
+            Marker::FixArray(n) => (0, u64::from(n)),
+            Marker::Array16 => (0, take(2)?),
+            Marker::Array32 => (0, take(4)?),
+            Marker::FixMap(n) => (0, 2 * u64::from(n)),
+            Marker::Map16 => (0, 2 * take(2)?),
+            Marker::Map32 => (0, 2 * take(4)?),
+            Marker::Reserved => return Err(CodecError::Malformed("reserved marker")),
+        };
+        let skip =
+            usize::try_from(skip).map_err(|_| CodecError::Malformed("a length runs past the end of the input"))?;
+        if skip > buf.len() {
+            return Err(short);
+        }
+        buf = &buf[skip..];
+        pending += values;
+        if pending > buf.len() as u64 {
+            return Err(short);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -49,6 +113,34 @@ mod tests {
     use super::*;
     use crate::model::Instance;
     use crate::model::Tenant;
+
+    #[test]
+    fn declared_lengths_past_the_input_are_refused_before_decoding() {
+        // Found by the command_decode fuzz target: an array32 of 282 million elements in 24
+        // bytes made a map preallocate 11 GB.
+        let bomb = [
+            0x01, 0x81, 0x01, 0x81, 0x02, 0x81, 0x03, 0xdd, 0x10, 0xde, 0x01, 0x81, 0x01, 0x81, 0x07, 0xa3, 0x00, 0xd1,
+            0x01, 0x83, 0x01, 0x01, 0x01, 0x68,
+        ];
+        assert!(matches!(
+            decode::<crate::command::Proposal>(&bomb),
+            Err(CodecError::Malformed(_))
+        ));
+        for bomb in [
+            vec![FORMAT_V1, 0xdb, 0xff, 0xff, 0xff, 0xff],
+            vec![FORMAT_V1, 0xdf, 0x7f, 0xff, 0xff, 0xff, 0x01],
+            vec![FORMAT_V1, 0xc6, 0xff, 0xff, 0xff, 0xff],
+            vec![FORMAT_V1, 0x92, 0x01],
+        ] {
+            assert!(
+                matches!(decode::<serde_json::Value>(&bomb), Err(CodecError::Malformed(_))),
+                "{bomb:x?}"
+            );
+        }
+        // Whatever encodes passes the check.
+        let i = Instance::new(Tenant::default(), "svc", "id", "host");
+        check_lengths(&encode(&i).unwrap()[1..]).unwrap();
+    }
 
     #[test]
     fn round_trips_an_instance_with_protocol_fields() {
@@ -95,7 +187,9 @@ mod tests {
         assert!(matches!(decode::<u64>(&[9, 1]), Err(CodecError::UnsupportedVersion(9))));
         assert!(matches!(
             decode::<Instance>(&[1, 0xc1, 0xff]),
-            Err(CodecError::Decode(_))
+            Err(CodecError::Malformed(_))
         ));
+        // Well-formed MessagePack of the wrong shape.
+        assert!(matches!(decode::<Instance>(&[1, 0x07]), Err(CodecError::Decode(_))));
     }
 }
