@@ -52,6 +52,33 @@ pub fn client_as(name: &str, password: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// Checks that `anonymous` is refused Eureka's apps on node `i`, then starts py-eureka-client
+/// there as user `orders` (credentials in its server URL, `env` added) and waits until it sees
+/// its own `app` UP.
+pub async fn orders_client_refused_then_registered(
+    cluster: &Cluster,
+    i: usize,
+    anonymous: &reqwest::Client,
+    app: &str,
+    env: &[(&str, &str)],
+) -> Client {
+    let refused = anonymous
+        .get(cluster.nodes[i].url("/eureka/apps"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let url = cluster.nodes[i]
+        .url("/eureka/")
+        .replacen("://", "://orders:orders-password@", 1);
+    let script = clients_dir().join("py_client.py").display().to_string();
+    let port = crate::support::free_port().to_string();
+    let mut py = Client::spawn_with_env("py-eureka-client", python(), &[script, url, app.into(), port], env);
+    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
+    py.discover_until(app, &["UP"], Duration::from_secs(60));
+    py
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
     let mut cluster = Cluster::new(
@@ -73,26 +100,7 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
     let leader = cluster.leader(Duration::from_secs(10)).await;
     let follower = (leader + 1) % 3;
 
-    // Without credentials: refused.
-    let refused = anonymous
-        .get(cluster.nodes[follower].url("/eureka/apps"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
-
-    // py-eureka-client with the credentials in its server URL, pointed at a follower.
-    let port = crate::support::free_port();
-    let url = cluster.nodes[follower].url("/eureka/");
-    let with_credentials = url.replace("http://", "http://orders:orders-password@");
-    let script = clients_dir().join("py_client.py").display().to_string();
-    let mut py = Client::spawn(
-        "py-eureka-client",
-        python(),
-        &[script, with_credentials, "ORDERS".into(), port.to_string()],
-    );
-    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
-    py.discover_until("ORDERS", &["UP"], Duration::from_secs(60));
+    let mut py = orders_client_refused_then_registered(&cluster, follower, &anonymous, "ORDERS", &[]).await;
     let apps = cluster.get_json(leader, "/eureka/apps").await.unwrap();
     let names: Vec<&Value> = apps["applications"]["application"]
         .as_array()

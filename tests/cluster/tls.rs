@@ -16,11 +16,9 @@ use rcgen::IsCa;
 use rcgen::KeyPair;
 
 use crate::auth::basic;
+use crate::auth::orders_client_refused_then_registered;
 use crate::auth::SECRET;
 use crate::auth::USERS;
-use crate::client_driver::clients_dir;
-use crate::client_driver::python;
-use crate::client_driver::Client;
 use crate::registryctl::registryctl;
 use crate::registryctl::Run;
 use crate::support::Cluster;
@@ -70,31 +68,14 @@ async fn a_cluster_over_tls_serves_real_clients_and_refuses_plain_http() {
     let leader = cluster.leader(Duration::from_secs(10)).await;
     let follower = (leader + 1) % 3;
 
-    // Plain HTTP on the HTTPS port gets no answer; HTTPS without credentials a 401.
+    // Plain HTTP on the HTTPS port gets no answer.
     let plain = reqwest::get(cluster.nodes[follower].url("/health").replace("https://", "http://")).await;
     assert!(plain.is_err(), "{plain:?}");
-    let refused = anonymous
-        .get(cluster.nodes[follower].url("/eureka/apps"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
-
     // py-eureka-client over HTTPS with credentials in the URL, trusting the test CA.
-    let port = crate::support::free_port();
-    let url = cluster.nodes[follower]
-        .url("/eureka/")
-        .replace("https://", "https://orders:orders-password@");
-    let script = clients_dir().join("py_client.py").display().to_string();
     let ca_file = ca.display().to_string();
-    let mut py = Client::spawn_with_env(
-        "py-eureka-client",
-        python(),
-        &[script, url, "SECURE".into(), port.to_string()],
-        &[("SSL_CERT_FILE", &ca_file)],
-    );
-    assert_eq!(py.next_event(Duration::from_secs(60))["event"], "started");
-    py.discover_until("SECURE", &["UP"], Duration::from_secs(60));
+    let mut py =
+        orders_client_refused_then_registered(&cluster, follower, &anonymous, "SECURE", &[("SSL_CERT_FILE", &ca_file)])
+            .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let apps = cluster.get_json(leader, "/eureka/apps").await.unwrap();

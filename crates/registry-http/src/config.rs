@@ -24,6 +24,7 @@ use crate::eureka::mapping::EurekaSettings;
 use crate::limits;
 use crate::limits::LimitSettings;
 use crate::servicecenter::ScSettings;
+use crate::tls::PemFile;
 use crate::ApiSettings;
 
 /// Command line of `registryd`. Every flag can also be set by its `REGISTRY_*` variable or in the
@@ -220,21 +221,18 @@ impl TlsFiles {
             _ => return Err(ConfigError::Invalid("give tls_cert and tls_key together".into())),
         };
         let invalid = |e: crate::tls::TlsError| ConfigError::Invalid(e.to_string());
+        let cert = PemFile::read(&cert).map_err(invalid)?;
+        let key = PemFile::read(&key).map_err(invalid)?;
         let server = crate::tls::server_config(&cert, &key).map_err(invalid)?;
         let peer = match self.ca {
             None => None,
             Some(ca) => {
-                crate::tls::certificates(&ca).map_err(invalid)?;
-                let read = |path: &PathBuf| {
-                    std::fs::read(path).map_err(|source| ConfigError::Read {
-                        path: path.clone(),
-                        source,
-                    })
-                };
+                let ca = PemFile::read(&ca).map_err(invalid)?;
+                ca.certificates().map_err(invalid)?;
                 Some(PeerTls {
-                    cert_pem: read(&cert)?,
-                    key_pem: read(&key)?,
-                    ca_pem: read(&ca)?,
+                    cert_pem: cert.bytes,
+                    key_pem: key.bytes,
+                    ca_pem: ca.bytes,
                 })
             }
         };

@@ -87,6 +87,20 @@ pub fn below_threshold(stats: &LeaseStats, window_ms: u64) -> bool {
     stats.leases > 0 && stats.counted_for_ms >= window_ms && stats.renewals_last_window <= stats.threshold
 }
 
+impl LeaseReport {
+    /// The leader's report: this node's while it leads, else asked of the leader; why not when
+    /// the leader cannot be reached.
+    pub async fn from_cluster(node: &RegistryNode, peers: &PeerHttp) -> Result<Self, String> {
+        if let Some(local) = Self::local(node) {
+            return Ok(local);
+        }
+        peers
+            .leader_json("/admin/leases?local=true")
+            .await
+            .ok_or_else(|| "the leader, which keeps the leases, cannot be reached".to_string())
+    }
+}
+
 /// The banner for a self-preservation setting and renewal state, as Eureka words it.
 pub fn banner(self_preservation: bool, below_threshold: bool) -> Option<&'static str> {
     match (self_preservation, below_threshold) {
@@ -116,20 +130,15 @@ pub fn routes(node: RegistryNode, peers: PeerHttp) -> Router {
 }
 
 async fn report(State(s): State<LeaseState>, Query(q): Query<ReportQuery>) -> Response {
-    if let Some(local) = LeaseReport::local(&s.node) {
-        return Json(local).into_response();
-    }
-    if !q.local {
-        if let Some(forwarded) = s.peers.forward_to_leader("/admin/leases?local=true").await {
-            return forwarded;
-        }
-    }
-    let why = if q.local {
-        "this node does not lead: leases are kept by the leader".to_string()
+    let report = if q.local {
+        LeaseReport::local(&s.node).ok_or_else(|| "this node does not lead: leases are kept by the leader".to_string())
     } else {
-        "the leader, which keeps the leases, cannot be reached".to_string()
+        LeaseReport::from_cluster(&s.node, &s.peers).await
     };
-    ApiError::Node(NodeError::Unavailable(why)).into_response()
+    match report {
+        Ok(report) => Json(report).into_response(),
+        Err(why) => ApiError::Node(NodeError::Unavailable(why)).into_response(),
+    }
 }
 
 #[cfg(test)]

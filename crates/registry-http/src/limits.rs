@@ -180,12 +180,6 @@ pub struct Limited<Io> {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<Io> Limited<Io> {
-    pub fn get_ref(&self) -> &Io {
-        &self.io
-    }
-}
-
 impl<Io: AsyncRead + Unpin> AsyncRead for Limited<Io> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_read(cx, buf)

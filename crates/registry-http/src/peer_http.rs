@@ -1,12 +1,9 @@
-//! HTTP calls from this node to the other members' HTTP listeners: forwarding a read to the
-//! leader (which alone holds the leases and runs the sync workers) and probing a member's
+//! HTTP calls from this node to the other members' HTTP listeners: asking the leader (which
+//! alone holds the leases and runs the sync workers) for its reports, and probing a member's
 //! `/health`. Addresses come from the node records members announce.
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::response::Response;
 use registry_store::node::RegistryNode;
 use registry_store::raft::types::NodeId;
 use serde::de::DeserializeOwned;
@@ -73,17 +70,6 @@ impl PeerHttp {
         let status = self.node.status();
         let raft_addr = status.members.iter().find(|m| m.id == id).map(|m| m.raft_addr.as_str());
         Some(format!("{}://{}{path}", self.scheme, reachable(&addr, raft_addr)))
-    }
-
-    /// The leader's answer to `GET {path}`, passed through as JSON; `None` when no other node
-    /// leads or it cannot be reached.
-    pub async fn forward_to_leader(&self, path: &str) -> Option<Response> {
-        let leader = self.node.leader().filter(|l| *l != self.node.node_id())?;
-        let url = self.member_url(leader, path)?;
-        let response = self.get(&url).send().await.ok()?;
-        let status = StatusCode::from_u16(response.status().as_u16()).ok()?;
-        let body = response.bytes().await.ok()?;
-        Some((status, [("content-type", "application/json")], body).into_response())
     }
 
     /// The leader's `GET {path}` decoded, when another node leads and answers with success.

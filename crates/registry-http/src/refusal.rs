@@ -19,7 +19,8 @@ use crate::servicecenter::error::ScError;
 const CHALLENGE: &str = "Basic realm=\"registry\", charset=\"UTF-8\"";
 
 /// Why a request was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum Refusal {
     /// No credential, or one that is not valid: 401.
     Unauthenticated(String),

@@ -41,13 +41,20 @@ pub fn routes(federation: Arc<Federation>, peers: PeerHttp) -> Router {
 }
 
 async fn report(State(s): State<SyncState>, Query(q): Query<ReportQuery>) -> Response {
-    let local = s.federation.report();
-    if q.local || local.leading {
-        return Json(local).into_response();
+    if q.local {
+        return Json(s.federation.report()).into_response();
     }
-    match s.peers.forward_to_leader("/admin/sync").await {
-        Some(response) => response,
-        // The leader is unreachable from here: say what this node knows.
-        None => Json(local).into_response(),
+    Json(cluster_report(&s.federation, &s.peers).await).into_response()
+}
+
+/// The report of the node running the sync workers: this node's while it leads, else the
+/// leader's; this node's own (idle) one when the leader cannot be reached.
+pub async fn cluster_report(federation: &Federation, peers: &PeerHttp) -> serde_json::Value {
+    let local = federation.report();
+    if !local.leading {
+        if let Some(report) = peers.leader_json::<serde_json::Value>("/admin/sync?local=true").await {
+            return report;
+        }
     }
+    serde_json::to_value(local).unwrap_or_default()
 }

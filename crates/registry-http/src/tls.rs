@@ -1,10 +1,11 @@
-//! TLS (rustls) for the HTTP listeners: the certificate chain and key read from PEM files, and
+//! TLS (rustls) for the HTTP listeners: the certificate chain and key read once from PEM files, and
 //! a listener that hands axum connections once their handshake is done. Handshakes run
 //! concurrently, each bounded in time, so a slow or silent client cannot hold up the others.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ const READY: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
     #[error("cannot read the certificates in {path}: {reason}")]
     Certificates { path: String, reason: String },
     #[error("cannot read the private key in {path}: {reason}")]
@@ -34,38 +37,57 @@ pub enum TlsError {
     Config(String),
 }
 
-/// Every certificate in the PEM file at `path` (a chain, or CA roots).
-pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bad = |reason: String| TlsError::Certificates {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("no certificate found".into()));
+/// A PEM file's bytes, read once, and where they came from (for messages).
+#[derive(Debug, Clone)]
+pub struct PemFile {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl PemFile {
+    pub fn read(path: &Path) -> Result<Self, TlsError> {
+        let bytes = std::fs::read(path).map_err(|e| TlsError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+        })
     }
-    Ok(certs)
+
+    /// Every certificate in the file (a chain, or CA roots); at least one.
+    pub fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+        let bad = |reason: String| TlsError::Certificates {
+            path: self.path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_slice_iter(&self.bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate found".into()));
+        }
+        Ok(certs)
+    }
+
+    /// The private key in the file.
+    pub fn private_key(&self) -> Result<PrivateKeyDer<'static>, TlsError> {
+        PrivateKeyDer::from_pem_slice(&self.bytes).map_err(|e| TlsError::Key {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
 }
 
-/// The private key in the PEM file at `path`.
-pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Key {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// A server configuration from PEM files: HTTP/2 and HTTP/1.1 offered.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// A server configuration from a certificate chain and its key: HTTP/2 and HTTP/1.1 offered.
+pub fn server_config(cert: &PemFile, key: &PemFile) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certificates(cert)?, private_key(key)?)
+        .with_single_cert(cert.certificates()?, key.private_key()?)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))

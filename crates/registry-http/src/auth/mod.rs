@@ -88,17 +88,6 @@ impl AuthSettings {
     }
 }
 
-/// Why a request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// No credential, or one that is not valid: 401.
-    #[error("{0}")]
-    Unauthenticated(String),
-    /// A valid credential that may not do this: 403.
-    #[error("{0}")]
-    Forbidden(String),
-}
-
 /// Checks requests against the configured users.
 #[derive(Debug, Clone)]
 pub struct Guard {
@@ -115,8 +104,8 @@ impl Guard {
     }
 
     /// Who `headers` says is calling: Basic credentials or a bearer token.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
-        let missing = || AuthError::Unauthenticated("credentials are required".into());
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
+        let missing = || Refusal::Unauthenticated("credentials are required".into());
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -128,20 +117,20 @@ impl Guard {
                 .decode(credential)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| AuthError::Unauthenticated("malformed Basic credentials".into()))?;
+                .ok_or_else(|| Refusal::Unauthenticated("malformed Basic credentials".into()))?;
             let (name, password) = decoded
                 .split_once(':')
-                .ok_or_else(|| AuthError::Unauthenticated("malformed Basic credentials".into()))?;
+                .ok_or_else(|| Refusal::Unauthenticated("malformed Basic credentials".into()))?;
             return self
                 .settings
                 .users
                 .check(name, password)
                 .cloned()
-                .ok_or_else(|| AuthError::Unauthenticated("wrong user name or password".into()));
+                .ok_or_else(|| Refusal::Unauthenticated("wrong user name or password".into()));
         }
         if scheme.eq_ignore_ascii_case("bearer") {
             let keys = self.settings.tokens.as_ref().ok_or_else(missing)?;
-            let name = keys.verify(credential).map_err(AuthError::Unauthenticated)?;
+            let name = keys.verify(credential).map_err(Refusal::Unauthenticated)?;
             if name.starts_with(NODE_PREFIX) {
                 return Ok(Principal {
                     name,
@@ -154,17 +143,17 @@ impl Guard {
                 .users
                 .get(&name)
                 .cloned()
-                .ok_or_else(|| AuthError::Unauthenticated(format!("user {name} no longer exists")));
+                .ok_or_else(|| Refusal::Unauthenticated(format!("user {name} no longer exists")));
         }
-        Err(AuthError::Unauthenticated(format!(
+        Err(Refusal::Unauthenticated(format!(
             "unsupported authorization scheme {scheme}"
         )))
     }
 
     /// Whether `principal` may make a request needing `role` on `tenancy`.
-    pub fn authorize(principal: &Principal, role: users::Role, tenancy: &Tenancy) -> Result<(), AuthError> {
+    pub fn authorize(principal: &Principal, role: users::Role, tenancy: &Tenancy) -> Result<(), Refusal> {
         if principal.role < role {
-            return Err(AuthError::Forbidden(format!(
+            return Err(Refusal::Forbidden(format!(
                 "{} has the {} role; this needs {}",
                 principal.name,
                 principal.role.as_str(),
@@ -172,11 +161,11 @@ impl Guard {
             )));
         }
         match tenancy {
-            Tenancy::One(t) if !principal.scope.admits(t) => Err(AuthError::Forbidden(format!(
+            Tenancy::One(t) if !principal.scope.admits(t) => Err(Refusal::Forbidden(format!(
                 "{} may not reach tenant {t}",
                 principal.name
             ))),
-            Tenancy::All if principal.scope != users::Scope::All => Err(AuthError::Forbidden(format!(
+            Tenancy::All if principal.scope != users::Scope::All => Err(Refusal::Forbidden(format!(
                 "{} is limited to some tenants; this spans all of them",
                 principal.name
             ))),
@@ -210,11 +199,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: 
         }
         Err(e) => {
             tracing::info!(path = request.uri().path(), reason = %e, "request refused");
-            let why = match e {
-                AuthError::Unauthenticated(m) => Refusal::Unauthenticated(m),
-                AuthError::Forbidden(m) => Refusal::Forbidden(m),
-            };
-            refusal(requirement.protocol, &why)
+            refusal(requirement.protocol, &e)
         }
     }
 }
@@ -227,20 +212,16 @@ struct TokenRequest {
 
 /// `POST /v4/token`: a bearer token for a user's name and password.
 pub fn routes(settings: AuthSettings) -> Router {
-    Router::new().route(
-        "/v4/token",
-        post(move |bytes: axum::body::Bytes| {
-            let settings = settings.clone();
-            async move { issue_token(&settings, &bytes) }
-        }),
-    )
+    Router::new()
+        .route("/v4/token", post(issue_token))
+        .with_state(Arc::new(settings))
 }
 
-fn issue_token(settings: &AuthSettings, bytes: &[u8]) -> Response {
+async fn issue_token(State(settings): State<Arc<AuthSettings>>, bytes: axum::body::Bytes) -> Response {
     let Some(keys) = settings.tokens.as_ref().filter(|_| settings.enabled()) else {
         return ScError::invalid("authentication is not enabled on this registry: no token is needed").into_response();
     };
-    let request: TokenRequest = match body(bytes) {
+    let request: TokenRequest = match body(&bytes) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };

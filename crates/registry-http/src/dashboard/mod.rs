@@ -31,6 +31,7 @@ use axum::Router;
 use futures::Stream;
 use futures::StreamExt;
 use registry_store::node::wall_clock_ms;
+use registry_store::node::ClusterStatus;
 use registry_store::node::RegistryNode;
 use registry_sync::Federation;
 use serde::Deserialize;
@@ -151,12 +152,20 @@ async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> J
         Records::take(&applied.state, applied.revision())
     };
     let registry = overview::registry_view(records, &filter, d.recent.latest(RECENT_SHOWN));
-    let (members, (leases, leases_error), sync) = tokio::join!(members(&d), leases(&d), sync_report(&d));
     let status = d.node.status();
+    let (members, leases, sync) = tokio::join!(
+        members(&d, &status),
+        LeaseReport::from_cluster(&d.node, &d.peers),
+        crate::sync_api::cluster_report(&d.federation, &d.peers),
+    );
+    let (leases, leases_error) = match leases {
+        Ok(report) => (Some(report), None),
+        Err(why) => (None, Some(why)),
+    };
     Json(Overview {
         node: NodeView {
             id: status.node_id,
-            cluster_name: d.federation.report().cluster_name,
+            cluster_name: sync["cluster_name"].as_str().unwrap_or_default().to_string(),
             role: status.role,
             term: status.term,
             leader_id: status.leader_id,
@@ -174,8 +183,7 @@ async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> J
 }
 
 /// Every member with its health: this node's own, the others' asked over HTTP at once.
-async fn members(d: &Dashboard) -> Vec<MemberView> {
-    let status = d.node.status();
+async fn members(d: &Dashboard, status: &ClusterStatus) -> Vec<MemberView> {
     let asked = status.members.iter().map(|m| async move {
         let http_url = m
             .http_addr
@@ -205,29 +213,6 @@ async fn members(d: &Dashboard) -> Vec<MemberView> {
         }
     });
     futures::future::join_all(asked).await
-}
-
-async fn leases(d: &Dashboard) -> (Option<LeaseReport>, Option<String>) {
-    if let Some(local) = LeaseReport::local(&d.node) {
-        return (Some(local), None);
-    }
-    match d.peers.leader_json::<LeaseReport>("/admin/leases?local=true").await {
-        Some(report) => (Some(report), None),
-        None => (
-            None,
-            Some("the leader, which keeps the leases, cannot be reached".into()),
-        ),
-    }
-}
-
-async fn sync_report(d: &Dashboard) -> Value {
-    let local = d.federation.report();
-    if !local.leading {
-        if let Some(report) = d.peers.leader_json::<Value>("/admin/sync?local=true").await {
-            return report;
-        }
-    }
-    serde_json::to_value(local).unwrap_or_default()
 }
 
 /// A `revision` event now and whenever this node applies changes (coalesced), until it stops.
