@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks of the hot paths: applying a registration, the Eureka JSON and XML
-//! encoders, ServiceCenter find, version rules, and the dashboard's overview (the part done
+//! encoders, ServiceCenter find, version rules, proposal decoding, and the dashboard's overview (the part done
 //! under the state lock against the whole of it).
 //!
 //! `cargo bench -p registry-bench --bench micro`
@@ -20,12 +20,14 @@ use registry_http::eureka::view::View;
 use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
 use registry_http::servicecenter::discovery::ProviderQuery;
+use registry_store::command::Proposal;
 use registry_store::model::Tenant;
 use registry_store::protocol::eureka::json;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
 use registry_store::protocol::eureka::xml;
 use registry_store::protocol::servicecenter::version::VersionRule;
 use registry_store::state::RegistryState;
+use registry_store::storage::codec;
 
 use eureka_fixture::registration;
 
@@ -136,5 +138,22 @@ fn dashboard(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, apply, encoders, servicecenter_find, version_rules, dashboard);
+/// Decoding a proposal as a follower does for each entry it receives (the length check
+/// included: it refuses declared lengths past the input before decoding).
+fn decode(c: &mut Criterion) {
+    let bytes = codec::encode(&registration(&EurekaSettings::default(), 7)).expect("encodes");
+    c.bench_function("codec: decode one registration proposal", |b| {
+        b.iter(|| black_box(codec::decode::<Proposal>(black_box(&bytes)).expect("decodes")))
+    });
+}
+
+criterion_group!(
+    benches,
+    apply,
+    encoders,
+    servicecenter_find,
+    version_rules,
+    dashboard,
+    decode
+);
 criterion_main!(benches);
