@@ -79,7 +79,7 @@ impl ClusterService for ClusterGrpcService {
     ) -> Result<Response<pb::ForwardHeartbeatsResponse>, Status> {
         let node = self.node()?;
         let keys: Vec<_> = request.into_inner().instances.into_iter().map(key_from_pb).collect();
-        let resp = match node.inner.leases.renew(&keys) {
+        let resp = match node.renew_as_leader(&keys).await {
             Some(found) => pb::ForwardHeartbeatsResponse {
                 found,
                 not_leader: None,

@@ -32,7 +32,7 @@ impl RegistryNode {
     /// Renews the leases of `keys`. Per key: `true` if registered, `false` if the client must
     /// register again.
     pub async fn renew(&self, keys: Vec<InstanceKey>) -> Result<Vec<bool>, NodeError> {
-        if let Some(found) = self.inner.leases.renew(&keys) {
+        if let Some(found) = self.renew_as_leader(&keys).await {
             return Ok(found);
         }
         let (reply, answer) = oneshot::channel();
@@ -46,11 +46,41 @@ impl RegistryNode {
             .map_err(|_| NodeError::Stopped("heartbeat forwarder stopped".into()))?
     }
 
+    /// Renews here if this node leads and a quorum still follows it; `None` otherwise.
+    ///
+    /// A leader cut off from the others keeps its role until it hears of a newer term, while
+    /// they may already have elected a successor, whose lease table never sees what the old one
+    /// renews: the renewal would be acknowledged, then the instance evicted anyway (the chaos
+    /// suite caught exactly this). Followers refuse to vote for anyone for the longest election
+    /// timeout after a heartbeat of the leader reached them (openraft's leader lease), so a
+    /// quorum acknowledgement younger than the shortest election timeout proves there is no
+    /// successor yet; an older one is refreshed by one round of heartbeats first.
+    pub(super) async fn renew_as_leader(&self, keys: &[InstanceKey]) -> Option<Vec<bool>> {
+        if !self.inner.leases.is_leading() {
+            return None;
+        }
+        if !self.quorum_acknowledged_recently() {
+            let (_, longest) = self.inner.config.election_timeout;
+            let confirmed = tokio::time::timeout(longest, self.inner.raft.ensure_linearizable()).await;
+            if !matches!(confirmed, Ok(Ok(_))) {
+                return None;
+            }
+        }
+        self.inner.leases.renew(keys)
+    }
+
+    fn quorum_acknowledged_recently(&self) -> bool {
+        let limit = self.inner.config.election_timeout.0.as_millis() as u64;
+        let metrics = self.inner.raft.metrics();
+        let since = metrics.borrow().millis_since_quorum_ack;
+        since.is_some_and(|ms| ms < limit)
+    }
+
     /// Renews on the leader, wherever it is, retrying while leadership moves.
     async fn renew_at_leader(&self, keys: &[InstanceKey]) -> Result<Vec<bool>, NodeError> {
         let mut last = NodeError::NoLeader;
         for _ in 0..ATTEMPTS {
-            if let Some(found) = self.inner.leases.renew(keys) {
+            if let Some(found) = self.renew_as_leader(keys).await {
                 return Ok(found);
             }
             match self.forward_heartbeats(keys).await {
