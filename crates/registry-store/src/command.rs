@@ -223,6 +223,20 @@ pub struct DeleteTags {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvictInstances {
     pub items: Vec<EvictItem>,
+    /// The term of the leader whose lease table decided. Applied only from a log entry of that
+    /// same term: a leader that lost its place (cut off, then back) must not evict through its
+    /// successor with a table that missed the renewals the successor took. 0: not checked
+    /// (entries written before the field existed).
+    #[serde(default)]
+    pub term: u64,
+}
+
+impl EvictInstances {
+    /// Whether this eviction, found in a log entry of `entry_term`, was decided by another
+    /// leader than the one that appended it, and so must be skipped.
+    pub fn is_stale_in(&self, entry_term: u64) -> bool {
+        self.term != 0 && self.term != entry_term
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1069,7 +1069,7 @@ mod tests {
                 expected_mod_revision: 1,
             },
         ];
-        let (outcome, changes) = s.apply(4, &proposal(Command::EvictInstances(EvictInstances { items })));
+        let (outcome, changes) = s.apply(4, &proposal(Command::EvictInstances(EvictInstances { items, term: 0 })));
         assert_eq!(outcome, CommandOutcome::Batch { applied: 1 });
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].kind, ChangeKind::Deleted);

@@ -110,7 +110,7 @@ impl Federation {
     pub fn report(&self) -> SyncReport {
         SyncReport {
             cluster_name: self.settings.cluster_name.clone(),
-            leading: *self.node.leadership().borrow(),
+            leading: self.node.leadership().borrow().is_some(),
             peers: self.board.snapshot(),
         }
     }
@@ -125,7 +125,7 @@ impl Federation {
         let mut stopping = self.node.stopping();
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
         loop {
-            let lead = *leading.borrow_and_update();
+            let lead = leading.borrow_and_update().is_some();
             if lead && workers.is_empty() {
                 tracing::info!(peers = self.settings.peers.len(), "leading: starting sync workers");
                 workers = self.spawn_workers();

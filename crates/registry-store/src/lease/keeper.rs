@@ -29,6 +29,8 @@ const CHANGES_PER_ROUND: usize = 1_000_000;
 
 /// The lease table of a leading node and its place in the change feed.
 struct Leading {
+    /// The term this node leads in: its evictions are valid in this term only.
+    term: u64,
     table: LeaseTable,
     /// `None` after the feed lost our place: the next round walks every instance.
     changes: Option<Subscription>,
@@ -69,13 +71,14 @@ impl LeaseKeeper {
         self.policy.lock().self_preservation = enabled;
     }
 
-    /// Called when this node becomes leader (fresh full TTL for everyone) or stops leading.
-    pub fn set_leader(&self, leading: bool) {
-        if !leading {
+    /// Called when this node becomes leader in a term (fresh full TTL for everyone) or stops
+    /// leading (`None`).
+    pub fn set_leader(&self, leading_term: Option<u64>) {
+        let Some(term) = leading_term else {
             *self.table.lock() = None;
             return;
-        }
-        if self.table.lock().is_some() {
+        };
+        if self.table.lock().as_ref().is_some_and(|l| l.term == term) {
             return;
         }
         // The table is built from the instances as of one revision, outside the locks: building
@@ -89,7 +92,7 @@ impl LeaseKeeper {
         };
         let table = LeaseTable::new_term(self.now_ms(), instances.iter());
         tracing::info!(leases = instances.len(), "leading: every lease gets a fresh TTL");
-        *self.table.lock() = Some(Leading { table, changes });
+        *self.table.lock() = Some(Leading { term, table, changes });
     }
 
     /// A subscription to every change after the state read as `state` (held by the caller, so
@@ -175,14 +178,17 @@ impl LeaseKeeper {
             threshold = stats.threshold,
             "evicting expired leases"
         );
-        Some(Command::EvictInstances(EvictInstances { items }))
+        Some(Command::EvictInstances(EvictInstances {
+            items,
+            term: leading.term,
+        }))
     }
 
     /// Runs rounds every `tick` while leading, handing evictions to `propose`, until `stop`.
     pub async fn run<F, Fut>(
         self: Arc<Self>,
         tick: Duration,
-        mut leading: watch::Receiver<bool>,
+        mut leading: watch::Receiver<Option<u64>>,
         propose: F,
         mut stop: watch::Receiver<bool>,
     ) where
@@ -280,7 +286,7 @@ mod tests {
         let mut registry = Registry::new();
         let keys = (0..n).map(|i| registry.register(&format!("i{i}"))).collect();
         let keeper = registry.keeper(policy);
-        keeper.set_leader(true);
+        keeper.set_leader(Some(1));
         (keeper, keys)
     }
 
@@ -292,7 +298,7 @@ mod tests {
             self_preservation: false,
             ..LeasePolicy::default()
         });
-        keeper.set_leader(true);
+        keeper.set_leader(Some(1));
         assert!(keeper.round().is_none());
         tokio::time::advance(Duration::from_secs(10)).await;
         registry.register("after");
@@ -376,9 +382,9 @@ mod tests {
         };
         let (keeper, _) = leading_keeper(3, policy);
         tokio::time::advance(Duration::from_secs(25)).await;
-        keeper.set_leader(false);
+        keeper.set_leader(None);
         assert!(keeper.renew(&[]).is_none(), "a follower holds no leases");
-        keeper.set_leader(true);
+        keeper.set_leader(Some(1));
         tokio::time::advance(Duration::from_secs(25)).await;
         assert!(
             evicted(keeper.round()).is_empty(),

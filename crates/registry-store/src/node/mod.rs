@@ -91,7 +91,8 @@ struct Inner {
     feed: Arc<ChangeFeed>,
     revision: watch::Receiver<Revision>,
     /// Whether this node is the leader, kept current by a background task.
-    leading: watch::Sender<bool>,
+    /// The term this node leads in, while it leads (and has applied an entry of that term).
+    leading: watch::Sender<Option<u64>>,
     leases: Arc<LeaseKeeper>,
     channels: PeerChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
@@ -160,7 +161,7 @@ impl RegistryNode {
                 state,
                 feed,
                 revision,
-                leading: watch::Sender::new(false),
+                leading: watch::Sender::new(None),
                 leases,
                 channels,
                 heartbeats,
@@ -250,7 +251,12 @@ impl RegistryNode {
         let leading_rx = leading_tx.subscribe();
         let mut tasks = Vec::new();
 
-        // Leadership changes drive the lease keeper, and are counted.
+        // Leadership changes drive the lease keeper, and are counted. A new leader counts as
+        // leading once it has applied an entry of its own term (the blank entry openraft commits
+        // first): only then has it applied everything its predecessors committed, so its lease
+        // table and the workers' checkpoints start from the whole registry. (Before, a renewal
+        // could be answered "not registered" for an instance registered just before the
+        // failover.)
         let mut metrics = self.inner.raft.metrics();
         let mut stop = self.inner.stop.subscribe();
         let leader_changes = self.inner.meters.leader_changes.clone();
@@ -259,7 +265,12 @@ impl RegistryNode {
             loop {
                 let (leading, leader) = {
                     let m = metrics.borrow_and_update();
-                    (m.state == ServerState::Leader, m.current_leader)
+                    let own_term_applied = m
+                        .last_applied
+                        .as_ref()
+                        .is_some_and(|l| l.leader_id.get_term() == m.current_term);
+                    let leading = (m.state == ServerState::Leader && own_term_applied).then_some(m.current_term);
+                    (leading, m.current_leader)
                 };
                 leading_tx.send_if_modified(|l| std::mem::replace(l, leading) != leading);
                 if leader != known_leader {
@@ -433,10 +444,25 @@ impl RegistryNode {
         self.inner.log_counters.read()
     }
 
-    /// Follows whether this node is the leader: leader-bound workers (leases, adapters) start
-    /// when it turns true and stop when it turns false.
-    pub fn leadership(&self) -> watch::Receiver<bool> {
+    /// Follows whether this node is the leader, as the term it leads in: leader-bound workers
+    /// (leases, adapters) start when it turns `Some` and stop when it turns `None`.
+    pub fn leadership(&self) -> watch::Receiver<Option<u64>> {
         self.inner.leading.subscribe()
+    }
+
+    /// Resolves, with the reason, when Raft stops by itself: a storage failure such as a full
+    /// disk. The node cannot take part in the cluster any more; the process should exit so its
+    /// supervisor restarts it on the data it made durable. Never resolves while Raft runs.
+    pub async fn raft_failure(&self) -> String {
+        let mut metrics = self.inner.raft.metrics();
+        loop {
+            if let Err(fatal) = &metrics.borrow_and_update().running_state {
+                return fatal.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "Raft stopped".into();
+            }
+        }
     }
 
     /// Turns true when the node starts shutting down, so workers built on it can stop.

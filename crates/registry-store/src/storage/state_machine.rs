@@ -229,6 +229,17 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
                         .proposals
                         .iter()
                         .map(|proposal| {
+                            if let Command::EvictInstances(e) = &proposal.command {
+                                let term = entry.log_id.leader_id.get_term();
+                                if e.is_stale_in(term) {
+                                    tracing::info!(
+                                        decided_in = e.term,
+                                        entry_term = term,
+                                        "skipping an eviction decided by an earlier leader"
+                                    );
+                                    return CommandOutcome::Batch { applied: 0 };
+                                }
+                            }
                             let (outcome, made) = applied.state.apply(entry.log_id.index, proposal);
                             if matches!(proposal.command, Command::EvictInstances(_)) {
                                 evicted += made.iter().filter(|c| c.kind == ChangeKind::Deleted).count() as u64;
