@@ -75,6 +75,10 @@ pub struct Cli {
     /// Raft heartbeat interval in ms. Default 50.
     #[arg(long, env = "REGISTRY_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
+    /// How long a write or consistent read waits for the leader and a quorum before answering
+    /// 503 (retryable), in ms. Default 10000.
+    #[arg(long, env = "REGISTRY_WRITE_TIMEOUT_MS")]
+    pub write_timeout_ms: Option<u64>,
     /// Minimum election timeout in ms. Default 150.
     #[arg(long, env = "REGISTRY_ELECTION_TIMEOUT_MIN_MS")]
     pub election_timeout_min_ms: Option<u64>,
@@ -162,6 +166,7 @@ pub struct FileConfig {
     pub lease_tick_ms: Option<u64>,
     pub snapshot_every: Option<u64>,
     pub heartbeat_ms: Option<u64>,
+    pub write_timeout_ms: Option<u64>,
     pub election_timeout_min_ms: Option<u64>,
     pub election_timeout_max_ms: Option<u64>,
     pub eureka_tenant: Option<String>,
@@ -342,6 +347,9 @@ impl Settings {
         }
         if let Some(ms) = cli.heartbeat_ms.or(file.heartbeat_ms) {
             node.heartbeat_interval = Duration::from_millis(ms);
+        }
+        if let Some(ms) = cli.write_timeout_ms.or(file.write_timeout_ms) {
+            node.write_timeout = Duration::from_millis(ms);
         }
         let (min, max) = node.election_timeout;
         node.election_timeout = (

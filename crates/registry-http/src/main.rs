@@ -123,7 +123,20 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         data_dir = %settings.node.data_dir.display(),
         "registryd started"
     );
-    wait_for_signal().await?;
+    let failure = tokio::select! {
+        signal = wait_for_signal() => {
+            signal?;
+            None
+        }
+        failure = node.raft_failure() => Some(failure),
+    };
+    if let Some(failure) = &failure {
+        tracing::error!(
+            error = %failure,
+            "Raft stopped (a storage failure, e.g. a full disk); exiting so a supervisor restarts this node \
+             once the cause is fixed: what it acknowledged is durable, the rest it catches up from the leader"
+        );
+    }
     tracing::info!("shutting down");
     let _ = stop_http.send(true);
     node.shutdown().await;
@@ -131,7 +144,10 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;
     }
     tracing::info!("stopped");
-    Ok(())
+    match failure {
+        Some(failure) => Err(anyhow::anyhow!("Raft stopped: {failure}")),
+        None => Ok(()),
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

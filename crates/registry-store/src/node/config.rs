@@ -117,6 +117,9 @@ impl NodeConfig {
         if self.election_timeout.0 <= self.heartbeat_interval || self.election_timeout.1 <= self.election_timeout.0 {
             return Err("election timeouts must exceed the heartbeat interval, and max must exceed min".into());
         }
+        if self.write_timeout <= self.election_timeout.1 {
+            return Err("the write timeout must exceed the maximum election timeout".into());
+        }
         if self.snapshot_every == 0 {
             return Err("snapshot interval must be at least 1 entry".into());
         }
