@@ -28,6 +28,8 @@ pub struct Node {
     pub scheme: &'static str,
     pub log: PathBuf,
     pub args: Vec<String>,
+    /// The network namespace it runs in (`ip netns exec`), if not this test's.
+    pub netns: Option<String>,
     child: Option<Child>,
 }
 
@@ -36,15 +38,38 @@ impl Node {
         format!("{}://{}{}", self.scheme, self.http, path)
     }
 
+    /// Its data directory (`--data-dir`).
+    #[allow(dead_code)] // used by the chaos suite (tests/chaos)
+    pub fn data_dir(&self) -> PathBuf {
+        let at = self.args.iter().position(|a| a == "--data-dir").expect("--data-dir");
+        PathBuf::from(&self.args[at + 1])
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Whether its process is still running: false when never started, killed, or exited by
+    /// itself.
+    #[allow(dead_code)] // used by the chaos suite (tests/chaos)
+    pub fn is_alive(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Starts the process (again) with the same ports and data directory.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "node {} already running", self.id);
         let log = File::options().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new(BIN)
+        let mut command = match &self.netns {
+            // `ip netns exec` execs the program, so the child is registryd itself.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .args(&self.args)
             .env("REGISTRY_LOG_LEVEL", "info,openraft=warn")
             .stdin(Stdio::null())
@@ -78,6 +103,13 @@ impl Node {
         let _ = c.wait();
         None
     }
+}
+
+/// Where a node listens: its HTTP and Raft addresses, and its network namespace if any.
+pub struct Host {
+    pub http: String,
+    pub raft: String,
+    pub netns: Option<String>,
 }
 
 pub struct Cluster {
@@ -152,24 +184,31 @@ impl Cluster {
     /// `size` nodes sharing one peer list, with `extra` flags each, not started yet: their
     /// addresses are known, so other clusters' configuration can name them.
     pub fn new(size: usize, extra: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let specs: Vec<(u64, String, String)> = (1..=size as u64)
-            .map(|id| {
-                (
-                    id,
-                    format!("127.0.0.1:{}", free_port()),
-                    format!("127.0.0.1:{}", free_port()),
-                )
+        let hosts = (0..size)
+            .map(|_| Host {
+                http: format!("127.0.0.1:{}", free_port()),
+                raft: format!("127.0.0.1:{}", free_port()),
+                netns: None,
             })
             .collect();
-        let peers = specs
+        Cluster::on_hosts(hosts, extra)
+    }
+
+    /// One node per host (ids from 1), sharing one peer list, with `extra` flags each, not
+    /// started yet.
+    pub fn on_hosts(hosts: Vec<Host>, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let peers = hosts
             .iter()
-            .map(|(id, _, raft)| format!("{id}={raft}"))
+            .enumerate()
+            .map(|(i, h)| format!("{}={}", i + 1, h.raft))
             .collect::<Vec<_>>()
             .join(",");
-        let nodes = specs
+        let nodes = hosts
             .into_iter()
-            .map(|(id, http, raft)| {
+            .enumerate()
+            .map(|(i, Host { http, raft, netns })| {
+                let id = i as u64 + 1;
                 let data = dir.path().join(format!("node{id}"));
                 let mut args: Vec<String> = vec![
                     "--node-id".into(),
@@ -190,6 +229,7 @@ impl Cluster {
                     scheme: "http",
                     log: dir.path().join(format!("node{id}.log")),
                     args,
+                    netns,
                     child: None,
                 }
             })
@@ -229,9 +269,16 @@ impl Cluster {
             scheme,
             log: self._dir.path().join(format!("node{id}.log")),
             args,
+            netns: None,
             child: None,
         });
         self.nodes.len() - 1
+    }
+
+    /// The cluster's temporary folder (data directories and logs).
+    #[allow(dead_code)] // used by the chaos suite (tests/chaos)
+    pub fn folder(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// The Raft address node `i` was started with.

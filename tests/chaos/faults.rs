@@ -1,0 +1,349 @@
+//! The faults the suite injects into a running cluster, each with its heal, and the checks that
+//! belong to the fault itself (a cut-off minority refuses writes with a retryable error while
+//! the majority goes on).
+
+use std::fmt;
+use std::time::Duration;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::disk::SmallDisk;
+use crate::net::Mesh;
+use crate::support::register_at;
+use crate::support::Cluster;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// SIGKILL the leader; restart it after the hold.
+    KillLeader,
+    /// SIGKILL a follower; restart it after the hold.
+    KillFollower,
+    /// Cut every link of the leader (a minority of one) for the hold.
+    IsolateLeader,
+    /// Cut every link of a follower for the hold.
+    IsolateFollower,
+    /// Fill the disk under one node's data directory for the hold.
+    FullDisk,
+    /// Restart a follower on a copy of its data directory taken a hold earlier.
+    StaleDataDir,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 6] = [
+        Fault::KillLeader,
+        Fault::KillFollower,
+        Fault::IsolateLeader,
+        Fault::IsolateFollower,
+        Fault::FullDisk,
+        Fault::StaleDataDir,
+    ];
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The cluster, its network, the small disk under one node, and a client that gives up quickly.
+pub struct Chaos {
+    pub cluster: Cluster,
+    pub mesh: Mesh,
+    pub disk: SmallDisk,
+    /// Index of the node whose data directory is on [`Self::disk`].
+    pub disk_node: usize,
+    pub rng: fastrand::Rng,
+    /// What happened, one line per step, for the report.
+    pub journal: Vec<String>,
+    started: Instant,
+}
+
+/// Bulky registrations written while a disk is full: 18 MiB in all, more than the free space.
+const BULKY_WRITES: usize = 150;
+
+/// A write through an isolated node must be refused (503, retryable) within this.
+const REFUSAL_WITHIN: Duration = Duration::from_secs(15);
+
+impl Chaos {
+    pub fn new(cluster: Cluster, mesh: Mesh, disk: SmallDisk, disk_node: usize, seed: u64) -> Chaos {
+        Chaos {
+            cluster,
+            mesh,
+            disk,
+            disk_node,
+            rng: fastrand::Rng::with_seed(seed),
+            journal: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    fn note(&mut self, what: String) {
+        let line = format!("[{:>7.1}s] {what}", self.started.elapsed().as_secs_f64());
+        eprintln!("chaos: {line}");
+        self.journal.push(line);
+    }
+
+    async fn leader(&self) -> usize {
+        self.cluster.leader(Duration::from_secs(60)).await
+    }
+
+    async fn follower(&mut self) -> usize {
+        let leader = self.leader().await;
+        let followers: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| *i != leader).collect();
+        followers[self.rng.usize(..followers.len())]
+    }
+
+    /// Injects `fault`, holds it for `hold`, heals it.
+    pub async fn inject(&mut self, fault: Fault, hold: Duration) {
+        match fault {
+            Fault::KillLeader => {
+                let victim = self.leader().await;
+                self.kill_and_restart(victim, hold).await;
+            }
+            Fault::KillFollower => {
+                let victim = self.follower().await;
+                self.kill_and_restart(victim, hold).await;
+            }
+            Fault::IsolateLeader => {
+                let victim = self.leader().await;
+                self.isolate(victim, hold).await;
+            }
+            Fault::IsolateFollower => {
+                let victim = self.follower().await;
+                self.isolate(victim, hold).await;
+            }
+            Fault::FullDisk => self.full_disk(hold).await,
+            Fault::StaleDataDir => {
+                let victim = self.follower().await;
+                self.stale_data_dir(victim, hold).await;
+            }
+        }
+    }
+
+    async fn kill_and_restart(&mut self, victim: usize, hold: Duration) {
+        self.note(format!("kill -9 node {}", victim + 1));
+        self.cluster.nodes[victim].kill9();
+        tokio::time::sleep(hold).await;
+        self.cluster.nodes[victim].start();
+        self.note(format!("node {} restarted", victim + 1));
+    }
+
+    async fn isolate(&mut self, victim: usize, hold: Duration) {
+        let ends = Instant::now() + hold;
+        self.note(format!("cut every link of node {}", victim + 1));
+        self.mesh.isolate(&[victim + 1]);
+        let refusal = self.refused_write(victim).await;
+        self.note(format!("node {} (minority) refused a write: {refusal}", victim + 1));
+        let majority: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| *i != victim).collect();
+        let took = self.majority_write(&majority).await;
+        self.note(format!("majority took a write after {took:?}"));
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        self.mesh.heal_all();
+        self.note(format!("healed node {}'s links", victim + 1));
+    }
+
+    /// A write sent to the cut-off node `i`: must come back refused, retryable, in time.
+    async fn refused_write(&self, i: usize) -> String {
+        let sent = Instant::now();
+        let resp = self
+            .cluster
+            .client
+            .post(self.cluster.nodes[i].url("/admin/registry/instances"))
+            .timeout(REFUSAL_WITHIN)
+            .json(&serde_json::json!({ "service": "probe", "id": "minority", "host": "10.9.9.9" }))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "node {} gave no answer to a write within {REFUSAL_WITHIN:?}: {e}",
+                    i + 1
+                )
+            });
+        let status = resp.status();
+        let retry_after = resp.headers().get("retry-after").is_some();
+        let body: Value = resp.json().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            503,
+            "cut-off node {} answered a write with {status}: {body}",
+            i + 1
+        );
+        assert_eq!(body["retryable"], true, "refusal not marked retryable: {body}");
+        assert!(retry_after, "refusal without Retry-After: {body}");
+        format!("503 after {:?}: {}", sent.elapsed(), body["error"])
+    }
+
+    /// A write through the majority: acknowledged within a bounded time; how long it took.
+    async fn majority_write(&self, majority: &[usize]) -> Duration {
+        let sent = Instant::now();
+        let deadline = sent + Duration::from_secs(30);
+        let mut attempt = 0;
+        loop {
+            let at = majority[attempt % majority.len()];
+            let id = format!("majority-{}", sent.elapsed().as_micros());
+            match register_at(
+                &self.cluster.client,
+                &self.cluster.nodes[at].url(""),
+                "probe",
+                &id,
+                None,
+            )
+            .await
+            {
+                Ok(_) => return sent.elapsed(),
+                Err(e) => assert!(Instant::now() < deadline, "the majority took no write in 30 s: {e}"),
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn full_disk(&mut self, hold: Duration) {
+        let n = self.disk_node;
+        let bytes = self.disk.fill();
+        self.note(format!("filled node {}'s disk ({} MiB of filler)", n + 1, bytes >> 20));
+        // Bulky registrations, so the node needs new space for sure (its store may otherwise
+        // get by on space it allocated before).
+        let ends = Instant::now() + hold;
+        let acked = self.bulky_writes(BULKY_WRITES).await;
+        self.note(format!(
+            "{acked} of {BULKY_WRITES} bulky registrations (120 KiB each) acknowledged meanwhile"
+        ));
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        let health = self.cluster.get_json(n, "/health").await;
+        let alive = self.cluster.nodes[n].is_alive();
+        self.note(format!(
+            "node {} on a full disk: process {}, health {}",
+            n + 1,
+            if alive { "running" } else { "exited" },
+            health.map_or("no answer".into(), |h| h.to_string())
+        ));
+        self.disk.free();
+        self.note(format!("freed node {}'s disk", n + 1));
+        if !alive {
+            self.cluster.nodes[n].kill9();
+            self.cluster.nodes[n].start();
+            self.note(format!("node {} restarted", n + 1));
+        }
+        self.cluster.wait_healthy(Duration::from_secs(90)).await;
+        self.remove_bulky().await;
+    }
+
+    /// Cancels what [`Self::bulky_writes`] registered (bounded retries), so the small disk does
+    /// not stay full.
+    async fn remove_bulky(&self) {
+        for b in 0..BULKY_WRITES {
+            let url = self.cluster.nodes[b % self.cluster.nodes.len()]
+                .url(&format!("/admin/registry/instances/bulky/bulky-{b}"));
+            for _ in 0..50 {
+                let resp = self
+                    .cluster
+                    .client
+                    .delete(&url)
+                    .timeout(Duration::from_secs(8))
+                    .send()
+                    .await;
+                if resp.is_ok_and(|r| r.status() == 200 || r.status() == 404) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Registers `count` instances of the `bulky` service with 120 KiB of metadata each, through
+    /// any node; how many were acknowledged.
+    async fn bulky_writes(&self, count: usize) -> usize {
+        let metadata: serde_json::Map<String, Value> = (0..30)
+            .map(|k| (format!("k{k}"), Value::String("x".repeat(4_000))))
+            .collect();
+        let mut acked = 0;
+        for b in 0..count {
+            let at = b % self.cluster.nodes.len();
+            let body = serde_json::json!({
+                "service": "bulky", "id": format!("bulky-{b}"), "host": "10.9.9.9", "metadata": metadata,
+            });
+            let resp = self
+                .cluster
+                .client
+                .post(self.cluster.nodes[at].url("/admin/registry/instances"))
+                .timeout(Duration::from_secs(8))
+                .json(&body)
+                .send()
+                .await;
+            acked += resp.is_ok_and(|r| r.status() == 200) as usize;
+        }
+        acked
+    }
+
+    async fn stale_data_dir(&mut self, victim: usize, hold: Duration) {
+        let data = self.cluster.nodes[victim].data_dir();
+        let copy = self.cluster.folder().join(format!("stale-node{}", victim + 1));
+        self.cluster.nodes[victim].kill9();
+        copy_dir(&data, &copy);
+        self.cluster.nodes[victim].start();
+        self.note(format!("node {}'s data directory copied; running on", victim + 1));
+        tokio::time::sleep(hold).await;
+        self.cluster.nodes[victim].kill9();
+        clear_dir(&data);
+        copy_dir(&copy, &data);
+        std::fs::remove_dir_all(&copy).unwrap();
+        self.cluster.nodes[victim].start();
+        self.note(format!("node {} restarted on its stale copy", victim + 1));
+    }
+
+    /// Waits until every node is up, healthy, agrees on a leader and has caught up with the
+    /// leader's revision as of now.
+    pub async fn settle(&mut self) {
+        for i in 0..self.cluster.nodes.len() {
+            if !self.cluster.nodes[i].is_alive() {
+                self.note(format!("node {} had exited; restarted", i + 1));
+                self.cluster.nodes[i].kill9();
+                self.cluster.nodes[i].start();
+            }
+        }
+        self.cluster.wait_healthy(Duration::from_secs(90)).await;
+        let leader = self.leader().await;
+        let target = self.cluster.status(leader).await["last_applied"].as_u64().unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for i in 0..self.cluster.nodes.len() {
+            loop {
+                let applied = self.cluster.status(i).await["last_applied"].as_u64().unwrap_or(0);
+                if applied >= target {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "node {} stuck at {applied}, leader at {target}",
+                    i + 1
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn clear_dir(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The chaos suite: a three-node cluster, each node in its own network namespace, under
+//! register / cancel / read / heartbeat load while faults come and go: kill -9 of the leader and
+//! of a follower, a leader or a follower cut off from the others, a full disk under one node, a
+//! node restarted on a stale copy of its data directory.
+//!
+//! After every fault (once healed, the cluster settled and the key clients paused) the
+//! invariants are checked: every node holds the same state at the same revision; every key's
+//! history of registrations, cancellations and consistent reads is linearizable (so no
+//! acknowledged write was lost); no instance that kept renewing was evicted; every such instance
+//! is registered on every node. At the end, instances that stopped renewing are gone (evictions
+//! work while none is false).
+//!
+//! Quick form (the test command): each fault once, about two minutes. Longer run:
+//! `CHAOS_SECS=1800 cargo test -p registry-http --test chaos -- --nocapture` injects random
+//! faults for that long and prints the figures. Needs root (namespaces, tmpfs) and iproute2.
+
+#[allow(dead_code)]
+#[path = "../cluster/support.rs"]
+mod support;
+
+mod disk;
+mod faults;
+mod linearizable;
+mod net;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use std::time::Instant;
+
+use faults::Chaos;
+use faults::Fault;
+use linearizable::Outcome;
+use linearizable::Verdict;
+use workload::Shape;
+use workload::Workload;
+
+/// Leases checked often, nothing held back by self-preservation (a false eviction must show),
+/// a short write timeout so cut-off nodes answer soon, snapshots often (lagging nodes catch up
+/// from one).
+const NODE_FLAGS: &[&str] = &[
+    "--lease-tick-ms",
+    "200",
+    "--self-preservation",
+    "false",
+    "--write-timeout-ms",
+    "3000",
+    "--snapshot-every",
+    "500",
+    // Audit lines and openraft's retry chatter would bury the rest in the logs printed on failure.
+    "--log-level",
+    "info,openraft=off,registry::audit=warn,tower_http=off",
+];
+
+const SHAPE: Shape = Shape {
+    key_clients: 6,
+    keys: 8,
+    heartbeaters: 3,
+    instances_per_heartbeater: 10,
+    mortals: 4,
+};
+
+/// States the checker may explore per key before giving up (a verdict it must reach).
+const SEARCH_BUDGET: usize = 2_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_stays_correct_through_kills_partitions_full_disks_and_stale_data() {
+    let long_run = std::env::var("CHAOS_SECS").ok().and_then(|s| s.parse::<u64>().ok());
+    let seed = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("chaos: seed {seed} (CHAOS_SEED={seed} repeats the fault choices)");
+
+    let mesh = net::Mesh::new(3);
+    let mut cluster = support::Cluster::on_hosts(mesh.hosts(), NODE_FLAGS);
+    let disk_node = 2;
+    let disk = disk::SmallDisk::mount(&cluster.nodes[disk_node].data_dir(), 256);
+    cluster.start_all();
+    cluster.wait_healthy(Duration::from_secs(60)).await;
+    cluster.leader(Duration::from_secs(30)).await;
+    let bases: Vec<String> = cluster.nodes.iter().map(|n| n.url("")).collect();
+    let mut chaos = Chaos::new(cluster, mesh, disk, disk_node, seed);
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(8))
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut load = Workload::start(client.clone(), bases.clone(), &SHAPE).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let started = Instant::now();
+    let mut injected: BTreeMap<Fault, usize> = BTreeMap::new();
+    let mut round = 0;
+    loop {
+        let (fault, hold) = match long_run {
+            None if round < Fault::ALL.len() => (Fault::ALL[round], quick_hold(Fault::ALL[round])),
+            None => break,
+            Some(secs) if started.elapsed() < Duration::from_secs(secs) => {
+                let fault = Fault::ALL[chaos.rng.usize(..Fault::ALL.len())];
+                (fault, Duration::from_millis(chaos.rng.u64(1_000..12_000)))
+            }
+            Some(_) => break,
+        };
+        round += 1;
+        chaos.inject(fault, hold).await;
+        *injected.entry(fault).or_default() += 1;
+        chaos.settle().await;
+        load.pause().await;
+        checkpoint(&chaos, &load, &client, &bases, &format!("after {fault}")).await;
+        load.resume();
+    }
+
+    load.stop().await;
+    checkpoint(&chaos, &load, &client, &bases, "at the end").await;
+    assert_mortals_evicted(&chaos, &load).await;
+    report(&chaos, &load, &injected, started.elapsed());
+}
+
+/// How long each fault lasts in the quick form: a cut-off leader longer than a lease, so a
+/// renewal it takes alone would show as a false eviction.
+fn quick_hold(fault: Fault) -> Duration {
+    match fault {
+        Fault::IsolateLeader | Fault::IsolateFollower => Duration::from_secs(9),
+        _ => Duration::from_secs(4),
+    }
+}
+
+/// The invariants, with the key clients quiet: one state everywhere, linearizable histories,
+/// no false eviction, every renewing instance registered on every node.
+async fn checkpoint(chaos: &Chaos, load: &Workload, client: &reqwest::Client, bases: &[String], when: &str) {
+    let cluster = &chaos.cluster;
+    let digest = cluster.wait_converged(Duration::from_secs(60)).await;
+    for (n, key) in load.keys().iter().enumerate() {
+        let base = &bases[n % bases.len()];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !load.final_read(client, base, key).await {
+            assert!(Instant::now() < deadline, "no consistent read of {key} through {base}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let history = load.seen.history.lock().unwrap().clone();
+    for (key, ops) in &history {
+        match linearizable::check(ops, SEARCH_BUDGET) {
+            Verdict::Linearizable => {}
+            verdict => panic!("{when}: history of {key} is not linearizable ({verdict:?}):\n{ops:#?}"),
+        }
+    }
+    let anomalies = load.seen.anomalies.lock().unwrap().clone();
+    assert!(anomalies.is_empty(), "{when}: {anomalies:#?}");
+    for i in 0..cluster.nodes.len() {
+        let present = cluster.instance_ids(i, workload::SERVICE).await;
+        let missing: Vec<&String> = load.heartbeated.iter().filter(|id| !present.contains(*id)).collect();
+        assert!(
+            missing.is_empty(),
+            "{when}: node {} lacks renewing instances {missing:?}",
+            i + 1
+        );
+    }
+    eprintln!(
+        "chaos: {when}: converged at revision {}, {} keys linearizable, no false eviction",
+        digest["revision"],
+        history.len()
+    );
+}
+
+/// Instances nobody renews are evicted on every node (bounded wait: a leader change restarts
+/// their lease).
+async fn assert_mortals_evicted(chaos: &Chaos, load: &Workload) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..chaos.cluster.nodes.len() {
+        loop {
+            let present = chaos.cluster.instance_ids(i, workload::SERVICE).await;
+            let left: Vec<&String> = load.mortals.iter().filter(|m| present.contains(*m)).collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {} never evicted {left:?}", i + 1);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn report(chaos: &Chaos, load: &Workload, injected: &BTreeMap<Fault, usize>, took: Duration) {
+    let history = load.seen.history.lock().unwrap();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for op in history.values().flatten() {
+        let kind = match (op.call, op.outcome) {
+            (_, Outcome::Unknown) => "unanswered writes (may or may not have applied)",
+            (linearizable::Call::Register(_), _) => "acknowledged registrations",
+            (linearizable::Call::Cancel, _) => "acknowledged cancellations",
+            (linearizable::Call::Read, _) => "consistent reads",
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    eprintln!("chaos: ===== report ({took:?} of faults) =====");
+    for line in &chaos.journal {
+        eprintln!("chaos:   {line}");
+    }
+    eprintln!(
+        "chaos: faults injected: {injected:?} ({} in all)",
+        injected.values().sum::<usize>()
+    );
+    eprintln!("chaos: key operations over {} keys: {counts:?}", history.len());
+    eprintln!(
+        "chaos: renewal rounds acknowledged {}, failed over to another node {}; leases honestly lapsed {}",
+        load.seen.renewals_ok.load(relaxed),
+        load.seen.renewals_failed.load(relaxed),
+        load.seen.lapsed.load(relaxed)
+    );
+    eprintln!("chaos: anomalies: 0 (linearizability, lost writes, false evictions, divergence)");
+}
