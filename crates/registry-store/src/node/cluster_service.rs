@@ -69,7 +69,9 @@ impl ClusterService for ClusterGrpcService {
                     revision: 0,
                 }))
             }
-            Err(e) => Err(Status::unavailable(e.to_string())),
+            // Raft stopped, perhaps after appending it: not `UNAVAILABLE`, which tells the
+            // sender the write never reached the log and may be sent elsewhere.
+            Err(e) => Err(Status::internal(e.to_string())),
         }
     }
 

@@ -41,9 +41,12 @@ impl RegistryNode {
     /// Proposes `command`, from any node. Waits until the leader has applied it and, when the
     /// write was forwarded, until this node has too (read-your-writes on every node).
     ///
-    /// A forwarded write whose answer is lost (the leader died after committing) is retried,
-    /// so a command may apply twice: every command is idempotent except cancels, whose repeat
-    /// reports the instance as already gone.
+    /// A write is tried again (with another leader, until the write timeout) only when it
+    /// certainly did not reach a log: the leader refused it before proposing, its entry was
+    /// truncated, or the leader could not be connected to. A forwarded write whose answer is
+    /// lost after it was sent fails as `Unavailable` with its outcome unknown, for the client to
+    /// retry: sending it again here could apply it twice, and a registration applied again after
+    /// someone else's cancellation would bring the instance back.
     pub async fn write(&self, command: Command) -> Result<Written, NodeError> {
         validate_command(&command)?;
         let proposal = Proposal {
@@ -114,7 +117,15 @@ impl RegistryNode {
                     "leader {leader} did not answer in time"
                 )))
             }
-            Ok(Err(status)) => return Ok(Forwarded::Retry(format!("leader {leader}: {}", status.message()))),
+            Ok(Err(status)) if not_delivered(&status) => {
+                return Ok(Forwarded::Retry(format!("leader {leader}: {}", status.message())))
+            }
+            Ok(Err(status)) => {
+                return Err(NodeError::Unavailable(format!(
+                    "leader {leader} failed during the write, which may or may not have applied: {}",
+                    status.message()
+                )))
+            }
             Ok(Ok(r)) => r.into_inner(),
         };
         match resp.result {
@@ -127,5 +138,27 @@ impl RegistryNode {
             }
             Some(ForwardResult::NotLeader(_)) | None => Ok(Forwarded::Retry(format!("node {leader} no longer leads"))),
         }
+    }
+}
+
+/// Whether a failed forwarding call certainly never reached the leader's log. gRPC's
+/// `UNAVAILABLE` is what tonic reports when it cannot connect and what HTTP/2 reports for a
+/// stream refused before processing; the leader itself answers `UNAVAILABLE` only before
+/// proposing. Anything else (a connection reset mid-call, an internal error) may come after the
+/// entry was appended.
+fn not_delivered(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unavailable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_undelivered_forwards_are_retried() {
+        assert!(not_delivered(&tonic::Status::unavailable("tcp connect error")));
+        assert!(!not_delivered(&tonic::Status::unknown("transport error")));
+        assert!(!not_delivered(&tonic::Status::internal("raft stopped")));
+        assert!(!not_delivered(&tonic::Status::unauthenticated("no credential")));
     }
 }
