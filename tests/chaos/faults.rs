@@ -211,20 +211,33 @@ impl Chaos {
             "{acked} of {BULKY_WRITES} bulky registrations (120 KiB each) acknowledged meanwhile"
         ));
         tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
-        let health = self.cluster.get_json(n, "/health").await;
-        let alive = self.cluster.nodes[n].is_alive();
-        self.note(format!(
-            "node {} on a full disk: process {}, health {}",
-            n + 1,
-            if alive { "running" } else { "exited" },
-            health.map_or("no answer".into(), |h| h.to_string())
-        ));
         self.disk.free();
         self.note(format!("freed node {}'s disk", n + 1));
-        if !alive {
-            self.cluster.nodes[n].kill9();
-            self.cluster.nodes[n].start();
-            self.note(format!("node {} restarted", n + 1));
+        // It rode the fault out, or it is exiting (Raft stopped on ENOSPC): restarted then. Up
+        // but unhealthy for good is the one wrong answer.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if !self.cluster.nodes[n].is_alive() {
+                self.cluster.nodes[n].kill9();
+                self.cluster.nodes[n].start();
+                self.note(format!("node {} had exited on the full disk; restarted", n + 1));
+                break;
+            }
+            if self
+                .cluster
+                .get_json(n, "/health")
+                .await
+                .is_some_and(|h| h["status"] == "UP")
+            {
+                self.note(format!("node {} rode the full disk out", n + 1));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} neither recovered nor exited after its disk was freed",
+                n + 1
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.cluster.wait_healthy(Duration::from_secs(90)).await;
         self.remove_bulky().await;

@@ -64,6 +64,17 @@ pub struct Seen {
     pub lapsed: AtomicU64,
 }
 
+impl Seen {
+    fn record(&self, key: &str, op: Op) {
+        self.history
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .push(op);
+    }
+}
+
 /// Switches shared by the key clients.
 #[derive(Default)]
 struct Control {
@@ -232,13 +243,7 @@ impl Workload {
             invoked,
             completed: Some(self.elapsed()),
         };
-        self.seen
-            .history
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default()
-            .push(op);
+        self.seen.record(key, op);
         true
     }
 }
@@ -353,13 +358,7 @@ impl KeyClient {
             invoked,
             completed: (outcome != Outcome::Unknown).then(|| self.now()),
         };
-        self.seen
-            .history
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default()
-            .push(op);
+        self.seen.record(key, op);
         outcome
     }
 }
