@@ -23,6 +23,9 @@ pub enum Fault {
     IsolateLeader,
     /// Cut every link of a follower for the hold.
     IsolateFollower,
+    /// Cut only the link between the leader and one follower (each still reaches the third
+    /// node) for the hold: a partial partition.
+    CutLeaderLink,
     /// Fill the disk under one node's data directory for the hold.
     FullDisk,
     /// Restart a follower on a copy of its data directory taken a hold earlier.
@@ -30,11 +33,12 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::KillLeader,
         Fault::KillFollower,
         Fault::IsolateLeader,
         Fault::IsolateFollower,
+        Fault::CutLeaderLink,
         Fault::FullDisk,
         Fault::StaleDataDir,
     ];
@@ -113,6 +117,20 @@ impl Chaos {
                 let victim = self.follower().await;
                 self.isolate(victim, hold).await;
             }
+            Fault::CutLeaderLink => {
+                let (leader, follower) = (self.leader().await, self.follower().await);
+                self.note(format!(
+                    "cut the link between node {} (leader) and node {}",
+                    leader + 1,
+                    follower + 1
+                ));
+                self.mesh.cut(leader + 1, follower + 1);
+                let took = self.write_through(&[leader, follower]).await;
+                self.note(format!("a write through either end took {took:?}"));
+                tokio::time::sleep(hold).await;
+                self.mesh.heal_all();
+                self.note("healed".into());
+            }
             Fault::FullDisk => self.full_disk(hold).await,
             Fault::StaleDataDir => {
                 let victim = self.follower().await;
@@ -136,7 +154,7 @@ impl Chaos {
         let refusal = self.refused_write(victim).await;
         self.note(format!("node {} (minority) refused a write: {refusal}", victim + 1));
         let majority: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| *i != victim).collect();
-        let took = self.majority_write(&majority).await;
+        let took = self.write_through(&majority).await;
         self.note(format!("majority took a write after {took:?}"));
         tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
         self.mesh.heal_all();
@@ -174,13 +192,14 @@ impl Chaos {
         format!("503 after {:?}: {}", sent.elapsed(), body["error"])
     }
 
-    /// A write through the majority: acknowledged within a bounded time; how long it took.
-    async fn majority_write(&self, majority: &[usize]) -> Duration {
+    /// A write through one of `nodes` (tried in turn): acknowledged within 30 s; how long it
+    /// took.
+    async fn write_through(&self, nodes: &[usize]) -> Duration {
         let sent = Instant::now();
         let deadline = sent + Duration::from_secs(30);
         let mut attempt = 0;
         loop {
-            let at = majority[attempt % majority.len()];
+            let at = nodes[attempt % nodes.len()];
             let id = format!("majority-{}", sent.elapsed().as_micros());
             match register_at(
                 &self.cluster.client,
@@ -192,7 +211,10 @@ impl Chaos {
             .await
             {
                 Ok(_) => return sent.elapsed(),
-                Err(e) => assert!(Instant::now() < deadline, "the majority took no write in 30 s: {e}"),
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "no write through nodes {nodes:?} in 30 s: {e}"
+                ),
             }
             attempt += 1;
             tokio::time::sleep(Duration::from_millis(100)).await;
