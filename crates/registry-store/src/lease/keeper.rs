@@ -291,6 +291,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn evictions_name_the_term_the_keeper_leads_in_and_a_new_term_starts_afresh() {
+        let mut registry = Registry::new();
+        registry.register("a");
+        let keeper = registry.keeper(LeasePolicy {
+            self_preservation: false,
+            ..LeasePolicy::default()
+        });
+        keeper.set_leader(Some(7));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        match keeper.round() {
+            Some(Command::EvictInstances(e)) => assert_eq!(e.term, 7),
+            other => panic!("expected an eviction, got {other:?}"),
+        }
+        // Leading again in a later term (the step-down in between unseen): a fresh TTL.
+        keeper.set_leader(Some(9));
+        assert!(keeper.round().is_none(), "a new term gives every lease a fresh TTL");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn leases_follow_registrations_and_cancels_made_while_leading() {
         let mut registry = Registry::new();
         registry.register("before");

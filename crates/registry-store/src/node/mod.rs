@@ -90,8 +90,8 @@ struct Inner {
     state: StateHandle,
     feed: Arc<ChangeFeed>,
     revision: watch::Receiver<Revision>,
-    /// Whether this node is the leader, kept current by a background task.
-    /// The term this node leads in, while it leads (and has applied an entry of that term).
+    /// The term this node leads in, while it leads (and has applied an entry of that term);
+    /// kept current by a background task.
     leading: watch::Sender<Option<u64>>,
     leases: Arc<LeaseKeeper>,
     channels: PeerChannels,

@@ -343,3 +343,61 @@ impl RaftSnapshotBuilder<TypeConfig> for SledStateMachine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+    use crate::command::Batch;
+    use crate::command::EvictInstances;
+    use crate::command::EvictItem;
+    use crate::command::Proposal;
+    use crate::command::RegisterInstance;
+    use crate::model::Instance;
+    use crate::model::InstanceKey;
+    use crate::model::Service;
+    use crate::model::Tenant;
+
+    fn entry(term: u64, index: u64, command: Command) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
+            payload: EntryPayload::Normal(Batch::from(vec![Proposal { at_ms: 0, command }])),
+        }
+    }
+
+    fn eviction(key: &InstanceKey, mod_revision: Revision, term: u64) -> Command {
+        Command::EvictInstances(EvictInstances {
+            items: vec![EvictItem {
+                instance: key.clone(),
+                expected_mod_revision: mod_revision,
+            }],
+            term,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_eviction_applies_only_in_an_entry_of_the_term_that_decided_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+        let tenant = Tenant::default();
+        let instance = Instance::new(tenant.clone(), "svc", "i-1", "h");
+        let key = instance.key();
+        let register = Command::RegisterInstance(RegisterInstance {
+            instance,
+            create_service: Some(Service::new(tenant, "svc", "app", "svc")),
+        });
+        sm.apply([entry(1, 1, register)]).await.unwrap();
+
+        // Decided by the leader of term 1, appended (forwarded) by the leader of term 2: skipped.
+        sm.apply([entry(2, 2, eviction(&key, 1, 1))]).await.unwrap();
+        assert!(
+            sm.applied.read().state.instance(&key).is_some(),
+            "stale eviction applied"
+        );
+
+        // Decided and appended in term 2: applied.
+        sm.apply([entry(2, 3, eviction(&key, 1, 2))]).await.unwrap();
+        assert!(sm.applied.read().state.instance(&key).is_none(), "eviction skipped");
+    }
+}
