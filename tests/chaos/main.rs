@@ -11,7 +11,7 @@
 //! is registered on every node. At the end, instances that stopped renewing are gone (evictions
 //! work while none is false).
 //!
-//! Quick form (the test command): each fault once, about two minutes. Longer run:
+//! Quick form (the test command): each fault once, about a minute. Longer run:
 //! `CHAOS_SECS=1800 cargo test -p registry-http --test chaos -- --nocapture` injects random
 //! faults for that long and prints the figures. Needs root (namespaces, tmpfs) and iproute2.
 
