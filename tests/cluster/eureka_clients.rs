@@ -14,6 +14,7 @@ use crate::client_driver::clients_dir;
 use crate::client_driver::installed;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::support::send_json;
 use crate::support::Cluster;
 
 /// Instance statuses of `app` in node `i`'s `/eureka/apps` (JSON), with overrides.
@@ -181,16 +182,7 @@ async fn eureka_and_servicecenter_clients_see_each_other_across_nodes() {
     // The ServiceCenter side, on node 2: hello-server registers and looks for account-server.
     let sc = |path: &str| cluster.nodes[1].url(&format!("/v4/default/registry{path}"));
     let service = serde_json::json!({ "service": { "serviceName": "hello-server", "version": "1.0.0" } });
-    let created: Value = cluster
-        .client
-        .post(sc("/microservices"))
-        .json(&service)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = send_json(cluster.client.post(sc("/microservices")).json(&service)).await;
     let hello = created["serviceId"].as_str().unwrap().to_string();
     let instance =
         serde_json::json!({ "instance": { "hostName": "hello-host", "endpoints": ["rest://10.3.0.1:9000"] } });

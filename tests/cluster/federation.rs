@@ -22,6 +22,7 @@ use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
 use crate::support::eureka_register;
+use crate::support::send_json;
 use crate::support::Cluster;
 
 /// A `[[sync]]` table.
@@ -86,14 +87,7 @@ async fn has_instance(client: &reqwest::Client, base: &str, app: &str, id: &str)
 }
 
 async fn revision(client: &reqwest::Client, base: &str) -> u64 {
-    let status: Value = client
-        .get(format!("{base}/admin/cluster"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = send_json(client.get(format!("{base}/admin/cluster"))).await;
     status["last_log_index"].as_u64().expect("last_log_index")
 }
 
@@ -271,16 +265,10 @@ async fn two_clusters_follow_each_other_without_loops_or_duplicates() {
     assert_eq!(report["peers"][0]["imported"]["mirrored"], 1000, "{report}");
 
     // The ServiceCenter API of B finds A's instances too: one registry, every protocol.
-    let found: Value = client
-        .get(format!(
-            "{b_url}/v4/default/registry/instances?appId=eureka&serviceName=bulk-a&version=0%2B"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = send_json(client.get(format!(
+        "{b_url}/v4/default/registry/instances?appId=eureka&serviceName=bulk-a&version=0%2B"
+    )))
+    .await;
     assert_eq!(found["instances"].as_array().map(Vec::len), Some(1000));
 }
 
@@ -395,15 +383,12 @@ async fn a_hub_joins_a_eureka_data_center_and_a_servicecenter_data_center() {
     let a_listing = eureka_listing(&client, &eureka_url).await;
     assert_eq!(a_listing.len(), 2, "{a_listing:?}");
     assert!(a_listing.values().all(|n| *n == 1), "{a_listing:?}");
-    let copy: Value = client
-        .get(format!("{eureka_url}/eureka/apps/HELLO-SERVER/{hello_instance}"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let copy: Value = send_json(
+        client
+            .get(format!("{eureka_url}/eureka/apps/HELLO-SERVER/{hello_instance}"))
+            .header("accept", "application/json"),
+    )
+    .await;
     assert_eq!(copy["instance"]["metadata"]["sync.hops"], "hub", "{copy}");
     let (_, services) = sc(&client, reqwest::Method::GET, format!("{v4}/microservices"), None).await;
     let names: BTreeSet<&str> = services["services"]

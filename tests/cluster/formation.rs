@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::support::send_json;
 use crate::support::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,16 +154,7 @@ async fn a_write_through_a_follower_is_visible_there_at_once() {
     for n in 0..30 {
         let sc = |path: &str| cluster.nodes[follower].url(&format!("/v4/default/registry{path}"));
         let service = serde_json::json!({ "service": { "serviceName": format!("ryw-{n}"), "version": "1.0.0" } });
-        let created: serde_json::Value = cluster
-            .client
-            .post(sc("/microservices"))
-            .json(&service)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created: serde_json::Value = send_json(cluster.client.post(sc("/microservices")).json(&service)).await;
         let id = created["serviceId"].as_str().unwrap();
         let instance = serde_json::json!({ "instance": { "hostName": "h", "endpoints": ["rest://10.0.0.1:80"] } });
         let registered = cluster

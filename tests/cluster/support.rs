@@ -351,14 +351,7 @@ impl Cluster {
             .unwrap();
         let watch_until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < watch_until {
-            let health: Value = client
-                .get(self.nodes[outsider].url("/health"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let health: Value = send_json(client.get(self.nodes[outsider].url("/health"))).await;
             assert_eq!(
                 health["status"], "DOWN",
                 "node {} joined: {health}",
@@ -468,6 +461,11 @@ impl Cluster {
             .map(|v| v["id"].as_str().unwrap().to_string())
             .collect()
     }
+}
+
+/// Sends `request` and parses the answer as JSON, panicking on either failing (tests' shorthand).
+pub async fn send_json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Registers `service/id` at the node whose base URL is `base`; `Ok(revision)` once acknowledged.
