@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::ValueEnum;
+use registry_store::lease::GuardRule;
 use registry_store::model::Tenant;
 use registry_store::node::ClusterSecret;
 use registry_store::node::NodeConfig;
@@ -66,6 +67,19 @@ pub struct Cli {
     /// Share of expected renewals below which self-preservation holds evictions. Default 0.85.
     #[arg(long, env = "REGISTRY_RENEWAL_PERCENT_THRESHOLD")]
     pub renewal_percent_threshold: Option<f64>,
+    /// The guard's rule: `mass-expiry` (per tenant, default) or `eureka` (Eureka's exactly).
+    #[arg(long, env = "REGISTRY_EXPIRY_GUARD")]
+    pub expiry_guard: Option<String>,
+    /// Mass-expiry rule: share of a tenant's leases expiring within a minute that holds its
+    /// evictions. Default 0.5.
+    #[arg(long, env = "REGISTRY_MASS_EXPIRY_SHARE")]
+    pub mass_expiry_share: Option<f64>,
+    /// Mass-expiry rule: and how many at least. Default 10.
+    #[arg(long, env = "REGISTRY_MASS_EXPIRY_MIN")]
+    pub mass_expiry_min: Option<usize>,
+    /// Mass-expiry rule: the longest hold, in seconds. Default 600.
+    #[arg(long, env = "REGISTRY_MASS_EXPIRY_MAX_HOLD_SECS")]
+    pub mass_expiry_max_hold_secs: Option<u64>,
     /// How often the leader checks leases, in ms. Default 1000.
     #[arg(long, env = "REGISTRY_LEASE_TICK_MS")]
     pub lease_tick_ms: Option<u64>,
@@ -163,6 +177,10 @@ pub struct FileConfig {
     pub join: Option<bool>,
     pub self_preservation: Option<bool>,
     pub renewal_percent_threshold: Option<f64>,
+    pub expiry_guard: Option<String>,
+    pub mass_expiry_share: Option<f64>,
+    pub mass_expiry_min: Option<usize>,
+    pub mass_expiry_max_hold_secs: Option<u64>,
     pub lease_tick_ms: Option<u64>,
     pub snapshot_every: Option<u64>,
     pub heartbeat_ms: Option<u64>,
@@ -339,6 +357,26 @@ impl Settings {
         if let Some(t) = cli.renewal_percent_threshold.or(file.renewal_percent_threshold) {
             node.lease_policy.renewal_percent_threshold = t;
         }
+        if let Some(rule) = cli.expiry_guard.or(file.expiry_guard) {
+            node.lease_policy.rule = match rule.as_str() {
+                "mass-expiry" => GuardRule::MassExpiry,
+                "eureka" => GuardRule::Eureka,
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "expiry guard {other:?} must be mass-expiry or eureka"
+                    )))
+                }
+            };
+        }
+        if let Some(share) = cli.mass_expiry_share.or(file.mass_expiry_share) {
+            node.lease_policy.mass_expiry_share = share;
+        }
+        if let Some(n) = cli.mass_expiry_min.or(file.mass_expiry_min) {
+            node.lease_policy.mass_expiry_min = n;
+        }
+        if let Some(secs) = cli.mass_expiry_max_hold_secs.or(file.mass_expiry_max_hold_secs) {
+            node.lease_policy.max_hold_ms = secs.saturating_mul(1000);
+        }
         if let Some(ms) = cli.lease_tick_ms.or(file.lease_tick_ms) {
             node.lease_tick = Duration::from_millis(ms.max(1));
         }
@@ -399,6 +437,7 @@ impl Settings {
             ca: cli.tls_ca.or(file.tls_ca),
         };
         let (http_tls, peer_tls) = tls.load()?;
+        servicecenter.tls = http_tls.is_some();
         let limits = LimitSettings {
             max_body_bytes: cli
                 .max_body_bytes

@@ -11,6 +11,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
+use registry_store::lease::GuardRule;
+use registry_store::lease::LeasePolicy;
 use registry_store::lease::LeaseStats;
 use registry_store::node::NodeError;
 use registry_store::node::RegistryNode;
@@ -26,6 +28,10 @@ RENEWALS ARE LESSER THAN THRESHOLD AND HENCE THE INSTANCES ARE NOT BEING EXPIRED
 /// Eureka's banner when renewals are low and self-preservation is off.
 pub const BELOW_THRESHOLD_UNPROTECTED: &str = "RENEWALS ARE LESSER THAN THE THRESHOLD. THE SELF PRESERVATION MODE IS \
 TURNED OFF. THIS MAY NOT PROTECT INSTANCE EXPIRY IN CASE OF NETWORK/OTHER PROBLEMS.";
+/// The mass-expiry guard's banner while it holds a tenant's evictions (followed by the tenants).
+pub const MASS_EXPIRY_HELD: &str =
+    "EMERGENCY! MANY INSTANCES STOPPED RENEWING AT ONCE, MORE LIKELY A NETWORK PROBLEM THAN \
+DEAD INSTANCES: THEIR EXPIRY IS HELD BACK JUST TO BE SAFE. TENANTS:";
 /// Eureka's banner when self-preservation is off.
 pub const SELF_PRESERVATION_OFF: &str =
     "THE SELF PRESERVATION MODE IS TURNED OFF. THIS MAY NOT PROTECT INSTANCE EXPIRY IN CASE OF NETWORK/OTHER PROBLEMS.";
@@ -36,8 +42,17 @@ pub struct LeaseReport {
     /// The leader that keeps these leases.
     pub node_id: u64,
     pub self_preservation: bool,
-    /// Share of expected renewals below which self-preservation holds evictions.
+    /// The guard's rule: `mass-expiry` or `eureka`.
+    pub rule: String,
+    /// Eureka rule: share of expected renewals below which self-preservation holds evictions.
     pub renewal_percent_threshold: f64,
+    /// Mass-expiry rule: share and count of a tenant's leases expiring within one window that
+    /// hold its evictions, and the longest hold.
+    pub mass_expiry_share: f64,
+    pub mass_expiry_min: usize,
+    pub max_hold_secs: u64,
+    /// Tenants whose evictions the mass-expiry rule holds now.
+    pub held_tenants: Vec<String>,
     /// The window renewals are counted over.
     pub window_secs: u64,
     /// Instances holding a lease.
@@ -66,7 +81,11 @@ impl LeaseReport {
         Some(Self {
             node_id: node.node_id(),
             self_preservation: policy.self_preservation,
+            rule: rule_name(policy.rule).into(),
             renewal_percent_threshold: policy.renewal_percent_threshold,
+            mass_expiry_share: policy.mass_expiry_share,
+            mass_expiry_min: policy.mass_expiry_min,
+            max_hold_secs: policy.max_hold_ms / 1000,
             window_secs: policy.window_ms / 1000,
             leases: stats.leases,
             renewals_last_window: stats.renewals_last_window,
@@ -74,8 +93,29 @@ impl LeaseReport {
             expiry_enabled: stats.expiry_enabled,
             below_threshold,
             counted_for_secs: stats.counted_for_ms / 1000,
-            banner: banner(policy.self_preservation, below_threshold).map(str::to_string),
+            banner: report_banner(&policy, below_threshold, &stats.held_tenants),
+            held_tenants: stats.held_tenants,
         })
+    }
+}
+
+/// The configuration name of a guard rule.
+pub fn rule_name(rule: GuardRule) -> &'static str {
+    match rule {
+        GuardRule::MassExpiry => "mass-expiry",
+        GuardRule::Eureka => "eureka",
+    }
+}
+
+/// The banner for what the guard does now: Eureka's wording under its rule, ours for a
+/// mass-expiry hold (which names the tenants held); none while all is well.
+fn report_banner(policy: &LeasePolicy, below_threshold: bool, held: &[String]) -> Option<String> {
+    if policy.self_preservation && !held.is_empty() {
+        return Some(format!("{MASS_EXPIRY_HELD} {}", held.join(", ")));
+    }
+    match policy.rule {
+        GuardRule::Eureka => banner(policy.self_preservation, below_threshold).map(str::to_string),
+        GuardRule::MassExpiry => (!policy.self_preservation).then(|| SELF_PRESERVATION_OFF.to_string()),
     }
 }
 
@@ -161,6 +201,7 @@ mod tests {
             renewals_last_window: 5,
             threshold: 17,
             expiry_enabled: false,
+            held_tenants: Vec::new(),
             counted_for_ms: 60_000,
         };
         assert!(below_threshold(&stats, 60_000));
@@ -181,5 +222,31 @@ mod tests {
             ..stats
         };
         assert!(!below_threshold(&empty, 60_000));
+    }
+
+    #[test]
+    fn the_banner_says_what_the_guard_does() {
+        let mass = LeasePolicy::default();
+        assert_eq!(
+            report_banner(&mass, true, &[]),
+            None,
+            "renewal rates do not matter to the mass rule"
+        );
+        let held = report_banner(&mass, false, &["default/default".into()]).unwrap();
+        assert!(
+            held.starts_with("EMERGENCY!") && held.ends_with("TENANTS: default/default"),
+            "{held}"
+        );
+        let eureka = LeasePolicy {
+            rule: GuardRule::Eureka,
+            ..LeasePolicy::default()
+        };
+        assert_eq!(report_banner(&eureka, true, &[]).as_deref(), Some(EMERGENCY));
+        assert_eq!(report_banner(&eureka, false, &[]), None);
+        let off = LeasePolicy {
+            self_preservation: false,
+            ..LeasePolicy::default()
+        };
+        assert_eq!(report_banner(&off, false, &[]).as_deref(), Some(SELF_PRESERVATION_OFF));
     }
 }

@@ -309,6 +309,8 @@ function renderLeases(d) {
   const rows = [
     ["Lease expiration enabled", yes(l.expiry_enabled)],
     ["Self-preservation mode", yes(l.self_preservation)],
+    ["Guard rule", l.rule],
+    ["Tenants held (mass expiry)", l.held_tenants && l.held_tenants.length ? l.held_tenants.join(", ") : "none"],
     ["Renews threshold", number(l.threshold)],
     [`Renews (last ${l.window_secs === 60 ? "min" : l.window_secs + " s"})`, number(l.renewals_last_window)],
     ["Instances holding a lease", number(l.leases)],

@@ -365,7 +365,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn self_preservation_holds_evictions_below_the_threshold_until_turned_off() {
-        let (keeper, keys) = leading_keeper(10, LeasePolicy::default());
+        let eureka = LeasePolicy {
+            rule: super::super::table::GuardRule::Eureka,
+            ..LeasePolicy::default()
+        };
+        let (keeper, keys) = leading_keeper(10, eureka);
         // A minute of renewals from everyone: 60 renewals, expected 60, threshold 51.
         renew_for(&keeper, &keys, 60).await;
         // Then half go silent (a partition, say): renewals fall to 30 per minute.

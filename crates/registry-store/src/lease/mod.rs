@@ -14,6 +14,7 @@ pub mod keeper;
 pub mod table;
 
 pub use keeper::LeaseKeeper;
+pub use table::GuardRule;
 pub use table::LeasePolicy;
 pub use table::LeaseStats;
 pub use table::LeaseTable;

@@ -18,28 +18,68 @@ use crate::model::InstanceKey;
 use crate::model::Revision;
 use crate::model::Tenant;
 
-/// How leases expire. Every field is configurable; defaults follow Eureka.
+/// Which rule holds evictions back when leases expire in large numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardRule {
+    /// Per tenant: hold its evictions while the leases expiring within one window are both at
+    /// least `mass_expiry_share` of its leases and at least `mass_expiry_min` of them (clients
+    /// cut off from the registry), for at most `max_hold_ms`. A lone dead instance, or a few,
+    /// expire as ServiceCenter's clients expect.
+    #[default]
+    MassExpiry,
+    /// Eureka's self-preservation, exactly: hold every eviction while renewals in the last
+    /// window are at or below `renewal_percent_threshold` of those expected, for as long as that
+    /// lasts. Until a leader has counted one full window, the renewal rate is unknown and the
+    /// mass-expiry rule guards instead.
+    Eureka,
+}
+
+/// How leases expire. Every field is configurable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeasePolicy {
-    /// Stop evicting when renewals in the last window fall to or below the threshold. Default on.
+    /// Guard against mass expiry at all (Eureka's name for it). Default on.
     pub self_preservation: bool,
-    /// Share of expected renewals below which self-preservation holds evictions. Default 0.85.
+    /// Which guard. Default [`GuardRule::MassExpiry`].
+    pub rule: GuardRule,
+    /// Eureka rule: share of expected renewals at or below which evictions are held. Default 0.85.
     pub renewal_percent_threshold: f64,
-    /// The window over which renewals are counted, in ms. Default 60 000 (Eureka's minute).
+    /// The window renewals and expiries are counted over, in ms. Default 60 000 (Eureka's minute).
     pub window_ms: u64,
     /// Most of the leased instances evicted in one round (Eureka: 15 %, at least one). Default 0.15.
     pub max_evict_share: f64,
+    /// Mass-expiry rule: share of a tenant's leases that, expiring within one window, is a mass
+    /// expiry. Default 0.5: when half of a tenant's instances fall silent at once, the network
+    /// between them and the registry is the likelier cause.
+    pub mass_expiry_share: f64,
+    /// Mass-expiry rule: and how many at least. Default 10: a few instances dying together
+    /// (one host, one pod set) still expire.
+    pub mass_expiry_min: usize,
+    /// Mass-expiry rule: the longest a tenant's evictions are held, in ms; then they go (at the
+    /// per-round cap), as ServiceCenter replays the deletions it held back. Default 600 000.
+    pub max_hold_ms: u64,
 }
 
 impl Default for LeasePolicy {
     fn default() -> Self {
         Self {
             self_preservation: true,
+            rule: GuardRule::MassExpiry,
             renewal_percent_threshold: 0.85,
             window_ms: 60_000,
             max_evict_share: 0.15,
+            mass_expiry_share: 0.5,
+            mass_expiry_min: 10,
+            max_hold_ms: 600_000,
         }
     }
+}
+
+/// A tenant whose evictions the mass-expiry rule holds.
+#[derive(Debug, Clone, PartialEq)]
+struct Hold {
+    since_ms: u64,
+    /// Held for `max_hold_ms`: its evictions go ahead until the mass expiry is over.
+    released: bool,
 }
 
 /// A lease's key: the instance record it is held for, hashed and compared by that record's
@@ -117,10 +157,12 @@ pub struct LeaseStats {
     pub leases: usize,
     /// Renewals counted in the last window (scaled up while the window is not yet full).
     pub renewals_last_window: u64,
-    /// Self-preservation threshold: renewals at or below it hold evictions.
+    /// Eureka rule: renewals at or below it hold evictions.
     pub threshold: u64,
-    /// Whether expired leases are being evicted now.
+    /// Whether no eviction is held back now.
     pub expiry_enabled: bool,
+    /// Tenants (`domain/project`) whose evictions the mass-expiry rule holds now.
+    pub held_tenants: Vec<String>,
     /// How long this leader has counted renewals: while shorter than the window, the count is
     /// extrapolated and clients may not have renewed even once yet.
     pub counted_for_ms: u64,
@@ -133,6 +175,10 @@ pub struct LeaseTable {
     renewals: RenewalWindow,
     since_ms: u64,
     generation: u64,
+    /// Leases handed out for eviction by expiry, and when: the last window's count per tenant.
+    expired: HashMap<InstanceKey, u64, RandomState>,
+    /// Tenants the mass-expiry rule holds.
+    holds: HashMap<Tenant, Hold, RandomState>,
 }
 
 impl LeaseTable {
@@ -241,7 +287,7 @@ impl LeaseTable {
         self.leases.is_empty()
     }
 
-    /// Renewal statistics and whether expiry is enabled under `policy`.
+    /// Renewal statistics and what the guard holds under `policy` (as of the last round).
     pub fn stats(&mut self, now_ms: u64, policy: &LeasePolicy) -> LeaseStats {
         let expected_per_window: f64 = self
             .leases
@@ -257,32 +303,117 @@ impl LeaseTable {
         } else {
             counted
         };
-        let expiry_enabled = !policy.self_preservation || (threshold > 0 && renewals > threshold);
+        let mut held_tenants: Vec<String> = self
+            .holds
+            .iter()
+            .filter(|(_, h)| !h.released)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        held_tenants.sort();
+        let eureka_holds = self.eureka_holds(now_ms, policy, renewals, threshold);
         LeaseStats {
             leases: self.leases.len(),
             renewals_last_window: renewals,
             threshold,
-            expiry_enabled,
+            expiry_enabled: !eureka_holds && held_tenants.is_empty(),
+            held_tenants,
             counted_for_ms: now_ms.saturating_sub(self.since_ms),
         }
     }
 
+    /// Whether Eureka's rule holds every eviction now: only once a full window was counted.
+    fn eureka_holds(&self, now_ms: u64, policy: &LeasePolicy, renewals: u64, threshold: u64) -> bool {
+        policy.self_preservation
+            && policy.rule == GuardRule::Eureka
+            && now_ms.saturating_sub(self.since_ms) >= policy.window_ms
+            && !(threshold > 0 && renewals > threshold)
+    }
+
+    /// Whether the mass-expiry rule guards now.
+    fn mass_rule_applies(&self, now_ms: u64, policy: &LeasePolicy) -> bool {
+        policy.self_preservation
+            && (policy.rule == GuardRule::MassExpiry || now_ms.saturating_sub(self.since_ms) < policy.window_ms)
+    }
+
+    /// Updates the mass-expiry holds from the overdue leases (per tenant) and returns the
+    /// tenants whose evictions may go ahead.
+    fn update_holds<'a>(
+        &mut self,
+        now_ms: u64,
+        policy: &LeasePolicy,
+        overdue: impl Iterator<Item = &'a Tenant>,
+    ) -> Vec<Tenant> {
+        let oldest = now_ms.saturating_sub(policy.window_ms);
+        self.expired.retain(|_, at| *at > oldest);
+        if !self.mass_rule_applies(now_ms, policy) {
+            self.holds.clear();
+            return Vec::new();
+        }
+        // (expiring within the window, leases plus those already expired), per tenant.
+        let mut tally: std::collections::HashMap<&Tenant, (usize, usize)> = std::collections::HashMap::new();
+        for tenant in overdue {
+            tally.entry(tenant).or_default().0 += 1;
+        }
+        for key in self.expired.keys() {
+            let t = tally.entry(&key.tenant).or_default();
+            t.0 += 1;
+            t.1 += 1;
+        }
+        for lease in self.leases.keys() {
+            if let Some(t) = tally.get_mut(&lease.0.tenant) {
+                t.1 += 1;
+            }
+        }
+        let massive: Vec<Tenant> = tally
+            .into_iter()
+            .filter(|(_, (expiring, of))| {
+                *expiring >= policy.mass_expiry_min && *expiring as f64 >= policy.mass_expiry_share * *of as f64
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        self.holds.retain(|t, _| massive.contains(t));
+        let mut released = Vec::new();
+        for tenant in massive {
+            let hold = self.holds.entry(tenant.clone()).or_insert_with(|| {
+                tracing::warn!(%tenant, "mass expiry: holding this tenant's evictions");
+                Hold {
+                    since_ms: now_ms,
+                    released: false,
+                }
+            });
+            if !hold.released && now_ms.saturating_sub(hold.since_ms) >= policy.max_hold_ms {
+                tracing::warn!(%tenant, "mass expiry held for the longest hold: evicting");
+                hold.released = true;
+            }
+            if hold.released {
+                released.push(tenant);
+            }
+        }
+        released
+    }
+
     /// The leases past their deadline that may be evicted now, most overdue first, capped per
-    /// round; empty while self-preservation holds.
+    /// round; those of held tenants (or all, under Eureka's rule) wait.
     pub fn evictable(&mut self, now_ms: u64, policy: &LeasePolicy) -> (Vec<EvictItem>, LeaseStats) {
-        let stats = self.stats(now_ms, policy);
-        let mut expired: Vec<(InstanceKey, &Lease)> = self
+        let overdue: Vec<(InstanceKey, Lease)> = self
             .leases
             .iter()
             .filter(|(_, l)| now_ms > l.deadline_ms)
-            .map(|(k, l)| (k.0.key(), l))
+            .map(|(k, l)| (k.0.key(), l.clone()))
             .collect();
-        if expired.is_empty() || !stats.expiry_enabled {
+        let released = self.update_holds(now_ms, policy, overdue.iter().map(|(k, _)| &k.tenant));
+        let stats = self.stats(now_ms, policy);
+        let eureka_holds = self.eureka_holds(now_ms, policy, stats.renewals_last_window, stats.threshold);
+        let mut eligible: Vec<(InstanceKey, Lease)> = overdue
+            .into_iter()
+            .filter(|(k, _)| !eureka_holds && (!self.holds.contains_key(&k.tenant) || released.contains(&k.tenant)))
+            .collect();
+        if eligible.is_empty() {
             return (Vec::new(), stats);
         }
-        expired.sort_by(|(ka, a), (kb, b)| (a.deadline_ms, ka).cmp(&(b.deadline_ms, kb)));
+        eligible.sort_by(|(ka, a), (kb, b)| (a.deadline_ms, ka).cmp(&(b.deadline_ms, kb)));
         let cap = ((self.leases.len() as f64 * policy.max_evict_share) as usize).max(1);
-        let items = expired
+        let items: Vec<EvictItem> = eligible
             .into_iter()
             .take(cap)
             .map(|(instance, l)| EvictItem {
@@ -290,6 +421,9 @@ impl LeaseTable {
                 expected_mod_revision: l.mod_revision,
             })
             .collect();
+        for item in &items {
+            self.expired.entry(item.instance.clone()).or_insert(now_ms);
+        }
         (items, stats)
     }
 }
@@ -381,10 +515,110 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    fn in_tenant(tenant: &Tenant, id: &str) -> Arc<Instance> {
+        let mut i = Instance::clone(&inst(id, 1));
+        i.tenant = tenant.clone();
+        Arc::new(i)
+    }
+
+    #[test]
+    fn the_mass_expiry_guard_lets_a_lone_dead_instance_expire() {
+        let policy = LeasePolicy::default();
+        let lone = inst("a", 1);
+        let mut t = LeaseTable::new_term(0, [lone.clone()].iter());
+        // It never renews: after its 3 s lease, it goes, whatever the renewal rate says.
+        let (items, stats) = t.evictable(3_001, &policy);
+        assert_eq!(items.len(), 1, "{stats:?}");
+        assert!(stats.expiry_enabled && stats.held_tenants.is_empty());
+    }
+
+    #[test]
+    fn the_mass_expiry_guard_holds_a_mass_cut_off_per_tenant_until_the_longest_hold() {
+        let policy = LeasePolicy {
+            max_hold_ms: 30_000,
+            ..LeasePolicy::default()
+        };
+        let cut = Tenant::new("cut", "off");
+        let calm = Tenant::new("calm", "default");
+        let cut_off: Vec<Arc<Instance>> = (0..20).map(|n| in_tenant(&cut, &format!("c{n}"))).collect();
+        let quiet: Vec<Arc<Instance>> = (0..20).map(|n| in_tenant(&calm, &format!("q{n}"))).collect();
+        let mut t = LeaseTable::new_term(0, cut_off.iter().chain(quiet.iter()));
+        // Every second: 4 of 20 in `cut` keep renewing (16 fell silent at once); in `calm` all
+        // but 2 do (2 dead).
+        let mut evicted: Vec<InstanceKey> = Vec::new();
+        for s in 1..=20u64 {
+            let now = s * 1000;
+            cut_off[..4].iter().chain(quiet[..18].iter()).for_each(|i| {
+                t.renew(now, i);
+            });
+            let (items, stats) = t.evictable(now + 500, &policy);
+            if s >= 3 {
+                assert_eq!(stats.held_tenants, vec!["cut/off".to_string()], "at {s} s");
+                assert!(!stats.expiry_enabled);
+            }
+            for item in items {
+                let gone = t.leases.keys().find(|k| k.0.key() == item.instance).unwrap().0.clone();
+                t.observe(
+                    now + 600,
+                    &Change {
+                        revision: 0,
+                        kind: ChangeKind::Deleted,
+                        entity: Entity::Instance(gone),
+                    },
+                );
+                evicted.push(item.instance);
+            }
+        }
+        let ids: Vec<&str> = evicted.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids.len(), 2, "only calm's two dead instances go: {ids:?}");
+        assert!(evicted.iter().all(|k| k.tenant == calm));
+        // Held for the longest hold (30 s from when it began), the cut-off tenant's expiries go.
+        for s in 21..=40u64 {
+            let now = s * 1000;
+            cut_off[..4].iter().chain(quiet[..18].iter()).for_each(|i| {
+                t.renew(now, i);
+            });
+            let (items, _) = t.evictable(now + 500, &policy);
+            for item in items {
+                let gone = t.leases.keys().find(|k| k.0.key() == item.instance).unwrap().0.clone();
+                t.observe(
+                    now + 600,
+                    &Change {
+                        revision: 0,
+                        kind: ChangeKind::Deleted,
+                        entity: Entity::Instance(gone),
+                    },
+                );
+                evicted.push(item.instance);
+            }
+        }
+        assert_eq!(evicted.iter().filter(|k| k.tenant == cut).count(), 16);
+        assert_eq!(t.len(), 22);
+    }
+
+    #[test]
+    fn the_eureka_rule_lets_the_mass_rule_guard_a_young_leader() {
+        let policy = LeasePolicy {
+            rule: GuardRule::Eureka,
+            ..LeasePolicy::default()
+        };
+        let lone = inst("a", 1);
+        let mut t = LeaseTable::new_term(0, [lone.clone()].iter());
+        // Within the first window nobody knows the renewal rate: a lone expiry goes.
+        assert_eq!(t.evictable(3_001, &policy).0.len(), 1);
+        // After a full window without renewals, Eureka's rule holds everything.
+        let mut t = LeaseTable::new_term(0, [lone].iter());
+        let (items, stats) = t.evictable(60_001, &policy);
+        assert!(items.is_empty() && !stats.expiry_enabled, "{stats:?}");
+    }
+
     #[test]
     fn self_preservation_holds_evictions_below_the_threshold() {
         let all: Vec<Arc<Instance>> = (0..10).map(|n| inst(&format!("i{n}"), 1)).collect();
-        let policy = LeasePolicy::default();
+        let policy = LeasePolicy {
+            rule: GuardRule::Eureka,
+            ..LeasePolicy::default()
+        };
         let mut t = LeaseTable::new_term(0, all.iter());
         // 60 s of renewals from 9 of 10 instances (interval 1 s): 540 > threshold 510.
         for s in 0..60u64 {

@@ -126,6 +126,9 @@ impl NodeConfig {
         if !(0.0..=1.0).contains(&self.lease_policy.renewal_percent_threshold) {
             return Err("renewal percent threshold must be between 0 and 1".into());
         }
+        if !(0.0..=1.0).contains(&self.lease_policy.mass_expiry_share) {
+            return Err("mass expiry share must be between 0 and 1".into());
+        }
         Ok(())
     }
 
