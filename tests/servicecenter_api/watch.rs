@@ -25,6 +25,7 @@ async fn fast_node() -> Node {
             min_times: 0,
         },
         ping_interval: Duration::from_millis(200),
+        tls: false,
     };
     let apis = ApiSettings {
         servicecenter,

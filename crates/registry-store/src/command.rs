@@ -69,6 +69,7 @@ pub enum Command {
     AnnounceNode(AnnounceNode),
     AddDependency(AddDependency),
     RestoreRecords(RestoreRecords),
+    PutDependencies(PutDependencies),
 }
 
 impl Command {
@@ -92,6 +93,7 @@ impl Command {
             Command::AnnounceNode(_) => "announce_node",
             Command::AddDependency(_) => "add_dependency",
             Command::RestoreRecords(_) => "restore_records",
+            Command::PutDependencies(_) => "put_dependencies",
         }
     }
 }
@@ -263,6 +265,15 @@ pub struct MirrorBatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddDependency {
     pub dependency: crate::change::Dependency,
+}
+
+/// Declares what consumers depend on (ServiceCenter's `POST`/`PUT /dependencies`), all at once:
+/// refused whole if a consumer does not exist. With `replace`, each named consumer's other
+/// dependencies are dropped (`PUT`); without, they are kept (`POST`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutDependencies {
+    pub dependencies: Vec<crate::change::Dependency>,
+    pub replace: bool,
 }
 
 /// A node publishes its addresses so every node can show and redirect to them.

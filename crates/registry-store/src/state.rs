@@ -288,6 +288,7 @@ impl RegistryState {
             Command::MirrorBatch(c) => self.mirror_batch(ch, now, c),
             Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
             Command::AddDependency(c) => self.add_dependency(ch, &c.dependency),
+            Command::PutDependencies(c) => self.put_dependencies(ch, c),
             Command::RestoreRecords(c) => self.restore_records(ch, &c.records),
         };
         result.unwrap_or_else(CommandOutcome::Rejected)
@@ -838,6 +839,38 @@ impl RegistryState {
         Ok(CommandOutcome::Applied)
     }
 
+    fn put_dependencies(&mut self, ch: &mut Changes, c: &PutDependencies) -> Result<CommandOutcome, Rejection> {
+        for d in &c.dependencies {
+            self.require_service(&d.consumer)?;
+        }
+        let mut changed = false;
+        if c.replace {
+            let stale: Vec<Arc<Dependency>> = self
+                .dependencies
+                .iter()
+                .filter(|d| c.dependencies.iter().any(|n| n.consumer == d.consumer) && !c.dependencies.contains(d))
+                .cloned()
+                .collect();
+            for d in stale {
+                self.dependencies.remove(&d);
+                ch.push(ChangeKind::Deleted, Entity::Dependency(d));
+                changed = true;
+            }
+        }
+        for d in &c.dependencies {
+            let d = Arc::new(d.clone());
+            if self.dependencies.insert(d.clone()) {
+                ch.push(ChangeKind::Created, Entity::Dependency(d));
+                changed = true;
+            }
+        }
+        Ok(if changed {
+            CommandOutcome::Applied
+        } else {
+            CommandOutcome::Unchanged
+        })
+    }
+
     fn announce_node(&mut self, ch: &mut Changes, node: &NodeRecord) -> CommandOutcome {
         let previous = self.nodes.insert(node.node_id, node.clone());
         if previous.as_ref() == Some(node) {
@@ -1339,5 +1372,51 @@ mod dependency_tests {
         assert_eq!(s.apply(6, &delete("consumer", false)).0, CommandOutcome::Applied);
         assert_eq!(s.consumers_of(&provider).count(), 0);
         assert_eq!(s.apply(7, &delete("provider", false)).0, CommandOutcome::Applied);
+    }
+
+    #[test]
+    fn put_dependencies_is_all_or_nothing_and_replaces_only_when_asked() {
+        let mut s = RegistryState::new();
+        create(&mut s, 1, "consumer", "web");
+        let on = |name: &str, consumer: &str| Dependency {
+            consumer: ServiceRef {
+                tenant: Tenant::default(),
+                id: consumer.into(),
+            },
+            provider_environment: String::new(),
+            provider_app: "app".into(),
+            provider_name: name.into(),
+        };
+        let put = |dependencies: Vec<Dependency>, replace| Proposal {
+            at_ms: 0,
+            command: Command::PutDependencies(PutDependencies { dependencies, replace }),
+        };
+        let consumer = on("a", "consumer").consumer;
+        let names = |s: &RegistryState| -> Vec<String> {
+            s.dependencies_of(&consumer).map(|d| d.provider_name.clone()).collect()
+        };
+        assert_eq!(
+            s.apply(2, &put(vec![on("a", "consumer"), on("b", "consumer")], false))
+                .0,
+            CommandOutcome::Applied
+        );
+        assert_eq!(
+            s.apply(3, &put(vec![on("c", "consumer"), on("x", "nobody")], false)).0,
+            CommandOutcome::Rejected(Rejection::ServiceNotFound("nobody".into()))
+        );
+        assert_eq!(names(&s), ["a", "b"]);
+        assert_eq!(
+            s.apply(4, &put(vec![on("c", "consumer")], false)).0,
+            CommandOutcome::Applied
+        );
+        assert_eq!(names(&s), ["a", "b", "c"]);
+        let (outcome, changes) = s.apply(5, &put(vec![on("b", "consumer")], true));
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(changes.len(), 2, "a and c dropped");
+        assert_eq!(names(&s), ["b"]);
+        assert_eq!(
+            s.apply(6, &put(vec![on("b", "consumer")], true)).0,
+            CommandOutcome::Unchanged
+        );
     }
 }

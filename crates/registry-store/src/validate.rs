@@ -4,6 +4,7 @@
 //! These are the store's own outer limits, generous enough for every protocol; each API adds its
 //! protocol's stricter rules (ServiceCenter's name patterns, ...) on top.
 
+use crate::change::Dependency;
 use crate::change::Entity;
 use crate::command::Command;
 use crate::command::NodeRecord;
@@ -162,13 +163,19 @@ pub fn validate_command(command: &Command) -> Result {
             c.deletes.iter().try_for_each(instance_key)
         }
         Command::AnnounceNode(c) => node(&c.node),
-        Command::AddDependency(c) => {
-            service_ref(&c.dependency.consumer)?;
-            optional_name("provider environment", &c.dependency.provider_environment)?;
-            name("provider app", &c.dependency.provider_app)?;
-            name("provider name", &c.dependency.provider_name)
+        Command::AddDependency(c) => dependency(&c.dependency),
+        Command::PutDependencies(c) => {
+            count("dependencies", c.dependencies.len(), MAX_BATCH_ITEMS)?;
+            c.dependencies.iter().try_for_each(dependency)
         }
     }
+}
+
+fn dependency(d: &Dependency) -> Result {
+    service_ref(&d.consumer)?;
+    optional_name("provider environment", &d.provider_environment)?;
+    name("provider app", &d.provider_app)?;
+    name("provider name", &d.provider_name)
 }
 
 pub fn tenant(t: &Tenant) -> Result {

@@ -27,6 +27,8 @@ pub struct ScSettings {
     pub lease_limits: LeaseLimits,
     /// How often WebSockets (watcher, heartbeat) ping the client. Default 30 s.
     pub ping_interval: std::time::Duration,
+    /// The HTTP listeners serve HTTPS: the registry's own endpoints say `?sslEnabled=true`.
+    pub tls: bool,
 }
 
 impl Default for ScSettings {
@@ -34,6 +36,7 @@ impl Default for ScSettings {
         Self {
             lease_limits: LeaseLimits::default(),
             ping_interval: std::time::Duration::from_secs(30),
+            tls: false,
         }
     }
 }
@@ -43,6 +46,10 @@ pub struct Sc {
     pub node: RegistryNode,
     pub settings: ScSettings,
 }
+
+/// ServiceCenter's content types, charset included (`pkg/rest/common.go`).
+pub const JSON_UTF8: &str = "application/json; charset=UTF-8";
+pub const TEXT_UTF8: &str = "text/plain; charset=UTF-8";
 
 /// Header carrying the revision of a find result (compare with `rev`).
 pub const REVISION_HEADER: &str = "x-resource-revision";
@@ -61,19 +68,38 @@ pub fn tenant(headers: &HeaderMap, project: &str) -> Result<Tenant, ScError> {
 }
 
 /// Parses a JSON body; anything else is 400001.
+///
+/// A `null` member counts as absent, as it does for ServiceCenter, which decodes into Go structs
+/// (`null` leaves a field at its zero value): java-chassis's mapper writes `null` for every unset
+/// field (`serviceId`, `alias`, `instanceId` on a first registration, ...).
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ScError> {
-    serde_json::from_slice(bytes).map_err(|e| ScError::invalid(format!("body is not valid JSON for this request: {e}")))
+    let invalid = |e: serde_json::Error| ScError::invalid(format!("body is not valid JSON for this request: {e}"));
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    drop_null_members(&mut value);
+    serde_json::from_value(value).map_err(invalid)
+}
+
+/// Removes every object member whose value is `null`, at any depth.
+fn drop_null_members(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(members) => {
+            members.retain(|_, v| !v.is_null());
+            members.values_mut().for_each(drop_null_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_members),
+        _ => {}
+    }
 }
 
 /// 200 with an empty `text/plain` body: ServiceCenter's "done".
 pub fn done() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_UTF8)], "").into_response()
 }
 
 /// 200 with a JSON body.
 pub fn json(value: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, JSON_UTF8)], bytes).into_response()
 }
 
 /// `{"key": items}`, or `{}` when there are none: ServiceCenter omits empty collections.
@@ -149,5 +175,42 @@ impl Sc {
             ErrorCode::InstanceNotExists,
             format!("Instance's leaseId not exist. instance {id}"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicecenter::wire::CreateServiceRequest;
+    use crate::servicecenter::wire::RegisterInstanceRequest;
+
+    #[test]
+    fn null_members_are_absent_at_any_depth() {
+        let request: CreateServiceRequest = body(
+            br#"{"service":{"serviceId":null,"appId":"a","serviceName":"s","version":"1.0.0","alias":null,
+                "properties":null,"framework":{"name":"java","version":null},"schemas":null},"tags":null,"instances":null}"#,
+        )
+        .unwrap();
+        let service = request.service.unwrap();
+        assert_eq!(service.service_id, "");
+        assert!(service.properties.is_empty());
+        assert_eq!(service.framework.unwrap().name, "java");
+
+        let request: RegisterInstanceRequest =
+            body(br#"{"instance":{"instanceId":null,"hostName":"h","healthCheck":{"mode":"push","url":null}}}"#)
+                .unwrap();
+        let instance = request.instance.unwrap();
+        assert_eq!(instance.instance_id, "");
+        assert_eq!(instance.health_check.unwrap().mode, "push");
+    }
+
+    #[test]
+    fn null_inside_a_list_is_still_refused() {
+        let err = body::<RegisterInstanceRequest>(br#"{"instance":{"hostName":"h","endpoints":[null]}}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParams);
+        assert_eq!(
+            body::<RegisterInstanceRequest>(b"").unwrap_err().code,
+            ErrorCode::InvalidParams
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
@@ -15,13 +16,17 @@ use axum::response::Response;
 use registry_store::change::Dependency;
 use registry_store::command::AddDependency;
 use registry_store::command::Command;
+use registry_store::command::PutDependencies;
 use registry_store::model::Service;
+use registry_store::model::ServiceKey;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
 
+use super::core::body;
 use super::core::collection;
+use super::core::done;
 use super::core::revision_of;
 use super::core::tenant;
 use super::core::Sc;
@@ -30,7 +35,10 @@ use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
 use super::mapping::service_to_wire;
+use super::registry_service;
 use super::version::VersionRule;
+use super::wire::DependenciesRequest;
+use super::wire::MicroService;
 use super::wire::MicroServiceInstance;
 
 type Shared = State<Arc<Sc>>;
@@ -44,6 +52,19 @@ pub struct FindQuery {
     env: Option<String>,
     tags: Option<String>,
     rev: Option<String>,
+    global: Option<String>,
+}
+
+/// ServiceCenter's `util.StringTRUE`: `true` (any case) or `1`.
+pub fn is_true(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// The registry's own instances (`SERVICECENTER`) with their revision.
+fn registry_instances(sc: &Sc) -> (Vec<MicroServiceInstance>, String) {
+    let instances = registry_service::instances(&sc.node, sc.settings.tls);
+    let revision = revision_of(instances.iter().map(|i| serde_json::to_string(i).unwrap_or_default()));
+    (instances, revision)
 }
 
 /// The instances of `services` and a revision that changes whenever any of them changes.
@@ -149,6 +170,10 @@ pub async fn find(
         .clone()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "default".into());
+    if registry_service::is_named(&app, &name) && registry_service::visible_to(&tenant, is_true(q.global.as_deref())) {
+        let (instances, revision) = registry_instances(&sc);
+        return Ok(reply(instances, revision, q.rev.as_deref()));
+    }
     let consumer = headers
         .get("x-consumerid")
         .and_then(|v| v.to_str().ok())
@@ -202,13 +227,7 @@ pub async fn providers(
     state
         .service(&consumer)
         .ok_or_else(|| Sc::service_missing(&consumer.id))?;
-    let deps: Vec<_> = state.dependencies_of(&consumer).collect();
-    let providers: Vec<_> = state
-        .services()
-        .filter(|s| deps.iter().any(|d| d.matches(s)))
-        .map(|s| service_to_wire(s))
-        .collect();
-    Ok(collection("providers", &providers))
+    Ok(collection("providers", &providers_of(state, &consumer)))
 }
 
 /// `GET MS/consumers`: the services that depend on this provider.
@@ -226,12 +245,26 @@ pub async fn consumers(
     let service = state
         .service(&provider)
         .ok_or_else(|| Sc::service_missing(&provider.id))?;
-    let consumers: Vec<_> = state
-        .consumers_of(service)
+    Ok(collection("consumers", &consumers_of(state, service)))
+}
+
+/// The services `consumer` depends on.
+pub fn providers_of(state: &RegistryState, consumer: &ServiceRef) -> Vec<MicroService> {
+    let deps: Vec<_> = state.dependencies_of(consumer).collect();
+    state
+        .services()
+        .filter(|s| deps.iter().any(|d| d.matches(s)))
+        .map(|s| service_to_wire(s))
+        .collect()
+}
+
+/// The services that depend on `provider`.
+pub fn consumers_of(state: &RegistryState, provider: &Service) -> Vec<MicroService> {
+    state
+        .consumers_of(provider)
         .filter_map(|d| state.service(&d.consumer))
         .map(|s| service_to_wire(s))
-        .collect();
-    Ok(collection("consumers", &consumers))
+        .collect()
 }
 
 pub async fn service_instances(
@@ -246,13 +279,103 @@ pub async fn service_instances(
     };
     let applied = sc.node.read();
     let state = &applied.state;
-    let service = state
-        .service(&service_ref)
-        .ok_or_else(|| Sc::service_missing(&service_ref.id))?;
+    let Some(service) = state.service(&service_ref) else {
+        if service_ref.id == registry_service::SERVICE_ID {
+            drop(applied);
+            let (instances, revision) = registry_instances(&sc);
+            return Ok(reply(instances, revision, q.rev.as_deref()));
+        }
+        return Err(Sc::service_missing(&service_ref.id));
+    };
     let providers: Vec<&Service> = [&**service]
         .into_iter()
         .filter(|s| has_tags(state, s, &tag_list(&q.tags)))
         .collect();
     let (instances, revision) = instances_of(state, &providers);
     Ok(reply(instances, revision, q.rev.as_deref()))
+}
+
+/// `POST` (add) and `PUT` (replace) `/v4/{project}/registry/dependencies`: deprecated in
+/// ServiceCenter (finds record dependencies) but still routed
+/// (`server/rest/controller/v4/dependency_controller.go`); one log entry for the whole request.
+async fn put_dependencies(
+    sc: &Sc,
+    project: &str,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    replace: bool,
+) -> Result<Response, ScError> {
+    let tenant = tenant(headers, project)?;
+    let request: DependenciesRequest = body(bytes)?;
+    if request.dependencies.is_empty() || request.dependencies.len() > 100 {
+        return Err(ScError::invalid("field 'dependencies' must hold 1 to 100 items"));
+    }
+    let mut dependencies = Vec::new();
+    {
+        let applied = sc.node.read();
+        for item in &request.dependencies {
+            let consumer = item
+                .consumer
+                .as_ref()
+                .ok_or_else(|| ScError::invalid("field 'Dependencies.Consumer' is required"))?;
+            if !replace && item.providers.is_empty() {
+                return Err(ScError::invalid("field 'Dependencies.Providers' must not be empty"));
+            }
+            let key = ServiceKey {
+                tenant: tenant.clone(),
+                environment: consumer.environment.clone(),
+                app: consumer.app_id.clone(),
+                name: consumer.service_name.clone(),
+                version: consumer.version.clone(),
+            };
+            let found = applied.state.service_by_key(&key).ok_or_else(|| {
+                let flag = [&key.environment, &key.app, &key.name, &key.version]
+                    .map(|s| s.as_str())
+                    .join("/");
+                ScError::new(ErrorCode::ServiceNotExists, format!("Consumer {flag} does not exist."))
+            })?;
+            for provider in &item.providers {
+                if provider.service_name.is_empty() {
+                    return Err(ScError::invalid(
+                        "field 'Dependencies.Providers.ServiceName' is required",
+                    ));
+                }
+                dependencies.push(Dependency {
+                    consumer: found.service_ref(),
+                    provider_environment: found.environment.clone(),
+                    provider_app: if provider.app_id.is_empty() {
+                        found.app.clone()
+                    } else {
+                        provider.app_id.clone()
+                    },
+                    provider_name: provider.service_name.clone(),
+                });
+            }
+        }
+    }
+    sc.write(Command::PutDependencies(PutDependencies { dependencies, replace }))
+        .await?;
+    let mut response = done();
+    response
+        .headers_mut()
+        .insert("deprecation", HeaderValue::from_static("version=\"v4\""));
+    Ok(response)
+}
+
+pub async fn add_dependencies(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ScError> {
+    put_dependencies(&sc, &project, &headers, &bytes, false).await
+}
+
+pub async fn replace_dependencies(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ScError> {
+    put_dependencies(&sc, &project, &headers, &bytes, true).await
 }

@@ -9,6 +9,8 @@ use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 use serde_json::json;
 
+use super::core::JSON_UTF8;
+
 /// An error and the detail that explains it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} {}: {detail}", .code.code(), .code.message())]
@@ -126,7 +128,7 @@ impl IntoResponse for ScError {
         if !self.detail.is_empty() {
             body["detail"] = json!(self.detail);
         }
-        (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        (status, [(header::CONTENT_TYPE, JSON_UTF8)], body.to_string()).into_response()
     }
 }
 

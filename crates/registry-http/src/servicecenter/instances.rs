@@ -130,7 +130,12 @@ pub async fn heartbeat(
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service_ref = sc.existing_service(&headers, &project, service_id)?;
+    // An unknown service is 400017 too: ServiceCenter looks the lease up by service and
+    // instance (`datasource/etcd/util/heartbeat_util.go`), and sc-client re-registers on 400017.
+    let service_ref = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id: service_id.into(),
+    };
     let found = sc.node.renew(vec![key(&service_ref, id.clone())]).await?;
     if found.first() == Some(&true) {
         Ok(done())

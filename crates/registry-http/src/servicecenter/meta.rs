@@ -1,9 +1,11 @@
 //! Meta endpoints (§3.1) and the governance app list (§3.9).
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::Path;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -16,7 +18,7 @@ use super::core::tenant;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
-use super::wire::MicroServiceInstance;
+use super::registry_service;
 
 type Shared = State<Arc<Sc>>;
 
@@ -31,27 +33,13 @@ pub async fn version() -> Response {
     }))
 }
 
-/// The cluster's own members as ServiceCenter instances: clients use them to find every node.
+/// The cluster's own members as instances of `SERVICECENTER`: clients use them to find every
+/// node.
 pub async fn health(State(sc): Shared) -> Result<Response, ScError> {
     sc.node
         .health()
         .map_err(|reason| ScError::new(ErrorCode::Unhealthy, reason))?;
-    let status = sc.node.status();
-    let instances: Vec<MicroServiceInstance> = status
-        .members
-        .iter()
-        .filter_map(|m| {
-            let addr = m.http_addr.as_ref()?;
-            Some(MicroServiceInstance {
-                instance_id: format!("registry-node-{}", m.id),
-                service_id: "registry".into(),
-                endpoints: vec![format!("rest://{addr}")],
-                host_name: addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h).to_string(),
-                status: "UP".into(),
-                ..MicroServiceInstance::default()
-            })
-        })
-        .collect();
+    let instances = registry_service::instances(&sc.node, sc.settings.tls);
     Ok(json(&json!({ "instances": instances })))
 }
 
@@ -59,14 +47,21 @@ pub async fn readiness() -> Response {
     done()
 }
 
-/// `GET /v4/{project}/govern/apps`: every appId in the tenant.
-pub async fn apps(State(sc): Shared, Path(project): Path<String>, headers: HeaderMap) -> Result<Response, ScError> {
+/// `GET /v4/{project}/govern/apps[?env=E]`: the appIds of the tenant's services in one
+/// environment (none given: the empty one), as ServiceCenter lists them (`etcd/ms.go` `ListApp`).
+pub async fn apps(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ScError> {
     let tenant = tenant(&headers, &project)?;
+    let env = q.get("env").map(String::as_str).unwrap_or("");
     let applied = sc.node.read();
     let apps: BTreeSet<&str> = applied
         .state
         .services()
-        .filter(|s| s.tenant == tenant)
+        .filter(|s| s.tenant == tenant && s.environment == env)
         .map(|s| s.app.as_str())
         .collect();
     Ok(collection("appIds", &apps))

@@ -5,14 +5,18 @@
 //! - [`error`]: `errorCode` / `errorMessage` / `detail`; [`validate`]: the input rules of §2.
 //! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
+//! - [`govern`]: the governance views of services with their instances, schemas and tags.
+//! - [`registry_service`]: the cluster's own nodes as the shared `SERVICECENTER` service.
 //! - [`watch`]: the WebSocket watcher and heartbeat.
 
 pub mod batch_find;
 pub mod core;
 pub mod discovery;
 pub mod error;
+pub mod govern;
 pub mod instances;
 pub mod meta;
+pub mod registry_service;
 pub mod schemas;
 pub mod services;
 pub mod validate;
@@ -42,6 +46,8 @@ pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
         .route("/v4/{project}/registry/health", get(meta::health))
         .route("/v4/{project}/registry/health/readiness", get(meta::readiness))
         .route("/v4/{project}/govern/apps", get(meta::apps))
+        .route("/v4/{project}/govern/microservices", get(govern::list))
+        .route("/v4/{project}/govern/microservices/{id}", get(govern::get))
         .route("/v4/{project}/registry/existence", get(services::existence))
         .route(
             ms,
@@ -73,6 +79,10 @@ pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
             put(instances::put_properties),
         )
         .route("/v4/{project}/registry/heartbeats", put(instances::heartbeats))
+        .route(
+            "/v4/{project}/registry/dependencies",
+            post(discovery::add_dependencies).put(discovery::replace_dependencies),
+        )
         .route("/v4/{project}/registry/instances", get(discovery::find))
         .route("/v4/{project}/registry/instances/action", post(batch_find::batch_find))
         .route(

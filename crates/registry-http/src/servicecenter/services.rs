@@ -30,10 +30,12 @@ use super::core::json;
 use super::core::new_id;
 use super::core::tenant;
 use super::core::Sc;
+use super::discovery::is_true;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::service_from_wire;
 use super::mapping::service_to_wire;
+use super::registry_service;
 use super::validate;
 use super::wire::CreateServiceRequest;
 use super::wire::DeleteServicesRequest;
@@ -151,6 +153,17 @@ pub async fn existence(
                 .service_name
                 .ok_or_else(|| ScError::invalid("field 'serviceName' is required"))?;
             let env = q.env.unwrap_or_default();
+            let version = q.version.unwrap_or_default();
+            if registry_service::is_named(&app, &name) && env == registry_service::ENVIRONMENT {
+                let own = registry_service::service();
+                return match own.version == version {
+                    true => Ok(json(&json!({ "serviceId": own.service_id }))),
+                    false => Err(ScError::new(
+                        ErrorCode::ServiceVersionNotExists,
+                        format!("version {version} of {name} does not exist"),
+                    )),
+                };
+            }
             let candidates: Vec<_> = state
                 .services()
                 .filter(|s| {
@@ -163,7 +176,6 @@ pub async fn existence(
                     format!("service {app}/{name} does not exist"),
                 ));
             }
-            let version = q.version.unwrap_or_default();
             match candidates.iter().find(|s| s.version == version) {
                 Some(s) => Ok(json(&json!({ "serviceId": s.id }))),
                 None => Err(ScError::new(
@@ -196,16 +208,31 @@ pub async fn existence(
     }
 }
 
-pub async fn list(State(sc): Shared, Path(project): Path<String>, headers: HeaderMap) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
+/// The tenant's services, sorted by id; with the shared `SERVICECENTER` when asked
+/// (`withShared=true`, as ServiceCenter's `ListService` hides shared services otherwise).
+pub fn services_of(sc: &Sc, tenant: &Tenant, with_shared: bool) -> Vec<MicroService> {
     let applied = sc.node.read();
     let mut services: Vec<MicroService> = applied
         .state
         .services()
-        .filter(|s| s.tenant == tenant)
+        .filter(|s| &s.tenant == tenant)
         .map(|s| service_to_wire(s))
         .collect();
+    if with_shared && registry_service::visible_to(tenant, false) {
+        services.push(registry_service::service());
+    }
     services.sort_by(|a, b| a.service_id.cmp(&b.service_id));
+    services
+}
+
+pub async fn list(
+    State(sc): Shared,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ScError> {
+    let tenant = tenant(&headers, &project)?;
+    let services = services_of(&sc, &tenant, is_true(q.get("withShared").map(String::as_str)));
     Ok(collection("services", &services))
 }
 
@@ -214,17 +241,28 @@ pub async fn get(
     Path((project, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = ServiceRef {
+        tenant: tenant(&headers, &project)?,
+        id: id.into(),
+    };
     let applied = sc.node.read();
-    let found = applied
-        .state
-        .service(&service)
-        .ok_or_else(|| Sc::service_missing(&service.id))?;
-    Ok(json(&json!({ "service": service_to_wire(found) })))
+    match applied.state.service(&service) {
+        Some(found) => Ok(json(&json!({ "service": service_to_wire(found) }))),
+        None if service.id == registry_service::SERVICE_ID => {
+            Ok(json(&json!({ "service": registry_service::service() })))
+        }
+        None => Err(Sc::service_missing(&service.id)),
+    }
 }
 
-fn force_flag(value: Option<&str>) -> bool {
-    matches!(value.map(str::to_ascii_lowercase).as_deref(), Some("true" | "1"))
+/// `force` as ServiceCenter reads it (`service_resource.go` `trueOrFalse`): absent or empty is
+/// false; `true`/`1` and `false`/`0` (exactly); anything else is 400001.
+fn force_flag(value: Option<&str>) -> Result<bool, ScError> {
+    match value.unwrap_or("") {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        _ => Err(ScError::invalid("parameter force must be false or true")),
+    }
 }
 
 async fn delete_one(sc: &Sc, service: ServiceRef, force: bool) -> Result<(), ScError> {
@@ -239,8 +277,13 @@ pub async fn delete(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
+    let force = force_flag(q.get("force").map(String::as_str))?;
+    if id == registry_service::SERVICE_ID {
+        // ServiceCenter refuses to delete itself (`etcd/ms.go` `UnregisterService`).
+        return Err(ScError::invalid("not allow to delete service center"));
+    }
     let service = sc.existing_service(&headers, &project, id)?;
-    delete_one(&sc, service, force_flag(q.get("force").map(String::as_str))).await?;
+    delete_one(&sc, service, force).await?;
     Ok(done())
 }
 
@@ -299,4 +342,26 @@ pub async fn put_properties(
     }))
     .await?;
     Ok(done())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn force_is_read_exactly_as_servicecenter_does() {
+        assert_eq!(force_flag(None), Ok(false));
+        assert_eq!(force_flag(Some("")), Ok(false));
+        assert_eq!(force_flag(Some("0")), Ok(false));
+        assert_eq!(force_flag(Some("false")), Ok(false));
+        assert_eq!(force_flag(Some("1")), Ok(true));
+        assert_eq!(force_flag(Some("true")), Ok(true));
+        for bad in ["TRUE", "yes", "2", "tru"] {
+            assert_eq!(
+                force_flag(Some(bad)).unwrap_err().code,
+                ErrorCode::InvalidParams,
+                "{bad}"
+            );
+        }
+    }
 }

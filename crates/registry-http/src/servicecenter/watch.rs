@@ -1,6 +1,7 @@
 //! WebSockets (§3.3, §3.8): the watcher pushes CREATE / UPDATE / DELETE of the consumer's
 //! providers' instances, taken from the store's change feed; the heartbeat socket renews the
-//! instance's lease on every pong and closes with 4001 once the instance is gone.
+//! instance's lease on every pong and closes with 4001 when the instance is unknown at the
+//! start or gone at a pong, as ServiceCenter does.
 
 use std::sync::Arc;
 
@@ -21,12 +22,13 @@ use registry_store::feed::FeedError;
 use registry_store::feed::Subscription;
 use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
-use serde_json::json;
 
 use super::core::tenant;
 use super::core::Sc;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
+use super::wire::MicroServiceKey;
+use super::wire::WatchEvent;
 
 /// WebSocket close code meaning "the instance does not exist" (clients register again).
 pub const INSTANCE_GONE: u16 = 4001;
@@ -49,26 +51,30 @@ fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> 
         ChangeKind::Updated => "UPDATE",
         ChangeKind::Deleted => "DELETE",
     };
-    let event = json!({
-        "action": action,
-        "key": {
-            "tenant": service.tenant.to_string(),
-            "environment": service.environment,
-            "appId": service.app,
-            "serviceName": service.name,
-            "version": service.version,
+    // Empty fields are omitted, as Go's `omitempty` does in ServiceCenter's events.
+    let event = WatchEvent {
+        action: action.into(),
+        key: MicroServiceKey {
+            tenant: service.tenant.to_string(),
+            environment: service.environment.clone(),
+            app_id: service.app.clone(),
+            service_name: service.name.clone(),
+            alias: service.alias.clone(),
+            version: service.version.clone(),
         },
-        "instance": instance_to_wire(service, instance),
-    });
-    Some(event.to_string())
+        instance: instance_to_wire(service, instance),
+    };
+    serde_json::to_string(&event).ok()
 }
 
 fn consumer_deleted(consumer: &ServiceRef, change: &Change) -> bool {
     matches!(&change.entity, Entity::Service(s) if change.kind == ChangeKind::Deleted && s.service_ref() == *consumer)
 }
 
-async fn refuse(mut socket: WebSocket, error: ScError) {
-    let text = json!({ "errorCode": error.code.code().to_string(), "errorMessage": error.code.message(), "detail": error.detail });
+/// A watch that cannot start: ServiceCenter writes the error's text as a plain text frame and
+/// closes (`server/pubsub/ws/common.go` `SendEstablishError`; for an unknown consumer the text
+/// is `service does not exist`, `datasource/ms.go`).
+async fn refuse(mut socket: WebSocket, text: &str) {
     let _ = socket.send(Message::Text(text.to_string().into())).await;
     let _ = socket.send(Message::Close(None)).await;
 }
@@ -100,17 +106,11 @@ pub async fn watcher(
 
 async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, FeedError>, mut socket: WebSocket) {
     if sc.node.read().state.service(&consumer).is_none() {
-        return refuse(socket, Sc::service_missing(&consumer.id)).await;
+        return refuse(socket, "service does not exist").await;
     }
     let mut changes = match changes {
         Ok(s) => s,
-        Err(e) => {
-            return refuse(
-                socket,
-                ScError::new(super::error::ErrorCode::Unavailable, e.to_string()),
-            )
-            .await
-        }
+        Err(e) => return refuse(socket, &e.to_string()).await,
     };
     let mut ping = tokio::time::interval(sc.settings.ping_interval);
     ping.tick().await;
@@ -167,17 +167,19 @@ pub async fn heartbeat_socket(
     ws.on_upgrade(move |socket| keep_alive(sc, key, socket))
 }
 
+/// Closes with 4001, the only close sc-client answers by registering again, with
+/// ServiceCenter's reason (`server/service/heartbeat/websocket.go`).
 async fn gone(mut socket: WebSocket) {
     let frame = CloseFrame {
         code: INSTANCE_GONE,
-        reason: "instance does not exist".into(),
+        reason: "heartbeat reporting failed because the instance does not exist".into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, mut socket: WebSocket) {
     if sc.node.read().state.instance(&key).is_none() {
-        return refuse(socket, Sc::instance_missing(&key.id)).await;
+        return gone(socket).await;
     }
     let mut ping = tokio::time::interval(sc.settings.ping_interval);
     loop {

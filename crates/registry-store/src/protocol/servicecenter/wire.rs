@@ -195,3 +195,98 @@ pub struct SchemasRequest {
 pub struct TagsRequest {
     pub tags: BTreeMap<String, String>,
 }
+
+/// One service with what the governance API was asked to include (cari `ServiceDetail`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub micro_service: Option<MicroService>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<MicroServiceInstance>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_infos: Vec<Schema>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<MicroService>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<MicroService>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub micro_service_versions: Vec<String>,
+    /// Counts instead of lists (`countOnly=1`); ServiceCenter spells it `statics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statics: Option<Statistics>,
+}
+
+/// Counts of services, instances and apps (cari `Statistics`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Statistics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Counts>,
+}
+
+/// One line of [`Statistics`]; zero counts are omitted, as Go's `omitempty` does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Counts {
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub count: u64,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub online_count: u64,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub count_by_domain: u64,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+/// A service named by its key (cari `MicroServiceKey`), as dependency requests name them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MicroServiceKey {
+    /// `domain/project`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tenant: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub environment: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub app_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alias: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
+/// One event of the watcher WebSocket (cari `WatchInstanceResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WatchEvent {
+    /// `CREATE`, `UPDATE` or `DELETE`.
+    pub action: String,
+    pub key: MicroServiceKey,
+    pub instance: MicroServiceInstance,
+}
+
+/// One consumer and the providers it depends on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsumerDependency {
+    pub consumer: Option<MicroServiceKey>,
+    pub providers: Vec<MicroServiceKey>,
+}
+
+/// `POST`/`PUT /dependencies` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DependenciesRequest {
+    pub dependencies: Vec<ConsumerDependency>,
+}
