@@ -18,6 +18,7 @@ mod leases;
 mod membership;
 mod metrics;
 mod registryctl;
+mod replay;
 mod restart;
 mod schemathesis;
 mod servicecenter_flow;

@@ -135,6 +135,20 @@ pub fn revision_of<T: Hash>(items: impl IntoIterator<Item = T>) -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// `body()` with the revision header, or 304 (no body) when the caller already has this
+/// revision (`rev`; an empty one is no revision).
+pub fn revisioned(body: impl FnOnce() -> Response, revision: &str, known: Option<&str>) -> Response {
+    let mut response = if known.is_some_and(|r| !r.is_empty() && r == revision) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body()
+    };
+    if let Ok(v) = header::HeaderValue::from_str(revision) {
+        response.headers_mut().insert(REVISION_HEADER, v);
+    }
+    response
+}
+
 impl Sc {
     /// Proposes `command`; a refusal becomes the matching ServiceCenter error.
     pub async fn write(&self, command: Command) -> Result<CommandOutcome, ScError> {

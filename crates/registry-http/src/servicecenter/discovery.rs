@@ -7,11 +7,8 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::header;
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::response::Response;
 use registry_store::change::Dependency;
 use registry_store::command::AddDependency;
@@ -28,9 +25,9 @@ use super::core::body;
 use super::core::collection;
 use super::core::done;
 use super::core::revision_of;
+use super::core::revisioned;
 use super::core::tenant;
 use super::core::Sc;
-use super::core::REVISION_HEADER;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
@@ -83,18 +80,7 @@ pub fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroS
 
 /// 200 with the instances (or `{}`), or 304 when the caller already has this revision.
 fn reply(instances: Vec<MicroServiceInstance>, revision: String, known: Option<&str>) -> Response {
-    let mut response = if known.is_some_and(|r| !r.is_empty() && r == revision) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        collection("instances", &instances)
-    };
-    if let Ok(v) = HeaderValue::from_str(&revision) {
-        response.headers_mut().insert(REVISION_HEADER, v);
-    }
-    if response.status() == StatusCode::NOT_MODIFIED {
-        response.headers_mut().remove(header::CONTENT_TYPE);
-    }
-    response
+    revisioned(|| collection("instances", &instances), &revision, known)
 }
 
 fn has_tags(state: &RegistryState, service: &Service, wanted: &[&str]) -> bool {

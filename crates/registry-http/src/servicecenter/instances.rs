@@ -24,6 +24,8 @@ use super::core::body;
 use super::core::done;
 use super::core::json;
 use super::core::new_id;
+use super::core::revision_of;
+use super::core::revisioned;
 use super::core::tenant;
 use super::core::Sc;
 use super::error::ScError;
@@ -90,10 +92,13 @@ pub async fn register(
     Ok(json(&json!({ "instanceId": wire.instance_id })))
 }
 
+/// One instance, with its revision (`X-Resource-Revision`) and 304 for a known `rev`, as
+/// ServiceCenter's `GetInstance` answers.
 pub async fn get(
     State(sc): Shared,
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let service_ref = sc.existing_service(&headers, &project, service_id)?;
     let applied = sc.node.read();
@@ -105,7 +110,9 @@ pub async fn get(
         .state
         .instance(&key(&service_ref, id.clone()))
         .ok_or_else(|| Sc::instance_missing(&id))?;
-    Ok(json(&json!({ "instance": instance_to_wire(service, instance) })))
+    let revision = revision_of([(&instance.id, instance.mod_revision)]);
+    let body = || json(&json!({ "instance": instance_to_wire(service, instance) }));
+    Ok(revisioned(body, &revision, q.get("rev").map(String::as_str)))
 }
 
 pub async fn unregister(
