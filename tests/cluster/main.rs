@@ -20,6 +20,7 @@ mod metrics;
 mod registryctl;
 mod replay;
 mod restart;
+mod sc_sockets;
 mod schemathesis;
 mod servicecenter_flow;
 mod startup_errors;

@@ -108,6 +108,10 @@ pub struct Cli {
     /// Smallest heartbeat interval a ServiceCenter instance may ask for, in seconds. Default 5.
     #[arg(long, env = "REGISTRY_SERVICECENTER_MIN_INTERVAL")]
     pub servicecenter_min_interval: Option<u32>,
+    /// How often ServiceCenter WebSockets (heartbeat, watcher) ping, in seconds (1 to 3600, as
+    /// ServiceCenter's `heartbeat.websocket.pingInterval`). Default 30.
+    #[arg(long, env = "REGISTRY_SERVICECENTER_PING_INTERVAL")]
+    pub servicecenter_ping_interval: Option<u64>,
     /// This cluster's name in federation hop paths; each federated cluster needs its own.
     /// Default `registry`.
     #[arg(long, env = "REGISTRY_CLUSTER_NAME")]
@@ -190,6 +194,7 @@ pub struct FileConfig {
     pub eureka_tenant: Option<String>,
     pub eureka_app_id: Option<String>,
     pub servicecenter_min_interval: Option<u32>,
+    pub servicecenter_ping_interval: Option<u64>,
     pub cluster_name: Option<String>,
     /// Federation peers: one `[[sync]]` table each (file only).
     #[serde(default)]
@@ -413,6 +418,14 @@ impl Settings {
         let mut servicecenter = ScSettings::default();
         if let Some(secs) = cli.servicecenter_min_interval.or(file.servicecenter_min_interval) {
             servicecenter.lease_limits.min_interval_secs = secs.max(1);
+        }
+        if let Some(secs) = cli.servicecenter_ping_interval.or(file.servicecenter_ping_interval) {
+            if !(1..=3600).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "servicecenter ping interval {secs} s must be 1 to 3600"
+                )));
+            }
+            servicecenter.ping_interval = Duration::from_secs(secs);
         }
         let cluster_name = cli
             .cluster_name

@@ -335,33 +335,34 @@ impl LeaseTable {
             && (policy.rule == GuardRule::MassExpiry || now_ms.saturating_sub(self.since_ms) < policy.window_ms)
     }
 
-    /// Updates the mass-expiry holds from the overdue leases (per tenant) and returns the
-    /// tenants whose evictions may go ahead.
-    fn update_holds<'a>(
-        &mut self,
-        now_ms: u64,
-        policy: &LeasePolicy,
-        overdue: impl Iterator<Item = &'a Tenant>,
-    ) -> Vec<Tenant> {
+    /// Updates the mass-expiry holds and returns the tenants whose evictions may go ahead
+    /// although held (held for the longest hold).
+    ///
+    /// A tenant's expiring leases are those overdue, those silent (not renewed for two renewal
+    /// intervals: they will be overdue within the TTL, and a cut-off fleet falls silent before
+    /// its first lease is overdue, so the hold begins before any eviction), and those evicted
+    /// within the window.
+    fn update_holds(&mut self, now_ms: u64, policy: &LeasePolicy) -> Vec<Tenant> {
         let oldest = now_ms.saturating_sub(policy.window_ms);
         self.expired.retain(|_, at| *at > oldest);
         if !self.mass_rule_applies(now_ms, policy) {
             self.holds.clear();
             return Vec::new();
         }
-        // (expiring within the window, leases plus those already expired), per tenant.
+        // (expiring, leases and those already evicted), per tenant.
         let mut tally: std::collections::HashMap<&Tenant, (usize, usize)> = std::collections::HashMap::new();
-        for tenant in overdue {
-            tally.entry(tenant).or_default().0 += 1;
-        }
         for key in self.expired.keys() {
             let t = tally.entry(&key.tenant).or_default();
             t.0 += 1;
             t.1 += 1;
         }
-        for lease in self.leases.keys() {
-            if let Some(t) = tally.get_mut(&lease.0.tenant) {
-                t.1 += 1;
+        for (key, lease) in &self.leases {
+            let last_renewal = lease.deadline_ms.saturating_sub(lease.duration_ms);
+            let silent_since = last_renewal + 2_000 * u64::from(lease.interval_secs.max(1));
+            let t = tally.entry(&key.0.tenant).or_default();
+            t.1 += 1;
+            if now_ms > lease.deadline_ms || now_ms > silent_since {
+                t.0 += 1;
             }
         }
         let massive: Vec<Tenant> = tally
@@ -401,7 +402,7 @@ impl LeaseTable {
             .filter(|(_, l)| now_ms > l.deadline_ms)
             .map(|(k, l)| (k.0.key(), l.clone()))
             .collect();
-        let released = self.update_holds(now_ms, policy, overdue.iter().map(|(k, _)| &k.tenant));
+        let released = self.update_holds(now_ms, policy);
         let stats = self.stats(now_ms, policy);
         let eureka_holds = self.eureka_holds(now_ms, policy, stats.renewals_last_window, stats.threshold);
         let mut eligible: Vec<(InstanceKey, Lease)> = overdue
@@ -594,6 +595,31 @@ mod tests {
         }
         assert_eq!(evicted.iter().filter(|k| k.tenant == cut).count(), 16);
         assert_eq!(t.len(), 22);
+    }
+
+    #[test]
+    fn the_hold_begins_before_the_first_of_a_staggered_fleet_is_overdue() {
+        let policy = LeasePolicy::default();
+        let fleet: Vec<Arc<Instance>> = (0..12).map(|n| inst(&format!("f{n}"), 1)).collect();
+        let mut t = LeaseTable::new_term(0, fleet.iter());
+        // Their last renewals 100 ms apart, then ten fall silent; every 100 ms a round.
+        for (n, i) in fleet.iter().enumerate() {
+            t.renew(100 * n as u64, i);
+        }
+        for tick in 12..100u64 {
+            let now = tick * 100;
+            if tick % 10 == 0 {
+                fleet[..2].iter().for_each(|i| {
+                    t.renew(now, i);
+                });
+            }
+            let (items, _) = t.evictable(now, &policy);
+            assert!(items.is_empty(), "evicted {items:?} at {now} ms");
+        }
+        assert_eq!(
+            t.stats(10_000, &policy).held_tenants,
+            vec!["default/default".to_string()]
+        );
     }
 
     #[test]
