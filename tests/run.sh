@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: `make` builds jemalloc (registryd's allocator) from source; the dashboard's
 # browser test drives Debian's `chromium` (with a font to render the page in); the chaos suite
-# needs iproute2 (and root, for namespaces and a tmpfs).
+# needs iproute2 (and root, for namespaces and a tmpfs); Prometheus discovers targets through Eureka.
 missing=()
 command -v make >/dev/null 2>&1 || missing+=(make)
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 # The chaos suite puts each node in its own network namespace (`ip netns`, veth links).
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# Prometheus is a real Eureka client (its eureka_sd_configs), written in Go.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

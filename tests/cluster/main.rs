@@ -17,6 +17,7 @@ mod formation;
 mod leases;
 mod membership;
 mod metrics;
+mod prometheus_sd;
 mod registryctl;
 mod replay;
 mod restart;
