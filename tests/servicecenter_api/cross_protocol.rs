@@ -111,3 +111,114 @@ async fn a_eureka_metadata_version_becomes_the_service_version() {
         .json();
     assert_eq!(found["instances"][0]["version"], "0.0.1");
 }
+
+/// Region and zone, registered through each API, read through all three (the README's table):
+/// Eureka `metadata.zone`/`region` (or AmazonInfo's `availability-zone`), ServiceCenter
+/// `dataCenterInfo{region, availableZone}`, the native API's `zone`/`region`.
+#[tokio::test]
+async fn region_and_zone_mean_the_same_through_every_api() {
+    let node = Node::start().await;
+    let mut plain = instance("ZONED-EUREKA", "10.0.0.8", 8080);
+    plain["metadata"] = json!({ "zone": "zone-e", "region": "region-e" });
+    assert_eq!(node.register_json("ZONED-EUREKA", &plain).await.status, 204);
+    let mut aws = instance("ZONED-AWS", "10.0.0.9", 8080);
+    aws["metadata"] = json!({});
+    aws["dataCenterInfo"] = json!({ "@class": "com.netflix.appinfo.AmazonInfo", "name": "Amazon",
+        "metadata": { "availability-zone": "us-east-1a", "instance-id": "i-0abc" } });
+    assert_eq!(node.register_json("ZONED-AWS", &aws).await.status, 204);
+    let created = call(
+        &node,
+        Method::POST,
+        "/microservices",
+        Some(json!({ "service": { "appId": "zones", "serviceName": "zoned-sc", "version": "1.0.0" } })),
+    )
+    .await
+    .json();
+    let sc_service = created["serviceId"].as_str().unwrap().to_string();
+    let sc_instance = json!({ "instance": { "instanceId": "sc-1", "hostName": "h", "endpoints": ["rest://10.0.0.10:8080"],
+        "dataCenterInfo": { "name": "dc-1", "region": "region-s", "availableZone": "zone-s" } } });
+    let path = format!("/microservices/{sc_service}/instances");
+    assert_eq!(call(&node, Method::POST, &path, Some(sc_instance)).await.status, 200);
+    let native = json!({ "service": "zoned-native", "app": "zones", "id": "n-1", "host": "10.0.0.11",
+        "endpoints": ["rest://10.0.0.11:8080"], "zone": "zone-n", "region": "region-n" });
+    let reply = node
+        .send(
+            Method::POST,
+            "/admin/registry/instances",
+            &[("content-type", "application/json")],
+            native.to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    // (Eureka app, ServiceCenter appId and name, service id, region, zone)
+    let expected = [
+        (
+            "ZONED-EUREKA",
+            "eureka",
+            "zoned-eureka",
+            "eureka.zoned-eureka",
+            "region-e",
+            "zone-e",
+        ),
+        (
+            "ZONED-AWS",
+            "eureka",
+            "zoned-aws",
+            "eureka.zoned-aws",
+            "us-east-1",
+            "us-east-1a",
+        ),
+        (
+            "ZONED-SC",
+            "zones",
+            "zoned-sc",
+            sc_service.as_str(),
+            "region-s",
+            "zone-s",
+        ),
+        (
+            "ZONED-NATIVE",
+            "zones",
+            "zoned-native",
+            "zoned-native",
+            "region-n",
+            "zone-n",
+        ),
+    ];
+    let listed = node.get_json("/admin/registry/instances").await.json();
+    for (app, sc_app, name, service_id, region, zone) in expected {
+        // Native API.
+        let record = listed["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["service_id"] == service_id)
+            .unwrap_or_else(|| panic!("{service_id} in {listed}"));
+        assert_eq!(
+            (record["region"].as_str(), record["zone"].as_str()),
+            (Some(region), Some(zone)),
+            "{name}"
+        );
+        // ServiceCenter.
+        let find = format!("/instances?appId={sc_app}&serviceName={name}&version=0%2B");
+        let found = call(&node, Method::GET, &find, None).await.json();
+        let dc = &found["instances"][0]["dataCenterInfo"];
+        assert_eq!(
+            (dc["region"].as_str(), dc["availableZone"].as_str()),
+            (Some(region), Some(zone)),
+            "{name}: {found}"
+        );
+        // Eureka: metadata, or for an AWS instance its AmazonInfo as it was sent.
+        let info = &node.get_json(&format!("/eureka/apps/{app}")).await.json()["application"]["instance"][0];
+        if app == "ZONED-AWS" {
+            assert_eq!(info["dataCenterInfo"]["metadata"]["availability-zone"], zone, "{info}");
+        } else {
+            assert_eq!(
+                (info["metadata"]["region"].as_str(), info["metadata"]["zone"].as_str()),
+                (Some(region), Some(zone)),
+                "{app}: {info}"
+            );
+        }
+    }
+}

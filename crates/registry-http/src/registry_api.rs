@@ -70,6 +70,12 @@ struct RegisterBody {
     #[serde(default)]
     metadata: Properties,
     lease: Option<LeaseSettings>,
+    /// Availability zone and region (Eureka's `metadata.zone`/`region`, ServiceCenter's
+    /// `dataCenterInfo`).
+    #[serde(default)]
+    zone: SmolStr,
+    #[serde(default)]
+    region: SmolStr,
 }
 
 fn written_json(w: &Written) -> Result<Json<Value>, ApiError> {
@@ -99,6 +105,8 @@ async fn register(
     instance.status = body.status.unwrap_or_default();
     instance.metadata = body.metadata;
     instance.lease = body.lease.unwrap_or_default();
+    instance.zone = body.zone;
+    instance.region = body.region;
     let command = Command::RegisterInstance(RegisterInstance {
         instance,
         create_service: Some(service),

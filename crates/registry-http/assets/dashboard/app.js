@@ -260,6 +260,7 @@ function instanceTable(s, nowMs) {
       h("td", { class: "mono" }, i.id),
       h("td", {}, badge(i.status)),
       h("td", {}, i.host, i.ip && i.ip !== i.host ? h("div", { class: "muted mono" }, i.ip) : null),
+      h("td", {}, i.region || h("span", { class: "muted" }, "—")),
       h("td", {}, i.zone || h("span", { class: "muted" }, "—")),
       h("td", { class: "endpoints mono" }, i.endpoints.length ? i.endpoints.map((e) => h("span", {}, e)) : h("span", { class: "muted" }, "—")),
       h("td", {}, i.origin === "local" ? badge("local", "idle") : badge(i.origin, "mirrored")),
@@ -269,7 +270,7 @@ function instanceTable(s, nowMs) {
   return h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, ["Instance", "Status", "Host", "Zone", "Endpoints", "Origin", "Registered"].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, ["Instance", "Status", "Host", "Region", "Zone", "Endpoints", "Origin", "Registered"].map((c) => h("th", {}, c)))),
     h("tbody", {}, rows),
   );
 }

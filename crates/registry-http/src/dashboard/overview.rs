@@ -31,7 +31,7 @@ pub const MAX_LIMIT: usize = 20_000;
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Filter {
     /// Words matched, case-insensitively, against the service (name, app, id, version) and the
-    /// instance (id, host, IP, zone, endpoints); every word must match somewhere.
+    /// instance (id, host, IP, zone, region, endpoints); every word must match somewhere.
     #[serde(default)]
     pub q: String,
     /// `domain/project`.
@@ -95,6 +95,7 @@ pub struct InstanceView {
     pub host: String,
     pub ip: String,
     pub status: &'static str,
+    pub region: String,
     pub zone: String,
     pub endpoints: Vec<String>,
     pub origin: String,
@@ -109,6 +110,7 @@ impl InstanceView {
             host: i.host_name.to_string(),
             ip: i.ip_addr.to_string(),
             status: i.status.as_str(),
+            region: i.region.to_string(),
             zone: i.zone.to_string(),
             endpoints: i.endpoints.iter().map(ToString::to_string).collect(),
             origin: origin_name(i.origin.source()).to_string(),
@@ -296,7 +298,7 @@ pub fn registry_view(records: Records, filter: &Filter, recent: (Vec<Activity>, 
 }
 
 fn instance_matches(i: &Instance, word: &str) -> bool {
-    [&i.id, &i.host_name, &i.ip_addr, &i.zone]
+    [&i.id, &i.host_name, &i.ip_addr, &i.zone, &i.region]
         .iter()
         .any(|t| t.to_lowercase().contains(word))
         || i.endpoints.iter().any(|e| e.to_lowercase().contains(word))

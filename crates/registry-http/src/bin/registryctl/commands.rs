@@ -213,6 +213,7 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
         "HOST",
         "ENDPOINTS",
         "STATUS",
+        "REGION",
         "ZONE",
         "ORIGIN",
     ]);
@@ -226,6 +227,7 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
             text(&i["host_name"]),
             endpoints.join(" "),
             text(&i["status"]),
+            text(&i["region"]),
             text(&i["zone"]),
             origin_of(i),
         ]);

@@ -10,7 +10,7 @@
 //! | `overriddenStatus` (not `UNKNOWN`)   | `status_override`                                    |
 //! | `lastDirtyTimestamp`                 | `client_modified_ms`                                 |
 //! | `leaseInfo` interval / duration      | lease settings (defaults 30 s / 90 s)                |
-//! | `metadata`; zone from `metadata.zone` or AWS `availability-zone` | metadata; zone     |
+//! | `metadata`; zone from `metadata.zone` or AWS `availability-zone`; region from `metadata.region` or the AWS zone's region (`us-east-1a` → `us-east-1`) | metadata; zone; region |
 //! | everything else (`vipAddress`, URLs, `dataCenterInfo`, `sid`, port numbers and flags, ...) | `protocol_fields["eureka"]`, verbatim |
 //!
 //! Instances registered through other protocols have no Eureka fields: their `InstanceInfo` is
@@ -154,11 +154,18 @@ pub fn to_instance(settings: &EurekaSettings, info: &InstanceInfo) -> Instance {
         s => Some(status_to_store(s)),
     };
     i.client_modified_ms = non_negative(info.last_dirty_timestamp);
+    let aws_zone = info.data_center_info.metadata.get("availability-zone");
     i.zone = info
         .metadata
         .get("zone")
-        .or_else(|| info.data_center_info.metadata.get("availability-zone"))
+        .or(aws_zone)
         .map(SmolStr::from)
+        .unwrap_or_default();
+    i.region = info
+        .metadata
+        .get("region")
+        .map(SmolStr::from)
+        .or_else(|| aws_zone.and_then(|z| aws_region_of(z)).map(SmolStr::from))
         .unwrap_or_default();
     i.metadata = info
         .metadata
@@ -348,8 +355,10 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
             info.secure_port = secure_port;
             info.vip_address = Some(service.name.clone());
             info.secure_vip_address = Some(service.name.clone());
-            if !instance.zone.is_empty() && !info.metadata.contains_key("zone") {
-                info.metadata.insert("zone".into(), instance.zone.to_string());
+            for (key, value) in [("zone", &instance.zone), ("region", &instance.region)] {
+                if !value.is_empty() && !info.metadata.contains_key(key) {
+                    info.metadata.insert(key.into(), value.to_string());
+                }
             }
             if let Some(source) = instance.origin.source() {
                 info.metadata
@@ -360,6 +369,13 @@ pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo 
     }
     info.lease_info = Some(lease);
     info
+}
+
+/// The region of an AWS availability zone: the zone without its trailing letter
+/// (`us-east-1a` → `us-east-1`); `None` for anything else.
+fn aws_region_of(zone: &str) -> Option<&str> {
+    let region = zone.strip_suffix(|c: char| c.is_ascii_lowercase())?;
+    region.ends_with(|c: char| c.is_ascii_digit()).then_some(region)
 }
 
 #[cfg(test)]
@@ -536,5 +552,13 @@ mod tests {
         for s in Status::ALL {
             assert_eq!(status_from_store(status_to_store(s)), s);
         }
+    }
+
+    #[test]
+    fn regions_come_from_metadata_or_the_aws_zone() {
+        assert_eq!(aws_region_of("us-east-1a"), Some("us-east-1"));
+        assert_eq!(aws_region_of("eu-west-3c"), Some("eu-west-3"));
+        assert_eq!(aws_region_of("zone-a"), None);
+        assert_eq!(aws_region_of("us-east-1"), None);
     }
 }
