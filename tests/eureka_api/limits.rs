@@ -1,12 +1,13 @@
 //! Limits on one node: bodies over the size limit, clients over their rate (429 with
-//! `Retry-After`), each in the protocol's format, and a listener holding no more connections
-//! than its limit (the next one is answered once another closes).
+//! `Retry-After`), each in the protocol's format, and a listener refusing connections past its
+//! limit and past a client's share, and closing idle ones after the header-read timeout.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::http::Method;
 use axum::http::StatusCode;
+use registry_http::connections::ConnectionLimits;
 use registry_http::limits::LimitSettings;
 use registry_http::ApiSettings;
 use registry_http::Listening;
@@ -121,12 +122,16 @@ async fn health_on(stream: &mut tokio::net::TcpStream) -> Option<String> {
 }
 
 #[tokio::test]
-async fn a_listener_holds_no_more_connections_than_its_limit() {
+async fn a_listener_refuses_connections_past_its_limits() {
     let node = Node::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let listening = Listening {
-        max_connections: 2,
+        connections: ConnectionLimits {
+            max_connections: 3,
+            max_per_client: 2,
+            header_read_timeout: Duration::from_secs(1),
+        },
         ..Listening::default()
     };
     tokio::spawn(registry_http::serve(
@@ -135,19 +140,29 @@ async fn a_listener_holds_no_more_connections_than_its_limit() {
         node.router(),
         std::future::pending(),
     ));
-    let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let from = |ip: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::from((ip, 0))).unwrap();
+        socket.connect(addr).await.unwrap()
+    };
+    let mut first = from([127, 0, 0, 1]).await;
+    let mut second = from([127, 0, 0, 1]).await;
     assert_eq!(health_on(&mut first).await.as_deref(), Some("HTTP/1.1 200 OK"));
     assert_eq!(health_on(&mut second).await.as_deref(), Some("HTTP/1.1 200 OK"));
-    // A third waits in the backlog, unanswered...
-    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A third from the same address is past its share: closed at once, not left waiting.
+    let mut third = from([127, 0, 0, 1]).await;
     assert_eq!(health_on(&mut third).await, None);
-    // ...until another closes.
+    // Another address still gets in, up to the listener's limit; past it, refused too.
+    let mut other = from([127, 0, 0, 2]).await;
+    assert_eq!(health_on(&mut other).await.as_deref(), Some("HTTP/1.1 200 OK"));
+    let mut fourth = from([127, 0, 0, 3]).await;
+    assert_eq!(health_on(&mut fourth).await, None);
+    // An idle keep-alive connection is closed after the header-read timeout, freeing its slot.
+    let mut buf = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
     drop(first);
-    let mut buf = vec![0u8; 256];
-    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
-        .await
-        .expect("answered once a connection closed")
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = from([127, 0, 0, 1]).await;
+    assert_eq!(health_on(&mut again).await.as_deref(), Some("HTTP/1.1 200 OK"));
 }

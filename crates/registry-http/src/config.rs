@@ -21,6 +21,8 @@ use serde::Deserialize;
 
 use crate::auth::AuthFile;
 use crate::auth::AuthSettings;
+use crate::connections;
+use crate::connections::ConnectionLimits;
 use crate::eureka::mapping::EurekaSettings;
 use crate::limits;
 use crate::limits::LimitSettings;
@@ -135,9 +137,16 @@ pub struct Cli {
     /// Largest request body, in bytes (413; ServiceCenter 400001). Default 2 MiB.
     #[arg(long, env = "REGISTRY_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Most connections each HTTP listener holds open; past it, new ones wait. Default 10000.
+    /// Most connections each HTTP listener holds open; past it, new ones are refused. Default 10000.
     #[arg(long, env = "REGISTRY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most connections one client address holds open on a listener. Default 1000.
+    #[arg(long, env = "REGISTRY_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
+    /// Seconds a connection has to send a request's headers, and an idle keep-alive connection
+    /// to start its next request. Default 20.
+    #[arg(long, env = "REGISTRY_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
     /// Requests per second each client address may make (429 past it). Default: no limit.
     #[arg(long, env = "REGISTRY_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
@@ -206,6 +215,8 @@ pub struct FileConfig {
     pub tls_ca: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
     pub rate_limit: Option<u32>,
     pub rate_burst: Option<u32>,
     /// Users, roles and tenants, the cluster secret and the token lifetime (file only, but the
@@ -456,16 +467,33 @@ impl Settings {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(limits::DEFAULT_MAX_BODY_BYTES),
-            max_connections: cli
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(limits::DEFAULT_MAX_CONNECTIONS),
+            connections: ConnectionLimits {
+                max_connections: cli
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(connections::DEFAULT_MAX_CONNECTIONS),
+                max_per_client: cli
+                    .max_connections_per_client
+                    .or(file.max_connections_per_client)
+                    .unwrap_or(connections::DEFAULT_MAX_PER_CLIENT),
+                header_read_timeout: cli
+                    .header_read_timeout_secs
+                    .or(file.header_read_timeout_secs)
+                    .map_or(connections::DEFAULT_HEADER_READ_TIMEOUT, Duration::from_secs),
+            },
             rate_per_client: cli.rate_limit.or(file.rate_limit).and_then(NonZeroU32::new),
             rate_burst: cli.rate_burst.or(file.rate_burst).and_then(NonZeroU32::new),
         };
-        if limits.max_body_bytes < 1024 || limits.max_connections == 0 {
+        let c = limits.connections;
+        if limits.max_body_bytes < 1024 || c.max_connections == 0 || c.max_per_client == 0 {
             return Err(ConfigError::Invalid(
-                "max_body_bytes must be at least 1024 and max_connections at least 1".into(),
+                "max_body_bytes must be at least 1024, max_connections and max_connections_per_client at least 1"
+                    .into(),
+            ));
+        }
+        if c.header_read_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_secs must be at least 1".into(),
             ));
         }
         node.tls = peer_tls.clone();

@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod dashboard;
 pub mod error;
 pub mod eureka;
@@ -46,7 +47,7 @@ use auth::AuthSettings;
 use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::Router;
-use axum::ServiceExt;
+use connections::ConnectionLimits;
 use eureka::mapping::EurekaSettings;
 use limits::LimitSettings;
 use registry_store::node::RegistryNode;
@@ -76,20 +77,11 @@ pub struct ApiSettings {
     pub limits: LimitSettings,
 }
 
-/// How a listener serves: over TLS or not, and how many connections it holds open at most.
-#[derive(Debug, Clone)]
+/// How a listener serves: over TLS or not, and its connection limits.
+#[derive(Debug, Clone, Default)]
 pub struct Listening {
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    pub max_connections: usize,
-}
-
-impl Default for Listening {
-    fn default() -> Self {
-        Self {
-            tls: None,
-            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
-        }
-    }
+    pub connections: ConnectionLimits,
 }
 
 /// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
@@ -168,12 +160,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service =
-        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<limits::ClientAddr>(app(router));
-    let max = listening.max_connections;
     if let Some(config) = listening.tls {
-        let listener = limits::LimitedListener::new(tls::TlsListener::new(listener, config)?, max);
-        return axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        let listener =
+            connections::LimitedListener::new(tls::TlsListener::new(listener, config)?, listening.connections);
+        return connections::run(listener, app(router), shutdown).await;
     }
     // Replies and event streams go out at once instead of waiting for the client's ACK.
     let listener = listener.tap_io(|conn| {
@@ -181,6 +171,6 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let listener = limits::LimitedListener::new(listener, max);
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let listener = connections::LimitedListener::new(listener, listening.connections);
+    connections::run(listener, app(router), shutdown).await
 }

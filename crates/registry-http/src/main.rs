@@ -105,7 +105,7 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         let router = app.clone();
         let listening = registry_http::Listening {
             tls: settings.http_tls.clone(),
-            max_connections: settings.apis.limits.max_connections,
+            connections: settings.apis.limits.connections,
         };
         servers.push(tokio::spawn(registry_http::serve(
             listener,
