@@ -1,11 +1,33 @@
-//! What Netflix peers send (`/peerreplication/batch`), `/status` and the AWS-only ASG endpoint.
+//! What Netflix peers send (`/peerreplication/batch`, single renewals marked as replication),
+//! `/status` and the AWS-only ASG endpoint.
 
+use axum::body::Body;
 use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::json;
+use serde_json::Value;
 
 use crate::support::instance;
 use crate::support::Node;
+
+const ID: &str = "10.0.0.11:orders:8080";
+const REPLICATION: (&str, &str) = ("x-netflix-discovery-replication", "true");
+const JSON: (&str, &str) = ("accept", "application/json");
+
+async fn registered() -> Node {
+    let node = Node::start().await;
+    let reply = node
+        .register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    node
+}
+
+async fn one(node: &Node) -> Value {
+    let reply = node.get_json(&format!("/eureka/apps/ORDERS/{ID}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.json()["instance"].clone()
+}
 
 #[tokio::test]
 async fn a_peer_batch_is_applied_item_by_item_with_eurekas_codes() {
@@ -20,6 +42,7 @@ async fn a_peer_batch_is_applied_item_by_item_with_eurekas_codes() {
         { "appName": "ORDERS", "id": "nope", "status": "UP", "action": "Heartbeat" },
         { "appName": "ORDERS", "id": id, "status": "OUT_OF_SERVICE", "action": "StatusUpdate" },
         { "appName": "ORDERS", "id": id, "status": "SIDEWAYS", "action": "StatusUpdate" },
+        { "appName": "ORDERS", "id": "nope", "status": "SIDEWAYS", "action": "StatusUpdate" },
     ]});
     let body = serde_json::to_vec(&batch).unwrap();
     let reply = node
@@ -33,7 +56,8 @@ async fn a_peer_batch_is_applied_item_by_item_with_eurekas_codes() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let list = reply.json()["responseList"].as_array().unwrap().clone();
     let codes: Vec<u64> = list.iter().map(|r| r["statusCode"].as_u64().unwrap()).collect();
-    assert_eq!(codes, vec![200, 200, 409, 404, 404, 200, 500]);
+    // An unknown instance is 404 before its status is read (`InstanceResource.statusUpdate`).
+    assert_eq!(codes, vec![200, 200, 409, 404, 404, 200, 500, 404]);
     assert_eq!(
         list[2]["responseEntity"]["instanceId"], id,
         "409 carries the stored instance"
@@ -104,5 +128,72 @@ async fn asg_changes_are_refused_off_aws() {
     assert_eq!(
         node.put("/eureka/asg/my-asg/status?value=ENABLED").await.status,
         StatusCode::BAD_REQUEST
+    );
+}
+
+/// Netflix: `InstanceResource.renewLease` → `validateDirtyTimestamp`: when the stored
+/// `lastDirtyTimestamp` is newer than the renewal's, a replication (`isReplication`) gets
+/// `Response.status(CONFLICT).entity(appInfo)` (the stored instance, in the negotiated format);
+/// a client gets 200.
+#[tokio::test]
+async fn a_stale_replicated_renewal_is_409_with_the_stored_instance() {
+    let node = registered().await;
+    let stale = format!("/eureka/apps/ORDERS/{ID}?status=UP&lastDirtyTimestamp=1600000000000");
+    let reply = node
+        .send(Method::PUT, &stale, &[REPLICATION, JSON], Body::empty())
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["instance"]["instanceId"], ID);
+    assert_eq!(body["instance"]["lastDirtyTimestamp"], "1700000000000");
+    let xml = node.send(Method::PUT, &stale, &[REPLICATION], Body::empty()).await;
+    assert_eq!(xml.status, StatusCode::CONFLICT);
+    assert!(xml.text().starts_with("<instance><instanceId>"), "{}", xml.text());
+
+    assert_eq!(node.put(&stale).await.status, StatusCode::OK, "a client is not told");
+    let same = format!("/eureka/apps/ORDERS/{ID}?lastDirtyTimestamp=1700000000000");
+    let reply = node.send(Method::PUT, &same, &[REPLICATION], Body::empty()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+/// Netflix: `InstanceResource.renewLease`: when `validateDirtyTimestamp` answers 404 (the
+/// renewal knows a newer version), a replication carrying `overriddenstatus` other than
+/// `UNKNOWN` makes `AbstractInstanceRegistry.storeOverriddenStatusIfRequired` store that
+/// override; the answer stays 404. Not for clients, not for `UNKNOWN`.
+#[tokio::test]
+async fn a_newer_replicated_renewal_stores_its_override() {
+    let node = registered().await;
+    let newer = |extra: &str| format!("/eureka/apps/ORDERS/{ID}?status=UP&lastDirtyTimestamp=1800000000000{extra}");
+    let client = node.put(&newer("&overriddenstatus=OUT_OF_SERVICE")).await;
+    assert_eq!(client.status, StatusCode::NOT_FOUND);
+    let unknown = node
+        .send(
+            Method::PUT,
+            &newer("&overriddenstatus=UNKNOWN"),
+            &[REPLICATION],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(one(&node).await["overriddenStatus"], "UNKNOWN");
+
+    let peer = node
+        .send(
+            Method::PUT,
+            &newer("&overriddenstatus=OUT_OF_SERVICE"),
+            &[REPLICATION],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(peer.status, StatusCode::NOT_FOUND);
+    let got = one(&node).await;
+    assert_eq!(got["overriddenStatus"], "OUT_OF_SERVICE");
+    assert_eq!(
+        got["lastDirtyTimestamp"], "1700000000000",
+        "the record's version is kept"
+    );
+    assert_eq!(
+        node.get_json("/eureka/serverinfo/statusoverrides").await.json(),
+        json!({ ID: "OUT_OF_SERVICE" })
     );
 }

@@ -22,6 +22,7 @@ use super::error::EurekaError;
 use super::format::Format;
 use super::ops::Eureka;
 use super::ops::Renewal;
+use super::ops::Renewer;
 use super::view::View;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
@@ -71,22 +72,48 @@ pub async fn cancel(State(e): Shared, Path((app, id)): Path<(String, String)>) -
 pub struct RenewQuery {
     #[serde(rename = "lastDirtyTimestamp")]
     last_dirty_timestamp: Option<String>,
+    overriddenstatus: Option<String>,
 }
 
 fn stamp(text: Option<&str>) -> Option<Millis> {
     text.and_then(|t| t.trim().parse().ok())
 }
 
-/// Renewal: 200, or 404 so the client registers again. A client whose version is older than
-/// the stored one still gets 200 (409 is for replication peers).
+/// The header Netflix peers mark their writes with (`PeerEurekaNode.HEADER_REPLICATION`).
+pub const REPLICATION_HEADER: &str = "x-netflix-discovery-replication";
+
+fn is_replication(headers: &HeaderMap) -> bool {
+    headers.get(REPLICATION_HEADER).is_some_and(|v| v.as_bytes() == b"true")
+}
+
+/// Renewal: 200, or 404 so the client registers again; a peer whose record is older than ours
+/// gets 409 with ours (in the format it accepts).
 pub async fn renew(
     State(e): Shared,
     Path((app, id)): Path<(String, String)>,
+    headers: HeaderMap,
     Query(q): Query<RenewQuery>,
-) -> Result<StatusCode, EurekaError> {
-    match e.renew(&app, &id, stamp(q.last_dirty_timestamp.as_deref())).await? {
-        Renewal::Renewed | Renewal::Conflict(_) => Ok(StatusCode::OK),
+) -> Result<Response, EurekaError> {
+    let from = Renewer {
+        replicated: is_replication(&headers),
+        overridden_status: q.overriddenstatus.as_deref(),
+    };
+    match e
+        .renew(&app, &id, stamp(q.last_dirty_timestamp.as_deref()), from)
+        .await?
+    {
+        Renewal::Renewed => Ok(StatusCode::OK.into_response()),
         Renewal::NotFound => Err(EurekaError::NotFound),
+        Renewal::Conflict(info) => {
+            let format = Format::of_response(&headers);
+            let body = format.encode_instance(&info);
+            Ok((
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, format.content_type())],
+                body,
+            )
+                .into_response())
+        }
     }
 }
 
@@ -97,21 +124,13 @@ pub struct StatusQuery {
     last_dirty_timestamp: Option<String>,
 }
 
-/// A status exactly as Java's `InstanceStatus.valueOf` accepts it.
-pub fn exact_status(value: Option<&str>) -> Option<Status> {
-    Status::ALL.into_iter().find(|s| Some(s.as_str()) == value)
-}
-
-/// `PUT .../status?value=S`: an operator override.
+/// `PUT .../status?value=S`: an operator override (404 before 500 for a bad value).
 pub async fn set_status(
     State(e): Shared,
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<StatusQuery>,
 ) -> Result<StatusCode, EurekaError> {
-    let status = exact_status(q.value.as_deref()).ok_or_else(|| {
-        EurekaError::BadStatusValue(format!("invalid status value {:?}", q.value.as_deref().unwrap_or("")))
-    })?;
-    e.set_override(&app, &id, status, stamp(q.last_dirty_timestamp.as_deref()))
+    e.set_override(&app, &id, q.value.as_deref(), stamp(q.last_dirty_timestamp.as_deref()))
         .await?;
     Ok(StatusCode::OK)
 }
@@ -122,8 +141,7 @@ pub async fn clear_status(
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<StatusQuery>,
 ) -> Result<StatusCode, EurekaError> {
-    let status = q.value.as_deref().map_or(Status::Unknown, Status::parse);
-    e.clear_override(&app, &id, status, stamp(q.last_dirty_timestamp.as_deref()))
+    e.clear_override(&app, &id, q.value.as_deref(), stamp(q.last_dirty_timestamp.as_deref()))
         .await?;
     Ok(StatusCode::OK)
 }

@@ -13,6 +13,7 @@ use registry_store::command::RegisterInstance;
 use registry_store::command::Rejection;
 use registry_store::command::SetInstanceStatus;
 use registry_store::command::UpdateInstanceMetadata;
+use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
@@ -21,6 +22,7 @@ use registry_store::node::RegistryNode;
 use super::cache::EurekaPayloads;
 use super::delta::DeltaWindow;
 use super::error::EurekaError;
+use super::mapping::status_from_store;
 use super::mapping::status_to_store;
 use super::mapping::to_instance;
 use super::mapping::version_of;
@@ -40,14 +42,31 @@ pub struct Eureka {
     pub started: std::time::Instant,
 }
 
+/// Who sent a renewal: a client, or a peer (`x-netflix-discovery-replication: true`, and every
+/// item of a replication batch) with the override it knows (`overriddenstatus`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Renewer<'a> {
+    pub replicated: bool,
+    pub overridden_status: Option<&'a str>,
+}
+
 /// How a renewal went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Renewal {
     Renewed,
     /// Register again (unknown instance, status UNKNOWN, or the client knows a newer version).
     NotFound,
-    /// The stored record is newer than the client's (`lastDirtyTimestamp`): here it is.
+    /// A peer's record is older than ours (`lastDirtyTimestamp`): here is ours (409).
     Conflict(Box<InstanceInfo>),
+}
+
+/// A status value as Java's `InstanceStatus.valueOf` takes it (exact, upper case); anything
+/// else throws there, which the status endpoints answer with 500.
+pub fn status_value(value: Option<&str>) -> Result<Status, EurekaError> {
+    Status::ALL
+        .into_iter()
+        .find(|s| Some(s.as_str()) == value)
+        .ok_or_else(|| EurekaError::BadStatusValue(format!("invalid status value {:?}", value.unwrap_or(""))))
 }
 
 /// Eureka's registration checks, in the Netflix server's order.
@@ -161,79 +180,135 @@ impl Eureka {
         Ok(())
     }
 
-    /// Renews the lease on the leader (never through the log, D3), then applies Eureka's rules.
-    pub async fn renew(&self, app: &str, id: &str, last_dirty: Option<Millis>) -> Result<Renewal, EurekaError> {
+    /// Renews the lease on the leader (never through the log, D3), then applies the rules of
+    /// `InstanceResource.renewLease` and `validateDirtyTimestamp`: 404 when the renewal knows a
+    /// newer version (a peer's `overriddenstatus` is then stored, as
+    /// `storeOverriddenStatusIfRequired` does), 409 with the stored record when it knows an
+    /// older one and is a replication (a client gets 200).
+    pub async fn renew(
+        &self,
+        app: &str,
+        id: &str,
+        last_dirty: Option<Millis>,
+        from: Renewer<'_>,
+    ) -> Result<Renewal, EurekaError> {
         let key = self.key_of(app, id);
         let found = self.node.renew(vec![key.clone()]).await?;
         if found.first() != Some(&true) {
             return Ok(Renewal::NotFound);
         }
-        let applied = self.node.read();
-        let Some(stored) = applied.state.instance(&key) else {
-            return Ok(Renewal::Renewed);
-        };
-        if stored.status == InstanceStatus::Unknown {
-            return Ok(Renewal::NotFound);
-        }
-        match last_dirty {
-            Some(t) if t > stored.client_modified_ms => Ok(Renewal::NotFound),
-            Some(t) if t < stored.client_modified_ms => {
-                let view = View {
-                    state: &applied.state,
-                    settings: &self.settings,
-                };
-                Ok(view
-                    .instance(app, id)
-                    .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))))
+        let stored = {
+            let applied = self.node.read();
+            let Some(stored) = applied.state.instance(&key) else {
+                return Ok(Renewal::Renewed);
+            };
+            if stored.status == InstanceStatus::Unknown {
+                return Ok(Renewal::NotFound);
             }
-            _ => Ok(Renewal::Renewed),
+            match last_dirty {
+                Some(t) if t < stored.client_modified_ms && from.replicated => {
+                    let view = View {
+                        state: &applied.state,
+                        settings: &self.settings,
+                    };
+                    return Ok(view
+                        .instance(app, id)
+                        .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))));
+                }
+                Some(t) if t > stored.client_modified_ms => stored.clone(),
+                _ => return Ok(Renewal::Renewed),
+            }
+        };
+        // The renewal knows a newer version than ours: a peer's override is kept meanwhile.
+        let overridden = from.overridden_status.filter(|s| from.replicated && *s != "UNKNOWN");
+        if let Some(text) = overridden {
+            let status = status_to_store(status_value(Some(text))?);
+            if stored.status_override != Some(status) {
+                // Java leaves the status to the next renewal, which applies the override.
+                let effective = InstanceStatus::effective(stored.status, Some(status));
+                self.set_status(key, effective, OverrideChange::Set(status), None)
+                    .await?;
+            }
         }
+        Ok(Renewal::NotFound)
     }
 
-    /// Sets an operator override (`PUT .../status?value=S`): the status becomes S.
+    /// The stored record behind an app's instance as of now (after a read barrier, so a write
+    /// through another node a moment ago is seen), or 404.
+    async fn current(&self, app: &str, id: &str) -> Result<Arc<Instance>, EurekaError> {
+        self.node.read_barrier().await?;
+        let key = self.key_of(app, id);
+        self.node
+            .read()
+            .state
+            .instance(&key)
+            .cloned()
+            .ok_or(EurekaError::NotFound)
+    }
+
+    /// `PUT .../status?value=S`, as `InstanceResource.statusUpdate` and
+    /// `AbstractInstanceRegistry.statusUpdate`: 404 for an unknown instance, then 500 for a value
+    /// `InstanceStatus.valueOf` refuses; the lease is renewed, and only a status other than the
+    /// current one is recorded (override and status become S, `MODIFIED`).
     pub async fn set_override(
         &self,
         app: &str,
         id: &str,
-        status: Status,
+        value: Option<&str>,
         last_dirty: Option<Millis>,
     ) -> Result<(), EurekaError> {
+        let stored = self.current(app, id).await?;
+        let status = status_value(value)?;
+        let key = stored.key();
+        self.node.renew(vec![key.clone()]).await?;
+        if status_from_store(stored.status) == status {
+            return Ok(());
+        }
         let status = status_to_store(status);
-        self.change_status(app, id, status, OverrideChange::Set(status), last_dirty)
+        self.set_status(key, status, OverrideChange::Set(status), last_dirty)
             .await
     }
 
-    /// Removes the override; the status becomes `status` (UNKNOWN when none is given).
+    /// `DELETE .../status[?value=S]`, as `InstanceResource.deleteStatusUpdate` and
+    /// `AbstractInstanceRegistry.deleteStatusOverride`: 404, then 500 for a bad value; the lease
+    /// is renewed, and only an existing override is removed (the status becomes S, UNKNOWN when
+    /// none is given).
     pub async fn clear_override(
         &self,
         app: &str,
         id: &str,
-        status: Status,
+        value: Option<&str>,
         last_dirty: Option<Millis>,
     ) -> Result<(), EurekaError> {
-        self.change_status(app, id, status_to_store(status), OverrideChange::Clear, last_dirty)
+        let stored = self.current(app, id).await?;
+        let status = match value {
+            None => Status::Unknown,
+            given => status_value(given)?,
+        };
+        let key = stored.key();
+        self.node.renew(vec![key.clone()]).await?;
+        if stored.status_override.is_none() {
+            return Ok(());
+        }
+        self.set_status(key, status_to_store(status), OverrideChange::Clear, last_dirty)
             .await
     }
 
-    /// A status change renews the lease too (as Eureka's status endpoints do).
-    async fn change_status(
+    async fn set_status(
         &self,
-        app: &str,
-        id: &str,
+        instance: InstanceKey,
         status: InstanceStatus,
         status_override: OverrideChange,
         client_modified_ms: Option<Millis>,
     ) -> Result<(), EurekaError> {
-        let key = self.key_of(app, id);
         let command = SetInstanceStatus {
-            instance: key.clone(),
+            instance,
             status,
             status_override,
             client_modified_ms,
             protocol_fields: None,
         };
         self.write(Command::SetInstanceStatus(command)).await?;
-        self.node.renew(vec![key]).await?;
         Ok(())
     }
 

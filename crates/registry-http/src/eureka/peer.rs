@@ -19,7 +19,7 @@ use super::format::Format;
 use super::json;
 use super::ops::Eureka;
 use super::ops::Renewal;
-use super::wire::Status;
+use super::ops::Renewer;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +28,7 @@ struct Item {
     id: String,
     last_dirty_timestamp: Option<Value>,
     status: Option<String>,
+    overridden_status: Option<String>,
     action: String,
     instance_info: Option<Value>,
 }
@@ -62,6 +63,14 @@ fn done(result: Result<(), EurekaError>) -> Value {
     }
 }
 
+/// Every batch item comes from a peer (`PeerReplicationResource` renews with `REPLICATION`).
+fn peer(item: &Item) -> Renewer<'_> {
+    Renewer {
+        replicated: true,
+        overridden_status: item.overridden_status.as_deref(),
+    }
+}
+
 async fn apply(e: &Eureka, item: Item) -> Value {
     let dirty = stamp(&item.last_dirty_timestamp);
     match item.action.as_str() {
@@ -77,7 +86,7 @@ async fn apply(e: &Eureka, item: Item) -> Value {
                 Err(err) => done(Err(err)),
             }
         }
-        "Heartbeat" => match e.renew(&item.app_name, &item.id, dirty).await {
+        "Heartbeat" => match e.renew(&item.app_name, &item.id, dirty, peer(&item)).await {
             Ok(Renewal::Renewed) => json!({ "statusCode": 200 }),
             Ok(Renewal::NotFound) => json!({ "statusCode": 404 }),
             Ok(Renewal::Conflict(info)) => {
@@ -87,18 +96,14 @@ async fn apply(e: &Eureka, item: Item) -> Value {
             Err(err) => done(Err(err)),
         },
         "Cancel" => done(e.cancel(&item.app_name, &item.id).await),
-        "StatusUpdate" => match item
-            .status
-            .as_deref()
-            .and_then(|s| super::handlers::exact_status(Some(s)))
-        {
-            Some(status) => done(e.set_override(&item.app_name, &item.id, status, dirty).await),
-            None => json!({ "statusCode": 500 }),
-        },
-        "DeleteStatusOverride" => {
-            let status = item.status.as_deref().map_or(Status::Unknown, Status::parse);
-            done(e.clear_override(&item.app_name, &item.id, status, dirty).await)
-        }
+        "StatusUpdate" => done(
+            e.set_override(&item.app_name, &item.id, item.status.as_deref(), dirty)
+                .await,
+        ),
+        "DeleteStatusOverride" => done(
+            e.clear_override(&item.app_name, &item.id, item.status.as_deref(), dirty)
+                .await,
+        ),
         _ => json!({ "statusCode": 400 }),
     }
 }
