@@ -90,7 +90,10 @@ impl RateLimit {
 }
 
 /// The rate-limit middleware: 429 in the protocol's format once a client exceeds its rate.
-pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, request: Request, next: Next) -> Response {
+///
+/// The limit goes with the request (an extension), so that handlers of long-lived connections
+/// (WebSockets) count each frame against the same budget.
+pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, mut request: Request, next: Next) -> Response {
     let client = request
         .extensions()
         .get::<ConnectInfo<ClientAddr>>()
@@ -102,6 +105,7 @@ pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, request: Request, n
             return refusal(protocol, &Refusal::TooManyRequests { retry_after: wait });
         }
     }
+    request.extensions_mut().insert(limit);
     next.run(request).await
 }
 

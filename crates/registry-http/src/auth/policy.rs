@@ -3,7 +3,7 @@
 //!
 //! - Eureka (`/eureka/...`): reads need `read`, the rest `write`, on the Eureka tenant.
 //! - ServiceCenter (`/v4/{project}/...`): reads (and batch find, a POST) need `read`, the rest
-//!   `write`, on the tenant of `X-Domain-Name` and `{project}`; `/v4/{project}/admin/...` needs
+//!   `write` (the heartbeat WebSocket, a GET, too), on the tenant of `X-Domain-Name` and `{project}`; `/v4/{project}/admin/...` needs
 //!   `admin` on every tenant.
 //! - Everything else (`/admin/...`, `/metrics`, the dashboard, the federation stream) spans every
 //!   tenant: reads (and following the federation stream) need `read`, the native API's writes
@@ -112,7 +112,15 @@ pub fn requirement(method: &Method, path: &str, headers: &HeaderMap, eureka_tena
             "admin" => (Role::Admin, Tenancy::All),
             "registry" | "govern" => {
                 let batch_find = path.ends_with("/registry/instances/action");
-                let role = if batch_find { Role::Read } else { read_or(Role::Write) };
+                // The heartbeat WebSocket (a GET upgrade) renews leases with every pong.
+                let heartbeat = path.ends_with("/heartbeat");
+                let role = if batch_find {
+                    Role::Read
+                } else if heartbeat {
+                    Role::Write
+                } else {
+                    read_or(Role::Write)
+                };
                 // A tenant the handler will refuse as invalid needs a principal of every tenant.
                 let tenancy = crate::servicecenter::core::tenant(headers, project).map_or(Tenancy::All, Tenancy::One);
                 (role, tenancy)
@@ -184,6 +192,15 @@ mod tests {
         use Protocol::*;
         use Role::*;
         assert_eq!(need(Method::GET, "/health", None), (Node, None, Tenancy::All));
+        // The heartbeat WebSocket is a GET that renews leases.
+        assert_eq!(
+            need(
+                Method::GET,
+                "/v4/default/registry/microservices/s/instances/i/heartbeat",
+                None
+            ),
+            (ServiceCenter, Some(Write), default.clone())
+        );
         assert_eq!(
             need(Method::POST, "/v4/token", None),
             (ServiceCenter, None, Tenancy::All)

@@ -9,9 +9,12 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::CloseFrame;
 use axum::extract::ws::Message;
 use axum::extract::ws::WebSocket;
+use axum::extract::ConnectInfo;
+use axum::extract::FromRequestParts;
 use axum::extract::Path;
 use axum::extract::State;
 use axum::extract::WebSocketUpgrade;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -29,6 +32,8 @@ use super::error::ScError;
 use super::mapping::instance_to_wire;
 use super::wire::MicroServiceKey;
 use super::wire::WatchEvent;
+use crate::limits::ClientAddr;
+use crate::limits::RateLimit;
 
 /// WebSocket close code meaning "the instance does not exist" (clients register again).
 pub const INSTANCE_GONE: u16 = 4001;
@@ -76,12 +81,85 @@ fn consumer_deleted(consumer: &ServiceRef, change: &Change) -> bool {
 /// is `service does not exist`, `datasource/ms.go`).
 async fn refuse(mut socket: WebSocket, text: &str) {
     let _ = socket.send(Message::Text(text.to_string().into())).await;
-    let _ = socket.send(Message::Close(None)).await;
+    close(socket, None).await;
 }
 
+/// Longest wait for the client's answer to our close.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes the WebSocket handshake-style: our close frame, then the client's frames until its
+/// close (bounded). Dropping the socket with a client's frame unread (a pong in flight) would
+/// reset the connection, and the client could lose our close frame and its code (sc-client
+/// registers again only on 4001).
+async fn close(mut socket: WebSocket, frame: Option<CloseFrame>) {
+    if socket.send(Message::Close(frame)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// Largest frame or message a client may send: clients send only pings, pongs and closes
+/// (ServiceCenter reads at most 64 bytes from a watcher).
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Most bytes of events queued for a client that does not read them; past it, the socket ends.
+const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
 /// A WebSocket route asked without an upgrade: ServiceCenter's 400001, not a framework error.
+/// An upgrade gets the frame and buffer limits.
 fn upgrade_required(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<WebSocketUpgrade, ScError> {
-    ws.map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")))
+    ws.map(|ws| {
+        ws.max_message_size(MAX_CLIENT_MESSAGE)
+            .max_frame_size(MAX_CLIENT_MESSAGE)
+            .max_write_buffer_size(MAX_QUEUED_BYTES)
+    })
+    .map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")))
+}
+
+/// Counts every frame a client sends against its rate, as every request is counted: `false`
+/// once it is over (the socket is then closed with 1008).
+#[derive(Clone)]
+pub struct FrameRate {
+    limit: Option<Arc<RateLimit>>,
+    client: Option<std::net::IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FrameRate {
+    type Rejection = std::convert::Infallible;
+
+    /// The client's rate limit, when one is configured (the rate middleware passes it on).
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            limit: parts.extensions.get::<Arc<RateLimit>>().cloned(),
+            client: parts
+                .extensions
+                .get::<ConnectInfo<ClientAddr>>()
+                .map(|ConnectInfo(ClientAddr(addr))| addr.ip()),
+        })
+    }
+}
+
+impl FrameRate {
+    fn allows(&self) -> bool {
+        match (&self.limit, self.client) {
+            (Some(limit), Some(client)) => limit.check(client).is_ok(),
+            _ => true,
+        }
+    }
+}
+
+/// The close for a client over its rate (1008: policy violation).
+fn over_rate() -> CloseFrame {
+    CloseFrame {
+        code: axum::extract::ws::close_code::POLICY,
+        reason: "rate limit exceeded".into(),
+    }
 }
 
 pub async fn watcher(
@@ -89,6 +167,7 @@ pub async fn watcher(
     State(sc): Shared,
     Path((project, id)): Path<(String, String)>,
     headers: HeaderMap,
+    rate: FrameRate,
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
@@ -101,10 +180,16 @@ pub async fn watcher(
     let consumer = ServiceRef { tenant, id: id.into() };
     // Subscribe before answering the upgrade: nothing applied after the client's request is missed.
     let changes = sc.node.subscribe(sc.node.revision());
-    ws.on_upgrade(move |socket| watch(sc, consumer, changes, socket))
+    ws.on_upgrade(move |socket| watch(sc, consumer, changes, rate, socket))
 }
 
-async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, FeedError>, mut socket: WebSocket) {
+async fn watch(
+    sc: Arc<Sc>,
+    consumer: ServiceRef,
+    changes: Result<Subscription, FeedError>,
+    rate: FrameRate,
+    mut socket: WebSocket,
+) {
     if sc.node.read().state.service(&consumer).is_none() {
         return refuse(socket, "service does not exist").await;
     }
@@ -119,12 +204,10 @@ async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, 
             change = changes.next() => {
                 let Ok(change) = change else {
                     // Fell behind the history (or the node stops): the client reconnects and re-lists.
-                    let _ = socket.send(Message::Close(None)).await;
-                    return;
+                    return close(socket, None).await;
                 };
                 if consumer_deleted(&consumer, &change) {
-                    let _ = socket.send(Message::Close(None)).await;
-                    return;
+                    return close(socket, None).await;
                 }
                 if let Some(text) = event_for(&sc, &consumer, &change) {
                     if socket.send(Message::Text(text.into())).await.is_err() {
@@ -134,6 +217,7 @@ async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, 
             }
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) if !rate.allows() => return close(socket, Some(over_rate())).await,
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
@@ -145,11 +229,14 @@ async fn watch(sc: Arc<Sc>, consumer: ServiceRef, changes: Result<Subscription, 
     }
 }
 
+/// The heartbeat socket: every pong renews the lease (so it needs the write role, as a
+/// heartbeat does), and every frame counts against the client's rate.
 pub async fn heartbeat_socket(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(sc): Shared,
     Path((project, service_id, id)): Path<(String, String, String)>,
     headers: HeaderMap,
+    rate: FrameRate,
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
@@ -164,20 +251,20 @@ pub async fn heartbeat_socket(
         service_id: service_id.into(),
         id: id.into(),
     };
-    ws.on_upgrade(move |socket| keep_alive(sc, key, socket))
+    ws.on_upgrade(move |socket| keep_alive(sc, key, rate, socket))
 }
 
 /// Closes with 4001, the only close sc-client answers by registering again, with
 /// ServiceCenter's reason (`server/service/heartbeat/websocket.go`).
-async fn gone(mut socket: WebSocket) {
+async fn gone(socket: WebSocket) {
     let frame = CloseFrame {
         code: INSTANCE_GONE,
         reason: "heartbeat reporting failed because the instance does not exist".into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    close(socket, Some(frame)).await;
 }
 
-async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, mut socket: WebSocket) {
+async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, rate: FrameRate, mut socket: WebSocket) {
     if sc.node.read().state.instance(&key).is_none() {
         return gone(socket).await;
     }
@@ -191,6 +278,7 @@ async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, mut socket: WebSocket) {
             }
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) if !rate.allows() => return close(socket, Some(over_rate())).await,
                 Some(Ok(Message::Pong(_))) => match sc.node.renew(vec![key.clone()]).await {
                     Ok(found) if found.first() == Some(&true) => {}
                     Ok(_) => return gone(socket).await,
