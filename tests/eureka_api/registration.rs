@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
+use serde_json::Value;
 
 use crate::support::instance;
 use crate::support::listed;
@@ -133,4 +134,30 @@ async fn a_configured_tenant_and_app_id_are_used_and_the_tenant_created() {
     assert_eq!(stored.tenant.to_string(), "acme/shop");
     let service = applied.state.service(&stored.service_ref()).unwrap();
     assert_eq!((service.app.as_str(), service.name.as_str()), ("legacy", "orders"));
+}
+
+/// Netflix: `InstanceInfo.Builder` starts from `port = DEFAULT_PORT` (7001) with
+/// `isUnsecurePortEnabled = true` and `securePort = DEFAULT_SECURE_PORT` (7002) with
+/// `isSecurePortEnabled = false`; `EurekaJacksonCodec.InstanceInfoDeserializer` (and XStream's
+/// `Converters.InstanceInfoConverter`) only change them for a `port` / `securePort` present and
+/// not null.
+#[tokio::test]
+async fn a_registration_without_ports_gets_the_builders_defaults() {
+    let node = Node::start().await;
+    let mut bare = instance("ORDERS", "10.0.0.11", 8080);
+    let fields = bare.as_object_mut().unwrap();
+    fields.remove("port");
+    fields.insert("securePort".into(), Value::Null);
+    assert_eq!(node.register_json("ORDERS", &bare).await.status, StatusCode::NO_CONTENT);
+    let got = node.get_json("/eureka/apps/ORDERS/10.0.0.11:orders:8080").await.json()["instance"].clone();
+    assert_eq!(got["port"], json!({ "$": 7001, "@enabled": "true" }));
+    assert_eq!(got["securePort"], json!({ "$": 7002, "@enabled": "false" }));
+
+    let xml = r#"<instance><instanceId>x-1</instanceId><hostName>h</hostName><app>XAPP</app>
+        <ipAddr>10.0.0.9</ipAddr><dataCenterInfo class="com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo">
+        <name>MyOwn</name></dataCenterInfo></instance>"#;
+    assert_eq!(node.register_xml("XAPP", xml).await.status, StatusCode::NO_CONTENT);
+    let got = node.get_json("/eureka/apps/XAPP/x-1").await.json();
+    assert_eq!(got["instance"]["port"], json!({ "$": 7001, "@enabled": "true" }));
+    assert_eq!(got["instance"]["securePort"], json!({ "$": 7002, "@enabled": "false" }));
 }

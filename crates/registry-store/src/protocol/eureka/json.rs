@@ -11,8 +11,8 @@
 //!   come as an XML-style `{"$": …}` object;
 //! - `port` / `securePort` as a bare number or `{"$", "@enabled"}`; `$` number or numeric string,
 //!   `@enabled` bool or string; without `@enabled` the port is on and the secure port off; a port
-//!   missing altogether reads as number 0, disabled (we never advertise a port the client did not
-//!   declare; Java would invent 7001/7002);
+//!   missing altogether (or without a number) keeps the defaults of Java's `InstanceInfo.Builder`:
+//!   port 7001 enabled, secure port 7002 disabled;
 //! - `dataCenterInfo` without `@class` gets [`DataCenterInfo::class_for`] its name; absent, it
 //!   reads as name and class `""` (the handler answers 400 `Missing dataCenterInfo`); without a
 //!   name, as name `""` (400 `Missing dataCenterInfo Name`);
@@ -48,9 +48,15 @@ const FORMAT: &str = "JSON";
 /// Rough size of one encoded instance, to allocate once.
 const INSTANCE_SIZE_HINT: usize = 1280;
 
-/// What a port missing from the input reads as.
-const ABSENT_PORT: Port = Port {
-    number: 0,
+/// What a missing `port` reads as: `InstanceInfo.Builder`'s `DEFAULT_PORT`, enabled.
+const DEFAULT_PORT: Port = Port {
+    number: 7001,
+    enabled: true,
+};
+
+/// What a missing `securePort` reads as: `DEFAULT_SECURE_PORT`, disabled.
+const DEFAULT_SECURE_PORT: Port = Port {
+    number: 7002,
     enabled: false,
 };
 
@@ -519,8 +525,8 @@ fn read_instance(fields: Fields<'_>) -> Result<InstanceInfo, DecodeError> {
         overridden_status: fields
             .status(&["overriddenStatus", "overriddenstatus"])?
             .unwrap_or(Status::Unknown),
-        port: read_port(fields, "port", true)?,
-        secure_port: read_port(fields, "securePort", false)?,
+        port: read_port(fields, "port", DEFAULT_PORT)?,
+        secure_port: read_port(fields, "securePort", DEFAULT_SECURE_PORT)?,
         country_id: fields.number(&["countryId"])?.unwrap_or(1),
         data_center_info: read_data_center(fields)?,
         lease_info: read_lease(fields)?,
@@ -540,10 +546,10 @@ fn read_instance(fields: Fields<'_>) -> Result<InstanceInfo, DecodeError> {
     })
 }
 
-/// `{"$":8080,"@enabled":"true"}` or a bare `8080`; see the module docs for the defaults.
-fn read_port(fields: Fields<'_>, name: &'static str, enabled_by_default: bool) -> Result<Port, DecodeError> {
+/// `{"$":8080,"@enabled":"true"}` or a bare `8080`; what is missing keeps `default`.
+fn read_port(fields: Fields<'_>, name: &'static str, default: Port) -> Result<Port, DecodeError> {
     let Some(value) = fields.get(&[name]) else {
-        return Ok(ABSENT_PORT);
+        return Ok(default);
     };
     let (number, enabled) = match value {
         Value::Object(map) => {
@@ -553,8 +559,8 @@ fn read_port(fields: Fields<'_>, name: &'static str, enabled_by_default: bool) -
         scalar => (fields.number_value(name, scalar)?, None),
     };
     Ok(Port {
-        number: number.unwrap_or(0),
-        enabled: enabled.unwrap_or(enabled_by_default),
+        number: number.unwrap_or(default.number),
+        enabled: enabled.unwrap_or(default.enabled),
     })
 }
 
@@ -1026,17 +1032,25 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn absent_ports_are_zero_and_disabled() {
+    fn absent_ports_are_the_java_builders_defaults() {
         let info = decode(&with_fields(r#","port":null"#));
-        assert_eq!(info.port, ABSENT_PORT);
-        assert_eq!(info.secure_port, ABSENT_PORT);
-        let no_number = decode(&with_fields(r#","port":{"@enabled":"true"}"#));
+        assert_eq!(info.port, DEFAULT_PORT);
+        assert_eq!(info.secure_port, DEFAULT_SECURE_PORT);
+        let no_number = decode(&with_fields(
+            r#","port":{"@enabled":"false"},"securePort":{"@enabled":"true"}"#,
+        ));
         assert_eq!(
-            no_number.port,
-            Port {
-                number: 0,
-                enabled: true
-            }
+            (no_number.port, no_number.secure_port),
+            (
+                Port {
+                    number: 7001,
+                    enabled: false
+                },
+                Port {
+                    number: 7002,
+                    enabled: true
+                }
+            )
         );
     }
 
@@ -1107,8 +1121,6 @@ pub(super) mod tests {
         )));
         let mut expected = InstanceInfo::new("APP", "h");
         expected.ip_addr = "1.2.3.4".into();
-        expected.port = ABSENT_PORT;
-        expected.secure_port = ABSENT_PORT;
         expected.data_center_info.name.clear();
         expected.data_center_info.class.clear();
         assert_eq!(info, expected);

@@ -852,7 +852,7 @@ mod tests {
                     enabled: false
                 },
                 Port {
-                    number: 0,
+                    number: 7002,
                     enabled: true
                 }
             )
@@ -860,13 +860,17 @@ mod tests {
     }
 
     #[test]
-    fn absent_ports_are_zero_and_disabled() {
+    fn absent_ports_are_the_java_builders_defaults() {
         let info = decode(&with_elements(""));
-        let absent = Port {
-            number: 0,
+        let port = Port {
+            number: 7001,
+            enabled: true,
+        };
+        let secure = Port {
+            number: 7002,
             enabled: false,
         };
-        assert_eq!((info.port, info.secure_port), (absent, absent));
+        assert_eq!((info.port, info.secure_port), (port, secure));
     }
 
     #[test]
