@@ -90,3 +90,37 @@ async fn unknown_apps_and_instances_are_404() {
     assert_eq!(node.get_json("/eureka/apps/NOPE").await.status, StatusCode::NOT_FOUND);
     assert!(node.get_json("/eureka/apps/NOPE").await.body.is_empty());
 }
+
+/// Netflix: `ApplicationResource.addInstance` is `@Consumes({"application/json",
+/// "application/xml"})` and `DiscoveryJerseyProvider.isReadable` takes only those (and UTF-8 /
+/// ISO-8859-1 charsets): Jersey answers anything else, and a body without a content type
+/// (read as `application/octet-stream`), with 415.
+#[tokio::test]
+async fn a_registration_in_another_media_type_is_415() {
+    let node = Node::start().await;
+    let body = serde_json::to_vec(&json!({ "instance": instance("ORDERS", "10.0.0.11", 8080) })).unwrap();
+    let before = node.node.revision();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("text/xml"),
+        Some("application/json; charset=UTF-16"),
+        None,
+    ] {
+        let headers: Vec<(&str, &str)> = content_type.map(|c| ("content-type", c)).into_iter().collect();
+        let reply = node
+            .send(Method::POST, "/eureka/apps/ORDERS", &headers, body.clone())
+            .await;
+        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+    }
+    assert_eq!(node.node.revision(), before, "nothing was proposed");
+    let reply = node
+        .send(
+            Method::POST,
+            "/eureka/apps/ORDERS",
+            &[("content-type", "Application/JSON;charset=utf-8")],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}

@@ -18,6 +18,9 @@ pub enum EurekaError {
     /// The body could not be parsed: 400 with `cannot parse request body` in the client's format.
     #[error("cannot parse request body")]
     Unparseable(Format),
+    /// A body neither `application/json` nor `application/xml`: 415, empty (Jersey's answer).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// Unknown app or instance: 404 with an empty body.
     #[error("not found")]
     NotFound,
@@ -67,6 +70,7 @@ impl IntoResponse for EurekaError {
             )
                 .into_response(),
             EurekaError::NotFound => StatusCode::NOT_FOUND.into_response(),
+            EurekaError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),
             EurekaError::BadStatusValue(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
             EurekaError::Unavailable(message) => {
                 (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], message).into_response()

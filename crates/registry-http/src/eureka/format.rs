@@ -1,5 +1,7 @@
 //! Content negotiation (`Accept` containing `json` → JSON, anything else → XML) and request
-//! body decoding by `Content-Type` (a `json` subtype → JSON, anything else → XML).
+//! body decoding by `Content-Type`: `application/json` or `application/xml` (charset UTF-8 or
+//! ISO-8859-1, if any), as the Netflix server's `@Consumes` and `DiscoveryJerseyProvider.isReadable`
+//! take them; anything else (no content type included) is 415.
 
 use axum::http::header;
 use axum::http::HeaderMap;
@@ -26,9 +28,26 @@ impl Format {
         Self::mentions_json(headers.get(header::ACCEPT))
     }
 
-    /// What the client sent.
-    pub fn of_request(headers: &HeaderMap) -> Format {
-        Self::mentions_json(headers.get(header::CONTENT_TYPE))
+    /// What the client sent: `None` for a media type Java's Jersey answers with 415.
+    pub fn of_request(headers: &HeaderMap) -> Option<Format> {
+        let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+        let mut parts = value.split(';');
+        let format = match parts.next()?.trim().to_ascii_lowercase().as_str() {
+            "application/json" => Format::Json,
+            "application/xml" => Format::Xml,
+            _ => return None,
+        };
+        for parameter in parts {
+            let Some((name, charset)) = parameter.split_once('=') else {
+                continue;
+            };
+            let charset = charset.trim().trim_matches('"');
+            let readable = ["utf-8", "iso-8859-1"].iter().any(|c| charset.eq_ignore_ascii_case(c));
+            if name.trim().eq_ignore_ascii_case("charset") && !readable {
+                return None;
+            }
+        }
+        Some(format)
     }
 
     fn mentions_json(value: Option<&HeaderValue>) -> Format {
@@ -86,7 +105,26 @@ mod tests {
         assert_eq!(Format::of_response(&h), Format::Xml);
         h.insert(header::ACCEPT, HeaderValue::from_static("application/JSON;q=0.9, */*"));
         assert_eq!(Format::of_response(&h), Format::Json);
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-        assert_eq!(Format::of_request(&h), Format::Xml);
+    }
+
+    #[test]
+    fn bodies_only_in_json_or_xml() {
+        let of = |content_type: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            Format::of_request(&h)
+        };
+        assert_eq!(Format::of_request(&HeaderMap::new()), None);
+        assert_eq!(of("application/json"), Some(Format::Json));
+        assert_eq!(of("Application/JSON; charset=\"UTF-8\""), Some(Format::Json));
+        assert_eq!(of("application/xml;charset=iso-8859-1"), Some(Format::Xml));
+        for refused in [
+            "text/xml",
+            "text/plain",
+            "application/vnd.api+json",
+            "application/json; charset=utf-16",
+        ] {
+            assert_eq!(of(refused), None, "{refused}");
+        }
     }
 }

@@ -55,7 +55,7 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, EurekaError> {
-    let format = Format::of_request(&headers);
+    let format = Format::of_request(&headers).ok_or(EurekaError::UnsupportedMediaType)?;
     let info = format
         .decode_instance(&body)
         .map_err(|_| EurekaError::Unparseable(format))?;

@@ -52,6 +52,7 @@ fn code_of(e: &EurekaError) -> u16 {
         EurekaError::NotFound => 404,
         EurekaError::Invalid(_) | EurekaError::Unparseable(_) => 400,
         EurekaError::BadStatusValue(_) => 500,
+        EurekaError::UnsupportedMediaType => 415,
         EurekaError::Unavailable(_) => 503,
     }
 }
