@@ -161,3 +161,49 @@ async fn a_registration_without_ports_gets_the_builders_defaults() {
     assert_eq!(got["instance"]["port"], json!({ "$": 7001, "@enabled": "true" }));
     assert_eq!(got["instance"]["securePort"], json!({ "$": 7002, "@enabled": "false" }));
 }
+
+/// Netflix: `InstanceResource.updateMetadata` answers 404 for an unknown instance; otherwise it
+/// puts every query parameter's first value into the instance's metadata (the other keys stay)
+/// and calls `registry.register(instanceInfo, false)`: a new lease, `ADDED` in the delta, the
+/// same `lastDirtyTimestamp` and override; 200.
+#[tokio::test]
+async fn a_metadata_update_merges_first_values_and_registers_again() {
+    let node = Node::start().await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    let id = "10.0.0.11:orders:8080";
+    let uri = format!("/eureka/apps/ORDERS/{id}");
+    assert_eq!(
+        node.put("/eureka/apps/ORDERS/nope/metadata?a=b").await.status,
+        StatusCode::NOT_FOUND
+    );
+    node.put(&format!("{uri}/status?value=OUT_OF_SERVICE")).await;
+    let before = node.get_json(&uri).await.json()["instance"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let reply = node.put(&format!("{uri}/metadata?weight=5&weight=9&flag")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let got = node.get_json(&uri).await.json()["instance"].clone();
+    assert_eq!(got["metadata"], json!({ "flag": "", "weight": "5", "zone": "zone-a" }));
+    assert_eq!(got["lastDirtyTimestamp"], before["lastDirtyTimestamp"]);
+    assert_eq!(
+        (got["status"].as_str(), got["overriddenStatus"].as_str()),
+        (Some("OUT_OF_SERVICE"), Some("OUT_OF_SERVICE"))
+    );
+    assert_eq!(got["actionType"], "ADDED");
+    assert!(
+        got["leaseInfo"]["registrationTimestamp"].as_i64() > before["leaseInfo"]["registrationTimestamp"].as_i64(),
+        "a new lease: {got}"
+    );
+    // The delta follows the change feed asynchronously.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let delta = node.get_json("/eureka/apps/delta").await.json();
+        let entry = &delta["applications"]["application"][0]["instance"][0];
+        if entry["metadata"]["weight"] == "5" {
+            assert_eq!(entry["actionType"], "ADDED", "{delta}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never in the delta: {delta}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -146,11 +146,12 @@ pub async fn clear_status(
     Ok(StatusCode::OK)
 }
 
-/// `PUT .../metadata?k=v`: merges the parameters into the instance's metadata.
+/// `PUT .../metadata?k=v`: merges the parameters (the first value of each) into the instance's
+/// metadata and registers it again.
 pub async fn update_metadata(
     State(e): Shared,
     Path((app, id)): Path<(String, String)>,
-    Query(params): Query<BTreeMap<String, String>>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<StatusCode, EurekaError> {
     e.update_metadata(&app, &id, params).await?;
     Ok(StatusCode::OK)

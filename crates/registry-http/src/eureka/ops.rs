@@ -1,7 +1,7 @@
 //! Eureka's write operations with their semantics (§5.1, §5.6), shared by the single-call
 //! endpoints and the peer replication batch.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use registry_store::command::CancelInstance;
@@ -12,7 +12,6 @@ use registry_store::command::OverrideChange;
 use registry_store::command::RegisterInstance;
 use registry_store::command::Rejection;
 use registry_store::command::SetInstanceStatus;
-use registry_store::command::UpdateInstanceMetadata;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
@@ -312,21 +311,24 @@ impl Eureka {
         Ok(())
     }
 
-    /// Merges `metadata` into the instance's.
-    pub async fn update_metadata(
-        &self,
-        app: &str,
-        id: &str,
-        metadata: BTreeMap<String, String>,
-    ) -> Result<(), EurekaError> {
-        let key = self.key_of(app, id);
-        let command = UpdateInstanceMetadata {
-            instance: key,
-            metadata: metadata.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-            replace: false,
-            protocol_fields: None,
+    /// `PUT .../metadata?k=v`, as `InstanceResource.updateMetadata`: 404 for an unknown
+    /// instance; each parameter's first value goes into the metadata (the other keys stay), then
+    /// the instance is registered again (`registry.register(instanceInfo, false)`): a new lease,
+    /// `ADDED` in the delta, the same `lastDirtyTimestamp` and override.
+    pub async fn update_metadata(&self, app: &str, id: &str, params: Vec<(String, String)>) -> Result<(), EurekaError> {
+        let stored = self.current(app, id).await?;
+        let mut instance = (*stored).clone();
+        let mut given = HashSet::new();
+        for (key, value) in params {
+            if given.insert(key.clone()) {
+                instance.metadata.insert(key.into(), value.into());
+            }
+        }
+        let register = RegisterInstance {
+            instance,
+            create_service: None,
         };
-        self.write(Command::UpdateInstanceMetadata(command)).await?;
+        self.write(Command::RegisterInstance(register)).await?;
         Ok(())
     }
 }
