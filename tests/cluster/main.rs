@@ -22,6 +22,7 @@ mod prometheus_sd;
 mod registryctl;
 mod replay;
 mod restart;
+mod restore;
 mod sc_sockets;
 mod schemathesis;
 mod servicecenter_flow;

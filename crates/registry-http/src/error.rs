@@ -45,7 +45,8 @@ impl IntoResponse for ApiError {
                 Rejection::ServiceIdTaken(_)
                 | Rejection::ServiceHasInstances(_)
                 | Rejection::ServiceHasConsumers(_)
-                | Rejection::OriginMismatch(_) => (StatusCode::CONFLICT, false),
+                | Rejection::OriginMismatch(_)
+                | Rejection::NotEmpty { .. } => (StatusCode::CONFLICT, false),
                 Rejection::UnknownTenant(_) | Rejection::Invalid(_) => (StatusCode::BAD_REQUEST, false),
             },
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, false),

@@ -136,25 +136,19 @@ async fn backup(State(node): State<RegistryNode>) -> Result<Response, ApiError> 
 /// Puts a backup's records into this cluster, which must hold no services or instances yet.
 async fn restore(State(node): State<RegistryNode>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let backup = Backup::decode(&body).map_err(|e| ApiError::BadRequest(format!("not a registry backup: {e}")))?;
-    node.read_barrier().await?;
-    {
-        let applied = node.read();
-        let (services, instances) = (applied.state.service_count(), applied.state.instance_count());
-        if services + instances > 0 {
-            return Err(ApiError::Conflict(format!(
-                "the registry already holds {services} services and {instances} instances: restore needs an empty one"
-            )));
-        }
-    }
     let (from_revision, records) = (backup.revision, backup.records.len());
-    let mut revision = 0;
-    for command in backup.restore_commands() {
-        let written = node.write(command).await?;
-        if let CommandOutcome::Rejected(r) = written.outcome {
-            return Err(r.into());
-        }
-        revision = written.revision;
+    if records > registry_store::backup::MAX_RESTORE_RECORDS {
+        return Err(ApiError::BadRequest(format!(
+            "the backup holds {records} records; a restore takes at most {}",
+            registry_store::backup::MAX_RESTORE_RECORDS
+        )));
     }
+    // One command: every record or none, and the registry's emptiness checked where it applies.
+    let written = node.write(backup.restore_command()).await?;
+    if let CommandOutcome::Rejected(r) = written.outcome {
+        return Err(r.into());
+    }
+    let revision = written.revision;
     Ok(Json(json!({
         "records": records,
         "backup_revision": from_revision,

@@ -1,6 +1,7 @@
 //! Backups: every record of the registry at one revision in one file (`GET /admin/backup`,
-//! `registryctl snapshot save`), and its restore into an empty registry as a series of
-//! [`RestoreRecords`] commands through the log, so every node of the target cluster gets it.
+//! `registryctl snapshot save`), and its restore into an empty registry as one
+//! [`RestoreRecords`] command through the log, so every node of the target cluster gets it
+//! whole or not at all, and the emptiness is checked where it applies.
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -14,8 +15,8 @@ use crate::state::RegistryState;
 use crate::storage::codec;
 use crate::storage::codec::CodecError;
 
-/// Records per restore command: a few hundred kilobytes of log entry.
-pub const RECORDS_PER_COMMAND: usize = 1_000;
+/// Most records a restore takes (one log entry; about a million instances).
+pub const MAX_RESTORE_RECORDS: usize = 1_500_000;
 
 /// A point-in-time copy of the registry. Node records are left out: they describe the cluster
 /// the backup came from, not the registry.
@@ -47,15 +48,12 @@ impl Backup {
         codec::decode(bytes)
     }
 
-    /// The commands that put the records back, in order.
-    pub fn restore_commands(self) -> Vec<Command> {
-        let mut records = self.records.into_iter().peekable();
-        let mut commands = Vec::new();
-        while records.peek().is_some() {
-            let chunk: Vec<Entity> = records.by_ref().take(RECORDS_PER_COMMAND).collect();
-            commands.push(Command::RestoreRecords(RestoreRecords { records: chunk }));
-        }
-        commands
+    /// The command that puts the records back, all or nothing, into an empty registry.
+    pub fn restore_command(self) -> Command {
+        Command::RestoreRecords(RestoreRecords {
+            records: self.records,
+            into_empty: true,
+        })
     }
 }
 
@@ -66,7 +64,7 @@ mod tests {
     use crate::model::Tenant;
 
     #[test]
-    fn a_backup_round_trips_and_restores_in_bounded_commands() {
+    fn a_backup_round_trips_and_restores_in_one_command_into_an_empty_registry() {
         let records: Vec<Entity> = (0..2_500)
             .map(|n| Entity::Instance(Instance::new(Tenant::default(), "svc", format!("i-{n}"), "h").into()))
             .collect();
@@ -76,15 +74,10 @@ mod tests {
             records,
         };
         assert_eq!(Backup::decode(&backup.encode().unwrap()).unwrap(), backup);
-        let sizes: Vec<usize> = backup
-            .restore_commands()
-            .iter()
-            .map(|c| match c {
-                Command::RestoreRecords(r) => r.records.len(),
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(sizes, [1_000, 1_000, 500]);
+        match backup.restore_command() {
+            Command::RestoreRecords(r) => assert_eq!((r.records.len(), r.into_empty), (2_500, true)),
+            other => panic!("{other:?}"),
+        }
         let empty = Backup::of(&RegistryState::new(), 3, 4);
         assert_eq!(empty.revision, 3);
         assert!(

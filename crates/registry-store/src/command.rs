@@ -107,6 +107,11 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreRecords {
     pub records: Vec<Entity>,
+    /// Refused unless the registry holds no service or instance when it applies: a restore is
+    /// one command, so of two sent at once only one can win. Entries written before this field
+    /// read as `false` (their restore checked emptiness before proposing).
+    #[serde(default)]
+    pub into_empty: bool,
 }
 
 /// Creates a tenant (idempotent). `default/default` exists from the start.
@@ -330,4 +335,6 @@ pub enum Rejection {
     OriginMismatch(String),
     #[error("invalid command: {0}")]
     Invalid(String),
+    #[error("the registry already holds {services} services and {instances} instances: restore needs an empty one")]
+    NotEmpty { services: usize, instances: usize },
 }

@@ -289,7 +289,16 @@ impl RegistryState {
             Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
             Command::AddDependency(c) => self.add_dependency(ch, &c.dependency),
             Command::PutDependencies(c) => self.put_dependencies(ch, c),
-            Command::RestoreRecords(c) => self.restore_records(ch, &c.records),
+            Command::RestoreRecords(c) => {
+                if c.into_empty && self.service_count() + self.instance_count() > 0 {
+                    Err(Rejection::NotEmpty {
+                        services: self.service_count(),
+                        instances: self.instance_count(),
+                    })
+                } else {
+                    self.restore_records(ch, &c.records)
+                }
+            }
         };
         result.unwrap_or_else(CommandOutcome::Rejected)
     }
@@ -942,6 +951,7 @@ mod tests {
             40,
             &proposal(Command::RestoreRecords(RestoreRecords {
                 records: records.clone(),
+                into_empty: true,
             })),
         );
         assert_eq!(outcome, CommandOutcome::Applied);
@@ -960,18 +970,39 @@ mod tests {
         // An instance whose service is neither there nor earlier in the command: nothing changes.
         let mut empty = RegistryState::new();
         let orphan = records
-            .into_iter()
+            .iter()
             .filter(|e| matches!(e, Entity::Instance(_)))
+            .cloned()
             .collect();
         let (outcome, changes) = empty.apply(
             41,
-            &proposal(Command::RestoreRecords(RestoreRecords { records: orphan })),
+            &proposal(Command::RestoreRecords(RestoreRecords {
+                records: orphan,
+                into_empty: true,
+            })),
         );
         assert!(
             matches!(outcome, CommandOutcome::Rejected(Rejection::ServiceNotFound(_))),
             "{outcome:?}"
         );
         assert!(changes.is_empty() && empty.instance_count() == 0);
+
+        // Into a registry that is no longer empty (another restore won): refused whole.
+        let (outcome, changes) = new.apply(
+            42,
+            &proposal(Command::RestoreRecords(RestoreRecords {
+                records,
+                into_empty: true,
+            })),
+        );
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::NotEmpty {
+                services: 2,
+                instances: 2
+            })
+        );
+        assert!(changes.is_empty());
     }
 
     #[test]

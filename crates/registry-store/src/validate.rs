@@ -147,7 +147,7 @@ pub fn validate_command(command: &Command) -> Result {
             c.items.iter().try_for_each(|i| instance_key(&i.instance))
         }
         Command::RestoreRecords(c) => {
-            count("restored records", c.records.len(), MAX_BATCH_ITEMS)?;
+            count("restored records", c.records.len(), crate::backup::MAX_RESTORE_RECORDS)?;
             c.records.iter().try_for_each(restorable)
         }
         Command::MirrorBatch(c) => {
@@ -347,7 +347,12 @@ mod tests {
 
     #[test]
     fn restored_records_are_checked_like_their_commands_and_node_records_refused() {
-        let restore = |records| Command::RestoreRecords(crate::command::RestoreRecords { records });
+        let restore = |records| {
+            Command::RestoreRecords(crate::command::RestoreRecords {
+                records,
+                into_empty: true,
+            })
+        };
         let ok = vec![Entity::Instance(Arc::new(inst()))];
         assert_eq!(validate_command(&restore(ok)), Ok(()));
         let mut bad = inst();

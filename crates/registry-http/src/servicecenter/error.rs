@@ -114,7 +114,9 @@ impl From<Rejection> for ScError {
             Rejection::ServiceHasConsumers(_) => ErrorCode::DependedOnConsumer,
             Rejection::SchemaNotFound(_) => ErrorCode::SchemaNotExists,
             Rejection::TagNotFound(_) => ErrorCode::TagNotExists,
-            Rejection::OriginMismatch(_) | Rejection::Invalid(_) => ErrorCode::InvalidParams,
+            Rejection::OriginMismatch(_) | Rejection::Invalid(_) | Rejection::NotEmpty { .. } => {
+                ErrorCode::InvalidParams
+            }
         };
         ScError::new(code, detail)
     }
