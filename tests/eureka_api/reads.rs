@@ -109,3 +109,45 @@ async fn single_instance_apps_are_arrays() {
     assert_eq!(apps["applications"]["application"], json!([]));
     assert_eq!(apps["applications"]["apps__hashcode"], "");
 }
+
+/// Netflix: `ResponseCacheImpl.getApplicationsForVip` builds `new Applications()`, whose
+/// constructor sets `versionDelta` to -1, and never sets it: every VIP reply says `-1`.
+#[tokio::test]
+async fn vip_replies_say_versions_delta_minus_one() {
+    let node = Node::start().await;
+    three_instances(&node).await;
+    for uri in ["/eureka/vips/orders", "/eureka/svips/orders", "/eureka/vips/none"] {
+        let apps = node.get_json(uri).await.json();
+        assert_eq!(apps["applications"]["versions__delta"], "-1", "{uri}");
+    }
+    assert_eq!(listed(&node.get_json("/eureka/vips/orders").await.json()).len(), 2);
+}
+
+/// Netflix: every resource of the Netflix server is mounted at `@Path("/{version}/…")` (for example
+/// `ApplicationsResource`, `VIPResource`, `PeerReplicationResource`): `/eureka/v1/…` is served as
+/// `/eureka/v2/…` is.
+#[tokio::test]
+async fn the_v1_prefix_is_served_like_v2() {
+    let node = Node::start().await;
+    let body = serde_json::to_vec(&json!({ "instance": instance("ORDERS", "10.0.0.11", 8080) })).unwrap();
+    let reply = node
+        .send(
+            Method::POST,
+            "/eureka/v1/apps/ORDERS",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        node.put("/eureka/v1/apps/ORDERS/10.0.0.11:orders:8080").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(listed(&node.get_json("/eureka/v1/apps/").await.json()).len(), 1);
+    assert_eq!(listed(&node.get_json("/eureka/v1/vips/orders").await.json()).len(), 1);
+    assert_eq!(node.get_json("/eureka/v1/status").await.status, StatusCode::OK);
+    assert_eq!(
+        node.delete("/eureka/v1/apps/ORDERS/10.0.0.11:orders:8080").await.status,
+        StatusCode::OK
+    );
+}

@@ -6,7 +6,7 @@
 //! - [`lease_api`]: `/admin/leases`, the leader's leases and self-preservation state.
 //! - [`registry_api`]: the native JSON API on the unified model (`/admin/registry/...`), for
 //!   operators, tools and tests.
-//! - [`eureka`]: the Eureka REST API under `/eureka` and `/eureka/v2`.
+//! - [`eureka`]: the Eureka REST API under `/eureka`, `/eureka/v1` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
 //! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation

@@ -46,7 +46,7 @@ pub fn protocol_of(path: &str) -> Protocol {
 }
 
 /// Whether `method path` renews leases (a heartbeat): a write that changes no record, so the
-/// audit trail leaves it out. Eureka `PUT /eureka[/v2]/apps/{app}/{id}`, ServiceCenter
+/// audit trail leaves it out. Eureka `PUT /eureka[/v1|/v2]/apps/{app}/{id}`, ServiceCenter
 /// `PUT .../instances/{id}/heartbeat` and `PUT .../registry/heartbeats`, the native
 /// `PUT /admin/registry/heartbeats`.
 pub fn is_renewal(method: &Method, path: &str) -> bool {
@@ -55,6 +55,7 @@ pub fn is_renewal(method: &Method, path: &str) -> bool {
     }
     if let Some(rest) = path
         .strip_prefix("/eureka/v2/apps/")
+        .or_else(|| path.strip_prefix("/eureka/v1/apps/"))
         .or_else(|| path.strip_prefix("/eureka/apps/"))
     {
         return rest.split('/').count() == 2;
@@ -168,6 +169,7 @@ mod tests {
         for path in [
             "/eureka/apps/ORDERS/i-1",
             "/eureka/v2/apps/ORDERS/i-1",
+            "/eureka/v1/apps/ORDERS/i-1",
             "/v4/default/registry/microservices/s/instances/i/heartbeat",
             "/v4/default/registry/heartbeats",
             "/admin/registry/heartbeats",

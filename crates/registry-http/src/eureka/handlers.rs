@@ -273,7 +273,8 @@ fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Res
             .is_some_and(|v| v.split(',').any(|part| part.trim() == vip))
     };
     let applications = view.applications(listed);
-    let versions_delta = if applications.is_empty() { "-1" } else { "1" }.to_string();
+    // `ResponseCacheImpl.getApplicationsForVip` never sets the version: `new Applications()`'s -1.
+    let versions_delta = "-1".to_string();
     let apps_hashcode =
         super::hashcode::apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
     let apps = Applications {

@@ -1,4 +1,5 @@
-//! The Eureka REST API (v1 wire format), served under `/eureka` and `/eureka/v2`.
+//! The Eureka REST API (v1 wire format), served under `/eureka`, `/eureka/v1` and `/eureka/v2`
+//! (Netflix mounts every resource at `/{version}/…`).
 //!
 //! - [`wire`], [`json`], [`xml`], [`hashcode`], [`mapping`]: the wire format and its mapping to
 //!   the model, shared with the adapters from `registry_store::protocol::eureka`.
@@ -45,7 +46,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 use self::mapping::EurekaSettings;
 use self::ops::Eureka;
 
-/// The Eureka routes under `/eureka` and `/eureka/v2`, with gzip both ways. Starts following
+/// The Eureka routes under `/eureka`, `/eureka/v1` and `/eureka/v2`, with gzip both ways. Starts following
 /// the change feed for `/apps/delta`.
 pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
     let shared = Arc::new(Eureka {
@@ -79,6 +80,7 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         .with_state(shared.clone());
     Router::new()
         .nest("/eureka", api.clone())
+        .nest("/eureka/v1", api.clone())
         .nest("/eureka/v2", api)
         .route(
             "/eureka/serverinfo/statusoverrides",
