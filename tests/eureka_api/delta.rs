@@ -98,3 +98,32 @@ async fn wait_revision_long_polls_until_the_registry_moves() {
         after.to_string()
     );
 }
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Netflix: `AbstractInstanceRegistry.internalCancel` (cancel and eviction alike) calls
+/// `Lease.cancel()`, which sets `evictionTimestamp` to now, then `setLastUpdatedTimestamp()`;
+/// `decorateInstanceInfo` copies the lease's `evictionTimestamp` into the delta's `leaseInfo`.
+#[tokio::test]
+async fn deleted_delta_entries_carry_the_eviction_time() {
+    let node = Node::start().await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    let before = now_ms();
+    node.delete("/eureka/apps/ORDERS/10.0.0.11:orders:8080").await;
+    let after = now_ms();
+    let delta = delta_until(&node, &[("10.0.0.11:orders:8080", "DELETED")]).await;
+    let gone = &delta["applications"]["application"][0]["instance"][0];
+    let evicted = gone["leaseInfo"]["evictionTimestamp"].as_i64().unwrap();
+    assert!(
+        before <= evicted && evicted <= after + 1000,
+        "{evicted} not in [{before}, {after}]"
+    );
+    let updated: i64 = gone["lastUpdatedTimestamp"].as_str().unwrap().parse().unwrap();
+    assert_eq!(updated, evicted);
+}

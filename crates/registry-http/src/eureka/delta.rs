@@ -1,5 +1,7 @@
 //! `/apps/delta`: the instances changed in the last three minutes, taken from the store's change
-//! feed (D2), each shown with its current record (or its last one, `DELETED`).
+//! feed (D2), each shown with its current record (or its last one, `DELETED`, with the time it
+//! went as `evictionTimestamp` and `lastUpdatedTimestamp`, as Netflix's `Lease.cancel()` and
+//! `internalCancel` stamp them).
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -10,6 +12,8 @@ use parking_lot::Mutex;
 use registry_store::change::ChangeKind;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
+use registry_store::model::Millis;
+use registry_store::node::wall_clock_ms;
 use registry_store::node::RegistryNode;
 use tokio::time::Instant;
 
@@ -22,11 +26,11 @@ use super::wire::Application;
 pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
 
 /// One change: the record as it was then (shared with the store while it is current, so an
-/// entry costs a few words), and whether it was a removal.
+/// entry costs a few words), and, for a removal, when this node saw it go (wall clock).
 struct Entry {
     at: Instant,
     instance: Arc<Instance>,
-    deleted: bool,
+    deleted_at_ms: Option<Millis>,
 }
 
 /// Instance changes of the last [`DELTA_RETENTION`], fed by a task following the change feed.
@@ -54,7 +58,7 @@ impl DeltaWindow {
             window.push(Entry {
                 at: Instant::now(),
                 instance: instance.clone(),
-                deleted: kind == ChangeKind::Deleted,
+                deleted_at_ms: (kind == ChangeKind::Deleted).then(wall_clock_ms),
             })
         });
         window
@@ -86,7 +90,7 @@ impl DeltaWindow {
     /// The changed instances, grouped by app, as of `view`.
     pub fn applications(&self, view: &View<'_>) -> Vec<Application> {
         let horizon = Instant::now().checked_sub(self.retention);
-        let mut latest: BTreeMap<InstanceKey, Option<Arc<Instance>>> = BTreeMap::new();
+        let mut latest: BTreeMap<InstanceKey, Option<(Arc<Instance>, Millis)>> = BTreeMap::new();
         for e in self
             .entries
             .lock()
@@ -94,7 +98,8 @@ impl DeltaWindow {
             .iter()
             .filter(|e| horizon.is_none_or(|h| e.at >= h))
         {
-            latest.insert(e.instance.key(), e.deleted.then(|| e.instance.clone()));
+            let deleted = e.deleted_at_ms.map(|at| (e.instance.clone(), at));
+            latest.insert(e.instance.key(), deleted);
         }
         let mut apps: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for (key, deleted) in latest {
@@ -106,9 +111,13 @@ impl DeltaWindow {
                     .state
                     .service(&current.service_ref())
                     .map(|s| to_instance_info(s, current)),
-                (None, Some(last)) => view.state.service(&last.service_ref()).map(|s| {
+                (None, Some((last, at))) => view.state.service(&last.service_ref()).map(|s| {
                     let mut info = to_instance_info(s, &last);
                     info.action_type = Some(ActionType::Deleted);
+                    info.last_updated_timestamp = at as i64;
+                    if let Some(lease) = info.lease_info.as_mut() {
+                        lease.eviction_timestamp = at as i64;
+                    }
                     info
                 }),
                 (None, None) => None,
