@@ -8,6 +8,8 @@ use crate::model::Tenant;
 /// State-machine metadata (last applied log id, membership).
 pub const META_LAST_APPLIED: &[u8] = b"Mlast_applied";
 pub const META_MEMBERSHIP: &[u8] = b"Mmembership";
+/// The checksum of every record (see `checksum`), written with them.
+pub const META_CHECKSUM: &[u8] = b"Mchecksum";
 
 const TENANT: u8 = b'T';
 const SERVICE: u8 = b'S';

@@ -6,13 +6,15 @@
 //! in the data directory:
 //! - tree `raft_log`: big-endian log index → encoded entry;
 //! - tree `raft_meta`: vote, committed log id, last purged log id;
-//! - tree `state`: typed key spaces of records (see [`keys`]) plus the last applied log id and
-//!   membership, written in one atomic batch per applied batch;
+//! - tree `state`: typed key spaces of records (see [`keys`]) plus the last applied log id,
+//!   membership and a checksum of the records (see [`checksum`]), written in one atomic batch per
+//!   applied batch, and checked on opening;
 //! - tree `snapshot`: the current snapshot's metadata and bytes.
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
 
+mod checksum;
 pub mod codec;
 mod entry_cache;
 pub mod keys;

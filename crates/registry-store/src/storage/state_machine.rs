@@ -2,7 +2,8 @@
 //! writes the records they touched through to sled in one atomic batch per applied batch
 //! (with the last applied log id), publishes the changes, and builds / installs snapshots.
 //!
-//! A restart loads the records from sled instead of replaying the log.
+//! A restart loads the records from sled instead of replaying the log, and checks them against
+//! the checksum stored with them (a store that lost a write refuses to open and says why).
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
@@ -19,11 +20,14 @@ use openraft::ErrorSubject;
 use openraft::ErrorVerb;
 use openraft::OptionalSend;
 use openraft::RaftSnapshotBuilder;
+use parking_lot::Mutex;
 use parking_lot::RwLock;
 use serde::Deserialize;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::checksum::ChecksumIndex;
+use super::checksum::StateChecksum;
 use super::codec;
 use super::io_error;
 use super::keys;
@@ -81,6 +85,8 @@ pub struct SledStateMachine {
     revision: watch::Sender<Revision>,
     snapshot_seq: Arc<AtomicU64>,
     meters: StoreMeters,
+    /// The stored records' checksum, kept up to date with every batch written.
+    checksum: Arc<Mutex<ChecksumIndex>>,
 }
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -96,7 +102,7 @@ impl SledStateMachine {
     pub(super) fn open(db: &sled::Db, feed_history: usize, meters: StoreMeters) -> Result<Self, StorageError> {
         let tree = db.open_tree("state").map_err(read_err)?;
         let snapshots = db.open_tree("snapshot").map_err(read_err)?;
-        let applied = load_applied(&tree)?;
+        let (applied, checksum) = load_applied(&tree)?;
         let sm = Self {
             db: db.clone(),
             tree,
@@ -106,6 +112,7 @@ impl SledStateMachine {
             applied: Arc::new(RwLock::new(applied)),
             snapshot_seq: Arc::new(AtomicU64::new(0)),
             meters,
+            checksum: Arc::new(Mutex::new(checksum)),
         };
         if let Some((meta, data)) = sm.read_stored_snapshot()? {
             let loaded = sm.applied.read().last_applied;
@@ -157,10 +164,15 @@ impl SledStateMachine {
         for key in self.tree.iter().keys() {
             batch.remove(key.map_err(read_err)?);
         }
+        let mut checksum = self.checksum.lock();
+        checksum.clear();
         for entity in payload.entities {
-            batch.insert(keys::entity_key(&entity), codec::encode(&entity).map_err(write_err)?);
+            let (key, value) = (keys::entity_key(&entity), codec::encode(&entity).map_err(write_err)?);
+            checksum.put(&key, &value);
+            batch.insert(key, value);
             state.restore(entity);
         }
+        batch.insert(keys::META_CHECKSUM, codec::encode(&checksum.sum()).map_err(write_err)?);
         batch.insert(
             keys::META_LAST_APPLIED,
             codec::encode(&meta.last_log_id).map_err(write_err)?,
@@ -185,20 +197,50 @@ impl SledStateMachine {
     }
 }
 
-fn load_applied(tree: &sled::Tree) -> Result<AppliedState, StorageError> {
+/// A stored state whose records do not match their checksum.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the stored records do not match their checksum ({found} records found, {stored} recorded at revision \
+     {revision}): a write was lost or undone on disk (a full disk, say), so this state cannot be trusted. \
+     Keep the directory for inspection, start this node on an empty data directory with --join, and \
+     the leader, to which it is still a member, sends it its state"
+)]
+pub struct ChecksumMismatch {
+    found: u64,
+    stored: u64,
+    revision: u64,
+}
+
+fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex), StorageError> {
     let mut applied = AppliedState::default();
+    let mut checksum = ChecksumIndex::default();
+    let mut stored: Option<StateChecksum> = None;
     for item in tree.iter() {
         let (k, v) = item.map_err(read_err)?;
         match k.as_ref() {
             keys::META_LAST_APPLIED => applied.last_applied = codec::decode(&v).map_err(read_err)?,
             keys::META_MEMBERSHIP => applied.membership = codec::decode(&v).map_err(read_err)?,
+            keys::META_CHECKSUM => stored = Some(codec::decode(&v).map_err(read_err)?),
             _ if keys::ENTITY_PREFIXES.contains(&k[0]) => {
+                checksum.put(&k, &v);
                 applied.state.restore(codec::decode(&v).map_err(read_err)?);
             }
             _ => tracing::warn!(key = ?k, "ignoring unknown state key"),
         }
     }
-    Ok(applied)
+    match stored {
+        Some(stored) if stored != checksum.sum() => {
+            return Err(read_err(ChecksumMismatch {
+                found: checksum.sum().records,
+                stored: stored.records,
+                revision: applied.revision(),
+            }))
+        }
+        Some(_) => {}
+        // Written before checksums were kept: the first batch applied stores one.
+        None => tracing::info!("the stored state has no checksum yet; it gets one with the next write"),
+    }
+    Ok((applied, checksum))
 }
 
 impl RaftStateMachine<TypeConfig> for SledStateMachine {
@@ -265,14 +307,23 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
             );
             applied.revision()
         };
-        for change in &changes {
-            let key = keys::entity_key(&change.entity);
-            match change.kind {
-                ChangeKind::Deleted => batch.remove(key),
-                ChangeKind::Created | ChangeKind::Updated => {
-                    batch.insert(key, codec::encode(&change.entity).map_err(write_err)?)
+        {
+            let mut checksum = self.checksum.lock();
+            for change in &changes {
+                let key = keys::entity_key(&change.entity);
+                match change.kind {
+                    ChangeKind::Deleted => {
+                        checksum.remove(&key);
+                        batch.remove(key);
+                    }
+                    ChangeKind::Created | ChangeKind::Updated => {
+                        let value = codec::encode(&change.entity).map_err(write_err)?;
+                        checksum.put(&key, &value);
+                        batch.insert(key, value);
+                    }
                 }
             }
+            batch.insert(keys::META_CHECKSUM, codec::encode(&checksum.sum()).map_err(write_err)?);
         }
         self.tree.apply_batch(batch).map_err(write_err)?;
         self.feed.publish(changes);
@@ -399,5 +450,93 @@ mod tests {
         // Decided and appended in term 2: applied.
         sm.apply([entry(2, 3, eviction(&key, 1, 2))]).await.unwrap();
         assert!(sm.applied.read().state.instance(&key).is_none(), "eviction skipped");
+    }
+
+    /// A store with two instances applied, closed; the path of its directory.
+    async fn store_with_two_instances() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+        let tenant = Tenant::default();
+        for (n, id) in ["i-1", "i-2"].into_iter().enumerate() {
+            let register = Command::RegisterInstance(RegisterInstance {
+                instance: Instance::new(tenant.clone(), "svc", id, "h"),
+                create_service: Some(Service::new(tenant.clone(), "svc", "app", "svc")),
+            });
+            sm.apply([entry(1, n as u64 + 1, register)]).await.unwrap();
+        }
+        sm.db.flush().unwrap();
+        drop((log, sm));
+        wait_unlocked(dir.path());
+        dir
+    }
+
+    /// Waits (bounded) until the closed store's background flusher let go of its lock.
+    fn wait_unlocked(dir: &std::path::Path) {
+        for _ in 0..200 {
+            if sled::open(dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the store in {} stayed locked", dir.display());
+    }
+
+    fn reopen(dir: &std::path::Path) -> Result<(), String> {
+        let opened = crate::storage::open(dir, 100, &StoreMeters::default())
+            .map(drop)
+            .map_err(|e| e.to_string());
+        wait_unlocked(dir);
+        opened
+    }
+
+    /// Changes the closed store in `dir` behind the state machine's back.
+    fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
+        let db = sled::open(dir).unwrap();
+        change(&db.open_tree("state").unwrap());
+        db.flush().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_store_that_lost_or_undid_a_write_refuses_to_open_and_says_why() {
+        let intact = store_with_two_instances().await;
+        reopen(intact.path()).expect("an intact store opens");
+        reopen(intact.path()).expect("and again");
+
+        // A record lost (what a full disk did to sled: the revision stayed, instances went).
+        let lost = store_with_two_instances().await;
+        let key = keys::entity_key(&Entity::Instance(Arc::new(Instance::new(
+            Tenant::default(),
+            "svc",
+            "i-2",
+            "h",
+        ))));
+        tamper(lost.path(), |tree| {
+            tree.remove(&key).unwrap();
+        });
+        let refused = reopen(lost.path()).unwrap_err();
+        assert!(refused.contains("do not match their checksum"), "{refused}");
+        assert!(
+            refused.contains("2 records found, 3 recorded at revision 2"),
+            "{refused}"
+        );
+
+        // A record's value undone (an older value back).
+        let undone = store_with_two_instances().await;
+        let mut older = Instance::new(Tenant::default(), "svc", "i-2", "h");
+        older.host_name = "elsewhere".into();
+        let value = codec::encode(&Entity::Instance(Arc::new(older))).unwrap();
+        tamper(undone.path(), |tree| {
+            tree.insert(&key, value).unwrap();
+        });
+        assert!(reopen(undone.path()).unwrap_err().contains("checksum"));
+    }
+
+    #[tokio::test]
+    async fn a_store_written_before_checksums_opens_and_gets_one() {
+        let dir = store_with_two_instances().await;
+        tamper(dir.path(), |tree| {
+            tree.remove(keys::META_CHECKSUM).unwrap();
+        });
+        reopen(dir.path()).expect("no checksum yet: opens");
     }
 }
