@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::json;
+use serde_json::Value;
 
 use crate::support::instance;
 use crate::support::listed;
@@ -150,4 +151,116 @@ async fn the_v1_prefix_is_served_like_v2() {
         node.delete("/eureka/v1/apps/ORDERS/10.0.0.11:orders:8080").await.status,
         StatusCode::OK
     );
+}
+
+/// Netflix: `ApplicationsResource.getContainers` / `getContainerDifferential` (and
+/// `ApplicationResource.getApplication`, `AbstractVIPResource.getVipResponse`) key the cache by
+/// `EurekaAccept.fromString(X-Eureka-Accept)`; `compact` picks `CodecWrappers.JacksonJsonMini` /
+/// `JacksonXmlMini`, whose `MiniInstanceInfoMixIn` drops appGroupName, overriddenStatus, sid,
+/// countryId, the URLs, isCoordinatingDiscoveryServer, lastDirtyTimestamp, leaseInfo and
+/// metadata, and whose `AbstractEurekaJacksonCodec.addMiniConfig` keeps five AWS keys.
+#[tokio::test]
+async fn x_eureka_accept_compact_drops_the_mini_codecs_fields() {
+    let node = Node::start().await;
+    node.register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    let mut aws = instance("BILLING", "10.0.0.21", 9090);
+    aws["dataCenterInfo"] = json!({
+        "@class": "com.netflix.appinfo.AmazonInfo", "name": "Amazon",
+        "metadata": { "instance-id": "i-1", "availability-zone": "us-east-1a", "ami-id": "ami-1",
+                      "local-ipv4": "10.0.0.21", "instance-type": "m5.large" }
+    });
+    aws["sid"] = json!("sid-1");
+    aws["appGroupName"] = json!("GROUP");
+    node.register_json("BILLING", &aws).await;
+    let compact = ("x-eureka-accept", "compact");
+    const JSON: (&str, &str) = ("accept", "application/json");
+    let kept = [
+        "instanceId",
+        "hostName",
+        "app",
+        "ipAddr",
+        "status",
+        "port",
+        "securePort",
+        "dataCenterInfo",
+        "vipAddress",
+        "secureVipAddress",
+        "lastUpdatedTimestamp",
+        "actionType",
+    ];
+    let check = |apps: &Value| {
+        for app in apps["applications"]["application"].as_array().unwrap() {
+            for i in app["instance"].as_array().unwrap() {
+                let mut keys: Vec<&str> = i.as_object().unwrap().keys().map(String::as_str).collect();
+                keys.sort();
+                let mut want = kept.to_vec();
+                want.sort();
+                assert_eq!(keys, want, "{i}");
+                if i["app"] == "BILLING" {
+                    assert_eq!(
+                        i["dataCenterInfo"]["metadata"],
+                        json!({ "instance-id": "i-1", "availability-zone": "us-east-1a", "local-ipv4": "10.0.0.21" })
+                    );
+                }
+            }
+        }
+    };
+    for uri in ["/eureka/apps", "/eureka/v2/apps/", "/eureka/vips/orders"] {
+        let reply = node.send(Method::GET, uri, &[JSON, compact], Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        check(&reply.json());
+    }
+    let app = node
+        .send(
+            Method::GET,
+            "/eureka/apps/BILLING",
+            &[JSON, ("x-eureka-accept", "COMPACT")],
+            Body::empty(),
+        )
+        .await
+        .json();
+    check(&json!({ "applications": { "application": [app["application"]] } }));
+    // The delta window follows the change feed asynchronously: wait for both registrations.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let delta = node
+            .send(Method::GET, "/eureka/apps/delta", &[JSON, compact], Body::empty())
+            .await
+            .json();
+        if listed(&delta).len() == 2 {
+            check(&delta);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{delta}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let xml = node
+        .send(Method::GET, "/eureka/apps", &[compact], Body::empty())
+        .await
+        .text();
+    assert!(xml.contains("<port enabled=\"true\">8080</port>"), "{xml}");
+    for gone in [
+        "<leaseInfo>",
+        "<zone>",
+        "<overriddenstatus>",
+        "<countryId>",
+        "<lastDirtyTimestamp>",
+        "<ami-id>",
+    ] {
+        assert!(!xml.contains(gone), "{gone} in {xml}");
+    }
+    // Full (the default, and for an unknown value) still has everything, from its own cache slot.
+    for accept in [("x-eureka-accept", "full"), ("x-eureka-accept", "tiny")] {
+        let full = node
+            .send(Method::GET, "/eureka/apps", &[JSON, accept], Body::empty())
+            .await
+            .json();
+        let first = &full["applications"]["application"][0]["instance"][0];
+        assert!(
+            first["leaseInfo"].is_object() && first["metadata"].is_object(),
+            "{first}"
+        );
+    }
 }

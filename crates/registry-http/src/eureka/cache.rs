@@ -1,5 +1,5 @@
 //! Encoded Eureka payloads kept while what they show is unchanged: `/apps` and `/apps/delta` per
-//! format and revision, one app per format and the app's own revision. A hit is checked against
+//! format, detail and revision, one app per format, detail and the app's own revision. A hit is checked against
 //! a validator computed from the current state on every request, so a cached payload is never
 //! stale (D2); the cache only saves the conversion and encoding.
 
@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use registry_store::model::Revision;
 
 use super::format::Format;
+use super::wire::Detail;
 
 /// Payloads by key, each valid while its validator is unchanged. Holds at most `capacity` keys;
 /// past that, new keys are built without being kept.
@@ -56,14 +57,14 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     }
 }
 
-/// The Eureka API's payload caches.
+/// The Eureka API's payload caches, each by format and detail (`X-Eureka-Accept`).
 pub struct EurekaPayloads {
-    /// `/apps` by format, valid for one revision.
-    pub apps: PayloadCache<Format, Revision>,
-    /// `/apps/delta` by format, valid for one revision and one state of the delta window.
-    pub delta: PayloadCache<Format, (Revision, (u64, u64))>,
-    /// One app by format and upper-case name, valid for the app's own revision and size.
-    pub app: PayloadCache<(Format, String), (Revision, usize)>,
+    /// `/apps`, valid for one revision.
+    pub apps: PayloadCache<(Format, Detail), Revision>,
+    /// `/apps/delta`, valid for one revision and one state of the delta window.
+    pub delta: PayloadCache<(Format, Detail), (Revision, (u64, u64))>,
+    /// One app by upper-case name, valid for the app's own revision and size.
+    pub app: PayloadCache<(Format, Detail, String), (Revision, usize)>,
 }
 
 /// Apps whose payloads are kept (the rest are built on each request).
@@ -72,8 +73,8 @@ const APPS_KEPT: usize = 16_384;
 impl Default for EurekaPayloads {
     fn default() -> Self {
         Self {
-            apps: PayloadCache::new(2),
-            delta: PayloadCache::new(2),
+            apps: PayloadCache::new(4),
+            delta: PayloadCache::new(4),
             app: PayloadCache::new(APPS_KEPT),
         }
     }

@@ -10,9 +10,13 @@ use axum::http::HeaderValue;
 use super::json;
 use super::wire::Application;
 use super::wire::Applications;
+use super::wire::Detail;
 use super::wire::InstanceInfo;
 use super::xml;
 use super::DecodeError;
+
+/// Netflix's `EurekaAccept.HTTP_X_EUREKA_ACCEPT`.
+pub const EUREKA_ACCEPT: &str = "x-eureka-accept";
 
 /// The wire format of a response or a request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +61,11 @@ impl Format {
         }
     }
 
+    /// How much of each instance the client wants (`X-Eureka-Accept: full|compact`).
+    pub fn detail(headers: &HeaderMap) -> Detail {
+        Detail::from_header(headers.get(EUREKA_ACCEPT).and_then(|v| v.to_str().ok()))
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json",
@@ -71,17 +80,17 @@ impl Format {
         }
     }
 
-    pub fn encode_applications(self, apps: &Applications) -> Vec<u8> {
+    pub fn encode_applications(self, apps: &Applications, detail: Detail) -> Vec<u8> {
         match self {
-            Format::Json => json::encode_applications(apps),
-            Format::Xml => xml::encode_applications(apps),
+            Format::Json => json::encode_applications_as(apps, detail),
+            Format::Xml => xml::encode_applications_as(apps, detail),
         }
     }
 
-    pub fn encode_application(self, app: &Application) -> Vec<u8> {
+    pub fn encode_application(self, app: &Application, detail: Detail) -> Vec<u8> {
         match self {
-            Format::Json => json::encode_application(app),
-            Format::Xml => xml::encode_application(app),
+            Format::Json => json::encode_application_as(app, detail),
+            Format::Xml => xml::encode_application_as(app, detail),
         }
     }
 

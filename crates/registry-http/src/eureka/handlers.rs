@@ -159,16 +159,16 @@ pub async fn update_metadata(
 
 pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
+    let detail = Format::detail(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
     let view = View {
         state: &applied.state,
         settings: &e.settings,
     };
-    let bytes = e
-        .cache
-        .apps
-        .get_or_build(format, revision, || format.encode_applications(&view.all()));
+    let bytes = e.cache.apps.get_or_build((format, detail), revision, || {
+        format.encode_applications(&view.all(), detail)
+    });
     respond(format, revision, bytes)
 }
 
@@ -189,6 +189,7 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
         let _ = e.node.wait_for_revision(after.saturating_add(1), wait).await;
     }
     let format = Format::of_response(&headers);
+    let detail = Format::detail(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
     let view = View {
@@ -198,13 +199,13 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     // The window may gain entries between reading its generation and building: the payload then
     // shows slightly more than its validator says, which a delta client applies harmlessly.
     let validator = (revision, e.delta.generation());
-    let bytes = e.cache.delta.get_or_build(format, validator, || {
+    let bytes = e.cache.delta.get_or_build((format, detail), validator, || {
         let apps = Applications {
             versions_delta: revision.to_string(),
             apps_hashcode: view.hashcode(),
             applications: e.delta.applications(&view),
         };
-        format.encode_applications(&apps)
+        format.encode_applications(&apps, detail)
     });
     respond(format, revision, bytes)
 }
@@ -220,10 +221,11 @@ pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<Strin
     if validator.1 == 0 {
         return Err(EurekaError::NotFound);
     }
-    let key = (format, app.to_ascii_uppercase());
+    let detail = Format::detail(&headers);
+    let key = (format, detail, app.to_ascii_uppercase());
     let bytes = e.cache.app.get_or_build(key, validator, || {
         view.app(&app)
-            .map(|found| format.encode_application(&found))
+            .map(|found| format.encode_application(&found, detail))
             .unwrap_or_default()
     });
     Ok(respond(format, applied.revision(), bytes))
@@ -282,7 +284,8 @@ fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Res
         apps_hashcode,
         applications,
     };
-    respond(format, applied.revision(), format.encode_applications(&apps))
+    let detail = Format::detail(headers);
+    respond(format, applied.revision(), format.encode_applications(&apps, detail))
 }
 
 pub async fn vip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>) -> Response {

@@ -36,6 +36,7 @@ use super::wire::ActionType;
 use super::wire::Application;
 use super::wire::Applications;
 use super::wire::DataCenterInfo;
+use super::wire::Detail;
 use super::wire::InstanceInfo;
 use super::wire::LeaseInfo;
 use super::wire::Port;
@@ -62,19 +63,29 @@ const DEFAULT_SECURE_PORT: Port = Port {
 
 /// `{"applications":{"versions__delta":…,"apps__hashcode":…,"application":[…]}}`.
 pub fn encode_applications(apps: &Applications) -> Vec<u8> {
+    encode_applications_as(apps, Detail::Full)
+}
+
+/// [`encode_applications`] with each instance at `detail`.
+pub fn encode_applications_as(apps: &Applications, detail: Detail) -> Vec<u8> {
     let instances: usize = apps.applications.iter().map(|app| app.instances.len()).sum();
     let mut out = Vec::with_capacity(128 + instances * INSTANCE_SIZE_HINT);
     let mut root = Obj::open(&mut out);
-    write_applications(root.key("applications"), apps);
+    write_applications(root.key("applications"), apps, detail);
     root.close();
     out
 }
 
 /// `{"application":{"name":…,"instance":[…]}}`.
 pub fn encode_application(app: &Application) -> Vec<u8> {
+    encode_application_as(app, Detail::Full)
+}
+
+/// [`encode_application`] with each instance at `detail`.
+pub fn encode_application_as(app: &Application, detail: Detail) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + app.instances.len() * INSTANCE_SIZE_HINT);
     let mut root = Obj::open(&mut out);
-    write_application(root.key("application"), app);
+    write_application(root.key("application"), app, detail);
     root.close();
     out
 }
@@ -83,7 +94,7 @@ pub fn encode_application(app: &Application) -> Vec<u8> {
 pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
     let mut out = Vec::with_capacity(INSTANCE_SIZE_HINT);
     let mut root = Obj::open(&mut out);
-    write_instance(root.key("instance"), info);
+    write_instance(root.key("instance"), info, Detail::Full);
     root.close();
     out
 }
@@ -209,7 +220,7 @@ fn push_str(out: &mut Vec<u8>, text: &str) {
     serde_json::to_writer(&mut *out, text).expect("serialising a str into a Vec<u8> cannot fail");
 }
 
-fn write_array<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
+fn write_array<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
     out.push(b'[');
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
@@ -220,23 +231,28 @@ fn write_array<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
     out.push(b']');
 }
 
-fn write_applications(out: &mut Vec<u8>, apps: &Applications) {
+fn write_applications(out: &mut Vec<u8>, apps: &Applications, detail: Detail) {
     let mut obj = Obj::open(out);
     obj.text("versions__delta", &apps.versions_delta);
     obj.text("apps__hashcode", &apps.apps_hashcode);
-    write_array(obj.key("application"), &apps.applications, write_application);
+    write_array(obj.key("application"), &apps.applications, |out, app| {
+        write_application(out, app, detail)
+    });
     obj.close();
 }
 
-fn write_application(out: &mut Vec<u8>, app: &Application) {
+fn write_application(out: &mut Vec<u8>, app: &Application, detail: Detail) {
     let mut obj = Obj::open(out);
     obj.text("name", &app.name);
-    write_array(obj.key("instance"), &app.instances, write_instance);
+    write_array(obj.key("instance"), &app.instances, |out, info| {
+        write_instance(out, info, detail)
+    });
     obj.close();
 }
 
-/// The fields of spec §3, in its order.
-fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo) {
+/// The fields of spec §3, in its order (at [`Detail::Compact`], without those it leaves out).
+fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo, detail: Detail) {
+    let full = detail.is_full();
     let mut obj = Obj::open(out);
     if let Some(id) = &info.instance_id {
         obj.text("instanceId", id);
@@ -244,36 +260,46 @@ fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo) {
     obj.text("hostName", &info.host_name);
     obj.text("app", &info.app);
     obj.text("ipAddr", &info.ip_addr);
-    if let Some(sid) = info.wire_sid() {
+    if let Some(sid) = info.wire_sid().filter(|_| full) {
         obj.text("sid", sid);
     }
     obj.text("status", info.status.as_str());
-    obj.text("overriddenStatus", info.overridden_status.as_str());
+    if full {
+        obj.text("overriddenStatus", info.overridden_status.as_str());
+    }
     write_port(obj.key("port"), info.port);
     write_port(obj.key("securePort"), info.secure_port);
-    obj.int("countryId", info.country_id);
-    write_data_center(obj.key("dataCenterInfo"), &info.data_center_info);
-    if let Some(lease) = &info.lease_info {
-        write_lease(obj.key("leaseInfo"), lease);
+    if full {
+        obj.int("countryId", info.country_id);
     }
-    write_metadata(obj.key("metadata"), &info.metadata);
-    write_trailer(&mut obj, info);
+    write_data_center(obj.key("dataCenterInfo"), &info.data_center_info, detail);
+    if full {
+        if let Some(lease) = &info.lease_info {
+            write_lease(obj.key("leaseInfo"), lease);
+        }
+        write_metadata(obj.key("metadata"), &info.metadata);
+    }
+    write_trailer(&mut obj, info, detail);
     obj.close();
 }
 
 /// Everything after `metadata`: optional URLs and VIPs, then flags, timestamps and action.
-fn write_trailer(obj: &mut Obj<'_>, info: &InstanceInfo) {
+fn write_trailer(obj: &mut Obj<'_>, info: &InstanceInfo, detail: Detail) {
     for (name, value) in info.optional_text_fields() {
-        if let Some(value) = value {
+        if let Some(value) = value.filter(|_| detail.shows_text_field(name)) {
             obj.text(name, value);
         }
     }
-    obj.text(
-        "isCoordinatingDiscoveryServer",
-        bool_text(info.is_coordinating_discovery_server),
-    );
+    if detail.is_full() {
+        obj.text(
+            "isCoordinatingDiscoveryServer",
+            bool_text(info.is_coordinating_discovery_server),
+        );
+    }
     obj.int_text("lastUpdatedTimestamp", info.last_updated_timestamp);
-    obj.int_text("lastDirtyTimestamp", info.last_dirty_timestamp);
+    if detail.is_full() {
+        obj.int_text("lastDirtyTimestamp", info.last_dirty_timestamp);
+    }
     if let Some(action) = info.action_type {
         obj.text("actionType", action.as_str());
     }
@@ -290,12 +316,12 @@ fn write_port(out: &mut Vec<u8>, port: Port) {
     obj.close();
 }
 
-fn write_data_center(out: &mut Vec<u8>, data_center: &DataCenterInfo) {
+fn write_data_center(out: &mut Vec<u8>, data_center: &DataCenterInfo, detail: Detail) {
     let mut obj = Obj::open(out);
     obj.text("@class", &data_center.class);
     obj.text("name", &data_center.name);
     if data_center.has_wire_metadata() {
-        write_string_map(obj.key("metadata"), &data_center.metadata);
+        write_string_map(obj.key("metadata"), detail.data_center_entries(&data_center.metadata));
     }
     obj.close();
 }
@@ -322,9 +348,9 @@ fn write_metadata(out: &mut Vec<u8>, metadata: &BTreeMap<String, String>) {
     }
 }
 
-fn write_string_map(out: &mut Vec<u8>, map: &BTreeMap<String, String>) {
+fn write_string_map<'m>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = (&'m String, &'m String)>) {
     let mut obj = Obj::open(out);
-    for (key, value) in map {
+    for (key, value) in entries {
         obj.text(key, value);
     }
     obj.close();
@@ -932,6 +958,30 @@ pub(super) mod tests {
             r#""lastDirtyTimestamp":"-9223372036854775808","actionType":"MODIFIED","asgName":"asg-1"}}"#
         );
         assert!(encoded.ends_with(tail), "{encoded}");
+    }
+
+    #[test]
+    fn compact_keeps_the_mini_codecs_fields() {
+        let app = Application {
+            name: "PAYMENTS".into(),
+            instances: vec![rich_instance()],
+        };
+        let encoded = as_text(encode_application_as(&app, Detail::Compact));
+        let expected = concat!(
+            r#"{"application":{"name":"PAYMENTS","instance":[{"instanceId":"i-0abc \"quoted\" <tag> & 'apos'","#,
+            r#""hostName":"ip-10-1-2-3.ec2.internal","app":"PAYMENTS","ipAddr":"10.1.2.3","status":"DOWN","#,
+            r#""port":{"$":65535,"@enabled":"false"},"securePort":{"$":8443,"@enabled":"true"},"#,
+            r#""dataCenterInfo":{"@class":"com.netflix.appinfo.AmazonInfo","name":"Amazon","#,
+            r#""metadata":{"availability-zone":"eu-west-1a","instance-id":"i-0abc"}},"#,
+            r#""vipAddress":"payments,payments-v2","secureVipAddress":"payments-secure","#,
+            r#""lastUpdatedTimestamp":"9223372036854775807","actionType":"MODIFIED","asgName":"asg-1"}]}}"#
+        );
+        assert_eq!(encoded, expected);
+        assert_eq!(
+            encode_application_as(&app, Detail::Full),
+            encode_application(&app),
+            "full is the default"
+        );
     }
 
     #[test]

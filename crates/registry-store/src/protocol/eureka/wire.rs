@@ -81,6 +81,57 @@ impl ActionType {
     }
 }
 
+/// How much of each instance a reply shows: Netflix's `EurekaAccept`, asked for with the
+/// `X-Eureka-Accept` header. `Compact` is what its "mini" codecs (`JacksonJsonMini`,
+/// `JacksonXmlMini`) write: `MiniInstanceInfoMixIn` leaves out `appGroupName`,
+/// `overriddenStatus`, `sid`, `countryId`, the four URLs, `isCoordinatingDiscoveryServer`,
+/// `lastDirtyTimestamp`, `leaseInfo` and `metadata`, and AWS data-center metadata keeps only
+/// [`COMPACT_AMAZON_KEYS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Detail {
+    #[default]
+    Full,
+    Compact,
+}
+
+/// The AWS metadata keys a compact reply keeps (`AbstractEurekaJacksonCodec`'s
+/// `MINI_AMAZON_INFO_INCLUDE_KEYS`).
+pub const COMPACT_AMAZON_KEYS: [&str; 5] = [
+    "instance-id",
+    "public-ipv4",
+    "public-hostname",
+    "local-ipv4",
+    "availability-zone",
+];
+
+impl Detail {
+    /// `EurekaAccept.fromString`: `compact` in any case is compact; absent, empty or anything
+    /// else is full.
+    pub fn from_header(value: Option<&str>) -> Detail {
+        match value {
+            Some(v) if v.eq_ignore_ascii_case("compact") => Detail::Compact,
+            _ => Detail::Full,
+        }
+    }
+
+    pub fn is_full(self) -> bool {
+        self == Detail::Full
+    }
+
+    /// The data-center metadata entries shown at this detail.
+    pub fn data_center_entries(self, metadata: &BTreeMap<String, String>) -> impl Iterator<Item = (&String, &String)> {
+        metadata
+            .iter()
+            .filter(move |(key, _)| self.is_full() || COMPACT_AMAZON_KEYS.contains(&key.as_str()))
+    }
+
+    /// Whether an optional text field (by wire name) is shown at this detail: compact keeps
+    /// only the two VIP addresses of [`InstanceInfo::optional_text_fields`].
+    pub fn shows_text_field(self, name: &str) -> bool {
+        self.is_full() || name == "vipAddress" || name == "secureVipAddress"
+    }
+}
+
 /// A port and whether it is enabled (`{"$":8080,"@enabled":"true"}` / `<port enabled="true">`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Port {

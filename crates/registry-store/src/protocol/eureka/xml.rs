@@ -31,6 +31,7 @@ use super::json;
 use super::wire::Application;
 use super::wire::Applications;
 use super::wire::DataCenterInfo;
+use super::wire::Detail;
 use super::wire::InstanceInfo;
 use super::wire::LeaseInfo;
 use super::wire::Port;
@@ -60,13 +61,18 @@ const LISTS: [&str; 2] = ["application", "instance"];
 
 /// `<applications><versions__delta>…</versions__delta><apps__hashcode>…</apps__hashcode><application>…`.
 pub fn encode_applications(apps: &Applications) -> Vec<u8> {
+    encode_applications_as(apps, Detail::Full)
+}
+
+/// [`encode_applications`] with each instance at `detail`.
+pub fn encode_applications_as(apps: &Applications, detail: Detail) -> Vec<u8> {
     let instances: usize = apps.applications.iter().map(|app| app.instances.len()).sum();
     let mut out = Vec::with_capacity(128 + instances * INSTANCE_SIZE_HINT);
     open(&mut out, "applications");
     leaf(&mut out, "versions__delta", &apps.versions_delta);
     leaf(&mut out, "apps__hashcode", &apps.apps_hashcode);
     for app in &apps.applications {
-        write_application(&mut out, app);
+        write_application(&mut out, app, detail);
     }
     close(&mut out, "applications");
     out
@@ -74,15 +80,20 @@ pub fn encode_applications(apps: &Applications) -> Vec<u8> {
 
 /// `<application><name>…</name><instance>…</instance>…</application>`.
 pub fn encode_application(app: &Application) -> Vec<u8> {
+    encode_application_as(app, Detail::Full)
+}
+
+/// [`encode_application`] with each instance at `detail`.
+pub fn encode_application_as(app: &Application, detail: Detail) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + app.instances.len() * INSTANCE_SIZE_HINT);
-    write_application(&mut out, app);
+    write_application(&mut out, app, detail);
     out
 }
 
 /// `<instance>…</instance>`.
 pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
     let mut out = Vec::with_capacity(INSTANCE_SIZE_HINT);
-    write_instance(&mut out, info);
+    write_instance(&mut out, info, Detail::Full);
     out
 }
 
@@ -136,17 +147,18 @@ fn open_with_attribute(out: &mut Vec<u8>, name: &str, attribute: &str, value: &s
     out.extend_from_slice(if empty { b"\"/>" } else { b"\">" });
 }
 
-fn write_application(out: &mut Vec<u8>, app: &Application) {
+fn write_application(out: &mut Vec<u8>, app: &Application, detail: Detail) {
     open(out, "application");
     leaf(out, "name", &app.name);
     for info in &app.instances {
-        write_instance(out, info);
+        write_instance(out, info, detail);
     }
     close(out, "application");
 }
 
-/// The elements of spec §4, in its order.
-fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo) {
+/// The elements of spec §4, in its order (at [`Detail::Compact`], without those it leaves out).
+fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo, detail: Detail) {
+    let full = detail.is_full();
     open(out, "instance");
     if let Some(id) = &info.instance_id {
         leaf(out, "instanceId", id);
@@ -154,37 +166,47 @@ fn write_instance(out: &mut Vec<u8>, info: &InstanceInfo) {
     leaf(out, "hostName", &info.host_name);
     leaf(out, "app", &info.app);
     leaf(out, "ipAddr", &info.ip_addr);
-    if let Some(sid) = info.wire_sid() {
+    if let Some(sid) = info.wire_sid().filter(|_| full) {
         leaf(out, "sid", sid);
     }
     leaf(out, "status", info.status.as_str());
-    leaf(out, "overriddenstatus", info.overridden_status.as_str());
+    if full {
+        leaf(out, "overriddenstatus", info.overridden_status.as_str());
+    }
     write_port(out, "port", info.port);
     write_port(out, "securePort", info.secure_port);
-    leaf_int(out, "countryId", info.country_id);
-    write_data_center(out, &info.data_center_info);
-    if let Some(lease) = &info.lease_info {
-        write_lease(out, lease);
+    if full {
+        leaf_int(out, "countryId", info.country_id);
     }
-    write_metadata(out, &info.metadata);
-    write_trailer(out, info);
+    write_data_center(out, &info.data_center_info, detail);
+    if full {
+        if let Some(lease) = &info.lease_info {
+            write_lease(out, lease);
+        }
+        write_metadata(out, &info.metadata);
+    }
+    write_trailer(out, info, detail);
     close(out, "instance");
 }
 
 /// Everything after `metadata`: optional URLs and VIPs, then flags, timestamps and action.
-fn write_trailer(out: &mut Vec<u8>, info: &InstanceInfo) {
+fn write_trailer(out: &mut Vec<u8>, info: &InstanceInfo, detail: Detail) {
     for (name, value) in info.optional_text_fields() {
-        if let Some(value) = value {
+        if let Some(value) = value.filter(|_| detail.shows_text_field(name)) {
             leaf(out, name, value);
         }
     }
-    leaf(
-        out,
-        "isCoordinatingDiscoveryServer",
-        json::bool_text(info.is_coordinating_discovery_server),
-    );
+    if detail.is_full() {
+        leaf(
+            out,
+            "isCoordinatingDiscoveryServer",
+            json::bool_text(info.is_coordinating_discovery_server),
+        );
+    }
     leaf_int(out, "lastUpdatedTimestamp", info.last_updated_timestamp);
-    leaf_int(out, "lastDirtyTimestamp", info.last_dirty_timestamp);
+    if detail.is_full() {
+        leaf_int(out, "lastDirtyTimestamp", info.last_dirty_timestamp);
+    }
     if let Some(action) = info.action_type {
         leaf(out, "actionType", action.as_str());
     }
@@ -200,11 +222,11 @@ fn write_port(out: &mut Vec<u8>, name: &str, port: Port) {
     close(out, name);
 }
 
-fn write_data_center(out: &mut Vec<u8>, data_center: &DataCenterInfo) {
+fn write_data_center(out: &mut Vec<u8>, data_center: &DataCenterInfo, detail: Detail) {
     open_with_attribute(out, "dataCenterInfo", "class", &data_center.class, false);
     leaf(out, "name", &data_center.name);
     if data_center.has_wire_metadata() {
-        write_entries(out, &data_center.metadata);
+        write_entries(out, detail.data_center_entries(&data_center.metadata));
     }
     close(out, "dataCenterInfo");
 }
@@ -230,13 +252,14 @@ fn write_metadata(out: &mut Vec<u8>, metadata: &BTreeMap<String, String>) {
 }
 
 /// `<metadata><key>value</key>…</metadata>` with escaped key names (`<metadata/>` when empty).
-fn write_entries(out: &mut Vec<u8>, entries: &BTreeMap<String, String>) {
-    if entries.is_empty() {
+fn write_entries<'m>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = (&'m String, &'m String)>) {
+    let mut entries = entries.into_iter().peekable();
+    if entries.peek().is_none() {
         out.extend_from_slice(b"<metadata/>");
         return;
     }
     open(out, "metadata");
-    for (key, value) in entries.iter().filter(|(key, _)| !key.is_empty()) {
+    for (key, value) in entries.filter(|(key, _)| !key.is_empty()) {
         let name = encode_name(key);
         open(out, &name);
         push_escaped(out, value, false);
@@ -731,6 +754,28 @@ mod tests {
             "<actionType>MODIFIED</actionType><asgName>asg-1</asgName></instance>",
         );
         assert!(encoded.ends_with(tail), "{encoded}");
+    }
+
+    #[test]
+    fn compact_keeps_the_mini_codecs_elements() {
+        let app = Application {
+            name: "PAYMENTS".into(),
+            instances: vec![rich_instance()],
+        };
+        let encoded = as_text(encode_application_as(&app, Detail::Compact));
+        let expected = concat!(
+            "<application><name>PAYMENTS</name><instance>",
+            "<instanceId>i-0abc &quot;quoted&quot; &lt;tag&gt; &amp; &apos;apos&apos;</instanceId>",
+            "<hostName>ip-10-1-2-3.ec2.internal</hostName><app>PAYMENTS</app><ipAddr>10.1.2.3</ipAddr>",
+            "<status>DOWN</status><port enabled=\"false\">65535</port><securePort enabled=\"true\">8443</securePort>",
+            "<dataCenterInfo class=\"com.netflix.appinfo.AmazonInfo\"><name>Amazon</name><metadata>",
+            "<availability-zone>eu-west-1a</availability-zone><instance-id>i-0abc</instance-id></metadata>",
+            "</dataCenterInfo><vipAddress>payments,payments-v2</vipAddress>",
+            "<secureVipAddress>payments-secure</secureVipAddress>",
+            "<lastUpdatedTimestamp>9223372036854775807</lastUpdatedTimestamp><actionType>MODIFIED</actionType>",
+            "<asgName>asg-1</asgName></instance></application>",
+        );
+        assert_eq!(encoded, expected);
     }
 
     #[test]
