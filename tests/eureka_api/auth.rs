@@ -22,6 +22,7 @@ fn user(name: &str, role: Role, tenants: &[&str]) -> UserFile {
     UserFile {
         name: name.into(),
         password: Some(format!("{name}-password")),
+        password_argon2: None,
         password_sha256: None,
         role,
         tenants: tenants.iter().map(|t| t.to_string()).collect(),

@@ -100,10 +100,84 @@ async fn clients_over_their_rate_get_429_then_may_go_on() {
     assert_eq!(sc.status(), 429);
     let body: serde_json::Value = sc.json().await.unwrap();
     assert_eq!(body["errorCode"], "429001");
+    // `/health` is exempt: a probe learns how the node is, whatever its address's rate.
+    for _ in 0..20 {
+        let health = client.get(format!("http://{addr}/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+    }
     // The bucket refills.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let again = client.get(format!("http://{addr}/eureka/apps")).send().await.unwrap();
     assert_eq!(again.status(), 200);
+}
+
+/// Password guessing is limited per client address, whatever the general rate limit (none
+/// here): through `POST /v4/token` and through Basic credentials on any route; a password
+/// verified once is not checked (nor counted) again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guesses_are_limited_per_client() {
+    use registry_http::auth::users::Role;
+    use registry_http::auth::users::UserFile;
+    use registry_http::auth::AuthFile;
+    use registry_http::auth::AuthSettings;
+    let file = AuthFile {
+        cluster_secret: None,
+        token_ttl_secs: None,
+        users: vec![UserFile {
+            name: "orders".into(),
+            password: Some("right".into()),
+            password_argon2: None,
+            password_sha256: None,
+            role: Role::Write,
+            tenants: Vec::new(),
+        }],
+    };
+    let apis = ApiSettings {
+        auth: AuthSettings::from_file(&file, Some("a-cluster-secret-of-some-length")).unwrap(),
+        ..Default::default()
+    };
+    let node = Node::start_custom(apis, |_| {}).await;
+    let addr = node.serve().await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let guess = json!({ "name": "orders", "password": format!("guess-{n}") });
+        let r = client
+            .post(format!("http://{addr}/v4/token"))
+            .json(&guess)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.contains(&401), "{statuses:?}");
+    assert!(
+        statuses.contains(&429),
+        "guesses past the limit are refused unchecked: {statuses:?}"
+    );
+
+    let mut basic = Vec::new();
+    for n in 0..40 {
+        let r = client
+            .get(format!("http://{addr}/eureka/apps"))
+            .basic_auth("orders", Some(format!("guess-{n}")))
+            .send()
+            .await
+            .unwrap();
+        basic.push(r.status().as_u16());
+    }
+    assert!(basic.contains(&429), "{basic:?}");
+    // Once the right password was verified, using it again is not counted.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for _ in 0..40 {
+        let r = client
+            .get(format!("http://{addr}/eureka/apps"))
+            .basic_auth("orders", Some("right"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
 }
 
 /// Sends a bare HTTP/1.1 GET of `/health` on `stream` and reads the status line.

@@ -200,6 +200,7 @@ async fn guarded_node() -> Node {
     let user = |name: &str, role| UserFile {
         name: name.into(),
         password: Some(format!("{name}-password")),
+        password_argon2: None,
         password_sha256: None,
         role,
         tenants: vec!["default/default".into()],

@@ -93,7 +93,13 @@ impl RateLimit {
 ///
 /// The limit goes with the request (an extension), so that handlers of long-lived connections
 /// (WebSockets) count each frame against the same budget.
+///
+/// `/health` is exempt: probes and load balancers must learn how the node is, whatever the
+/// traffic from their address.
 pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, mut request: Request, next: Next) -> Response {
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
     let client = request
         .extensions()
         .get::<ConnectInfo<ClientAddr>>()

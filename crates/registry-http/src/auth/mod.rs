@@ -10,9 +10,12 @@ pub mod policy;
 pub mod token;
 pub mod users;
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::header;
@@ -29,10 +32,13 @@ use serde_json::json;
 
 use self::policy::Tenancy;
 use self::token::TokenKeys;
+use self::users::Checked;
 use self::users::Principal;
 use self::users::User;
 use self::users::UserFile;
 use self::users::Users;
+use crate::limits::ClientAddr;
+use crate::limits::RateLimit;
 use crate::refusal::refusal;
 use crate::refusal::Refusal;
 use crate::servicecenter::core::body;
@@ -88,11 +94,40 @@ impl AuthSettings {
     }
 }
 
+/// Password checks each client address may make: a few a second, whatever the general rate
+/// limit (guessing passwords is what it stops; a password once verified is not checked again).
+const LOGIN_ATTEMPTS_PER_SECOND: u32 = 5;
+const LOGIN_ATTEMPTS_BURST: u32 = 20;
+
+/// Per-client limits on password checks.
+#[derive(Clone)]
+pub struct LoginLimit(Arc<RateLimit>);
+
+impl std::fmt::Debug for LoginLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginLimit")
+    }
+}
+
+impl LoginLimit {
+    pub fn start() -> Self {
+        let per_second = NonZeroU32::new(LOGIN_ATTEMPTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        Self(RateLimit::start(per_second, NonZeroU32::new(LOGIN_ATTEMPTS_BURST)))
+    }
+
+    /// Whether `client` may make one more password check now (a request with no known client
+    /// address is not limited here).
+    fn admits(&self, client: Option<IpAddr>) -> bool {
+        client.is_none_or(|c| self.0.check(c).is_ok())
+    }
+}
+
 /// Checks requests against the configured users.
 #[derive(Debug, Clone)]
 pub struct Guard {
     settings: AuthSettings,
     eureka_tenant: Tenant,
+    logins: LoginLimit,
 }
 
 impl Guard {
@@ -100,11 +135,13 @@ impl Guard {
         Self {
             settings,
             eureka_tenant,
+            logins: LoginLimit::start(),
         }
     }
 
-    /// Who `headers` says is calling: Basic credentials or a bearer token.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
+    /// Who `headers` says is calling: Basic credentials or a bearer token. Password checks
+    /// from `client` beyond its login limit are refused (429) without being made.
+    pub async fn authenticate(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Principal, Refusal> {
         let missing = || Refusal::Unauthenticated("credentials are required".into());
         let value = headers
             .get(header::AUTHORIZATION)
@@ -121,12 +158,17 @@ impl Guard {
             let (name, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| Refusal::Unauthenticated("malformed Basic credentials".into()))?;
-            return self
+            return match self
                 .settings
                 .users
-                .check(name, password)
-                .cloned()
-                .ok_or_else(|| Refusal::Unauthenticated("wrong user name or password".into()));
+                .check(name, password, || self.logins.admits(client))
+                .await
+            {
+                Checked::Limited => Err(too_many_attempts()),
+                checked => checked
+                    .principal()
+                    .ok_or_else(|| Refusal::Unauthenticated("wrong user name or password".into())),
+            };
         }
         if scheme.eq_ignore_ascii_case("bearer") {
             let keys = self.settings.tokens.as_ref().ok_or_else(missing)?;
@@ -186,8 +228,10 @@ pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     let Some(role) = requirement.role else {
         return next.run(request).await;
     };
+    let client = client_of(&request);
     let checked = guard
-        .authenticate(request.headers())
+        .authenticate(request.headers(), client)
+        .await
         .and_then(|p| Guard::authorize(&p, role, &requirement.tenancy).map(|()| p));
     match checked {
         Ok(principal) => {
@@ -210,14 +254,46 @@ struct TokenRequest {
     password: String,
 }
 
-/// `POST /v4/token`: a bearer token for a user's name and password.
-pub fn routes(settings: AuthSettings) -> Router {
-    Router::new()
-        .route("/v4/token", post(issue_token))
-        .with_state(Arc::new(settings))
+/// The client address of a request, as the listener saw it.
+fn client_of(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|ConnectInfo(ClientAddr(addr))| addr.ip())
 }
 
-async fn issue_token(State(settings): State<Arc<AuthSettings>>, bytes: axum::body::Bytes) -> Response {
+fn too_many_attempts() -> Refusal {
+    Refusal::TooManyRequests {
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// What `POST /v4/token` needs: the users, and a limit on password checks per client.
+struct TokenIssuer {
+    settings: AuthSettings,
+    logins: LoginLimit,
+}
+
+/// `POST /v4/token`: a bearer token for a user's name and password.
+pub fn routes(settings: AuthSettings) -> Router {
+    let issuer = TokenIssuer {
+        settings,
+        logins: LoginLimit::start(),
+    };
+    Router::new()
+        .route("/v4/token", post(issue_token))
+        .with_state(Arc::new(issuer))
+}
+
+/// The largest token request read (a name and a password).
+const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
+
+async fn issue_token(State(issuer): State<Arc<TokenIssuer>>, request: Request) -> Response {
+    let settings = &issuer.settings;
+    let client = client_of(&request);
+    let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_TOKEN_REQUEST_BYTES).await else {
+        return ScError::invalid("the token request is not readable or too large").into_response();
+    };
     let Some(keys) = settings.tokens.as_ref().filter(|_| settings.enabled()) else {
         return ScError::invalid("authentication is not enabled on this registry: no token is needed").into_response();
     };
@@ -225,7 +301,17 @@ async fn issue_token(State(settings): State<Arc<AuthSettings>>, bytes: axum::bod
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    if settings.users.check(&request.name, &request.password).is_none() {
+    // Every request here is a password check, remembered or not: each counts.
+    if !issuer.logins.admits(client) {
+        return crate::refusal::refusal(policy::Protocol::ServiceCenter, &too_many_attempts());
+    }
+    if settings
+        .users
+        .check(&request.name, &request.password, || true)
+        .await
+        .principal()
+        .is_none()
+    {
         return ScError::new(ErrorCode::Unauthorized, "wrong user name or password").into_response();
     }
     match keys.issue(&request.name) {

@@ -65,6 +65,9 @@ enum Command {
     Drain { id: u64 },
     /// Lets a drained node stand for election again.
     Undrain { id: u64 },
+    /// Reads a password on standard input and prints its salted Argon2 hash, for a user's
+    /// `password_argon2` in the configuration (no server is asked).
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +117,9 @@ enum SnapshotAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::HashPassword) {
+        return hash_password();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -151,12 +157,37 @@ fn main() -> ExitCode {
                 SnapshotAction::Save { file } => commands::save(&client, &file, cli.json).await,
                 SnapshotAction::Restore { file } => commands::restore(&client, &file, cli.json).await,
             },
+            Command::HashPassword => unreachable!("handled before connecting"),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("registryctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `registryctl hash-password`: the first line of standard input, hashed.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("registryctl: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("registryctl: give the password on standard input");
+        return ExitCode::from(2);
+    }
+    match registry_http::auth::users::hash_password(password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("registryctl: {e}");
             ExitCode::FAILURE
         }
     }
