@@ -400,3 +400,61 @@ async fn batch_find_reports_updated_not_modified_and_failed_by_index() {
     let wrong_type = call(&node, Method::POST, "/instances/action?type=delete", Some(request)).await;
     assert_eq!(wrong_type.json()["errorCode"], "400001");
 }
+
+/// A batch request is one log entry (issue 19: 20,000 schemas in one `POST MS/schemas` were
+/// 20,000 entries written one after another): the registry's revision moves by one.
+#[tokio::test]
+async fn batch_requests_are_one_log_entry_each() {
+    let node = Node::start().await;
+    let service = create_hello(&node).await;
+    let revision = |node: &Node| {
+        let node = node.node.clone();
+        async move { node.revision() }
+    };
+    let schemas: Vec<Value> = (0..5_000)
+        .map(|n| json!({ "schemaId": format!("s{n}"), "schema": "openapi: 3.0.0", "summary": "x" }))
+        .collect();
+    let before = revision(&node).await;
+    let reply = call(
+        &node,
+        Method::POST,
+        &format!("/microservices/{service}/schemas"),
+        Some(json!({ "schemas": schemas })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(revision(&node).await, before + 1);
+    let listed = call(&node, Method::GET, &format!("/microservices/{service}/schemas"), None).await;
+    assert_eq!(listed.json()["schemas"].as_array().unwrap().len(), 5_000);
+
+    let other = call(
+        &node,
+        Method::POST,
+        "/microservices",
+        Some(json!({ "service": { "serviceName": "other", "version": "1.0.0" } })),
+    )
+    .await
+    .json()["serviceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = revision(&node).await;
+    let deleted = call(
+        &node,
+        Method::DELETE,
+        "/microservices",
+        Some(json!({ "serviceIds": [service, other, "ghost"], "force": true })),
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
+    assert_eq!(revision(&node).await, before + 1);
+    let results = deleted.json()["services"].clone();
+    assert!(
+        results[0].get("errMessage").is_none() && results[1].get("errMessage").is_none(),
+        "{results}"
+    );
+    assert!(
+        results[2]["errMessage"].as_str().unwrap().contains("does not exist"),
+        "{results}"
+    );
+}

@@ -70,6 +70,8 @@ pub enum Command {
     AddDependency(AddDependency),
     RestoreRecords(RestoreRecords),
     PutDependencies(PutDependencies),
+    ReplaceSchemas(ReplaceSchemas),
+    DeleteServices(DeleteServices),
 }
 
 impl Command {
@@ -94,6 +96,8 @@ impl Command {
             Command::AddDependency(_) => "add_dependency",
             Command::RestoreRecords(_) => "restore_records",
             Command::PutDependencies(_) => "put_dependencies",
+            Command::ReplaceSchemas(_) => "replace_schemas",
+            Command::DeleteServices(_) => "delete_services",
         }
     }
 }
@@ -272,6 +276,31 @@ pub struct AddDependency {
     pub dependency: crate::change::Dependency,
 }
 
+/// Replaces a service's whole set of schemas (ServiceCenter's `POST MS/schemas`) in one step:
+/// the listed ones written, the others removed, the service's schema list set to the listed ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplaceSchemas {
+    pub service: ServiceRef,
+    pub schemas: Vec<SchemaContent>,
+}
+
+/// One schema of a [`ReplaceSchemas`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaContent {
+    pub schema_id: String,
+    pub content: String,
+    pub summary: String,
+}
+
+/// Deletes several services (ServiceCenter's `DELETE /microservices`): each as a
+/// [`DeleteService`] would, each succeeding or refused on its own
+/// ([`CommandOutcome::Items`]), all in one log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteServices {
+    pub services: Vec<ServiceRef>,
+    pub force: bool,
+}
+
 /// Declares what consumers depend on (ServiceCenter's `POST`/`PUT /dependencies`), all at once:
 /// refused whole if a consumer does not exist. With `replace`, each named consumer's other
 /// dependencies are dropped (`PUT`); without, they are kept (`POST`).
@@ -310,6 +339,8 @@ pub enum CommandOutcome {
     Batch { applied: u64 },
     /// Refused, deterministically, on every node; state is unchanged.
     Rejected(Rejection),
+    /// Per item of a command whose items succeed or fail on their own: `None` if it took effect.
+    Items(Vec<Option<Rejection>>),
 }
 
 /// Domain refusals decided at apply time.

@@ -289,6 +289,19 @@ impl RegistryState {
             Command::AnnounceNode(c) => Ok(self.announce_node(ch, &c.node)),
             Command::AddDependency(c) => self.add_dependency(ch, &c.dependency),
             Command::PutDependencies(c) => self.put_dependencies(ch, c),
+            Command::ReplaceSchemas(c) => self.replace_schemas(ch, now, c),
+            Command::DeleteServices(c) => Ok(CommandOutcome::Items(
+                c.services
+                    .iter()
+                    .map(|service| {
+                        let one = DeleteService {
+                            service: service.clone(),
+                            force: c.force,
+                        };
+                        self.delete_service(ch, &one).err()
+                    })
+                    .collect(),
+            )),
             Command::RestoreRecords(c) => {
                 if c.into_empty && self.service_count() + self.instance_count() > 0 {
                     Err(Rejection::NotEmpty {
@@ -689,6 +702,64 @@ impl RegistryState {
             ch.push(ChangeKind::Updated, Entity::Service(s));
         }
         Ok(CommandOutcome::Applied)
+    }
+
+    fn replace_schemas(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &ReplaceSchemas,
+    ) -> Result<CommandOutcome, Rejection> {
+        let service = self.require_service(&c.service)?;
+        let listed: Vec<&str> = c.schemas.iter().map(|s| s.schema_id.as_str()).collect();
+        let stale: Vec<(ServiceRef, String)> = self
+            .schemas_of(&c.service)
+            .filter(|s| !listed.contains(&s.schema_id.as_str()))
+            .map(|s| (s.service.clone(), s.schema_id.clone()))
+            .collect();
+        let mut changed = false;
+        for key in stale {
+            if let Some(removed) = self.schemas.remove(&key) {
+                ch.push(ChangeKind::Deleted, Entity::Schema(removed));
+                changed = true;
+            }
+        }
+        for s in &c.schemas {
+            let record = Arc::new(SchemaRecord {
+                service: c.service.clone(),
+                schema_id: s.schema_id.clone(),
+                content: s.content.clone(),
+                summary: s.summary.clone(),
+            });
+            let previous = self
+                .schemas
+                .insert((c.service.clone(), s.schema_id.clone()), record.clone());
+            if previous.as_deref() != Some(&*record) {
+                let kind = if previous.is_some() {
+                    ChangeKind::Updated
+                } else {
+                    ChangeKind::Created
+                };
+                ch.push(kind, Entity::Schema(record));
+                changed = true;
+            }
+        }
+        let ids: Vec<String> = listed.iter().map(|id| id.to_string()).collect();
+        if service.schemas != ids {
+            let mut updated = (*service).clone();
+            updated.schemas = ids;
+            updated.updated_at_ms = now;
+            updated.mod_revision = ch.revision;
+            let updated = Arc::new(updated);
+            self.put_service(updated.clone());
+            ch.push(ChangeKind::Updated, Entity::Service(updated));
+            changed = true;
+        }
+        Ok(if changed {
+            CommandOutcome::Applied
+        } else {
+            CommandOutcome::Unchanged
+        })
     }
 
     fn delete_schema(&mut self, ch: &mut Changes, c: &DeleteSchema) -> Result<CommandOutcome, Rejection> {
@@ -1449,5 +1520,86 @@ mod dependency_tests {
             s.apply(6, &put(vec![on("b", "consumer")], true)).0,
             CommandOutcome::Unchanged
         );
+    }
+
+    fn proposal(command: Command) -> Proposal {
+        Proposal { at_ms: 0, command }
+    }
+
+    #[test]
+    fn a_schema_set_is_replaced_in_one_command() {
+        let mut s = RegistryState::new();
+        create(&mut s, 1, "svc", "svc");
+        let service = ServiceRef {
+            tenant: Tenant::default(),
+            id: "svc".into(),
+        };
+        let schema = |id: &str, content: &str| SchemaContent {
+            schema_id: id.into(),
+            content: content.into(),
+            summary: String::new(),
+        };
+        let replace = |schemas| {
+            proposal(Command::ReplaceSchemas(ReplaceSchemas {
+                service: service.clone(),
+                schemas,
+            }))
+        };
+        let many: Vec<SchemaContent> = (0..2_000).map(|n| schema(&format!("s{n}"), "x")).collect();
+        let (outcome, changes) = s.apply(2, &replace(many.clone()));
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(
+            changes.len(),
+            2_001,
+            "every schema and the service's list, at one revision"
+        );
+        assert_eq!(s.apply(3, &replace(many)).0, CommandOutcome::Unchanged);
+        let (outcome, changes) = s.apply(4, &replace(vec![schema("s1", "y"), schema("new", "z")]));
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(changes.iter().filter(|c| c.kind == ChangeKind::Deleted).count(), 1_999);
+        let ids: Vec<&str> = s.schemas_of(&service).map(|x| x.schema_id.as_str()).collect();
+        assert_eq!(ids, ["new", "s1"]);
+        assert_eq!(s.service(&service).unwrap().schemas, ["s1", "new"]);
+    }
+
+    #[test]
+    fn services_are_deleted_in_one_command_each_on_its_own() {
+        let mut s = RegistryState::new();
+        create(&mut s, 1, "a", "a");
+        create(&mut s, 2, "b", "b");
+        let instance = crate::model::Instance::new(Tenant::default(), "b", "b-1", "h");
+        let register = Command::RegisterInstance(RegisterInstance {
+            instance,
+            create_service: None,
+        });
+        assert_eq!(
+            s.apply(3, &proposal(register)).0,
+            CommandOutcome::Instance { existed: false }
+        );
+        let refs = ["a", "b", "ghost"].map(|id| ServiceRef {
+            tenant: Tenant::default(),
+            id: id.into(),
+        });
+        let delete = |force| {
+            proposal(Command::DeleteServices(DeleteServices {
+                services: refs.to_vec(),
+                force,
+            }))
+        };
+        assert_eq!(
+            s.apply(4, &delete(false)).0,
+            CommandOutcome::Items(vec![
+                None,
+                Some(Rejection::ServiceHasInstances("b".into())),
+                Some(Rejection::ServiceNotFound("ghost".into())),
+            ])
+        );
+        assert!(s.service(&refs[0]).is_none() && s.service(&refs[1]).is_some());
+        let (outcome, _) = s.apply(5, &delete(true));
+        assert!(
+            matches!(outcome, CommandOutcome::Items(ref items) if items[1].is_none()),
+            "{outcome:?}"
+        );
+        assert_eq!(s.instance_count(), 0);
     }
 }

@@ -132,6 +132,17 @@ pub fn validate_command(command: &Command) -> Result {
             c.protocol_fields.as_ref().map_or(Ok(()), protocol_fields)
         }
         Command::PutSchema(c) => schema(&c.service, &c.schema_id, &c.content, &c.summary),
+        Command::ReplaceSchemas(c) => {
+            count("schemas", c.schemas.len(), MAX_BATCH_ITEMS)?;
+            service_ref(&c.service)?;
+            c.schemas
+                .iter()
+                .try_for_each(|s| schema(&c.service, &s.schema_id, &s.content, &s.summary))
+        }
+        Command::DeleteServices(c) => {
+            count("services", c.services.len(), MAX_BATCH_ITEMS)?;
+            c.services.iter().try_for_each(service_ref)
+        }
         Command::DeleteSchema(c) => {
             service_ref(&c.service)?;
             id("schema_id", &c.schema_id)

@@ -15,6 +15,8 @@ use registry_store::command::DeleteSchema;
 use registry_store::command::DeleteTags;
 use registry_store::command::PutSchema;
 use registry_store::command::PutTags;
+use registry_store::command::ReplaceSchemas;
+use registry_store::command::SchemaContent;
 use serde_json::json;
 
 use super::core::body;
@@ -68,31 +70,20 @@ pub async fn put_schemas(
         .schemas
         .iter()
         .try_for_each(|s| validate::schema_id(&s.schema_id))?;
-    let stale: Vec<String> = {
-        let applied = sc.node.read();
-        applied
-            .state
-            .schemas_of(&service)
-            .map(|s| s.schema_id.clone())
-            .filter(|id| !request.schemas.iter().any(|s| &s.schema_id == id))
-            .collect()
+    // One log entry for the whole set (a batch of thousands was as many entries, one by one).
+    let command = ReplaceSchemas {
+        service,
+        schemas: request
+            .schemas
+            .into_iter()
+            .map(|s| SchemaContent {
+                schema_id: s.schema_id,
+                content: s.schema,
+                summary: s.summary,
+            })
+            .collect(),
     };
-    for s in request.schemas {
-        let command = PutSchema {
-            service: service.clone(),
-            schema_id: s.schema_id,
-            content: s.schema,
-            summary: s.summary,
-        };
-        sc.write(Command::PutSchema(command)).await?;
-    }
-    for schema_id in stale {
-        sc.write(Command::DeleteSchema(DeleteSchema {
-            service: service.clone(),
-            schema_id,
-        }))
-        .await?;
-    }
+    sc.write(Command::ReplaceSchemas(command)).await?;
     Ok(done())
 }
 

@@ -15,6 +15,7 @@ use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::command::CreateService;
 use registry_store::command::DeleteService;
+use registry_store::command::DeleteServices;
 use registry_store::command::PutTags;
 use registry_store::command::UpdateService;
 use registry_store::model::ServiceKey;
@@ -298,20 +299,37 @@ pub async fn delete_many(
     if request.service_ids.is_empty() {
         return Err(ScError::invalid("field 'serviceIds' must not be empty"));
     }
-    let mut results = Vec::new();
-    for id in request.service_ids {
-        let outcome = delete_one(
-            &sc,
-            ServiceRef {
-                tenant: tenant.clone(),
-                id: id.as_str().into(),
-            },
-            request.force,
-        )
-        .await;
-        let err = outcome.err().map(|e| e.to_string()).unwrap_or_default();
-        results.push(json!({ "serviceId": id, "errMessage": err }));
-    }
+    // One log entry for the batch; each service is deleted or refused on its own.
+    let services: Vec<ServiceRef> = request
+        .service_ids
+        .iter()
+        .map(|id| ServiceRef {
+            tenant: tenant.clone(),
+            id: id.as_str().into(),
+        })
+        .collect();
+    let outcome = sc
+        .write(Command::DeleteServices(DeleteServices {
+            services,
+            force: request.force,
+        }))
+        .await?;
+    let CommandOutcome::Items(items) = outcome else {
+        return Err(ScError::new(
+            ErrorCode::Internal,
+            format!("unexpected outcome {outcome:?}"),
+        ));
+    };
+    let results: Vec<_> = request
+        .service_ids
+        .iter()
+        .zip(items)
+        // `errMessage` only for a refused one (cari's `DelServicesRspInfo`, `omitempty`).
+        .map(|(id, refused)| match refused {
+            Some(r) => json!({ "serviceId": id, "errMessage": ScError::from(r).to_string() }),
+            None => json!({ "serviceId": id }),
+        })
+        .collect();
     Ok(json(&json!({ "services": results })))
 }
 
