@@ -23,6 +23,12 @@
 //! - a value of the wrong shape (an array for `hostName`, `"abc"` for a port, 70000 for a port) is
 //!   [`DecodeError::InvalidField`]; nothing panics.
 //!
+//! **Caps** (issue 19, attack 2): before parsing, one pass over the bytes refuses nesting deeper
+//! than [`MAX_DEPTH`] and a registration of more than [`MAX_VALUES`] values; a metadata map of
+//! more than [`MAX_METADATA_ENTRIES`] entries is refused too, each as
+//! [`DecodeError::OverLimit`]. A real client's registration has fewer than 100 values, nests
+//! four deep (`instance` → `dataCenterInfo` → `metadata`) and an `/apps` document eight deep.
+//!
 //! The XML reader ([`super::xml`]) maps its element tree onto this same shape and reuses
 //! `instance_from_map` / `applications_from_map`, so both formats share one set of rules.
 
@@ -45,6 +51,17 @@ use super::wire::EMPTY_MAP_CLASS;
 use super::DecodeError;
 
 const FORMAT: &str = "JSON";
+
+/// Deepest nesting of objects and arrays (of elements, in XML) a body may have.
+pub const MAX_DEPTH: usize = 32;
+
+/// Most entries in one metadata map (the store keeps at most `validate::MAX_MAP_ENTRIES`, 512).
+pub const MAX_METADATA_ENTRIES: usize = 1_000;
+
+/// Most values in one registration body (counted as opening brackets and commas outside
+/// strings, so never more than there are). `/apps` documents, which a followed registry sends,
+/// grow with its instances and have no such cap: the HTTP client's body limit bounds them.
+pub const MAX_VALUES: usize = 10_000;
 
 /// Rough size of one encoded instance, to allocate once.
 const INSTANCE_SIZE_HINT: usize = 1280;
@@ -101,7 +118,7 @@ pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
 
 /// Reads `{"instance":{…}}` or the bare instance object.
 pub fn decode_instance(body: &[u8]) -> Result<InstanceInfo, DecodeError> {
-    let value = parse(body)?;
+    let value = parse(body, MAX_VALUES)?;
     let map = unwrap_root(&value, "instance").ok_or(DecodeError::MissingRoot {
         format: FORMAT,
         expected: "instance",
@@ -111,7 +128,7 @@ pub fn decode_instance(body: &[u8]) -> Result<InstanceInfo, DecodeError> {
 
 /// Reads `{"applications":{…}}` or the bare object, as another Eureka server sends it.
 pub fn decode_applications(body: &[u8]) -> Result<Applications, DecodeError> {
-    let value = parse(body)?;
+    let value = parse(body, usize::MAX)?;
     let map = unwrap_root(&value, "applications").ok_or(DecodeError::MissingRoot {
         format: FORMAT,
         expected: "applications",
@@ -358,11 +375,59 @@ fn write_string_map<'m>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = (&'
 
 // ---- reading -------------------------------------------------------------------------------
 
-fn parse(body: &[u8]) -> Result<Value, DecodeError> {
+/// A body past one of the caps.
+pub(super) fn over_limit(format: &'static str, reason: impl ToString) -> DecodeError {
+    DecodeError::OverLimit {
+        format,
+        reason: reason.to_string(),
+    }
+}
+
+fn parse(body: &[u8], max_values: usize) -> Result<Value, DecodeError> {
+    check_shape(body, max_values)?;
     serde_json::from_slice(body).map_err(|err| DecodeError::Malformed {
         format: FORMAT,
         reason: err.to_string(),
     })
+}
+
+/// One pass over the bytes before any value is built: nesting deeper than [`MAX_DEPTH`], or more
+/// than `max_values` opening brackets and commas outside strings, is refused. What is malformed
+/// is left to the parser.
+fn check_shape(body: &[u8], max_values: usize) -> Result<(), DecodeError> {
+    let mut depth = 0usize;
+    let mut values = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(over_limit(FORMAT, format!("nested deeper than {MAX_DEPTH}")));
+                }
+                values += 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => values += 1,
+            _ => continue,
+        }
+        if values > max_values {
+            return Err(over_limit(FORMAT, format!("more than {max_values} values")));
+        }
+    }
+    Ok(())
 }
 
 /// `{"<root>": {…}}` → the inner object (also a one-element array of it); a bare object → itself.
@@ -516,6 +581,12 @@ impl<'v> Fields<'v> {
         let Some(map) = self.object(name)? else {
             return Ok(BTreeMap::new());
         };
+        if map.map.len() > MAX_METADATA_ENTRIES {
+            return Err(over_limit(
+                self.format,
+                format!("more than {MAX_METADATA_ENTRIES} {name} entries"),
+            ));
+        }
         let mut entries = BTreeMap::new();
         for (key, value) in map.map {
             if key == "@class" {
@@ -1312,5 +1383,102 @@ pub(super) mod tests {
             }
         }
         assert!(decoded > 0, "some byte flips inside strings still decode");
+    }
+
+    /// A registration with `entries` metadata entries under `map` (`metadata`, or
+    /// `dataCenterInfo`'s).
+    fn with_metadata(entries: usize, data_center: bool) -> String {
+        let map: Vec<String> = (0..entries).map(|i| format!("\"k{i}\":\"v\"")).collect();
+        let map = format!("{{{}}}", map.join(","));
+        if data_center {
+            format!(r#"{{"instance":{{"hostName":"h","dataCenterInfo":{{"name":"MyOwn","metadata":{map}}}}}}}"#)
+        } else {
+            format!(r#"{{"instance":{{"hostName":"h","metadata":{map}}}}}"#)
+        }
+    }
+
+    /// A registration with an unknown field nested so that the body is `depth` deep.
+    fn nested(depth: usize) -> String {
+        let inner = depth - 2;
+        format!(r#"{{"instance":{{"x":{}{}}}}}"#, "[".repeat(inner), "]".repeat(inner))
+    }
+
+    fn refusal(body: &str) -> String {
+        match decode_instance(body.as_bytes()) {
+            Err(DecodeError::OverLimit { format: "JSON", reason }) => reason,
+            other => panic!("{}…: {other:?}", &body[..body.len().min(60)]),
+        }
+    }
+
+    /// Issue 19, attack 2, in JSON: the same caps as the XML reader (durations printed only:
+    /// `cargo test -p registry-store --lib protocol::eureka::json::tests::caps -- --nocapture`).
+    #[test]
+    fn caps_refuse_attack_bodies() {
+        let cases = [
+            ("nested 100k deep", nested(100_000), "nested deeper than 32"),
+            (
+                "100k metadata entries",
+                with_metadata(100_000, false),
+                "more than 10000 values",
+            ),
+            (
+                "100k values",
+                format!(r#"{{"instance":{{"x":[{}0]}}}}"#, "0,".repeat(100_000)),
+                "more than 10000 values",
+            ),
+        ];
+        for (name, body, reason) in cases {
+            let started = std::time::Instant::now();
+            let got = refusal(&body);
+            println!("{name} ({} bytes): refused in {:?}", body.len(), started.elapsed());
+            assert_eq!(got, reason, "{name}");
+        }
+
+        decode_instance(nested(MAX_DEPTH).as_bytes()).expect("32 deep");
+        assert_eq!(refusal(&nested(MAX_DEPTH + 1)), "nested deeper than 32");
+        for data_center in [false, true] {
+            let info = decode_instance(with_metadata(MAX_METADATA_ENTRIES, data_center).as_bytes()).expect("1000");
+            let map = if data_center {
+                &info.data_center_info.metadata
+            } else {
+                &info.metadata
+            };
+            assert_eq!(map.len(), MAX_METADATA_ENTRIES);
+            assert_eq!(
+                refusal(&with_metadata(MAX_METADATA_ENTRIES + 1, data_center)),
+                "more than 1000 metadata entries"
+            );
+        }
+        let err = decode_instance(nested(40).as_bytes()).expect_err("deep");
+        assert_eq!(err.to_string(), "JSON body refused: nested deeper than 32");
+    }
+
+    #[test]
+    fn brackets_and_commas_inside_strings_are_not_counted() {
+        let tricky = format!(
+            r#"{{"instance":{{"hostName":"{}","app":"a\"[{{,\\","ipAddr":"\\"}}}}"#,
+            "[{,".repeat(20_000)
+        );
+        let info = decode_instance(tricky.as_bytes()).expect("strings are text");
+        assert_eq!(info.app, "a\"[{,\\");
+        assert_eq!(info.ip_addr, "\\");
+        // Malformed JSON is still the parser's to report.
+        assert!(matches!(
+            decode_instance(b"{\"instance\":]]]"),
+            Err(DecodeError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn applications_have_no_value_cap() {
+        let instance = encode_instance(&rich_instance());
+        let instance = std::str::from_utf8(&instance).expect("utf-8");
+        let instance = &instance["{\"instance\":".len()..instance.len() - 1];
+        let body = format!(
+            r#"{{"applications":{{"application":[{{"name":"PAYMENTS","instance":[{}]}}]}}}}"#,
+            vec![instance; 1_000].join(",")
+        );
+        let apps = decode_applications(body.as_bytes()).expect("a thousand instances");
+        assert_eq!(apps.applications[0].instances.len(), 1_000);
     }
 }

@@ -21,6 +21,10 @@ pub enum DecodeError {
         format: &'static str,
         expected: &'static str,
     },
+    /// Readable, but past one of the decoders' caps (attributes, depth, elements, metadata
+    /// entries): refused before it costs more than reading it once (issue 19, attack 2).
+    #[error("{format} body refused: {reason}")]
+    OverLimit { format: &'static str, reason: String },
     #[error("{format} field `{field}`: {reason}")]
     InvalidField {
         format: &'static str,

@@ -10,12 +10,21 @@
 //! XStream we also escape `:` (namespace-aware parsers reject undeclared prefixes). A metadata
 //! entry with an empty key cannot be written as an element and is left out.
 //!
-//! **Input** is parsed with quick-xml into a small element tree (depth-limited, any whitespace or
+//! **Input** is parsed with quick-xml into a small element tree (any whitespace or
 //! indentation, comments, declaration, CDATA, character references), then mapped onto the JSON
 //! shape — attributes become `@name`, a leaf's text becomes a string (or `$` next to attributes),
 //! metadata names are un-escaped, repeated `application` / `instance` become arrays — and read by
 //! [`super::json`]'s lenient reader, so `overriddenStatus` / `overriddenstatus`, missing
 //! attributes, defaults and every other rule are the same as for JSON.
+//!
+//! **Caps** (issue 19, attack 2: one `<instance>` with 100,000 attributes took 10 s, because
+//! quick-xml's duplicate-attribute check compares each attribute with all those before it). The
+//! tree is built in one pass that refuses, as [`DecodeError::OverLimit`], an element with more
+//! than [`MAX_ATTRIBUTES`] attributes (so our own duplicate check is at most 2,016 comparisons),
+//! nesting deeper than [`MAX_DEPTH`], more than [`MAX_ELEMENTS`] elements in a registration
+//! ([`MAX_APPLICATIONS_ELEMENTS`] in an `<applications>` document) and a `<metadata>` with more
+//! than [`MAX_METADATA_ENTRIES`] entries. Real clients' registrations have fewer than 100
+//! elements, a handful of attributes and nest four deep.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -43,8 +52,18 @@ const FORMAT: &str = "XML";
 /// Rough size of one encoded instance, to allocate once.
 const INSTANCE_SIZE_HINT: usize = 1536;
 
-/// Deeper documents are rejected (Eureka's own nest five levels).
-const MAX_DEPTH: usize = 32;
+pub use super::json::MAX_DEPTH;
+pub use super::json::MAX_METADATA_ENTRIES;
+
+/// Most attributes on one element (Eureka writes at most one: `enabled`, `class`).
+pub const MAX_ATTRIBUTES: usize = 64;
+
+/// Most elements in one `<instance>` document (a real registration has fewer than 100; one with
+/// [`MAX_METADATA_ENTRIES`] metadata entries in both maps still fits).
+pub const MAX_ELEMENTS: usize = 10_000;
+
+/// Most elements in one `<applications>` document: about 20,000 instances' worth.
+pub const MAX_APPLICATIONS_ELEMENTS: usize = 1_000_000;
 
 /// Elements that are always objects, even when empty (`<leaseInfo/>`, `<metadata/>`).
 const CONTAINERS: [&str; 6] = [
@@ -99,13 +118,13 @@ pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
 
 /// Reads an `<instance>` document.
 pub fn decode_instance(body: &[u8]) -> Result<InstanceInfo, DecodeError> {
-    let root = parse_root(body, "instance")?;
+    let root = parse_root(body, "instance", MAX_ELEMENTS)?;
     json::instance_from_map(&to_map(&root, false), FORMAT)
 }
 
 /// Reads an `<applications>` document, as another Eureka server sends it.
 pub fn decode_applications(body: &[u8]) -> Result<Applications, DecodeError> {
-    let root = parse_root(body, "applications")?;
+    let root = parse_root(body, "applications", MAX_APPLICATIONS_ELEMENTS)?;
     json::applications_from_map(&to_map(&root, false), FORMAT)
 }
 
@@ -402,13 +421,31 @@ fn malformed(reason: impl ToString) -> DecodeError {
     }
 }
 
+fn over_limit(reason: impl ToString) -> DecodeError {
+    json::over_limit(FORMAT, reason)
+}
+
+/// What a parse did, counted so tests can show it grows with the input and no faster.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+struct Work {
+    /// Events read from quick-xml (start and end tags, text, references, ...).
+    events: usize,
+    /// Elements opened.
+    elements: usize,
+    /// Attributes read.
+    attributes: usize,
+    /// Attribute names compared in the duplicate check.
+    comparisons: usize,
+}
+
 /// The document's root element, which must be called `expected`.
-fn parse_root(body: &[u8], expected: &'static str) -> Result<Element, DecodeError> {
+fn parse_root(body: &[u8], expected: &'static str, max_elements: usize) -> Result<Element, DecodeError> {
     let missing = DecodeError::MissingRoot {
         format: FORMAT,
         expected,
     };
-    let root = parse(body)?.ok_or_else(|| missing.clone())?;
+    let root = parse(body, max_elements, &mut Work::default())?.ok_or_else(|| missing.clone())?;
     if root.name == expected {
         Ok(root)
     } else {
@@ -416,19 +453,32 @@ fn parse_root(body: &[u8], expected: &'static str) -> Result<Element, DecodeErro
     }
 }
 
-/// The first complete top-level element of `body`; `None` if there is none at all.
-fn parse(body: &[u8]) -> Result<Option<Element>, DecodeError> {
+/// The first complete top-level element of `body`; `None` if there is none at all. One pass,
+/// each event handled in constant time but for its own text and (at most [`MAX_ATTRIBUTES`])
+/// attributes; past a cap it stops at once.
+fn parse(body: &[u8], max_elements: usize, work: &mut Work) -> Result<Option<Element>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(malformed)?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
     let mut open: Vec<Element> = Vec::new();
     loop {
-        match reader.read_event().map_err(malformed)? {
+        let event = reader.read_event().map_err(malformed)?;
+        work.events += 1;
+        match event {
             Event::Start(start) => {
                 if open.len() >= MAX_DEPTH {
-                    return Err(malformed(format!("elements nested deeper than {MAX_DEPTH}")));
+                    return Err(over_limit(format!("elements nested deeper than {MAX_DEPTH}")));
                 }
-                open.push(start_element(&start)?);
+                work.elements += 1;
+                if work.elements > max_elements {
+                    return Err(over_limit(format!("more than {max_elements} elements")));
+                }
+                if let Some(parent) = open.last().filter(|parent| parent.name == "metadata") {
+                    if parent.children.len() >= MAX_METADATA_ENTRIES {
+                        return Err(over_limit(format!("more than {MAX_METADATA_ENTRIES} metadata entries")));
+                    }
+                }
+                open.push(start_element(&start, work)?);
             }
             Event::End(_) => {
                 let done = open.pop().ok_or_else(|| malformed("unexpected end tag"))?;
@@ -459,13 +509,36 @@ fn parse(body: &[u8]) -> Result<Option<Element>, DecodeError> {
     }
 }
 
-fn start_element(start: &BytesStart<'_>) -> Result<Element, DecodeError> {
+/// The element's name and attributes. quick-xml's own duplicate check is off (it compares each
+/// attribute with every one before it, whatever their number); ours does the same within the
+/// [`MAX_ATTRIBUTES`] cap.
+fn start_element(start: &BytesStart<'_>, work: &mut Work) -> Result<Element, DecodeError> {
     let name = std::str::from_utf8(start.name().as_ref())
         .map_err(malformed)?
         .to_owned();
     let mut attributes = Vec::new();
-    for attribute in start.attributes() {
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut iter = start.attributes();
+    iter.with_checks(false);
+    for attribute in iter {
         let attribute = attribute.map_err(malformed)?;
+        work.attributes += 1;
+        if keys.len() >= MAX_ATTRIBUTES {
+            return Err(over_limit(format!(
+                "element <{name}> has more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let qualified = attribute.key.into_inner();
+        for key in &keys {
+            work.comparisons += 1;
+            if *key == qualified {
+                return Err(malformed(format!(
+                    "duplicate attribute `{}` on <{name}>",
+                    String::from_utf8_lossy(qualified)
+                )));
+            }
+        }
+        keys.push(qualified);
         let key = std::str::from_utf8(attribute.key.local_name().as_ref())
             .map_err(malformed)?
             .to_owned();
@@ -1071,7 +1144,7 @@ mod tests {
         );
         assert!(matches!(
             decode_instance(deep.as_bytes()),
-            Err(DecodeError::Malformed { .. })
+            Err(DecodeError::OverLimit { .. })
         ));
         assert!(matches!(
             decode_instance(b"<instance>\xff</instance>"),
@@ -1116,5 +1189,184 @@ mod tests {
             }
         }
         assert!(decoded > 0, "some byte flips inside text still decode");
+    }
+}
+
+/// Issue 19, attack 2: bodies built to make the reader work hard are refused at a cap, and the
+/// reader's work grows with the input and no faster. Durations are printed, never asserted
+/// (`cargo test -p registry-store --lib protocol::eureka::xml::caps -- --nocapture`).
+#[cfg(test)]
+mod caps {
+    use std::time::Instant;
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    const N: usize = 100_000;
+
+    /// `<instance a0="x" a1="x" …/>` with `n` attributes.
+    fn attributes(n: usize) -> String {
+        let attributes: String = (0..n).map(|i| format!(" a{i}=\"x\"")).collect();
+        format!("<instance{attributes}/>")
+    }
+
+    /// A registration with `entries` metadata entries.
+    fn metadata(entries: usize) -> String {
+        let entries: String = (0..entries).map(|i| format!("<k{i}>v</k{i}>")).collect();
+        format!("<instance><hostName>h</hostName><metadata>{entries}</metadata></instance>")
+    }
+
+    /// `<instance>` holding `depth - 1` nested elements.
+    fn nested(depth: usize) -> String {
+        format!(
+            "<instance>{}{}</instance>",
+            "<a>".repeat(depth - 1),
+            "</a>".repeat(depth - 1)
+        )
+    }
+
+    /// `<instance>` holding `children` copies of `child`.
+    fn repeated(child: &str, children: usize) -> String {
+        format!("<instance>{}</instance>", child.repeat(children))
+    }
+
+    fn refusal(body: &str) -> String {
+        match decode_instance(body.as_bytes()) {
+            Err(DecodeError::OverLimit { format: "XML", reason }) => reason,
+            other => panic!("{}…: {other:?}", &body[..body.len().min(60)]),
+        }
+    }
+
+    #[test]
+    fn attack_bodies_refused_at_a_cap() {
+        let cases = [
+            (
+                "100k attributes",
+                attributes(N),
+                "element <instance> has more than 64 attributes",
+            ),
+            ("nested 100k deep", nested(N), "elements nested deeper than 32"),
+            ("100k metadata entries", metadata(N), "more than 1000 metadata entries"),
+            (
+                "100k sibling <metadata>",
+                repeated("<metadata/>", N),
+                "more than 10000 elements",
+            ),
+            (
+                "100k <hostName>",
+                repeated("<hostName>h</hostName>", N),
+                "more than 10000 elements",
+            ),
+            (
+                "100k <instance>",
+                repeated("<instance/>", N),
+                "more than 10000 elements",
+            ),
+        ];
+        for (name, body, reason) in cases {
+            let started = Instant::now();
+            let got = refusal(&body);
+            println!("{name} ({} bytes): refused in {:?}", body.len(), started.elapsed());
+            assert_eq!(got, reason, "{name}");
+        }
+        let err = decode_instance(attributes(N).as_bytes()).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "XML body refused: element <instance> has more than 64 attributes"
+        );
+    }
+
+    #[test]
+    fn up_to_each_cap_is_read() {
+        let info = decode_instance(attributes(MAX_ATTRIBUTES).as_bytes()).expect("64 attributes");
+        assert_eq!(info.host_name, "");
+        refusal(&attributes(MAX_ATTRIBUTES + 1));
+
+        decode_instance(nested(MAX_DEPTH).as_bytes()).expect("32 deep");
+        refusal(&nested(MAX_DEPTH + 1));
+
+        let info = decode_instance(metadata(MAX_METADATA_ENTRIES).as_bytes()).expect("1000 entries");
+        assert_eq!(info.metadata.len(), MAX_METADATA_ENTRIES);
+        refusal(&metadata(MAX_METADATA_ENTRIES + 1));
+        // The same key a thousand and one times is still a thousand and one entries.
+        refusal(&repeated(
+            &format!("<metadata>{}</metadata>", "<k>v</k>".repeat(MAX_METADATA_ENTRIES + 1)),
+            1,
+        ));
+
+        // The root and 9,999 others.
+        decode_instance(repeated("<x/>", MAX_ELEMENTS - 1).as_bytes()).expect("10,000 elements");
+        refusal(&repeated("<x/>", MAX_ELEMENTS));
+        // <applications> has room for a large registry.
+        let apps = format!(
+            "<applications>{}</applications>",
+            "<application><name>A</name><instance/></application>".repeat(5_000)
+        );
+        assert_eq!(
+            decode_applications(apps.as_bytes()).expect("read").applications.len(),
+            5_000
+        );
+    }
+
+    #[test]
+    fn duplicate_attributes_still_malformed() {
+        let err = decode_instance(b"<instance><port a=\"1\" b=\"2\" a=\"3\">1</port></instance>").expect_err("dup");
+        assert_eq!(
+            err,
+            DecodeError::Malformed {
+                format: "XML",
+                reason: "duplicate attribute `a` on <port>".into()
+            }
+        );
+        // Same local name under different prefixes: distinct attributes, as quick-xml saw them.
+        decode_instance(b"<instance><port x:enabled=\"true\" y:enabled=\"true\">1</port></instance>").expect("read");
+    }
+
+    fn work(body: &str, max_elements: usize) -> Work {
+        let mut work = Work::default();
+        let _ = parse(body.as_bytes(), max_elements, &mut work);
+        work
+    }
+
+    /// `<applications>` holding `n` elements of 64 attributes each.
+    fn wide_elements(n: usize) -> String {
+        let element = attributes(MAX_ATTRIBUTES).replace("<instance", "<e");
+        format!("<applications>{}</applications>", element.repeat(n))
+    }
+
+    #[test]
+    fn work_grows_with_the_input() {
+        let small = work(&wide_elements(100), MAX_APPLICATIONS_ELEMENTS);
+        let large = work(&wide_elements(1_000), MAX_APPLICATIONS_ELEMENTS);
+        assert_eq!(small.elements, 101);
+        assert_eq!(large.elements, 1_001);
+        // 64 attributes: 64 × 63 / 2 name comparisons each, ten times the elements ten times the
+        // comparisons (the old check did the same per element, but without a cap on 64).
+        assert_eq!(small.comparisons, 100 * 2_016);
+        assert_eq!(large.comparisons, 1_000 * 2_016);
+        assert_eq!(large.attributes, 10 * small.attributes);
+        // Start, end per element, plus the root's and the end of the document.
+        assert_eq!((small.events, large.events), (2 * 101, 2 * 1_001));
+
+        // One element with 10,000 or 100,000 attributes: the same bounded work, then refused.
+        let ten_thousand = work(&attributes(10_000), MAX_ELEMENTS);
+        let hundred_thousand = work(&attributes(N), MAX_ELEMENTS);
+        assert_eq!(ten_thousand, hundred_thousand);
+        assert_eq!(
+            hundred_thousand,
+            Work {
+                events: 1,
+                elements: 1,
+                attributes: MAX_ATTRIBUTES + 1,
+                comparisons: 2_016
+            }
+        );
+
+        // Repeated elements: stopped at the cap whatever follows.
+        let at_cap = work(&repeated("<x/>", 20_000), MAX_ELEMENTS);
+        let far_past = work(&repeated("<x/>", N), MAX_ELEMENTS);
+        assert_eq!(at_cap, far_past);
+        assert_eq!(far_past.elements, MAX_ELEMENTS + 1);
     }
 }
