@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod delta;
 mod errors;
+mod hostile_bodies;
 mod limits;
 mod peer;
 mod reads;

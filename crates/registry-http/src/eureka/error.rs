@@ -9,6 +9,7 @@ use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 
 use super::format::Format;
+use super::DecodeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EurekaError {
@@ -30,6 +31,18 @@ pub enum EurekaError {
     /// The cluster could not take the write now: 503, so clients retry elsewhere.
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl EurekaError {
+    /// A body that could not be read: one past a decoder's cap (too many attributes, elements,
+    /// metadata entries, or too deep) is 400 with the reason as plain text, like [`Self::Invalid`];
+    /// anything else is [`Self::Unparseable`] in the client's format.
+    pub fn from_decode(format: Format, err: DecodeError) -> Self {
+        match err {
+            DecodeError::OverLimit { .. } => EurekaError::Invalid(err.to_string()),
+            _ => EurekaError::Unparseable(format),
+        }
+    }
 }
 
 impl From<NodeError> for EurekaError {

@@ -58,7 +58,7 @@ pub async fn register(
     let format = Format::of_request(&headers).ok_or(EurekaError::UnsupportedMediaType)?;
     let info = format
         .decode_instance(&body)
-        .map_err(|_| EurekaError::Unparseable(format))?;
+        .map_err(|err| EurekaError::from_decode(format, err))?;
     e.register(&app, info).await?;
     Ok(StatusCode::NO_CONTENT)
 }
