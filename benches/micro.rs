@@ -61,6 +61,7 @@ fn encoders(c: &mut Criterion) {
     let view = View {
         state: &state,
         settings: &settings,
+        leases: None,
     };
     let app = view.app("BENCH-7").expect("registered");
     c.bench_function("eureka: one app (10 instances) as JSON", |b| {
@@ -123,7 +124,12 @@ fn dashboard(c: &mut Criterion) {
     c.bench_function("dashboard: overview of 10k instances, 2,000 listed", |b| {
         b.iter(|| {
             let records = Records::take(&state, INSTANCES);
-            black_box(registry_view(records, &Filter::default(), (Vec::new(), Vec::new())))
+            black_box(registry_view(
+                records,
+                &Filter::default(),
+                (Vec::new(), Vec::new()),
+                None,
+            ))
         })
     });
     let search = Filter {
@@ -133,7 +139,7 @@ fn dashboard(c: &mut Criterion) {
     c.bench_function("dashboard: overview of 10k instances, searched", |b| {
         b.iter(|| {
             let records = Records::take(&state, INSTANCES);
-            black_box(registry_view(records, &search, (Vec::new(), Vec::new())))
+            black_box(registry_view(records, &search, (Vec::new(), Vec::new()), None))
         })
     });
 }

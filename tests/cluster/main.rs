@@ -20,6 +20,7 @@ mod membership;
 mod metrics;
 mod prometheus_sd;
 mod registryctl;
+mod renewal_times;
 mod replay;
 mod restart;
 mod restore;

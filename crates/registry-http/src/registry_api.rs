@@ -22,6 +22,7 @@ use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
 use registry_store::model::LeaseSettings;
+use registry_store::model::Millis;
 use registry_store::model::Properties;
 use registry_store::model::Service;
 use registry_store::model::Tenant;
@@ -199,7 +200,19 @@ impl ListQuery {
 #[derive(Serialize)]
 struct InstanceList {
     revision: u64,
-    instances: Vec<Instance>,
+    instances: Vec<ListedInstance>,
+}
+
+/// An instance with the leader's last renewal of its lease and when it expires, when known
+/// (this node's copy of the leader's lease times).
+#[derive(Serialize)]
+struct ListedInstance {
+    #[serde(flatten)]
+    instance: Instance,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_renewal_ms: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_expires_ms: Option<Millis>,
 }
 
 async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> Result<Json<InstanceList>, ApiError> {
@@ -208,12 +221,21 @@ async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> R
         node.read_barrier().await?;
     }
     let applied = node.read();
-    let instances = applied
-        .state
-        .instances()
-        .filter(|i| q.admits(tenant.as_ref(), i))
-        .map(|i| (**i).clone())
-        .collect();
+    let instances = node.lease_times().with(|lease_of| {
+        applied
+            .state
+            .instances()
+            .filter(|i| q.admits(tenant.as_ref(), i))
+            .map(|i| {
+                let lease = lease_of(&i.key());
+                ListedInstance {
+                    instance: (**i).clone(),
+                    last_renewal_ms: lease.map(|l| l.renewed_ms),
+                    lease_expires_ms: lease.map(|l| l.expires_ms),
+                }
+            })
+            .collect()
+    });
     Ok(Json(InstanceList {
         revision: applied.revision(),
         instances,

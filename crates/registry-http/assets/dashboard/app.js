@@ -52,6 +52,13 @@ function when(ms, nowMs) {
   return h("span", { class: "when", title: new Date(ms).toLocaleString() }, ago(ms, nowMs));
 }
 
+// A time to come, as "in 42 s" (or "overdue" once past), with the full date as a tooltip.
+function until(ms, nowMs) {
+  const secs = Math.round((ms - nowMs) / 1000);
+  const text = secs >= 0 ? `in ${duration(secs)}` : "overdue";
+  return h("span", { class: "when", title: new Date(ms).toLocaleString() }, text);
+}
+
 function duration(secs) {
   const h_ = Math.floor(secs / 3600);
   const m = Math.floor((secs % 3600) / 60);
@@ -265,12 +272,14 @@ function instanceTable(s, nowMs) {
       h("td", { class: "endpoints mono" }, i.endpoints.length ? i.endpoints.map((e) => h("span", {}, e)) : h("span", { class: "muted" }, "—")),
       h("td", {}, i.origin === "local" ? badge("local", "idle") : badge(i.origin, "mirrored")),
       h("td", {}, when(i.registered_at_ms, nowMs)),
+      h("td", {}, i.last_renewal_ms ? when(i.last_renewal_ms, nowMs) : h("span", { class: "muted" }, "—")),
+      h("td", {}, i.lease_expires_ms ? until(i.lease_expires_ms, nowMs) : h("span", { class: "muted" }, "—")),
     ),
   );
   return h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, ["Instance", "Status", "Host", "Region", "Zone", "Endpoints", "Origin", "Registered"].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, ["Instance", "Status", "Host", "Region", "Zone", "Endpoints", "Origin", "Registered", "Last heartbeat", "Lease expires"].map((c) => h("th", {}, c)))),
     h("tbody", {}, rows),
   );
 }

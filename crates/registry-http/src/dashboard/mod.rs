@@ -151,7 +151,12 @@ async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> J
         let applied = d.node.read();
         Records::take(&applied.state, applied.revision())
     };
-    let registry = overview::registry_view(records, &filter, d.recent.latest(RECENT_SHOWN));
+    let registry = overview::registry_view(
+        records,
+        &filter,
+        d.recent.latest(RECENT_SHOWN),
+        Some(d.node.lease_times()),
+    );
     let status = d.node.status();
     let (members, leases, sync) = tokio::join!(
         members(&d, &status),

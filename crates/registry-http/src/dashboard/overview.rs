@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use registry_store::lease::LeaseTime;
+use registry_store::lease::LeaseTimes;
 use registry_store::model::Instance;
 use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
@@ -101,10 +103,14 @@ pub struct InstanceView {
     pub origin: String,
     pub registered_at_ms: Millis,
     pub updated_at_ms: Millis,
+    /// The leader's last renewal of its lease and when it expires, when known (mirrored
+    /// instances hold no lease here).
+    pub last_renewal_ms: Option<Millis>,
+    pub lease_expires_ms: Option<Millis>,
 }
 
 impl InstanceView {
-    fn of(i: &Instance) -> Self {
+    fn of(i: &Instance, lease: Option<LeaseTime>) -> Self {
         Self {
             id: i.id.to_string(),
             host: i.host_name.to_string(),
@@ -116,6 +122,8 @@ impl InstanceView {
             origin: origin_name(i.origin.source()).to_string(),
             registered_at_ms: i.registered_at_ms,
             updated_at_ms: i.updated_at_ms,
+            last_renewal_ms: lease.map(|l| l.renewed_ms),
+            lease_expires_ms: lease.map(|l| l.expires_ms),
         }
     }
 }
@@ -189,7 +197,14 @@ impl Records {
 }
 
 /// The registry part of the overview, from `records`.
-pub fn registry_view(records: Records, filter: &Filter, recent: (Vec<Activity>, Vec<Activity>)) -> RegistryView {
+/// `leases` gives each listed instance's last renewal and expiry (this node's copy of the
+/// leader's lease times).
+pub fn registry_view(
+    records: Records,
+    filter: &Filter,
+    recent: (Vec<Activity>, Vec<Activity>),
+    leases: Option<&LeaseTimes>,
+) -> RegistryView {
     let words = filter.words();
     let limit = filter.limit();
     let mut totals = Totals {
@@ -233,7 +248,7 @@ pub fn registry_view(records: Records, filter: &Filter, recent: (Vec<Activity>, 
             }
             admitted += 1;
             if listed < limit {
-                instances.push(InstanceView::of(i));
+                instances.push(InstanceView::of(i, leases.and_then(|l| l.get(&i.key()))));
                 listed += 1;
             }
         }

@@ -58,13 +58,19 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
 }
 
 /// The Eureka API's payload caches, each by format and detail (`X-Eureka-Accept`).
+/// What a delta payload is valid for: the revision, the delta window's generation and the
+/// lease-times epoch.
+pub type DeltaValidator = (Revision, (u64, u64), u64);
+
+/// Every payload shows the leader's last renewals (`lastRenewalTimestamp`), so each is also
+/// valid for one epoch of this node's lease times (which moves at most every few seconds).
 pub struct EurekaPayloads {
-    /// `/apps`, valid for one revision.
-    pub apps: PayloadCache<(Format, Detail), Revision>,
-    /// `/apps/delta`, valid for one revision and one state of the delta window.
-    pub delta: PayloadCache<(Format, Detail), (Revision, (u64, u64))>,
-    /// One app by upper-case name, valid for the app's own revision and size.
-    pub app: PayloadCache<(Format, Detail, String), (Revision, usize)>,
+    /// `/apps`, valid for one revision and lease-times epoch.
+    pub apps: PayloadCache<(Format, Detail), (Revision, u64)>,
+    /// `/apps/delta`, valid for one revision, one state of the delta window and one epoch.
+    pub delta: PayloadCache<(Format, Detail), DeltaValidator>,
+    /// One app by upper-case name, valid for the app's own revision and size, and one epoch.
+    pub app: PayloadCache<(Format, Detail, String), (Revision, usize, u64)>,
 }
 
 /// Apps whose payloads are kept (the rest are built on each request).

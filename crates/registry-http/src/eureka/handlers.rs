@@ -23,7 +23,6 @@ use super::format::Format;
 use super::ops::Eureka;
 use super::ops::Renewal;
 use super::ops::Renewer;
-use super::view::View;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
 use super::wire::Status;
@@ -162,11 +161,9 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let detail = Format::detail(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
-    let bytes = e.cache.apps.get_or_build((format, detail), revision, || {
+    let view = e.view(&applied.state);
+    let validator = (revision, e.node.lease_times().epoch());
+    let bytes = e.cache.apps.get_or_build((format, detail), validator, || {
         format.encode_applications(&view.all(), detail)
     });
     respond(format, revision, bytes)
@@ -192,13 +189,10 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     let detail = Format::detail(&headers);
     let applied = e.node.read();
     let revision = applied.revision();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     // The window may gain entries between reading its generation and building: the payload then
     // shows slightly more than its validator says, which a delta client applies harmlessly.
-    let validator = (revision, e.delta.generation());
+    let validator = (revision, e.delta.generation(), e.node.lease_times().epoch());
     let bytes = e.cache.delta.get_or_build((format, detail), validator, || {
         let apps = Applications {
             versions_delta: revision.to_string(),
@@ -213,16 +207,14 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     let validator = view.app_validator(&app);
     if validator.1 == 0 {
         return Err(EurekaError::NotFound);
     }
     let detail = Format::detail(&headers);
     let key = (format, detail, app.to_ascii_uppercase());
+    let validator = (validator.0, validator.1, e.node.lease_times().epoch());
     let bytes = e.cache.app.get_or_build(key, validator, || {
         view.app(&app)
             .map(|found| format.encode_application(&found, detail))
@@ -238,10 +230,7 @@ pub async fn get_instance(
 ) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     let info = view.instance(&app, &id).ok_or(EurekaError::NotFound)?;
     Ok(respond(format, applied.revision(), format.encode_instance(&info)))
 }
@@ -253,10 +242,7 @@ pub async fn instance_by_id(
 ) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
     let applied = e.node.read();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     let info = view.instance_by_id(&id).ok_or(EurekaError::NotFound)?;
     Ok(respond(format, applied.revision(), format.encode_instance(&info)))
 }
@@ -264,10 +250,7 @@ pub async fn instance_by_id(
 fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Response {
     let format = Format::of_response(headers);
     let applied = e.node.read();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     let listed = |i: &InstanceInfo| {
         let field = if secure { &i.secure_vip_address } else { &i.vip_address };
         field
@@ -299,10 +282,7 @@ pub async fn svip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>)
 /// `GET /serverinfo/statusoverrides`: instance id → overridden status, as JSON.
 pub async fn status_overrides(State(e): Shared) -> Response {
     let applied = e.node.read();
-    let view = View {
-        state: &applied.state,
-        settings: &e.settings,
-    };
+    let view = e.view(&applied.state);
     let overrides: BTreeMap<String, String> = view
         .instances()
         .filter(|i| i.overridden_status != Status::Unknown)

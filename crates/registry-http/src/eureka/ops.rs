@@ -17,6 +17,7 @@ use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
 use registry_store::node::RegistryNode;
+use registry_store::state::RegistryState;
 
 use super::cache::EurekaPayloads;
 use super::delta::DeltaWindow;
@@ -39,6 +40,17 @@ pub struct Eureka {
     pub cache: EurekaPayloads,
     /// When this node's Eureka API started (for `/status` uptime).
     pub started: std::time::Instant,
+}
+
+impl Eureka {
+    /// Eureka's view of `state`, with this node's copy of the leader's lease times.
+    pub fn view<'a>(&'a self, state: &'a RegistryState) -> View<'a> {
+        View {
+            state,
+            settings: &self.settings,
+            leases: Some(self.node.lease_times()),
+        }
+    }
 }
 
 /// Who sent a renewal: a client, or a peer (`x-netflix-discovery-replication: true`, and every
@@ -109,10 +121,7 @@ impl Eureka {
         if applied.state.instance(&direct).is_some() {
             return direct;
         }
-        let view = View {
-            state: &applied.state,
-            settings: &self.settings,
-        };
+        let view = self.view(&applied.state);
         view.stored(app, id).map_or(direct, |i| i.key())
     }
 
@@ -137,10 +146,7 @@ impl Eureka {
         // The same instance registered earlier under another version of the app: replaced.
         let moved: Option<InstanceKey> = {
             let applied = self.node.read();
-            let view = View {
-                state: &applied.state,
-                settings: &self.settings,
-            };
+            let view = self.view(&applied.state);
             view.stored_except(&info.app, &key.id, Some(&key.service_id))
                 .map(|i| i.key())
         };
@@ -206,10 +212,7 @@ impl Eureka {
             }
             match last_dirty {
                 Some(t) if t < stored.client_modified_ms && from.replicated => {
-                    let view = View {
-                        state: &applied.state,
-                        settings: &self.settings,
-                    };
+                    let view = self.view(&applied.state);
                     return Ok(view
                         .instance(app, id)
                         .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))));

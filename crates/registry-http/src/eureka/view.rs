@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use registry_store::lease::LeaseTimes;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Revision;
@@ -22,17 +23,21 @@ use super::wire::InstanceInfo;
 pub struct View<'a> {
     pub state: &'a RegistryState,
     pub settings: &'a EurekaSettings,
+    /// The leader's last renewals, for `leaseInfo.lastRenewalTimestamp` (without them: the
+    /// record's last change).
+    pub leases: Option<&'a LeaseTimes>,
 }
 
 impl<'a> View<'a> {
     /// Every instance of the Eureka tenant, as `InstanceInfo`.
     pub fn instances(&self) -> impl Iterator<Item = InstanceInfo> + 'a {
         let state = self.state;
+        let leases = self.leases;
         let tenant = self.settings.tenant.clone();
         state
             .instances()
             .filter(move |i| i.tenant == tenant)
-            .filter_map(move |i| info_of(state, i))
+            .filter_map(move |i| info_of(state, leases, i))
     }
 
     /// Instances grouped by app name, apps and instances in a stable order.
@@ -88,7 +93,10 @@ impl<'a> View<'a> {
 
     /// One app by (case-insensitive) name, if it has instances.
     pub fn app(&self, name: &str) -> Option<Application> {
-        let instances: Vec<InstanceInfo> = self.app_instances(name).map(|(s, i)| to_instance_info(s, i)).collect();
+        let instances: Vec<InstanceInfo> = self
+            .app_instances(name)
+            .map(|(s, i)| with_lease(to_instance_info(s, i), self.leases, i))
+            .collect();
         let first = instances.first()?;
         Some(Application {
             name: first.app.clone(),
@@ -107,7 +115,7 @@ impl<'a> View<'a> {
     /// One instance of an app.
     pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
         self.app_instances(app)
-            .map(|(s, i)| to_instance_info(s, i))
+            .map(|(s, i)| with_lease(to_instance_info(s, i), self.leases, i))
             .find(|i| i.effective_id() == id)
     }
 
@@ -138,7 +146,15 @@ impl<'a> View<'a> {
     }
 }
 
-fn info_of(state: &RegistryState, instance: &Instance) -> Option<InstanceInfo> {
+fn info_of(state: &RegistryState, leases: Option<&LeaseTimes>, instance: &Instance) -> Option<InstanceInfo> {
     let service = state.service(&instance.service_ref())?;
-    Some(to_instance_info(service, instance))
+    Some(with_lease(to_instance_info(service, instance), leases, instance))
+}
+
+/// `info` with the leader's last renewal of `instance` as its `lastRenewalTimestamp`, when known.
+fn with_lease(mut info: InstanceInfo, leases: Option<&LeaseTimes>, instance: &Instance) -> InstanceInfo {
+    if let (Some(lease), Some(info_lease)) = (leases.and_then(|l| l.get(&instance.key())), info.lease_info.as_mut()) {
+        info_lease.last_renewal_timestamp = i64::try_from(lease.renewed_ms).unwrap_or(i64::MAX);
+    }
+    info
 }

@@ -15,6 +15,8 @@ use tokio::time::Instant;
 use super::table::LeasePolicy;
 use super::table::LeaseStats;
 use super::table::LeaseTable;
+use super::times::wall_clock_ms;
+use super::times::LeaseTime;
 use crate::command::Command;
 use crate::command::EvictInstances;
 use crate::feed::ChangeFeed;
@@ -151,6 +153,30 @@ impl LeaseKeeper {
                 })
                 .collect(),
         )
+    }
+
+    /// The leases renewed at or after `since_ms` (this keeper's clock; 0 for all), with their
+    /// last renewal and deadline in wall-clock ms, and the cursor for the next call; `None`
+    /// when this node does not lead.
+    pub fn renewed_since(&self, since_ms: u64) -> Option<(Vec<(InstanceKey, LeaseTime)>, u64)> {
+        let table = self.table.lock();
+        let leading = table.as_ref()?;
+        let now = self.now_ms();
+        let wall_now = wall_clock_ms();
+        let to_wall = |ms: u64| (wall_now + ms).saturating_sub(now);
+        let times = leading
+            .table
+            .renewed_since(since_ms)
+            .into_iter()
+            .map(|r| {
+                let time = LeaseTime {
+                    renewed_ms: to_wall(r.renewed_ms),
+                    expires_ms: to_wall(r.deadline_ms),
+                };
+                (r.instance, time)
+            })
+            .collect();
+        Some((times, now))
     }
 
     /// Lease statistics while leading.

@@ -2,7 +2,8 @@
 //!
 //! [`table`] is the pure bookkeeping (deadlines, renewal rate, self-preservation, which leases to
 //! evict); [`keeper`] runs it on the leader only: a new leader first gives every lease a full
-//! fresh TTL, then proposes expired ones through the log as one eviction batch per round.
+//! fresh TTL, then proposes expired ones through the log as one eviction batch per round;
+//! [`times`] is every node's copy of the leader's last renewals and deadlines, for the views.
 //!
 //! Two rules keep a partition from evicting live instances (both found by the chaos suite):
 //! a leader answers renewals only while a quorum still follows it (a cut-off leader's renewals
@@ -12,9 +13,12 @@
 
 pub mod keeper;
 pub mod table;
+pub mod times;
 
 pub use keeper::LeaseKeeper;
 pub use table::GuardRule;
 pub use table::LeasePolicy;
 pub use table::LeaseStats;
 pub use table::LeaseTable;
+pub use times::LeaseTime;
+pub use times::LeaseTimes;

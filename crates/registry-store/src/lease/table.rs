@@ -124,6 +124,17 @@ struct Lease {
     interval_secs: u32,
     mod_revision: Revision,
     generation: u64,
+    /// When its client last renewed it in this term (0: not yet; a new term's fresh TTL is
+    /// not a renewal).
+    renewed_ms: u64,
+}
+
+/// One lease's last renewal and deadline, on the table's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewedLease {
+    pub instance: InstanceKey,
+    pub renewed_ms: u64,
+    pub deadline_ms: u64,
 }
 
 /// Renewal counts per second over a sliding window.
@@ -242,6 +253,7 @@ impl LeaseTable {
                     interval_secs: i.lease.renewal_interval_secs,
                     mod_revision: i.mod_revision,
                     generation,
+                    renewed_ms: 0,
                 };
                 self.leases.insert(LeaseKey(i.clone()), lease);
                 return;
@@ -262,7 +274,10 @@ impl LeaseTable {
             return false;
         }
         match self.leases.get_mut(&instance.key()) {
-            Some(lease) => lease.deadline_ms = now_ms + lease.duration_ms,
+            Some(lease) => {
+                lease.deadline_ms = now_ms + lease.duration_ms;
+                lease.renewed_ms = now_ms;
+            }
             None => {
                 let duration_ms = u64::from(instance.lease.duration_secs) * 1000;
                 let lease = Lease {
@@ -271,6 +286,7 @@ impl LeaseTable {
                     interval_secs: instance.lease.renewal_interval_secs,
                     mod_revision: instance.mod_revision,
                     generation: self.generation,
+                    renewed_ms: now_ms,
                 };
                 self.leases.insert(LeaseKey(instance.clone()), lease);
             }
@@ -281,6 +297,19 @@ impl LeaseTable {
 
     pub fn len(&self) -> usize {
         self.leases.len()
+    }
+
+    /// The leases renewed at or after `since_ms`, with their deadlines.
+    pub fn renewed_since(&self, since_ms: u64) -> Vec<RenewedLease> {
+        self.leases
+            .iter()
+            .filter(|(_, l)| l.renewed_ms > 0 && l.renewed_ms >= since_ms)
+            .map(|(k, l)| RenewedLease {
+                instance: k.0.key(),
+                renewed_ms: l.renewed_ms,
+                deadline_ms: l.deadline_ms,
+            })
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -479,6 +508,25 @@ mod tests {
             vec![EvictItem {
                 instance: re.key(),
                 expected_mod_revision: 9
+            }]
+        );
+    }
+
+    #[test]
+    fn renewals_are_reported_since_a_point_and_a_new_terms_ttl_is_not_one() {
+        let (a, b) = (inst("a", 1), inst("b", 1));
+        let mut t = LeaseTable::new_term(100, [a.clone(), b.clone()].iter());
+        assert!(t.renewed_since(0).is_empty(), "a fresh TTL is no renewal");
+        t.renew(2_000, &a);
+        t.renew(5_000, &b);
+        let all = t.renewed_since(0);
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            t.renewed_since(3_000),
+            vec![RenewedLease {
+                instance: b.key(),
+                renewed_ms: 5_000,
+                deadline_ms: 8_000
             }]
         );
     }

@@ -1,5 +1,6 @@
 //! The `ClusterService` gRPC server: what followers ask of the leader (forwarded writes,
-//! batched renewals, read index, membership changes) and the hand-over election trigger.
+//! batched renewals, the leader's lease times, read index, membership changes) and the
+//! hand-over election trigger.
 
 use std::sync::Weak;
 
@@ -10,6 +11,7 @@ use tonic::Response;
 use tonic::Status;
 
 use super::heartbeat::key_from_pb;
+use super::heartbeat::key_to_pb;
 use super::upgrade;
 use super::Inner;
 use super::RegistryNode;
@@ -88,6 +90,34 @@ impl ClusterService for ClusterGrpcService {
             },
             None => pb::ForwardHeartbeatsResponse {
                 found: Vec::new(),
+                not_leader: Some(not_leader(&node)),
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn lease_times(
+        &self,
+        request: Request<pb::LeaseTimesRequest>,
+    ) -> Result<Response<pb::LeaseTimesResponse>, Status> {
+        let node = self.node()?;
+        let since = request.into_inner().since_ms;
+        let resp = match node.inner.leases.renewed_since(since) {
+            Some((times, cursor)) => pb::LeaseTimesResponse {
+                times: times
+                    .into_iter()
+                    .map(|(key, time)| pb::LeaseTime {
+                        instance: Some(key_to_pb(&key)),
+                        renewed_ms: time.renewed_ms,
+                        expires_ms: time.expires_ms,
+                    })
+                    .collect(),
+                cursor,
+                not_leader: None,
+            },
+            None => pb::LeaseTimesResponse {
+                times: Vec::new(),
+                cursor: 0,
                 not_leader: Some(not_leader(&node)),
             },
         };

@@ -14,6 +14,7 @@ mod config;
 mod drain;
 mod error;
 mod heartbeat;
+mod lease_copy;
 mod maintenance;
 mod membership;
 mod read;
@@ -94,6 +95,8 @@ struct Inner {
     /// kept current by a background task.
     leading: watch::Sender<Option<u64>>,
     leases: Arc<LeaseKeeper>,
+    /// This node's copy of the leader's last renewals and deadlines (see `lease_copy`).
+    lease_times: crate::lease::LeaseTimes,
     channels: PeerChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
     /// Packs concurrent writes into shared log entries.
@@ -163,6 +166,7 @@ impl RegistryNode {
                 revision,
                 leading: watch::Sender::new(None),
                 leases,
+                lease_times: crate::lease::LeaseTimes::default(),
                 channels,
                 heartbeats,
                 batcher,
@@ -312,6 +316,10 @@ impl RegistryNode {
         tasks.push(tokio::spawn(heartbeat::forward_loop(
             Arc::downgrade(&self.inner),
             heartbeat_rx,
+            self.inner.stop.subscribe(),
+        )));
+        tasks.push(tokio::spawn(lease_copy::copy_loop(
+            Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
         tasks.push(tokio::spawn(announce_loop(

@@ -216,7 +216,10 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
         "REGION",
         "ZONE",
         "ORIGIN",
+        "LAST HEARTBEAT",
+        "LEASE EXPIRES",
     ]);
+    let now = wall_clock_ms();
     for i in &instances {
         let tenant = format!("{}/{}", text(&i["tenant"]["domain"]), text(&i["tenant"]["project"]));
         let endpoints: Vec<String> = i["endpoints"].as_array().into_iter().flatten().map(text).collect();
@@ -230,6 +233,8 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
             text(&i["region"]),
             text(&i["zone"]),
             origin_of(i),
+            relative(i["last_renewal_ms"].as_u64(), now),
+            relative(i["lease_expires_ms"].as_u64(), now),
         ]);
     }
     println!("{t}");
@@ -307,4 +312,20 @@ pub async fn restore(client: &Client, file: &Path, json: bool) -> anyhow::Result
         );
     }
     Ok(())
+}
+
+/// The wall clock in ms since the epoch.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A moment as people read it next to now: `12 s ago`, `in 78 s`; `-` when unknown.
+fn relative(ms: Option<u64>, now: u64) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms <= now => format!("{} s ago", (now - ms) / 1000),
+        Some(ms) => format!("in {} s", (ms - now).div_ceil(1000)),
+    }
 }
