@@ -133,6 +133,27 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
         "400017",
     )
     .await;
+    // A heartbeat under an unknown service is 400017 too: sc-client registers again only on it
+    // (ServiceCenter looks the lease up by service and instance, `heartbeat_util.go`).
+    expect(
+        &node,
+        Method::PUT,
+        "/microservices/no-such-service/instances/nope/heartbeat",
+        None,
+        "400017",
+    )
+    .await;
+    // A batch find without a body, and a delete with a `force` ServiceCenter does not read as
+    // a boolean (`service_resource.go` `trueOrFalse`), are invalid parameters.
+    expect(&node, Method::POST, "/instances/action?type=query", None, "400001").await;
+    expect(
+        &node,
+        Method::DELETE,
+        &format!("/microservices/{id}?force=yes"),
+        None,
+        "400001",
+    )
+    .await;
     expect(
         &node,
         Method::PUT,
