@@ -137,18 +137,23 @@ async fn backup(State(node): State<RegistryNode>) -> Result<Response, ApiError> 
 async fn restore(State(node): State<RegistryNode>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let backup = Backup::decode(&body).map_err(|e| ApiError::BadRequest(format!("not a registry backup: {e}")))?;
     let (from_revision, records) = (backup.revision, backup.records.len());
-    if records > registry_store::backup::MAX_RESTORE_RECORDS {
-        return Err(ApiError::BadRequest(format!(
-            "the backup holds {records} records; a restore takes at most {}",
-            registry_store::backup::MAX_RESTORE_RECORDS
-        )));
+    let commands = backup.restore_commands();
+    // Every record checked before anything is written: a bad one refuses the whole backup.
+    Backup::check(&commands).map_err(|r| ApiError::BadRequest(format!("the backup holds a bad record: {r}")))?;
+    let mut revision = 0;
+    for (n, command) in commands.into_iter().enumerate() {
+        let written = node.write(command).await?;
+        match written.outcome {
+            // The first part applies only to an empty registry (another restore may have won).
+            CommandOutcome::Rejected(r) if n == 0 => return Err(r.into()),
+            CommandOutcome::Rejected(r) => {
+                return Err(ApiError::Conflict(format!(
+                    "restore stopped after {n} parts: {r} (a record written meanwhile conflicts)"
+                )))
+            }
+            _ => revision = written.revision,
+        }
     }
-    // One command: every record or none, and the registry's emptiness checked where it applies.
-    let written = node.write(backup.restore_command()).await?;
-    if let CommandOutcome::Rejected(r) = written.outcome {
-        return Err(r.into());
-    }
-    let revision = written.revision;
     Ok(Json(json!({
         "records": records,
         "backup_revision": from_revision,

@@ -158,7 +158,7 @@ pub fn validate_command(command: &Command) -> Result {
             c.items.iter().try_for_each(|i| instance_key(&i.instance))
         }
         Command::RestoreRecords(c) => {
-            count("restored records", c.records.len(), crate::backup::MAX_RESTORE_RECORDS)?;
+            count("restored records", c.records.len(), MAX_BATCH_ITEMS)?;
             c.records.iter().try_for_each(restorable)
         }
         Command::MirrorBatch(c) => {
