@@ -14,6 +14,7 @@ mod eureka_clients;
 mod failover;
 mod federation;
 mod formation;
+mod heavy_reads;
 mod idle_connections;
 mod leases;
 mod membership;

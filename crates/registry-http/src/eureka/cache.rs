@@ -65,8 +65,6 @@ pub type DeltaValidator = (Revision, (u64, u64), u64);
 /// Every payload shows the leader's last renewals (`lastRenewalTimestamp`), so each is also
 /// valid for one epoch of this node's lease times (which moves at most every few seconds).
 pub struct EurekaPayloads {
-    /// `/apps`, valid for one revision and lease-times epoch.
-    pub apps: PayloadCache<(Format, Detail), (Revision, u64)>,
     /// `/apps/delta`, valid for one revision, one state of the delta window and one epoch.
     pub delta: PayloadCache<(Format, Detail), DeltaValidator>,
     /// One app by upper-case name, valid for the app's own revision and size, and one epoch.
@@ -79,7 +77,6 @@ const APPS_KEPT: usize = 16_384;
 impl Default for EurekaPayloads {
     fn default() -> Self {
         Self {
-            apps: PayloadCache::new(4),
             delta: PayloadCache::new(4),
             app: PayloadCache::new(APPS_KEPT),
         }

@@ -156,17 +156,30 @@ pub async fn update_metadata(
     Ok(StatusCode::OK)
 }
 
+/// `GET /apps`: the full registry, built once per revision off the runtime threads (see
+/// [`super::full_fetch`]), gzip'd for clients that accept it.
 pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
-    let applied = e.node.read();
-    let revision = applied.revision();
-    let view = e.view(&applied.state);
-    let validator = (revision, e.node.lease_times().epoch());
-    let bytes = e.cache.apps.get_or_build((format, detail), validator, || {
-        format.encode_applications(&view.all(), detail)
-    });
-    respond(format, revision, bytes)
+    let payload = e.full_fetch.get(&e.node, &e.settings, format, detail).await;
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|c| c.split(';').next().is_some_and(|c| c.trim() == "gzip"))
+        });
+    let mut response = respond(
+        format,
+        payload.revision,
+        if gzip { payload.gzip } else { payload.plain },
+    );
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,8 @@
 //! - [`wire`], [`json`], [`xml`], [`hashcode`], [`mapping`]: the wire format and its mapping to
 //!   the model, shared with the adapters from `registry_store::protocol::eureka`.
 //! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
-//! - [`view`]: the registry as Eureka apps, and the per-revision `/apps` cache.
+//! - [`view`]: the registry as Eureka apps; [`cache`]: payloads kept per revision;
+//!   [`full_fetch`]: `/apps`, built once per revision (and gzip'd) off the runtime threads.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
 //! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
 //! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints.
@@ -20,6 +21,7 @@ pub mod cache;
 pub mod delta;
 pub mod error;
 pub mod format;
+pub mod full_fetch;
 pub mod handlers;
 pub mod ops;
 pub mod peer;
@@ -54,6 +56,7 @@ pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
         node,
         settings,
         cache: cache::EurekaPayloads::default(),
+        full_fetch: full_fetch::FullFetch::default(),
         started: std::time::Instant::now(),
     });
     let api = Router::new()

@@ -38,6 +38,8 @@ pub struct Eureka {
     pub settings: EurekaSettings,
     pub delta: Arc<DeltaWindow>,
     pub cache: EurekaPayloads,
+    /// `/apps`, built off the runtime threads.
+    pub full_fetch: super::full_fetch::FullFetch,
     /// When this node's Eureka API started (for `/status` uptime).
     pub started: std::time::Instant,
 }

@@ -42,12 +42,18 @@ impl<'a> View<'a> {
 
     /// Instances grouped by app name, apps and instances in a stable order.
     pub fn applications(&self, keep: impl Fn(&InstanceInfo) -> bool) -> Vec<Application> {
-        let mut apps: BTreeMap<String, Vec<InstanceInfo>> = BTreeMap::new();
-        for info in self.instances().filter(|i| keep(i)) {
-            apps.entry(info.app.clone()).or_default().push(info);
-        }
-        apps.into_iter()
-            .map(|(name, instances)| Application { name, instances })
+        group_by_app(self.instances().filter(|i| keep(i)))
+    }
+
+    /// The Eureka tenant's instances with their services: pointers only, so the state lock can
+    /// be released before they are converted and encoded ([`all_of`]).
+    pub fn records(&self) -> Vec<(Arc<Service>, Arc<Instance>)> {
+        let state = self.state;
+        let tenant = &self.settings.tenant;
+        state
+            .instances()
+            .filter(|i| &i.tenant == tenant)
+            .filter_map(|i| Some((state.service(&i.service_ref())?.clone(), i.clone())))
             .collect()
     }
 
@@ -66,13 +72,7 @@ impl<'a> View<'a> {
 
     /// The full registry (`GET /apps`): `versions__delta` is always `1` there.
     pub fn all(&self) -> Applications {
-        let applications = self.applications(|_| true);
-        let apps_hashcode = apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
-        Applications {
-            versions_delta: "1".into(),
-            apps_hashcode,
-            applications,
-        }
+        all_of(&self.records(), self.leases)
     }
 
     /// The services an app's instances are registered under (one per version), by id.
@@ -143,6 +143,32 @@ impl<'a> View<'a> {
                     id: id.into(),
                 })
             })
+    }
+}
+
+/// Instances grouped by app name, apps in order, instances in the order given.
+fn group_by_app(instances: impl Iterator<Item = InstanceInfo>) -> Vec<Application> {
+    let mut apps: BTreeMap<String, Vec<InstanceInfo>> = BTreeMap::new();
+    for info in instances {
+        apps.entry(info.app.clone()).or_default().push(info);
+    }
+    apps.into_iter()
+        .map(|(name, instances)| Application { name, instances })
+        .collect()
+}
+
+/// The full registry from copied [`View::records`]: no state lock needed.
+pub fn all_of(records: &[(Arc<Service>, Arc<Instance>)], leases: Option<&LeaseTimes>) -> Applications {
+    let applications = group_by_app(
+        records
+            .iter()
+            .map(|(s, i)| with_lease(to_instance_info(s, i), leases, i)),
+    );
+    let apps_hashcode = apps_hashcode(applications.iter().flat_map(|a| a.instances.iter().map(|i| i.status)));
+    Applications {
+        versions_delta: "1".into(),
+        apps_hashcode,
+        applications,
     }
 }
 

@@ -1,0 +1,99 @@
+//! The full registry (`GET /apps`), which every Eureka client fetches every 30 s: built once per
+//! revision (and lease-times epoch) for each format and detail, on a blocking thread, never on
+//! the runtime threads that also drive Raft and leases, from record pointers copied under the
+//! state lock (released before anything is converted or encoded), and gzip'd once as well.
+//! Fetchers of the same payload wait for its one build without holding a thread; at most one
+//! build per format and detail runs at a time.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use axum::body::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use registry_store::model::Revision;
+use registry_store::node::RegistryNode;
+use tokio::sync::Mutex;
+
+use super::format::Format;
+use super::mapping::EurekaSettings;
+use super::view::all_of;
+use super::view::View;
+use super::wire::Detail;
+
+/// What a built payload is valid for: the revision and the lease-times epoch.
+type Validator = (Revision, u64);
+
+/// A slot: the payload last built and what it is valid for.
+type Slot = Mutex<Option<(Validator, Payload)>>;
+
+/// One format's and detail's payload, plain and gzip'd.
+#[derive(Clone)]
+pub struct Payload {
+    pub revision: Revision,
+    pub plain: Bytes,
+    pub gzip: Bytes,
+}
+
+/// The payloads by format and detail, each behind its own async lock.
+pub struct FullFetch {
+    slots: HashMap<(Format, Detail), Slot>,
+}
+
+impl Default for FullFetch {
+    fn default() -> Self {
+        let mut slots = HashMap::new();
+        for format in [Format::Json, Format::Xml] {
+            for detail in [Detail::Full, Detail::Compact] {
+                slots.insert((format, detail), Mutex::new(None));
+            }
+        }
+        Self { slots }
+    }
+}
+
+impl FullFetch {
+    /// The current payload for `format` and `detail`, built if it is out of date.
+    pub async fn get(&self, node: &RegistryNode, settings: &EurekaSettings, format: Format, detail: Detail) -> Payload {
+        let slot = self
+            .slots
+            .get(&(format, detail))
+            .expect("every format and detail has a slot");
+        let mut slot = slot.lock().await;
+        let current = (node.revision(), node.lease_times().epoch());
+        if let Some((valid_for, payload)) = slot.as_ref() {
+            if *valid_for == current {
+                return payload.clone();
+            }
+        }
+        // Pointers only, under the state lock; the epoch read first, so a newer one rebuilds.
+        let epoch = node.lease_times().epoch();
+        let (revision, records) = {
+            let applied = node.read();
+            let view = View {
+                state: &applied.state,
+                settings,
+                leases: None,
+            };
+            (applied.revision(), view.records())
+        };
+        let builder = node.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let apps = all_of(&records, Some(builder.lease_times()));
+            let plain = format.encode_applications(&apps, detail);
+            let mut gzip = GzEncoder::new(Vec::with_capacity(plain.len() / 8), Compression::fast());
+            // Writing to memory cannot fail.
+            let _ = gzip.write_all(&plain);
+            let gzip = gzip.finish().unwrap_or_default();
+            Payload {
+                revision,
+                plain: Bytes::from(plain),
+                gzip: Bytes::from(gzip),
+            }
+        })
+        .await
+        .expect("encoding the registry does not panic");
+        *slot = Some(((revision, epoch), built.clone()));
+        built
+    }
+}
