@@ -58,6 +58,12 @@ async fn register(cluster: &Cluster, node: usize, service: &str, id: &str) {
     assert_eq!(status, 200, "{reply}");
 }
 
+/// One batch heartbeat (`PUT /heartbeats`), which must be taken.
+async fn heartbeats(cluster: &Cluster, node: usize, beats: &Value) {
+    let (status, reply) = call(cluster, node, reqwest::Method::PUT, "/heartbeats", Some(beats.clone())).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
 async fn exists(cluster: &Cluster, node: usize, service: &str, id: &str) -> bool {
     let path = format!("/microservices/{service}/instances/{id}");
     call(cluster, node, reqwest::Method::GET, &path, None).await.0 == 200
@@ -234,15 +240,7 @@ async fn a_mass_cut_off_is_held_per_tenant_until_the_longest_hold() {
     let mut held_seen = false;
     let mut loner_gone = false;
     while started.elapsed() < Duration::from_secs(10) {
-        let (status, _) = call(
-            &cluster,
-            leader,
-            reqwest::Method::PUT,
-            "/heartbeats",
-            Some(beats.clone()),
-        )
-        .await;
-        assert_eq!(status, 200);
+        heartbeats(&cluster, leader, &beats).await;
         let leases = cluster.get_json(leader, "/admin/leases").await.unwrap();
         if leases["held_tenants"] == json!(["default/default"]) {
             held_seen = true;
@@ -271,15 +269,7 @@ async fn a_mass_cut_off_is_held_per_tenant_until_the_longest_hold() {
     // Past the longest hold (12 s), the silent ten go; the two heartbeating stay.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, _) = call(
-            &cluster,
-            leader,
-            reqwest::Method::PUT,
-            "/heartbeats",
-            Some(beats.clone()),
-        )
-        .await;
-        assert_eq!(status, 200);
+        heartbeats(&cluster, leader, &beats).await;
         let path = format!("/microservices/{service}/instances");
         let (_, listed) = call(&cluster, leader, reqwest::Method::GET, &path, None).await;
         let left = listed["instances"].as_array().map_or(0, Vec::len);

@@ -593,29 +593,34 @@ mod tests {
         let quiet: Vec<Arc<Instance>> = (0..20).map(|n| in_tenant(&calm, &format!("q{n}"))).collect();
         let mut t = LeaseTable::new_term(0, cut_off.iter().chain(quiet.iter()));
         // Every second: 4 of 20 in `cut` keep renewing (16 fell silent at once); in `calm` all
-        // but 2 do (2 dead).
-        let mut evicted: Vec<InstanceKey> = Vec::new();
-        for s in 1..=20u64 {
+        // but 2 do (2 dead). A round then evicts, and what it evicts goes as the log deletes it.
+        let renewing: Vec<Arc<Instance>> = cut_off[..4].iter().chain(quiet[..18].iter()).cloned().collect();
+        let second = |t: &mut LeaseTable, s: u64| {
             let now = s * 1000;
-            cut_off[..4].iter().chain(quiet[..18].iter()).for_each(|i| {
+            renewing.iter().for_each(|i| {
                 t.renew(now, i);
             });
             let (items, stats) = t.evictable(now + 500, &policy);
+            let mut gone_now = Vec::new();
+            for item in items {
+                let gone = t.leases.keys().find(|k| k.0.key() == item.instance).unwrap().0.clone();
+                let change = Change {
+                    revision: 0,
+                    kind: ChangeKind::Deleted,
+                    entity: Entity::Instance(gone),
+                };
+                t.observe(now + 600, &change);
+                gone_now.push(item.instance);
+            }
+            (stats, gone_now)
+        };
+        let mut evicted: Vec<InstanceKey> = Vec::new();
+        for s in 1..=20u64 {
+            let (stats, gone) = second(&mut t, s);
+            evicted.extend(gone);
             if s >= 3 {
                 assert_eq!(stats.held_tenants, vec!["cut/off".to_string()], "at {s} s");
                 assert!(!stats.expiry_enabled);
-            }
-            for item in items {
-                let gone = t.leases.keys().find(|k| k.0.key() == item.instance).unwrap().0.clone();
-                t.observe(
-                    now + 600,
-                    &Change {
-                        revision: 0,
-                        kind: ChangeKind::Deleted,
-                        entity: Entity::Instance(gone),
-                    },
-                );
-                evicted.push(item.instance);
             }
         }
         let ids: Vec<&str> = evicted.iter().map(|k| k.id.as_str()).collect();
@@ -623,23 +628,7 @@ mod tests {
         assert!(evicted.iter().all(|k| k.tenant == calm));
         // Held for the longest hold (30 s from when it began), the cut-off tenant's expiries go.
         for s in 21..=40u64 {
-            let now = s * 1000;
-            cut_off[..4].iter().chain(quiet[..18].iter()).for_each(|i| {
-                t.renew(now, i);
-            });
-            let (items, _) = t.evictable(now + 500, &policy);
-            for item in items {
-                let gone = t.leases.keys().find(|k| k.0.key() == item.instance).unwrap().0.clone();
-                t.observe(
-                    now + 600,
-                    &Change {
-                        revision: 0,
-                        kind: ChangeKind::Deleted,
-                        entity: Entity::Instance(gone),
-                    },
-                );
-                evicted.push(item.instance);
-            }
+            evicted.extend(second(&mut t, s).1);
         }
         assert_eq!(evicted.iter().filter(|k| k.tenant == cut).count(), 16);
         assert_eq!(t.len(), 22);
