@@ -14,6 +14,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 # The chaos suite puts each node in its own network namespace (`ip netns`, veth links).
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# The chaos suite drops packets with firewall rules inside the namespaces.
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 # Prometheus is a real Eureka client (its eureka_sd_configs), written in Go.
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -30,10 +30,15 @@ pub enum Fault {
     FullDisk,
     /// Restart a follower on a copy of its data directory taken a hold earlier.
     StaleDataDir,
+    /// Every node drops a quarter of the packets from every other node for the hold.
+    LossyLinks,
+    /// The leader's packets to one follower are dropped (the follower's still arrive) for the
+    /// hold: a one-way cut.
+    OneWayFromLeader,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 9] = [
         Fault::KillLeader,
         Fault::KillFollower,
         Fault::IsolateLeader,
@@ -41,6 +46,8 @@ impl Fault {
         Fault::CutLeaderLink,
         Fault::FullDisk,
         Fault::StaleDataDir,
+        Fault::LossyLinks,
+        Fault::OneWayFromLeader,
     ];
 }
 
@@ -132,6 +139,25 @@ impl Chaos {
                 self.note("healed".into());
             }
             Fault::FullDisk => self.full_disk(hold).await,
+            Fault::LossyLinks => {
+                self.note("every node drops 25 % of the packets from the others".into());
+                self.mesh.lose_randomly(0.25);
+                tokio::time::sleep(hold).await;
+                self.mesh.heal_all();
+                self.note("healed".into());
+            }
+            Fault::OneWayFromLeader => {
+                let (leader, follower) = (self.leader().await, self.follower().await);
+                self.note(format!(
+                    "drop what node {} (leader) sends to node {}; the other way still works",
+                    leader + 1,
+                    follower + 1
+                ));
+                self.mesh.cut_one_way(leader + 1, follower + 1);
+                tokio::time::sleep(hold).await;
+                self.mesh.heal_all();
+                self.note("healed".into());
+            }
             Fault::StaleDataDir => {
                 let victim = self.follower().await;
                 self.stale_data_dir(victim, hold).await;

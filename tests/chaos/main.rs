@@ -2,7 +2,8 @@
 //! register / cancel / read / heartbeat load while faults come and go: kill -9 of the leader and
 //! of a follower, a leader or a follower cut off from the others, the link between the leader
 //! and one follower cut (a partial partition), a full disk under one node, a node restarted on a
-//! stale copy of its data directory.
+//! stale copy of its data directory, a quarter of all packets between nodes lost, and the
+//! leader's packets to one follower dropped (a one-way cut).
 //!
 //! After every fault (once healed, the cluster settled and the key clients paused) the
 //! invariants are checked: every node holds the same state at the same revision; every key's
@@ -13,7 +14,8 @@
 //!
 //! Quick form (the test command): each fault once, about a minute. Longer run:
 //! `CHAOS_SECS=1800 cargo test -p registry-http --test chaos -- --nocapture` injects random
-//! faults for that long and prints the figures. Needs root (namespaces, tmpfs) and iproute2.
+//! faults for that long and prints the figures. Needs root (namespaces, tmpfs), iproute2 and
+//! iptables.
 
 #[allow(dead_code)]
 #[path = "../cluster/support.rs"]
@@ -125,7 +127,11 @@ async fn the_registry_stays_correct_through_kills_partitions_full_disks_and_stal
 /// renewal it takes alone would show as a false eviction.
 fn quick_hold(fault: Fault) -> Duration {
     match fault {
-        Fault::IsolateLeader | Fault::IsolateFollower | Fault::CutLeaderLink => Duration::from_secs(9),
+        Fault::IsolateLeader
+        | Fault::IsolateFollower
+        | Fault::CutLeaderLink
+        | Fault::LossyLinks
+        | Fault::OneWayFromLeader => Duration::from_secs(9),
         _ => Duration::from_secs(4),
     }
 }

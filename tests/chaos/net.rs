@@ -10,7 +10,8 @@
 //! ends point the other's address at a hardware address nobody has, so nothing arrives and no
 //! error comes back (connections hang until their timeouts, the hard case). Healing removes those
 //! entries; the link itself stays up, so traffic resumes at once. (`tc netem` and dummy devices
-//! are not available in every sandbox; neighbour entries are.)
+//! are not available in every sandbox; neighbour entries are.) Packet loss, random or one way,
+//! is a firewall rule in the receiving or sending namespace (`iptables`, `-m statistic`).
 //!
 //! Everything is deleted on drop; namespaces left by an earlier run that died are deleted at start.
 
@@ -28,6 +29,23 @@ pub struct Mesh {
     tag: u8,
     nodes: usize,
     cut: BTreeSet<(usize, usize)>,
+    /// Nodes whose namespace has packet-dropping firewall rules.
+    filtered: BTreeSet<usize>,
+}
+
+/// Runs `iptables ARGS` inside node `node`'s namespace, panicking with its error output.
+fn iptables(namespace: &str, args: &[&str]) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", namespace, "iptables"])
+        .args(args)
+        .output()
+        .expect("run iptables (Debian's iptables)");
+    assert!(
+        out.status.success(),
+        "iptables {} in {namespace}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
 }
 
 /// Runs `ip ARGS`, panicking with its error output if it fails.
@@ -53,6 +71,7 @@ impl Mesh {
             tag,
             nodes,
             cut: BTreeSet::new(),
+            filtered: BTreeSet::new(),
         };
         for i in 1..=nodes {
             let ns = mesh.namespace(i);
@@ -209,6 +228,49 @@ impl Mesh {
         for (a, b) in pairs {
             self.heal(a, b);
         }
+        for node in std::mem::take(&mut self.filtered) {
+            let ns = self.namespace(node);
+            iptables(&ns, &["-F", "INPUT"]);
+            iptables(&ns, &["-F", "OUTPUT"]);
+        }
+    }
+
+    /// Every node drops each packet from every other node with probability `share` (on
+    /// arrival, so each direction of each link loses its own share): TCP retransmits, RPCs
+    /// slow down and some time out.
+    pub fn lose_randomly(&mut self, share: f64) {
+        let share = format!("{share}");
+        for node in 1..=self.nodes {
+            let ns = self.namespace(node);
+            for peer in (1..=self.nodes).filter(|p| *p != node) {
+                let from = self.address(peer);
+                let rule = [
+                    "-A",
+                    "INPUT",
+                    "-s",
+                    &from,
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "random",
+                    "--probability",
+                    &share,
+                    "-j",
+                    "DROP",
+                ];
+                iptables(&ns, &rule);
+            }
+            self.filtered.insert(node);
+        }
+    }
+
+    /// Drops everything node `from` sends to node `to`, while `to`'s packets still reach `from`:
+    /// a one-way cut (a broken transmit path, an asymmetric firewall).
+    pub fn cut_one_way(&mut self, from: usize, to: usize) {
+        let ns = self.namespace(from);
+        let dest = self.address(to);
+        iptables(&ns, &["-A", "OUTPUT", "-d", &dest, "-j", "DROP"]);
+        self.filtered.insert(from);
     }
 }
 
