@@ -3,27 +3,12 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use serde_json::Value;
 
 use crate::support::instance;
+use crate::support::orders_instance as one;
+use crate::support::registered_orders as registered;
 use crate::support::Node;
-
-const ID: &str = "10.0.0.11:orders:8080";
-
-async fn registered() -> Node {
-    let node = Node::start().await;
-    let reply = node
-        .register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
-    node
-}
-
-async fn one(node: &Node) -> Value {
-    let reply = node.get_json(&format!("/eureka/apps/ORDERS/{ID}")).await;
-    assert_eq!(reply.status, StatusCode::OK);
-    reply.json()["instance"].clone()
-}
+use crate::support::ORDERS_ID as ID;
 
 async fn status_of(node: &Node) -> (String, String) {
     let got = node.get_json(&format!("/eureka/apps/ORDERS/{ID}")).await.json();

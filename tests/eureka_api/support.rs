@@ -196,3 +196,26 @@ pub fn listed(apps: &Value) -> Vec<(String, String, String)> {
     }
     out
 }
+
+/// The id of the ORDERS instance [`registered_orders`] registers.
+#[allow(dead_code)]
+pub const ORDERS_ID: &str = "10.0.0.11:orders:8080";
+
+/// A node with one Spring-style ORDERS instance ([`ORDERS_ID`]).
+#[allow(dead_code)]
+pub async fn registered_orders() -> Node {
+    let node = Node::start().await;
+    let reply = node
+        .register_json("ORDERS", &instance("ORDERS", "10.0.0.11", 8080))
+        .await;
+    assert_eq!(reply.status, axum::http::StatusCode::NO_CONTENT, "{}", reply.text());
+    node
+}
+
+/// The ORDERS instance as the node serves it (JSON).
+#[allow(dead_code)]
+pub async fn orders_instance(node: &Node) -> Value {
+    let reply = node.get_json(&format!("/eureka/apps/ORDERS/{ORDERS_ID}")).await;
+    assert_eq!(reply.status, axum::http::StatusCode::OK);
+    reply.json()["instance"].clone()
+}
