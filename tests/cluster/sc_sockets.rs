@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::support::send_json;
 use crate::support::Cluster;
 
 const BASE: &str = "/v4/default/registry";
@@ -212,16 +213,7 @@ async fn a_mass_cut_off_is_held_per_tenant_until_the_longest_hold() {
     // Another tenant's lone instance, silent from the start: it expires meanwhile.
     let other = cluster.nodes[leader].url("/v4/other/registry/microservices");
     let body = json!({ "service": { "appId": "sockets", "serviceName": "loner", "version": "1.0.0" } });
-    let loner: Value = cluster
-        .client
-        .post(&other)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let loner = send_json(cluster.client.post(&other).json(&body)).await;
     let loner = loner["serviceId"].as_str().unwrap().to_string();
     let instance = json!({ "instance": { "instanceId": "loner-1", "hostName": "h",
         "healthCheck": { "mode": "push", "interval": 1, "times": 1 } } });
@@ -246,15 +238,7 @@ async fn a_mass_cut_off_is_held_per_tenant_until_the_longest_hold() {
             held_seen = true;
             assert!(leases["banner"].as_str().unwrap().starts_with("EMERGENCY!"), "{leases}");
         }
-        let loner_instances = cluster
-            .client
-            .get(format!("{other}/{loner}/instances"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let loner_instances = send_json(cluster.client.get(format!("{other}/{loner}/instances"))).await;
         loner_gone |= loner_instances.get("instances").is_none();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
