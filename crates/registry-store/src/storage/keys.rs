@@ -5,11 +5,14 @@ use crate::change::Entity;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
 
-/// State-machine metadata (last applied log id, membership).
-pub const META_LAST_APPLIED: &[u8] = b"Mlast_applied";
-pub const META_MEMBERSHIP: &[u8] = b"Mmembership";
-/// The checksum of every record (see `checksum`), written with them.
-pub const META_CHECKSUM: &[u8] = b"Mchecksum";
+/// The state machine's seal: last applied log id, membership and the checksum of every record
+/// (see `checksum`), one value written in the batch with the records, so the three can never
+/// disagree on disk.
+pub const META_SEAL: &[u8] = b"Mseal";
+/// What stores written before the seal kept in three values (read when there is no seal).
+pub const LEGACY_LAST_APPLIED: &[u8] = b"Mlast_applied";
+pub const LEGACY_MEMBERSHIP: &[u8] = b"Mmembership";
+pub const LEGACY_CHECKSUM: &[u8] = b"Mchecksum";
 
 const TENANT: u8 = b'T';
 const SERVICE: u8 = b'S';
@@ -92,6 +95,6 @@ mod tests {
         let kb = entity_key(&Entity::Instance(Arc::new(b)));
         assert_ne!(ka, kb);
         assert_eq!(ka[0], INSTANCE);
-        assert!(!ENTITY_PREFIXES.contains(&META_LAST_APPLIED[0]));
+        assert!(!ENTITY_PREFIXES.contains(&META_SEAL[0]));
     }
 }

@@ -160,6 +160,11 @@ impl SledLogStore {
         Ok(())
     }
 
+    /// The index up to which the log was purged (0 if never).
+    pub(super) fn last_purged_index(&self) -> Result<u64, StorageError> {
+        Ok(self.read_meta::<LogId>(LAST_PURGED)?.map_or(0, |l| l.index))
+    }
+
     fn last_entry_log_id(&self) -> Result<Option<LogId>, StorageError> {
         let last = self
             .log
@@ -318,14 +323,21 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.recent.truncated(log_id.index);
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(index_key(log_id.index)..) {
-            let (k, _) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
-            batch.remove(k);
-        }
-        self.log
-            .apply_batch(batch)
+        // Last entry first, one removal at a time: sled keeps the writes of a batch before one
+        // that failed (a full disk), so removing in index order could leave a gap, the stale
+        // entries after it taken for the log's end on restart. Cut short this way, the log keeps
+        // a prefix.
+        let doomed: Vec<sled::IVec> = self
+            .log
+            .range(index_key(log_id.index)..)
+            .keys()
+            .collect::<Result<_, _>>()
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
+        for key in doomed.iter().rev() {
+            self.log
+                .remove(key)
+                .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
+        }
         self.db
             .flush_async()
             .await

@@ -6,10 +6,12 @@
 //! in the data directory:
 //! - tree `raft_log`: big-endian log index → encoded entry;
 //! - tree `raft_meta`: vote, committed log id, last purged log id;
-//! - tree `state`: typed key spaces of records (see [`keys`]) plus the last applied log id,
-//!   membership and a checksum of the records (see [`checksum`]), written in one atomic batch per
-//!   applied batch, and checked on opening;
-//! - tree `snapshot`: the current snapshot's metadata and bytes.
+//! - tree `state`: typed key spaces of records (see [`keys`]) plus one seal (last applied log
+//!   id, membership, a checksum of the records, see [`checksum`]), written in one batch per
+//!   applied batch and checked on opening. sled keeps the writes of a batch before one that
+//!   failed (a full disk), so a batch is not atomic on disk: records that do not match their
+//!   seal are rebuilt from the stored snapshot and the log (Raft applies the entries again);
+//! - tree `snapshot`: the current snapshot, metadata and bytes in one value.
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
@@ -69,6 +71,16 @@ pub fn open(
     };
     let log = SledLogStore::open(&db, meters.log_flush_seconds.clone()).map_err(|e| corrupt(e.to_string()))?;
     let sm = SledStateMachine::open(&db, feed_history, meters.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let purged = log.last_purged_index().map_err(|e| corrupt(e.to_string()))?;
+    if purged > sm.last_applied_index() {
+        return Err(corrupt(format!(
+            "the state machine stands at revision {} but the log was purged up to {purged}, so the entries \
+             in between are gone (the state was rebuilt from an older snapshot, or lost on disk). Keep the \
+             directory for inspection, start this node on an empty data directory with --join, and the \
+             leader, to which it is still a member, sends it its state",
+            sm.last_applied_index()
+        )));
+    }
     Ok((log, sm))
 }
 

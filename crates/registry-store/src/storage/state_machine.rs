@@ -47,8 +47,12 @@ use crate::raft::types::StoredMembership;
 use crate::raft::types::TypeConfig;
 use crate::state::RegistryState;
 
-const SNAPSHOT_META: &[u8] = b"meta";
-const SNAPSHOT_DATA: &[u8] = b"data";
+/// The current snapshot: its metadata and bytes in one value, so they are replaced together
+/// (sled keeps a failed batch's earlier writes, so two values could end up from two snapshots).
+const SNAPSHOT: &[u8] = b"current";
+/// Where stores written before [`SNAPSHOT`] kept the two parts.
+const LEGACY_SNAPSHOT_META: &[u8] = b"meta";
+const LEGACY_SNAPSHOT_DATA: &[u8] = b"data";
 
 /// The applied state and where it stands in the log, behind one lock so they always agree.
 #[derive(Debug, Default)]
@@ -72,6 +76,17 @@ pub type StateHandle = Arc<RwLock<AppliedState>>;
 #[derive(Serialize, Deserialize)]
 struct SnapshotPayload {
     entities: Vec<Entity>,
+}
+
+/// What [`keys::META_SEAL`] holds: where the stored records stand in the log, and their checksum.
+/// One value, written in the same batch as the records, so a batch cut short on disk (sled keeps
+/// the writes before the one that failed, e.g. on a full disk) shows as records that do not
+/// match the seal, never as a revision that claims records it lacks.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Seal {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    checksum: StateChecksum,
 }
 
 /// The state machine. Cheap to clone; all clones share the same state.
@@ -102,7 +117,7 @@ impl SledStateMachine {
     pub(super) fn open(db: &sled::Db, feed_history: usize, meters: StoreMeters) -> Result<Self, StorageError> {
         let tree = db.open_tree("state").map_err(read_err)?;
         let snapshots = db.open_tree("snapshot").map_err(read_err)?;
-        let (applied, checksum) = load_applied(&tree)?;
+        let (applied, checksum, mismatch) = load_applied(&tree)?;
         let sm = Self {
             db: db.clone(),
             tree,
@@ -114,7 +129,10 @@ impl SledStateMachine {
             meters,
             checksum: Arc::new(Mutex::new(checksum)),
         };
-        if let Some((meta, data)) = sm.read_stored_snapshot()? {
+        let stored = sm.read_stored_snapshot()?;
+        if let Some(mismatch) = mismatch {
+            sm.rebuild(mismatch, stored)?;
+        } else if let Some((meta, data)) = stored {
             let loaded = sm.applied.read().last_applied;
             if meta.last_log_id > loaded {
                 // A crash after saving a received snapshot but before writing its records.
@@ -123,6 +141,30 @@ impl SledStateMachine {
             }
         }
         Ok(sm)
+    }
+
+    /// Rebuilds records that do not match their seal from what this node holds for sure: its
+    /// stored snapshot (or nothing, if it has none) and, through Raft's start-up, the log entries
+    /// after it, which Raft applies again. The caller checks that the log still has them.
+    fn rebuild(&self, mismatch: ChecksumMismatch, stored: Option<(SnapshotMeta, Vec<u8>)>) -> Result<(), StorageError> {
+        let (meta, data) = match stored {
+            Some(snapshot) => snapshot,
+            None => (
+                SnapshotMeta::default(),
+                codec::encode(&SnapshotPayload { entities: Vec::new() }).map_err(write_err)?,
+            ),
+        };
+        tracing::warn!(
+            %mismatch,
+            from_revision = meta.last_log_id.map_or(0, |l| l.index),
+            "rebuilding the state machine from the stored snapshot and the log"
+        );
+        self.replace_state(&meta, &data)
+    }
+
+    /// The log index the state machine stands at.
+    pub(super) fn last_applied_index(&self) -> u64 {
+        self.applied.read().revision()
     }
 
     pub fn state_handle(&self) -> StateHandle {
@@ -139,8 +181,11 @@ impl SledStateMachine {
     }
 
     fn read_stored_snapshot(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StorageError> {
-        let meta = self.snapshots.get(SNAPSHOT_META).map_err(read_err)?;
-        let data = self.snapshots.get(SNAPSHOT_DATA).map_err(read_err)?;
+        if let Some(stored) = self.snapshots.get(SNAPSHOT).map_err(read_err)? {
+            return split_snapshot(&stored).map(Some);
+        }
+        let meta = self.snapshots.get(LEGACY_SNAPSHOT_META).map_err(read_err)?;
+        let data = self.snapshots.get(LEGACY_SNAPSHOT_DATA).map_err(read_err)?;
         match (meta, data) {
             (Some(meta), Some(data)) => Ok(Some((codec::decode(&meta).map_err(read_err)?, data.to_vec()))),
             _ => Ok(None),
@@ -148,10 +193,12 @@ impl SledStateMachine {
     }
 
     async fn store_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
-        batch.insert(SNAPSHOT_META, codec::encode(meta).map_err(write_err)?);
-        batch.insert(SNAPSHOT_DATA, data);
-        self.snapshots.apply_batch(batch).map_err(write_err)?;
+        let meta = codec::encode(meta).map_err(write_err)?;
+        let mut joined = Vec::with_capacity(4 + meta.len() + data.len());
+        joined.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+        joined.extend_from_slice(&meta);
+        joined.extend_from_slice(data);
+        self.snapshots.insert(SNAPSHOT, joined).map_err(write_err)?;
         self.db.flush_async().await.map_err(write_err)?;
         Ok(())
     }
@@ -172,15 +219,12 @@ impl SledStateMachine {
             batch.insert(key, value);
             state.restore(entity);
         }
-        batch.insert(keys::META_CHECKSUM, codec::encode(&checksum.sum()).map_err(write_err)?);
-        batch.insert(
-            keys::META_LAST_APPLIED,
-            codec::encode(&meta.last_log_id).map_err(write_err)?,
-        );
-        batch.insert(
-            keys::META_MEMBERSHIP,
-            codec::encode(&meta.last_membership).map_err(write_err)?,
-        );
+        let seal = Seal {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+            checksum: checksum.sum(),
+        };
+        batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
         self.tree.apply_batch(batch).map_err(write_err)?;
         let revision = meta.last_log_id.map_or(0, |l| l.index);
         {
@@ -197,13 +241,11 @@ impl SledStateMachine {
     }
 }
 
-/// A stored state whose records do not match their checksum.
+/// Stored records that do not match their seal: a write was cut short or undone on disk.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "the stored records do not match their checksum ({found} records found, {stored} recorded at revision \
-     {revision}): a write was lost or undone on disk (a full disk, say), so this state cannot be trusted. \
-     Keep the directory for inspection, start this node on an empty data directory with --join, and \
-     the leader, to which it is still a member, sends it its state"
+     {revision}): a write was cut short or undone on disk (a full disk, say)"
 )]
 pub struct ChecksumMismatch {
     found: u64,
@@ -211,16 +253,32 @@ pub struct ChecksumMismatch {
     revision: u64,
 }
 
-fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex), StorageError> {
+/// Splits a stored snapshot value into its metadata and bytes.
+fn split_snapshot(stored: &[u8]) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
+    let damaged = || read_err(std::io::Error::other("the stored snapshot is cut short"));
+    let (len, rest) = stored.split_first_chunk::<4>().ok_or_else(damaged)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(damaged());
+    }
+    let (meta, data) = rest.split_at(len);
+    Ok((codec::decode(meta).map_err(read_err)?, data.to_vec()))
+}
+
+/// The stored records and seal; and, if the records do not match the seal, why.
+fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex, Option<ChecksumMismatch>), StorageError> {
     let mut applied = AppliedState::default();
     let mut checksum = ChecksumIndex::default();
-    let mut stored: Option<StateChecksum> = None;
+    let mut seal: Option<Seal> = None;
+    let mut legacy = Seal::default();
+    let mut legacy_checksum: Option<StateChecksum> = None;
     for item in tree.iter() {
         let (k, v) = item.map_err(read_err)?;
         match k.as_ref() {
-            keys::META_LAST_APPLIED => applied.last_applied = codec::decode(&v).map_err(read_err)?,
-            keys::META_MEMBERSHIP => applied.membership = codec::decode(&v).map_err(read_err)?,
-            keys::META_CHECKSUM => stored = Some(codec::decode(&v).map_err(read_err)?),
+            keys::META_SEAL => seal = Some(codec::decode(&v).map_err(read_err)?),
+            keys::LEGACY_LAST_APPLIED => legacy.last_applied = codec::decode(&v).map_err(read_err)?,
+            keys::LEGACY_MEMBERSHIP => legacy.membership = codec::decode(&v).map_err(read_err)?,
+            keys::LEGACY_CHECKSUM => legacy_checksum = Some(codec::decode(&v).map_err(read_err)?),
             _ if keys::ENTITY_PREFIXES.contains(&k[0]) => {
                 checksum.put(&k, &v);
                 applied.state.restore(codec::decode(&v).map_err(read_err)?);
@@ -228,19 +286,27 @@ fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex), Stor
             _ => tracing::warn!(key = ?k, "ignoring unknown state key"),
         }
     }
-    match stored {
-        Some(stored) if stored != checksum.sum() => {
-            return Err(read_err(ChecksumMismatch {
-                found: checksum.sum().records,
-                stored: stored.records,
-                revision: applied.revision(),
-            }))
+    let expected = match seal {
+        Some(seal) => {
+            applied.last_applied = seal.last_applied;
+            applied.membership = seal.membership;
+            Some(seal.checksum)
         }
-        Some(_) => {}
-        // Written before checksums were kept: the first batch applied stores one.
-        None => tracing::info!("the stored state has no checksum yet; it gets one with the next write"),
-    }
-    Ok((applied, checksum))
+        None => {
+            applied.last_applied = legacy.last_applied;
+            applied.membership = legacy.membership;
+            if legacy_checksum.is_none() {
+                tracing::info!("the stored state has no checksum yet; it gets one with the next write");
+            }
+            legacy_checksum
+        }
+    };
+    let mismatch = expected.filter(|e| *e != checksum.sum()).map(|e| ChecksumMismatch {
+        found: checksum.sum().records,
+        stored: e.records,
+        revision: applied.revision(),
+    });
+    Ok((applied, checksum, mismatch))
 }
 
 impl RaftStateMachine<TypeConfig> for SledStateMachine {
@@ -261,7 +327,7 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         let mut changes = Vec::new();
         let mut evicted = 0;
         let mut batch = sled::Batch::default();
-        let revision = {
+        let (last_applied, membership) = {
             let mut applied = self.applied.write();
             for entry in entries {
                 applied.last_applied = Some(entry.log_id);
@@ -297,16 +363,9 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
                 };
                 outcomes.push(entry_outcomes);
             }
-            batch.insert(
-                keys::META_LAST_APPLIED,
-                codec::encode(&applied.last_applied).map_err(write_err)?,
-            );
-            batch.insert(
-                keys::META_MEMBERSHIP,
-                codec::encode(&applied.membership).map_err(write_err)?,
-            );
-            applied.revision()
+            (applied.last_applied, applied.membership.clone())
         };
+        let revision = last_applied.map_or(0, |l| l.index);
         {
             let mut checksum = self.checksum.lock();
             for change in &changes {
@@ -323,7 +382,12 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
                     }
                 }
             }
-            batch.insert(keys::META_CHECKSUM, codec::encode(&checksum.sum()).map_err(write_err)?);
+            let seal = Seal {
+                last_applied,
+                membership,
+                checksum: checksum.sum(),
+            };
+            batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
         }
         self.tree.apply_batch(batch).map_err(write_err)?;
         self.feed.publish(changes);
@@ -452,8 +516,9 @@ mod tests {
         assert!(sm.applied.read().state.instance(&key).is_none(), "eviction skipped");
     }
 
-    /// A store with two instances applied, closed; the path of its directory.
-    async fn store_with_two_instances() -> tempfile::TempDir {
+    /// A store with two instances applied (and, if `snapshot_after_first`, a snapshot built
+    /// after the first), closed; the path of its directory.
+    async fn store_with_two_instances(snapshot_after_first: bool) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let (log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
         let tenant = Tenant::default();
@@ -463,6 +528,9 @@ mod tests {
                 create_service: Some(Service::new(tenant.clone(), "svc", "app", "svc")),
             });
             sm.apply([entry(1, n as u64 + 1, register)]).await.unwrap();
+            if snapshot_after_first && n == 0 {
+                sm.build_snapshot().await.unwrap();
+            }
         }
         sm.db.flush().unwrap();
         drop((log, sm));
@@ -481,9 +549,15 @@ mod tests {
         panic!("the store in {} stayed locked", dir.display());
     }
 
-    fn reopen(dir: &std::path::Path) -> Result<(), String> {
+    /// Opens the closed store in `dir`: the revision it stands at and its instances' ids.
+    fn reopen(dir: &std::path::Path) -> Result<(u64, Vec<String>), String> {
         let opened = crate::storage::open(dir, 100, &StoreMeters::default())
-            .map(drop)
+            .map(|(_, sm)| {
+                let applied = sm.applied.read();
+                let mut ids: Vec<String> = applied.state.instances().map(|i| i.id.to_string()).collect();
+                ids.sort();
+                (applied.revision(), ids)
+            })
             .map_err(|e| e.to_string());
         wait_unlocked(dir);
         opened
@@ -496,47 +570,90 @@ mod tests {
         db.flush().unwrap();
     }
 
-    #[tokio::test]
-    async fn a_store_that_lost_or_undid_a_write_refuses_to_open_and_says_why() {
-        let intact = store_with_two_instances().await;
-        reopen(intact.path()).expect("an intact store opens");
-        reopen(intact.path()).expect("and again");
-
-        // A record lost (what a full disk did to sled: the revision stayed, instances went).
-        let lost = store_with_two_instances().await;
-        let key = keys::entity_key(&Entity::Instance(Arc::new(Instance::new(
+    fn instance_key() -> Vec<u8> {
+        keys::entity_key(&Entity::Instance(Arc::new(Instance::new(
             Tenant::default(),
             "svc",
             "i-2",
             "h",
-        ))));
-        tamper(lost.path(), |tree| {
-            tree.remove(&key).unwrap();
-        });
-        let refused = reopen(lost.path()).unwrap_err();
-        assert!(refused.contains("do not match their checksum"), "{refused}");
-        assert!(
-            refused.contains("2 records found, 3 recorded at revision 2"),
-            "{refused}"
-        );
+        ))))
+    }
 
-        // A record's value undone (an older value back).
-        let undone = store_with_two_instances().await;
+    #[tokio::test]
+    async fn a_store_that_lost_or_undid_a_write_is_rebuilt_from_its_snapshot_and_log() {
+        let both = vec!["i-1".to_string(), "i-2".to_string()];
+        let intact = store_with_two_instances(false).await;
+        assert_eq!(
+            reopen(intact.path()),
+            Ok((2, both.clone())),
+            "an intact store opens as it was"
+        );
+        assert_eq!(reopen(intact.path()), Ok((2, both)), "and again");
+
+        // A record lost (what a full disk did to sled: the revision stayed, instances went),
+        // no snapshot: back to the start, from where Raft applies the whole log again.
+        let lost = store_with_two_instances(false).await;
+        tamper(lost.path(), |tree| {
+            tree.remove(instance_key()).unwrap();
+        });
+        assert_eq!(reopen(lost.path()), Ok((0, vec![])));
+
+        // A record's value undone (an older value back), with a snapshot at revision 1: the
+        // snapshot's state, from where Raft applies entry 2 again.
+        let undone = store_with_two_instances(true).await;
         let mut older = Instance::new(Tenant::default(), "svc", "i-2", "h");
         older.host_name = "elsewhere".into();
         let value = codec::encode(&Entity::Instance(Arc::new(older))).unwrap();
         tamper(undone.path(), |tree| {
-            tree.insert(&key, value).unwrap();
+            tree.insert(instance_key(), value).unwrap();
         });
-        assert!(reopen(undone.path()).unwrap_err().contains("checksum"));
+        assert_eq!(reopen(undone.path()), Ok((1, vec!["i-1".to_string()])));
+        assert_eq!(
+            reopen(undone.path()),
+            Ok((1, vec!["i-1".to_string()])),
+            "rebuilt for good"
+        );
     }
 
     #[tokio::test]
-    async fn a_store_written_before_checksums_opens_and_gets_one() {
-        let dir = store_with_two_instances().await;
-        tamper(dir.path(), |tree| {
-            tree.remove(keys::META_CHECKSUM).unwrap();
+    async fn a_store_that_cannot_be_rebuilt_refuses_to_open_and_says_why() {
+        let lost = store_with_two_instances(false).await;
+        tamper(lost.path(), |tree| {
+            tree.remove(instance_key()).unwrap();
         });
-        reopen(dir.path()).expect("no checksum yet: opens");
+        // The log says entries up to 2 were purged: nothing to rebuild from.
+        let db = sled::open(lost.path()).unwrap();
+        let purged = LogId::new(CommittedLeaderId::new(1, 1), 2);
+        db.open_tree("raft_meta")
+            .unwrap()
+            .insert(b"last_purged", codec::encode(&purged).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+        drop(db);
+        wait_unlocked(lost.path());
+        let refused = reopen(lost.path()).unwrap_err();
+        assert!(
+            refused.contains("stands at revision 0 but the log was purged up to 2"),
+            "{refused}"
+        );
+        assert!(refused.contains("--join"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_store_written_before_the_seal_opens_as_it_was() {
+        // The layout before the seal: last applied, membership and no checksum, in three values.
+        let dir = store_with_two_instances(false).await;
+        tamper(dir.path(), |tree| {
+            let seal: Seal = codec::decode(&tree.remove(keys::META_SEAL).unwrap().unwrap()).unwrap();
+            let legacy = [
+                (keys::LEGACY_LAST_APPLIED, codec::encode(&seal.last_applied).unwrap()),
+                (keys::LEGACY_MEMBERSHIP, codec::encode(&seal.membership).unwrap()),
+            ];
+            for (key, value) in legacy {
+                tree.insert(key, value).unwrap();
+            }
+        });
+        let both = vec!["i-1".to_string(), "i-2".to_string()];
+        assert_eq!(reopen(dir.path()), Ok((2, both)), "no checksum yet: opens as it was");
     }
 }
