@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::disk::SmallDisk;
 use crate::net::Mesh;
+use crate::proxy::Proxies;
 use crate::support::register_at;
 use crate::support::Cluster;
 
@@ -35,10 +36,14 @@ pub enum Fault {
     /// The leader's packets to one follower are dropped (the follower's still arrive) for the
     /// hold: a one-way cut.
     OneWayFromLeader,
+    /// Every byte between nodes delayed, with jitter (the suite's proxy): first a few
+    /// milliseconds each way, under which writes must go on, then 30–80 ms each way for the
+    /// rest of the hold; then back to none.
+    DelayedLinks,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::KillLeader,
         Fault::KillFollower,
         Fault::IsolateLeader,
@@ -48,6 +53,7 @@ impl Fault {
         Fault::StaleDataDir,
         Fault::LossyLinks,
         Fault::OneWayFromLeader,
+        Fault::DelayedLinks,
     ];
 }
 
@@ -57,9 +63,12 @@ impl fmt::Display for Fault {
     }
 }
 
-/// The cluster, its network, the small disk under one node, and a client that gives up quickly.
+/// The cluster, its network, the proxies delaying its Raft traffic, and the small disk under one
+/// node.
 pub struct Chaos {
     pub cluster: Cluster,
+    /// Before the mesh: its listeners live in the mesh's namespaces.
+    pub proxies: Proxies,
     pub mesh: Mesh,
     pub disk: SmallDisk,
     /// Index of the node whose data directory is on [`Self::disk`].
@@ -76,10 +85,20 @@ const BULKY_WRITES: usize = 150;
 /// A write through an isolated node must be refused (503, retryable) within this.
 const REFUSAL_WITHIN: Duration = Duration::from_secs(15);
 
+/// A delay that keeps round trips well under openraft's deadline for an AppendEntries (one
+/// heartbeat interval, 50 ms): the cluster must go on taking writes.
+const SMALL_DELAY_MS: (u64, u64) = (3, 8);
+/// The jitter added to [`SMALL_DELAY_MS`], per chunk.
+const SMALL_JITTER: Duration = Duration::from_millis(5);
+/// The long delay each way, per fault (drawn from this range), and its jitter.
+const LONG_DELAY_MS: (u64, u64) = (30, 80);
+const LONG_JITTER: Duration = Duration::from_millis(20);
+
 impl Chaos {
-    pub fn new(cluster: Cluster, mesh: Mesh, disk: SmallDisk, disk_node: usize, seed: u64) -> Chaos {
+    pub fn new(cluster: Cluster, proxies: Proxies, mesh: Mesh, disk: SmallDisk, disk_node: usize, seed: u64) -> Chaos {
         Chaos {
             cluster,
+            proxies,
             mesh,
             disk,
             disk_node,
@@ -124,6 +143,7 @@ impl Chaos {
                 let victim = self.follower().await;
                 self.isolate(victim, hold).await;
             }
+            Fault::DelayedLinks => self.delayed_links(hold).await,
             Fault::CutLeaderLink => {
                 let (leader, follower) = (self.leader().await, self.follower().await);
                 self.note(format!(
@@ -185,6 +205,59 @@ impl Chaos {
         tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
         self.mesh.heal_all();
         self.note(format!("healed node {}'s links", victim + 1));
+    }
+
+    /// Delays every byte between nodes a little (round trips well within openraft's 50 ms
+    /// deadline), where writes must go on, then 30–80 ms each way, where nothing is asserted
+    /// but what every fault ends with.
+    async fn delayed_links(&mut self, hold: Duration) {
+        let ends = Instant::now() + hold;
+        let all: Vec<usize> = (0..self.cluster.nodes.len()).collect();
+        self.small_delay();
+        let took = self.write_through(&all).await;
+        self.note(format!("a write took {took:?}"));
+        let base = Duration::from_millis(self.rng.u64(LONG_DELAY_MS.0..=LONG_DELAY_MS.1));
+        self.proxies.set_delay(base, LONG_JITTER);
+        self.note(format!("links delayed {base:?} + up to {LONG_JITTER:?} each way"));
+        let probe = self.try_write(&all, Duration::from_secs(6)).await;
+        self.note(format!("a write meanwhile: {probe}"));
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        self.proxies.clear();
+        self.note("delays removed".into());
+    }
+
+    /// Delays every byte between nodes by a few milliseconds, with jitter.
+    fn small_delay(&mut self) {
+        let base = Duration::from_millis(self.rng.u64(SMALL_DELAY_MS.0..=SMALL_DELAY_MS.1));
+        self.proxies.set_delay(base, SMALL_JITTER);
+        self.note(format!("links delayed {base:?} + up to {SMALL_JITTER:?} each way"));
+    }
+
+    /// A write through any of `nodes` (tried in turn) for at most `within`: how it went.
+    async fn try_write(&self, nodes: &[usize], within: Duration) -> String {
+        let sent = Instant::now();
+        let mut last = String::new();
+        for attempt in 0..1_000 {
+            if sent.elapsed() >= within {
+                break;
+            }
+            let at = nodes[attempt % nodes.len()];
+            let id = format!("probe-{}", sent.elapsed().as_micros());
+            match register_at(
+                &self.cluster.client,
+                &self.cluster.nodes[at].url(""),
+                "probe",
+                &id,
+                None,
+            )
+            .await
+            {
+                Ok(_) => return format!("acknowledged after {:?}", sent.elapsed()),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        format!("none acknowledged in {within:?} (last answer: {last})")
     }
 
     /// A write sent to the cut-off node `i`: must come back refused, retryable, in time.
