@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::disk::SmallDisk;
 use crate::net::Mesh;
+use crate::proxy::Proxies;
 use crate::support::register_at;
 use crate::support::Cluster;
 
@@ -35,10 +36,25 @@ pub enum Fault {
     /// The leader's packets to one follower are dropped (the follower's still arrive) for the
     /// hold: a one-way cut.
     OneWayFromLeader,
+    /// Every byte between nodes delayed, with jitter (the suite's proxy): first a few
+    /// milliseconds each way, under which writes must go on, then 30–80 ms each way for the
+    /// rest of the hold; then back to none.
+    DelayedLinks,
+    /// While links are delayed a few milliseconds: a follower removed through the admin API
+    /// (asked of another node), left running a moment, then restarted on an empty data directory
+    /// with `--join` and added back (the README's way to rebuild a node).
+    RebuildFollower,
+    /// SIGKILL the leader and a follower at once (five nodes: three remain); restart both after
+    /// the hold.
+    KillTwo,
+    /// Cut the leader and a follower off from the other nodes (five nodes: the pair is a
+    /// minority, the three others elect a leader and take writes) for the hold.
+    IsolateTwo,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    /// Every fault a three-node cluster survives (a majority stays).
+    pub const THREE_NODES: [Fault; 11] = [
         Fault::KillLeader,
         Fault::KillFollower,
         Fault::IsolateLeader,
@@ -48,7 +64,31 @@ impl Fault {
         Fault::StaleDataDir,
         Fault::LossyLinks,
         Fault::OneWayFromLeader,
+        Fault::DelayedLinks,
+        Fault::RebuildFollower,
     ];
+
+    /// Every fault, two nodes at once included: for five nodes.
+    pub const FIVE_NODES: [Fault; 13] = [
+        Fault::KillLeader,
+        Fault::KillFollower,
+        Fault::IsolateLeader,
+        Fault::IsolateFollower,
+        Fault::CutLeaderLink,
+        Fault::FullDisk,
+        Fault::StaleDataDir,
+        Fault::LossyLinks,
+        Fault::OneWayFromLeader,
+        Fault::DelayedLinks,
+        Fault::RebuildFollower,
+        Fault::KillTwo,
+        Fault::IsolateTwo,
+    ];
+
+    /// The fault whose name is `name` (as printed).
+    pub fn named(name: &str) -> Option<Fault> {
+        Fault::FIVE_NODES.into_iter().find(|f| f.to_string() == name)
+    }
 }
 
 impl fmt::Display for Fault {
@@ -57,9 +97,12 @@ impl fmt::Display for Fault {
     }
 }
 
-/// The cluster, its network, the small disk under one node, and a client that gives up quickly.
+/// The cluster, its network, the proxies delaying its Raft traffic, and the small disk under one
+/// node.
 pub struct Chaos {
     pub cluster: Cluster,
+    /// Before the mesh: its listeners live in the mesh's namespaces.
+    pub proxies: Proxies,
     pub mesh: Mesh,
     pub disk: SmallDisk,
     /// Index of the node whose data directory is on [`Self::disk`].
@@ -76,10 +119,20 @@ const BULKY_WRITES: usize = 150;
 /// A write through an isolated node must be refused (503, retryable) within this.
 const REFUSAL_WITHIN: Duration = Duration::from_secs(15);
 
+/// A delay that keeps round trips well under openraft's deadline for an AppendEntries (one
+/// heartbeat interval, 50 ms): the cluster must go on taking writes.
+const SMALL_DELAY_MS: (u64, u64) = (3, 8);
+/// The jitter added to [`SMALL_DELAY_MS`], per chunk.
+const SMALL_JITTER: Duration = Duration::from_millis(5);
+/// The long delay each way, per fault (drawn from this range), and its jitter.
+const LONG_DELAY_MS: (u64, u64) = (30, 80);
+const LONG_JITTER: Duration = Duration::from_millis(20);
+
 impl Chaos {
-    pub fn new(cluster: Cluster, mesh: Mesh, disk: SmallDisk, disk_node: usize, seed: u64) -> Chaos {
+    pub fn new(cluster: Cluster, proxies: Proxies, mesh: Mesh, disk: SmallDisk, disk_node: usize, seed: u64) -> Chaos {
         Chaos {
             cluster,
+            proxies,
             mesh,
             disk,
             disk_node,
@@ -101,8 +154,13 @@ impl Chaos {
 
     async fn follower(&mut self) -> usize {
         let leader = self.leader().await;
-        let followers: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| *i != leader).collect();
-        followers[self.rng.usize(..followers.len())]
+        self.other_than(&[leader])
+    }
+
+    /// A random node not in `these`.
+    fn other_than(&mut self, these: &[usize]) -> usize {
+        let others: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| !these.contains(i)).collect();
+        others[self.rng.usize(..others.len())]
     }
 
     /// Injects `fault`, holds it for `hold`, heals it.
@@ -118,12 +176,22 @@ impl Chaos {
             }
             Fault::IsolateLeader => {
                 let victim = self.leader().await;
-                self.isolate(victim, hold).await;
+                self.isolate(&[victim], hold).await;
             }
             Fault::IsolateFollower => {
                 let victim = self.follower().await;
-                self.isolate(victim, hold).await;
+                self.isolate(&[victim], hold).await;
             }
+            Fault::KillTwo => {
+                let (leader, follower) = (self.leader().await, self.follower().await);
+                self.kill_two_and_restart([leader, follower], hold).await;
+            }
+            Fault::IsolateTwo => {
+                let (leader, follower) = (self.leader().await, self.follower().await);
+                self.isolate(&[leader, follower], hold).await;
+            }
+            Fault::DelayedLinks => self.delayed_links(hold).await,
+            Fault::RebuildFollower => self.rebuild_follower(hold).await,
             Fault::CutLeaderLink => {
                 let (leader, follower) = (self.leader().await, self.follower().await);
                 self.note(format!(
@@ -173,18 +241,194 @@ impl Chaos {
         self.note(format!("node {} restarted", victim + 1));
     }
 
-    async fn isolate(&mut self, victim: usize, hold: Duration) {
+    async fn kill_two_and_restart(&mut self, victims: [usize; 2], hold: Duration) {
         let ends = Instant::now() + hold;
-        self.note(format!("cut every link of node {}", victim + 1));
-        self.mesh.isolate(&[victim + 1]);
-        let refusal = self.refused_write(victim).await;
-        self.note(format!("node {} (minority) refused a write: {refusal}", victim + 1));
-        let majority: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| *i != victim).collect();
+        for v in victims {
+            self.cluster.nodes[v].kill9();
+        }
+        let [a, b] = victims.map(|v| v + 1);
+        self.note(format!("kill -9 nodes {a} (leader) and {b} at once"));
+        let rest: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| !victims.contains(i)).collect();
+        let took = self.write_through(&rest).await;
+        self.note(format!("the {} others took a write after {took:?}", rest.len()));
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        for v in victims {
+            self.cluster.nodes[v].start();
+        }
+        self.note(format!("nodes {a} and {b} restarted"));
+    }
+
+    /// Cuts every link between `victims` (a minority) and the other nodes for `hold`: each
+    /// victim must refuse a write, the majority must take one.
+    async fn isolate(&mut self, victims: &[usize], hold: Duration) {
+        let ends = Instant::now() + hold;
+        let names: Vec<usize> = victims.iter().map(|v| v + 1).collect();
+        self.note(format!("cut every link between nodes {names:?} and the others"));
+        self.mesh.isolate(&names);
+        for &victim in victims {
+            let refusal = self.refused_write(victim).await;
+            self.note(format!("node {} (minority) refused a write: {refusal}", victim + 1));
+        }
+        let majority: Vec<usize> = (0..self.cluster.nodes.len()).filter(|i| !victims.contains(i)).collect();
         let took = self.write_through(&majority).await;
         self.note(format!("majority took a write after {took:?}"));
         tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
         self.mesh.heal_all();
-        self.note(format!("healed node {}'s links", victim + 1));
+        self.note(format!("healed the links of nodes {names:?}"));
+    }
+
+    /// Delays every byte between nodes a little (round trips well within openraft's 50 ms
+    /// deadline), where writes must go on, then 30–80 ms each way, where nothing is asserted
+    /// but what every fault ends with.
+    async fn delayed_links(&mut self, hold: Duration) {
+        let ends = Instant::now() + hold;
+        let all: Vec<usize> = (0..self.cluster.nodes.len()).collect();
+        self.small_delay();
+        let took = self.write_through(&all).await;
+        self.note(format!("a write took {took:?}"));
+        let base = Duration::from_millis(self.rng.u64(LONG_DELAY_MS.0..=LONG_DELAY_MS.1));
+        self.proxies.set_delay(base, LONG_JITTER);
+        self.note(format!("links delayed {base:?} + up to {LONG_JITTER:?} each way"));
+        let probe = self.try_write(&all, Duration::from_secs(6)).await;
+        self.note(format!("a write meanwhile: {probe}"));
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        self.proxies.clear();
+        self.note("delays removed".into());
+    }
+
+    /// Delays every byte between nodes by a few milliseconds, with jitter.
+    fn small_delay(&mut self) {
+        let base = Duration::from_millis(self.rng.u64(SMALL_DELAY_MS.0..=SMALL_DELAY_MS.1));
+        self.proxies.set_delay(base, SMALL_JITTER);
+        self.note(format!("links delayed {base:?} + up to {SMALL_JITTER:?} each way"));
+    }
+
+    /// A write through any of `nodes` (tried in turn) for at most `within`: how it went.
+    async fn try_write(&self, nodes: &[usize], within: Duration) -> String {
+        let sent = Instant::now();
+        let mut last = String::new();
+        for attempt in 0..1_000 {
+            if sent.elapsed() >= within {
+                break;
+            }
+            let at = nodes[attempt % nodes.len()];
+            let id = format!("probe-{}", sent.elapsed().as_micros());
+            match register_at(
+                &self.cluster.client,
+                &self.cluster.nodes[at].url(""),
+                "probe",
+                &id,
+                None,
+            )
+            .await
+            {
+                Ok(_) => return format!("acknowledged after {:?}", sent.elapsed()),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        format!("none acknowledged in {within:?} (last answer: {last})")
+    }
+
+    /// Removes a follower through another node, restarts it empty with `--join` and adds it
+    /// back, while links are delayed a little.
+    async fn rebuild_follower(&mut self, hold: Duration) {
+        let ends = Instant::now() + hold;
+        self.small_delay();
+        let victim = self.follower().await;
+        let via = self.other_than(&[victim]);
+        let id = self.cluster.nodes[victim].id;
+        let took = self
+            .member_change(via, reqwest::Method::DELETE, &format!("/admin/members/{id}"), None)
+            .await;
+        self.note(format!("node {id} removed (asked of node {}) in {took:?}", via + 1));
+        self.wait_membership(via, id, false).await;
+        // Removed but still running for a moment: clients still reach it.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.cluster.nodes[victim].kill9();
+        clear_dir(&self.cluster.nodes[victim].data_dir());
+        let args = self.cluster.nodes[victim].args.clone();
+        let peers = args.iter().position(|a| a == "--peers").expect("--peers");
+        self.cluster.nodes[victim]
+            .args
+            .splice(peers..peers + 2, ["--join".to_string(), "true".to_string()]);
+        self.cluster.nodes[victim].start();
+        self.note(format!("node {id} restarted on an empty data directory with --join"));
+        let body = serde_json::json!({ "id": id, "raft_addr": self.cluster.raft_addr(victim) });
+        let took = self
+            .member_change(via, reqwest::Method::POST, "/admin/members", Some(body))
+            .await;
+        self.note(format!("node {id} added back (asked of node {}) in {took:?}", via + 1));
+        // Restarts from now on find its stored membership; the original flags say the same.
+        self.cluster.nodes[victim].args = args;
+        self.wait_membership(via, id, true).await;
+        tokio::time::sleep(ends.saturating_duration_since(Instant::now())).await;
+        self.proxies.clear();
+        self.note("delays removed".into());
+    }
+
+    /// A membership change through node `at`, retried (bounded) while the cluster cannot take
+    /// it yet (no leader, a change under way); how long it took. A retry answered "not a member"
+    /// (removal) or "already" (addition) found an earlier attempt applied.
+    async fn member_change(&self, at: usize, method: reqwest::Method, path: &str, body: Option<Value>) -> Duration {
+        let sent = Instant::now();
+        let deadline = sent + Duration::from_secs(90);
+        for attempt in 0..100 {
+            let mut request = self
+                .cluster
+                .client
+                .request(method.clone(), self.cluster.nodes[at].url(path))
+                .timeout(Duration::from_secs(60));
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let answer = match request.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    if status == 200 {
+                        return sent.elapsed();
+                    }
+                    let applied_before = attempt > 0 && (text.contains("not a member") || text.contains("already"));
+                    if applied_before {
+                        return sent.elapsed();
+                    }
+                    format!("{status}: {text}")
+                }
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                Instant::now() < deadline,
+                "{method} {path} through node {} not done in 90 s: {answer}",
+                at + 1
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("{method} {path} through node {}: 100 attempts", at + 1);
+    }
+
+    /// Waits (bounded) until node `at` lists node `id` as a voting member (`member`) or not at
+    /// all (`!member`).
+    async fn wait_membership(&self, at: usize, id: u64, member: bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.cluster.get_json(at, "/admin/cluster").await.unwrap_or_default();
+            let members = status["members"].as_array().cloned().unwrap_or_default();
+            let role = members.iter().find(|m| m["id"] == id).map(|m| m["role"].clone());
+            let done = match role {
+                None => !member && !members.is_empty(),
+                Some(role) => member && role != "learner",
+            };
+            if done {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} still lists node {id} wrongly: {status}",
+                at + 1
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// A write sent to the cut-off node `i`: must come back refused, retryable, in time.

@@ -4,7 +4,9 @@
 //!
 //! Addresses, with `T` this mesh's tag: node `i` listens on `10.T.0.i` (on its loopback); the
 //! client link to node `i` is `10.T.(100+i).0/24` (test side `.1`, node side `.2`). Node-to-node
-//! traffic goes over the pair's own link, with a host route per peer.
+//! traffic goes over the pair's own link, with a host route per peer. Each node advertises its
+//! Raft port as [`PROXY_PORT`], where the suite's delaying proxy listens inside its namespace
+//! (see `proxy.rs`), in front of the real [`RAFT_PORT`].
 //!
 //! Cutting a link drops its frames silently, as a pulled cable or a dead switch port does: both
 //! ends point the other's address at a hardware address nobody has, so nothing arrives and no
@@ -17,16 +19,30 @@
 
 use std::collections::BTreeSet;
 use std::process::Command;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering;
 
+use crate::proxy::Route;
 use crate::support::Host;
+
+/// Where each node's Raft server listens, on the node's address.
+pub const RAFT_PORT: u16 = 7100;
+/// Where the proxy in front of it listens, on the same address: the Raft address peers know.
+pub const PROXY_PORT: u16 = 7200;
 
 /// Every namespace this suite creates starts with this.
 const PREFIX: &str = "regchaos";
 /// The hardware address cut links send to: locally administered, never assigned to a device.
 const NOWHERE: &str = "02:00:5e:00:de:ad";
 
+/// Meshes made by this process so far: each gets its own names and addresses, since a deleted
+/// namespace (and its links) lingers while anything still holds it.
+static MADE: AtomicU32 = AtomicU32::new(0);
+
 pub struct Mesh {
     tag: u8,
+    /// This mesh's number in this process.
+    serial: u32,
     nodes: usize,
     cut: BTreeSet<(usize, usize)>,
     /// Nodes whose namespace has packet-dropping firewall rules.
@@ -65,10 +81,13 @@ impl Mesh {
         assert!((1..=9).contains(&nodes), "1 to 9 nodes");
         remove_leftovers();
         let pid = std::process::id();
-        // Second octet: from the pid, so two test processes at once do not collide.
-        let tag = 16 + (pid % 200) as u8;
+        let serial = MADE.fetch_add(1, Ordering::SeqCst);
+        // Second octet: from the pid and the serial, so two test processes at once, or two
+        // meshes one after the other, do not collide.
+        let tag = 16 + ((pid + 37 * serial) % 200) as u8;
         let mesh = Mesh {
             tag,
+            serial,
             nodes,
             cut: BTreeSet::new(),
             filtered: BTreeSet::new(),
@@ -149,7 +168,7 @@ impl Mesh {
     }
 
     pub fn namespace(&self, node: usize) -> String {
-        format!("{PREFIX}{}-{node}", std::process::id())
+        format!("{PREFIX}{}-{}-{node}", std::process::id(), self.serial)
     }
 
     fn client_link(&self, node: usize) -> String {
@@ -161,13 +180,27 @@ impl Mesh {
         format!("10.{}.0.{node}", self.tag)
     }
 
-    /// Where the nodes listen: HTTP on 8761 and Raft on 7100 at each node's own address.
+    /// Where the nodes listen: HTTP on 8761 and Raft on [`RAFT_PORT`] at each node's own
+    /// address, advertising the proxy's port.
     pub fn hosts(&self) -> Vec<Host> {
         (1..=self.nodes)
             .map(|i| Host {
                 http: format!("{}:8761", self.address(i)),
-                raft: format!("{}:7100", self.address(i)),
+                raft: format!("{}:{RAFT_PORT}", self.address(i)),
+                advertise_raft: Some(format!("{}:{PROXY_PORT}", self.address(i))),
                 netns: Some(self.namespace(i)),
+            })
+            .collect()
+    }
+
+    /// One proxy per node: listening on its advertised Raft address inside its namespace,
+    /// forwarding to its real Raft port (from the test's namespace, over the client link).
+    pub fn proxy_routes(&self) -> Vec<Route> {
+        (1..=self.nodes)
+            .map(|i| Route {
+                namespace: Some(self.namespace(i)),
+                listen: format!("{}:{PROXY_PORT}", self.address(i)).parse().unwrap(),
+                upstream: format!("{}:{RAFT_PORT}", self.address(i)).parse().unwrap(),
             })
             .collect()
     }

@@ -109,6 +109,8 @@ impl Node {
 pub struct Host {
     pub http: String,
     pub raft: String,
+    /// The Raft address peers are told (`--advertise-raft`), when not `raft` (a proxy in front).
+    pub advertise_raft: Option<String>,
     pub netns: Option<String>,
 }
 
@@ -188,6 +190,7 @@ impl Cluster {
             .map(|_| Host {
                 http: format!("127.0.0.1:{}", free_port()),
                 raft: format!("127.0.0.1:{}", free_port()),
+                advertise_raft: None,
                 netns: None,
             })
             .collect();
@@ -201,13 +204,13 @@ impl Cluster {
         let peers = hosts
             .iter()
             .enumerate()
-            .map(|(i, h)| format!("{}={}", i + 1, h.raft))
+            .map(|(i, h)| format!("{}={}", i + 1, h.advertise_raft.as_ref().unwrap_or(&h.raft)))
             .collect::<Vec<_>>()
             .join(",");
         let nodes = hosts
             .into_iter()
             .enumerate()
-            .map(|(i, Host { http, raft, netns })| {
+            .map(|(i, host)| {
                 let id = i as u64 + 1;
                 let data = dir.path().join(format!("node{id}"));
                 let mut args: Vec<String> = vec![
@@ -216,20 +219,23 @@ impl Cluster {
                     "--data-dir".into(),
                     data.display().to_string(),
                     "--http".into(),
-                    http.clone(),
+                    host.http.clone(),
                     "--raft".into(),
-                    raft.clone(),
+                    host.raft,
                     "--peers".into(),
                     peers.clone(),
                 ];
+                if let Some(advertised) = host.advertise_raft {
+                    args.extend(["--advertise-raft".into(), advertised]);
+                }
                 args.extend(extra.iter().map(|s| s.to_string()));
                 Node {
                     id,
-                    http,
+                    http: host.http,
                     scheme: "http",
                     log: dir.path().join(format!("node{id}.log")),
                     args,
-                    netns,
+                    netns: host.netns,
                     child: None,
                 }
             })
@@ -281,10 +287,14 @@ impl Cluster {
         self._dir.path()
     }
 
-    /// The Raft address node `i` was started with.
+    /// The Raft address node `i` was started with: the one it advertises to peers.
     pub fn raft_addr(&self, i: usize) -> String {
         let args = &self.nodes[i].args;
-        let at = args.iter().position(|a| a == "--raft").expect("--raft");
+        let at = args
+            .iter()
+            .position(|a| a == "--advertise-raft")
+            .or_else(|| args.iter().position(|a| a == "--raft"))
+            .expect("--raft");
         args[at + 1].clone()
     }
 

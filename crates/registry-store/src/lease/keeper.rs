@@ -136,7 +136,9 @@ impl LeaseKeeper {
     }
 
     /// Renews each instance's lease; `None` if this node does not lead. `Some(found)` says, per
-    /// instance, whether it is registered (not found: the client must register again).
+    /// instance, whether it is registered (not found: the client must register again). One
+    /// whose eviction this node already proposed counts as not found: acknowledging the
+    /// renewal would not stop the eviction.
     pub fn renew(&self, keys: &[InstanceKey]) -> Option<Vec<bool>> {
         let now = self.now_ms();
         let state = self.state.read();
@@ -145,6 +147,7 @@ impl LeaseKeeper {
         Some(
             keys.iter()
                 .map(|k| match state.state.instance(k) {
+                    Some(i) if table.awaits_eviction(i) => false,
                     Some(i) => {
                         table.renew(now, i);
                         true

@@ -127,6 +127,11 @@ struct Lease {
     /// When its client last renewed it in this term (0: not yet; a new term's fresh TTL is
     /// not a renewal).
     renewed_ms: u64,
+    /// Handed out for eviction ([`LeaseTable::evictable`]): the eviction is in the log or about
+    /// to be, and applies unless the record changes first. A renewal cannot save it (renewals
+    /// write nothing the eviction could see), so none is acknowledged: the client registers
+    /// again, which changes the record. Cleared when the record changes.
+    condemned: bool,
 }
 
 /// One lease's last renewal and deadline, on the table's clock.
@@ -241,6 +246,7 @@ impl LeaseTable {
                 if l.mod_revision != i.mod_revision {
                     l.mod_revision = i.mod_revision;
                     l.deadline_ms = now_ms + duration_ms;
+                    l.condemned = false;
                 }
                 l.duration_ms = duration_ms;
                 l.interval_secs = i.lease.renewal_interval_secs;
@@ -254,6 +260,7 @@ impl LeaseTable {
                     mod_revision: i.mod_revision,
                     generation,
                     renewed_ms: 0,
+                    condemned: false,
                 };
                 self.leases.insert(LeaseKey(i.clone()), lease);
                 return;
@@ -267,10 +274,19 @@ impl LeaseTable {
         }
     }
 
+    /// Whether `instance`'s lease was handed out for eviction and its record has not changed
+    /// since: the eviction will apply, so a renewal must not be acknowledged.
+    pub fn awaits_eviction(&self, instance: &Arc<Instance>) -> bool {
+        self.leases
+            .get(&instance.key())
+            .is_some_and(|l| l.condemned && l.mod_revision == instance.mod_revision)
+    }
+
     /// Renews the lease of `instance` (which the caller found registered). Returns `false` if
-    /// the instance holds no lease (mirrored records are kept alive by their adapter).
+    /// the instance holds no lease (mirrored records are kept alive by their adapter), or its
+    /// lease awaits eviction ([`Self::awaits_eviction`]: left as it is).
     pub fn renew(&mut self, now_ms: u64, instance: &Arc<Instance>) -> bool {
-        if !instance.origin.is_local() {
+        if !instance.origin.is_local() || self.awaits_eviction(instance) {
             return false;
         }
         match self.leases.get_mut(&instance.key()) {
@@ -287,6 +303,7 @@ impl LeaseTable {
                     mod_revision: instance.mod_revision,
                     generation: self.generation,
                     renewed_ms: now_ms,
+                    condemned: false,
                 };
                 self.leases.insert(LeaseKey(instance.clone()), lease);
             }
@@ -453,6 +470,9 @@ impl LeaseTable {
             .collect();
         for item in &items {
             self.expired.entry(item.instance.clone()).or_insert(now_ms);
+            if let Some(lease) = self.leases.get_mut(&item.instance) {
+                lease.condemned = true;
+            }
         }
         (items, stats)
     }
@@ -510,6 +530,27 @@ mod tests {
                 expected_mod_revision: 9
             }]
         );
+    }
+
+    /// The chaos suite's five-node run under 30-80 ms delays: a renewal acknowledged after the
+    /// leader had proposed evicting that lease (the proposal waiting for a quorum), then the
+    /// eviction applied, the record unchanged, and the next renewal was told "not registered".
+    #[test]
+    fn a_lease_handed_out_for_eviction_is_not_renewed_until_registered_again() {
+        let a = inst("a", 1);
+        let mut t = LeaseTable::new_term(0, [a.clone()].iter());
+        let (items, _) = t.evictable(3_001, &off());
+        assert_eq!(items.len(), 1);
+        assert!(t.awaits_eviction(&a));
+        assert!(!t.renew(3_100, &a), "a renewal the eviction will undo is refused");
+        // Still overdue: handed out again next round (the first proposal may have failed).
+        assert_eq!(t.evictable(4_000, &off()).0.len(), 1);
+        // Registered again (a new record): a fresh lease, renewed as usual.
+        let re = inst("a", 7);
+        t.reconcile(4_100, [re.clone()].iter());
+        assert!(!t.awaits_eviction(&re));
+        assert!(t.renew(4_200, &re));
+        assert!(t.evictable(6_000, &off()).0.is_empty());
     }
 
     #[test]
