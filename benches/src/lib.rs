@@ -8,6 +8,7 @@
 //! - [`report`]: summaries as a table, JSON and an SVG chart.
 //! - [`procs`]: the processes a suite starts (registryd nodes, etcd members, the hello server).
 //! - [`baseline`]: fsync latency of the data disk.
+//! - [`restore`]: a registry of the storm's instances loaded by one restore.
 //! - [`scenario`]: the multi-step measurements (watch, propagation, failover, memory, catch-up).
 //! - [`goals`]: the quick suite's targets and its `summary.json`.
 
@@ -19,6 +20,7 @@ pub mod goals;
 pub mod load;
 pub mod procs;
 pub mod report;
+pub mod restore;
 pub mod scenario;
 
 use std::sync::Arc;
