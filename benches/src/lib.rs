@@ -9,7 +9,8 @@
 //! - [`procs`]: the processes a suite starts (registryd nodes, etcd members, the hello server).
 //! - [`baseline`]: fsync latency of the data disk.
 //! - [`restore`]: a registry of the storm's instances loaded by one restore.
-//! - [`scenario`]: the multi-step measurements (watch, propagation, failover, memory, catch-up).
+//! - [`scenario`]: the multi-step measurements (watch, propagation, failover, memory, catch-up,
+//!   heavy reads).
 //! - [`goals`]: the quick suite's targets and its `summary.json`.
 
 pub mod baseline;
