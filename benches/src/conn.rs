@@ -72,6 +72,12 @@ impl Conn {
         }
     }
 
+    /// The same connection with another limit on each exchange (10 s by default).
+    pub fn with_timeout(mut self, timeout: Duration) -> Conn {
+        self.timeout = timeout;
+        self
+    }
+
     pub fn target(&self) -> &Target {
         &self.target
     }
@@ -91,7 +97,26 @@ impl Conn {
 
     /// Sends `request` (its path is joined to the target's prefix) and reads the whole answer.
     /// A failed connection is dropped so the next call reconnects.
-    pub async fn send(&mut self, mut request: Request<Full<Bytes>>) -> Result<Answer, BenchError> {
+    pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, BenchError> {
+        Ok(self.exchange(request, true).await?.0)
+    }
+
+    /// Like [`send`](Self::send), but the body is dropped as it arrives and only its length
+    /// kept: clients of megabyte answers would otherwise spend the shared cores copying them.
+    pub async fn send_discarding_body(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(Response<()>, u64), BenchError> {
+        let (answer, length) = self.exchange(request, false).await?;
+        Ok((answer.map(|_| ()), length))
+    }
+
+    /// One request and its answer, with the body (`keep_body`) or without; and the body's length.
+    async fn exchange(
+        &mut self,
+        mut request: Request<Full<Bytes>>,
+        keep_body: bool,
+    ) -> Result<(Answer, u64), BenchError> {
         let host = self.target.host.clone();
         request.headers_mut().insert(hyper::header::HOST, host);
         if !self.target.prefix.is_empty() {
@@ -105,9 +130,17 @@ impl Conn {
             let sender = self.connect().await?;
             sender.ready().await?;
             let response = sender.send_request(request).await?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, BenchError>(Response::from_parts(parts, body))
+            let (parts, mut body) = response.into_parts();
+            if keep_body {
+                let body = body.collect().await?.to_bytes();
+                let length = body.len() as u64;
+                return Ok::<_, BenchError>((Response::from_parts(parts, body), length));
+            }
+            let mut length = 0;
+            while let Some(frame) = body.frame().await {
+                length += frame?.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            Ok((Response::from_parts(parts, Bytes::new()), length))
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(answer)) => Ok(answer),

@@ -44,6 +44,8 @@ pub mod targets {
     pub const FAILOVER_S: f64 = 1.0;
     pub const FALSE_EVICTIONS: f64 = 0.0;
     pub const ENTRIES_PER_FSYNC: f64 = 32.0;
+    pub const HEALTH_P99_UNDER_HEAVY_READS_MS: f64 = 100.0;
+    pub const ELECTIONS_UNDER_HEAVY_READS: f64 = 0.0;
 }
 
 /// `value / base`, or 0 when there is no base.

@@ -8,7 +8,9 @@
 //! - [`report`]: summaries as a table, JSON and an SVG chart.
 //! - [`procs`]: the processes a suite starts (registryd nodes, etcd members, the hello server).
 //! - [`baseline`]: fsync latency of the data disk.
-//! - [`scenario`]: the multi-step measurements (watch, propagation, failover, memory, catch-up).
+//! - [`restore`]: a registry of the storm's instances loaded by one restore.
+//! - [`scenario`]: the multi-step measurements (watch, propagation, failover, memory, catch-up,
+//!   heavy reads).
 //! - [`goals`]: the quick suite's targets and its `summary.json`.
 
 pub mod baseline;
@@ -19,6 +21,7 @@ pub mod goals;
 pub mod load;
 pub mod procs;
 pub mod report;
+pub mod restore;
 pub mod scenario;
 
 use std::sync::Arc;

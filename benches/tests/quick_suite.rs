@@ -19,7 +19,7 @@ fn the_quick_suite_writes_its_summary() {
     let status = Command::new(env!("CARGO_BIN_EXE_quick"))
         .arg("--out")
         .arg(out.path())
-        .args(["--only", "storm,reads,latency,catchup,failover"])
+        .args(["--only", "storm,reads,latency,heavy_reads,catchup,failover"])
         .args([
             "--instances",
             "300",
@@ -29,6 +29,8 @@ fn the_quick_suite_writes_its_summary() {
             "0.5",
             "--samples",
             "5",
+            "--heavy-reads-seconds",
+            "1",
         ])
         .arg("--quiet")
         .status()
@@ -43,12 +45,19 @@ fn the_quick_suite_writes_its_summary() {
         "catchup_s",
         "failover_s",
         "false_evictions",
+        "health_p99_under_heavy_reads_ms",
+        "elections_under_heavy_reads",
     ] {
         let g = &summary["goals"][goal];
         assert!(g["value"].is_number() && g["target"].is_number(), "{goal}: {g}");
         assert!(g["pass"].is_boolean(), "{goal}: {g}");
     }
     assert_eq!(summary["details"]["failover"]["acknowledged_writes_lost"], 0);
+    let heavy = &summary["details"]["heavy_reads"]["report"];
+    assert!(heavy["fetches"].as_u64().unwrap() > 0, "{heavy}");
+    assert_eq!(heavy["fetch_errors"], 0, "{heavy}");
+    let bombs = heavy["bomb_answers"].as_object().unwrap();
+    assert!(bombs.keys().all(|status| status == "400"), "{heavy}");
     let loads = summary["loads"].as_array().unwrap();
     assert!(loads.len() >= 9, "every load is reported: {}", loads.len());
     for load in loads {

@@ -1,7 +1,9 @@
-//! Heavy reads do not starve Raft (issue 19, attack 5): 16 clients fetching the full registry
-//! gzip'd at once, again and again, at 50,000 instances, cost the cluster no election, and
-//! `/health` keeps answering. (How fast `/health` answers meanwhile is the quick suite's to
-//! measure, not a test's.)
+//! Heavy reads do not starve Raft (issue 19, attacks 2 and 5): 16 clients fetching the full
+//! registry gzip'd at once, again and again, at 50,000 instances, while two others post the XML
+//! attribute bomb (one `<instance>` with 100,000 attributes) as registrations, cost the cluster
+//! no election, the bombs are refused with 400, and `/health` keeps answering. (How fast
+//! `/health` answers meanwhile is the quick suite's `heavy_reads` stage to measure, not a
+//! test's.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use registry_store::model::Tenant;
 use crate::support::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_full_gzip_fetchers_cost_no_election() {
+async fn sixteen_full_gzip_fetchers_and_two_attribute_bombers_cost_no_election() {
     let cluster = Cluster::start(3, &[]);
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let leader = cluster.leader(Duration::from_secs(10)).await;
@@ -80,6 +82,34 @@ async fn sixteen_full_gzip_fetchers_cost_no_election() {
             })
         })
         .collect();
+    // Two bombers: one at the leader, one at a follower.
+    let attributes: String = (0..100_000).map(|i| format!(" a{i}=\"x\"")).collect();
+    let bomb = format!("<instance{attributes}><hostName>h</hostName></instance>");
+    let bombers: Vec<_> = [leader, (leader + 1) % 3]
+        .into_iter()
+        .map(|node| {
+            let (client, url, bomb) = (
+                cluster.client.clone(),
+                cluster.nodes[node].url("/eureka/apps/EVIL"),
+                bomb.clone(),
+            );
+            tokio::spawn(async move {
+                let mut refused = 0u32;
+                while Instant::now() < until {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/xml")
+                        .body(bomb.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 400, "{}", response.text().await.unwrap());
+                    refused += 1;
+                }
+                refused
+            })
+        })
+        .collect();
     let mut health_answers = 0;
     while Instant::now() < until {
         for node in 0..3 {
@@ -99,10 +129,18 @@ async fn sixteen_full_gzip_fetchers_cost_no_election() {
         fetched += f.await.unwrap();
     }
     assert!(fetched >= 16, "{fetched} fetches");
+    let mut refused = 0;
+    for b in bombers {
+        refused += b.await.unwrap();
+    }
+    assert!(refused >= 2, "{refused} bombs refused");
     assert!(health_answers > 0);
     for node in 0..3 {
         let status = cluster.status(node).await;
         assert_eq!(status["term"].as_u64(), Some(term), "an election happened: {status}");
     }
-    eprintln!("{fetched} full gzip fetches of 50,000 instances in 15 s; {health_answers} health answers");
+    eprintln!(
+        "{fetched} full gzip fetches of 50,000 instances and {refused} attribute bombs refused in 15 s; \
+         {health_answers} health answers"
+    );
 }

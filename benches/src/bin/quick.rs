@@ -2,8 +2,8 @@
 //! in one run, it measures the baselines (H: hello-world requests/s of a minimal hyper server;
 //! E: puts/s of a three-member etcd; F: fsync latency of the data disk) and a three-node
 //! registry cluster (register storm to 100k instances, heartbeats, discovery reads, watch and
-//! propagation latency, memory per instance, a wiped follower's catch-up, a leader crash under
-//! load), then writes `DIR/summary.json` (goals, baselines, every load), `DIR/latency.svg` and
+//! propagation latency, memory per instance, `/health` and elections under gzip'd full fetches and
+//! XML attribute bombs, a wiped follower's catch-up, a leader crash under load), then writes `DIR/summary.json` (goals, baselines, every load), `DIR/latency.svg` and
 //! prints the tables.
 
 use std::path::PathBuf;
@@ -28,7 +28,9 @@ use registry_bench::procs::hello;
 use registry_bench::procs::registry::Cluster;
 use registry_bench::report;
 use registry_bench::report::Summary;
+use registry_bench::restore;
 use registry_bench::scenario;
+use registry_bench::scenario::heavy_reads::HeavyReadsSpec;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -52,8 +54,19 @@ struct Cli {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Run only these stages (comma-separated: baselines, storm, reads, latency, catchup,
-    /// failover); goals of the others are left out. For working on one target.
+    /// Seconds of the heavy-reads stage (full fetches and attribute bombs while `/health` is
+    /// probed).
+    #[arg(long, default_value_t = 20.0)]
+    heavy_reads_seconds: f64,
+    /// Clients fetching the full registry gzip'd in the heavy-reads stage.
+    #[arg(long, default_value_t = 16)]
+    heavy_reads_fetchers: usize,
+    /// Clients sending the XML attribute bomb in the heavy-reads stage.
+    #[arg(long, default_value_t = 2)]
+    heavy_reads_bombers: usize,
+    /// Run only these stages (comma-separated: baselines, storm, reads, latency, heavy_reads,
+    /// catchup, failover); goals of the others are left out. For working on one target. Without
+    /// the storm, heavy_reads restores `--instances` instances first.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Keep the registry nodes' data and logs (their folder is printed at the end).
@@ -295,6 +308,66 @@ async fn main() -> anyhow::Result<()> {
         suite.loads.push(propagation);
     }
 
+    if suite.runs("heavy_reads") {
+        let spec = HeavyReadsSpec {
+            duration: Duration::from_secs_f64(suite.cli.heavy_reads_seconds),
+            fetchers: suite.cli.heavy_reads_fetchers,
+            bombers: suite.cli.heavy_reads_bombers,
+            ..HeavyReadsSpec::default()
+        };
+        eprintln!(
+            "heavy reads: {} clients fetching /eureka/apps gzip'd, {} sending the XML attribute bomb",
+            spec.fetchers, spec.bombers
+        );
+        let leader = cluster.leader(Duration::from_secs(30)).await?;
+        // Without the storm, the registry is loaded by one restore.
+        if cluster.nodes[leader].instances().await.unwrap_or(0) == 0 {
+            let began = std::time::Instant::now();
+            let backup = restore::eureka_backup(&storm_shape)?;
+            restore::restore(&cluster.nodes[leader].target(), backup).await?;
+            for node in &cluster.nodes {
+                registry_bench::procs::wait_for(
+                    &format!("node {} to apply the restore", node.id),
+                    Duration::from_secs(120),
+                    || async { node.instances().await.filter(|n| *n >= instances) },
+                )
+                .await?;
+            }
+            eprintln!(
+                "  restored {instances} instances in {:.1} s",
+                began.elapsed().as_secs_f64()
+            );
+        }
+        let held = cluster.nodes[leader].instances().await.unwrap_or(0);
+        let report = scenario::heavy_reads::heavy_reads(&cluster, spec).await?;
+        for h in &report.health {
+            eprintln!(
+                "  node {} /health: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} probes, {} failed)",
+                h.node, h.p50_ms, h.p99_ms, h.max_ms, h.probes, h.failures
+            );
+        }
+        eprintln!(
+            "  {} full fetches of {held} instances ({} KB gzip'd, p50 {:.0} ms, p99 {:.0} ms, {} errors); bombs answered {:?}; {} elections",
+            report.fetches,
+            report.fetch_gzip_bytes / 1000,
+            report.fetch_p50_ms,
+            report.fetch_p99_ms,
+            report.fetch_errors,
+            report.bomb_answers,
+            report.elections
+        );
+        goals.insert(
+            "health_p99_under_heavy_reads_ms",
+            Goal::at_most(report.health_p99_ms, targets::HEALTH_P99_UNDER_HEAVY_READS_MS),
+        );
+        goals.insert(
+            "elections_under_heavy_reads",
+            Goal::at_most(report.elections as f64, targets::ELECTIONS_UNDER_HEAVY_READS),
+        );
+        suite.loads.extend(report.health_loads.iter().cloned());
+        details.insert("heavy_reads".into(), json!({ "instances": held, "report": report }));
+    }
+
     if suite.runs("catchup") {
         eprintln!("catch-up of a wiped follower");
         // Leadership may have moved during the loads before.
@@ -332,6 +405,7 @@ async fn main() -> anyhow::Result<()> {
         "settings": {
             "connections": suite.cli.connections,
             "seconds_per_load": suite.cli.seconds,
+            "heavy_reads_seconds": suite.cli.heavy_reads_seconds,
             "only": suite.cli.only,
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         },

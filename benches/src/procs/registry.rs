@@ -91,14 +91,19 @@ impl Node {
         }
     }
 
-    /// The node's Raft log counters, from `/metrics`.
-    pub async fn log_counters(&self) -> Option<LogCounts> {
+    /// The node's `/metrics` text.
+    async fn metrics(&self) -> Option<String> {
         let mut conn = crate::conn::Conn::new(self.target());
         let answer = conn
             .send(crate::driver::bodiless("GET", "/metrics", "text/plain"))
             .await
             .ok()?;
-        let text = String::from_utf8_lossy(answer.body());
+        Some(String::from_utf8_lossy(answer.body()).into_owned())
+    }
+
+    /// The node's Raft log counters, from `/metrics`.
+    pub async fn log_counters(&self) -> Option<LogCounts> {
+        let text = self.metrics().await?;
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
@@ -110,10 +115,29 @@ impl Node {
         })
     }
 
+    /// Instances the node holds (every tenant, status and origin), from `/metrics`.
+    pub async fn instances(&self) -> Option<u64> {
+        let text = self.metrics().await?;
+        Some(
+            text.lines()
+                .filter(|l| l.starts_with("registry_instances{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum(),
+        )
+    }
+
     /// The leader this node knows, from `/admin/cluster`.
     pub async fn known_leader(&self) -> Option<u64> {
         match get_json(&self.target(), "/admin/cluster").await {
             Ok((200, v)) => v["leader_id"].as_u64(),
+            _ => None,
+        }
+    }
+
+    /// The node's Raft term, from `/admin/cluster`: each election started raises it.
+    pub async fn term(&self) -> Option<u64> {
+        match get_json(&self.target(), "/admin/cluster").await {
+            Ok((200, v)) => v["term"].as_u64(),
             _ => None,
         }
     }

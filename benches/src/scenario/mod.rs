@@ -1,8 +1,10 @@
 //! Measurements that take more than one load: how long a change takes to reach a watcher or
-//! another node, what a leader's crash costs, how fast a wiped follower catches up.
+//! another node, what a leader's crash costs, how fast a wiped follower catches up, how `/health`
+//! and Raft fare while clients fetch the whole registry and send hostile bodies.
 
 pub mod catchup;
 pub mod failover;
+pub mod heavy_reads;
 pub mod propagation;
 pub mod watch;
 
@@ -17,6 +19,8 @@ use crate::report::Summary;
 /// Collects per-event latencies into a [`Summary`] like a load's.
 pub struct Samples {
     histogram: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
     started: std::time::Instant,
 }
 
@@ -24,6 +28,8 @@ impl Samples {
     pub fn new() -> Samples {
         Samples {
             histogram: new_histogram(),
+            errors: 0,
+            first_error: None,
             started: std::time::Instant::now(),
         }
     }
@@ -32,11 +38,29 @@ impl Samples {
         self.histogram.saturating_record(latency.as_micros().max(1) as u64);
     }
 
+    /// Takes in `other`'s events (both cover the same time).
+    pub fn merge(&mut self, other: Samples) {
+        // Both have the same bounds; values past them were saturated when recorded.
+        let _ = self.histogram.add(&other.histogram);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    /// An event that failed (no latency is recorded for it).
+    pub fn error(&mut self, error: impl std::fmt::Display) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(error.to_string());
+        }
+    }
+
     pub fn summary(self, name: &str) -> Summary {
         let result = LoadResult {
-            requests: self.histogram.len(),
-            errors: 0,
-            first_error: None,
+            requests: self.histogram.len() + self.errors,
+            errors: self.errors,
+            first_error: self.first_error,
             elapsed: self.started.elapsed(),
             latency: self.histogram,
             per_second: Vec::new(),
