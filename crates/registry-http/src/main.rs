@@ -145,7 +145,12 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     match failure {
-        Some(failure) => Err(anyhow::anyhow!("Raft stopped: {failure}")),
+        Some(failure) => {
+            // Not dropped: dropping the store flushes it, and after a failed write sled's flush
+            // can wait forever, which would keep this process up instead of restarting it.
+            std::mem::forget(node);
+            Err(anyhow::anyhow!("Raft stopped: {failure}"))
+        }
         None => Ok(()),
     }
 }

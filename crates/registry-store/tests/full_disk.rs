@@ -230,8 +230,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// How long the stores under test wait for a flush before counting the disk as wedged.
+const FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
 fn open(dir: &Path) -> Result<(SledLogStore, SledStateMachine), storage::OpenError> {
-    storage::open(dir, 100, &StoreMeters::default())
+    storage::open_with_flush_limit(dir, 100, &StoreMeters::default(), FLUSH_LIMIT)
+}
+
+/// The index of the first entry the log does not hold.
+async fn failed_index(stores: &(SledLogStore, SledStateMachine)) -> usize {
+    let mut log = stores.0.clone();
+    let held = log.get_log_state().await.unwrap().last_log_id;
+    held.map_or(0, |l| l.index as usize + 1).min(ENTRIES as usize)
 }
 
 /// Writes the history as Raft would, filling the disk where the case says; the point where a
@@ -354,33 +364,79 @@ fn cases() -> Vec<Case> {
     cases
 }
 
+/// Set in the child process that runs one case: `INDEX SCRATCH_DIR`.
+const CASE_VAR: &str = "FULL_DISK_CASE";
+
+/// One case, in a process of its own (sled's concurrency control is process-wide, and a store
+/// wedged by a failed write would block every other store in the process): fills the disk,
+/// writes until a write fails, leaves the two copies in the scratch folder and prints where it
+/// failed.
+async fn run_case(n: usize, scratch: &Path) {
+    let history = history();
+    let case = cases()[n];
+    let disk = SmallDisk::mount(&scratch.join(format!("disk-{n}")));
+    let data = disk.mount.join("data");
+    let mut stores = open(&data).unwrap();
+    let failed = run_until_failure(case, &disk, &mut stores, &history)
+        .await
+        .unwrap_or_else(|| panic!("{case:?}: the disk filled but no write failed"));
+    // What a crash leaves, then what a node still running leaves once the disk has room.
+    copy_dir(&data, &scratch.join(format!("crashed-{n}")));
+    disk.free();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    copy_dir(&data, &scratch.join(format!("survived-{n}")));
+    // Once a write failed, sled's flush may wait forever (it did, after a failed snapshot):
+    // the store answers within its flush limit all the same, so Raft stops and the node exits
+    // instead of staying up stuck.
+    let next = history[failed_index(&stores).await].clone();
+    let answered = tokio::time::timeout(FLUSH_LIMIT * 5, stores.0.blocking_append([next])).await;
+    assert!(answered.is_ok(), "{case:?}: an append after the failure never returned");
+    println!("FAILED AT {failed:?}");
+    // Not dropped: sled's drop flushes, and that flush may wait forever too (the node exits
+    // without dropping it); nor waited for.
+    std::mem::forget(stores);
+    drop(disk);
+    std::process::exit(0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_at_any_point_leaves_the_committed_state_or_a_clear_refusal() {
+    if let Ok(spec) = std::env::var(CASE_VAR) {
+        let (n, scratch) = spec.split_once(' ').expect("INDEX SCRATCH_DIR");
+        run_case(n.parse().unwrap(), Path::new(scratch)).await;
+        return;
+    }
     let history = history();
     let reference = reference(&history);
     let scratch = tempfile::tempdir().unwrap();
     let mut report = Vec::new();
     let mut points_hit = Vec::new();
     for (n, case) in cases().into_iter().enumerate() {
-        let disk = SmallDisk::mount(&scratch.path().join(format!("disk-{n}")));
-        let data = disk.mount.join("data");
-        let mut stores = open(&data).unwrap();
-        let failed = run_until_failure(case, &disk, &mut stores, &history)
-            .await
-            .unwrap_or_else(|| panic!("{case:?}: the disk filled but no write failed"));
-        points_hit.push(failed);
-        // What a crash leaves, then what a node still running leaves once the disk has room.
-        let crashed = scratch.path().join(format!("crashed-{n}"));
-        copy_dir(&data, &crashed);
-        disk.free();
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let survived = scratch.path().join(format!("survived-{n}"));
-        copy_dir(&data, &survived);
-        // Not dropped: sled's drop flushes, and after a failed write that flush waits forever
-        // (the node exits without it too).
-        std::mem::forget(stores);
-
-        for copy in [crashed, survived] {
+        let child = Process::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_full_disk_at_any_point_leaves_the_committed_state_or_a_clear_refusal",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CASE_VAR, format!("{n} {}", scratch.path().display()))
+            .output()
+            .expect("run the case's process");
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        let failed = stdout
+            .lines()
+            .find_map(|l| l.split_once("FAILED AT ").map(|(_, point)| point))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{case:?}: the case's process failed: {}\n{stdout}",
+                    String::from_utf8_lossy(&child.stderr)
+                )
+            })
+            .to_string();
+        points_hit.push(failed.clone());
+        for copy in ["crashed", "survived"] {
+            let copy = scratch.path().join(format!("{copy}-{n}"));
             let outcome = restart(&copy, &history, &reference).await;
             if let Err(refusal) = &outcome {
                 assert!(
@@ -388,7 +444,7 @@ async fn a_full_disk_at_any_point_leaves_the_committed_state_or_a_clear_refusal(
                     "{case:?}: refused without saying what to do: {refusal}"
                 );
             }
-            report.push(format!("{case:?}: failed at {failed:?}; {copy:?} → {outcome:?}"));
+            report.push(format!("{case:?}: failed at {failed}; {copy:?} → {outcome:?}"));
         }
     }
     println!("{}", report.join("\n"));
@@ -396,7 +452,7 @@ async fn a_full_disk_at_any_point_leaves_the_committed_state_or_a_clear_refusal(
     // the cases that fill the disk before an apply lose its records on disk instead.
     for point in [Point::LogAppend, Point::Snapshot] {
         assert!(
-            points_hit.contains(&point),
+            points_hit.contains(&format!("{point:?}")),
             "no case made a write fail at {point:?}: {report:#?}"
         );
     }

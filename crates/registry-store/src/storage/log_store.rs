@@ -30,6 +30,7 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use super::codec;
 use super::entry_cache::EntryCache;
+use super::flush::FlushGuard;
 use super::io_error;
 use crate::raft::types::Entry;
 use crate::raft::types::LogId;
@@ -51,6 +52,7 @@ pub struct SledLogStore {
     counters: Arc<LogCounters>,
     flusher: mpsc::Sender<PendingFlush>,
     recent: Arc<EntryCache>,
+    flush: FlushGuard,
 }
 
 /// An append waiting for the flush that makes it durable.
@@ -66,8 +68,10 @@ fn spawn_flusher(
     db: sled::Db,
     counters: Arc<LogCounters>,
     flush_seconds: Histogram,
+    guard: &FlushGuard,
 ) -> std::io::Result<mpsc::Sender<PendingFlush>> {
     let (tx, rx) = mpsc::channel::<PendingFlush>();
+    let flusher = guard.blocking(db)?;
     std::thread::Builder::new()
         .name("raft-log-flush".into())
         .spawn(move || {
@@ -75,7 +79,7 @@ fn spawn_flusher(
                 let mut waiting = vec![first];
                 waiting.extend(rx.try_iter());
                 let started = Instant::now();
-                let flushed = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                let flushed = flusher.flush().map_err(|e| e.to_string());
                 flush_seconds.observe(started.elapsed().as_secs_f64());
                 counters.flushes.fetch_add(1, Ordering::Relaxed);
                 let entries: u64 = waiting.iter().map(|p| p.entries).sum();
@@ -122,15 +126,16 @@ impl LogCounters {
 }
 
 impl SledLogStore {
-    pub(super) fn open(db: &sled::Db, flush_seconds: Histogram) -> Result<Self, sled::Error> {
+    pub(super) fn open(db: &sled::Db, flush_seconds: Histogram, flush: FlushGuard) -> Result<Self, sled::Error> {
         let counters = Arc::<LogCounters>::default();
         Ok(Self {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
-            flusher: spawn_flusher(db.clone(), counters.clone(), flush_seconds)?,
+            flusher: spawn_flusher(db.clone(), counters.clone(), flush_seconds, &flush)?,
             counters,
             recent: Arc::default(),
+            flush,
         })
     }
 
@@ -153,8 +158,8 @@ impl SledLogStore {
         self.meta
             .insert(key, bytes)
             .map_err(|e| io_error(subject.clone(), ErrorVerb::Write, e))?;
-        self.db
-            .flush_async()
+        self.flush
+            .flush_async(&self.db)
             .await
             .map_err(|e| io_error(subject, ErrorVerb::Write, e))?;
         Ok(())
@@ -338,8 +343,8 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
                 .remove(key)
                 .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
         }
-        self.db
-            .flush_async()
+        self.flush
+            .flush_async(&self.db)
             .await
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
         Ok(())
@@ -370,7 +375,7 @@ mod tests {
     fn store_with_nine_entries() -> (tempfile::TempDir, SledLogStore, usize) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let store = SledLogStore::open(&db, Histogram::new([1.0])).unwrap();
+        let store = SledLogStore::open(&db, Histogram::new([1.0]), FlushGuard::new(super::super::FLUSH_LIMIT)).unwrap();
         let size = codec::encode(&entry(1)).unwrap().len();
         for i in 1..=9 {
             store

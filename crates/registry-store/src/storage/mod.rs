@@ -19,6 +19,7 @@
 mod checksum;
 pub mod codec;
 mod entry_cache;
+mod flush;
 pub mod keys;
 mod log_store;
 mod state_machine;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 
 use crate::meters::StoreMeters;
 
+pub use flush::FLUSH_LIMIT;
 pub use log_store::LogCounters;
 pub use log_store::LogTotals;
 pub use log_store::SledLogStore;
@@ -64,13 +66,25 @@ pub fn open(
     feed_history: usize,
     meters: &StoreMeters,
 ) -> Result<(SledLogStore, SledStateMachine), OpenError> {
+    open_with_flush_limit(dir, feed_history, meters, FLUSH_LIMIT)
+}
+
+/// [`open`], with flushes that count the disk as wedged after `flush_limit` (see [`flush`]).
+pub fn open_with_flush_limit(
+    dir: &Path,
+    feed_history: usize,
+    meters: &StoreMeters,
+    flush_limit: std::time::Duration,
+) -> Result<(SledLogStore, SledStateMachine), OpenError> {
+    let flush = flush::FlushGuard::new(flush_limit);
     let db = open_db(dir)?;
     let corrupt = |reason: String| OpenError::Corrupt {
         path: dir.to_path_buf(),
         reason,
     };
-    let log = SledLogStore::open(&db, meters.log_flush_seconds.clone()).map_err(|e| corrupt(e.to_string()))?;
-    let sm = SledStateMachine::open(&db, feed_history, meters.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let log =
+        SledLogStore::open(&db, meters.log_flush_seconds.clone(), flush.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let sm = SledStateMachine::open(&db, feed_history, meters.clone(), flush).map_err(|e| corrupt(e.to_string()))?;
     let purged = log.last_purged_index().map_err(|e| corrupt(e.to_string()))?;
     if purged > sm.last_applied_index() {
         return Err(corrupt(format!(

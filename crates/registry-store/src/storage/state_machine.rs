@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use super::checksum::ChecksumIndex;
 use super::checksum::StateChecksum;
 use super::codec;
+use super::flush::FlushGuard;
 use super::io_error;
 use super::keys;
 use crate::change::ChangeKind;
@@ -102,6 +103,7 @@ pub struct SledStateMachine {
     meters: StoreMeters,
     /// The stored records' checksum, kept up to date with every batch written.
     checksum: Arc<Mutex<ChecksumIndex>>,
+    flush: FlushGuard,
 }
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -114,7 +116,12 @@ fn write_err(e: impl std::error::Error + 'static) -> StorageError {
 
 impl SledStateMachine {
     /// Loads the stored records (and, if a stored snapshot is newer, that snapshot).
-    pub(super) fn open(db: &sled::Db, feed_history: usize, meters: StoreMeters) -> Result<Self, StorageError> {
+    pub(super) fn open(
+        db: &sled::Db,
+        feed_history: usize,
+        meters: StoreMeters,
+        flush: FlushGuard,
+    ) -> Result<Self, StorageError> {
         let tree = db.open_tree("state").map_err(read_err)?;
         let snapshots = db.open_tree("snapshot").map_err(read_err)?;
         let (applied, checksum, mismatch) = load_applied(&tree)?;
@@ -128,6 +135,7 @@ impl SledStateMachine {
             snapshot_seq: Arc::new(AtomicU64::new(0)),
             meters,
             checksum: Arc::new(Mutex::new(checksum)),
+            flush,
         };
         let stored = sm.read_stored_snapshot()?;
         if let Some(mismatch) = mismatch {
@@ -199,7 +207,7 @@ impl SledStateMachine {
         joined.extend_from_slice(&meta);
         joined.extend_from_slice(data);
         self.snapshots.insert(SNAPSHOT, joined).map_err(write_err)?;
-        self.db.flush_async().await.map_err(write_err)?;
+        self.flush.flush_async(&self.db).await.map_err(write_err)?;
         Ok(())
     }
 
