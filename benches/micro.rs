@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks of the hot paths: applying a registration, the Eureka JSON and XML
-//! encoders, ServiceCenter find, version rules, proposal decoding, and the dashboard's overview (the part done
-//! under the state lock against the whole of it).
+//! encoders, ServiceCenter find, version rules, proposal decoding, the dashboard's overview (the part done
+//! under the state lock against the whole of it), and the leader's once-a-second lease round.
 //!
 //! `cargo bench -p registry-bench --bench micro`
 
@@ -21,6 +21,8 @@ use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
 use registry_http::servicecenter::discovery::ProviderQuery;
 use registry_store::command::Proposal;
+use registry_store::lease::table::LeasePolicy;
+use registry_store::lease::table::LeaseTable;
 use registry_store::model::Tenant;
 use registry_store::protocol::eureka::json;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
@@ -153,8 +155,24 @@ fn decode(c: &mut Criterion) {
     });
 }
 
+/// The leader's lease round at 100,000 leases, none overdue: the scan for overdue leases and
+/// the mass-expiry tally (it runs every second, with the lease table locked).
+fn lease_round(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let mut state = RegistryState::new();
+    for n in 0..100_000 {
+        state.apply(n + 1, &registration(&settings, n));
+    }
+    let mut table = LeaseTable::new_term(0, state.instances());
+    let policy = LeasePolicy::default();
+    c.bench_function("lease round: 100k leases, none overdue", |b| {
+        b.iter(|| black_box(table.evictable(1_000, &policy)))
+    });
+}
+
 criterion_group!(
     benches,
+    lease_round,
     apply,
     encoders,
     servicecenter_find,
