@@ -143,6 +143,49 @@ pub fn expire_peer(source: &str, mirrored: &[Arc<Instance>], checkpoint: &str) -
     })
 }
 
+/// Most records (instance upserts and deletions) in one proposed `MirrorBatch`. A batch is one
+/// log entry, and an entry must reach a follower within one AppendEntries deadline (the
+/// heartbeat interval, 50 ms): a large peer's complete listing in one entry (50,000 instances,
+/// about 15 MB) might never replicate, and the cluster would stop committing.
+pub const MAX_RECORDS_PER_BATCH: usize = 1_000;
+
+/// Splits `batch` into batches of at most [`MAX_RECORDS_PER_BATCH`] records, proposed in order:
+/// the services go with the first, the new checkpoint with the last; the others record
+/// `previous_checkpoint` again, so a round cut short part way is repeated by the next, not
+/// skipped.
+pub fn into_chunks(batch: MirrorBatch, previous_checkpoint: &str) -> Vec<MirrorBatch> {
+    let MirrorBatch {
+        source,
+        mut services,
+        upserts,
+        deletes,
+        checkpoint,
+    } = batch;
+    let mut chunks = Vec::new();
+    let mut upserts = upserts.into_iter().peekable();
+    let mut deletes = deletes.into_iter().peekable();
+    loop {
+        let chunk_upserts: Vec<Instance> = upserts.by_ref().take(MAX_RECORDS_PER_BATCH).collect();
+        let room = MAX_RECORDS_PER_BATCH - chunk_upserts.len();
+        let chunk_deletes: Vec<InstanceKey> = deletes.by_ref().take(room).collect();
+        let last = upserts.peek().is_none() && deletes.peek().is_none();
+        chunks.push(MirrorBatch {
+            source: source.clone(),
+            services: std::mem::take(&mut services),
+            upserts: chunk_upserts,
+            deletes: chunk_deletes,
+            checkpoint: if last {
+                checkpoint.clone()
+            } else {
+                previous_checkpoint.to_string()
+            },
+        });
+        if last {
+            return chunks;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use registry_store::model::MirroredFrom;
@@ -270,5 +313,42 @@ mod tests {
         let batch = expire_peer("dc2", &stored(&["a", "b"]), "cp").unwrap();
         assert_eq!(ids(&batch.deletes), vec!["a", "b"]);
         assert_eq!(expire_peer("dc2", &[], "cp"), None);
+    }
+
+    #[test]
+    fn a_large_batch_is_proposed_in_chunks_with_the_checkpoint_on_the_last() {
+        let upserts: Vec<Instance> = (0..2_500).map(|n| mirrored(&format!("u{n}"), "h", 1)).collect();
+        let deletes: Vec<InstanceKey> = (0..700).map(|n| mirrored(&format!("d{n}"), "h", 1).key()).collect();
+        let batch = MirrorBatch {
+            source: "dc2".into(),
+            services: vec![Service::new(Tenant::default(), "svc", "app", "svc")],
+            upserts: upserts.clone(),
+            deletes: deletes.clone(),
+            checkpoint: "cp-new".into(),
+        };
+        let chunks = into_chunks(batch, "cp-old");
+        let sizes: Vec<(usize, usize)> = chunks.iter().map(|c| (c.upserts.len(), c.deletes.len())).collect();
+        assert_eq!(sizes, [(1_000, 0), (1_000, 0), (500, 500), (0, 200)]);
+        let checkpoints: Vec<&str> = chunks.iter().map(|c| c.checkpoint.as_str()).collect();
+        assert_eq!(checkpoints, ["cp-old", "cp-old", "cp-old", "cp-new"]);
+        assert_eq!(chunks[0].services.len(), 1, "services go with the first chunk");
+        assert!(chunks[1..].iter().all(|c| c.services.is_empty()));
+        let all_upserts: Vec<Instance> = chunks.iter().flat_map(|c| c.upserts.clone()).collect();
+        let all_deletes: Vec<InstanceKey> = chunks.iter().flat_map(|c| c.deletes.clone()).collect();
+        assert_eq!(
+            (all_upserts, all_deletes),
+            (upserts, deletes),
+            "every record once, in order"
+        );
+
+        let small = MirrorBatch {
+            source: "dc2".into(),
+            services: Vec::new(),
+            upserts: Vec::new(),
+            deletes: Vec::new(),
+            checkpoint: "cp-new".into(),
+        };
+        let chunks = into_chunks(small.clone(), "cp-old");
+        assert_eq!(chunks, vec![small], "a batch that fits is proposed as it is");
     }
 }

@@ -14,9 +14,12 @@ use std::time::Duration;
 use std::time::Instant;
 
 use registry_store::command::Command;
+use registry_store::command::MirrorBatch;
 use registry_store::model::Instance;
 use registry_store::model::Service;
 use registry_store::node::wall_clock_ms;
+use registry_store::node::NodeError;
+use registry_store::node::Written;
 use registry_store::state::RegistryState;
 use smol_str::SmolStr;
 
@@ -158,7 +161,7 @@ async fn propose(
         return Ok(());
     }
     let new_checkpoint = batch.checkpoint.clone();
-    let written = ctx.node.write(Command::MirrorBatch(batch)).await?;
+    let written = write_in_chunks(ctx, batch, checkpoint.as_deref().unwrap_or_default()).await?;
     tracing::info!(
         target: "registry::audit",
         who = "sync",
@@ -222,6 +225,16 @@ fn service_name(service: Option<&Service>, i: &Instance) -> String {
     service.map_or_else(|| i.service_id.to_string(), |s| s.name.clone())
 }
 
+/// Proposes `batch` as one or more log entries (see [`plan::into_chunks`]), in order, stopping at
+/// the first refused; the last write.
+async fn write_in_chunks(ctx: &Context, batch: MirrorBatch, previous_checkpoint: &str) -> Result<Written, NodeError> {
+    let mut written = None;
+    for chunk in plan::into_chunks(batch, previous_checkpoint) {
+        written = Some(ctx.node.write(Command::MirrorBatch(chunk)).await?);
+    }
+    Ok(written.expect("into_chunks yields at least one batch"))
+}
+
 /// After the grace period of silence, removes everything mirrored from the peer.
 async fn expire_if_silent(ctx: &Context, last_success: u64) {
     let name = &ctx.peer.name;
@@ -252,7 +265,7 @@ async fn expire_if_silent(ctx: &Context, last_success: u64) {
         });
         return;
     };
-    match ctx.node.write(Command::MirrorBatch(batch)).await {
+    match write_in_chunks(ctx, batch, "").await {
         Ok(written) => {
             tracing::info!(
                 target: "registry::audit",
