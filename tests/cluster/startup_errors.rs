@@ -108,4 +108,16 @@ fn bad_configuration_exits_with_code_2() {
     assert_clean_failure(&out, 2, "does not contain this node");
     let out = run_to_exit(&["--config", "/nonexistent/registry.toml"]);
     assert_clean_failure(&out, 2, "cannot read config file");
+    // Malformed addresses (issue 21: exited 1, which a systemd unit restarts forever).
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data").display().to_string();
+    for (flag, value) in [
+        ("--http", "127.0.0.1:notaport"),
+        ("--http", "nonsense"),
+        ("--raft", "127.0.0.1:99999"),
+        ("--advertise-raft", ":7100"),
+    ] {
+        let out = run_to_exit(&["--data-dir", &data, flag, value]);
+        assert_clean_failure(&out, 2, flag);
+    }
 }

@@ -294,6 +294,26 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Refuses an address that is not `HOST:PORT` (a host name or an IP address, IPv6 in brackets,
+/// and a port from 1 to 65535), as a configuration error (exit 2) rather than a failure to bind
+/// later (exit 1, which a supervisor would retry forever).
+fn check_address(flag: &str, addr: &str) -> Result<(), ConfigError> {
+    let invalid = || ConfigError::Invalid(format!("{flag} {addr:?} is not HOST:PORT (e.g. 127.0.0.1:8761)"));
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port) = addr.rsplit_once(':').ok_or_else(invalid)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = !host.is_empty()
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    match port_ok && host_ok {
+        true => Ok(()),
+        false => Err(invalid()),
+    }
+}
+
 /// Parses `1=a:1,2=b:2`.
 pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
     let mut peers = BTreeMap::new();
@@ -342,11 +362,16 @@ impl Settings {
         if http.is_empty() {
             return Err(ConfigError::Invalid("at least one HTTP address is needed".into()));
         }
+        for addr in &http {
+            check_address("--http", addr)?;
+        }
         let raft_listen = cli.raft.or(file.raft).unwrap_or_else(|| "127.0.0.1:7100".into());
+        check_address("--raft", &raft_listen)?;
         let advertise = cli
             .advertise_raft
             .or(file.advertise_raft)
             .unwrap_or_else(|| raft_listen.clone());
+        check_address("--advertise-raft", &advertise)?;
         if advertise.starts_with("0.0.0.0:") || advertise.starts_with("[::]:") {
             return Err(ConfigError::Invalid(format!(
                 "Raft listens on {raft_listen}: set --advertise-raft to the address peers can reach"
