@@ -273,3 +273,25 @@ async fn drain_moves_leadership_away_while_writes_go_on() {
     let health = single.get_json(0, "/health").await.unwrap();
     assert_eq!(health["drained"], false, "{health}");
 }
+
+/// Several servers (issue 21): the first cannot be reached, the command still answers through
+/// the next; a server written without a scheme is taken as `http://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_server_answers_when_the_first_is_down() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let node = cluster.nodes[0].url("");
+    let scheme_less = node.trim_start_matches("http://").trim_end_matches('/');
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    for servers in [
+        format!("127.0.0.1:1,{scheme_less}"),
+        format!("http://127.0.0.1:1, {node}"),
+    ] {
+        let run = registryctl(&servers, &["status"]).await;
+        assert_eq!(run.code, 0, "{servers}: {}", run.stderr);
+        assert!(run.stdout.contains("leader 1"), "{servers}: {}", run.stdout);
+    }
+    let run = registryctl("127.0.0.1:1", &["status"]).await;
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("cannot reach http://127.0.0.1:1"), "{}", run.stderr);
+}

@@ -18,7 +18,8 @@ use clap::Subcommand;
     about = "Operate a registry cluster through any of its nodes"
 )]
 struct Cli {
-    /// Any node's HTTP base URL.
+    /// Any node's HTTP base URL (`host:port` means `http://host:port`), or several separated by
+    /// commas: the next is tried when one cannot be reached.
     #[arg(
         long,
         env = "REGISTRY_SERVER",
