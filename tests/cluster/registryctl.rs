@@ -187,6 +187,49 @@ async fn status_members_and_a_backup_restored_into_a_fresh_cluster() {
     );
     let listed = registryctl(&target_server, &["instances", "list"]).await;
     assert!(listed.stdout.contains("60 instances at revision"), "{}", listed.stdout);
+    // Human output (issue 21): a filter matching nothing says so; one instance in full shows
+    // dates, not milliseconds or encoded fields.
+    let nothing = registryctl(&target_server, &["instances", "list", "--origin", "dc2"]).await;
+    assert!(
+        nothing.stdout.contains("no instance matches --origin dc2"),
+        "{}",
+        nothing.stdout
+    );
+    let full = registryctl(&target_server, &["instances", "get", "svc-1", "i-1"]).await;
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    for shown in ["last heartbeat", "registered", "GMT", "renew every 30 s"] {
+        assert!(full.stdout.contains(shown), "{shown}: {}", full.stdout);
+    }
+    assert!(!full.stdout.contains("_ms"), "{}", full.stdout);
+    // A ServiceCenter service (its id a UUID) is listed and found by its name.
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{target_server}/v4/default/registry/microservices"))
+        .json(&serde_json::json!({"service": {"appId": "shop", "serviceName": "orders", "version": "1.0.0"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let service_id = created["serviceId"].as_str().expect("serviceId").to_string();
+    let registered = client
+        .post(format!(
+            "{target_server}/v4/default/registry/microservices/{service_id}/instances"
+        ))
+        .json(&serde_json::json!({"instance": {"hostName": "orders-1", "endpoints": ["rest://10.0.0.9:8080"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "{:?}", registered.text().await);
+    let by_name = registryctl(&target_server, &["instances", "list", "--service", "orders"]).await;
+    assert!(by_name.stdout.contains("orders-1"), "{}", by_name.stdout);
+    assert!(by_name.stdout.contains("1 instance at revision"), "{}", by_name.stdout);
+    assert!(
+        !by_name.stdout.contains(&service_id),
+        "listed by name: {}",
+        by_name.stdout
+    );
     let missing = registryctl(&target_server, &["instances", "get", "svc-1", "nope"]).await;
     assert_eq!(missing.code, 1);
     assert!(

@@ -169,7 +169,7 @@ async fn renew(State(node): State<RegistryNode>, JsonBody(body): JsonBody<RenewB
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     tenant: Option<String>,
-    /// Only this service's instances (its id).
+    /// Only this service's instances (its id, or its name).
     service: Option<String>,
     /// Only the instance with this id.
     id: Option<String>,
@@ -182,9 +182,12 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn admits(&self, tenant: Option<&Tenant>, i: &Instance) -> bool {
+    fn admits(&self, tenant: Option<&Tenant>, i: &Instance, service_name: Option<&str>) -> bool {
         tenant.is_none_or(|t| &i.tenant == t)
-            && self.service.as_deref().is_none_or(|s| i.service_id == s)
+            && self
+                .service
+                .as_deref()
+                .is_none_or(|s| i.service_id == s || service_name == Some(s))
             && self.id.as_deref().is_none_or(|id| i.id == id)
             && self
                 .status
@@ -209,6 +212,9 @@ struct InstanceList {
 struct ListedInstance {
     #[serde(flatten)]
     instance: Instance,
+    /// Its service's name (ServiceCenter service ids are UUIDs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_renewal_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,11 +231,15 @@ async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> R
         applied
             .state
             .instances()
-            .filter(|i| q.admits(tenant.as_ref(), i))
-            .map(|i| {
+            .filter_map(|i| {
+                let name = applied.state.service(&i.service_ref()).map(|s| s.name.as_str());
+                q.admits(tenant.as_ref(), i, name).then(|| (i, name))
+            })
+            .map(|(i, name)| {
                 let lease = lease_of(&i.key());
                 ListedInstance {
                     instance: (**i).clone(),
+                    service_name: name.map(str::to_string),
                     last_renewal_ms: lease.map(|l| l.renewed_ms),
                     lease_expires_ms: lease.map(|l| l.expires_ms),
                 }

@@ -162,7 +162,7 @@ pub struct InstanceFilter {
     /// `domain/project`.
     #[arg(long)]
     tenant: Option<String>,
-    /// A service id.
+    /// A service's name or id.
     #[arg(long)]
     service: Option<String>,
     /// `UP`, `DOWN`, `STARTING`, `OUT_OF_SERVICE`, `TESTING` or `UNKNOWN`.
@@ -206,6 +206,26 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
         print_json(&json!({"revision": list["revision"], "instances": instances}));
         return Ok(());
     }
+    if instances.is_empty() {
+        let given: Vec<String> = [
+            ("tenant", &filter.tenant),
+            ("service", &filter.service),
+            ("status", &filter.status),
+            ("origin", &filter.origin),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("--{name} {v}")))
+        .collect();
+        match given.is_empty() {
+            true => println!("no instances registered (revision {})", text(&list["revision"])),
+            false => println!(
+                "no instance matches {} (revision {})",
+                given.join(" "),
+                text(&list["revision"])
+            ),
+        }
+        return Ok(());
+    }
     let mut t = table(&[
         "TENANT",
         "SERVICE",
@@ -225,7 +245,7 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
         let endpoints: Vec<String> = i["endpoints"].as_array().into_iter().flatten().map(text).collect();
         t.add_row([
             tenant,
-            text(&i["service_id"]),
+            service_of(i),
             text(&i["id"]),
             text(&i["host_name"]),
             endpoints.join(" "),
@@ -238,8 +258,26 @@ pub async fn list_instances(client: &Client, filter: &InstanceFilter, json: bool
         ]);
     }
     println!("{t}");
-    println!("{} instances at revision {}", instances.len(), text(&list["revision"]));
+    println!(
+        "{} at revision {}",
+        count(instances.len(), "instance", "instances"),
+        text(&list["revision"])
+    );
     Ok(())
+}
+
+/// `1 instance`, `2 instances`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The instance's service by name (its id when the name is unknown or the same).
+fn service_of(i: &Value) -> String {
+    let id = text(&i["service_id"]);
+    match i["service_name"].as_str() {
+        Some(name) if name != id => name.to_string(),
+        _ => id,
+    }
 }
 
 pub async fn get_instance(
@@ -261,12 +299,103 @@ pub async fn get_instance(
         print_json(&instance);
         return Ok(());
     }
-    let mut t = table(&["FIELD", "VALUE"]);
-    for (k, v) in instance.as_object().into_iter().flatten() {
-        t.add_row([k.clone(), text(v)]);
-    }
-    println!("{t}");
+    println!("{}", instance_table(&instance, wall_clock_ms()));
     Ok(())
+}
+
+/// One instance as people read it: names before ids, times as dates and from now, metadata
+/// and each protocol's own fields one per line.
+fn instance_table(i: &Value, now: u64) -> Table {
+    let when = |field: &str| match i[field].as_u64().filter(|ms| *ms > 0) {
+        Some(ms) => format!("{} ({})", http_date(ms), relative(Some(ms), now)),
+        None => "-".into(),
+    };
+    let lines = |object: &Value, render: &dyn Fn(&Value) -> String| {
+        let lines: Vec<String> = object
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", render(v)))
+            .collect();
+        if lines.is_empty() {
+            "-".to_string()
+        } else {
+            lines.join("\n")
+        }
+    };
+    let service_id = text(&i["service_id"]);
+    let service = match i["service_name"].as_str() {
+        Some(name) if name != service_id => format!("{name} ({service_id})"),
+        _ => service_id,
+    };
+    let endpoints: Vec<String> = i["endpoints"].as_array().into_iter().flatten().map(text).collect();
+    let status = match i["status_override"].as_str() {
+        Some(over) => format!("{} (override {over})", text(&i["status"])),
+        None => text(&i["status"]),
+    };
+    // Protocol fields are kept as each protocol's own JSON text: shown parsed.
+    let protocol = |v: &Value| {
+        v.as_str()
+            .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+            .map_or_else(|| text(v), |parsed| parsed.to_string())
+    };
+    let lease = &i["lease"];
+    let rows = [
+        (
+            "tenant",
+            format!("{}/{}", text(&i["tenant"]["domain"]), text(&i["tenant"]["project"])),
+        ),
+        ("service", service),
+        ("id", text(&i["id"])),
+        ("host", text(&i["host_name"])),
+        ("ip", text(&i["ip_addr"])),
+        (
+            "endpoints",
+            if endpoints.is_empty() {
+                "-".into()
+            } else {
+                endpoints.join("\n")
+            },
+        ),
+        ("status", status),
+        (
+            "region / zone",
+            format!("{} / {}", text(&i["region"]), text(&i["zone"])),
+        ),
+        ("origin", origin_of(i)),
+        (
+            "lease",
+            format!(
+                "renew every {} s, expires after {} s",
+                text(&lease["renewal_interval_secs"]),
+                text(&lease["duration_secs"])
+            ),
+        ),
+        ("last heartbeat", when("last_renewal_ms")),
+        ("lease expires", when("lease_expires_ms")),
+        ("registered", when("registered_at_ms")),
+        ("updated", when("updated_at_ms")),
+        (
+            "revisions",
+            format!(
+                "created {}, modified {}",
+                text(&i["create_revision"]),
+                text(&i["mod_revision"])
+            ),
+        ),
+        ("metadata", lines(&i["metadata"], &text)),
+        ("protocol fields", lines(&i["protocol_fields"], &protocol)),
+    ];
+    let mut t = table(&["FIELD", "VALUE"]);
+    for (field, value) in rows {
+        t.add_row([field.to_string(), value]);
+    }
+    t
+}
+
+/// A wall-clock time in ms as an HTTP date (`Sun, 06 Dec 2026 19:20:00 GMT`).
+fn http_date(ms: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
 }
 
 /// Saves the backup to a file next to `file` first, then renames it: a failed save leaves no
