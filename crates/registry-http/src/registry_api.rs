@@ -233,7 +233,7 @@ async fn list(State(node): State<RegistryNode>, Query(q): Query<ListQuery>) -> R
             .instances()
             .filter_map(|i| {
                 let name = applied.state.service(&i.service_ref()).map(|s| s.name.as_str());
-                q.admits(tenant.as_ref(), i, name).then(|| (i, name))
+                q.admits(tenant.as_ref(), i, name).then_some((i, name))
             })
             .map(|(i, name)| {
                 let lease = lease_of(&i.key());
