@@ -132,8 +132,29 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .layer(axum::middleware::from_fn(audit::record))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(log_failure),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A request that failed on the server's side: a 503 (no leader yet, no quorum in time, health
+/// while electing) is an expected, retryable answer, logged at DEBUG; anything else at WARN.
+/// (tower-http's default logs every 5xx at ERROR, so an election filled the log with errors.)
+fn log_failure(
+    failure: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    match failure {
+        ServerErrorsFailureClass::StatusCode(axum::http::StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(?latency, "answered 503 (retryable)")
+        }
+        other => tracing::warn!(?latency, failure = %other, "request failed"),
+    }
 }
 
 /// Every request's span: its id (the client's `X-Request-Id`, else a new UUID, echoed in the
