@@ -5,7 +5,8 @@
 //!   [`batcher`] packs concurrent ones into shared log entries.
 //! - [`heartbeat`]: renewals go to the leader's lease table in batches, never to the log (D3).
 //! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
-//! - [`status`]: cluster view and health; [`membership`]: add / remove members.
+//! - [`status`]: cluster view and health; [`membership`]: add / remove members, once a joining
+//!   node proved who it is ([`joining`]).
 //! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
 
 mod batcher;
@@ -14,6 +15,7 @@ mod config;
 mod drain;
 mod error;
 mod heartbeat;
+mod joining;
 mod lease_copy;
 mod maintenance;
 mod membership;
