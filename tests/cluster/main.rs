@@ -21,6 +21,7 @@ mod membership;
 mod metrics;
 mod prometheus_sd;
 mod registryctl;
+mod removed_member;
 mod renewal_times;
 mod replay;
 mod restart;

@@ -25,6 +25,8 @@ pub struct ClusterStatus {
     pub purged_index: u64,
     /// This node is kept out of elections (drained for maintenance).
     pub drained: bool,
+    /// Why this node considers itself removed from the cluster, if it does.
+    pub removed: Option<String>,
     pub members: Vec<MemberStatus>,
 }
 
@@ -79,6 +81,7 @@ impl RegistryNode {
             snapshot_index: m.snapshot.map_or(0, |l| l.index),
             purged_index: m.purged.map_or(0, |l| l.index),
             drained: self.is_drained(),
+            removed: self.removal(),
             members,
         }
     }
@@ -105,6 +108,9 @@ impl RegistryNode {
     /// not far behind its own log); otherwise the reason.
     pub fn health(&self) -> Result<(), String> {
         let s = self.status();
+        if let Some(reason) = s.removed {
+            return Err(format!("this node was removed from the cluster: {reason}"));
+        }
         if s.role == "shutdown" {
             return Err("node is shutting down".into());
         }
