@@ -31,3 +31,4 @@ mod schemathesis;
 mod servicecenter_flow;
 mod startup_errors;
 mod tls;
+mod unreachable_member;
