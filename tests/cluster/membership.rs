@@ -80,3 +80,122 @@ async fn a_joining_node_is_added_then_removed() {
     let err: serde_json::Value = resp.json().await.unwrap();
     assert!(err["error"].as_str().unwrap().contains("not a member"), "{err}");
 }
+
+/// Asks node `via` to add node `id` at `raft_addr` (`learner`: to stay one); the answer's status
+/// and body. Retried (bounded) while 503: the new node may not listen yet.
+async fn add_member(
+    cluster: &Cluster,
+    via: usize,
+    id: u64,
+    raft_addr: &str,
+    learner: bool,
+) -> (u16, serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = cluster
+            .client
+            .post(cluster.nodes[via].url("/admin/members"))
+            .json(&json!({ "id": id, "raft_addr": raft_addr, "learner": learner }))
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or_default();
+        if status != 503 || Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The member ids node `i` lists.
+async fn member_ids(cluster: &Cluster, i: usize) -> Vec<u64> {
+    let status = cluster.status(i).await;
+    let members = status["members"].as_array().unwrap();
+    members.iter().map(|m| m["id"].as_u64().unwrap()).collect()
+}
+
+/// A joining node must prove who it is: added under an id other than its `--node-id`, or when
+/// it already belongs to a cluster of its own, or when its cluster secret differs, it is refused
+/// with 409 and the membership stays as it was. Added under its own id, it joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_is_not_who_it_is_added_as_is_refused() {
+    let secret = ["--cluster-secret", "these-nodes-share-a-long-secret"];
+    let mut cluster = Cluster::start(3, &secret);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let joiner = cluster.add_joiner();
+    cluster.nodes[joiner].args.extend(secret.map(String::from));
+    cluster.nodes[joiner].start();
+    let joiner_id = cluster.nodes[joiner].id;
+    let addr = cluster.raft_addr(joiner);
+
+    // Started as node 4, added as node 5: refused, naming both ids.
+    let (status, body) = add_member(&cluster, 0, joiner_id + 1, &addr, false).await;
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains(&format!("node {joiner_id}")), "{error}");
+    assert!(error.contains(&format!("not node {}", joiner_id + 1)), "{error}");
+    assert_eq!(member_ids(&cluster, 0).await, vec![1, 2, 3]);
+
+    // A node that formed a cluster of its own (no --join) is refused.
+    let other = cluster.add_joiner();
+    let join_flag = cluster.nodes[other].args.iter().position(|a| a == "--join").unwrap();
+    cluster.nodes[other].args.remove(join_flag);
+    cluster.nodes[other].args.extend(secret.map(String::from));
+    cluster.nodes[other].start();
+    cluster.wait_nodes_healthy(&[other], Duration::from_secs(30)).await;
+    let (status, body) = add_member(&cluster, 1, cluster.nodes[other].id, &cluster.raft_addr(other), false).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("another cluster"), "{body}");
+    cluster.nodes[other].kill9();
+
+    // A node whose cluster secret differs is refused.
+    let stranger = cluster.add_joiner();
+    cluster.nodes[stranger]
+        .args
+        .extend(["--cluster-secret", "a-different-long-cluster-secret"].map(String::from));
+    cluster.nodes[stranger].start();
+    let (status, body) = add_member(
+        &cluster,
+        2,
+        cluster.nodes[stranger].id,
+        &cluster.raft_addr(stranger),
+        false,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("cluster secret"), "{body}");
+    cluster.nodes[stranger].kill9();
+    assert_eq!(member_ids(&cluster, 0).await, vec![1, 2, 3]);
+
+    // Under its own id, the first joiner is added, and the cluster takes writes through it.
+    let (status, body) = add_member(&cluster, 0, joiner_id, &addr, false).await;
+    assert_eq!(status, 200, "{body}");
+    cluster
+        .wait_nodes_healthy(&[0, 1, 2, joiner], Duration::from_secs(30))
+        .await;
+    cluster.register(joiner, "m", "through-the-joiner", None).await.unwrap();
+}
+
+/// Adding an id that is already a member (voter or learner) is refused with 409, whatever the
+/// address, instead of a silent success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_an_existing_member_is_refused() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let (status, body) = add_member(&cluster, 0, 2, &cluster.raft_addr(1), false).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("already a voter"), "{body}");
+
+    // A learner too, and under another address.
+    let joiner = cluster.add_joiner();
+    cluster.nodes[joiner].start();
+    let id = cluster.nodes[joiner].id;
+    let (status, body) = add_member(&cluster, 0, id, &cluster.raft_addr(joiner), true).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = add_member(&cluster, 1, id, &cluster.raft_addr(0), false).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("already a learner"), "{body}");
+    assert_eq!(member_ids(&cluster, 0).await, vec![1, 2, 3, 4]);
+}

@@ -44,8 +44,15 @@ pub fn routes() -> Router<RegistryNode> {
 const MAX_BACKUP_BYTES: usize = 1024 * 1024 * 1024;
 
 /// 200 once the node knows a leader and has applied what it has (and whether it is drained);
-/// 503 with the reason otherwise.
+/// 503 with the reason otherwise: `REMOVED` once the cluster removed this node, `DOWN` else.
 async fn health(State(node): State<RegistryNode>) -> impl IntoResponse {
+    if let Some(reason) = node.removal() {
+        let reason = format!("this node was removed from the cluster ({reason}); stop it");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "REMOVED", "reason": reason })),
+        );
+    }
     match node.health() {
         Ok(()) => (
             StatusCode::OK,

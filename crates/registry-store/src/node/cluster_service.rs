@@ -1,6 +1,6 @@
 //! The `ClusterService` gRPC server: what followers ask of the leader (forwarded writes,
-//! batched renewals, the leader's lease times, read index, membership changes) and the
-//! hand-over election trigger.
+//! batched renewals, the leader's lease times, read index, membership changes), the
+//! hand-over election trigger, and who this node is (asked before it is added).
 
 use std::sync::Weak;
 
@@ -171,11 +171,18 @@ impl ClusterService for ClusterGrpcService {
         }
         let error = match node.change_membership_locally(change).await {
             Ok(()) => String::new(),
+            // Retryable (the new node did not answer yet, a quorum is slow): the asking node
+            // reports it as such, not as a refusal.
+            Err(e) if e.is_retryable() => return Err(Status::unavailable(e.to_string())),
             Err(e) => e.to_string(),
         };
         Ok(Response::new(pb::ChangeMembershipResponse {
             error,
             not_leader: None,
         }))
+    }
+
+    async fn identify(&self, _: Request<pb::IdentifyRequest>) -> Result<Response<pb::IdentifyResponse>, Status> {
+        Ok(Response::new(self.node()?.identity()))
     }
 }

@@ -54,7 +54,7 @@ impl RegistryNode {
 
     fn set_drained(&self, drained: bool) {
         self.inner.drained.store(drained, Ordering::Relaxed);
-        self.inner.raft.runtime_config().elect(!drained);
+        self.inner.raft.runtime_config().elect(self.may_campaign());
         tracing::info!(drained, "election candidacy changed");
     }
 

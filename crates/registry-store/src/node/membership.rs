@@ -1,4 +1,5 @@
-//! Adding and removing cluster members, from any node (forwarded to the leader).
+//! Adding and removing cluster members, from any node (forwarded to the leader). The leader adds
+//! a node only once it proved who it is (see `joining`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -75,6 +76,7 @@ impl RegistryNode {
         };
         match change {
             pb::change_membership_request::Change::Add(add) => {
+                self.check_joiner(add.node_id, &add.raft_addr).await?;
                 tracing::info!(node = add.node_id, addr = %add.raft_addr, "adding member");
                 let learner = raft.add_learner(add.node_id, BasicNode::new(add.raft_addr.clone()), true);
                 within_timeout(learner).await?.map_err(map)?;

@@ -5,8 +5,10 @@
 //!   [`batcher`] packs concurrent ones into shared log entries.
 //! - [`heartbeat`]: renewals go to the leader's lease table in batches, never to the log (D3).
 //! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
-//! - [`status`]: cluster view and health; [`membership`]: add / remove members.
+//! - [`status`]: cluster view and health; [`membership`]: add / remove members, once a joining
+//!   node proved who it is ([`joining`]).
 //! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
+//! - [`removal`]: a node the cluster removed notices, and stops standing for election.
 
 mod batcher;
 mod cluster_service;
@@ -14,10 +16,12 @@ mod config;
 mod drain;
 mod error;
 mod heartbeat;
+mod joining;
 mod lease_copy;
 mod maintenance;
 mod membership;
 mod read;
+mod removal;
 mod status;
 mod write;
 
@@ -55,6 +59,7 @@ use crate::lease::LeaseKeeper;
 use crate::meters::StoreMeters;
 use crate::model::Millis;
 use crate::model::Revision;
+use crate::raft::contact::PeerContacts;
 use crate::raft::network::GrpcNetworkFactory;
 use crate::raft::network::PeerChannels;
 use crate::raft::pb::cluster_service_client::ClusterServiceClient;
@@ -78,6 +83,11 @@ pub fn wall_clock_ms() -> Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as Millis)
 }
+
+/// How long a stopping leader tries to hand leadership over.
+const HAND_OVER_AT_STOP: Duration = Duration::from_secs(10);
+/// How long stopping waits for Raft's own shutdown.
+const RAFT_STOP: Duration = Duration::from_secs(5);
 
 /// A running node. Cheap to clone.
 #[derive(Clone)]
@@ -109,6 +119,10 @@ struct Inner {
     meters: StoreMeters,
     /// Kept out of elections (drained for maintenance).
     drained: AtomicBool,
+    /// When each peer last answered, and removal notices (written by the Raft network).
+    contacts: PeerContacts,
+    /// Set once this node notices the cluster removed it (see `removal`).
+    removed: watch::Sender<Option<removal::Removal>>,
 }
 
 impl RegistryNode {
@@ -144,8 +158,10 @@ impl RegistryNode {
             PeerCredential::new(config.cluster_secret.as_ref()),
             config.tls.as_ref().map(peer_auth::client_tls),
         );
+        let contacts = PeerContacts::default();
         let network = GrpcNetworkFactory {
             channels: channels.clone(),
+            contacts: contacts.clone(),
         };
         let state = sm.state_handle();
         let feed = sm.feed();
@@ -176,6 +192,8 @@ impl RegistryNode {
                 log_counters,
                 meters,
                 drained: AtomicBool::new(false),
+                contacts,
+                removed: watch::Sender::new(None),
             }),
         };
         node.spawn_grpc_server(raft_listener)?;
@@ -326,6 +344,10 @@ impl RegistryNode {
             Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
+        tasks.push(tokio::spawn(removal::watch_loop(
+            Arc::downgrade(&self.inner),
+            self.inner.stop.subscribe(),
+        )));
         self.inner.tasks.lock().extend(tasks);
     }
 
@@ -381,15 +403,20 @@ impl RegistryNode {
 
     /// Stops the node: a leader first hands leadership to its most caught-up follower, so
     /// writes wait briefly instead of failing over after an election timeout.
+    /// Each step is bounded, so a node that cannot hand over (no voter answers) still stops.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
-        if self.metrics().state == ServerState::Leader {
-            if let Err(e) = self.drain().await {
-                tracing::warn!(error = %e, "could not hand leadership over before stopping");
+        if self.metrics().state == ServerState::Leader && self.removal().is_none() {
+            match tokio::time::timeout(HAND_OVER_AT_STOP, self.drain()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not hand leadership over before stopping"),
+                Err(_) => tracing::warn!("leadership not handed over in {HAND_OVER_AT_STOP:?}; stopping anyway"),
             }
         }
-        if let Err(e) = inner.raft.shutdown().await {
-            tracing::warn!(error = %e, "raft shutdown");
+        match tokio::time::timeout(RAFT_STOP, inner.raft.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "raft shutdown"),
+            Err(_) => tracing::warn!("Raft did not stop in {RAFT_STOP:?}"),
         }
         let _ = inner.stop.send(true);
         let tasks: Vec<JoinHandle<()>> = inner.tasks.lock().drain(..).collect();

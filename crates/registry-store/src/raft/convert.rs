@@ -158,6 +158,7 @@ pub fn vote_response_to_pb(r: &VoteResponse<NodeId>) -> pb::VoteResponse {
         vote: Some(vote_to_pb(&r.vote)),
         vote_granted: r.vote_granted,
         last_log_id: opt_log_id_to_pb(&r.last_log_id),
+        not_member: false,
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Only this module names openraft's network types. [`network`] is the client side
 //! (`RaftNetworkFactory`, sized by [`pacing`]), [`server`] the gRPC service that feeds incoming RPCs to the local Raft,
-//! [`convert`] the protobuf ↔ openraft conversions, one pair per message.
+//! [`convert`] the protobuf ↔ openraft conversions, one pair per message. [`contact`] keeps what
+//! peers' answers say: when each last answered, and whether one said this node was removed.
 
+pub mod contact;
 pub mod convert;
 pub mod network;
 mod pacing;

@@ -1,7 +1,8 @@
 //! Client side of the Raft transport: openraft's `RaftNetworkFactory` over gRPC.
 //!
 //! Connections are lazy and shared per address ([`PeerChannels`]); transport failures become
-//! `Unreachable` (openraft backs off) and remote fatal errors `NetworkError`.
+//! `Unreachable` (openraft backs off) and remote fatal errors `NetworkError`. Every answer is
+//! noted in [`PeerContacts`], with a vote refused because this node is no longer a member.
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
@@ -34,6 +35,7 @@ use tonic::transport::Channel;
 use tonic::transport::ClientTlsConfig;
 use tonic::transport::Endpoint;
 
+use super::contact::PeerContacts;
 use super::convert;
 use super::pacing::AppendPacing;
 use super::pb;
@@ -101,6 +103,8 @@ impl PeerChannels {
 #[derive(Clone, Default)]
 pub struct GrpcNetworkFactory {
     pub channels: PeerChannels,
+    /// Where the clients note each peer's answers.
+    pub contacts: PeerContacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
@@ -112,10 +116,12 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
+        self.contacts.calling(target);
         GrpcNetwork {
             target,
             client,
             pacing: AppendPacing::default(),
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -125,6 +131,7 @@ pub struct GrpcNetwork {
     target: NodeId,
     client: Result<RaftServiceClient<PeerChannel>, BadAddress>,
     pacing: AppendPacing,
+    contacts: PeerContacts,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
@@ -194,9 +201,11 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let mut client = self.client()?;
         self.pacing.started(sizes.iter().sum());
         let started = Instant::now();
-        let resp = send_append(&mut client, req)
-            .await
-            .and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
+        let resp = send_append(&mut client, req).await;
+        if resp.is_ok() {
+            self.contacts.answered(self.target);
+        }
+        let resp = resp.and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
         let matched = match &resp {
             Ok(AppendEntriesResponse::Success) => rpc.entries.last().map(|e| e.log_id).or(prev),
             Ok(AppendEntriesResponse::PartialSuccess(m)) => *m,
@@ -214,6 +223,7 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let req = convert::install_request_to_pb(&rpc).map_err(bad_message)?;
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.install_snapshot(req)).await?;
+        self.contacts.answered(self.target);
         use pb::install_snapshot_response::Result as R;
         match resp
             .result
@@ -237,6 +247,10 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
         let mut client = self.client()?;
         let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
+        self.contacts.answered(self.target);
+        if resp.not_member {
+            self.contacts.told_removed(self.target);
+        }
         convert::vote_response_from_pb(resp).map_err(bad_message)
     }
 }

@@ -35,6 +35,19 @@ fn credential(secret: &ClusterSecret) -> Option<AsciiMetadataValue> {
     format!("Bearer {hex}").parse().ok()
 }
 
+/// A short digest of the cluster secret that nodes compare when one is added to a cluster (empty
+/// without a secret). Derived apart from the credential, so showing it reveals neither.
+pub fn fingerprint(secret: Option<&ClusterSecret>) -> String {
+    let Some(secret) = secret else {
+        return String::new();
+    };
+    let digest = Sha256::new()
+        .chain_update(b"registry cluster fingerprint:")
+        .chain_update(secret.0.as_bytes())
+        .finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Adds this node's credential to each outgoing call.
 #[derive(Clone, Default)]
 pub struct PeerCredential(Option<AsciiMetadataValue>);
@@ -118,5 +131,16 @@ mod tests {
         assert!(!header.contains("a-long-shared-secret"));
         // Without a secret, every call passes.
         assert!(PeerCheck::new(None).call(outgoing(None)).is_ok());
+    }
+
+    #[test]
+    fn fingerprints_tell_secrets_apart_without_showing_them() {
+        let ours = fingerprint(Some(&secret("a-long-shared-secret")));
+        assert_eq!(ours, fingerprint(Some(&secret("a-long-shared-secret"))));
+        assert_ne!(ours, fingerprint(Some(&secret("another-long-secret"))));
+        assert_eq!(fingerprint(None), "");
+        assert_eq!(ours.len(), 16);
+        let header = credential(&secret("a-long-shared-secret")).unwrap();
+        assert!(!header.to_str().unwrap().contains(&ours));
     }
 }

@@ -1,7 +1,12 @@
 //! Server side of the Raft transport: hands incoming gRPC calls to the local openraft instance.
+//!
+//! A vote refused to a candidate that the cluster removed says so (`not_member`): openraft 0.9
+//! stops replicating to a removed voter before it sees the membership without it, so otherwise
+//! it would campaign forever.
 
 use openraft::error::InstallSnapshotError;
 use openraft::error::RaftError;
+use openraft::LogId;
 use tonic::Request;
 use tonic::Response;
 use tonic::Status;
@@ -9,6 +14,7 @@ use tonic::Status;
 use super::convert;
 use super::pb;
 use super::pb::raft_service_server::RaftService;
+use super::types::NodeId;
 use super::types::Raft;
 
 /// The `RaftService` gRPC implementation for one node.
@@ -46,8 +52,17 @@ impl RaftService for RaftGrpcService {
 
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
         let req = convert::vote_request_from_pb(request.into_inner())?;
+        let candidate = req.vote.leader_id().voted_for();
+        let candidate_last = req.last_log_id;
         let resp = self.raft.vote(req).await.map_err(fatal)?;
-        Ok(Response::new(convert::vote_response_to_pb(&resp)))
+        let mut answer = convert::vote_response_to_pb(&resp);
+        if !resp.vote_granted {
+            let m = self.raft.metrics().borrow().clone();
+            let stored = &m.membership_config;
+            let in_membership = stored.membership().nodes().any(|(id, _)| Some(*id) == candidate);
+            answer.not_member = removed_candidate(in_membership, *stored.log_id(), m.last_applied, candidate_last);
+        }
+        Ok(Response::new(answer))
     }
 
     async fn install_snapshot(
@@ -68,5 +83,48 @@ impl RaftService for RaftGrpcService {
             }
             Err(e) => Err(fatal(e)),
         }
+    }
+}
+
+/// Whether a candidate is one the cluster removed: it is not in this node's membership (at
+/// `membership_at`), that membership is committed (applied here), and the candidate's log ends
+/// before it. A candidate that holds that entry or a later one may have been added back since, so
+/// it is never told.
+fn removed_candidate(
+    in_membership: bool,
+    membership_at: Option<LogId<NodeId>>,
+    applied: Option<LogId<NodeId>>,
+    candidate_last: Option<LogId<NodeId>>,
+) -> bool {
+    let Some(at) = membership_at else {
+        return false;
+    };
+    let committed = applied.is_some_and(|a| a.index >= at.index);
+    !in_membership && committed && candidate_last < Some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+
+    fn log_id(term: u64, index: u64) -> Option<LogId<NodeId>> {
+        Some(LogId::new(CommittedLeaderId::new(term, 1), index))
+    }
+
+    #[test]
+    fn only_a_candidate_behind_a_committed_membership_without_it_is_told() {
+        // Removed at index 10, committed here; the candidate stopped at the joint config (9).
+        assert!(removed_candidate(false, log_id(1, 10), log_id(1, 12), log_id(1, 9)));
+        // Still a member, or the membership not committed yet, or none at all: never told.
+        assert!(!removed_candidate(true, log_id(1, 10), log_id(1, 12), log_id(1, 9)));
+        assert!(!removed_candidate(false, log_id(1, 10), log_id(1, 9), log_id(1, 9)));
+        assert!(!removed_candidate(false, None, log_id(1, 9), None));
+        // It holds that entry or a later one: it may have been added back since.
+        assert!(!removed_candidate(false, log_id(1, 10), log_id(1, 12), log_id(1, 10)));
+        assert!(!removed_candidate(false, log_id(1, 10), log_id(1, 12), log_id(2, 11)));
+        // A candidate with an empty log is behind every membership.
+        assert!(removed_candidate(false, log_id(1, 10), log_id(1, 12), None));
     }
 }

@@ -30,9 +30,45 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-/// The cluster as the node answering sees it, and each member's own health.
-pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
+/// The cluster as the leader sees it (asked of the node answering when the leader does not
+/// answer): only the leader knows each member's reachability and replication lag.
+async fn leader_view(client: &Client) -> anyhow::Result<Value> {
     let cluster = client.get_json("/admin/cluster").await?;
+    let leader = &cluster["leader_id"];
+    if leader.is_null() || *leader == cluster["node_id"] {
+        return Ok(cluster);
+    }
+    let member = cluster["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == *leader);
+    let Some(addr) = member.and_then(|m| m["http_addr"].as_str()) else {
+        return Ok(cluster);
+    };
+    let leader_client = client.for_node(&reachable(addr, member.and_then(|m| m["raft_addr"].as_str())));
+    match leader_client.get_json("/admin/cluster").await {
+        Ok(view) if view["leader_id"] == view["node_id"] => Ok(view),
+        _ => Ok(cluster),
+    }
+}
+
+/// A member's reachability as the leader sees it, for people.
+fn reach_text(member: &Value) -> String {
+    match member["reachable"].as_bool() {
+        Some(true) => "yes".into(),
+        Some(false) => match member["last_answer_ms"].as_u64() {
+            Some(ms) => format!("UNREACHABLE (no answer for {:.1} s)", ms as f64 / 1000.0),
+            None => "UNREACHABLE (never answered)".into(),
+        },
+        None => "-".into(),
+    }
+}
+
+/// The cluster as the node answering sees it, each member's own health, and each member's
+/// reachability and lag as the leader sees them.
+pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
+    let cluster = leader_view(client).await?;
     let mut members = Vec::new();
     for m in cluster["members"].as_array().cloned().unwrap_or_default() {
         let http_addr = m["http_addr"].as_str().map(|a| reachable(a, m["raft_addr"].as_str()));
@@ -48,10 +84,13 @@ pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
         members.push(json!({
             "id": m["id"], "role": m["role"], "raft_addr": m["raft_addr"],
             "http_addr": m["http_addr"], "health": health, "revision": revision,
+            "reachable": m["reachable"], "last_answer_ms": m["last_answer_ms"], "lag": m["lag"],
+            "reach": reach_text(&m),
         }));
     }
     let report = json!({
         "server": client.base(),
+        "seen_by": cluster["node_id"],
         "leader_id": cluster["leader_id"],
         "term": cluster["term"],
         "revision": cluster["last_applied"],
@@ -62,15 +101,28 @@ pub async fn status(client: &Client, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "leader {}, term {}, revision {} (as {} sees it)",
+        "leader {}, term {}, revision {} (as node {} sees it, asked through {})",
         text(&report["leader_id"]),
         text(&report["term"]),
         text(&report["revision"]),
+        text(&report["seen_by"]),
         client.base()
     );
-    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP", "HEALTH", "REVISION"]);
+    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP", "HEALTH", "REVISION", "REACHABLE", "LAG"]);
     for m in &members {
-        t.add_row(["id", "role", "raft_addr", "http_addr", "health", "revision"].map(|k| text(&m[k])));
+        t.add_row(
+            [
+                "id",
+                "role",
+                "raft_addr",
+                "http_addr",
+                "health",
+                "revision",
+                "reach",
+                "lag",
+            ]
+            .map(|k| text(&m[k])),
+        );
     }
     println!("{t}");
     Ok(())
@@ -81,15 +133,17 @@ fn print_members(cluster: &Value, json: bool) {
         print_json(&cluster["members"]);
         return;
     }
-    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP"]);
+    let mut t = table(&["ID", "ROLE", "RAFT", "HTTP", "REACHABLE", "LAG"]);
     for m in cluster["members"].as_array().into_iter().flatten() {
-        t.add_row(["id", "role", "raft_addr", "http_addr"].map(|k| text(&m[k])));
+        let [id, role, raft, http, lag] = ["id", "role", "raft_addr", "http_addr", "lag"].map(|k| text(&m[k]));
+        t.add_row([id, role, raft, http, reach_text(m), lag]);
     }
     println!("{t}");
 }
 
+/// The members as the leader sees them, with each one's reachability and replication lag.
 pub async fn members(client: &Client, json: bool) -> anyhow::Result<()> {
-    print_members(&client.get_json("/admin/cluster").await?, json);
+    print_members(&leader_view(client).await?, json);
     Ok(())
 }
 

@@ -43,7 +43,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Members, leader, term, revision and health of each node.
+    /// Members, leader, term, revision and health of each node; each member's reachability and
+    /// replication lag as the leader sees them.
     Status,
     /// List, add, promote or remove members.
     Members {
@@ -91,7 +92,7 @@ enum InstancesAction {
 
 #[derive(Debug, Subcommand)]
 enum MembersAction {
-    /// The members and their roles.
+    /// The members, their roles, and their reachability and replication lag as the leader sees them.
     List,
     /// Adds a node (started with --join) as learner, waits until it caught up, then makes it a voter.
     Add {
