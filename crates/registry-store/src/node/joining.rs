@@ -19,6 +19,8 @@ use crate::raft::types::NodeId;
 
 /// How long the node at the address has to say who it is.
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between attempts to reach a node that does not listen yet.
+const RETRY_IDENTIFY: Duration = Duration::from_millis(200);
 
 /// Why a node may not be added; each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,27 +112,42 @@ impl RegistryNode {
             }
             .into());
         }
-        let mut client = self.cluster_client(addr)?;
-        let answer = match tokio::time::timeout(IDENTIFY_TIMEOUT, client.identify(pb::IdentifyRequest {})).await {
-            Ok(Ok(answer)) => answer.into_inner(),
-            Ok(Err(status)) => {
-                return Err(match status.code() {
-                    tonic::Code::Unauthenticated => JoinRefused::SecretRefused(addr.to_string()).into(),
-                    tonic::Code::Unimplemented => JoinRefused::CannotIdentify(addr.to_string()).into(),
-                    _ => {
-                        NodeError::Unavailable(format!("cannot ask the node at {addr} who it is: {}", status.message()))
-                    }
-                })
-            }
-            Err(_) => {
-                return Err(NodeError::Unavailable(format!(
-                    "the node at {addr} did not say who it is within {IDENTIFY_TIMEOUT:?}"
-                )))
-            }
-        };
+        let answer = self.ask_identity(addr).await?;
         let ours = peer_auth::fingerprint(self.inner.config.cluster_secret.as_ref());
         judge(id, addr, &ours, &answer)?;
         Ok(())
+    }
+
+    /// Asks the node at `addr` who it is. A node just started may not listen yet (operators
+    /// start it and add it at once): refused connections are retried until [`IDENTIFY_TIMEOUT`].
+    async fn ask_identity(&self, addr: &str) -> Result<pb::IdentifyResponse, NodeError> {
+        let deadline = tokio::time::Instant::now() + IDENTIFY_TIMEOUT;
+        loop {
+            let mut client = self.cluster_client(addr)?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let status = match tokio::time::timeout(left, client.identify(pb::IdentifyRequest {})).await {
+                Ok(Ok(answer)) => return Ok(answer.into_inner()),
+                Ok(Err(status)) => status,
+                Err(_) => {
+                    return Err(NodeError::Unavailable(format!(
+                        "the node at {addr} did not say who it is within {IDENTIFY_TIMEOUT:?}"
+                    )))
+                }
+            };
+            match status.code() {
+                tonic::Code::Unauthenticated => return Err(JoinRefused::SecretRefused(addr.to_string()).into()),
+                tonic::Code::Unimplemented => return Err(JoinRefused::CannotIdentify(addr.to_string()).into()),
+                tonic::Code::Unavailable if tokio::time::Instant::now() + RETRY_IDENTIFY < deadline => {
+                    tokio::time::sleep(RETRY_IDENTIFY).await;
+                }
+                _ => {
+                    return Err(NodeError::Unavailable(format!(
+                        "cannot ask the node at {addr} who it is: {}",
+                        status.message()
+                    )))
+                }
+            }
+        }
     }
 
     /// What this node answers when asked who it is.
