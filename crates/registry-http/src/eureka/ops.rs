@@ -152,10 +152,7 @@ impl Eureka {
             view.stored_except(&info.app, &key.id, Some(&key.service_id))
                 .map(|i| i.key())
         };
-        let register = Command::RegisterInstance(RegisterInstance {
-            instance,
-            create_service,
-        });
+        let register = Command::RegisterInstance(RegisterInstance::new(instance, create_service));
         let outcome = match self.node.write(register.clone()).await?.outcome {
             // The configured Eureka tenant is created on first use.
             CommandOutcome::Rejected(Rejection::UnknownTenant(_)) => {
@@ -329,10 +326,7 @@ impl Eureka {
                 instance.metadata.insert(key.into(), value.into());
             }
         }
-        let register = RegisterInstance {
-            instance,
-            create_service: None,
-        };
+        let register = RegisterInstance::new(instance, None);
         self.write(Command::RegisterInstance(register)).await?;
         Ok(())
     }

@@ -339,8 +339,12 @@ async fn put_dependencies(
             }
         }
     }
-    sc.write(Command::PutDependencies(PutDependencies { dependencies, replace }))
-        .await?;
+    sc.write(Command::PutDependencies(PutDependencies {
+        dependencies,
+        replace,
+        skip_missing_consumers: false,
+    }))
+    .await?;
     let mut response = done();
     response
         .headers_mut()

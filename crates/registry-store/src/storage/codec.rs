@@ -181,6 +181,31 @@ mod tests {
         );
     }
 
+    /// Log entries written before a registration could create its tenant or replace an older
+    /// copy read as neither.
+    #[test]
+    fn registrations_logged_before_their_newer_fields_still_read() {
+        use crate::command::RegisterInstance;
+        use crate::model::Service;
+
+        #[derive(serde::Serialize)]
+        struct Before {
+            instance: Instance,
+            create_service: Option<Service>,
+        }
+        let instance = Instance::new(Tenant::default(), "svc", "id", "host");
+        let create_service = Some(Service::new(Tenant::default(), "svc", "app", "svc"));
+        let old = encode(&Before {
+            instance: instance.clone(),
+            create_service: create_service.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<RegisterInstance>(&old).unwrap(),
+            RegisterInstance::new(instance, create_service)
+        );
+    }
+
     #[test]
     fn refuses_unknown_versions_and_garbage() {
         assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));
