@@ -88,3 +88,35 @@ async fn a_find_writes_nothing_on_its_path_and_finds_share_one_later_entry() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(entries(&node) - before, 0);
 }
+
+#[tokio::test]
+async fn creating_a_service_in_a_new_tenant_with_tags_is_one_log_entry() {
+    let node = Node::start().await;
+    let before = node.node.log_counters();
+    let body = json!({ "service": { "serviceName": "orders", "version": "1.0.0" }, "tags": { "team": "blue" } });
+    let reply = node
+        .send(
+            Method::POST,
+            "/v4/shop/registry/microservices",
+            &[("content-type", "application/json"), ("x-domain-name", "acme")],
+            body.to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let after = node.node.log_counters();
+    assert_eq!(
+        (after.entries - before.entries, after.commands - before.commands),
+        (1, 1),
+        "tenant, service and tags in one entry"
+    );
+    let id = reply.json()["serviceId"].as_str().unwrap().to_string();
+    let tags = node
+        .send(
+            Method::GET,
+            &format!("/v4/shop/registry/microservices/{id}/tags"),
+            &[("x-domain-name", "acme")],
+            "",
+        )
+        .await;
+    assert_eq!(tags.json()["tags"], json!({ "team": "blue" }));
+}

@@ -126,10 +126,31 @@ pub struct CreateTenant {
 
 /// Creates a service. Idempotent by [`crate::model::ServiceKey`]: if a service with the same key
 /// exists, the outcome names the existing id. A different service already holding the requested
-/// id is refused.
+/// id is refused. One client request (ServiceCenter's `POST /microservices`) is this one
+/// command, its new tenant and its tags included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateService {
     pub service: Service,
+    /// Creates the service's tenant first if it does not exist (ServiceCenter's implicit
+    /// tenants); without it an unknown tenant is refused. Entries written before this field
+    /// read as `false`.
+    #[serde(default)]
+    pub create_tenant: bool,
+    /// Merged into the tags of the service created, or of the one that already had its key (as
+    /// [`PutTags`] would). Entries written before this field read as none.
+    #[serde(default)]
+    pub tags: Properties,
+}
+
+impl CreateService {
+    /// Creates `service` in an existing tenant, with no tags.
+    pub fn new(service: Service) -> Self {
+        Self {
+            service,
+            create_tenant: false,
+            tags: Properties::new(),
+        }
+    }
 }
 
 /// Changes a service's mutable fields; `None` leaves a field as it is.

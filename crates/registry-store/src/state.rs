@@ -273,7 +273,7 @@ impl RegistryState {
     fn apply_valid(&mut self, ch: &mut Changes, now: Millis, command: &Command) -> CommandOutcome {
         let result = match command {
             Command::CreateTenant(c) => Ok(self.create_tenant(ch, &c.tenant)),
-            Command::CreateService(c) => self.create_service(ch, now, &c.service),
+            Command::CreateService(c) => self.create_service_with(ch, now, c),
             Command::UpdateService(c) => self.update_service(ch, now, c),
             Command::DeleteService(c) => self.delete_service(ch, c),
             Command::RegisterInstance(c) => self.register_instance(ch, now, c),
@@ -484,6 +484,39 @@ impl RegistryState {
             id: service.id.to_string(),
             existed: false,
         })
+    }
+
+    /// A [`CreateService`] command: its tenant if asked and missing, the service unless its key
+    /// exists, then its tags on whichever service holds the key. Checked before anything changes.
+    fn create_service_with(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &CreateService,
+    ) -> Result<CommandOutcome, Rejection> {
+        let tenant = &c.service.tenant;
+        let create_tenant = !self.tenants.contains(tenant);
+        if create_tenant && !c.create_tenant {
+            return Err(Rejection::UnknownTenant(tenant.to_string()));
+        }
+        if self.service_by_key(&c.service.key()).is_none() && self.services.contains_key(&c.service.service_ref()) {
+            return Err(Rejection::ServiceIdTaken(c.service.id.to_string()));
+        }
+        if create_tenant {
+            self.create_tenant(ch, tenant);
+        }
+        let outcome = self.create_service(ch, now, &c.service)?;
+        if let (CommandOutcome::Service { id, .. }, false) = (&outcome, c.tags.is_empty()) {
+            let tags = PutTags {
+                service: ServiceRef {
+                    tenant: tenant.clone(),
+                    id: id.as_str().into(),
+                },
+                tags: c.tags.clone(),
+            };
+            self.put_tags(ch, &tags)?;
+        }
+        Ok(outcome)
     }
 
     fn update_service(
@@ -1272,7 +1305,7 @@ mod tests {
         let mut aliased = service("b");
         aliased.name = "Orders".into();
         aliased.alias = "legacy-orders".into();
-        s.apply(1, &proposal(Command::CreateService(CreateService { service: aliased })));
+        s.apply(1, &proposal(Command::CreateService(CreateService::new(aliased))));
         register(&mut s, 2, instance("orders", "a"));
         let ids = |s: &RegistryState, name: &str| {
             s.services_named(&tenant(), name)
@@ -1301,7 +1334,7 @@ mod tests {
     #[test]
     fn creating_a_service_is_idempotent_by_key() {
         let mut s = RegistryState::new();
-        let create = |id: &str| proposal(Command::CreateService(CreateService { service: service(id) }));
+        let create = |id: &str| proposal(Command::CreateService(CreateService::new(service(id))));
         assert_eq!(
             s.apply(1, &create("svc")).0,
             CommandOutcome::Service {
@@ -1318,7 +1351,7 @@ mod tests {
         );
         let mut other = service("svc");
         other.name = "different".into();
-        let c = proposal(Command::CreateService(CreateService { service: other }));
+        let c = proposal(Command::CreateService(CreateService::new(other)));
         assert_eq!(
             s.apply(3, &c).0,
             CommandOutcome::Rejected(Rejection::ServiceIdTaken("svc".into()))
@@ -1509,7 +1542,7 @@ mod tests {
         // The service's key is held by a service with another id: refused before anything.
         let mut taken = Service::new(tenant(), "first-id", "eureka", "orders");
         taken.version = "1".into();
-        s.apply(2, &proposal(Command::CreateService(CreateService { service: taken })));
+        s.apply(2, &proposal(Command::CreateService(CreateService::new(taken))));
         let mut c = versioned(&tenant(), "orders", "1", "i-1");
         c.create_tenant = true;
         let (outcome, changes) = apply_register(&mut s, 3, c);
@@ -1613,6 +1646,66 @@ mod tests {
         );
         assert!(s.instance(&old).is_some());
     }
+
+    #[test]
+    fn a_service_is_created_with_its_tenant_and_tags_in_one_step() {
+        let mut s = RegistryState::new();
+        let acme = Tenant::new("acme", "prod");
+        let tags: Properties = [("team".into(), "blue".into())].into_iter().collect();
+        let create = |id: &str, create_tenant: bool| CreateService {
+            create_tenant,
+            tags: tags.clone(),
+            ..CreateService::new(Service::new(acme.clone(), id, "app", "orders"))
+        };
+        let (outcome, changes) = s.apply(1, &proposal(Command::CreateService(create("s-1", false))));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::UnknownTenant("acme/prod".into()))
+        );
+        assert!(changes.is_empty());
+
+        let (outcome, changes) = s.apply(2, &proposal(Command::CreateService(create("s-1", true))));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Service {
+                id: "s-1".into(),
+                existed: false
+            }
+        );
+        assert_eq!(changes.len(), 3, "tenant, service and tags: {changes:?}");
+        let s1 = ServiceRef {
+            tenant: acme.clone(),
+            id: "s-1".into(),
+        };
+        assert_eq!(s.tags_of(&s1).unwrap().tags, tags);
+
+        // The same key under another id: the existing service, its tags merged.
+        let mut more = create("s-2", true);
+        more.tags = [("tier".into(), "gold".into())].into_iter().collect();
+        let (outcome, _) = s.apply(3, &proposal(Command::CreateService(more)));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Service {
+                id: "s-1".into(),
+                existed: true
+            }
+        );
+        assert_eq!(s.tags_of(&s1).unwrap().tags.len(), 2);
+
+        // An id held by a service of another key: refused, tags included.
+        let mut taken = CreateService::new(Service::new(acme.clone(), "s-1", "app", "billing"));
+        taken.tags = [("team".into(), "red".into())].into_iter().collect();
+        let (outcome, changes) = s.apply(4, &proposal(Command::CreateService(taken)));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::ServiceIdTaken("s-1".into()))
+        );
+        assert!(changes.is_empty());
+        assert_eq!(
+            s.tags_of(&s1).unwrap().tags.get("team").map(|v| v.as_str()),
+            Some("blue")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -1626,7 +1719,7 @@ mod dependency_tests {
             rev,
             &Proposal {
                 at_ms: 0,
-                command: Command::CreateService(CreateService { service }),
+                command: Command::CreateService(CreateService::new(service)),
             },
         );
     }

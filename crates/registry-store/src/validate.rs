@@ -93,7 +93,10 @@ fn restorable(record: &Entity) -> Result {
 pub fn validate_command(command: &Command) -> Result {
     match command {
         Command::CreateTenant(c) => tenant(&c.tenant),
-        Command::CreateService(c) => service(&c.service),
+        Command::CreateService(c) => {
+            service(&c.service)?;
+            map("tags", &c.tags)
+        }
         Command::UpdateService(c) => {
             service_ref(&c.service)?;
             if let Some(d) = &c.description {

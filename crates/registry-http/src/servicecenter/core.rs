@@ -11,7 +11,6 @@ use axum::response::Response;
 use registry_store::change::Dependency;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
-use registry_store::command::CreateTenant;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
@@ -165,16 +164,6 @@ impl Sc {
             CommandOutcome::Rejected(r) => Err(r.into()),
             outcome => Ok(outcome),
         }
-    }
-
-    /// Tenants are created implicitly, as ServiceCenter does for new domains and projects.
-    pub async fn ensure_tenant(&self, tenant: &Tenant) -> Result<(), ScError> {
-        if self.node.read().state.tenant_exists(tenant) {
-            return Ok(());
-        }
-        self.write(Command::CreateTenant(CreateTenant { tenant: tenant.clone() }))
-            .await
-            .map(|_| ())
     }
 
     /// Queues a dependency record a find implies, to be written off the read path. A full
