@@ -182,9 +182,9 @@ mod tests {
     }
 
     /// Log entries written before a registration could create its tenant or replace an older
-    /// copy read as neither.
+    /// copy (or a service bring its tenant and tags) read as neither.
     #[test]
-    fn registrations_logged_before_their_newer_fields_still_read() {
+    fn commands_logged_before_their_newer_fields_still_read() {
         use crate::command::RegisterInstance;
         use crate::model::Service;
 
@@ -194,7 +194,8 @@ mod tests {
             create_service: Option<Service>,
         }
         let instance = Instance::new(Tenant::default(), "svc", "id", "host");
-        let create_service = Some(Service::new(Tenant::default(), "svc", "app", "svc"));
+        let service = Service::new(Tenant::default(), "svc", "app", "svc");
+        let create_service = Some(service.clone());
         let old = encode(&Before {
             instance: instance.clone(),
             create_service: create_service.clone(),
@@ -203,6 +204,20 @@ mod tests {
         assert_eq!(
             decode::<RegisterInstance>(&old).unwrap(),
             RegisterInstance::new(instance, create_service)
+        );
+
+        // And services logged before they could bring their tenant and tags.
+        #[derive(serde::Serialize)]
+        struct ServiceBefore {
+            service: Service,
+        }
+        let old = encode(&ServiceBefore {
+            service: service.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<crate::command::CreateService>(&old).unwrap(),
+            crate::command::CreateService::new(service)
         );
     }
 
