@@ -19,9 +19,9 @@ pub fn registration(settings: &EurekaSettings, n: u64) -> Proposal {
     let info = json::decode_instance(instance_json(&app, n, 90).as_bytes()).expect("valid body");
     Proposal {
         at_ms: 1_700_000_000_000,
-        command: Command::RegisterInstance(RegisterInstance {
-            instance: to_instance(settings, &info),
-            create_service: Some(settings.service_for_app(&info.app, version_of(&info))),
-        }),
+        command: Command::RegisterInstance(RegisterInstance::new(
+            to_instance(settings, &info),
+            Some(settings.service_for_app(&info.app, version_of(&info))),
+        )),
     }
 }

@@ -161,6 +161,10 @@ async fn by_default_a_lone_silent_instance_expires_and_its_watcher_gets_delete()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // Written off the find's path, a moment later.
+    cluster
+        .wait_depends(b, &consumer, &provider, Duration::from_secs(10))
+        .await;
     cluster.wait_converged(Duration::from_secs(10)).await;
     let watcher = socket(&cluster, b, &format!("/microservices/{consumer}/watcher"));
     assert_eq!(watcher.next_event(Duration::from_secs(30))["event"], "open");

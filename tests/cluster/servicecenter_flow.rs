@@ -132,6 +132,10 @@ async fn the_sdk_flow_across_three_nodes_with_a_watcher() {
     assert_eq!(status, 304, "the same revision on another node");
     assert_eq!(headers["x-resource-revision"], rev.as_str());
 
+    // The find's dependency record, written off its path, routes the provider's events.
+    cluster
+        .wait_depends(2, &consumer, &provider, Duration::from_secs(10))
+        .await;
     let url = format!("ws://{}{BASE}/microservices/{consumer}/watcher", cluster.nodes[2].http);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     sc.call(

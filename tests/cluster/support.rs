@@ -457,6 +457,27 @@ impl Cluster {
         }
     }
 
+    /// Waits until node `i` lists `provider` among `consumer`'s ServiceCenter providers (default
+    /// tenant): the dependency records finds imply are written off the find's path, a moment
+    /// later.
+    #[allow(dead_code)] // not every suite that includes this file finds
+    pub async fn wait_depends(&self, i: usize, consumer: &str, provider: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let path = format!("/v4/default/registry/microservices/{consumer}/providers");
+        loop {
+            let providers = self.get_json(i, &path).await;
+            let listed = providers.as_ref().and_then(|p| p["providers"].as_array());
+            if listed.is_some_and(|l| l.iter().any(|p| p["serviceId"] == provider)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i}: {consumer} never depended on {provider}: {providers:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Instance ids of `service` on node `i` (a local read).
     pub async fn instance_ids(&self, i: usize, service: &str) -> HashSet<String> {
         let list = self

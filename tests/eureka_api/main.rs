@@ -9,6 +9,7 @@ mod delta;
 mod errors;
 mod hostile_bodies;
 mod limits;
+mod log_entries;
 mod peer;
 mod reads;
 mod registration;

@@ -43,6 +43,26 @@ pub async fn register(node: &Node, service: &str, id: &str, port: u16) -> Reply 
     .await
 }
 
+/// Waits (at most 10 s) until `consumer`'s providers include `provider`: the dependency records
+/// finds imply are written off their path, a moment later.
+pub async fn wait_for_provider(node: &Node, consumer: &str, provider: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let providers = call(node, Method::GET, &format!("/microservices/{consumer}/providers"), None)
+            .await
+            .json();
+        let listed = providers["providers"].as_array().into_iter().flatten();
+        if listed.clone().any(|p| p["serviceId"] == provider) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{consumer} never depended on {provider}: {providers}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_sdk_flow_works_end_to_end() {
     let node = Node::start().await;
@@ -312,6 +332,8 @@ async fn a_consumers_find_records_the_dependency() {
         )
         .await;
     assert_eq!(find.status, StatusCode::OK);
+    // Written off the find's path, a moment later.
+    wait_for_provider(&node, &consumer, &provider).await;
     let revision = node.node.revision();
     node.send(
         Method::GET,
@@ -320,6 +342,8 @@ async fn a_consumers_find_records_the_dependency() {
         "",
     )
     .await;
+    // Longer than the flush delay: a write would have happened by now.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(
         node.node.revision(),
         revision,

@@ -9,4 +9,5 @@ mod ws_events;
 mod cross_protocol;
 mod errors;
 mod flow;
+mod log_entries;
 mod watch;

@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::flow::call;
+use crate::flow::wait_for_provider;
 use crate::flow::BASE;
 use crate::support::Node;
 use crate::ws_events::next_event;
@@ -26,7 +27,7 @@ async fn fast_node() -> Node {
             min_times: 0,
         },
         ping_interval: Duration::from_millis(200),
-        tls: false,
+        ..ScSettings::default()
     };
     let apis = ApiSettings {
         servicecenter,
@@ -76,6 +77,8 @@ async fn the_watcher_pushes_create_update_and_both_kinds_of_delete() {
         )
         .await;
     assert_eq!(find.status, 200);
+    // The dependency that routes the provider's events here is written off the find's path.
+    wait_for_provider(&node, &consumer, &provider).await;
     let url = format!("ws://{addr}{BASE}/microservices/{consumer}/watcher");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
 

@@ -108,10 +108,7 @@ async fn register(
     instance.lease = body.lease.unwrap_or_default();
     instance.zone = body.zone;
     instance.region = body.region;
-    let command = Command::RegisterInstance(RegisterInstance {
-        instance,
-        create_service: Some(service),
-    });
+    let command = Command::RegisterInstance(RegisterInstance::new(instance, Some(service)));
     written_json(&node.write(command).await?)
 }
 

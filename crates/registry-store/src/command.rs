@@ -126,10 +126,31 @@ pub struct CreateTenant {
 
 /// Creates a service. Idempotent by [`crate::model::ServiceKey`]: if a service with the same key
 /// exists, the outcome names the existing id. A different service already holding the requested
-/// id is refused.
+/// id is refused. One client request (ServiceCenter's `POST /microservices`) is this one
+/// command, its new tenant and its tags included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateService {
     pub service: Service,
+    /// Creates the service's tenant first if it does not exist (ServiceCenter's implicit
+    /// tenants); without it an unknown tenant is refused. Entries written before this field
+    /// read as `false`.
+    #[serde(default)]
+    pub create_tenant: bool,
+    /// Merged into the tags of the service created, or of the one that already had its key (as
+    /// [`PutTags`] would). Entries written before this field read as none.
+    #[serde(default)]
+    pub tags: Properties,
+}
+
+impl CreateService {
+    /// Creates `service` in an existing tenant, with no tags.
+    pub fn new(service: Service) -> Self {
+        Self {
+            service,
+            create_tenant: false,
+            tags: Properties::new(),
+        }
+    }
 }
 
 /// Changes a service's mutable fields; `None` leaves a field as it is.
@@ -150,16 +171,43 @@ pub struct DeleteService {
     pub force: bool,
 }
 
-/// Registers (or re-registers, replacing) an instance.
+/// Registers (or re-registers, replacing) an instance: one client registration is this one
+/// command, whatever it implies (a new tenant, a new service, an older copy to remove), so it
+/// takes effect whole or not at all.
 ///
 /// A stored record whose `client_modified_ms` is newer than the incoming one is kept (the
-/// registration is stale). The stored operator override survives a re-registration that brings
-/// none, and the effective status follows [`InstanceStatus::effective`].
+/// registration is stale), and then nothing else happens either. The stored operator override
+/// survives a re-registration that brings none, and the effective status follows
+/// [`InstanceStatus::effective`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterInstance {
     pub instance: Instance,
     /// Created first if the instance's service does not exist yet (Eureka's implicit apps).
     pub create_service: Option<Service>,
+    /// Creates the instance's tenant first if it does not exist (Eureka's configured tenant on
+    /// first use); without it an unknown tenant is refused. Entries written before this field
+    /// read as `false`.
+    #[serde(default)]
+    pub create_tenant: bool,
+    /// The same instance as the proposer last saw it under another service of the same name
+    /// (Eureka: another version of the app), removed in the same step. Apply decides whether it
+    /// still is that: it must exist, hold this instance's id in this tenant, and belong to a
+    /// service whose name equals this one's ignoring ASCII case; otherwise it is left alone.
+    /// Entries written before this field read as `None`.
+    #[serde(default)]
+    pub replaces: Option<InstanceKey>,
+}
+
+impl RegisterInstance {
+    /// A registration that creates nothing but, perhaps, its service and replaces nothing.
+    pub fn new(instance: Instance, create_service: Option<Service>) -> Self {
+        Self {
+            instance,
+            create_service,
+            create_tenant: false,
+            replaces: None,
+        }
+    }
 }
 
 /// Removes an instance (client shutdown).
@@ -301,13 +349,20 @@ pub struct DeleteServices {
     pub force: bool,
 }
 
-/// Declares what consumers depend on (ServiceCenter's `POST`/`PUT /dependencies`), all at once:
-/// refused whole if a consumer does not exist. With `replace`, each named consumer's other
+/// Declares what consumers depend on (ServiceCenter's `POST`/`PUT /dependencies`, and the
+/// batched records of finds), all at once: refused whole if a consumer does not exist, unless
+/// `skip_missing_consumers`. With `replace`, each named consumer's other
 /// dependencies are dropped (`PUT`); without, they are kept (`POST`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PutDependencies {
     pub dependencies: Vec<crate::change::Dependency>,
     pub replace: bool,
+    /// Records whose consumer does not exist (any more) are skipped instead of refusing the
+    /// whole command: the dependencies finds imply are written later in batches, and a consumer
+    /// deleted meanwhile must not cost the others theirs. Entries written before this field
+    /// read as `false`.
+    #[serde(default)]
+    pub skip_missing_consumers: bool,
 }
 
 /// A node publishes its addresses so every node can show and redirect to them.

@@ -273,7 +273,7 @@ impl RegistryState {
     fn apply_valid(&mut self, ch: &mut Changes, now: Millis, command: &Command) -> CommandOutcome {
         let result = match command {
             Command::CreateTenant(c) => Ok(self.create_tenant(ch, &c.tenant)),
-            Command::CreateService(c) => self.create_service(ch, now, &c.service),
+            Command::CreateService(c) => self.create_service_with(ch, now, c),
             Command::UpdateService(c) => self.update_service(ch, now, c),
             Command::DeleteService(c) => self.delete_service(ch, c),
             Command::RegisterInstance(c) => self.register_instance(ch, now, c),
@@ -486,6 +486,39 @@ impl RegistryState {
         })
     }
 
+    /// A [`CreateService`] command: its tenant if asked and missing, the service unless its key
+    /// exists, then its tags on whichever service holds the key. Checked before anything changes.
+    fn create_service_with(
+        &mut self,
+        ch: &mut Changes,
+        now: Millis,
+        c: &CreateService,
+    ) -> Result<CommandOutcome, Rejection> {
+        let tenant = &c.service.tenant;
+        let create_tenant = !self.tenants.contains(tenant);
+        if create_tenant && !c.create_tenant {
+            return Err(Rejection::UnknownTenant(tenant.to_string()));
+        }
+        if self.service_by_key(&c.service.key()).is_none() && self.services.contains_key(&c.service.service_ref()) {
+            return Err(Rejection::ServiceIdTaken(c.service.id.to_string()));
+        }
+        if create_tenant {
+            self.create_tenant(ch, tenant);
+        }
+        let outcome = self.create_service(ch, now, &c.service)?;
+        if let (CommandOutcome::Service { id, .. }, false) = (&outcome, c.tags.is_empty()) {
+            let tags = PutTags {
+                service: ServiceRef {
+                    tenant: tenant.clone(),
+                    id: id.as_str().into(),
+                },
+                tags: c.tags.clone(),
+            };
+            self.put_tags(ch, &tags)?;
+        }
+        Ok(outcome)
+    }
+
     fn update_service(
         &mut self,
         ch: &mut Changes,
@@ -558,17 +591,27 @@ impl RegistryState {
         c: &RegisterInstance,
     ) -> Result<CommandOutcome, Rejection> {
         let service_ref = c.instance.service_ref();
-        self.require_tenant(&service_ref.tenant)?;
-        if !self.services.contains_key(&service_ref) {
-            match &c.create_service {
-                Some(s) => match self.create_service(ch, now, s)? {
-                    CommandOutcome::Service { existed: false, .. } => {}
-                    // The key is taken by a service with another id: registering under the
-                    // requested id would orphan the instance.
-                    _ => return Err(Rejection::ServiceIdTaken(s.id.to_string())),
-                },
-                None => return Err(Rejection::ServiceNotFound(service_ref.id.to_string())),
+        // Everything that could refuse is checked before anything changes: a refused
+        // registration leaves no tenant or service behind.
+        let create_tenant = !self.tenants.contains(&service_ref.tenant);
+        if create_tenant && !c.create_tenant {
+            return Err(Rejection::UnknownTenant(service_ref.tenant.to_string()));
+        }
+        let create_service = match (self.services.contains_key(&service_ref), &c.create_service) {
+            (true, _) => None,
+            (false, None) => return Err(Rejection::ServiceNotFound(service_ref.id.to_string())),
+            // The key is taken by a service with another id: registering under the requested
+            // id would orphan the instance.
+            (false, Some(s)) if self.service_by_key(&s.key()).is_some() => {
+                return Err(Rejection::ServiceIdTaken(s.id.to_string()))
             }
+            (false, Some(s)) => Some(s),
+        };
+        if create_tenant {
+            self.create_tenant(ch, &service_ref.tenant);
+        }
+        if let Some(s) = create_service {
+            self.create_service(ch, now, s)?;
         }
         let key = c.instance.key();
         let previous = self.instances.get(&key).cloned();
@@ -582,9 +625,34 @@ impl RegistryState {
         i.status = InstanceStatus::effective(i.status, i.status_override);
         i.registered_at_ms = now;
         self.put_instance(ch, now, i, previous.as_deref());
+        if let Some(old) = c.replaces.as_ref().filter(|old| self.is_older_copy(old, &key)) {
+            let removed = self.instances.remove(old).expect("checked by is_older_copy");
+            ch.push(ChangeKind::Deleted, Entity::Instance(removed));
+        }
         Ok(CommandOutcome::Instance {
             existed: previous.is_some(),
         })
+    }
+
+    /// Whether `old` is another copy of the instance `new` that a registration replaces: it
+    /// exists, it is not `new` itself, it has the same tenant and id, and its service has the
+    /// same name as `new`'s ignoring ASCII case (another version of the same app).
+    fn is_older_copy(&self, old: &InstanceKey, new: &InstanceKey) -> bool {
+        if old == new || old.tenant != new.tenant || old.id != new.id || !self.instances.contains_key(old) {
+            return false;
+        }
+        let name_of = |k: &InstanceKey| {
+            self.services
+                .get(&ServiceRef {
+                    tenant: k.tenant.clone(),
+                    id: k.service_id.clone(),
+                })
+                .map(|s| s.name.clone())
+        };
+        match (name_of(old), name_of(new)) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+            _ => false,
+        }
     }
 
     /// Stores `i` as created or replacing `previous`, stamped with this revision, and records
@@ -920,15 +988,20 @@ impl RegistryState {
     }
 
     fn put_dependencies(&mut self, ch: &mut Changes, c: &PutDependencies) -> Result<CommandOutcome, Rejection> {
+        let mut named: Vec<&Dependency> = Vec::with_capacity(c.dependencies.len());
         for d in &c.dependencies {
-            self.require_service(&d.consumer)?;
+            match self.require_service(&d.consumer) {
+                Ok(_) => named.push(d),
+                Err(_) if c.skip_missing_consumers => {}
+                Err(refused) => return Err(refused),
+            }
         }
         let mut changed = false;
         if c.replace {
             let stale: Vec<Arc<Dependency>> = self
                 .dependencies
                 .iter()
-                .filter(|d| c.dependencies.iter().any(|n| n.consumer == d.consumer) && !c.dependencies.contains(d))
+                .filter(|d| named.iter().any(|n| n.consumer == d.consumer) && !named.contains(&&***d))
                 .cloned()
                 .collect();
             for d in stale {
@@ -937,7 +1010,7 @@ impl RegistryState {
                 changed = true;
             }
         }
-        for d in &c.dependencies {
+        for d in named {
             let d = Arc::new(d.clone());
             if self.dependencies.insert(d.clone()) {
                 ch.push(ChangeKind::Created, Entity::Dependency(d));
@@ -1003,10 +1076,7 @@ mod tests {
         let create_service = Some(service(&i.service_id));
         state.apply(
             rev,
-            &proposal(Command::RegisterInstance(RegisterInstance {
-                instance: i,
-                create_service,
-            })),
+            &proposal(Command::RegisterInstance(RegisterInstance::new(i, create_service))),
         )
     }
 
@@ -1098,20 +1168,14 @@ mod tests {
     #[test]
     fn register_without_a_service_or_tenant_is_refused_and_changes_nothing() {
         let mut s = RegistryState::new();
-        let c = Command::RegisterInstance(RegisterInstance {
-            instance: instance("svc", "a"),
-            create_service: None,
-        });
+        let c = Command::RegisterInstance(RegisterInstance::new(instance("svc", "a"), None));
         assert_eq!(
             s.apply(1, &proposal(c)).0,
             CommandOutcome::Rejected(Rejection::ServiceNotFound("svc".into()))
         );
         let mut i = instance("svc", "a");
         i.tenant = Tenant::new("acme", "x");
-        let c = Command::RegisterInstance(RegisterInstance {
-            instance: i,
-            create_service: None,
-        });
+        let c = Command::RegisterInstance(RegisterInstance::new(i, None));
         let (outcome, changes) = s.apply(2, &proposal(c));
         assert_eq!(
             outcome,
@@ -1241,7 +1305,7 @@ mod tests {
         let mut aliased = service("b");
         aliased.name = "Orders".into();
         aliased.alias = "legacy-orders".into();
-        s.apply(1, &proposal(Command::CreateService(CreateService { service: aliased })));
+        s.apply(1, &proposal(Command::CreateService(CreateService::new(aliased))));
         register(&mut s, 2, instance("orders", "a"));
         let ids = |s: &RegistryState, name: &str| {
             s.services_named(&tenant(), name)
@@ -1270,7 +1334,7 @@ mod tests {
     #[test]
     fn creating_a_service_is_idempotent_by_key() {
         let mut s = RegistryState::new();
-        let create = |id: &str| proposal(Command::CreateService(CreateService { service: service(id) }));
+        let create = |id: &str| proposal(Command::CreateService(CreateService::new(service(id))));
         assert_eq!(
             s.apply(1, &create("svc")).0,
             CommandOutcome::Service {
@@ -1287,7 +1351,7 @@ mod tests {
         );
         let mut other = service("svc");
         other.name = "different".into();
-        let c = proposal(Command::CreateService(CreateService { service: other }));
+        let c = proposal(Command::CreateService(CreateService::new(other)));
         assert_eq!(
             s.apply(3, &c).0,
             CommandOutcome::Rejected(Rejection::ServiceIdTaken("svc".into()))
@@ -1362,10 +1426,7 @@ mod tests {
                 if n % 5 == 4 {
                     proposal(Command::CancelInstance(CancelInstance { instance: i.key() }))
                 } else {
-                    proposal(Command::RegisterInstance(RegisterInstance {
-                        instance: i,
-                        create_service,
-                    }))
+                    proposal(Command::RegisterInstance(RegisterInstance::new(i, create_service)))
                 }
             })
             .collect();
@@ -1408,6 +1469,243 @@ mod tests {
         );
         assert_eq!(copy.instance_count(), 2);
     }
+
+    /// A registration of instance `id` under the `version` of app `app` (service `app.version`),
+    /// creating its service, as Eureka proposes it.
+    fn versioned(tenant: &Tenant, app: &str, version: &str, id: &str) -> RegisterInstance {
+        let service_id = format!("{app}.{version}");
+        let mut service = Service::new(tenant.clone(), service_id.as_str(), "eureka", app);
+        service.version = version.into();
+        let instance = Instance::new(tenant.clone(), service_id.as_str(), id, "host");
+        RegisterInstance::new(instance, Some(service))
+    }
+
+    fn apply_register(s: &mut RegistryState, rev: Revision, c: RegisterInstance) -> (CommandOutcome, Vec<Change>) {
+        s.apply(rev, &proposal(Command::RegisterInstance(c)))
+    }
+
+    #[test]
+    fn a_registration_creates_its_missing_tenant_and_service_in_one_step() {
+        let mut s = RegistryState::new();
+        let acme = Tenant::new("acme", "prod");
+        let (outcome, changes) = apply_register(&mut s, 3, versioned(&acme, "orders", "1", "i-1"));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::UnknownTenant("acme/prod".into()))
+        );
+        assert!(changes.is_empty() && !s.tenant_exists(&acme));
+
+        let mut c = versioned(&acme, "orders", "1", "i-1");
+        c.create_tenant = true;
+        let (outcome, changes) = apply_register(&mut s, 4, c.clone());
+        assert_eq!(outcome, CommandOutcome::Instance { existed: false });
+        let kinds: Vec<(&str, ChangeKind, Revision)> = changes
+            .iter()
+            .map(|c| {
+                let entity = match &c.entity {
+                    Entity::Tenant(_) => "tenant",
+                    Entity::Service(_) => "service",
+                    Entity::Instance(_) => "instance",
+                    _ => "other",
+                };
+                (entity, c.kind, c.revision)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("tenant", ChangeKind::Created, 4),
+                ("service", ChangeKind::Created, 4),
+                ("instance", ChangeKind::Created, 4)
+            ]
+        );
+        // The tenant now exists: asking to create it again changes only the instance.
+        let (outcome, changes) = apply_register(&mut s, 5, c);
+        assert_eq!(outcome, CommandOutcome::Instance { existed: true });
+        assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn a_refused_registration_leaves_no_tenant_or_service_behind() {
+        let mut s = RegistryState::new();
+        let acme = Tenant::new("acme", "prod");
+        // A new tenant, but no service to register under: nothing is created.
+        let mut c = RegisterInstance::new(Instance::new(acme.clone(), "svc", "i-1", "h"), None);
+        c.create_tenant = true;
+        let (outcome, changes) = apply_register(&mut s, 1, c);
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::ServiceNotFound("svc".into()))
+        );
+        assert!(changes.is_empty() && !s.tenant_exists(&acme));
+
+        // The service's key is held by a service with another id: refused before anything.
+        let mut taken = Service::new(tenant(), "first-id", "eureka", "orders");
+        taken.version = "1".into();
+        s.apply(2, &proposal(Command::CreateService(CreateService::new(taken))));
+        let mut c = versioned(&tenant(), "orders", "1", "i-1");
+        c.create_tenant = true;
+        let (outcome, changes) = apply_register(&mut s, 3, c);
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::ServiceIdTaken("orders.1".into()))
+        );
+        assert!(changes.is_empty() && s.instance_count() == 0 && s.service_count() == 1);
+    }
+
+    #[test]
+    fn a_registration_replaces_its_copy_under_another_version_in_the_same_step() {
+        let mut s = RegistryState::new();
+        let t = tenant();
+        apply_register(&mut s, 1, versioned(&t, "orders", "1", "i-1"));
+        let old = versioned(&t, "orders", "1", "i-1").instance.key();
+
+        let mut moved = versioned(&t, "orders", "2", "i-1");
+        moved.instance.client_modified_ms = 10;
+        moved.replaces = Some(old.clone());
+        let new = moved.instance.key();
+        let (outcome, changes) = apply_register(&mut s, 2, moved);
+        assert_eq!(outcome, CommandOutcome::Instance { existed: false });
+        let summary: Vec<(ChangeKind, String)> = changes
+            .iter()
+            .map(|c| match &c.entity {
+                Entity::Instance(i) => (c.kind, i.key().to_string()),
+                Entity::Service(s) => (c.kind, s.id.to_string()),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (ChangeKind::Created, "orders.2".to_string()),
+                (ChangeKind::Created, new.to_string()),
+                (ChangeKind::Deleted, old.to_string()),
+            ]
+        );
+        assert!(changes.iter().all(|c| c.revision == 2));
+        assert!(s.instance(&old).is_none() && s.instance(&new).is_some());
+    }
+
+    #[test]
+    fn apply_decides_whether_the_named_old_key_is_a_copy_to_replace() {
+        let t = tenant();
+        let old = versioned(&t, "orders", "1", "i-1").instance.key();
+        let setup = || {
+            let mut s = RegistryState::new();
+            apply_register(&mut s, 1, versioned(&t, "orders", "1", "i-1"));
+            s
+        };
+
+        // Gone meanwhile (cancelled between the proposer's read and apply): nothing to remove,
+        // the registration still succeeds.
+        let mut s = setup();
+        s.apply(
+            2,
+            &proposal(Command::CancelInstance(CancelInstance { instance: old.clone() })),
+        );
+        let mut c = versioned(&t, "orders", "2", "i-1");
+        c.replaces = Some(old.clone());
+        let (outcome, changes) = apply_register(&mut s, 3, c);
+        assert_eq!(outcome, CommandOutcome::Instance { existed: false });
+        assert!(changes.iter().all(|c| c.kind == ChangeKind::Created), "{changes:?}");
+
+        // The named instance belongs to a service of another name: left alone.
+        let mut s = setup();
+        let mut c = versioned(&t, "billing", "1", "i-1");
+        c.replaces = Some(old.clone());
+        apply_register(&mut s, 2, c);
+        assert!(s.instance(&old).is_some(), "another app's instance was removed");
+
+        // A stale registration changes nothing, so it does not remove the newer copy either.
+        let mut s = setup();
+        let mut newer = versioned(&t, "orders", "2", "i-1");
+        newer.instance.client_modified_ms = 50;
+        apply_register(&mut s, 2, newer);
+        let mut stale = versioned(&t, "orders", "2", "i-1");
+        stale.instance.client_modified_ms = 10;
+        stale.replaces = Some(old.clone());
+        let (outcome, changes) = apply_register(&mut s, 3, stale);
+        assert_eq!(outcome, CommandOutcome::Unchanged);
+        assert!(changes.is_empty() && s.instance(&old).is_some());
+
+        // Naming the registration's own key, or another instance id, is refused at the boundary.
+        let mut s = setup();
+        let mut itself = versioned(&t, "orders", "1", "i-1");
+        itself.replaces = Some(old.clone());
+        let (outcome, _) = apply_register(&mut s, 2, itself);
+        assert!(
+            matches!(outcome, CommandOutcome::Rejected(Rejection::Invalid(_))),
+            "{outcome:?}"
+        );
+        let mut other = versioned(&t, "orders", "2", "i-2");
+        other.replaces = Some(old.clone());
+        let (outcome, _) = apply_register(&mut s, 3, other);
+        assert!(
+            matches!(outcome, CommandOutcome::Rejected(Rejection::Invalid(_))),
+            "{outcome:?}"
+        );
+        assert!(s.instance(&old).is_some());
+    }
+
+    #[test]
+    fn a_service_is_created_with_its_tenant_and_tags_in_one_step() {
+        let mut s = RegistryState::new();
+        let acme = Tenant::new("acme", "prod");
+        let tags: Properties = [("team".into(), "blue".into())].into_iter().collect();
+        let create = |id: &str, create_tenant: bool| CreateService {
+            create_tenant,
+            tags: tags.clone(),
+            ..CreateService::new(Service::new(acme.clone(), id, "app", "orders"))
+        };
+        let (outcome, changes) = s.apply(1, &proposal(Command::CreateService(create("s-1", false))));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::UnknownTenant("acme/prod".into()))
+        );
+        assert!(changes.is_empty());
+
+        let (outcome, changes) = s.apply(2, &proposal(Command::CreateService(create("s-1", true))));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Service {
+                id: "s-1".into(),
+                existed: false
+            }
+        );
+        assert_eq!(changes.len(), 3, "tenant, service and tags: {changes:?}");
+        let s1 = ServiceRef {
+            tenant: acme.clone(),
+            id: "s-1".into(),
+        };
+        assert_eq!(s.tags_of(&s1).unwrap().tags, tags);
+
+        // The same key under another id: the existing service, its tags merged.
+        let mut more = create("s-2", true);
+        more.tags = [("tier".into(), "gold".into())].into_iter().collect();
+        let (outcome, _) = s.apply(3, &proposal(Command::CreateService(more)));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Service {
+                id: "s-1".into(),
+                existed: true
+            }
+        );
+        assert_eq!(s.tags_of(&s1).unwrap().tags.len(), 2);
+
+        // An id held by a service of another key: refused, tags included.
+        let mut taken = CreateService::new(Service::new(acme.clone(), "s-1", "app", "billing"));
+        taken.tags = [("team".into(), "red".into())].into_iter().collect();
+        let (outcome, changes) = s.apply(4, &proposal(Command::CreateService(taken)));
+        assert_eq!(
+            outcome,
+            CommandOutcome::Rejected(Rejection::ServiceIdTaken("s-1".into()))
+        );
+        assert!(changes.is_empty());
+        assert_eq!(
+            s.tags_of(&s1).unwrap().tags.get("team").map(|v| v.as_str()),
+            Some("blue")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -1421,7 +1719,7 @@ mod dependency_tests {
             rev,
             &Proposal {
                 at_ms: 0,
-                command: Command::CreateService(CreateService { service }),
+                command: Command::CreateService(CreateService::new(service)),
             },
         );
     }
@@ -1491,7 +1789,11 @@ mod dependency_tests {
         };
         let put = |dependencies: Vec<Dependency>, replace| Proposal {
             at_ms: 0,
-            command: Command::PutDependencies(PutDependencies { dependencies, replace }),
+            command: Command::PutDependencies(PutDependencies {
+                dependencies,
+                replace,
+                skip_missing_consumers: false,
+            }),
         };
         let consumer = on("a", "consumer").consumer;
         let names = |s: &RegistryState| -> Vec<String> {
@@ -1568,10 +1870,7 @@ mod dependency_tests {
         create(&mut s, 1, "a", "a");
         create(&mut s, 2, "b", "b");
         let instance = crate::model::Instance::new(Tenant::default(), "b", "b-1", "h");
-        let register = Command::RegisterInstance(RegisterInstance {
-            instance,
-            create_service: None,
-        });
+        let register = Command::RegisterInstance(RegisterInstance::new(instance, None));
         assert_eq!(
             s.apply(3, &proposal(register)).0,
             CommandOutcome::Instance { existed: false }
@@ -1601,5 +1900,37 @@ mod dependency_tests {
             "{outcome:?}"
         );
         assert_eq!(s.instance_count(), 0);
+    }
+
+    #[test]
+    fn batched_dependencies_skip_consumers_that_are_gone() {
+        let mut s = RegistryState::new();
+        create(&mut s, 1, "consumer", "web");
+        let on = |consumer: &str| Dependency {
+            consumer: ServiceRef {
+                tenant: Tenant::default(),
+                id: consumer.into(),
+            },
+            provider_environment: String::new(),
+            provider_app: "app".into(),
+            provider_name: "orders".into(),
+        };
+        let put = |skip| {
+            proposal(Command::PutDependencies(PutDependencies {
+                dependencies: vec![on("deleted-meanwhile"), on("consumer")],
+                replace: false,
+                skip_missing_consumers: skip,
+            }))
+        };
+        assert_eq!(
+            s.apply(2, &put(false)).0,
+            CommandOutcome::Rejected(Rejection::ServiceNotFound("deleted-meanwhile".into()))
+        );
+        let (outcome, changes) = s.apply(3, &put(true));
+        assert_eq!(outcome, CommandOutcome::Applied);
+        assert_eq!(changes.len(), 1);
+        let consumer = on("consumer").consumer;
+        assert_eq!(s.dependencies_of(&consumer).count(), 1);
+        assert_eq!(s.apply(4, &put(true)).0, CommandOutcome::Unchanged);
     }
 }

@@ -93,7 +93,10 @@ fn restorable(record: &Entity) -> Result {
 pub fn validate_command(command: &Command) -> Result {
     match command {
         Command::CreateTenant(c) => tenant(&c.tenant),
-        Command::CreateService(c) => service(&c.service),
+        Command::CreateService(c) => {
+            service(&c.service)?;
+            map("tags", &c.tags)
+        }
         Command::UpdateService(c) => {
             service_ref(&c.service)?;
             if let Some(d) = &c.description {
@@ -116,6 +119,16 @@ pub fn validate_command(command: &Command) -> Result {
                     return Err(ValidationError::Invalid {
                         field: "create_service",
                         reason: "must be the instance's own service".into(),
+                    });
+                }
+            }
+            if let Some(old) = &c.replaces {
+                instance_key(old)?;
+                let new = c.instance.key();
+                if old.tenant != new.tenant || old.id != new.id || old.service_id == new.service_id {
+                    return Err(ValidationError::Invalid {
+                        field: "replaces",
+                        reason: "must be the same instance (tenant and id) under another service".into(),
                     });
                 }
             }
@@ -349,10 +362,7 @@ mod tests {
 
     #[test]
     fn accepts_a_plain_instance() {
-        let c = Command::RegisterInstance(RegisterInstance {
-            instance: inst(),
-            create_service: None,
-        });
+        let c = Command::RegisterInstance(RegisterInstance::new(inst(), None));
         assert_eq!(validate_command(&c), Ok(()));
     }
 
@@ -438,10 +448,7 @@ mod tests {
     #[test]
     fn create_service_must_match_instance() {
         let s = Service::new(Tenant::default(), "other", "app", "name");
-        let c = Command::RegisterInstance(RegisterInstance {
-            instance: inst(),
-            create_service: Some(s),
-        });
+        let c = Command::RegisterInstance(RegisterInstance::new(inst(), Some(s)));
         assert!(matches!(
             validate_command(&c),
             Err(ValidationError::Invalid {

@@ -95,10 +95,7 @@ fn register(i: Instance) -> Proposal {
     let service = Service::new(Tenant::default(), "svc", "app", "svc");
     Proposal {
         at_ms: 1,
-        command: Command::RegisterInstance(RegisterInstance {
-            instance: i,
-            create_service: Some(service),
-        }),
+        command: Command::RegisterInstance(RegisterInstance::new(i, Some(service))),
     }
 }
 

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use registry_store::command::CancelInstance;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
-use registry_store::command::CreateTenant;
 use registry_store::command::OverrideChange;
 use registry_store::command::RegisterInstance;
-use registry_store::command::Rejection;
 use registry_store::command::SetInstanceStatus;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
@@ -145,33 +143,25 @@ impl Eureka {
         let instance = to_instance(&self.settings, &info);
         let key = instance.key();
         let create_service = Some(self.settings.service_for_app(&info.app, version_of(&info)));
-        // The same instance registered earlier under another version of the app: replaced.
-        let moved: Option<InstanceKey> = {
+        // The same instance registered earlier under another version of the app: named here,
+        // replaced by apply if it still is that copy when the registration applies.
+        let replaces: Option<InstanceKey> = {
             let applied = self.node.read();
             let view = self.view(&applied.state);
             view.stored_except(&info.app, &key.id, Some(&key.service_id))
                 .map(|i| i.key())
         };
-        let register = Command::RegisterInstance(RegisterInstance {
-            instance,
-            create_service,
-        });
-        let outcome = match self.node.write(register.clone()).await?.outcome {
-            // The configured Eureka tenant is created on first use.
-            CommandOutcome::Rejected(Rejection::UnknownTenant(_)) => {
-                let tenant = self.settings.tenant.clone();
-                self.write(Command::CreateTenant(CreateTenant { tenant })).await?;
-                self.write(register).await?
-            }
-            CommandOutcome::Rejected(r) => return Err(r.into()),
-            outcome => outcome,
+        // One log entry: the configured Eureka tenant is created on first use, the app's
+        // service on its first registration, and the older copy removed, all in this command.
+        let register = RegisterInstance {
+            create_tenant: true,
+            replaces,
+            ..RegisterInstance::new(instance, create_service)
         };
+        let outcome = self.write(Command::RegisterInstance(register)).await?;
         if outcome == CommandOutcome::Unchanged {
             // A stale registration keeps the stored record but still renews the lease.
             self.node.renew(vec![key]).await?;
-        } else if let Some(old) = moved {
-            self.write(Command::CancelInstance(CancelInstance { instance: old }))
-                .await?;
         }
         Ok(())
     }
@@ -329,10 +319,7 @@ impl Eureka {
                 instance.metadata.insert(key.into(), value.into());
             }
         }
-        let register = RegisterInstance {
-            instance,
-            create_service: None,
-        };
+        let register = RegisterInstance::new(instance, None);
         self.write(Command::RegisterInstance(register)).await?;
         Ok(())
     }

@@ -11,8 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use registry_store::change::Dependency;
-use registry_store::command::AddDependency;
-use registry_store::command::Command;
 use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
 use registry_store::state::RegistryState;
@@ -207,8 +205,9 @@ pub async fn batch_find(
             instances.record(index, &item.rev, one_instance(state, &key));
         }
     }
+    // Written off this path, in batches (a find never writes).
     for dependency in new_dependencies {
-        sc.write(Command::AddDependency(AddDependency { dependency })).await?;
+        sc.queue_dependency(dependency);
     }
     let mut out = Map::new();
     if !request.services.is_empty() {

@@ -8,15 +8,16 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
+use registry_store::change::Dependency;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
-use registry_store::command::CreateTenant;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::dependency_queue::DependencyQueue;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::LeaseLimits;
@@ -29,6 +30,9 @@ pub struct ScSettings {
     pub ping_interval: std::time::Duration,
     /// The HTTP listeners serve HTTPS: the registry's own endpoints say `?sslEnabled=true`.
     pub tls: bool,
+    /// How long the dependency records finds imply wait before they are written, so that
+    /// records of finds close together share one log entry. Default 10 ms.
+    pub dependency_flush_delay: std::time::Duration,
 }
 
 impl Default for ScSettings {
@@ -37,6 +41,7 @@ impl Default for ScSettings {
             lease_limits: LeaseLimits::default(),
             ping_interval: std::time::Duration::from_secs(30),
             tls: false,
+            dependency_flush_delay: std::time::Duration::from_millis(10),
         }
     }
 }
@@ -45,6 +50,9 @@ impl Default for ScSettings {
 pub struct Sc {
     pub node: RegistryNode,
     pub settings: ScSettings,
+    /// Dependency records implied by finds, written off the read path; its task ends when the
+    /// routes (and so this) are dropped.
+    pub dependencies: DependencyQueue,
 }
 
 /// ServiceCenter's content types, charset included (`pkg/rest/common.go`).
@@ -158,14 +166,12 @@ impl Sc {
         }
     }
 
-    /// Tenants are created implicitly, as ServiceCenter does for new domains and projects.
-    pub async fn ensure_tenant(&self, tenant: &Tenant) -> Result<(), ScError> {
-        if self.node.read().state.tenant_exists(tenant) {
-            return Ok(());
+    /// Queues a dependency record a find implies, to be written off the read path. A full
+    /// queue drops it: the consumer's next find queues it again.
+    pub fn queue_dependency(&self, dependency: Dependency) {
+        if let Err(e) = self.dependencies.push(dependency) {
+            tracing::debug!(error = %e, "dependency record not queued");
         }
-        self.write(Command::CreateTenant(CreateTenant { tenant: tenant.clone() }))
-            .await
-            .map(|_| ())
     }
 
     /// The service `id` of the request's tenant, which must exist (400012 otherwise).

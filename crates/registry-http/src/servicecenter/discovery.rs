@@ -11,7 +11,6 @@ use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use registry_store::change::Dependency;
-use registry_store::command::AddDependency;
 use registry_store::command::Command;
 use registry_store::command::PutDependencies;
 use registry_store::model::Service;
@@ -191,9 +190,10 @@ pub async fn find(
         let new_dependency = dependency.filter(|d| !state.dependencies_of(&d.consumer).any(|known| **known == *d));
         (reply(instances, revision, q.rev.as_deref()), new_dependency)
     };
-    // The first find by a consumer records the dependency that routes watch events to it.
+    // The first find by a consumer records the dependency that routes watch events to it,
+    // written off this path (a find never writes).
     if let Some(dependency) = new_dependency {
-        sc.write(Command::AddDependency(AddDependency { dependency })).await?;
+        sc.queue_dependency(dependency);
     }
     Ok(response)
 }
@@ -339,8 +339,12 @@ async fn put_dependencies(
             }
         }
     }
-    sc.write(Command::PutDependencies(PutDependencies { dependencies, replace }))
-        .await?;
+    sc.write(Command::PutDependencies(PutDependencies {
+        dependencies,
+        replace,
+        skip_missing_consumers: false,
+    }))
+    .await?;
     let mut response = done();
     response
         .headers_mut()

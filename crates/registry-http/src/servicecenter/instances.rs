@@ -84,11 +84,8 @@ pub async fn register(
         }
     }
     let instance = instance_from_wire(&service, &wire, sc.settings.lease_limits);
-    sc.write(Command::RegisterInstance(RegisterInstance {
-        instance,
-        create_service: None,
-    }))
-    .await?;
+    sc.write(Command::RegisterInstance(RegisterInstance::new(instance, None)))
+        .await?;
     Ok(json(&json!({ "instanceId": wire.instance_id })))
 }
 

@@ -4,6 +4,8 @@
 //!   to the model, shared with the adapters from `registry_store::protocol::servicecenter`.
 //! - [`error`]: `errorCode` / `errorMessage` / `detail`; [`validate`]: the input rules of §2.
 //! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
+//! - [`dependency_queue`]: the dependency records finds imply, written in batches off the
+//!   read path.
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
 //! - [`govern`]: the governance views of services with their instances, schemas and tags.
 //! - [`registry_service`]: the cluster's own nodes as the shared `SERVICECENTER` service.
@@ -11,6 +13,7 @@
 
 pub mod batch_find;
 pub mod core;
+pub mod dependency_queue;
 pub mod discovery;
 pub mod error;
 pub mod govern;
@@ -36,10 +39,21 @@ use registry_store::node::RegistryNode;
 
 use self::core::Sc;
 pub use self::core::ScSettings;
+use self::dependency_queue::DependencyQueue;
 
-/// The ServiceCenter routes.
+/// The ServiceCenter routes. They own the task that writes the dependency records finds imply,
+/// which ends when the last clone of the router is dropped.
 pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
-    let shared = Arc::new(Sc { node, settings });
+    let dependencies = DependencyQueue::start(
+        node.clone(),
+        settings.dependency_flush_delay,
+        dependency_queue::MAX_HELD,
+    );
+    let shared = Arc::new(Sc {
+        node,
+        settings,
+        dependencies,
+    });
     let ms = "/v4/{project}/registry/microservices";
     Router::new()
         .route("/v4/{project}/registry/version", get(meta::version))

@@ -16,7 +16,6 @@ use registry_store::command::CommandOutcome;
 use registry_store::command::CreateService;
 use registry_store::command::DeleteService;
 use registry_store::command::DeleteServices;
-use registry_store::command::PutTags;
 use registry_store::command::UpdateService;
 use registry_store::model::ServiceKey;
 use registry_store::model::ServiceRef;
@@ -100,28 +99,20 @@ pub async fn create(
         (None, true) => new_id(),
         (None, false) => service.service_id.clone(),
     };
-    sc.ensure_tenant(&tenant).await?;
     let mut wire = service;
     wire.service_id = id.clone();
-    let stored = service_from_wire(tenant.clone(), &wire);
-    let id = match sc
-        .write(Command::CreateService(CreateService { service: stored }))
-        .await?
-    {
+    let stored = service_from_wire(tenant, &wire);
+    // One log entry: a new tenant is created implicitly, as ServiceCenter does for new domains
+    // and projects, and the tags go in with the service.
+    let create = CreateService {
+        create_tenant: true,
+        tags: request.tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        ..CreateService::new(stored)
+    };
+    let id = match sc.write(Command::CreateService(create)).await? {
         CommandOutcome::Service { id, .. } => id,
         _ => id,
     };
-    if !request.tags.is_empty() {
-        let service = ServiceRef {
-            tenant,
-            id: id.as_str().into(),
-        };
-        sc.write(Command::PutTags(PutTags {
-            service,
-            tags: request.tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-        }))
-        .await?;
-    }
     Ok(json(&json!({ "serviceId": id })))
 }
 

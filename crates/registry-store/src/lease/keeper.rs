@@ -298,10 +298,10 @@ mod tests {
             };
             let key = instance.key();
             let create_service = Some(Service::new(Tenant::default(), "svc", "app", "svc"));
-            self.apply(Command::RegisterInstance(RegisterInstance {
+            self.apply(Command::RegisterInstance(RegisterInstance::new(
                 instance,
                 create_service,
-            }));
+            )));
             key
         }
 

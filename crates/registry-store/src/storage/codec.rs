@@ -181,6 +181,46 @@ mod tests {
         );
     }
 
+    /// Log entries written before a registration could create its tenant or replace an older
+    /// copy (or a service bring its tenant and tags) read as neither.
+    #[test]
+    fn commands_logged_before_their_newer_fields_still_read() {
+        use crate::command::RegisterInstance;
+        use crate::model::Service;
+
+        #[derive(serde::Serialize)]
+        struct Before {
+            instance: Instance,
+            create_service: Option<Service>,
+        }
+        let instance = Instance::new(Tenant::default(), "svc", "id", "host");
+        let service = Service::new(Tenant::default(), "svc", "app", "svc");
+        let create_service = Some(service.clone());
+        let old = encode(&Before {
+            instance: instance.clone(),
+            create_service: create_service.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<RegisterInstance>(&old).unwrap(),
+            RegisterInstance::new(instance, create_service)
+        );
+
+        // And services logged before they could bring their tenant and tags.
+        #[derive(serde::Serialize)]
+        struct ServiceBefore {
+            service: Service,
+        }
+        let old = encode(&ServiceBefore {
+            service: service.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            decode::<crate::command::CreateService>(&old).unwrap(),
+            crate::command::CreateService::new(service)
+        );
+    }
+
     #[test]
     fn refuses_unknown_versions_and_garbage() {
         assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));

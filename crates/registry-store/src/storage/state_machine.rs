@@ -506,10 +506,10 @@ mod tests {
         let tenant = Tenant::default();
         let instance = Instance::new(tenant.clone(), "svc", "i-1", "h");
         let key = instance.key();
-        let register = Command::RegisterInstance(RegisterInstance {
+        let register = Command::RegisterInstance(RegisterInstance::new(
             instance,
-            create_service: Some(Service::new(tenant, "svc", "app", "svc")),
-        });
+            Some(Service::new(tenant, "svc", "app", "svc")),
+        ));
         sm.apply([entry(1, 1, register)]).await.unwrap();
 
         // Decided by the leader of term 1, appended (forwarded) by the leader of term 2: skipped.
@@ -531,10 +531,10 @@ mod tests {
         let (log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
         let tenant = Tenant::default();
         for (n, id) in ["i-1", "i-2"].into_iter().enumerate() {
-            let register = Command::RegisterInstance(RegisterInstance {
-                instance: Instance::new(tenant.clone(), "svc", id, "h"),
-                create_service: Some(Service::new(tenant.clone(), "svc", "app", "svc")),
-            });
+            let register = Command::RegisterInstance(RegisterInstance::new(
+                Instance::new(tenant.clone(), "svc", id, "h"),
+                Some(Service::new(tenant.clone(), "svc", "app", "svc")),
+            ));
             sm.apply([entry(1, n as u64 + 1, register)]).await.unwrap();
             if snapshot_after_first && n == 0 {
                 sm.build_snapshot().await.unwrap();

@@ -321,7 +321,7 @@ mod tests {
         local.version = "1.0".into();
         let create = Proposal {
             at_ms: 1,
-            command: Command::CreateService(CreateService { service: local.clone() }),
+            command: Command::CreateService(CreateService::new(local.clone())),
         };
         state.apply(1, &create);
         let mut remote = local.clone();

@@ -1,0 +1,70 @@
+//! One client request, one log entry: a Eureka registration is one command, whatever it
+//! implies (the configured tenant on first use, the app's service, the removal of its copy
+//! under another version), counted in the node's log counters.
+
+use axum::http::StatusCode;
+use registry_http::eureka::mapping::EurekaSettings;
+use registry_store::model::Tenant;
+use registry_store::storage::LogTotals;
+use serde_json::Value;
+
+use crate::support::instance;
+use crate::support::Node;
+
+/// The entries and commands appended to the log by running `request`.
+async fn appended<F: std::future::Future<Output = ()>>(node: &Node, request: F) -> (u64, u64) {
+    let before: LogTotals = node.node.log_counters();
+    request.await;
+    let after = node.node.log_counters();
+    (after.entries - before.entries, after.commands - before.commands)
+}
+
+async fn registered(node: &Node, app: &str, body: &Value) {
+    let reply = node.register_json(app, body).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}
+
+/// `body` with `metadata.version` set, so it registers under that version's service.
+fn of_version(mut body: Value, version: &str) -> Value {
+    body["metadata"]["version"] = version.into();
+    body
+}
+
+#[tokio::test]
+async fn a_registration_is_one_log_entry() {
+    let shop = Tenant::new("shop", "eureka");
+    let node = Node::start_with(EurekaSettings {
+        tenant: shop.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert!(!node.node.read().state.tenant_exists(&shop));
+
+    // The first registration creates the tenant and the app's service: still one entry.
+    let first = instance("ORDERS", "10.0.0.11", 8080);
+    let counted = appended(&node, registered(&node, "ORDERS", &first)).await;
+    assert_eq!(counted, (1, 1), "(entries, commands) of a first registration");
+    assert!(node.node.read().state.tenant_exists(&shop));
+
+    // Another instance of a known app, and the same instance again.
+    let second = instance("ORDERS", "10.0.0.12", 8080);
+    assert_eq!(appended(&node, registered(&node, "ORDERS", &second)).await, (1, 1));
+    assert_eq!(appended(&node, registered(&node, "ORDERS", &first)).await, (1, 1));
+
+    // Under another version of the app: its service is created and the older copy removed,
+    // in the same entry.
+    let moved = of_version(instance("ORDERS", "10.0.0.11", 8080), "2.0.0");
+    assert_eq!(appended(&node, registered(&node, "ORDERS", &moved)).await, (1, 1));
+    let app = node.get_json("/eureka/apps/ORDERS").await.json();
+    let mut ids: Vec<&str> = app["application"]["instance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["instanceId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["10.0.0.11:orders:8080", "10.0.0.12:orders:8080"], "one copy each");
+    let state = &node.node.read().state;
+    let copies = state.instances().filter(|i| i.id == "10.0.0.11:orders:8080").count();
+    assert_eq!(copies, 1, "the copy under the old version is gone");
+}
