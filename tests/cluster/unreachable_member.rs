@@ -55,27 +55,20 @@ async fn a_killed_member_is_shown_unreachable_within_seconds() {
 
     // registryctl shows it too, asked of a follower: it reports the leader's view.
     let server = cluster.nodes[follower].url("");
-    let run = registryctl(&server, &["members", "list"]).await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains(&cluster.raft_addr(victim)))
-        .unwrap();
-    assert!(line.contains("UNREACHABLE"), "{}", run.stdout);
+    let victim_addr = cluster.raft_addr(victim);
+    let shows_unreachable = |run: &crate::registryctl::Run| {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let line = run.stdout.lines().find(|l| l.contains(&victim_addr)).unwrap();
+        assert!(line.contains("UNREACHABLE"), "{}", run.stdout);
+    };
+    shows_unreachable(&registryctl(&server, &["members", "list"]).await);
     let run = registryctl(&server, &["--json", "members", "list"]).await;
     let members: Value = serde_json::from_str(&run.stdout).unwrap();
     let shown = members.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap();
     assert_eq!(shown["reachable"], false, "{members}");
     let run = registryctl(&server, &["status"]).await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
     println!("registryctl status, asked of a follower:\n{}", run.stdout);
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains(&cluster.raft_addr(victim)))
-        .unwrap();
-    assert!(line.contains("UNREACHABLE"), "{}", run.stdout);
+    shows_unreachable(&run);
 
     // Back up: reachable again, and caught up.
     cluster.nodes[victim].start();
