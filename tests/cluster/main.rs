@@ -17,6 +17,7 @@ mod formation;
 mod heavy_reads;
 mod idle_connections;
 mod leases;
+mod log_budget;
 mod membership;
 mod metrics;
 mod prometheus_sd;

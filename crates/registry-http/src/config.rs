@@ -156,7 +156,8 @@ pub struct Cli {
     /// Log format. Default human.
     #[arg(long, env = "REGISTRY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// Log filter (`info`, `registry_store=debug,info`, ...). Default `info,openraft=warn`.
+    /// Log filter (`info`, `registry_store=debug,info`, ...). Default: `info`, openraft's warnings
+    /// but not its replication's retries.
     #[arg(long, env = "REGISTRY_LOG_LEVEL")]
     pub log_level: Option<String>,
 }
@@ -313,6 +314,12 @@ fn check_address(flag: &str, addr: &str) -> Result<(), ConfigError> {
         false => Err(invalid()),
     }
 }
+
+/// The log filter when none is given: openraft's own warnings, but not its replication's, which
+/// log five lines per retry twice a second while a member is down (the node logs one line when a
+/// member goes and one when it is back instead; see the store's `member_watch`).
+pub const DEFAULT_LOG_LEVEL: &str =
+    "info,openraft=warn,openraft::replication=off,openraft::engine::handler::replication_handler=off";
 
 /// Parses `1=a:1,2=b:2`.
 pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {
@@ -540,7 +547,7 @@ impl Settings {
             log_level: cli
                 .log_level
                 .or(file.log_level)
-                .unwrap_or_else(|| "info,openraft=warn".into()),
+                .unwrap_or_else(|| DEFAULT_LOG_LEVEL.into()),
         })
     }
 }

@@ -19,6 +19,7 @@ mod heartbeat;
 mod joining;
 mod lease_copy;
 mod maintenance;
+mod member_watch;
 mod membership;
 mod read;
 mod removal;
@@ -305,6 +306,11 @@ impl RegistryNode {
                 }
             }
         }));
+
+        tasks.push(tokio::spawn(member_watch::watch_members(
+            Arc::downgrade(&self.inner),
+            self.inner.stop.subscribe(),
+        )));
 
         let weak = Arc::downgrade(&self.inner);
         let propose = move |command: Command| {
