@@ -1,6 +1,7 @@
 //! `/metrics` parses as Prometheus text and says what the cluster is doing: one leader, the
 //! registered instance by tenant, status and origin, its lease, the Raft term and indexes,
-//! flush and apply latencies, and the registration's request by route and status.
+//! flush and apply latencies, and the registration's request by route and status; and the
+//! series every Prometheus user expects: `process_*` and `registry_build_info`.
 
 use std::time::Duration;
 
@@ -89,4 +90,32 @@ async fn metrics_parse_and_describe_the_cluster() {
         value(&s, "registry_http_request_duration_seconds", &registration),
         Some(1.0)
     );
+}
+
+/// The families Prometheus users look for first, present on every node with sensible values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_name_the_process_and_the_build() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let s = scrape(&cluster, 0).await;
+    for name in [
+        "process_cpu_seconds",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(scrape_has(&s, name), "{name} missing");
+    }
+    assert!(value(&s, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
+    assert!(value(&s, "process_open_fds", &[]).unwrap() >= 3.0);
+    assert!(value(&s, "process_start_time_seconds", &[]).unwrap() > 1.6e9);
+    let version = [("version", env!("CARGO_PKG_VERSION"))];
+    assert_eq!(value(&s, "registry_build_info", &version), Some(1.0));
+}
+
+/// Whether family `name` is there (the parser names a counter's family without `_total`).
+fn scrape_has(scrape: &Scrape, name: &str) -> bool {
+    scrape.families.contains_key(name)
 }
