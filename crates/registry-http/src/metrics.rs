@@ -81,8 +81,18 @@ async fn scrape(State(sources): State<Sources>) -> Response {
     registry_metrics(registry, &sources.node);
     registry.register(
         "http_request_duration_seconds",
-        "HTTP requests by route pattern, method and status",
+        "HTTP requests but long polls, by route pattern, method and status",
         sources.requests.durations.clone(),
+    );
+    registry.register(
+        "http_long_poll_duration_seconds",
+        "Long polls (Eureka delta with waitRevision) by route pattern, method and status",
+        sources.requests.long_polls.clone(),
+    );
+    registry.register(
+        "http_refusals",
+        "Requests refused: unauthorized (401), forbidden (403), payload_too_large (413), rate_limited (429)",
+        sources.requests.refusals.clone(),
     );
     sync_metrics(registry, &sources.federation);
     let mut body = String::new();
