@@ -1,6 +1,8 @@
 //! `/metrics` parses as Prometheus text and says what the cluster is doing: one leader, the
 //! registered instance by tenant, status and origin, its lease, the Raft term and indexes,
-//! flush and apply latencies, and the registration's request by route and status.
+//! flush and apply latencies, and the registration's request by route and status; and the
+//! series every Prometheus user expects: `process_*` and `registry_build_info`; latency buckets
+//! to a minute with long polls apart, and refusals by reason.
 
 use std::time::Duration;
 
@@ -89,4 +91,97 @@ async fn metrics_parse_and_describe_the_cluster() {
         value(&s, "registry_http_request_duration_seconds", &registration),
         Some(1.0)
     );
+}
+
+/// The families Prometheus users look for first, present on every node with sensible values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_name_the_process_and_the_build() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let s = scrape(&cluster, 0).await;
+    for name in [
+        "process_cpu_seconds",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(scrape_has(&s, name), "{name} missing");
+    }
+    assert!(value(&s, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
+    assert!(value(&s, "process_open_fds", &[]).unwrap() >= 3.0);
+    assert!(value(&s, "process_start_time_seconds", &[]).unwrap() > 1.6e9);
+    let version = [("version", env!("CARGO_PKG_VERSION"))];
+    assert_eq!(value(&s, "registry_build_info", &version), Some(1.0));
+}
+
+/// Whether family `name` is there (the parser names a counter's family without `_total`).
+fn scrape_has(scrape: &Scrape, name: &str) -> bool {
+    scrape.families.contains_key(name)
+}
+
+/// The `le` bounds of histogram family `name`'s buckets, read from the text (`+Inf` left out).
+fn finite_buckets(text: &str, name: &str) -> Vec<f64> {
+    let prefix = format!("{name}_bucket{{");
+    let mut bounds: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next()?.parse::<f64>().ok())
+        .filter(|b| b.is_finite())
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    bounds
+}
+
+/// Latencies are bucketed up to a minute, long polls are timed apart, refusals are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_bucket_to_a_minute_and_count_refusals() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let base = cluster.nodes[0].url("");
+    eureka_register(&cluster.client, &base, "METERED", "m-1").await.unwrap();
+    // A long poll that times out after a second, and a body over the 2 MiB limit.
+    let poll = cluster
+        .client
+        .get(format!("{base}/eureka/apps/delta?waitRevision=1000000&waitSeconds=1"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status().as_u16(), 200);
+    let too_large = cluster
+        .client
+        .post(format!("{base}/eureka/apps/METERED"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status().as_u16(), 413);
+
+    let text = cluster.metrics_text(0).await;
+    let s = parse_openmetrics(&text).unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{text}"));
+    let requests = finite_buckets(&text, "registry_http_request_duration_seconds");
+    assert!(*requests.last().unwrap() >= 60.0, "{requests:?}");
+    assert!(requests[0] <= 0.001, "{requests:?}");
+    let polls = finite_buckets(&text, "registry_http_long_poll_duration_seconds");
+    assert!(*polls.last().unwrap() >= 60.0, "{polls:?}");
+
+    let delta = [("route", "/eureka/apps/delta"), ("method", "GET"), ("status", "200")];
+    assert_eq!(value(&s, "registry_http_long_poll_duration_seconds", &delta), Some(1.0));
+    assert_eq!(value(&s, "registry_http_request_duration_seconds", &delta), None);
+    for (reason, count) in [
+        ("unauthorized", 0.0),
+        ("forbidden", 0.0),
+        ("payload_too_large", 1.0),
+        ("rate_limited", 0.0),
+    ] {
+        assert_eq!(
+            value(&s, "registry_http_refusals", &[("reason", reason)]),
+            Some(count),
+            "{reason}"
+        );
+    }
 }

@@ -1,4 +1,6 @@
-//! The Prometheus rules and the Grafana dashboard name only series a running node exports.
+//! The Prometheus rules and the Grafana dashboard name only series a running node exports (or
+//! Prometheus's own `up` for the scrape job); every rule has a severity, and one of them says a
+//! node is down.
 
 use std::collections::BTreeSet;
 use std::process::Child;
@@ -134,16 +136,30 @@ fn dashboard_exprs() -> Vec<String> {
         .collect()
 }
 
+/// The alert rules, each checked for a `severity` label.
 fn alert_exprs() -> Vec<String> {
     let prometheus = &yaml("prometheus/prometheus.yml")[0];
     let job = &prometheus["scrape_configs"][0];
     assert_eq!(job["metrics_path"].as_str(), Some("/metrics"));
     assert_eq!(job["static_configs"][0]["targets"].as_vec().map(Vec::len), Some(3));
+    let job_name = job["job_name"].as_str().expect("a job name");
     let rules_file = prometheus["rule_files"][0].as_str().expect("a rules file");
     let rules = &yaml(&format!("prometheus/{rules_file}"))[0];
-    rules["groups"][0]["rules"]
-        .as_vec()
-        .expect("rules")
+    let rules = rules["groups"][0]["rules"].as_vec().expect("rules");
+    for rule in rules {
+        let severity = rule["labels"]["severity"].as_str();
+        assert!(
+            matches!(severity, Some("critical" | "warning")),
+            "{:?}: severity {severity:?}",
+            rule["alert"]
+        );
+    }
+    let node_down = format!("up{{job=\"{job_name}\"}} == 0");
+    assert!(
+        rules.iter().any(|r| r["expr"].as_str() == Some(node_down.as_str())),
+        "no rule `{node_down}`"
+    );
+    rules
         .iter()
         .map(|r| r["expr"].as_str().expect("expr").to_string())
         .collect()
@@ -156,7 +172,8 @@ async fn dashboards_and_alerts_name_series_a_node_exports() {
     let mut used = BTreeSet::new();
     for expr in dashboard_exprs().iter().chain(&alert_exprs()) {
         let names = series_in(expr);
-        assert!(!names.is_empty(), "{expr}");
+        // `up` is Prometheus's own series for the scrape, not the node's.
+        assert!(!names.is_empty() || expr.starts_with("up{"), "{expr}");
         used.extend(names);
     }
     let unknown: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();

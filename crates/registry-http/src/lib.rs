@@ -8,7 +8,8 @@
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka`, `/eureka/v1` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
-//! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it.
+//! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it
+//!   and counts refusals; [`process`] reads the process's own resources for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
 //!   (`registry_sync`), whose workers the router starts.
 //! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: following
@@ -33,6 +34,7 @@ pub mod limits;
 pub mod metrics;
 pub mod node_api;
 pub mod peer_http;
+pub mod process;
 pub mod refusal;
 pub mod registry_api;
 pub mod request_metrics;

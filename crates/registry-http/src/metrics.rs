@@ -1,12 +1,15 @@
 //! `GET /metrics`: Prometheus text exposition (OpenMetrics), built fresh on each scrape from
-//! the node's own reports: Raft (term, leader, log and applied indexes, leader changes, flush
+//! the node's own reports: the process (`process_*`, unprefixed, see [`crate::process`]) and
+//! `registry_build_info`, Raft (term, leader, log and applied indexes, leader changes, flush
 //! and apply latency, the log's flushes and entries), the registry (instances by tenant, status
 //! and origin; leases, renewals in the last minute and the self-preservation threshold,
-//! evictions; change-feed subscribers), HTTP latency by route, method and status, and the
+//! evictions; change-feed subscribers), HTTP latency by route, method and status (long polls
+//! apart) and refusals by reason, and the
 //! federation's per peer (whether its last round succeeded, lag, mirrored and exported
 //! instances, the import and export counts).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -28,6 +31,7 @@ use registry_sync::status::PeerState;
 use registry_sync::Federation;
 use smol_str::SmolStr;
 
+use crate::process::ProcessStats;
 use crate::request_metrics::RequestMetrics;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -36,6 +40,11 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 struct PeerLabels {
     peer: String,
     kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,18 +72,31 @@ pub fn routes(node: RegistryNode, federation: Arc<Federation>, requests: Arc<Req
 }
 
 async fn scrape(State(sources): State<Sources>) -> Response {
-    let mut registry = Registry::with_prefix("registry");
-    raft_metrics(&mut registry, &sources.node);
-    log_metrics(&mut registry, &sources.node);
-    registry_metrics(&mut registry, &sources.node);
+    let mut root = Registry::default();
+    process_metrics(&mut root, &ProcessStats::read());
+    let registry = root.sub_registry_with_prefix("registry");
+    build_info(registry);
+    raft_metrics(registry, &sources.node);
+    log_metrics(registry, &sources.node);
+    registry_metrics(registry, &sources.node);
     registry.register(
         "http_request_duration_seconds",
-        "HTTP requests by route pattern, method and status",
+        "HTTP requests but long polls, by route pattern, method and status",
         sources.requests.durations.clone(),
     );
-    sync_metrics(&mut registry, &sources.federation);
+    registry.register(
+        "http_long_poll_duration_seconds",
+        "Long polls (Eureka delta with waitRevision) by route pattern, method and status",
+        sources.requests.long_polls.clone(),
+    );
+    registry.register(
+        "http_refusals",
+        "Requests refused: unauthorized (401), forbidden (403), payload_too_large (413), rate_limited (429)",
+        sources.requests.refusals.clone(),
+    );
+    sync_metrics(registry, &sources.federation);
     let mut body = String::new();
-    if let Err(e) = encode(&mut body, &registry) {
+    if let Err(e) = encode(&mut body, &root) {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
@@ -97,6 +119,63 @@ fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
     let gauge = Gauge::<i64>::default();
     gauge.set(value);
     registry.register(name, help, gauge);
+}
+
+/// `registry_build_info{version}`: always 1, so a query can join the version onto other series.
+fn build_info(registry: &mut Registry) {
+    let info = Family::<BuildLabels, Gauge>::default();
+    info.get_or_create(&BuildLabels {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+    .set(1);
+    registry.register("build_info", "1, labelled with the version of registryd", info);
+}
+
+/// The standard `process_*` series, unprefixed, as Prometheus users and dashboards expect them.
+fn process_metrics(registry: &mut Registry, stats: &ProcessStats) {
+    if let Some(seconds) = stats.cpu_seconds {
+        let cpu = Counter::<f64, AtomicU64>::default();
+        cpu.inc_by(seconds);
+        registry.register("process_cpu_seconds", "User and system CPU time spent, in seconds", cpu);
+    }
+    let float = |registry: &mut Registry, name: &str, help: &str, value: Option<f64>| {
+        if let Some(value) = value {
+            let gauge = Gauge::<f64, AtomicU64>::default();
+            gauge.set(value);
+            registry.register(name, help, gauge);
+        }
+    };
+    let as_f64 = |v: Option<u64>| v.map(|v| v as f64);
+    float(
+        registry,
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        as_f64(stats.resident_bytes),
+    );
+    float(
+        registry,
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+        as_f64(stats.virtual_bytes),
+    );
+    float(
+        registry,
+        "process_open_fds",
+        "Open file descriptors",
+        as_f64(stats.open_fds),
+    );
+    float(
+        registry,
+        "process_max_fds",
+        "The soft limit on open file descriptors",
+        as_f64(stats.max_fds),
+    );
+    float(
+        registry,
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch, in seconds",
+        stats.start_time_seconds,
+    );
 }
 
 fn raft_metrics(registry: &mut Registry, node: &RegistryNode) {

@@ -1,6 +1,11 @@
 //! Latency of every HTTP request, by route (the matched path pattern, so ids do not make new
-//! series), method and status: a middleware layer that records into a histogram family the
-//! `/metrics` route exposes.
+//! series), method and status, and refusals by reason: a middleware layer that records into
+//! families the `/metrics` route exposes.
+//!
+//! Long polls (Eureka's `/apps/delta?waitRevision=`) wait up to 60 s by design, so a handler
+//! marks its response with [`LongPoll`] and the middleware records it in a histogram of its own:
+//! their waits never stretch the ordinary latencies. (A ServiceCenter watch answers its upgrade at
+//! once and is timed as an ordinary request; the socket's life is not a request's latency.)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,12 +13,28 @@ use std::time::Instant;
 use axum::extract::MatchedPath;
 use axum::extract::Request;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::metrics::histogram::Histogram;
+
+/// Upper bounds of the ordinary latency buckets, in seconds: fine below 10 ms where reads are,
+/// and on to 60 s so a write that times out (10 s) or a stuck request lands in a finite bucket.
+pub const REQUEST_BUCKETS: [f64; 20] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+    20.0, 30.0, 60.0,
+];
+
+/// Upper bounds of the long-poll buckets, in seconds: a poll answers early on a change, or after
+/// its wait (30 s by default, at most 60 s) plus the time to build the answer.
+pub const LONG_POLL_BUCKETS: [f64; 11] = [0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0];
+
+/// Response extension set by a handler that waited on purpose (a long poll).
+#[derive(Clone, Copy, Debug)]
+pub struct LongPoll;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -23,17 +44,50 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
-/// Request durations in seconds, from 100 µs to about 3 s.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// `unauthorized`, `forbidden`, `payload_too_large` or `rate_limited`.
+    pub reason: String,
+}
+
+/// Request durations in seconds, and refusals.
 #[derive(Clone)]
 pub struct RequestMetrics {
+    /// Every request but long polls, from 100 µs to 60 s.
     pub durations: Family<RequestLabels, Histogram>,
+    /// Long polls, from 10 ms to 75 s.
+    pub long_polls: Family<RequestLabels, Histogram>,
+    /// Answers refusing a client (401, 403, 413, 429), whichever layer gave them.
+    pub refusals: Family<RefusalLabels, Counter>,
 }
 
 impl Default for RequestMetrics {
     fn default() -> Self {
-        Self {
-            durations: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_1, 2.0, 16))),
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        // Every reason is there from the start, at 0, so rates and alerts need no `absent()`.
+        for reason in REFUSAL_REASONS {
+            let _ = refusals.get_or_create(&RefusalLabels {
+                reason: reason.to_string(),
+            });
         }
+        Self {
+            durations: Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS)),
+            long_polls: Family::new_with_constructor(|| Histogram::new(LONG_POLL_BUCKETS)),
+            refusals,
+        }
+    }
+}
+
+const REFUSAL_REASONS: [&str; 4] = ["unauthorized", "forbidden", "payload_too_large", "rate_limited"];
+
+/// The refusal a status stands for, if it is one.
+pub fn refusal_reason(status: StatusCode) -> Option<&'static str> {
+    match status {
+        StatusCode::UNAUTHORIZED => Some("unauthorized"),
+        StatusCode::FORBIDDEN => Some("forbidden"),
+        StatusCode::PAYLOAD_TOO_LARGE => Some("payload_too_large"),
+        StatusCode::TOO_MANY_REQUESTS => Some("rate_limited"),
+        _ => None,
     }
 }
 
@@ -46,14 +100,44 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
     let response = next.run(request).await;
+    if let Some(reason) = refusal_reason(response.status()) {
+        metrics
+            .refusals
+            .get_or_create(&RefusalLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
     let labels = RequestLabels {
         route,
         method,
         status: response.status().as_u16(),
     };
-    metrics
-        .durations
+    let histograms = if response.extensions().get::<LongPoll>().is_some() {
+        &metrics.long_polls
+    } else {
+        &metrics.durations
+    };
+    histograms
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_by_status_and_buckets_to_a_minute() {
+        assert_eq!(refusal_reason(StatusCode::UNAUTHORIZED), Some("unauthorized"));
+        assert_eq!(refusal_reason(StatusCode::FORBIDDEN), Some("forbidden"));
+        assert_eq!(refusal_reason(StatusCode::PAYLOAD_TOO_LARGE), Some("payload_too_large"));
+        assert_eq!(refusal_reason(StatusCode::TOO_MANY_REQUESTS), Some("rate_limited"));
+        assert_eq!(refusal_reason(StatusCode::NOT_FOUND), None);
+        assert!(REQUEST_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(LONG_POLL_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(REQUEST_BUCKETS.last(), Some(&60.0));
+        assert!(*LONG_POLL_BUCKETS.last().unwrap() > 60.0);
+    }
 }

@@ -26,6 +26,7 @@ use super::ops::Renewer;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
 use super::wire::Status;
+use crate::request_metrics::LongPoll;
 
 /// Header carrying the registry revision a read reflects (for `waitRevision` long polls).
 pub const REVISION_HEADER: &str = "x-registry-revision";
@@ -193,6 +194,7 @@ pub struct DeltaQuery {
 }
 
 pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQuery>) -> Response {
+    let long_poll = q.wait_revision.is_some();
     if let Some(after) = q.wait_revision {
         let wait = Duration::from_secs(q.wait_seconds.unwrap_or(30)).min(MAX_WAIT);
         // A timeout answers with the (unchanged) delta: the client simply asks again.
@@ -214,7 +216,12 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
         };
         format.encode_applications(&apps, detail)
     });
-    respond(format, revision, bytes)
+    let mut response = respond(format, revision, bytes);
+    if long_poll {
+        // Its wait is on purpose: timed apart from the ordinary requests.
+        response.extensions_mut().insert(LongPoll);
+    }
+    response
 }
 
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
