@@ -78,7 +78,12 @@ pub(super) async fn watch_members(weak: Weak<Inner>, mut stop: watch::Receiver<b
         }
         let Some(node) = upgrade(&weak) else { return };
         let status = node.status();
-        drop(node);
+        let why = |id: NodeId| {
+            node.inner
+                .contacts
+                .last_failure(id)
+                .unwrap_or_else(|| "no answer".into())
+        };
         if status.leader_id != Some(status.node_id) {
             watch.forget();
             continue;
@@ -88,10 +93,12 @@ pub(super) async fn watch_members(weak: Weak<Inner>, mut stop: watch::Receiver<b
             let (id, addr) = (member.id, &member.raft_addr);
             match watch.observe(id, member.reachable, now) {
                 Some(MemberEvent::Gone) => {
-                    tracing::warn!(member = id, %addr, "member {id} stopped answering the leader")
+                    let why = why(id);
+                    tracing::warn!(member = id, %addr, %why, "member {id} stopped answering the leader: {why}")
                 }
                 Some(MemberEvent::StillGone { for_secs }) => {
-                    tracing::warn!(member = id, %addr, for_secs, "member {id} still not answering")
+                    let why = why(id);
+                    tracing::warn!(member = id, %addr, for_secs, %why, "member {id} still not answering: {why}")
                 }
                 Some(MemberEvent::Back { after_secs }) => {
                     tracing::info!(member = id, %addr, after_secs, "member {id} answers again")

@@ -28,6 +28,8 @@ pub struct Contact {
 #[derive(Clone)]
 pub struct PeerContacts {
     contacts: Arc<Mutex<HashMap<NodeId, Contact>>>,
+    /// Why the last failed call to each peer failed (as the peer or the transport said).
+    failures: Arc<Mutex<HashMap<NodeId, String>>>,
     /// The last peer that said this node is not a member, until the node takes note.
     removed_by: Arc<watch::Sender<Option<NodeId>>>,
 }
@@ -36,6 +38,7 @@ impl Default for PeerContacts {
     fn default() -> Self {
         Self {
             contacts: Arc::default(),
+            failures: Arc::default(),
             removed_by: Arc::new(watch::Sender::new(None)),
         }
     }
@@ -66,6 +69,16 @@ impl PeerContacts {
                 last_answer: Some(now),
                 calling_since: now,
             });
+    }
+
+    /// A call to `peer` failed, for `reason`.
+    pub fn failed(&self, peer: NodeId, reason: &str) {
+        self.failures.lock().insert(peer, reason.to_string());
+    }
+
+    /// Why the last failed call to `peer` failed, if one did.
+    pub fn last_failure(&self, peer: NodeId) -> Option<String> {
+        self.failures.lock().get(&peer).cloned()
     }
 
     /// The contact with `peer`, if this node ever called it.
@@ -105,6 +118,10 @@ mod tests {
         contacts.calling(2);
         assert_eq!(contacts.get(2).unwrap().last_answer, Some(answered));
         assert!(contacts.get(2).unwrap().calling_since >= first.calling_since);
+
+        assert_eq!(contacts.last_failure(2), None);
+        contacts.failed(2, "tcp connect error");
+        assert_eq!(contacts.last_failure(2).as_deref(), Some("tcp connect error"));
 
         let mut removals = contacts.removals();
         contacts.told_removed(3);

@@ -176,9 +176,8 @@ fn bad_message<E: std::error::Error>(e: impl std::error::Error + 'static) -> RPC
 async fn send_append(
     client: &mut RaftServiceClient<PeerChannel>,
     req: pb::AppendEntriesRequest,
-) -> Result<pb::AppendEntriesResponse, RpcErr> {
-    let resp = client.append_entries(req).await.map_err(status_to_rpc)?;
-    Ok(resp.into_inner())
+) -> Result<pb::AppendEntriesResponse, tonic::Status> {
+    Ok(client.append_entries(req).await?.into_inner())
 }
 
 impl RaftNetwork<TypeConfig> for GrpcNetwork {
@@ -201,10 +200,16 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
         let mut client = self.client()?;
         self.pacing.started(sizes.iter().sum());
         let started = Instant::now();
-        let resp = send_append(&mut client, req).await;
-        if resp.is_ok() {
-            self.contacts.answered(self.target);
-        }
+        let resp = match send_append(&mut client, req).await {
+            Ok(resp) => {
+                self.contacts.answered(self.target);
+                Ok(resp)
+            }
+            Err(status) => {
+                self.contacts.failed(self.target, status.message());
+                Err(status_to_rpc(status))
+            }
+        };
         let resp = resp.and_then(|r| convert::append_response_from_pb(r).map_err(bad_message));
         let matched = match &resp {
             Ok(AppendEntriesResponse::Success) => rpc.entries.last().map(|e| e.log_id).or(prev),
