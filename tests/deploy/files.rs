@@ -66,7 +66,13 @@ fn compose_runs_three_nodes_that_name_each_other() {
         );
         peer_lists.insert(list.to_string());
         for port in svc["ports"].as_vec().expect("ports") {
-            let host = text(port, "port").split(':').next().unwrap().to_string();
+            // IP:HOST_PORT:CONTAINER_PORT, on loopback: the nodes have no users or secret.
+            let parts: Vec<&str> = text(port, "port").split(':').collect();
+            assert!(
+                parts.len() == 3 && parts[0] == "127.0.0.1",
+                "{name} publishes {parts:?} beyond the host's loopback without users or a secret"
+            );
+            let host = parts[1].to_string();
             assert!(host_ports.insert(host.clone()), "host port {host} used twice");
         }
         let volume = text(&svc["volumes"][0], "volume")
