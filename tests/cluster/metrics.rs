@@ -2,7 +2,11 @@
 //! registered instance by tenant, status and origin, its lease, the Raft term and indexes,
 //! flush and apply latencies, and the registration's request by route and status; and the
 //! series every Prometheus user expects: `process_*` and `registry_build_info`; latency buckets
-//! to a minute with long polls apart, and refusals by reason.
+//! to a minute with long polls apart, and refusals by reason; on the leader, each member's
+//! replication lag and reachability; evictions by protocol.
+//!
+//! Not checked here: `registry_operations_total{protocol,operation}` (registrations, renewals,
+//! cancellations per protocol), which another change adds with its own test.
 
 use std::time::Duration;
 
@@ -10,6 +14,8 @@ use openmetrics_parser::openmetrics::parse_openmetrics;
 use openmetrics_parser::MetricsExposition;
 use openmetrics_parser::OpenMetricsType;
 use openmetrics_parser::OpenMetricsValue;
+
+use serde_json::json;
 
 use crate::support::eureka_register;
 use crate::support::Cluster;
@@ -70,7 +76,14 @@ async fn metrics_parse_and_describe_the_cluster() {
         assert!(value(&s, "registry_raft_apply_seconds", &[]).unwrap() >= 1.0);
         assert!(value(&s, "registry_raft_leader_changes", &[]).unwrap() >= 1.0);
         assert!(value(&s, "registry_change_feed_subscribers", &[]).unwrap() >= 1.0);
-        assert_eq!(value(&s, "registry_evicted_instances", &[]), Some(0.0));
+        for protocol in ["eureka", "servicecenter", "other"] {
+            let labels = [("protocol", protocol)];
+            assert_eq!(
+                value(&s, "registry_evicted_instances", &labels),
+                Some(0.0),
+                "{protocol}"
+            );
+        }
     }
     assert_eq!(leaders, 1.0, "exactly one node leads");
 
@@ -151,8 +164,9 @@ async fn metrics_bucket_to_a_minute_and_count_refusals() {
         .await
         .unwrap();
     assert_eq!(poll.status().as_u16(), 200);
-    let too_large = cluster
-        .client
+    // On a client of its own: the node answers 413 and closes the connection while the body is
+    // still being sent, and a pooled connection closed that way would fail the next scrape.
+    let too_large = reqwest::Client::new()
         .post(format!("{base}/eureka/apps/METERED"))
         .header("content-type", "application/json")
         .body(vec![b' '; 3 * 1024 * 1024])
@@ -184,4 +198,116 @@ async fn metrics_bucket_to_a_minute_and_count_refusals() {
             "{reason}"
         );
     }
+}
+
+/// The members' series on node `i`: (member id, lag, reachable), sorted by member.
+fn member_series(s: &Scrape) -> Vec<(String, Option<f64>, Option<f64>)> {
+    let members = |name: &str| -> Vec<String> {
+        s.families.get(name).map_or_else(Vec::new, |f| {
+            f.iter_samples()
+                .filter_map(|x| x.get_labelset().ok()?.get_label_value("member").map(str::to_string))
+                .collect()
+        })
+    };
+    let mut ids = members("registry_member_replication_lag_entries");
+    ids.extend(members("registry_member_reachable"));
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .map(|m| {
+            let labels = [("member", m.as_str())];
+            let lag = value(s, "registry_member_replication_lag_entries", &labels);
+            let reachable = value(s, "registry_member_reachable", &labels);
+            (m, lag, reachable)
+        })
+        .collect()
+}
+
+/// The leader exports every member's lag and reachability (followers none); a killed member
+/// shows unreachable within seconds; a Eureka instance whose lease expires is counted as a
+/// Eureka eviction on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_members_as_the_leader_sees_them_and_evictions_by_protocol() {
+    let mut cluster = Cluster::start(3, &["--lease-tick-ms", "200", "--self-preservation", "false"]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let base = cluster.nodes[leader].url("");
+    // Renew every second, expire after two: never renewed, so evicted.
+    let short = json!({ "instance": {
+        "instanceId": "short-1", "hostName": "10.0.0.1", "app": "SHORT", "ipAddr": "10.0.0.1",
+        "status": "UP", "port": {"$": 8080, "@enabled": "true"},
+        "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn"},
+        "leaseInfo": {"renewalIntervalInSecs": 1, "durationInSecs": 2}
+    }});
+    let resp = cluster
+        .client
+        .post(format!("{base}/eureka/apps/SHORT"))
+        .json(&short)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+
+    let eureka = [("protocol", "eureka")];
+    let mut evicted_everywhere = false;
+    for _ in 0..150 {
+        let mut all = true;
+        for i in 0..3 {
+            all &= value(&scrape(&cluster, i).await, "registry_evicted_instances", &eureka) == Some(1.0);
+        }
+        if all {
+            evicted_everywhere = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        evicted_everywhere,
+        "the expired Eureka instance was not counted as evicted on every node"
+    );
+    for i in 0..3 {
+        let s = scrape(&cluster, i).await;
+        for protocol in ["servicecenter", "other"] {
+            assert_eq!(
+                value(&s, "registry_evicted_instances", &[("protocol", protocol)]),
+                Some(0.0)
+            );
+        }
+        if i != leader {
+            assert!(member_series(&s).is_empty(), "follower {i} exports members' series");
+        }
+    }
+
+    let ids: Vec<String> = cluster.nodes.iter().map(|n| n.id.to_string()).collect();
+    let s = scrape(&cluster, leader).await;
+    let members = member_series(&s);
+    assert_eq!(
+        members.iter().map(|m| m.0.clone()).collect::<Vec<_>>(),
+        ids,
+        "{members:?}"
+    );
+    for (member, lag, reachable) in &members {
+        assert!(lag.is_some_and(|l| l >= 0.0), "member {member}: {members:?}");
+        assert!(reachable.is_none_or(|r| r == 1.0), "member {member}: {members:?}");
+    }
+
+    let victim = (leader + 1) % 3;
+    cluster.nodes[victim].kill9();
+    let down = [("member", ids[victim].as_str())];
+    let mut seen = None;
+    for _ in 0..150 {
+        seen = value(&scrape(&cluster, leader).await, "registry_member_reachable", &down);
+        if seen == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, Some(0.0), "the killed member is not shown unreachable");
+    let s = scrape(&cluster, leader).await;
+    let other = [("member", ids[(leader + 2) % 3].as_str())];
+    assert_eq!(value(&s, "registry_member_reachable", &other), Some(1.0));
+    assert_eq!(
+        value(&s, "registry_member_reachable", &[("member", ids[leader].as_str())]),
+        Some(1.0)
+    );
 }

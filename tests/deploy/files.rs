@@ -1,4 +1,6 @@
-//! Compose, Kubernetes and systemd files: parsed and checked against each other.
+//! Compose, Kubernetes and systemd files: parsed and checked against each other, and secure by
+//! default (issue 21): nothing reachable beyond the host or cluster starts without users and a
+//! cluster secret.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -149,22 +151,121 @@ fn kubernetes_manifests_fit_together() {
     assert_eq!(pdb["spec"]["selector"]["matchLabels"], *labels);
 }
 
-#[test]
-fn systemd_env_files_use_registryd_settings_and_the_unit_verifies() {
+/// `registryd --help`, which names each setting's variable as `env: NAME=` (`env: NAME]` for
+/// a secret, whose value it hides).
+fn registryd_help() -> String {
     let help = Command::new(env!("CARGO_BIN_EXE_registryd"))
         .arg("--help")
         .output()
         .expect("registryd --help");
-    let help = String::from_utf8_lossy(&help.stdout);
+    String::from_utf8_lossy(&help.stdout).into_owned()
+}
+
+fn is_setting(help: &str, name: &str) -> bool {
+    help.contains(&format!("env: {name}=")) || help.contains(&format!("env: {name}]"))
+}
+
+/// Secure by default like the systemd files (issue 21): the pods take the cluster secret and
+/// the users file from a Secret the operator must create (a reference Kubernetes will not start
+/// a pod without: not optional), and no Service or pod is reachable from outside the cluster.
+#[test]
+fn kubernetes_takes_its_secret_and_users_from_a_required_secret_and_stays_inside_the_cluster() {
+    let docs = yaml("kubernetes/registry.yaml");
+    assert!(
+        docs.iter().all(|d| d["kind"].as_str() != Some("Secret")),
+        "the manifest must not ship a Secret (a known cluster secret is no secret)"
+    );
+    let sts = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("StatefulSet"))
+        .expect("a StatefulSet");
+    let pod = &sts["spec"]["template"]["spec"];
+    assert!(pod["hostNetwork"].as_bool() != Some(true), "hostNetwork");
+    let container = &pod["containers"][0];
+    let env = container["env"].as_vec().expect("env");
+    let var = |name: &str| env.iter().find(|e| e["name"].as_str() == Some(name));
+    let help = registryd_help();
+    for e in env {
+        let name = text(&e["name"], "env name");
+        assert!(is_setting(&help, name), "{name} is not a registryd setting");
+    }
+
+    let secret = &var("REGISTRY_CLUSTER_SECRET").expect("REGISTRY_CLUSTER_SECRET")["valueFrom"]["secretKeyRef"];
+    let secret_name = text(&secret["name"], "the cluster secret's Secret");
+    assert!(!text(&secret["key"], "key").is_empty());
+    assert!(
+        secret["optional"].as_bool() != Some(true),
+        "the cluster secret must be required"
+    );
+
+    // REGISTRY_CONFIG is a file in a volume mounted from the same Secret, required too.
+    let config = text(
+        &var("REGISTRY_CONFIG").expect("REGISTRY_CONFIG")["value"],
+        "config path",
+    );
+    let (dir, file) = config.rsplit_once('/').expect("an absolute path");
+    let mount = container["volumeMounts"]
+        .as_vec()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(dir))
+        .unwrap_or_else(|| panic!("nothing mounted at {dir}"));
+    let volume_name = text(&mount["name"], "mount name");
+    let volume = pod["volumes"]
+        .as_vec()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"].as_str() == Some(volume_name))
+        .unwrap_or_else(|| panic!("volume {volume_name} not declared"));
+    let from = &volume["secret"];
+    assert_eq!(text(&from["secretName"], "secretName"), secret_name);
+    assert!(
+        from["optional"].as_bool() != Some(true),
+        "the users file must be required"
+    );
+    let items = from["items"].as_vec().expect("items");
+    assert!(
+        items.iter().any(|i| i["path"].as_str() == Some(file)),
+        "{file} not in the volume"
+    );
+
+    // Inside the cluster only: ClusterIP Services, no host ports.
+    for s in docs.iter().filter(|d| d["kind"].as_str() == Some("Service")) {
+        let kind = s["spec"]["type"].as_str().unwrap_or("ClusterIP");
+        assert_eq!(
+            kind, "ClusterIP",
+            "{:?} is exposed beyond the cluster",
+            s["metadata"]["name"]
+        );
+    }
+    for p in container["ports"].as_vec().expect("ports") {
+        assert!(p["hostPort"].is_badvalue(), "{p:?} publishes a host port");
+    }
+    // The manifest says how to create the Secret, with the keys the pods read.
+    let manifest = read("kubernetes/registry.yaml");
+    let how = manifest
+        .split("kubectl create secret generic ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the manifest does not say how to create {secret_name}"));
+    let how: String = how.lines().take(2).collect();
+    assert!(how.starts_with(secret_name), "{how}");
+    let secret_key = text(&secret["key"], "key");
+    assert!(how.contains(&format!("--from-literal={secret_key}=")), "{how}");
+    for item in items {
+        let key = text(&item["key"], "item key");
+        assert!(how.contains(&format!("--from-file={key}=")), "{how}");
+    }
+}
+
+#[test]
+fn systemd_env_files_use_registryd_settings_and_the_unit_verifies() {
+    let help = registryd_help();
     let mut ids = BTreeSet::new();
     for n in 1..=3 {
         let file = read(&format!("systemd/node{n}.env"));
         for line in file.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
             let (key, value) = line.split_once('=').expect("KEY=VALUE");
-            assert!(
-                help.contains(&format!("env: {key}=")),
-                "node{n}.env: {key} is not a registryd setting"
-            );
+            assert!(is_setting(&help, key), "node{n}.env: {key} is not a registryd setting");
             if key == "REGISTRY_NODE_ID" {
                 ids.insert(value.to_string());
             }

@@ -1,6 +1,8 @@
 //! The Prometheus rules and the Grafana dashboard name only series a running node exports (or
 //! Prometheus's own `up` for the scrape job); every rule has a severity, and one of them says a
-//! node is down.
+//! node is down; the dashboard shows what an operator acts on (issue 21): the process, the
+//! build, operations and evictions by protocol, refusals by reason, each member's lag and
+//! reachability, and long polls apart from the request latency.
 
 use std::collections::BTreeSet;
 use std::process::Child;
@@ -73,7 +75,7 @@ async fn exported_series(node: &Node) -> BTreeSet<String> {
         assert!(Instant::now() < deadline, "the node did not become healthy");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // One instance, so the instance series has a sample.
+    // One instance, so the instance series has a sample (a family without one is not listed).
     let register = client
         .post(format!("http://{}/eureka/apps/METERED", node.http))
         .json(&serde_json::json!({"instance": {
@@ -85,6 +87,17 @@ async fn exported_series(node: &Node) -> BTreeSet<String> {
         .await
         .unwrap();
     assert_eq!(register.status().as_u16(), 204);
+    // One long poll (it times out after a second), so the long polls' histogram has a sample.
+    let poll = client
+        .get(format!(
+            "http://{}/eureka/apps/delta?waitRevision=1000000&waitSeconds=1",
+            node.http
+        ))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status().as_u16(), 200);
     let text = client
         .get(format!("http://{}/metrics", node.http))
         .send()
@@ -110,19 +123,42 @@ async fn exported_series(node: &Node) -> BTreeSet<String> {
     names
 }
 
-/// The `registry_*` identifiers in a PromQL expression.
+/// Series the dashboard uses that a branch not yet merged adds (`registry_operations_total`
+/// comes with the per-protocol request counters). The coordinator empties this list once that
+/// branch is merged; until then the check tolerates their absence, and only theirs.
+const ADDED_BY_A_PENDING_BRANCH: &[&str] = &["registry_operations_total"];
+
+/// The `registry_*` and `process_*` identifiers in a PromQL expression (not label values or
+/// parts of longer identifiers).
 fn series_in(expr: &str) -> Vec<String> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut found = Vec::new();
-    let mut rest = expr;
-    while let Some(at) = rest.find("registry_") {
-        let tail = &rest[at..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        found.push(tail[..end].to_string());
-        rest = &tail[end..];
+    let mut at = 0;
+    while at < expr.len() {
+        let rest = &expr[at..];
+        let before = expr[..at].chars().next_back();
+        let starts = rest.starts_with("registry_") || rest.starts_with("process_");
+        if starts && !before.is_some_and(|c| is_ident(c) || c == '"') {
+            let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+            found.push(rest[..end].to_string());
+            at += end;
+        } else {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+        }
     }
     found
+}
+
+#[test]
+fn series_are_found_in_expressions() {
+    assert_eq!(
+        series_in(r#"rate(process_cpu_seconds_total{instance=~"$node"}[5m]) / registry_x"#),
+        vec!["process_cpu_seconds_total", "registry_x"]
+    );
+    assert_eq!(
+        series_in(r#"up{job="registry_x"} + my_process_y"#),
+        Vec::<String>::new()
+    );
 }
 
 fn dashboard_exprs() -> Vec<String> {
@@ -134,6 +170,52 @@ fn dashboard_exprs() -> Vec<String> {
         .flat_map(|p| p["targets"].as_array().expect("targets").clone())
         .map(|t| t["expr"].as_str().expect("expr").to_string())
         .collect()
+}
+
+/// The dashboard's panels do not overlap, fit Grafana's 24 columns and have distinct ids.
+#[test]
+fn dashboard_panels_tile_the_grid() {
+    let dashboard: serde_json::Value = serde_json::from_str(&read("grafana/registry-dashboard.json")).unwrap();
+    let mut cells = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for p in dashboard["panels"].as_array().expect("panels") {
+        let title = p["title"].as_str().expect("title");
+        assert!(ids.insert(p["id"].as_u64().expect("id")), "{title}: id used twice");
+        let at = |k: &str| {
+            p["gridPos"][k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{title}: gridPos.{k}"))
+        };
+        let (x, y, w, h) = (at("x"), at("y"), at("w"), at("h"));
+        assert!(w > 0 && h > 0 && x + w <= 24, "{title}: {x}+{w} columns");
+        for cx in x..x + w {
+            for cy in y..y + h {
+                assert!(cells.insert((cx, cy)), "{title} overlaps another panel at ({cx}, {cy})");
+            }
+        }
+    }
+}
+
+/// The series an operator acts on are on the dashboard (issue 21).
+#[test]
+fn the_dashboard_shows_the_process_the_build_members_refusals_evictions_and_operations() {
+    let used: BTreeSet<String> = dashboard_exprs().iter().flat_map(|e| series_in(e)).collect();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "registry_build_info",
+        "registry_operations_total",
+        "registry_evicted_instances_total",
+        "registry_http_refusals_total",
+        "registry_member_replication_lag_entries",
+        "registry_member_reachable",
+        "registry_http_request_duration_seconds_bucket",
+        "registry_http_long_poll_duration_seconds_bucket",
+    ] {
+        assert!(used.contains(name), "the dashboard does not use {name}");
+    }
 }
 
 /// The alert rules, each checked for a `severity` label.
@@ -176,6 +258,17 @@ async fn dashboards_and_alerts_name_series_a_node_exports() {
         assert!(!names.is_empty() || expr.starts_with("up{"), "{expr}");
         used.extend(names);
     }
-    let unknown: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();
+    let unknown: Vec<&String> = used
+        .iter()
+        .filter(|n| !exported.contains(*n) && !ADDED_BY_A_PENDING_BRANCH.contains(&n.as_str()))
+        .collect();
     assert!(unknown.is_empty(), "not exported: {unknown:?}");
+    let merged: Vec<&&str> = ADDED_BY_A_PENDING_BRANCH
+        .iter()
+        .filter(|n| exported.contains(**n))
+        .collect();
+    assert!(
+        merged.is_empty(),
+        "{merged:?} exported now: take them out of ADDED_BY_A_PENDING_BRANCH"
+    );
 }

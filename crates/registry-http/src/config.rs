@@ -317,9 +317,12 @@ fn check_address(flag: &str, addr: &str) -> Result<(), ConfigError> {
 
 /// The log filter when none is given: openraft's own warnings, but not its replication's, which
 /// log five lines per retry twice a second while a member is down (the node logs one line when a
-/// member goes and one when it is back instead; see the store's `member_watch`).
-pub const DEFAULT_LOG_LEVEL: &str =
-    "info,openraft=warn,openraft::replication=off,openraft::engine::handler::replication_handler=off";
+/// member goes and one when it is back instead; see the store's `member_watch`), nor its core's
+/// notices of stale messages (a vote answer arriving after the election it was for ended: a
+/// few per election, as three nodes form a cluster), which are expected; the core's errors stay.
+/// Nor the engine's one complaint, an ERROR when a node asked to initialise the cluster finds a
+/// peer's election got there first (nodes started together race so; the node carries on).
+pub const DEFAULT_LOG_LEVEL: &str = "info,openraft=warn,openraft::core::raft_core=error,openraft::engine::engine_impl=off,openraft::replication=off,openraft::engine::handler::replication_handler=off";
 
 /// Parses `1=a:1,2=b:2`.
 pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, ConfigError> {

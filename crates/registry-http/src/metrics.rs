@@ -1,9 +1,10 @@
 //! `GET /metrics`: Prometheus text exposition (OpenMetrics), built fresh on each scrape from
 //! the node's own reports: the process (`process_*`, unprefixed, see [`crate::process`]) and
 //! `registry_build_info`, Raft (term, leader, log and applied indexes, leader changes, flush
-//! and apply latency, the log's flushes and entries), the registry (instances by tenant, status
-//! and origin; leases, renewals in the last minute and the self-preservation threshold,
-//! evictions; change-feed subscribers), HTTP latency by route, method and status (long polls
+//! and apply latency, the log's flushes and entries; on the leader, each member's replication
+//! lag and reachability), the registry (instances by tenant, status and origin; leases,
+//! renewals in the last minute and the self-preservation threshold, evictions by protocol;
+//! change-feed subscribers), HTTP latency by route, method and status (long polls
 //! apart) and refusals by reason, and the
 //! federation's per peer (whether its last round succeeded, lag, mirrored and exported
 //! instances, the import and export counts).
@@ -43,6 +44,12 @@ struct PeerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MemberLabels {
+    /// The member's node id.
+    member: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -77,6 +84,7 @@ async fn scrape(State(sources): State<Sources>) -> Response {
     let registry = root.sub_registry_with_prefix("registry");
     build_info(registry);
     raft_metrics(registry, &sources.node);
+    member_metrics(registry, &sources.node);
     log_metrics(registry, &sources.node);
     registry_metrics(registry, &sources.node);
     registry.register(
@@ -223,6 +231,40 @@ fn raft_metrics(registry: &mut Registry, node: &RegistryNode) {
     );
 }
 
+/// Each member's replication lag and reachability as the leader sees them (`/admin/cluster`'s
+/// `lag` and `reachable`). Only the leader exports them (other nodes do not call the members),
+/// so `max by (member)` over every node is the leader's view, and a member's reachability is
+/// left out while it is too soon to tell (the leader has called it for less than the limit).
+fn member_metrics(registry: &mut Registry, node: &RegistryNode) {
+    let status = node.status();
+    if status.role != "leader" {
+        return;
+    }
+    let lag = Family::<MemberLabels, Gauge>::default();
+    registry.register(
+        "member_replication_lag_entries",
+        "Log entries each member's log trails the leader's by, as the leader sees it (exported by the leader only)",
+        lag.clone(),
+    );
+    let reachable = Family::<MemberLabels, Gauge>::default();
+    registry.register(
+        "member_reachable",
+        "1 if the member answered the leader lately, 0 if not (exported by the leader only; absent while too soon to tell)",
+        reachable.clone(),
+    );
+    for member in &status.members {
+        let labels = MemberLabels {
+            member: member.id.to_string(),
+        };
+        if let Some(entries) = member.lag {
+            lag.get_or_create(&labels).set(entries as i64);
+        }
+        if let Some(answers) = member.reachable {
+            reachable.get_or_create(&labels).set(i64::from(answers));
+        }
+    }
+}
+
 fn registry_metrics(registry: &mut Registry, node: &RegistryNode) {
     let instances = Family::<InstanceLabels, Gauge>::default();
     registry.register(
@@ -246,7 +288,7 @@ fn registry_metrics(registry: &mut Registry, node: &RegistryNode) {
     }
     registry.register(
         "evicted_instances",
-        "Instances removed because their lease expired",
+        "Instances removed because their lease expired, by the protocol that registered them (counted on every node as the eviction applies)",
         node.meters().evicted_instances.clone(),
     );
     gauge(

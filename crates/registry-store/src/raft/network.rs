@@ -251,7 +251,20 @@ impl RaftNetwork<TypeConfig> for GrpcNetwork {
 
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
         let mut client = self.client()?;
-        let resp = with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await?;
+        let resp = match with_ttl(&option, client.vote(convert::vote_request_to_pb(&rpc))).await {
+            // A peer that cannot be reached (not started yet, or down) does not grant the vote:
+            // openraft treats an error no differently, but logs it at ERROR for every peer each
+            // election round, which a node waiting for its peers does many times (issue 21).
+            Err(RPCError::Unreachable(e)) => {
+                tracing::debug!(target = self.target, error = %e, "vote request: peer unreachable, not granted");
+                return Ok(VoteResponse {
+                    vote: rpc.vote,
+                    vote_granted: false,
+                    last_log_id: None,
+                });
+            }
+            other => other?,
+        };
         self.contacts.answered(self.target);
         if resp.not_member {
             self.contacts.told_removed(self.target);

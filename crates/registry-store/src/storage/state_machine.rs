@@ -333,7 +333,6 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         let started = Instant::now();
         let mut outcomes = Vec::new();
         let mut changes = Vec::new();
-        let mut evicted = 0;
         let mut batch = sled::Batch::default();
         let (last_applied, membership) = {
             let mut applied = self.applied.write();
@@ -358,7 +357,7 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
                             }
                             let (outcome, made) = applied.state.apply(entry.log_id.index, proposal);
                             if matches!(proposal.command, Command::EvictInstances(_)) {
-                                evicted += made.iter().filter(|c| c.kind == ChangeKind::Deleted).count() as u64;
+                                self.meters.count_evictions(&made);
                             }
                             changes.extend(made);
                             outcome
@@ -400,7 +399,6 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         self.tree.apply_batch(batch).map_err(write_err)?;
         self.feed.publish(changes);
         self.revision.send_replace(revision);
-        self.meters.evicted_instances.inc_by(evicted);
         self.meters.apply_seconds.observe(started.elapsed().as_secs_f64());
         Ok(outcomes)
     }

@@ -64,9 +64,15 @@ enum Command {
     /// Before maintenance: keeps node ID from standing for election and, if it leads, moves
     /// leadership to the most caught-up voter (writes wait a moment, none fail). Lasts until
     /// `undrain` or a restart.
-    Drain { id: u64 },
+    Drain {
+        /// The node's id (`--node-id`).
+        id: u64,
+    },
     /// Lets a drained node stand for election again.
-    Undrain { id: u64 },
+    Undrain {
+        /// The node's id (`--node-id`).
+        id: u64,
+    },
     /// Reads a password on standard input and prints its salted Argon2 hash, for a user's
     /// `password_argon2` in the configuration (no server is asked).
     HashPassword,
@@ -83,6 +89,7 @@ enum InstancesAction {
     Get {
         /// The service's id (Eureka apps: `eureka.<app>` in lower case).
         service: String,
+        /// The instance's id.
         id: String,
         /// `domain/project`; default `default/default`.
         #[arg(long)]
@@ -96,6 +103,7 @@ enum MembersAction {
     List,
     /// Adds a node (started with --join) as learner, waits until it caught up, then makes it a voter.
     Add {
+        /// The new node's id (its `--node-id`; the node checks it before it is added).
         id: u64,
         /// The new node's Raft address (HOST:PORT).
         raft_addr: String,
@@ -104,17 +112,29 @@ enum MembersAction {
         learner: bool,
     },
     /// Makes a learner a voter, once it has caught up.
-    Promote { id: u64 },
+    Promote {
+        /// The learner's node id.
+        id: u64,
+    },
     /// Removes a node from the cluster.
-    Remove { id: u64 },
+    Remove {
+        /// The node's id.
+        id: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum SnapshotAction {
     /// Saves every record, as of one revision, to FILE.
-    Save { file: PathBuf },
+    Save {
+        /// Where to write the snapshot (a JSON file).
+        file: PathBuf,
+    },
     /// Restores FILE into the cluster, which must hold no services or instances.
-    Restore { file: PathBuf },
+    Restore {
+        /// A snapshot written by `snapshot save`.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -191,6 +211,78 @@ fn hash_password() -> ExitCode {
         Err(e) => {
             eprintln!("registryctl: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// Every argument and subcommand, at any depth, that has no help text (clap's own `--help`
+    /// and `--version` aside), named by its path.
+    fn undocumented(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let own = !matches!(arg.get_id().as_str(), "help" | "version");
+            if own && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path} <{}>", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                found.push(sub_path.clone());
+            }
+            undocumented(sub, &sub_path, found);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_has_help() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut found = Vec::new();
+        undocumented(&command, "registryctl", &mut found);
+        assert!(found.is_empty(), "without help text: {found:?}");
+    }
+
+    #[test]
+    fn json_is_a_global_flag_every_command_takes() {
+        let command = Cli::command();
+        let names = |c: &clap::Command| -> Vec<String> {
+            let mut all = Vec::new();
+            for sub in c.get_subcommands() {
+                if sub.has_subcommands() {
+                    all.extend(
+                        sub.get_subcommands()
+                            .map(|s| format!("{} {}", sub.get_name(), s.get_name())),
+                    );
+                } else {
+                    all.push(sub.get_name().to_string());
+                }
+            }
+            all
+        };
+        for name in names(&command)
+            .iter()
+            .filter(|n| !n.starts_with("help") && !n.ends_with(" help") && *n != "hash-password")
+        {
+            let mut argv: Vec<&str> = vec!["registryctl", "--json"];
+            argv.extend(name.split(' '));
+            // Each command's required positionals.
+            let extra: &[&str] = match name.as_str() {
+                "members add" => &["4", "127.0.0.1:7104"],
+                "members promote" | "members remove" | "drain" | "undrain" => &["4"],
+                "snapshot save" | "snapshot restore" => &["backup.json"],
+                "instances get" => &["svc", "i-1"],
+                _ => &[],
+            };
+            argv.extend(extra);
+            let parsed = Cli::try_parse_from(&argv);
+            assert!(parsed.as_ref().is_ok_and(|c| c.json), "{argv:?}: {parsed:?}");
         }
     }
 }
