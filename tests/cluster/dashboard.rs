@@ -221,6 +221,20 @@ async fn page_lists_the_cluster_and_shows_new_instances_live_in_chromium() {
     seen(page.ask("wait-text [data-instance=inventory-1] dc-west"));
     seen(page.ask("wait-text [data-peer=dc-west] syncing"));
     seen(page.ask("wait-text [data-instance=order-2] OUT_OF_SERVICE"));
+    // A mirrored instance is changed at its origin: no actions on the page, 409 from the API.
+    seen(page.ask("wait-text [data-instance=inventory-1] at its origin"));
+    let o = cluster
+        .get_json(follower, "/admin/dashboard?q=inventory-1")
+        .await
+        .unwrap();
+    let mirrored = o["services"][0]["id"].as_str().unwrap().to_string();
+    let refused = http
+        .put(cluster.nodes[follower].url(&format!("/admin/registry/instances/{mirrored}/inventory-1/status")))
+        .json(&json!({ "status": "OUT_OF_SERVICE" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
 
     // Registered after the page loaded (through another node): it appears without a reload.
     eureka_register(&http, &cluster.nodes[leader].url(""), "PAYMENT-SERVICE", "payment-7")
@@ -456,6 +470,8 @@ async fn page_actions_are_writes_an_admin_may_make_and_a_reader_may_not() {
     })
     .await;
     seen(&mut page, "wait-text tr[data-instance=inv-2] OUT_OF_SERVICE");
+    let acted = screenshot_dir().join("dashboard-1920-out-of-service.png");
+    answer(&mut page, &format!("screenshot {}", acted.display()), "saved");
     // The service's badges follow the status filter.
     answer(&mut page, "select #status OUT_OF_SERVICE", "selected");
     seen(&mut page, "wait-text .service-head of 3");
@@ -485,6 +501,8 @@ async fn page_actions_are_writes_an_admin_may_make_and_a_reader_may_not() {
         "clicked",
     );
     answer(&mut page, "fill #dialog-area owner=team-a\\nzone=zone-1", "filled");
+    let dialog = screenshot_dir().join("dashboard-1920-metadata-dialog.png");
+    answer(&mut page, &format!("screenshot {}", dialog.display()), "saved");
     answer(&mut page, "click #dialog-ok", "clicked");
     seen(&mut page, "wait-text #notice Metadata of inv-1 saved");
     eureka_until(&cluster, leader, "INVENTORY", "inv-1", |i| {
@@ -502,6 +520,28 @@ async fn page_actions_are_writes_an_admin_may_make_and_a_reader_may_not() {
     answer(&mut page, "wait-gone tr[data-instance=inv-10]", "gone");
     eureka_until(&cluster, leader, "INVENTORY", "inv-10", |i| i.is_none()).await;
 
+    // The native endpoints behind the actions answer bad requests clearly.
+    let service = inventory["id"].as_str().unwrap();
+    let status_of = |id: &str| cluster.nodes[follower].url(&format!("/admin/registry/instances/{service}/{id}/status"));
+    let gone = cluster
+        .client
+        .put(status_of("inv-10"))
+        .json(&json!({ "status": "UP" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let why: Value = gone.json().await.unwrap();
+    assert!(why["error"].as_str().unwrap().contains("inv-10"), "{why}");
+    let unknown = cluster
+        .client
+        .put(status_of("inv-1"))
+        .json(&json!({ "status": "SLEEPING" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+
     let report = answer(&mut page, "report", "report");
     assert_eq!(report["errors"], Value::Array(vec![]), "{report}");
     drop(page);
@@ -516,6 +556,9 @@ async fn page_actions_are_writes_an_admin_may_make_and_a_reader_may_not() {
         "clicked",
     );
     seen(&mut page, "wait-text #notice Refused (403)");
+    answer(&mut page, "viewport 1400 1000", "resized");
+    let refused = screenshot_dir().join("dashboard-1400-read-only-refused.png");
+    answer(&mut page, &format!("screenshot {}", refused.display()), "saved");
     let notice = answer(&mut page, "text #notice", "text");
     assert!(
         notice["text"].as_str().unwrap().contains("viewer has the read role"),

@@ -442,21 +442,23 @@ function notify(text, ok) {
   el.replaceChildren(h("span", {}, text), h("button", { type: "button", class: "close", title: "Dismiss", "aria-label": "Dismiss", onclick: () => { el.className = "notice"; el.replaceChildren(); } }, "×"));
 }
 
-async function act(description, method, path, body) {
+// Sends a change; says in the notice bar what was done (`done`) or why `failed` could not be.
+async function act(done, failed, method, path, body) {
   try {
     const answer = await send(method, path, body);
-    notify(`${description}${answer && answer.revision ? ` (revision ${number(answer.revision)})` : ""}.`, true);
+    notify(`${done}${answer && answer.revision ? ` (revision ${number(answer.revision)})` : ""}.`, true);
     refresh();
     return true;
   } catch (e) {
-    notify(`${description}: ${e.message}`, false);
+    notify(`${failed}: ${e.message}`, false);
     return false;
   }
 }
 
 function setStatus(s, i, status) {
-  const what = status === "UP" ? `${i.id} put back in service` : `${i.id} taken out of service`;
-  return act(what, "PUT", instancePath(s, i, "/status"), { status });
+  return status === "UP"
+    ? act(`${i.id} put back in service`, `Could not put ${i.id} back in service`, "PUT", instancePath(s, i, "/status"), { status })
+    : act(`${i.id} taken out of service`, `Could not take ${i.id} out of service`, "PUT", instancePath(s, i, "/status"), { status });
 }
 
 // The dialog: a title, a text, optionally a text area, and a confirming button.
@@ -518,7 +520,7 @@ function editMetadata(s, i) {
         fail(e.message);
         return false;
       }
-      const done = await act(`Metadata of ${i.id} saved`, "PUT", instancePath(s, i, "/metadata"), { metadata, replace: true });
+      const done = await act(`Metadata of ${i.id} saved`, `Could not save the metadata of ${i.id}`, "PUT", instancePath(s, i, "/metadata"), { metadata, replace: true });
       if (!done) fail(document.getElementById("notice").textContent.replace(/×$/, ""));
       return done;
     },
@@ -532,7 +534,7 @@ function confirmDeregister(s, i) {
     confirm: "Deregister",
     danger: true,
     onConfirm: async (_, fail) => {
-      const done = await act(`${i.id} deregistered`, "DELETE", instancePath(s, i, ""));
+      const done = await act(`${i.id} deregistered`, `Could not deregister ${i.id}`, "DELETE", instancePath(s, i, ""));
       if (!done) fail(document.getElementById("notice").textContent.replace(/×$/, ""));
       return done;
     },
@@ -560,8 +562,14 @@ function renderCluster(d) {
       h(
         "td",
         {},
-        h("div", { class: "cut" }, m.http_url && !m.this_node ? h("a", { href: m.http_url, title: "Open its dashboard" }, `node ${m.id}`) : `node ${m.id}`, m.this_node ? h("span", { class: "muted" }, " · this node") : null),
-        h("div", { class: "cut", title: m.raft_addr }, badge(m.role), " ", h("span", { class: "muted mono" }, m.raft_addr)),
+        h(
+          "div",
+          { class: "cut" },
+          m.http_url && !m.this_node ? h("a", { href: m.http_url, title: "Open its dashboard" }, `node ${m.id}`) : h("b", { title: "This node: the one serving this page" }, `node ${m.id}`),
+          " ",
+          badge(m.role),
+        ),
+        cut(m.raft_addr, "muted mono"),
       ),
       h(
         "td",
