@@ -1,6 +1,7 @@
 //! The native JSON API on the unified model, under `/admin/registry`: register, cancel, renew
-//! and list instances, plus a state digest to compare nodes. Protocol APIs (Eureka,
-//! ServiceCenter) sit beside it on the same store.
+//! and list instances, take one out of service and back or replace its metadata (the
+//! dashboard's actions), plus a state digest to compare nodes. Protocol APIs (Eureka,
+//! ServiceCenter) sit beside it on the same store. Every change is a command through the log.
 
 use std::hash::Hash;
 use std::hash::Hasher;
@@ -17,7 +18,10 @@ use axum::Router;
 use registry_store::command::CancelInstance;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
+use registry_store::command::OverrideChange;
 use registry_store::command::RegisterInstance;
+use registry_store::command::SetInstanceStatus;
+use registry_store::command::UpdateInstanceMetadata;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
@@ -41,6 +45,8 @@ pub fn routes() -> Router<RegistryNode> {
     Router::new()
         .route("/admin/registry/instances", post(register).get(list))
         .route("/admin/registry/instances/{service}/{id}", delete(cancel))
+        .route("/admin/registry/instances/{service}/{id}/status", put(set_status))
+        .route("/admin/registry/instances/{service}/{id}/metadata", put(set_metadata))
         .route("/admin/registry/heartbeats", put(renew))
         .route("/admin/registry/digest", get(digest))
 }
@@ -132,6 +138,97 @@ async fn cancel(
             .write(Command::CancelInstance(CancelInstance { instance: key }))
             .await?,
     )
+}
+
+/// `PUT .../{service}/{id}/status`'s body.
+#[derive(Debug, Deserialize)]
+struct StatusBody {
+    status: InstanceStatus,
+}
+
+/// `PUT .../{service}/{id}/metadata`'s body.
+#[derive(Debug, Deserialize)]
+struct MetadataBody {
+    metadata: Properties,
+    /// `true` (default): the map replaces the instance's; `false`: its keys are merged in.
+    #[serde(default = "yes")]
+    replace: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The key of a local instance that exists now: 404 when it does not, 409 when it is mirrored
+/// from a peer (its origin owns it; a change here would be undone by the next sync round).
+fn local_instance(
+    node: &RegistryNode,
+    service: String,
+    id: String,
+    tenant: Option<&str>,
+) -> Result<InstanceKey, ApiError> {
+    let key = InstanceKey {
+        tenant: parse_tenant(tenant)?,
+        service_id: service.into(),
+        id: id.into(),
+    };
+    let applied = node.read();
+    let instance = applied.state.instance(&key).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "instance {} of service {} does not exist",
+            key.id, key.service_id
+        ))
+    })?;
+    if let Some(source) = instance.origin.source() {
+        return Err(ApiError::Conflict(format!(
+            "instance {} is mirrored from {source}: change it there",
+            key.id
+        )));
+    }
+    Ok(key)
+}
+
+/// Sets an instance's status as an operator: `OUT_OF_SERVICE` takes it out of service (an
+/// override its client's own reports do not undo, as Eureka's `PUT .../status`); any other
+/// status clears the override and becomes the status (`UP`: back in service).
+async fn set_status(
+    State(node): State<RegistryNode>,
+    Path((service, id)): Path<(String, String)>,
+    Query(q): Query<TenantQuery>,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> Result<Json<Value>, ApiError> {
+    node.read_barrier().await?;
+    let instance = local_instance(&node, service, id, q.tenant.as_deref())?;
+    let status_override = match body.status {
+        InstanceStatus::OutOfService => OverrideChange::Set(InstanceStatus::OutOfService),
+        _ => OverrideChange::Clear,
+    };
+    let command = SetInstanceStatus {
+        instance,
+        status: body.status,
+        status_override,
+        client_modified_ms: None,
+        protocol_fields: None,
+    };
+    written_json(&node.write(Command::SetInstanceStatus(command)).await?)
+}
+
+/// Replaces (or merges into) an instance's metadata.
+async fn set_metadata(
+    State(node): State<RegistryNode>,
+    Path((service, id)): Path<(String, String)>,
+    Query(q): Query<TenantQuery>,
+    JsonBody(body): JsonBody<MetadataBody>,
+) -> Result<Json<Value>, ApiError> {
+    node.read_barrier().await?;
+    let instance = local_instance(&node, service, id, q.tenant.as_deref())?;
+    let command = UpdateInstanceMetadata {
+        instance,
+        metadata: body.metadata,
+        replace: body.replace,
+        protocol_fields: None,
+    };
+    written_json(&node.write(Command::UpdateInstanceMetadata(command)).await?)
 }
 
 #[derive(Debug, Deserialize)]

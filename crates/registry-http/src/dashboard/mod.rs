@@ -1,7 +1,14 @@
 //! The dashboard at `/`: one page served from the binary (HTML, script and style embedded, no
-//! external resources) that shows the cluster, the leases and self-preservation state, the
-//! federation's peers, the registry (tenants → services → instances, searchable and filtered)
-//! and the recent registrations and cancellations, updating live.
+//! external resources) that shows the cluster (each member's health, and its reachability and
+//! replication lag as the leader sees them), the leases and self-preservation state, the
+//! federation's peers, the registry (tenants → services → instances with their last heartbeat
+//! and lease expiry, searchable, filtered and sortable) and the recent registrations and
+//! cancellations, updating live.
+//!
+//! The page's actions (out of service and back, metadata, deregister) are requests to the native
+//! API (`/admin/registry/...`, [`crate::registry_api`]): writes through the log, refused by the
+//! usual authorisation to a user without the `write` role. The overview names the user the
+//! request came from so the page can say who is signed in.
 //!
 //! - `GET /admin/dashboard`: everything the page shows, as JSON, narrowed by [`Filter`].
 //! - `GET /admin/dashboard/events`: server-sent `revision` events as this node applies
@@ -18,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use axum::extract::Extension;
 use axum::extract::Query;
 use axum::extract::State;
 use axum::http::header;
@@ -42,6 +50,7 @@ use self::overview::Filter;
 use self::overview::Records;
 use self::overview::RegistryView;
 use self::recent::RecentActivity;
+use crate::auth::users::Principal;
 use crate::lease_api::LeaseReport;
 use crate::peer_http::reachable;
 use crate::peer_http::PeerHttp;
@@ -123,6 +132,34 @@ struct MemberView {
     reason: Option<String>,
     /// Its applied revision, when it answered.
     revision: Option<u64>,
+    /// As the leader sees it (`null` when the leader's view is unknown or too young): whether it
+    /// answers the leader, since when it last did, and how many log entries it trails.
+    reachable: Option<bool>,
+    last_answer_ms: Option<u64>,
+    lag: Option<u64>,
+}
+
+/// The part of the leader's `GET /admin/cluster` the dashboard shows.
+#[derive(Debug, Default, Deserialize)]
+struct LeaderView {
+    node_id: u64,
+    members: Vec<LeaderSees>,
+}
+
+/// One member as the leader sees it.
+#[derive(Debug, Deserialize)]
+struct LeaderSees {
+    id: u64,
+    reachable: Option<bool>,
+    last_answer_ms: Option<u64>,
+    lag: Option<u64>,
+}
+
+/// Who the page's requests come from, with authentication on.
+#[derive(Debug, Serialize)]
+struct Viewer {
+    name: String,
+    role: &'static str,
 }
 
 /// `GET /health`'s body.
@@ -137,6 +174,11 @@ struct Health {
 struct Overview {
     node: NodeView,
     members: Vec<MemberView>,
+    /// The leader whose view of the members' reachability and lag is shown, or why none is.
+    replication_seen_by: Option<u64>,
+    replication_error: Option<String>,
+    /// The signed-in user (`null` without authentication).
+    viewer: Option<Viewer>,
     /// The leader's leases, or why they could not be read.
     leases: Option<LeaseReport>,
     leases_error: Option<String>,
@@ -146,7 +188,11 @@ struct Overview {
     registry: RegistryView,
 }
 
-async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> Json<Overview> {
+async fn overview(
+    State(d): State<Dashboard>,
+    principal: Option<Extension<Principal>>,
+    Query(filter): Query<Filter>,
+) -> Json<Overview> {
     let records = {
         let applied = d.node.read();
         Records::take(&applied.state, applied.revision())
@@ -158,14 +204,19 @@ async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> J
         Some(d.node.lease_times()),
     );
     let status = d.node.status();
-    let (members, leases, sync) = tokio::join!(
+    let (members, leader_view, leases, sync) = tokio::join!(
         members(&d, &status),
+        leader_view(&d, &status),
         LeaseReport::from_cluster(&d.node, &d.peers),
         crate::sync_api::cluster_report(&d.federation, &d.peers),
     );
     let (leases, leases_error) = match leases {
         Ok(report) => (Some(report), None),
         Err(why) => (None, Some(why)),
+    };
+    let (members, replication_seen_by, replication_error) = match leader_view {
+        Ok(view) => (with_leader_view(members, &view), Some(view.node_id), None),
+        Err(why) => (members, None, Some(why)),
     };
     Json(Overview {
         node: NodeView {
@@ -180,6 +231,12 @@ async fn overview(State(d): State<Dashboard>, Query(filter): Query<Filter>) -> J
             now_ms: wall_clock_ms(),
         },
         members,
+        replication_seen_by,
+        replication_error,
+        viewer: principal.map(|Extension(p)| Viewer {
+            name: p.name,
+            role: p.role.as_str(),
+        }),
         leases,
         leases_error,
         sync,
@@ -215,9 +272,54 @@ async fn members(d: &Dashboard, status: &ClusterStatus) -> Vec<MemberView> {
             health,
             reason,
             revision,
+            reachable: None,
+            last_answer_ms: None,
+            lag: None,
         }
     });
     futures::future::join_all(asked).await
+}
+
+/// The leader's view of the members: this node's own status while it leads, else the leader's
+/// `/admin/cluster`; why not when no leader is known or it does not answer.
+async fn leader_view(d: &Dashboard, status: &ClusterStatus) -> Result<LeaderView, String> {
+    let leader = status.leader_id.ok_or("no leader is known")?;
+    if leader == status.node_id {
+        return Ok(LeaderView {
+            node_id: leader,
+            members: status
+                .members
+                .iter()
+                .map(|m| LeaderSees {
+                    id: m.id,
+                    reachable: m.reachable,
+                    last_answer_ms: m.last_answer_ms,
+                    lag: m.lag,
+                })
+                .collect(),
+        });
+    }
+    let view: LeaderView = d
+        .peers
+        .member_json(leader, "/admin/cluster")
+        .await
+        .map_err(|why| format!("the leader (node {leader}) {why}"))?;
+    if view.node_id != leader {
+        return Err(format!("node {leader} no longer leads"));
+    }
+    Ok(view)
+}
+
+/// `members` with what `view` (the leader's) says of each.
+fn with_leader_view(mut members: Vec<MemberView>, view: &LeaderView) -> Vec<MemberView> {
+    for m in &mut members {
+        if let Some(seen) = view.members.iter().find(|s| s.id == m.id) {
+            m.reachable = seen.reachable;
+            m.last_answer_ms = seen.last_answer_ms;
+            m.lag = seen.lag;
+        }
+    }
+    members
 }
 
 /// A `revision` event now and whenever this node applies changes (coalesced), until it stops.

@@ -1,10 +1,11 @@
 //! The registry part of the dashboard's overview: totals, tenants → services → instances
-//! narrowed by the page's search and filters (at most `limit` instances), the filter choices,
-//! and the recent activity with service names.
+//! narrowed by the page's search and filters (at most `limit` instances, ids in natural order:
+//! `inv-2` before `inv-10`), the filter choices, and the recent activity with service names.
 //!
 //! The state lock is held only to copy pointers to the records ([`Records::take`]); sorting,
 //! matching and shaping happen after, so an open dashboard does not hold up applying writes.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
@@ -97,10 +98,13 @@ pub struct InstanceView {
     pub host: String,
     pub ip: String,
     pub status: &'static str,
+    /// The operator's override (`OUT_OF_SERVICE` once taken out of service), if any.
+    pub status_override: Option<&'static str>,
     pub region: String,
     pub zone: String,
     pub endpoints: Vec<String>,
     pub origin: String,
+    pub metadata: BTreeMap<String, String>,
     pub registered_at_ms: Millis,
     pub updated_at_ms: Millis,
     /// The leader's last renewal of its lease and when it expires, when known (mirrored
@@ -116,10 +120,12 @@ impl InstanceView {
             host: i.host_name.to_string(),
             ip: i.ip_addr.to_string(),
             status: i.status.as_str(),
+            status_override: i.status_override.map(InstanceStatus::as_str),
             region: i.region.to_string(),
             zone: i.zone.to_string(),
             endpoints: i.endpoints.iter().map(ToString::to_string).collect(),
             origin: origin_name(i.origin.source()).to_string(),
+            metadata: i.metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             registered_at_ms: i.registered_at_ms,
             updated_at_ms: i.updated_at_ms,
             last_renewal_ms: lease.map(|l| l.renewed_ms),
@@ -139,6 +145,8 @@ pub struct ServiceView {
     pub origin: String,
     /// All of the service's instances by status, whatever the filters.
     pub by_status: BTreeMap<&'static str, usize>,
+    /// The instances the filters admit, by status (what the page's badges count).
+    pub matching_by_status: BTreeMap<&'static str, usize>,
     /// The instances the filters admit (within the overview's limit).
     pub instances: Vec<InstanceView>,
 }
@@ -237,16 +245,18 @@ pub fn registry_view(
             .filter(|w| !service_text.iter().any(|t| t.to_lowercase().contains(w.as_str())))
             .collect();
         let mut by_status = BTreeMap::new();
+        let mut matching_by_status = BTreeMap::new();
         let mut instances = Vec::new();
         let mut admitted = 0;
         let mut sorted = by_service.remove(&s.service_ref()).unwrap_or_default();
-        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        sorted.sort_by(|a, b| natural_cmp(&a.id, &b.id));
         for i in sorted {
             *by_status.entry(i.status.as_str()).or_default() += 1;
             if !filter.admits_instance(i) || !unmatched.iter().all(|w| instance_matches(i, w)) {
                 continue;
             }
             admitted += 1;
+            *matching_by_status.entry(i.status.as_str()).or_default() += 1;
             if listed < limit {
                 instances.push(InstanceView::of(i, leases.and_then(|l| l.get(&i.key()))));
                 listed += 1;
@@ -266,6 +276,7 @@ pub fn registry_view(
                 environment: s.environment.clone(),
                 origin: origin_name(s.origin.source()).to_string(),
                 by_status,
+                matching_by_status,
                 instances,
             });
         }
@@ -312,9 +323,57 @@ pub fn registry_view(
     }
 }
 
+/// Compares as people read ids: runs of digits by their value (`inv-2` < `inv-10`), the rest
+/// by character; equal-looking ids (`inv-01`, `inv-1`) fall back to plain order.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    while let (Some(&cx), Some(&cy)) = (x.first(), y.first()) {
+        if cx.is_ascii_digit() && cy.is_ascii_digit() {
+            let dx = x.iter().take_while(|c| c.is_ascii_digit()).count();
+            let dy = y.iter().take_while(|c| c.is_ascii_digit()).count();
+            let (nx, ny) = (trim_zeros(&x[..dx]), trim_zeros(&y[..dy]));
+            let by_value = nx.len().cmp(&ny.len()).then_with(|| nx.cmp(ny));
+            if by_value != Ordering::Equal {
+                return by_value;
+            }
+            (x, y) = (&x[dx..], &y[dy..]);
+        } else {
+            if cx != cy {
+                return cx.cmp(&cy);
+            }
+            (x, y) = (&x[1..], &y[1..]);
+        }
+    }
+    x.len().cmp(&y.len()).then_with(|| a.cmp(b))
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|c| **c == b'0').count();
+    &digits[zeros..]
+}
+
 fn instance_matches(i: &Instance, word: &str) -> bool {
     [&i.id, &i.host_name, &i.ip_addr, &i.zone, &i.region]
         .iter()
         .any(|t| t.to_lowercase().contains(word))
         || i.endpoints.iter().any(|e| e.to_lowercase().contains(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_the_value_of_their_numbers() {
+        let mut ids = vec![
+            "inv-10", "inv-2", "inv-1", "a", "inv-b", "inv-01", "inv-1a", "inv-", "10", "9",
+        ];
+        ids.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            ids,
+            ["9", "10", "a", "inv-", "inv-01", "inv-1", "inv-1a", "inv-2", "inv-10", "inv-b"]
+        );
+        assert_eq!(natural_cmp("x-007", "x-7"), "x-007".cmp("x-7"));
+        assert_eq!(natural_cmp("same", "same"), Ordering::Equal);
+    }
 }
