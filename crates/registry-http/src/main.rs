@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use registry_http::config::Cli;
 use registry_http::config::LogFormat;
+use registry_http::config::Options;
 use registry_http::config::Settings;
 use registry_store::node::RegistryNode;
 use registry_store::worker::Workers;
@@ -25,7 +25,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 const WORKER_STOP: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn main() -> ExitCode {
-    let settings = match Settings::load(Cli::parse()) {
+    let settings = match Settings::load(Options::parse()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("registryd: {e}");
