@@ -1,7 +1,7 @@
 //! `GET /admin/workers` lists the node's background workers as running (the node's own, the
-//! federation and its sync workers on the leader, the change-feed followers), and SIGTERM stops
-//! every one of them on its stop signal: the process exits cleanly, and no worker is left
-//! behind past its bounded wait.
+//! federation and its sync workers on the leader, the change-feed followers, ServiceCenter's
+//! dependency writer), and SIGTERM stops every one of them on its stop signal: the process
+//! exits cleanly, and no worker is left behind past its bounded wait.
 
 use std::time::Duration;
 use std::time::Instant;
@@ -11,12 +11,13 @@ use serde_json::Value;
 use crate::support::free_port;
 use crate::support::Cluster;
 
-const EXPECTED: [&str; 7] = [
+const EXPECTED: [&str; 8] = [
     "lease-keeper",
     "announcer",
     "federation",
     "eureka-delta",
     "dashboard-recent",
+    "sc-dependencies",
     "sync-import:nowhere",
     "sync-export:nowhere",
 ];

@@ -61,6 +61,7 @@ use registry_store::node::RegistryNode;
 use registry_store::worker::Workers;
 use registry_sync::Federation;
 use registry_sync::SyncSettings;
+use servicecenter::DependencyQueue;
 use servicecenter::ScSettings;
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -100,6 +101,8 @@ pub struct Parts {
     pub federation: Arc<Federation>,
     pub delta: Arc<DeltaWindow>,
     pub recent: Arc<RecentActivity>,
+    /// The dependency records ServiceCenter finds imply, waiting to be written.
+    pub dependencies: DependencyQueue,
     /// The supervisor, for `/admin/workers`.
     pub workers: Workers,
 }
@@ -107,7 +110,8 @@ pub struct Parts {
 impl Parts {
     /// Builds the front's parts on `node` and starts their workers under `workers`: the
     /// federation (which runs the sync workers while this node leads), the Eureka delta window's
-    /// follower and the dashboard's recent activity. The node's own workers
+    /// follower, the dashboard's recent activity and the writer of ServiceCenter's dependency
+    /// records. The node's own workers
     /// ([`RegistryNode::workers`]) are the caller's to start.
     pub fn start(node: RegistryNode, apis: ApiSettings, workers: &Workers) -> Self {
         let mut sync = apis.sync.clone();
@@ -118,12 +122,15 @@ impl Parts {
         workers.start(delta.follower(node.clone()));
         let recent = Arc::new(RecentActivity::default());
         workers.start(recent.follower(node.clone()));
+        let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
+        workers.start(dependencies.flusher(node.clone(), apis.servicecenter.dependency_flush_delay));
         Parts {
             node,
             apis,
             federation,
             delta,
             recent,
+            dependencies,
             workers: workers.clone(),
         }
     }
@@ -138,6 +145,7 @@ pub fn router(parts: Parts) -> Router {
         federation,
         delta,
         recent,
+        dependencies,
         workers,
     } = parts;
     let requests = Arc::new(request_metrics::RequestMetrics::default());
@@ -166,7 +174,7 @@ pub fn router(parts: Parts) -> Router {
         ))
         .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))
-        .merge(servicecenter::routes(node, apis.servicecenter))
+        .merge(servicecenter::routes(node, apis.servicecenter, dependencies))
         .merge(auth::routes(apis.auth));
     // Refusals are timed, traced and audited like every other answer: the guard and the
     // limits sit inside the request metrics, the audit trail and the request ids.
