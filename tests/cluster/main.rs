@@ -33,3 +33,4 @@ mod servicecenter_flow;
 mod startup_errors;
 mod tls;
 mod unreachable_member;
+mod workers;

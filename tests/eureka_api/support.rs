@@ -60,13 +60,17 @@ impl Node {
         let mut config = NodeConfig::new(1, dir.path().join("data"), addr);
         configure(&mut config);
         let node = RegistryNode::start(config, listener).await.unwrap();
+        let workers = registry_store::worker::Workers::new();
+        for worker in node.workers() {
+            workers.start_boxed(worker);
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         // Healthy, and its own address announcement applied, so tests see a quiet log.
         while node.health().is_err() || node.read().state.node(1).is_none() {
             assert!(std::time::Instant::now() < deadline, "node never became healthy");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let router = registry_http::router(node.clone(), apis);
+        let router = registry_http::router(registry_http::Parts::start(node.clone(), apis, &workers));
         let app = registry_http::app(router.clone());
         Node {
             node,

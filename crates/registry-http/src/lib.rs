@@ -11,9 +11,11 @@
 //! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it
 //!   and counts refusals; [`process`] reads the process's own resources for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
-//!   (`registry_sync`), whose workers the router starts.
-//! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: following
-//!   the change feed for in-memory views.
+//!   (`registry_sync`).
+//! - [`worker_api`]: `/admin/workers`, the background workers [`Parts::start`] and the node
+//!   started, and their states.
+//! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: the workers
+//!   following the change feed for in-memory views.
 //! - [`auth`]: who may call what (users, roles, tenants, tokens), checked on every route.
 //! - [`tls`]: TLS for the HTTP listeners.
 //! - [`limits`]: body size, connections and per-client rate; [`refusal`]: refusals in each
@@ -41,6 +43,7 @@ pub mod request_metrics;
 pub mod servicecenter;
 pub mod sync_api;
 pub mod tls;
+pub mod worker_api;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,11 +53,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::Router;
 use connections::ConnectionLimits;
+use dashboard::recent::RecentActivity;
+use eureka::delta::DeltaWindow;
 use eureka::mapping::EurekaSettings;
 use limits::LimitSettings;
 use registry_store::node::RegistryNode;
+use registry_store::worker::Workers;
 use registry_sync::Federation;
 use registry_sync::SyncSettings;
+use servicecenter::DependencyQueue;
 use servicecenter::ScSettings;
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -86,12 +93,61 @@ pub struct Listening {
     pub connections: ConnectionLimits,
 }
 
-/// Every route a node serves, on every HTTP listener. Build it once and clone it per listener:
-/// it starts the background work its APIs need (the Eureka delta window, the sync workers).
-pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
-    let mut sync = apis.sync;
-    sync.eureka_app_id = apis.eureka.app_id.clone();
-    let federation = Federation::start(node.clone(), sync);
+/// What the router serves from: the node, the settings, and the front's parts that need
+/// background work, each already fed by a worker under `workers`.
+pub struct Parts {
+    pub node: RegistryNode,
+    pub apis: ApiSettings,
+    pub federation: Arc<Federation>,
+    pub delta: Arc<DeltaWindow>,
+    pub recent: Arc<RecentActivity>,
+    /// The dependency records ServiceCenter finds imply, waiting to be written.
+    pub dependencies: DependencyQueue,
+    /// The supervisor, for `/admin/workers`.
+    pub workers: Workers,
+}
+
+impl Parts {
+    /// Builds the front's parts on `node` and starts their workers under `workers`: the
+    /// federation (which runs the sync workers while this node leads), the Eureka delta window's
+    /// follower, the dashboard's recent activity and the writer of ServiceCenter's dependency
+    /// records. The node's own workers
+    /// ([`RegistryNode::workers`]) are the caller's to start.
+    pub fn start(node: RegistryNode, apis: ApiSettings, workers: &Workers) -> Self {
+        let mut sync = apis.sync.clone();
+        sync.eureka_app_id = apis.eureka.app_id.clone();
+        let federation = Federation::new(node.clone(), sync);
+        workers.start(federation.worker(workers.clone()));
+        let delta = DeltaWindow::new(eureka::delta::DELTA_RETENTION);
+        workers.start(delta.follower(node.clone()));
+        let recent = Arc::new(RecentActivity::default());
+        workers.start(recent.follower(node.clone()));
+        let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
+        workers.start(dependencies.flusher(node.clone(), apis.servicecenter.dependency_flush_delay));
+        Parts {
+            node,
+            apis,
+            federation,
+            delta,
+            recent,
+            dependencies,
+            workers: workers.clone(),
+        }
+    }
+}
+
+/// Every route a node serves, on every HTTP listener. Build it once and clone it per listener.
+/// It starts nothing: the parts' workers run already.
+pub fn router(parts: Parts) -> Router {
+    let Parts {
+        node,
+        apis,
+        federation,
+        delta,
+        recent,
+        dependencies,
+        workers,
+    } = parts;
     let requests = Arc::new(request_metrics::RequestMetrics::default());
     let peers = peer_http::PeerHttp::new(
         node.clone(),
@@ -107,12 +163,18 @@ pub fn router(node: RegistryNode, apis: ApiSettings) -> Router {
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
-        .merge(eureka::routes(node.clone(), apis.eureka))
+        .merge(eureka::routes(node.clone(), apis.eureka, delta))
         .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
         .merge(lease_api::routes(node.clone(), peers.clone()))
-        .merge(dashboard::routes(node.clone(), federation.clone(), peers.clone()))
+        .merge(dashboard::routes(
+            node.clone(),
+            federation.clone(),
+            peers.clone(),
+            recent,
+        ))
+        .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))
-        .merge(servicecenter::routes(node, apis.servicecenter))
+        .merge(servicecenter::routes(node, apis.servicecenter, dependencies))
         .merge(auth::routes(apis.auth));
     // Refusals are timed, traced and audited like every other answer: the guard and the
     // limits sit inside the request metrics, the audit trail and the request ids.

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use registry_http::config::Cli;
 use registry_http::config::LogFormat;
+use registry_http::config::Options;
 use registry_http::config::Settings;
 use registry_store::node::RegistryNode;
+use registry_store::worker::Workers;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -20,8 +21,11 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// How long each background worker has to end once told to stop.
+const WORKER_STOP: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn main() -> ExitCode {
-    let settings = match Settings::load(Cli::parse()) {
+    let settings = match Settings::load(Options::parse()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("registryd: {e}");
@@ -96,10 +100,18 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         http_listeners.push(listener);
     }
     warn_if_exposed(&settings, &raft_listener, &http_listeners);
+    // The parts, composed here in order: the node (Raft, storage), its workers (lease keeper,
+    // announcer), the HTTP front's parts and theirs (federation, change-feed followers), the
+    // router over them, and the listeners. Shutdown goes the other way.
     let node = RegistryNode::start(settings.node.clone(), raft_listener).await?;
+    let workers = Workers::new();
+    for worker in node.workers() {
+        workers.start_boxed(worker);
+    }
+    let parts = registry_http::Parts::start(node.clone(), settings.apis.clone(), &workers);
+    let app = registry_http::router(parts);
     let (stop_http, _) = watch::channel(false);
     let mut servers = Vec::new();
-    let app = registry_http::router(node.clone(), settings.apis.clone());
     for listener in http_listeners {
         let mut stop = stop_http.subscribe();
         let router = app.clone();
@@ -139,6 +151,7 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     let _ = stop_http.send(true);
+    workers.stop_all(WORKER_STOP).await;
     node.shutdown().await;
     for s in servers {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s).await;

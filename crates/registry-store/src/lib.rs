@@ -14,6 +14,8 @@
 //!   shared by the HTTP front and the adapters.
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
+//! - [`worker`]: the `Worker` trait and the supervisor every crate's background work runs
+//!   under (the node's own: the lease keeper and the announcer, see `RegistryNode::workers`).
 
 pub mod backup;
 pub mod change;
@@ -28,3 +30,4 @@ pub mod raft;
 pub mod state;
 pub mod storage;
 pub mod validate;
+pub mod worker;

@@ -3,8 +3,9 @@
 //! How the parts fit:
 //! - [`config`]: the `[[sync]]` tables (peer name, kind, URL, direction, tenant mapping, app
 //!   filter, interval, grace period, deletion guard, credentials), validated.
-//! - [`Federation`]: starts, on the leader only, one import and/or export worker per peer, and
-//!   stops them when leadership moves (the new leader resumes from the checkpoints in the store).
+//! - [`Federation`]: its [`FederationWorker`] (started by the binary) runs, on the leader only,
+//!   one import and/or export worker per peer, and stops them when leadership moves (the new
+//!   leader resumes from the checkpoints in the store).
 //! - [`import`]: per kind a source of listings ([`import::eureka`], [`import::servicecenter`],
 //!   [`import::cluster`]); [`plan`] turns a listing into one `MirrorBatch` under the rules that
 //!   keep a bad peer from emptying the registry.
@@ -30,10 +31,17 @@ pub mod pb {
 }
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use registry_store::node::RegistryNode;
+use registry_store::worker::stopped;
+use registry_store::worker::StopSignal;
+use registry_store::worker::Worker;
+use registry_store::worker::WorkerHandle;
+use registry_store::worker::WorkerStatus;
+use registry_store::worker::Workers;
 use serde::Serialize;
-use tokio::task::JoinHandle;
 
 use crate::config::PeerConfig;
 use crate::status::PeerState;
@@ -89,18 +97,26 @@ pub struct Federation {
     node: RegistryNode,
 }
 
+/// How long a sync worker has to end once told to stop (when leadership moves).
+const SYNC_WORKER_STOP: Duration = Duration::from_secs(5);
+
 impl Federation {
-    /// Starts following the node's leadership: workers run while it leads.
-    pub fn start(node: RegistryNode, settings: SyncSettings) -> Arc<Self> {
-        let federation = Arc::new(Self {
+    /// The federation of `node`; it starts nothing (the binary starts [`Federation::worker`]).
+    pub fn new(node: RegistryNode, settings: SyncSettings) -> Arc<Self> {
+        Arc::new(Self {
             board: StatusBoard::new(&settings.peers),
             settings,
             node,
-        });
-        if !federation.settings.peers.is_empty() {
-            tokio::spawn(federation.clone().supervise());
+        })
+    }
+
+    /// The worker that follows the node's leadership and, while it leads, runs one import
+    /// and/or export worker per peer under `workers` (so they show in its reports).
+    pub fn worker(self: &Arc<Self>, workers: Workers) -> FederationWorker {
+        FederationWorker {
+            federation: self.clone(),
+            workers,
         }
-        federation
     }
 
     pub fn cluster_name(&self) -> &str {
@@ -120,31 +136,32 @@ impl Federation {
         follow::FollowService::new(self.node.clone(), self.settings.cluster_name.clone())
     }
 
-    async fn supervise(self: Arc<Self>) {
+    async fn supervise(self: Arc<Self>, workers: Workers, mut stop: StopSignal, status: WorkerStatus) {
         let mut leading = self.node.leadership();
-        let mut stopping = self.node.stopping();
-        let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        let mut running: Vec<WorkerHandle> = Vec::new();
         loop {
             let lead = leading.borrow_and_update().is_some();
-            if lead && workers.is_empty() {
+            if lead && running.is_empty() && !self.settings.peers.is_empty() {
                 tracing::info!(peers = self.settings.peers.len(), "leading: starting sync workers");
-                workers = self.spawn_workers();
+                running = self.start_workers(&workers);
                 self.board.workers_started();
-            } else if !lead && !workers.is_empty() {
+                status.activity();
+            } else if !lead && !running.is_empty() {
                 tracing::info!("no longer leading: stopping sync workers");
-                stop(&mut workers);
+                stop_all(&mut running).await;
                 self.board.set_all(PeerState::Standby, "this node is not the leader");
+                status.activity();
             }
             tokio::select! {
                 changed = leading.changed() => if changed.is_err() { break },
-                _ = stopping.wait_for(|s| *s) => break,
+                _ = stopped(&mut stop) => break,
             }
         }
-        stop(&mut workers);
+        stop_all(&mut running).await;
     }
 
-    fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
-        let mut workers = Vec::new();
+    fn start_workers(&self, workers: &Workers) -> Vec<WorkerHandle> {
+        let mut handles = Vec::new();
         for peer in &self.settings.peers {
             let ctx = Arc::new(Context {
                 node: self.node.clone(),
@@ -158,18 +175,84 @@ impl Federation {
                 s.reason = None;
             });
             if peer.direction.imports() {
-                workers.push(tokio::spawn(import::run(ctx.clone())));
+                handles.push(workers.start(SyncWorker {
+                    direction: Flow::Import,
+                    ctx: ctx.clone(),
+                }));
             }
             if peer.direction.exports() {
-                workers.push(tokio::spawn(export::run(ctx)));
+                handles.push(workers.start(SyncWorker {
+                    direction: Flow::Export,
+                    ctx,
+                }));
             }
         }
-        workers
+        handles
     }
 }
 
-fn stop(workers: &mut Vec<JoinHandle<()>>) {
-    for w in workers.drain(..) {
-        w.abort();
+async fn stop_all(running: &mut Vec<WorkerHandle>) {
+    for handle in running.drain(..) {
+        handle.stop(SYNC_WORKER_STOP).await;
+    }
+}
+
+/// The federation's supervisor as a worker (named `federation`).
+pub struct FederationWorker {
+    federation: Arc<Federation>,
+    workers: Workers,
+}
+
+impl Worker for FederationWorker {
+    fn name(&self) -> String {
+        "federation".into()
+    }
+
+    fn run(self: Box<Self>, stop: StopSignal, status: WorkerStatus) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            self.federation.supervise(self.workers, stop, status).await;
+            Ok(())
+        })
+    }
+}
+
+/// One peer's import or export (`sync-import:PEER`, `sync-export:PEER`). It ends at the stop
+/// signal: the round in progress is dropped at its next await, and the next leader resumes from
+/// the checkpoints in the store.
+struct SyncWorker {
+    direction: Flow,
+    ctx: Arc<Context>,
+}
+
+/// Which way a sync worker carries instances.
+#[derive(Clone, Copy)]
+enum Flow {
+    Import,
+    Export,
+}
+
+impl Worker for SyncWorker {
+    fn name(&self) -> String {
+        let direction = match self.direction {
+            Flow::Import => "import",
+            Flow::Export => "export",
+        };
+        format!("sync-{direction}:{}", self.ctx.peer.name)
+    }
+
+    fn run(self: Box<Self>, mut stop: StopSignal, _status: WorkerStatus) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            let work = async {
+                match self.direction {
+                    Flow::Import => import::run(self.ctx.clone()).await,
+                    Flow::Export => export::run(self.ctx.clone()).await,
+                }
+            };
+            tokio::select! {
+                _ = work => {}
+                _ = stopped(&mut stop) => {}
+            }
+            Ok(())
+        })
     }
 }

@@ -73,11 +73,11 @@ struct Dashboard {
     started: Instant,
 }
 
-/// The dashboard's routes; starts following the change feed for the recent activity.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>, peers: PeerHttp) -> Router {
+/// The dashboard's routes; `recent` is fed by its follower, which the caller starts.
+pub fn routes(node: RegistryNode, federation: Arc<Federation>, peers: PeerHttp, recent: Arc<RecentActivity>) -> Router {
     let state = Dashboard {
         peers,
-        recent: RecentActivity::follow(node.clone()),
+        recent,
         node,
         federation,
         started: Instant::now(),

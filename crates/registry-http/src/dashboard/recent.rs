@@ -11,6 +11,9 @@ use registry_store::model::Instance;
 use registry_store::model::Millis;
 use registry_store::node::wall_clock_ms;
 use registry_store::node::RegistryNode;
+use registry_store::worker::Worker;
+
+use crate::instance_feed::FeedFollower;
 
 /// How many of each kind are kept (Eureka keeps 1000).
 pub const KEPT: usize = 1000;
@@ -29,20 +32,22 @@ struct Lists {
     cancelled: VecDeque<Activity>,
 }
 
-/// Registrations and cancellations, fed by a task following the change feed.
+/// Registrations and cancellations, fed by its [`RecentActivity::follower`].
 #[derive(Default)]
 pub struct RecentActivity {
     lists: Mutex<Lists>,
 }
 
 impl RecentActivity {
-    /// Starts following `node`'s instance changes from its current revision.
-    pub fn follow(node: RegistryNode) -> Arc<Self> {
-        let recent = Arc::new(Self::default());
-        crate::instance_feed::follow(node, Arc::downgrade(&recent), |recent, instance, kind| {
-            recent.record(instance, kind, wall_clock_ms())
-        });
-        recent
+    /// The worker (`dashboard-recent`) that records `node`'s instance changes from the revision
+    /// it starts at, until it is stopped or this record dropped.
+    pub fn follower(self: &Arc<Self>, node: RegistryNode) -> impl Worker {
+        FeedFollower::new(
+            "dashboard-recent",
+            node,
+            Arc::downgrade(self),
+            |recent: &Self, instance, kind| recent.record(instance, kind, wall_clock_ms()),
+        )
     }
 
     /// Notes a change: a new instance is a registration, a removed one a cancellation.

@@ -15,12 +15,14 @@ use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
 use registry_store::node::wall_clock_ms;
 use registry_store::node::RegistryNode;
+use registry_store::worker::Worker;
 use tokio::time::Instant;
 
 use super::mapping::to_instance_info;
 use super::view::View;
 use super::wire::ActionType;
 use super::wire::Application;
+use crate::instance_feed::FeedFollower;
 
 /// Eureka's `retentionTimeInMSInDeltaQueue`.
 pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
@@ -33,7 +35,7 @@ struct Entry {
     deleted_at_ms: Option<Millis>,
 }
 
-/// Instance changes of the last [`DELTA_RETENTION`], fed by a task following the change feed.
+/// Instance changes of the last [`DELTA_RETENTION`], fed by its [`DeltaWindow::follower`].
 pub struct DeltaWindow {
     entries: Mutex<Entries>,
     retention: Duration,
@@ -48,20 +50,29 @@ struct Entries {
 }
 
 impl DeltaWindow {
-    /// Starts following `node`'s change feed from its current revision.
-    pub fn follow(node: RegistryNode, retention: Duration) -> Arc<Self> {
-        let window = Arc::new(Self {
+    /// An empty window; it fills once its [`DeltaWindow::follower`] runs.
+    pub fn new(retention: Duration) -> Arc<Self> {
+        Arc::new(Self {
             entries: Mutex::new(Entries::default()),
             retention,
-        });
-        crate::instance_feed::follow(node, Arc::downgrade(&window), |window, instance, kind| {
-            window.push(Entry {
-                at: Instant::now(),
-                instance: instance.clone(),
-                deleted_at_ms: (kind == ChangeKind::Deleted).then(wall_clock_ms),
-            })
-        });
-        window
+        })
+    }
+
+    /// The worker (`eureka-delta`) that feeds this window from `node`'s change feed, from the
+    /// revision it starts at, until it is stopped or the window dropped.
+    pub fn follower(self: &Arc<Self>, node: RegistryNode) -> impl Worker {
+        FeedFollower::new(
+            "eureka-delta",
+            node,
+            Arc::downgrade(self),
+            |window: &Self, instance, kind| {
+                window.push(Entry {
+                    at: Instant::now(),
+                    instance: instance.clone(),
+                    deleted_at_ms: (kind == ChangeKind::Deleted).then(wall_clock_ms),
+                })
+            },
+        )
     }
 
     fn push(&self, entry: Entry) {

@@ -48,11 +48,11 @@ use tower_http::decompression::RequestDecompressionLayer;
 use self::mapping::EurekaSettings;
 use self::ops::Eureka;
 
-/// The Eureka routes under `/eureka`, `/eureka/v1` and `/eureka/v2`, with gzip both ways. Starts following
-/// the change feed for `/apps/delta`.
-pub fn routes(node: RegistryNode, settings: EurekaSettings) -> Router {
+/// The Eureka routes under `/eureka`, `/eureka/v1` and `/eureka/v2`, with gzip both ways.
+/// `/apps/delta` answers from `delta`, fed by its follower (which the caller starts).
+pub fn routes(node: RegistryNode, settings: EurekaSettings, delta: Arc<delta::DeltaWindow>) -> Router {
     let shared = Arc::new(Eureka {
-        delta: delta::DeltaWindow::follow(node.clone(), delta::DELTA_RETENTION),
+        delta,
         node,
         settings,
         cache: cache::EurekaPayloads::default(),

@@ -13,14 +13,15 @@
 //! is retried with backoff; a record that is dropped (queue full, write refused) is queued
 //! again by the consumer's next find, since it is still missing from the store.
 //!
-//! The task belongs to the [`DependencyQueue`]: [`DependencyQueue::stop`], or dropping the
-//! queue with the ServiceCenter routes, ends it after one last flush of what is queued.
+//! The writing is the queue's [`DependencyQueue::flusher`], a worker (`sc-dependencies`) the
+//! binary starts; its stop signal ends it after one last flush of what is queued.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use registry_store::change::Dependency;
 use registry_store::command::Command;
@@ -29,9 +30,11 @@ use registry_store::command::PutDependencies;
 use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 use registry_store::node::RegistryNode;
+use registry_store::worker::StopSignal;
+use registry_store::worker::Worker;
+use registry_store::worker::WorkerStatus;
 use tokio::sync::watch;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 /// Most records held at once (queued or being written). Each is a few hundred bytes; a full
 /// queue means writes have failed for a while, and finds go on without queuing.
@@ -88,11 +91,30 @@ impl DependencyWriter for RegistryNode {
     }
 }
 
-/// The queue finds push to, and the handle of the task that writes it.
+/// The queue finds push to (cheap to clone: shared).
+#[derive(Clone)]
 pub struct DependencyQueue {
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The worker that writes a [`DependencyQueue`]'s records.
+pub struct Flusher<W> {
+    shared: Arc<Shared>,
+    writer: W,
+    delay: Duration,
+}
+
+impl<W: DependencyWriter> Worker for Flusher<W> {
+    fn name(&self) -> String {
+        "sc-dependencies".into()
+    }
+
+    fn run(self: Box<Self>, stop: StopSignal, _status: WorkerStatus) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            run(self.shared, self.writer, self.delay, stop).await;
+            Ok(())
+        })
+    }
 }
 
 struct Shared {
@@ -134,21 +156,26 @@ impl Shared {
 }
 
 impl DependencyQueue {
-    /// Starts the task that writes queued records to `writer`, each flush `delay` after the
-    /// first record it carries was queued (so that records of finds close together share one
-    /// command), holding at most `capacity` records.
-    pub fn start(writer: impl DependencyWriter, delay: Duration, capacity: usize) -> Self {
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending::default()),
-            wake: Notify::new(),
-            capacity,
-        });
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(shared.clone(), writer, delay, stopped));
+    /// An empty queue holding at most `capacity` records; nothing is written until its
+    /// [`DependencyQueue::flusher`] runs.
+    pub fn new(capacity: usize) -> Self {
         Self {
-            shared,
-            stop,
-            task: Mutex::new(Some(task)),
+            shared: Arc::new(Shared {
+                pending: Mutex::new(Pending::default()),
+                wake: Notify::new(),
+                capacity,
+            }),
+        }
+    }
+
+    /// The worker that writes queued records to `writer`, each flush `delay` after the first
+    /// record it carries was queued (so that records of finds close together share one
+    /// command); told to stop, it writes what is queued once and ends.
+    pub fn flusher<W: DependencyWriter>(&self, writer: W, delay: Duration) -> Flusher<W> {
+        Flusher {
+            shared: self.shared.clone(),
+            writer,
+            delay,
         }
     }
 
@@ -172,24 +199,6 @@ impl DependencyQueue {
     /// Records queued or being written.
     pub fn held(&self) -> usize {
         self.shared.pending.lock().held.len()
-    }
-
-    /// Writes what is queued, once, and ends the task; returns when it has ended.
-    pub async fn stop(&self) {
-        self.stop.send_replace(true);
-        let task = self.task.lock().take();
-        if let Some(task) = task {
-            if let Err(e) = task.await {
-                tracing::warn!(error = %e, "the dependency writer ended abnormally");
-            }
-        }
-    }
-}
-
-impl Drop for DependencyQueue {
-    /// The task ends after one last flush (it sees the stop, or the channel close).
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
     }
 }
 
@@ -251,7 +260,17 @@ mod tests {
     use registry_store::model::ServiceRef;
     use registry_store::model::Tenant;
 
+    use registry_store::worker::WorkerHandle;
+    use registry_store::worker::Workers;
+
     use super::*;
+
+    /// A queue with its flusher running.
+    fn start(fake: Fake, delay: Duration, capacity: usize) -> (DependencyQueue, WorkerHandle) {
+        let queue = DependencyQueue::new(capacity);
+        let flusher = Workers::new().start(queue.flusher(fake, delay));
+        (queue, flusher)
+    }
 
     /// Records every batch it is given; refuses the first `fail` writes as retryable.
     #[derive(Clone, Default)]
@@ -304,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn records_of_finds_close_together_are_written_once_in_one_batch() {
         let fake = Fake::default();
-        let queue = DependencyQueue::start(fake.clone(), Duration::from_millis(200), 100);
+        let (queue, flusher) = start(fake.clone(), Duration::from_millis(200), 100);
         for _ in 0..3 {
             queue.push(on("web", "orders")).unwrap();
             queue.push(on("web", "billing")).unwrap();
@@ -318,18 +337,18 @@ mod tests {
             [vec![on("web", "orders"), on("web", "billing"), on("app", "orders")]]
         );
         eventually("released after the write", || queue.held() == 0).await;
-        queue.stop().await;
+        assert!(flusher.stop(Duration::from_secs(5)).await);
     }
 
     #[tokio::test]
     async fn the_queue_is_bounded() {
         let fake = Fake::default();
-        let queue = DependencyQueue::start(fake.clone(), Duration::from_secs(60), 2);
+        let (queue, flusher) = start(fake.clone(), Duration::from_secs(60), 2);
         queue.push(on("a", "p")).unwrap();
         queue.push(on("b", "p")).unwrap();
         queue.push(on("a", "p")).unwrap();
         assert_eq!(queue.push(on("c", "p")), Err(QueueError::Full(2)));
-        queue.stop().await;
+        assert!(flusher.stop(Duration::from_secs(5)).await);
         assert_eq!(fake.batches(), [vec![on("a", "p"), on("b", "p")]]);
     }
 
@@ -337,26 +356,19 @@ mod tests {
     async fn a_write_that_may_succeed_later_is_retried() {
         let fake = Fake::default();
         *fake.fail.lock() = 2;
-        let queue = DependencyQueue::start(fake.clone(), Duration::ZERO, 100);
+        let (queue, flusher) = start(fake.clone(), Duration::ZERO, 100);
         queue.push(on("web", "orders")).unwrap();
         eventually("written after two failures", || fake.batches().len() == 1).await;
         assert_eq!(fake.batches(), [vec![on("web", "orders")]]);
-        queue.stop().await;
+        assert!(flusher.stop(Duration::from_secs(5)).await);
     }
 
     #[tokio::test]
-    async fn stopping_writes_what_is_queued_then_ends_the_task() {
+    async fn stopping_writes_what_is_queued_then_ends_the_worker() {
         let fake = Fake::default();
-        let queue = DependencyQueue::start(fake.clone(), Duration::from_secs(60), 100);
+        let (queue, flusher) = start(fake.clone(), Duration::from_secs(60), 100);
         queue.push(on("web", "orders")).unwrap();
-        queue.stop().await;
+        assert!(flusher.stop(Duration::from_secs(5)).await);
         assert_eq!(fake.batches(), [vec![on("web", "orders")]]);
-        assert!(queue.task.lock().is_none());
-
-        // Dropped: the task still writes what was queued, then ends.
-        let dropped = DependencyQueue::start(fake.clone(), Duration::from_secs(60), 100);
-        dropped.push(on("app", "orders")).unwrap();
-        drop(dropped);
-        eventually("the last flush of a dropped queue", || fake.batches().len() == 2).await;
     }
 }

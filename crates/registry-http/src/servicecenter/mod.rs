@@ -39,16 +39,11 @@ use registry_store::node::RegistryNode;
 
 use self::core::Sc;
 pub use self::core::ScSettings;
-use self::dependency_queue::DependencyQueue;
+pub use self::dependency_queue::DependencyQueue;
 
-/// The ServiceCenter routes. They own the task that writes the dependency records finds imply,
-/// which ends when the last clone of the router is dropped.
-pub fn routes(node: RegistryNode, settings: ScSettings) -> Router {
-    let dependencies = DependencyQueue::start(
-        node.clone(),
-        settings.dependency_flush_delay,
-        dependency_queue::MAX_HELD,
-    );
+/// The ServiceCenter routes. Finds queue the dependency records they imply on `dependencies`,
+/// whose flusher (started by the caller) writes them.
+pub fn routes(node: RegistryNode, settings: ScSettings, dependencies: DependencyQueue) -> Router {
     let shared = Arc::new(Sc {
         node,
         settings,

@@ -36,6 +36,7 @@ pub use config::ClusterSecret;
 pub use config::NodeConfig;
 pub use config::PeerTls;
 pub use error::NodeError;
+use futures::future::BoxFuture;
 use openraft::storage::RaftLogStorage;
 use openraft::BasicNode;
 use openraft::ServerState;
@@ -77,6 +78,9 @@ use crate::storage;
 use crate::storage::LogCounters;
 use crate::storage::LogTotals;
 use crate::storage::StateHandle;
+use crate::worker::StopSignal;
+use crate::worker::Worker;
+use crate::worker::WorkerStatus;
 
 /// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
 pub fn wall_clock_ms() -> Millis {
@@ -271,7 +275,6 @@ impl RegistryNode {
 
     fn spawn_background(&self, heartbeat_rx: mpsc::Receiver<heartbeat::Batch>) {
         let leading_tx = self.inner.leading.clone();
-        let leading_rx = leading_tx.subscribe();
         let mut tasks = Vec::new();
 
         // Leadership changes drive the lease keeper, and are counted. A new leader counts as
@@ -312,41 +315,12 @@ impl RegistryNode {
             self.inner.stop.subscribe(),
         )));
 
-        let weak = Arc::downgrade(&self.inner);
-        let propose = move |command: Command| {
-            let weak = weak.clone();
-            async move {
-                if let Some(node) = upgrade(&weak) {
-                    match node.write(command).await {
-                        Ok(written) => tracing::info!(
-                            target: "registry::audit",
-                            who = "lease-keeper",
-                            revision = written.revision,
-                            "expired leases evicted"
-                        ),
-                        Err(e) => tracing::warn!(error = %e, "eviction proposal failed; will retry next round"),
-                    }
-                }
-            }
-        };
-        let keeper = self.inner.leases.clone();
-        tasks.push(tokio::spawn(keeper.run(
-            self.inner.config.lease_tick,
-            leading_rx,
-            propose,
-            self.inner.stop.subscribe(),
-        )));
-
         tasks.push(tokio::spawn(heartbeat::forward_loop(
             Arc::downgrade(&self.inner),
             heartbeat_rx,
             self.inner.stop.subscribe(),
         )));
         tasks.push(tokio::spawn(lease_copy::copy_loop(
-            Arc::downgrade(&self.inner),
-            self.inner.stop.subscribe(),
-        )));
-        tasks.push(tokio::spawn(announce_loop(
             Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
@@ -377,6 +351,20 @@ impl RegistryNode {
     /// The lease keeper (stats while leading; self-preservation switch).
     pub fn leases(&self) -> &Arc<LeaseKeeper> {
         &self.inner.leases
+    }
+
+    /// The node's workers for the binary to start (see [`crate::worker`]): the lease keeper,
+    /// which renews and evicts while this node leads, and the announcer, which publishes this
+    /// node's addresses. Until they run, nothing expires and members do not learn the addresses.
+    pub fn workers(&self) -> Vec<Box<dyn Worker>> {
+        vec![
+            Box::new(LeaseWorker {
+                node: Arc::downgrade(&self.inner),
+            }),
+            Box::new(Announcer {
+                node: Arc::downgrade(&self.inner),
+            }),
+        ]
     }
 
     /// The current registry revision on this node (last applied log index).
@@ -559,8 +547,76 @@ fn upgrade(weak: &Weak<Inner>) -> Option<RegistryNode> {
     weak.upgrade().map(|inner| RegistryNode { inner })
 }
 
-/// Publishes this node's addresses in the registry until the stored record matches.
-async fn announce_loop(weak: Weak<Inner>, mut stop: watch::Receiver<bool>) {
+/// The lease keeper as a worker: follows this node's leadership, renews in memory and proposes
+/// evictions through the log while leading.
+struct LeaseWorker {
+    node: Weak<Inner>,
+}
+
+impl Worker for LeaseWorker {
+    fn name(&self) -> String {
+        "lease-keeper".into()
+    }
+
+    fn run(self: Box<Self>, stop: StopSignal, status: WorkerStatus) -> BoxFuture<'static, Result<(), String>> {
+        let Some(node) = upgrade(&self.node) else {
+            return Box::pin(async { Ok(()) });
+        };
+        let (keeper, tick, leading) = (
+            node.inner.leases.clone(),
+            node.inner.config.lease_tick,
+            node.inner.leading.subscribe(),
+        );
+        drop(node);
+        let weak = self.node;
+        let propose = move |command: Command| {
+            let weak = weak.clone();
+            let status = status.clone();
+            async move {
+                if let Some(node) = upgrade(&weak) {
+                    status.activity();
+                    match node.write(command).await {
+                        Ok(written) => tracing::info!(
+                            target: "registry::audit",
+                            who = "lease-keeper",
+                            revision = written.revision,
+                            "expired leases evicted"
+                        ),
+                        Err(e) => {
+                            status.error(&e);
+                            tracing::warn!(error = %e, "eviction proposal failed; will retry next round")
+                        }
+                    }
+                }
+            }
+        };
+        Box::pin(async move {
+            // Leadership may have come before this worker started: start from where it is.
+            let mut leading = leading;
+            keeper.set_leader(*leading.borrow_and_update());
+            keeper.run(tick, leading, propose, stop).await;
+            Ok(())
+        })
+    }
+}
+
+/// Publishes this node's addresses in the registry until the stored record matches (and again
+/// whenever it stops matching).
+struct Announcer {
+    node: Weak<Inner>,
+}
+
+impl Worker for Announcer {
+    fn name(&self) -> String {
+        "announcer".into()
+    }
+
+    fn run(self: Box<Self>, stop: StopSignal, status: WorkerStatus) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(announce_loop(self.node, stop, status))
+    }
+}
+
+async fn announce_loop(weak: Weak<Inner>, mut stop: StopSignal, status: WorkerStatus) -> Result<(), String> {
     for attempt in 0u64.. {
         let pause = if attempt == 0 {
             Duration::from_millis(50)
@@ -568,10 +624,10 @@ async fn announce_loop(weak: Weak<Inner>, mut stop: watch::Receiver<bool>) {
             Duration::from_secs(1)
         };
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
             _ = tokio::time::sleep(pause) => {}
         }
-        let Some(node) = upgrade(&weak) else { return };
+        let Some(node) = upgrade(&weak) else { return Ok(()) };
         let record = NodeRecord {
             node_id: node.node_id(),
             raft_addr: node.inner.config.raft_addr.clone(),
@@ -584,8 +640,11 @@ async fn announce_loop(weak: Weak<Inner>, mut stop: watch::Receiver<bool>) {
         if node.leader().is_none() {
             continue;
         }
+        status.activity();
         if let Err(e) = node.write(Command::AnnounceNode(AnnounceNode { node: record })).await {
+            status.error(&e);
             tracing::debug!(error = %e, "announcing addresses failed; retrying");
         }
     }
+    Ok(())
 }

@@ -141,6 +141,21 @@ fn print_members(cluster: &Value, json: bool) {
     println!("{t}");
 }
 
+/// The background workers of the node asked (`GET /admin/workers`).
+pub async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {
+    let report = client.get_json("/admin/workers").await?;
+    if json {
+        print_json(&report["workers"]);
+        return Ok(());
+    }
+    let mut t = table(&["WORKER", "STATE", "LAST ERROR"]);
+    for w in report["workers"].as_array().into_iter().flatten() {
+        t.add_row(["name", "state", "last_error"].map(|k| text(&w[k])));
+    }
+    println!("{t}");
+    Ok(())
+}
+
 /// The members as the leader sees them, with each one's reachability and replication lag.
 pub async fn members(client: &Client, json: bool) -> anyhow::Result<()> {
     print_members(&leader_view(client).await?, json);

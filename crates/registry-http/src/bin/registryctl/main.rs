@@ -46,6 +46,8 @@ enum Command {
     /// Members, leader, term, revision and health of each node; each member's reachability and
     /// replication lag as the leader sees them.
     Status,
+    /// The background workers of the node asked, their state and last error.
+    Workers,
     /// List, add, promote or remove members.
     Members {
         #[command(subcommand)]
@@ -159,6 +161,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Status => commands::status(&client, cli.json).await,
+            Command::Workers => commands::workers(&client, cli.json).await,
             Command::Members { action } => match action {
                 MembersAction::List => commands::members(&client, cli.json).await,
                 MembersAction::Add { id, raft_addr, learner } => {
