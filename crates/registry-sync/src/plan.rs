@@ -19,6 +19,7 @@ use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
 use registry_store::model::Service;
+use registry_store::state::RegistryState;
 use smol_str::SmolStr;
 
 /// What the peer said this round. Every record carries `Origin::Mirrored` from this peer.
@@ -124,6 +125,37 @@ pub fn plan_round(
         deletes: deleted,
         held,
     }
+}
+
+/// Plans one round for `source` against the store's `state`: what it holds from `source` now,
+/// and what other origins hold at the keys the listing names.
+pub fn plan_against(
+    state: &RegistryState,
+    source: &str,
+    listing: Listing,
+    last_checkpoint: Option<&str>,
+    max_delete_share: f64,
+    planner: &mut PlannerState,
+) -> Plan {
+    let mirrored: Vec<Arc<Instance>> = state
+        .instances()
+        .filter(|i| i.origin.source() == Some(source))
+        .cloned()
+        .collect();
+    let services: Vec<Arc<Service>> = state
+        .services()
+        .filter(|s| s.origin.source() == Some(source))
+        .cloned()
+        .collect();
+    plan_round(
+        source,
+        &mirrored,
+        &services,
+        listing,
+        last_checkpoint,
+        max_delete_share,
+        planner,
+    )
 }
 
 /// Whether a peer last heard from at `last_success_ms` is past its grace period at `now_ms`.
