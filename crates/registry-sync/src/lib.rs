@@ -9,7 +9,7 @@
 //! - [`import`]: the import loop, over the [`import::Source`] trait, one implementation per kind
 //!   ([`import::eureka`], [`import::servicecenter`], [`import::cluster`]); [`plan`] turns a
 //!   listing into one `MirrorBatch` under the rules that keep a bad peer from emptying the
-//!   registry, and keeps a record reachable through two peers mirrored once.
+//!   registry; [`shadow`] keeps a record reachable through two peers mirrored once.
 //! - [`export`]: keeps our instances registered at Eureka and ServiceCenter peers, over the
 //!   [`export::Sink`] trait.
 //! - [`kinds`]: the one place a kind is matched: its source, its sink, the settings it can use.
@@ -26,6 +26,7 @@ pub mod hops;
 pub mod import;
 pub mod kinds;
 pub mod plan;
+pub mod shadow;
 pub mod status;
 
 /// Generated protobuf and gRPC code for `proto/federation.proto`.

@@ -51,11 +51,20 @@ pub trait Source: Send {
     fn reset(&mut self);
 }
 
+/// How long a key another origin let go stays free before this peer takes its shadowed copy
+/// over: long enough for a deletion travelling through both peers to arrive here too.
+fn takeover_settle(peer: &PeerConfig) -> Duration {
+    peer.interval.saturating_mul(2).max(TAKEOVER_SETTLE_MIN)
+}
+
+/// The shortest settling time before a take-over (see [`takeover_settle`]).
+const TAKEOVER_SETTLE_MIN: Duration = Duration::from_secs(5);
+
 /// Runs the import of one peer until the task is aborted (leadership lost or shutdown).
 pub async fn run(ctx: Arc<Context>) {
     let name = ctx.peer.name.clone();
     let mut source = crate::kinds::source(&ctx);
-    let mut planner = PlannerState::default();
+    let mut planner = PlannerState::new(takeover_settle(&ctx.peer));
     // The grace period counts from when this leader took over: a new leader never reaps on
     // the strength of a silence it did not see.
     let mut last_success = wall_clock_ms();
@@ -78,7 +87,7 @@ pub async fn run(ctx: Arc<Context>) {
                 tracing::warn!(peer = %name, error = %e, "sync round failed");
                 ctx.board.failure(&name, &e.to_string());
                 source.reset();
-                planner = PlannerState::default();
+                planner.after_failure();
                 expire_if_silent(&ctx, last_success).await;
                 let backoff = ctx
                     .peer
@@ -111,6 +120,7 @@ async fn propose(
             listing,
             checkpoint.as_deref(),
             ctx.peer.max_delete_share,
+            wall_clock_ms(),
             planner,
         );
         let mirrored = state.instances().filter(|i| i.origin.source() == Some(name)).count();
@@ -121,6 +131,7 @@ async fn propose(
             s.imported.rounds += 1;
             s.imported.held = plan.held as u64;
             s.imported.mirrored = mirrored as u64;
+            s.imported.shadowed = plan.shadowed as u64;
         });
         return Ok(());
     };
@@ -152,6 +163,7 @@ async fn propose(
         s.imported.deleted += plan.deletes as u64;
         s.imported.held = plan.held as u64;
         s.imported.mirrored = (mirrored + plan.upserts).saturating_sub(plan.deletes) as u64;
+        s.imported.shadowed = plan.shadowed as u64;
         s.checkpoint = Some(new_checkpoint);
     });
     Ok(())
