@@ -167,11 +167,11 @@ async fn two_clusters_follow_each_other_without_loops_or_duplicates() {
     let b_url = b.nodes[0].url("");
     a.use_config(&format!(
         "cluster_name = \"dc-a\"\n{}",
-        peer("dc-b", "cluster", &b_url, "both", "full_sync_secs = 10")
+        peer("dc-b", "cluster", &b_url, "import", "full_sync_secs = 10")
     ));
     b.use_config(&format!(
         "cluster_name = \"dc-b\"\n{}",
-        peer("dc-a", "cluster", &a_urls[0], "both", "full_sync_secs = 10")
+        peer("dc-a", "cluster", &a_urls[0], "import", "full_sync_secs = 10")
     ));
     a.start_all();
     b.start_all();
