@@ -7,7 +7,10 @@
 //!   ServiceCenter client as hello-server;
 //! - the hub's leader killed with -9 during a sync: the mirror ends equal to the source;
 //! - a peer that goes dark: its instances stay through the grace period, then go, and
-//!   `/admin/sync` says why.
+//!   `/admin/sync` says why;
+//! - a hub that follows a cluster directly and through another cluster: each record mirrored
+//!   once, nothing written again round after round, deletions not undone, and the second path
+//!   taking over when the first goes dark.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -167,11 +170,11 @@ async fn two_clusters_follow_each_other_without_loops_or_duplicates() {
     let b_url = b.nodes[0].url("");
     a.use_config(&format!(
         "cluster_name = \"dc-a\"\n{}",
-        peer("dc-b", "cluster", &b_url, "both", "full_sync_secs = 10")
+        peer("dc-b", "cluster", &b_url, "import", "full_sync_secs = 10")
     ));
     b.use_config(&format!(
         "cluster_name = \"dc-b\"\n{}",
-        peer("dc-a", "cluster", &a_urls[0], "both", "full_sync_secs = 10")
+        peer("dc-a", "cluster", &a_urls[0], "import", "full_sync_secs = 10")
     ));
     a.start_all();
     b.start_all();
@@ -613,4 +616,164 @@ async fn a_ring_of_three_clusters_neither_loops_nor_duplicates() {
         all
     })
     .await;
+}
+
+/// The hop path (`sync.hops`) of each instance of `app` a node lists, by instance id.
+async fn hop_paths(client: &reqwest::Client, base: &str, app: &str) -> BTreeMap<String, String> {
+    let Ok(resp) = client
+        .get(format!("{base}/eureka/apps/{app}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+    else {
+        return BTreeMap::new();
+    };
+    let Ok(body) = resp.json::<Value>().await else {
+        return BTreeMap::new();
+    };
+    body["application"]["instance"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            let id = i["instanceId"].as_str().unwrap_or_default().to_string();
+            let hops = i["metadata"]["sync.hops"].as_str().unwrap_or_default().to_string();
+            (id, hops)
+        })
+        .collect()
+}
+
+/// A hub's import counts for one peer: (upserted, deleted, shadowed).
+async fn import_counts(client: &reqwest::Client, base: &str, peer: &str) -> (u64, u64, u64) {
+    let report = sync_report(client, base).await;
+    let p = report["peers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == peer)
+        .cloned()
+        .unwrap_or_default();
+    let count = |field: &str| p["imported"][field].as_u64().unwrap_or_default();
+    (count("upserted"), count("deleted"), count("shadowed"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_reached_through_two_peers_is_mirrored_once_without_churn() {
+    // The hub follows dc-a directly and through dc-b, which follows dc-a too. dc-b starts
+    // after the hub, so the direct copy is written first and holds every key.
+    let mut a = Cluster::new(1, &[]);
+    let mut b = Cluster::new(1, &[]);
+    let mut hub = Cluster::new(1, &[]);
+    let (a_url, b_url, hub_url) = (a.nodes[0].url(""), b.nodes[0].url(""), hub.nodes[0].url(""));
+    a.use_config("cluster_name = \"dc-a\"\n");
+    b.use_config(&format!(
+        "cluster_name = \"dc-b\"\n{}",
+        peer("dc-a", "cluster", &a_url, "import", "")
+    ));
+    // Complete listings every second: each one would write the records again if they churned.
+    hub.use_config(&format!(
+        "cluster_name = \"hub\"\n{}{}",
+        peer(
+            "dc-a",
+            "cluster",
+            &a_url,
+            "import",
+            "full_sync_secs = 1\ngrace_period_secs = 3"
+        ),
+        peer("dc-b", "cluster", &b_url, "import", "full_sync_secs = 1")
+    ));
+    a.start_all();
+    hub.start_all();
+    a.wait_healthy(Duration::from_secs(20)).await;
+    hub.wait_healthy(Duration::from_secs(20)).await;
+    let client = hub.client.clone();
+    const N: usize = 20;
+    register_many(&client, std::slice::from_ref(&a_url), "TWICE", N).await;
+    time_until(Duration::from_secs(20), "the hub mirrors dc-a", || async {
+        hop_paths(&client, &hub_url, "TWICE").await.len() == N
+    })
+    .await;
+    b.start_all();
+    b.wait_healthy(Duration::from_secs(20)).await;
+    time_until(Duration::from_secs(20), "dc-b mirrors dc-a", || async {
+        hop_paths(&client, &b_url, "TWICE").await.len() == N
+    })
+    .await;
+    time_until(Duration::from_secs(30), "the hub follows dc-b", || async {
+        let report = sync_report(&client, &hub_url).await;
+        let peers = report["peers"].as_array().cloned().unwrap_or_default();
+        peers.iter().any(|p| p["name"] == "dc-b" && p["state"] == "syncing")
+    })
+    .await;
+    // A complete listing from dc-b at least.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let paths = hop_paths(&client, &hub_url, "TWICE").await;
+    assert_eq!(paths.len(), N);
+    assert!(
+        paths.values().all(|h| h == "dc-a,hub"),
+        "the direct copies hold: {paths:?}"
+    );
+
+    // Converged: several complete listings from both peers write nothing.
+    let before = (
+        import_counts(&client, &hub_url, "dc-a").await,
+        import_counts(&client, &hub_url, "dc-b").await,
+        revision(&client, &hub_url).await,
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = (
+        import_counts(&client, &hub_url, "dc-a").await,
+        import_counts(&client, &hub_url, "dc-b").await,
+        revision(&client, &hub_url).await,
+    );
+    println!("hub over 6 s of complete listings: {before:?} → {after:?}");
+    assert_eq!(
+        (before.0, before.1),
+        (after.0, after.1),
+        "an import wrote records again"
+    );
+    assert!(after.2 - before.2 <= 6, "the hub kept writing: {before:?} → {after:?}");
+    assert_eq!(eureka_listing(&client, &hub_url).await.len(), N, "each record once");
+    assert_eq!(after.1 .2, N as u64, "dc-b's copies wait in its shadow");
+
+    // A deletion reaches the hub through both peers and is not brought back by the second.
+    for n in 0..3 {
+        eureka_cancel(&client, &a_url, "TWICE", &format!("twice-{n}"))
+            .await
+            .unwrap();
+    }
+    time_until(Duration::from_secs(20), "deletions reach the hub and dc-b", || async {
+        hop_paths(&client, &hub_url, "TWICE").await.len() == N - 3
+            && hop_paths(&client, &b_url, "TWICE").await.len() == N - 3
+    })
+    .await;
+    time_until(Duration::from_secs(20), "dc-b's shadow follows", || async {
+        import_counts(&client, &hub_url, "dc-b").await.2 == (N - 3) as u64
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        hop_paths(&client, &hub_url, "TWICE").await.len(),
+        N - 3,
+        "a deletion was undone"
+    );
+
+    // dc-a goes dark: past the hub's grace period its direct copies go, and dc-b (which keeps
+    // them through its own, longer grace period) takes each over with one write.
+    a.nodes[0].kill9();
+    time_until(Duration::from_secs(40), "the copies through dc-b take over", || async {
+        let paths = hop_paths(&client, &hub_url, "TWICE").await;
+        paths.len() == N - 3 && paths.values().all(|h| h == "dc-a,dc-b,hub")
+    })
+    .await;
+    // The report is updated once the write is applied, which the listing may see first.
+    time_until(Duration::from_secs(10), "the report counts the take-over", || async {
+        import_counts(&client, &hub_url, "dc-b").await.2 == 0
+    })
+    .await;
+    let (upserted, _, _) = import_counts(&client, &hub_url, "dc-b").await;
+    assert_eq!(upserted, (N - 3) as u64, "one write per record taken over");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(import_counts(&client, &hub_url, "dc-b").await.0, (N - 3) as u64);
+    assert_eq!(eureka_listing(&client, &hub_url).await.len(), N - 3);
 }

@@ -121,3 +121,18 @@ fn bad_configuration_exits_with_code_2() {
         assert_clean_failure(&out, 2, flag);
     }
 }
+
+#[test]
+fn a_federation_table_asking_for_what_its_kind_cannot_do_exits_with_code_2() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config = scratch.path().join("registry.toml");
+    std::fs::write(
+        &config,
+        "cluster_name = \"hub\"\n[[sync]]\nname = \"dc-a\"\nkind = \"cluster\"\nurl = \"http://127.0.0.1:1\"\ndirection = \"both\"\n",
+    )
+    .unwrap();
+    let data = scratch.path().join("data").display().to_string();
+    let out = run_to_exit(&["--data-dir", &data, "--config", config.to_str().unwrap()]);
+    assert_clean_failure(&out, 2, "a cluster remote only imports");
+    assert_clean_failure(&out, 2, "kind = \"cluster\", direction = \"import\"");
+}

@@ -28,6 +28,38 @@ impl PeerKind {
             PeerKind::Cluster => "cluster",
         }
     }
+
+    /// What this kind of remote can do with the `[[sync]]` settings.
+    pub fn abilities(self) -> Abilities {
+        match self {
+            PeerKind::Eureka => Abilities {
+                exports: true,
+                has_tenants: false,
+                partial_rounds: true,
+            },
+            PeerKind::Servicecenter => Abilities {
+                exports: true,
+                has_tenants: true,
+                partial_rounds: false,
+            },
+            PeerKind::Cluster => Abilities {
+                exports: false,
+                has_tenants: true,
+                partial_rounds: true,
+            },
+        }
+    }
+}
+
+/// What a kind of remote can do, so a table asking for more is refused rather than ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abilities {
+    /// It has an export side: `direction = "export"` or `"both"` is possible.
+    pub exports: bool,
+    /// It has tenants of its own, so `remote_tenant` means something.
+    pub has_tenants: bool,
+    /// Not every round is a complete listing, so `full_sync_secs` says how often one is.
+    pub partial_rounds: bool,
 }
 
 /// Which way records flow.
@@ -40,6 +72,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Import => "import",
+            Direction::Export => "export",
+            Direction::Both => "both",
+        }
+    }
+
     pub fn imports(self) -> bool {
         matches!(self, Direction::Import | Direction::Both)
     }
@@ -171,6 +212,7 @@ impl PeerFile {
                 self.url
             )));
         }
+        self.refuse_what_the_kind_ignores().map_err(invalid)?;
         let share = self.max_delete_share.unwrap_or(0.5);
         if !(0.0..=1.0).contains(&share) {
             return Err(invalid("max_delete_share must be between 0 and 1".into()));
@@ -196,6 +238,49 @@ impl PeerFile {
             url,
             direction: self.direction,
         })
+    }
+}
+
+impl PeerFile {
+    /// A setting the kind or the direction would ignore, explained with what to do instead.
+    fn refuse_what_the_kind_ignores(&self) -> Result<(), String> {
+        let kind = self.kind.as_str();
+        let can = self.kind.abilities();
+        if self.direction.exports() && !can.exports {
+            return Err(format!(
+                "a {kind} remote only imports (this cluster follows its change feed), so direction = \
+                 {:?} cannot be done: set direction = \"import\" here, and to send this cluster's \
+                 records to the remote cluster, configure there a [[sync]] table with kind = \"cluster\", \
+                 direction = \"import\" and the url of one of this cluster's nodes",
+                self.direction.as_str()
+            ));
+        }
+        if self.remote_tenant.is_some() && !can.has_tenants {
+            return Err(format!(
+                "remote_tenant does not apply to a {kind} remote, which has no tenants: remove it \
+                 (tenant sets the local tenant records are mirrored into and exported from)"
+            ));
+        }
+        if self.direction == Direction::Export {
+            let import_only = [
+                ("full_sync_secs", self.full_sync_secs.is_some()),
+                ("grace_period_secs", self.grace_period_secs.is_some()),
+                ("max_delete_share", self.max_delete_share.is_some()),
+            ];
+            if let Some((field, _)) = import_only.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{field} only applies to imports and this remote is export-only: remove it, or \
+                     set direction = \"both\""
+                ));
+            }
+        }
+        if self.full_sync_secs.is_some() && !can.partial_rounds && self.direction.imports() {
+            return Err(format!(
+                "full_sync_secs does not apply to a {kind} remote: every import round lists it \
+                 completely; remove it"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -253,7 +338,7 @@ mod tests {
     #[test]
     fn bad_tables_are_explained() {
         let table = |extra: &str| {
-            format!("[[sync]]\nname = \"p\"\nkind = \"cluster\"\nurl = \"http://h:1\"\ndirection = \"both\"\n{extra}")
+            format!("[[sync]]\nname = \"p\"\nkind = \"cluster\"\nurl = \"http://h:1\"\ndirection = \"import\"\n{extra}")
         };
         assert!(parse(&table("")).is_ok());
         let cases = [
@@ -273,5 +358,83 @@ mod tests {
             "[[sync]]\nname = \"p\"\nkind = \"zookeeper\"\nurl = \"http://h\"\ndirection = \"import\""
         )
         .is_err());
+    }
+
+    #[test]
+    fn what_a_kind_or_direction_would_ignore_is_refused_with_what_to_do() {
+        let table = |kind: &str, direction: &str, extra: &str| {
+            format!(
+                "[[sync]]\nname = \"p\"\nkind = \"{kind}\"\nurl = \"http://h:1\"\ndirection = \"{direction}\"\n{extra}"
+            )
+        };
+        let cases = [
+            ("cluster", "export", "", "only imports"),
+            (
+                "cluster",
+                "both",
+                "",
+                "configure there a [[sync]] table with kind = \"cluster\"",
+            ),
+            (
+                "eureka",
+                "import",
+                "remote_tenant = \"d/p\"",
+                "remote_tenant does not apply to a eureka remote",
+            ),
+            ("eureka", "both", "remote_tenant = \"d/p\"", "has no tenants"),
+            (
+                "eureka",
+                "export",
+                "full_sync_secs = 5",
+                "full_sync_secs only applies to imports",
+            ),
+            (
+                "servicecenter",
+                "export",
+                "grace_period_secs = 5",
+                "grace_period_secs only applies to imports",
+            ),
+            (
+                "servicecenter",
+                "export",
+                "max_delete_share = 0.2",
+                "or set direction = \"both\"",
+            ),
+            (
+                "servicecenter",
+                "import",
+                "full_sync_secs = 5",
+                "every import round lists it completely",
+            ),
+        ];
+        for (kind, direction, extra, words) in cases {
+            let err = parse(&table(kind, direction, extra)).unwrap_err().to_string();
+            assert!(err.starts_with("sync peer \"p\": "), "{err}");
+            assert!(err.contains(words), "{kind} {direction} {extra}: {err}");
+        }
+        // What each kind does use is accepted.
+        for (kind, direction, extra) in [
+            (
+                "cluster",
+                "import",
+                "remote_tenant = \"d/p\"\nfull_sync_secs = 5\ntoken = \"t\"",
+            ),
+            (
+                "eureka",
+                "both",
+                "full_sync_secs = 5\ngrace_period_secs = 5\nusername = \"u\"\npassword = \"p\"",
+            ),
+            (
+                "servicecenter",
+                "both",
+                "remote_tenant = \"d/p\"\nmax_delete_share = 0.2\ntoken = \"t\"",
+            ),
+            ("servicecenter", "export", "remote_tenant = \"d/p\"\napps = [\"a\"]"),
+        ] {
+            assert!(
+                parse(&table(kind, direction, extra)).is_ok(),
+                "{kind} {direction} {extra}"
+            );
+        }
     }
 }

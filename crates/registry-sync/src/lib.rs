@@ -6,10 +6,13 @@
 //! - [`Federation`]: its [`FederationWorker`] (started by the binary) runs, on the leader only,
 //!   one import and/or export worker per peer, and stops them when leadership moves (the new
 //!   leader resumes from the checkpoints in the store).
-//! - [`import`]: per kind a source of listings ([`import::eureka`], [`import::servicecenter`],
-//!   [`import::cluster`]); [`plan`] turns a listing into one `MirrorBatch` under the rules that
-//!   keep a bad peer from emptying the registry.
-//! - [`export`]: keeps our instances registered at Eureka and ServiceCenter peers.
+//! - [`import`]: the import loop, over the [`import::Source`] trait, one implementation per kind
+//!   ([`import::eureka`], [`import::servicecenter`], [`import::cluster`]); [`plan`] turns a
+//!   listing into one `MirrorBatch` under the rules that keep a bad peer from emptying the
+//!   registry; [`shadow`] keeps a record reachable through two peers mirrored once.
+//! - [`export`]: keeps our instances registered at Eureka and ServiceCenter peers, over the
+//!   [`export::Sink`] trait.
+//! - [`kinds`]: the one place a kind is matched: its source, its sink, the settings it can use.
 //! - [`follow`]: the gRPC `Follow` stream other clusters of ours import from.
 //! - [`hops`]: the origin cluster and hop path in metadata that keep any topology loop-free.
 //! - [`client`]: HTTP to peers; [`status`]: what `/admin/sync` reports; [`error`]: why a round failed.
@@ -21,7 +24,9 @@ pub mod export;
 pub mod follow;
 pub mod hops;
 pub mod import;
+pub mod kinds;
 pub mod plan;
+pub mod shadow;
 pub mod status;
 
 /// Generated protobuf and gRPC code for `proto/federation.proto`.

@@ -8,18 +8,25 @@
 //!   until a second complete listing confirms the same deletions;
 //! - a peer silent for longer than its grace period loses its instances, all at once and
 //!   reported, never silently;
-//! - unchanged records are not sent again (equal but for bookkeeping).
+//! - unchanged records are not sent again (equal but for bookkeeping);
+//! - a record another origin holds is not sent at all, but kept in the peer's shadow and taken
+//!   over when the key is freed ([`crate::shadow`]).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use registry_store::command::MirrorBatch;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
 use registry_store::model::Service;
+use registry_store::state::RegistryState;
 use smol_str::SmolStr;
+
+use crate::shadow::Holder;
+use crate::shadow::Shadow;
 
 /// What the peer said this round. Every record carries `Origin::Mirrored` from this peer.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +47,26 @@ pub struct Listing {
 pub struct PlannerState {
     /// Mass deletions waiting for a second complete listing.
     held: Option<BTreeSet<InstanceKey>>,
+    /// What the peer lists that another origin holds (see [`crate::shadow`]).
+    shadow: Shadow,
+    /// How long a shadowed record's key stays free before this peer takes it over.
+    takeover_after_ms: Millis,
+}
+
+impl PlannerState {
+    /// A planner that takes a shadowed record over once its key has been free for `settle`.
+    pub fn new(settle: Duration) -> Self {
+        Self {
+            takeover_after_ms: settle.as_millis() as Millis,
+            ..Self::default()
+        }
+    }
+
+    /// After a failed round: held deletions need two fresh listings again; the shadow stays
+    /// (the source resumes, or lists completely, and keeps it current).
+    pub fn after_failure(&mut self) {
+        self.held = None;
+    }
 }
 
 /// The outcome of planning one round.
@@ -51,6 +78,8 @@ pub struct Plan {
     pub deletes: usize,
     /// Deletions held back by the mass-deletion guard this round.
     pub held: usize,
+    /// Records the peer lists that another origin holds (not written; see [`crate::shadow`]).
+    pub shadowed: usize,
 }
 
 /// Plans one round for `source`: `mirrored` is what the store holds from it now, with the
@@ -123,7 +152,57 @@ pub fn plan_round(
         upserts: upserted,
         deletes: deleted,
         held,
+        shadowed: 0,
     }
+}
+
+/// Plans one round for `source` against the store's `state` at `now_ms`: what it holds from
+/// `source` now, and who holds the keys the listing names (a key another origin holds is
+/// shadowed, not written; see [`crate::shadow`]).
+pub fn plan_against(
+    state: &RegistryState,
+    source: &str,
+    mut listing: Listing,
+    last_checkpoint: Option<&str>,
+    max_delete_share: f64,
+    now_ms: Millis,
+    planner: &mut PlannerState,
+) -> Plan {
+    let holder = |key: &InstanceKey| match state.instance(key) {
+        None => Holder::Free,
+        Some(i) if i.origin.source() == Some(source) => Holder::Us,
+        Some(_) => Holder::Other,
+    };
+    let settle = planner.takeover_after_ms;
+    planner.shadow.sort(
+        &mut listing.instances,
+        &listing.removed,
+        listing.complete,
+        holder,
+        now_ms,
+        settle,
+    );
+    let mirrored: Vec<Arc<Instance>> = state
+        .instances()
+        .filter(|i| i.origin.source() == Some(source))
+        .cloned()
+        .collect();
+    let services: Vec<Arc<Service>> = state
+        .services()
+        .filter(|s| s.origin.source() == Some(source))
+        .cloned()
+        .collect();
+    let mut plan = plan_round(
+        source,
+        &mirrored,
+        &services,
+        listing,
+        last_checkpoint,
+        max_delete_share,
+        planner,
+    );
+    plan.shadowed = planner.shadow.len();
+    plan
 }
 
 /// Whether a peer last heard from at `last_success_ms` is past its grace period at `now_ms`.
@@ -313,6 +392,212 @@ mod tests {
         let batch = expire_peer("dc2", &stored(&["a", "b"]), "cp").unwrap();
         assert_eq!(ids(&batch.deletes), vec!["a", "b"]);
         assert_eq!(expire_peer("dc2", &[], "cp"), None);
+    }
+
+    /// A store the tests plan rounds of several sources against, as the import does.
+    mod two_sources {
+        use registry_store::command::Command;
+        use registry_store::command::CreateService;
+        use registry_store::command::Proposal;
+        use registry_store::command::RegisterInstance;
+        use registry_store::state::RegistryState;
+
+        use super::*;
+
+        pub struct Store {
+            pub state: RegistryState,
+            revision: u64,
+            pub planners: BTreeMap<String, PlannerState>,
+            /// The clock rounds are planned at, in ms.
+            pub now: Millis,
+        }
+
+        impl Store {
+            pub fn new() -> Self {
+                let mut s = Self {
+                    state: RegistryState::new(),
+                    revision: 0,
+                    planners: BTreeMap::new(),
+                    now: 1_000_000,
+                };
+                let svc = Service::new(Tenant::default(), "svc", "app", "svc");
+                s.apply(Command::CreateService(CreateService::new(svc)));
+                s
+            }
+
+            pub fn apply(&mut self, command: Command) {
+                self.revision += 1;
+                let proposal = Proposal {
+                    at_ms: self.revision,
+                    command,
+                };
+                self.state.apply(self.revision, &proposal);
+            }
+
+            pub fn register_local(&mut self, id: &str) {
+                let i = Instance::new(Tenant::default(), "svc", id, "local");
+                self.apply(Command::RegisterInstance(RegisterInstance::new(i, None)));
+            }
+
+            /// One round of `source` listing `ids` (with hop path `hops`): plans against the store
+            /// as the import does and applies the batch; the plan.
+            pub fn round(&mut self, source: &str, hops: &str, ids: &[&str], complete: bool) -> Plan {
+                let listing = Listing {
+                    instances: ids.iter().map(|id| from(source, id, hops)).collect(),
+                    complete,
+                    checkpoint: "cp".into(),
+                    ..Listing::default()
+                };
+                let planner = self
+                    .planners
+                    .entry(source.to_string())
+                    .or_insert_with(|| PlannerState::new(std::time::Duration::from_millis(SETTLE)));
+                let plan = plan_against(&self.state, source, listing, Some("cp"), 0.5, self.now, planner);
+                if let Some(batch) = plan.batch.clone() {
+                    self.apply(Command::MirrorBatch(batch));
+                }
+                plan
+            }
+
+            pub fn holder(&self, id: &str) -> Option<String> {
+                let key = Instance::new(Tenant::default(), "svc", id, "h").key();
+                let i = self.state.instance(&key)?;
+                Some(i.origin.source().unwrap_or("local").to_string())
+            }
+        }
+
+        /// The take-over settling time the tests plan with, in ms.
+        pub const SETTLE: Millis = 5_000;
+
+        fn from(source: &str, id: &str, hops: &str) -> Instance {
+            let mut i = Instance::new(Tenant::default(), "svc", id, "h");
+            i.metadata.insert(crate::hops::HOPS_KEY.into(), hops.into());
+            i.origin = Origin::Mirrored(Box::new(MirroredFrom {
+                source: source.into(),
+                remote_id: id.into(),
+                remote_revision: None,
+                observed_at_ms: 1,
+            }));
+            i
+        }
+    }
+
+    #[test]
+    fn a_record_listed_by_two_sources_is_written_once_not_every_round() {
+        // The hub follows dc-a directly and through dc-b (which follows dc-a too).
+        let mut store = two_sources::Store::new();
+        let mut writes = 0;
+        for round in 0..6 {
+            for (source, hops) in [("dc-a", "dc-a,hub"), ("dc-b", "dc-a,dc-b,hub")] {
+                let plan = store.round(source, hops, &["x", "y"], true);
+                if round > 0 {
+                    writes += plan.upserts + plan.deletes;
+                }
+            }
+        }
+        assert_eq!(writes, 0, "once converged, no import writes the shared records again");
+        assert_eq!(store.holder("x").as_deref(), Some("dc-a"));
+    }
+
+    #[test]
+    fn a_freed_record_is_taken_over_once_it_stays_free() {
+        let mut store = two_sources::Store::new();
+        store.round("dc-a", "dc-a,hub", &["x", "y"], true);
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &["x", "y"], true);
+        assert_eq!((b.batch, b.shadowed), (None, 2));
+        // dc-a stops listing x (the link to it lost it); dc-b still lists it.
+        let a = store.round("dc-a", "dc-a,hub", &["y"], true);
+        assert_eq!(a.deletes, 1);
+        assert_eq!(store.holder("x"), None);
+        let waiting = store.round("dc-b", "dc-a,dc-b,hub", &["x", "y"], true);
+        assert_eq!(
+            (waiting.upserts, waiting.shadowed),
+            (0, 2),
+            "the key must stay free a while"
+        );
+        store.now += two_sources::SETTLE;
+        let taken = store.round("dc-b", "dc-a,dc-b,hub", &["x", "y"], true);
+        assert_eq!((taken.upserts, taken.shadowed), (1, 1), "one write takes x over");
+        assert_eq!(store.holder("x").as_deref(), Some("dc-b"));
+        // Settled: neither writes again, and dc-a (listing only y) leaves x to dc-b.
+        let mut writes = 0;
+        for _ in 0..4 {
+            store.now += 1_000;
+            for (source, hops) in [("dc-a", "dc-a,hub"), ("dc-b", "dc-a,dc-b,hub")] {
+                let plan = store.round(source, hops, &["x", "y"][usize::from(source == "dc-a")..], true);
+                writes += plan.upserts + plan.deletes;
+            }
+        }
+        assert_eq!(writes, 0);
+        // dc-b stops listing x too: its copy goes, as any mirrored deletion.
+        let gone = store.round("dc-b", "dc-a,dc-b,hub", &["y"], true);
+        assert_eq!(gone.deletes, 1);
+        assert_eq!(store.holder("x"), None);
+    }
+
+    #[test]
+    fn a_deletion_arriving_through_both_peers_is_not_brought_back() {
+        let mut store = two_sources::Store::new();
+        store.round("dc-a", "dc-a,hub", &["x", "y", "z"], true);
+        store.round("dc-b", "dc-a,dc-b,hub", &["x", "y", "z"], true);
+        // x is deleted at its origin: dc-a reports it first, dc-b a moment later.
+        assert_eq!(store.round("dc-a", "dc-a,hub", &["y", "z"], true).deletes, 1);
+        store.now += 200;
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &["x", "y", "z"], true);
+        assert_eq!(b.upserts, 0, "not taken over before it settles");
+        store.now += 200;
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &["y", "z"], true);
+        assert_eq!((b.upserts, b.deletes, b.shadowed), (0, 0, 2));
+        store.now += two_sources::SETTLE * 2;
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &["y", "z"], true);
+        assert_eq!(b.batch, None);
+        assert_eq!(store.holder("x"), None, "x stays deleted");
+        // A delta that reports the deletion drops it from the shadow as well.
+        store.round("dc-a", "dc-a,hub", &["z"], true);
+        let mut delta = Listing {
+            removed: vec!["y".into()],
+            checkpoint: "cp".into(),
+            ..Listing::default()
+        };
+        delta.complete = false;
+        let planner = store.planners.get_mut("dc-b").unwrap();
+        let plan = plan_against(&store.state, "dc-b", delta, Some("cp"), 0.5, store.now, planner);
+        assert_eq!(plan.shadowed, 1, "only z is still shadowed");
+        store.now += two_sources::SETTLE * 2;
+        assert_eq!(store.round("dc-b", "dc-a,dc-b,hub", &["z"], false).upserts, 0);
+        assert_eq!(store.holder("y"), None);
+    }
+
+    #[test]
+    fn a_native_record_is_never_replaced_by_a_mirror() {
+        let mut store = two_sources::Store::new();
+        store.register_local("x");
+        for _ in 0..3 {
+            let plan = store.round("dc-a", "dc-a,hub", &["x"], true);
+            assert_eq!((plan.batch, plan.shadowed), (None, 1));
+            store.now += two_sources::SETTLE;
+        }
+        assert_eq!(store.holder("x").as_deref(), Some("local"));
+    }
+
+    #[test]
+    fn the_mass_deletion_guard_counts_only_the_sources_own_copies() {
+        let mut store = two_sources::Store::new();
+        let all = ["a", "b", "c", "d", "e", "f"];
+        store.round("dc-a", "dc-a,hub", &all[..4], true);
+        store.round("dc-b", "dc-a,dc-b,hub", &all, true);
+        assert_eq!(store.holder("e").as_deref(), Some("dc-b"));
+        // dc-b lists only a once: its own copies (e, f) all gone is a mass deletion, held for
+        // a second listing; the shadowed b, c, d are simply forgotten.
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &["a"], true);
+        assert_eq!((b.deletes, b.held, b.shadowed), (0, 2, 1));
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &all, true);
+        assert_eq!((b.batch, b.deletes, b.shadowed), (None, 0, 4));
+        // Confirmed by a second listing: e and f go.
+        store.round("dc-b", "dc-a,dc-b,hub", &all[..4], true);
+        let b = store.round("dc-b", "dc-a,dc-b,hub", &all[..4], true);
+        assert_eq!(b.deletes, 2);
+        assert_eq!((store.holder("e"), store.holder("a").as_deref()), (None, Some("dc-a")));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct ImportCounts {
     pub loops_skipped: u64,
     /// Instances mirrored from this peer now.
     pub mirrored: u64,
+    /// Instances this peer lists that another origin holds (mirrored through another peer, or
+    /// registered here): not written, taken over if that origin lets them go.
+    pub shadowed: u64,
 }
 
 /// Export-side counts.

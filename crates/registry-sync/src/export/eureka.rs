@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use registry_store::protocol::eureka::json;
 use registry_store::protocol::eureka::mapping;
 use registry_store::protocol::eureka::wire::InstanceInfo;
 use reqwest::Method;
 
 use super::RemoteRef;
+use super::Sink;
 use super::Wanted;
 use crate::client::eureka::fetch_apps;
 use crate::client::http::PeerHttp;
@@ -32,12 +34,12 @@ impl EurekaSink {
     }
 
     /// `APP/instanceId`, as the peer lists it.
-    pub fn key(w: &Wanted) -> String {
+    fn key_of(w: &Wanted) -> String {
         let info = Self::info(w);
         format!("{}/{}", info.app.to_ascii_uppercase(), info.effective_id())
     }
 
-    pub async fn adopt(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
+    async fn adopt_copy(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
         let apps = fetch_apps(&self.http, "/apps").await?;
         Ok(apps
             .applications
@@ -52,7 +54,7 @@ impl EurekaSink {
             .collect())
     }
 
-    pub async fn register(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
+    async fn register_copy(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
         let info = Self::info(w);
         let app = info.app.to_ascii_uppercase();
         let path = format!("/apps/{app}");
@@ -68,7 +70,7 @@ impl EurekaSink {
         })
     }
 
-    pub async fn renew(&self, r: &RemoteRef, w: Option<&Wanted>) -> Result<bool, SyncError> {
+    async fn renew_copy(&self, r: &RemoteRef, w: Option<&Wanted>) -> Result<bool, SyncError> {
         let path = format!("/apps/{}/{}", r.parent, r.id);
         let mut request = self.http.request(Method::PUT, &path);
         if let Some(w) = w {
@@ -86,7 +88,7 @@ impl EurekaSink {
         }
     }
 
-    pub async fn remove(&self, r: &RemoteRef) -> Result<(), SyncError> {
+    async fn remove_copy(&self, r: &RemoteRef) -> Result<(), SyncError> {
         let path = format!("/apps/{}/{}", r.parent, r.id);
         let answer = self.http.send(self.http.request(Method::DELETE, &path)).await?;
         if answer.is_success() || answer.status == 404 {
@@ -94,5 +96,27 @@ impl EurekaSink {
         } else {
             Err(answer.error(&path))
         }
+    }
+}
+
+impl Sink for EurekaSink {
+    fn key(&self, w: &Wanted) -> String {
+        Self::key_of(w)
+    }
+
+    fn adopt<'a>(&'a self, us: &'a str) -> BoxFuture<'a, Result<BTreeMap<String, RemoteRef>, SyncError>> {
+        Box::pin(self.adopt_copy(us))
+    }
+
+    fn register<'a>(&'a self, w: &'a Wanted) -> BoxFuture<'a, Result<RemoteRef, SyncError>> {
+        Box::pin(self.register_copy(w))
+    }
+
+    fn renew<'a>(&'a self, r: &'a RemoteRef, w: Option<&'a Wanted>) -> BoxFuture<'a, Result<bool, SyncError>> {
+        Box::pin(self.renew_copy(r, w))
+    }
+
+    fn remove<'a>(&'a self, r: &'a RemoteRef) -> BoxFuture<'a, Result<(), SyncError>> {
+        Box::pin(self.remove_copy(r))
     }
 }

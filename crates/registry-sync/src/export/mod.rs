@@ -1,4 +1,5 @@
-//! The export worker of one peer: keeps the peer's copies of our instances equal to the store.
+//! The export worker of one peer: keeps the peer's copies of our instances equal to the store,
+//! through the peer's [`Sink`] (one implementation per kind: [`eureka`], [`servicecenter`]).
 //! Each round it registers what is new or changed, removes what is gone and renews each copy
 //! at the instance's own renewal interval (a copy the peer lost is registered again). Never
 //! exported: records mirrored from this very peer. Every copy carries this cluster as last hop,
@@ -13,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use futures::stream;
 use futures::StreamExt;
 use registry_store::model::Instance;
 use registry_store::model::Revision;
 use registry_store::model::Service;
 
-use crate::config::PeerKind;
 use crate::error::SyncError;
 use crate::hops;
 use crate::Context;
@@ -52,64 +53,31 @@ pub struct Wanted {
     pub instance: Instance,
 }
 
-/// Where copies go, one kind per peer kind (cluster peers follow us instead).
-pub enum Sink {
-    Eureka(eureka::EurekaSink),
-    ServiceCenter(servicecenter::ScSink),
-}
+/// What an export needs from a remote, whatever its kind: find the copies this cluster made
+/// there, and register, renew and remove copies. Each kind's module implements it;
+/// [`crate::kinds::sink`] picks one when the worker starts.
+pub trait Sink: Send + Sync {
+    /// The key a copy of `w` has at the remote (the same for the copy [`Sink::adopt`] finds).
+    fn key(&self, w: &Wanted) -> String;
 
-impl Sink {
-    fn new(ctx: &Context) -> Option<Self> {
-        match ctx.peer.kind {
-            PeerKind::Eureka => Some(Sink::Eureka(eureka::EurekaSink::new(ctx))),
-            PeerKind::Servicecenter => Some(Sink::ServiceCenter(servicecenter::ScSink::new(ctx))),
-            PeerKind::Cluster => None,
-        }
-    }
+    /// The copies at the remote this cluster made (last hop is `us`), by key.
+    fn adopt<'a>(&'a self, us: &'a str) -> BoxFuture<'a, Result<BTreeMap<String, RemoteRef>, SyncError>>;
 
-    fn key(&self, w: &Wanted) -> String {
-        match self {
-            Sink::Eureka(_) => eureka::EurekaSink::key(w),
-            Sink::ServiceCenter(_) => servicecenter::ScSink::key(w),
-        }
-    }
+    fn register<'a>(&'a self, w: &'a Wanted) -> BoxFuture<'a, Result<RemoteRef, SyncError>>;
 
-    /// The copies at the peer this cluster made (last hop is us), by key.
-    async fn adopt(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
-        match self {
-            Sink::Eureka(s) => s.adopt(us).await,
-            Sink::ServiceCenter(s) => s.adopt(us).await,
-        }
-    }
+    /// Renews a copy (with the instance's current state, when the kind can carry it); `false`
+    /// if the remote no longer has it.
+    fn renew<'a>(&'a self, r: &'a RemoteRef, w: Option<&'a Wanted>) -> BoxFuture<'a, Result<bool, SyncError>>;
 
-    async fn register(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
-        match self {
-            Sink::Eureka(s) => s.register(w).await,
-            Sink::ServiceCenter(s) => s.register(w).await,
-        }
-    }
-
-    /// Renews a copy; `false` if the peer no longer has it.
-    async fn renew(&self, r: &RemoteRef, w: Option<&Wanted>) -> Result<bool, SyncError> {
-        match self {
-            Sink::Eureka(s) => s.renew(r, w).await,
-            Sink::ServiceCenter(s) => s.renew(r).await,
-        }
-    }
-
-    async fn remove(&self, r: &RemoteRef) -> Result<(), SyncError> {
-        match self {
-            Sink::Eureka(s) => s.remove(r).await,
-            Sink::ServiceCenter(s) => s.remove(r).await,
-        }
-    }
+    fn remove<'a>(&'a self, r: &'a RemoteRef) -> BoxFuture<'a, Result<(), SyncError>>;
 }
 
 /// Runs the export to one peer until the task is aborted.
 pub async fn run(ctx: Arc<Context>) {
-    let Some(sink) = Sink::new(&ctx) else {
+    let Some(sink) = crate::kinds::sink(&ctx) else {
         return;
     };
+    let sink = sink.as_ref();
     let name = ctx.peer.name.clone();
     let mut exported: Option<BTreeMap<String, Exported>> = None;
     loop {
@@ -135,7 +103,7 @@ pub async fn run(ctx: Arc<Context>) {
                 }
                 Err(e) => Err(e),
             },
-            Some(exported) => export_round(&ctx, &sink, exported).await,
+            Some(exported) => export_round(&ctx, sink, exported).await,
         };
         match round {
             Ok(()) => ctx.board.success(&name),
@@ -150,7 +118,7 @@ pub async fn run(ctx: Arc<Context>) {
 
 /// The instances the peer should have: the tenant's, wanted by the app filter, not mirrored
 /// from this peer, stamped with our hop.
-fn wanted(ctx: &Context, sink: &Sink) -> BTreeMap<String, Wanted> {
+fn wanted(ctx: &Context, sink: &dyn Sink) -> BTreeMap<String, Wanted> {
     let applied = ctx.node.read();
     let state = &applied.state;
     let mut out = BTreeMap::new();
@@ -175,7 +143,11 @@ fn wanted(ctx: &Context, sink: &Sink) -> BTreeMap<String, Wanted> {
     out
 }
 
-async fn export_round(ctx: &Context, sink: &Sink, exported: &mut BTreeMap<String, Exported>) -> Result<(), SyncError> {
+async fn export_round(
+    ctx: &Context,
+    sink: &dyn Sink,
+    exported: &mut BTreeMap<String, Exported>,
+) -> Result<(), SyncError> {
     let wanted = wanted(ctx, sink);
     let to_register: Vec<(String, Wanted)> = wanted
         .iter()

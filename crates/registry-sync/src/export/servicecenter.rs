@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use registry_store::model::ServiceKey;
 use registry_store::protocol::servicecenter::mapping;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::RemoteRef;
+use super::Sink;
 use super::Wanted;
 use crate::client::http::PeerHttp;
 use crate::client::servicecenter::error_code;
@@ -50,7 +52,7 @@ impl ScSink {
     }
 
     /// `app/name/version/environment/instanceId`: the same at the peer whatever id the service got.
-    pub fn key(w: &Wanted) -> String {
+    fn key_of_wanted(w: &Wanted) -> String {
         let s = &w.service;
         key_of(
             &s.app,
@@ -61,7 +63,7 @@ impl ScSink {
         )
     }
 
-    pub async fn adopt(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
+    async fn adopt_copy(&self, us: &str) -> Result<BTreeMap<String, RemoteRef>, SyncError> {
         let services = self.client.services().await?;
         let mut found = BTreeMap::new();
         for s in services {
@@ -118,7 +120,7 @@ impl ScSink {
         Ok(reply.service_id)
     }
 
-    pub async fn register(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
+    async fn register_copy(&self, w: &Wanted) -> Result<RemoteRef, SyncError> {
         let service_id = self.service_id(w).await?;
         let mut wire = mapping::instance_to_wire(&w.service, &w.instance);
         wire.service_id = service_id.clone();
@@ -154,7 +156,7 @@ impl ScSink {
         })
     }
 
-    pub async fn renew(&self, r: &RemoteRef) -> Result<bool, SyncError> {
+    async fn renew_copy(&self, r: &RemoteRef) -> Result<bool, SyncError> {
         let path = format!("/microservices/{}/instances/{}/heartbeat", r.parent, r.id);
         let answer = self.client.send(self.client.request(Method::PUT, &path)).await?;
         if answer.is_success() {
@@ -167,7 +169,7 @@ impl ScSink {
         }
     }
 
-    pub async fn remove(&self, r: &RemoteRef) -> Result<(), SyncError> {
+    async fn remove_copy(&self, r: &RemoteRef) -> Result<(), SyncError> {
         let path = format!("/microservices/{}/instances/{}", r.parent, r.id);
         let answer = self.client.send(self.client.request(Method::DELETE, &path)).await?;
         if answer.is_success() || matches!(error_code(&answer.body), Some(INSTANCE_NOT_EXISTS | SERVICE_NOT_EXISTS)) {
@@ -175,6 +177,29 @@ impl ScSink {
         } else {
             Err(answer.error(&path))
         }
+    }
+}
+
+impl Sink for ScSink {
+    fn key(&self, w: &Wanted) -> String {
+        Self::key_of_wanted(w)
+    }
+
+    fn adopt<'a>(&'a self, us: &'a str) -> BoxFuture<'a, Result<BTreeMap<String, RemoteRef>, SyncError>> {
+        Box::pin(self.adopt_copy(us))
+    }
+
+    fn register<'a>(&'a self, w: &'a Wanted) -> BoxFuture<'a, Result<RemoteRef, SyncError>> {
+        Box::pin(self.register_copy(w))
+    }
+
+    /// ServiceCenter's heartbeat carries no state: `w` is not used.
+    fn renew<'a>(&'a self, r: &'a RemoteRef, _w: Option<&'a Wanted>) -> BoxFuture<'a, Result<bool, SyncError>> {
+        Box::pin(self.renew_copy(r))
+    }
+
+    fn remove<'a>(&'a self, r: &'a RemoteRef) -> BoxFuture<'a, Result<(), SyncError>> {
+        Box::pin(self.remove_copy(r))
     }
 }
 

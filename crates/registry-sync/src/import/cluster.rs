@@ -6,6 +6,7 @@
 use std::time::Duration;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use registry_store::model::Instance;
 use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
@@ -24,6 +25,7 @@ use crate::config::Credentials;
 use crate::error::SyncError;
 use crate::follow::KEEPALIVE;
 use crate::follow::MAX_FRAME_BYTES;
+use crate::import::Source;
 use crate::pb;
 use crate::pb::federation_client::FederationClient;
 use crate::plan::Listing;
@@ -59,11 +61,7 @@ impl ClusterSource {
         }
     }
 
-    pub fn reset(&mut self) {
-        self.stream = None;
-    }
-
-    pub async fn next(&mut self, checkpoint: Option<&str>) -> Result<Listing, SyncError> {
+    async fn next_listing(&mut self, checkpoint: Option<&str>) -> Result<Listing, SyncError> {
         let due_full = self
             .stream
             .as_ref()
@@ -203,5 +201,15 @@ impl ClusterSource {
         listing.complete |= frame.complete;
         listing.checkpoint = frame.revision.to_string();
         Ok(())
+    }
+}
+
+impl Source for ClusterSource {
+    fn next<'a>(&'a mut self, checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Listing, SyncError>> {
+        Box::pin(self.next_listing(checkpoint))
+    }
+
+    fn reset(&mut self) {
+        self.stream = None;
     }
 }

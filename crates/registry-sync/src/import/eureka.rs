@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
 use registry_store::node::wall_clock_ms;
@@ -21,6 +22,7 @@ use smol_str::ToSmolStr;
 use crate::client::eureka::fetch_apps;
 use crate::client::http::PeerHttp;
 use crate::error::SyncError;
+use crate::import::Source;
 use crate::plan::Listing;
 use crate::Context;
 
@@ -54,11 +56,7 @@ impl EurekaSource {
         }
     }
 
-    pub fn reset(&mut self) {
-        self.view = None;
-    }
-
-    pub async fn next(&mut self) -> Result<Listing, SyncError> {
+    async fn next_listing(&mut self) -> Result<Listing, SyncError> {
         if !std::mem::take(&mut self.first) {
             tokio::time::sleep(self.interval).await;
         }
@@ -157,4 +155,14 @@ fn remote_id((app, id): &(String, String)) -> SmolStr {
 
 fn checkpoint(versions_delta: &str, hashcode: &str) -> String {
     format!("{versions_delta}:{hashcode}")
+}
+
+impl Source for EurekaSource {
+    fn next<'a>(&'a mut self, _checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Listing, SyncError>> {
+        Box::pin(self.next_listing())
+    }
+
+    fn reset(&mut self) {
+        self.view = None;
+    }
 }

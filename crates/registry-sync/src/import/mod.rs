@@ -1,4 +1,5 @@
-//! The import worker of one peer: takes listings from the peer's [`Source`], prepares them (app
+//! The import worker of one peer: takes listings from the peer's [`Source`] (one implementation
+//! per kind: [`eureka`], [`servicecenter`], [`cluster`]), prepares them (app
 //! filter, loop check, hop path, local service ids), plans the round and proposes one
 //! `MirrorBatch`. A failed round resets the source, which then starts again from a complete
 //! listing or from the checkpoint stored in the store, so nothing is lost across failures or a
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use registry_store::command::Command;
 use registry_store::command::MirrorBatch;
 use registry_store::model::Instance;
@@ -24,7 +26,6 @@ use registry_store::state::RegistryState;
 use smol_str::SmolStr;
 
 use crate::config::PeerConfig;
-use crate::config::PeerKind;
 use crate::error::SyncError;
 use crate::hops;
 use crate::plan;
@@ -36,48 +37,34 @@ use crate::Context;
 /// Checkpoint-only rounds (nothing mirrored changed) are written at most this often.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
-/// Where listings come from, one kind per peer kind.
-pub enum Source {
-    Eureka(eureka::EurekaSource),
-    ServiceCenter(servicecenter::ScSource),
-    Cluster(cluster::ClusterSource),
-}
-
-impl Source {
-    fn new(ctx: &Context) -> Self {
-        match ctx.peer.kind {
-            PeerKind::Eureka => Source::Eureka(eureka::EurekaSource::new(ctx)),
-            PeerKind::Servicecenter => Source::ServiceCenter(servicecenter::ScSource::new(ctx)),
-            PeerKind::Cluster => Source::Cluster(cluster::ClusterSource::new(ctx)),
-        }
-    }
-
-    /// The next listing: after the peer's interval for polled kinds, as soon as the peer sends
-    /// one for streamed ones. `checkpoint` is where the store says the last round ended.
-    async fn next(&mut self, checkpoint: Option<&str>) -> Result<Listing, SyncError> {
-        match self {
-            Source::Eureka(s) => s.next().await,
-            Source::ServiceCenter(s) => s.next().await,
-            Source::Cluster(s) => s.next(checkpoint).await,
-        }
-    }
+/// What an import needs from a remote, whatever its kind: listings of its records (complete,
+/// or changes since the last), and a way to start over. Each kind's module implements it;
+/// [`crate::kinds::source`] picks one when the worker starts.
+pub trait Source: Send {
+    /// The next listing: after the remote's interval for polled kinds, as soon as the remote
+    /// sends one for streamed ones. `checkpoint` is where the store says the last round ended
+    /// (a streamed kind resumes from it after [`Source::reset`]).
+    fn next<'a>(&'a mut self, checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Listing, SyncError>>;
 
     /// Forget what was streamed or cached: the next listing is complete or resumes from the
     /// store's checkpoint.
-    fn reset(&mut self) {
-        match self {
-            Source::Eureka(s) => s.reset(),
-            Source::ServiceCenter(s) => s.reset(),
-            Source::Cluster(s) => s.reset(),
-        }
-    }
+    fn reset(&mut self);
 }
+
+/// How long a key another origin let go stays free before this peer takes its shadowed copy
+/// over: long enough for a deletion travelling through both peers to arrive here too.
+fn takeover_settle(peer: &PeerConfig) -> Duration {
+    peer.interval.saturating_mul(2).max(TAKEOVER_SETTLE_MIN)
+}
+
+/// The shortest settling time before a take-over (see [`takeover_settle`]).
+const TAKEOVER_SETTLE_MIN: Duration = Duration::from_secs(5);
 
 /// Runs the import of one peer until the task is aborted (leadership lost or shutdown).
 pub async fn run(ctx: Arc<Context>) {
     let name = ctx.peer.name.clone();
-    let mut source = Source::new(&ctx);
-    let mut planner = PlannerState::default();
+    let mut source = crate::kinds::source(&ctx);
+    let mut planner = PlannerState::new(takeover_settle(&ctx.peer));
     // The grace period counts from when this leader took over: a new leader never reaps on
     // the strength of a silence it did not see.
     let mut last_success = wall_clock_ms();
@@ -100,7 +87,7 @@ pub async fn run(ctx: Arc<Context>) {
                 tracing::warn!(peer = %name, error = %e, "sync round failed");
                 ctx.board.failure(&name, &e.to_string());
                 source.reset();
-                planner = PlannerState::default();
+                planner.after_failure();
                 expire_if_silent(&ctx, last_success).await;
                 let backoff = ctx
                     .peer
@@ -126,33 +113,25 @@ async fn propose(
         let applied = ctx.node.read();
         let state = &applied.state;
         let loops = prepare(&ctx.peer, &ctx.cluster, state, &mut listing);
-        let mirrored: Vec<Arc<Instance>> = state
-            .instances()
-            .filter(|i| i.origin.source() == Some(name))
-            .cloned()
-            .collect();
-        let services: Vec<Arc<Service>> = state
-            .services()
-            .filter(|s| s.origin.source() == Some(name))
-            .cloned()
-            .collect();
         ctx.board.update(name, |s| s.imported.loops_skipped += loops);
-        let plan = plan::plan_round(
+        let plan = plan::plan_against(
+            state,
             name,
-            &mirrored,
-            &services,
             listing,
             checkpoint.as_deref(),
             ctx.peer.max_delete_share,
+            wall_clock_ms(),
             planner,
         );
-        (plan, mirrored.len())
+        let mirrored = state.instances().filter(|i| i.origin.source() == Some(name)).count();
+        (plan, mirrored)
     };
     let Some(batch) = plan.batch else {
         ctx.board.update(name, |s| {
             s.imported.rounds += 1;
             s.imported.held = plan.held as u64;
             s.imported.mirrored = mirrored as u64;
+            s.imported.shadowed = plan.shadowed as u64;
         });
         return Ok(());
     };
@@ -184,6 +163,7 @@ async fn propose(
         s.imported.deleted += plan.deletes as u64;
         s.imported.held = plan.held as u64;
         s.imported.mirrored = (mirrored + plan.upserts).saturating_sub(plan.deletes) as u64;
+        s.imported.shadowed = plan.shadowed as u64;
         s.checkpoint = Some(new_checkpoint);
     });
     Ok(())

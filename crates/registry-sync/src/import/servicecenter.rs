@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use registry_store::model::MirroredFrom;
 use registry_store::model::Origin;
 use registry_store::model::Tenant;
@@ -21,6 +22,7 @@ use crate::client::servicecenter::fnv1a;
 use crate::client::servicecenter::Instances;
 use crate::client::servicecenter::ScClient;
 use crate::error::SyncError;
+use crate::import::Source;
 use crate::plan::Listing;
 use crate::Context;
 
@@ -55,11 +57,7 @@ impl ScSource {
         }
     }
 
-    pub fn reset(&mut self) {
-        self.cache.clear();
-    }
-
-    pub async fn next(&mut self) -> Result<Listing, SyncError> {
+    async fn next_listing(&mut self) -> Result<Listing, SyncError> {
         if !std::mem::take(&mut self.first) {
             tokio::time::sleep(self.interval).await;
         }
@@ -126,4 +124,14 @@ impl ScSource {
 fn fingerprint(revisions: &[&str]) -> String {
     let bytes = revisions.iter().flat_map(|r| r.bytes().chain(std::iter::once(b'|')));
     format!("{:016x}", fnv1a(bytes))
+}
+
+impl Source for ScSource {
+    fn next<'a>(&'a mut self, _checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Listing, SyncError>> {
+        Box::pin(self.next_listing())
+    }
+
+    fn reset(&mut self) {
+        self.cache.clear();
+    }
 }
