@@ -1,6 +1,7 @@
 //! Latency of every HTTP request, by route (the matched path pattern, so ids do not make new
 //! series), method and status, and refusals by reason: a middleware layer that records into
-//! families the `/metrics` route exposes.
+//! families the `/metrics` route exposes; and registry operations by protocol (`register`,
+//! `renew`, `cancel`, ...), from each request's endpoint ([`crate::endpoint`]).
 //!
 //! Long polls (Eureka's `/apps/delta?waitRevision=`) wait up to 60 s by design, so a handler
 //! marks its response with [`LongPoll`] and the middleware records it in a histogram of its own:
@@ -20,6 +21,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+
+use crate::endpoint::RequestEndpoint;
 
 /// Upper bounds of the ordinary latency buckets, in seconds: fine below 10 ms where reads are,
 /// and on to 60 s so a write that times out (10 s) or a stuck request lands in a finite bucket.
@@ -50,7 +53,15 @@ pub struct RefusalLabels {
     pub reason: String,
 }
 
-/// Request durations in seconds, and refusals.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// `eureka`, `servicecenter` or `node`.
+    pub protocol: &'static str,
+    /// The endpoint's operation: `register`, `renew`, `cancel`, `status`, `fetch`, `find`, ...
+    pub operation: &'static str,
+}
+
+/// Request durations in seconds, refusals and operations.
 #[derive(Clone)]
 pub struct RequestMetrics {
     /// Every request but long polls, from 100 µs to 60 s.
@@ -59,6 +70,8 @@ pub struct RequestMetrics {
     pub long_polls: Family<RequestLabels, Histogram>,
     /// Answers refusing a client (401, 403, 413, 429), whichever layer gave them.
     pub refusals: Family<RefusalLabels, Counter>,
+    /// Requests answered with success (2xx, 3xx), by protocol and operation.
+    pub operations: Family<OperationLabels, Counter>,
 }
 
 impl Default for RequestMetrics {
@@ -74,6 +87,7 @@ impl Default for RequestMetrics {
             durations: Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS)),
             long_polls: Family::new_with_constructor(|| Histogram::new(LONG_POLL_BUCKETS)),
             refusals,
+            operations: Family::default(),
         }
     }
 }
@@ -99,7 +113,18 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
+    let endpoint = RequestEndpoint::of(request.extensions());
     let response = next.run(request).await;
+    let status = response.status();
+    if status.is_success() || status.is_redirection() {
+        metrics
+            .operations
+            .get_or_create(&OperationLabels {
+                protocol: endpoint.protocol(),
+                operation: endpoint.operation(),
+            })
+            .inc();
+    }
     if let Some(reason) = refusal_reason(response.status()) {
         metrics
             .refusals
