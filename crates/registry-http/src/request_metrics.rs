@@ -165,4 +165,49 @@ mod tests {
         assert_eq!(REQUEST_BUCKETS.last(), Some(&60.0));
         assert!(*LONG_POLL_BUCKETS.last().unwrap() > 60.0);
     }
+
+    #[tokio::test]
+    async fn successful_requests_count_as_their_endpoints_operation() {
+        use axum::routing::post;
+        use tower::ServiceExt;
+
+        let metrics = Arc::new(RequestMetrics::default());
+        let endpoints = Arc::new(crate::endpoint::Endpoints::new(vec![
+            crate::eureka::endpoint::parser(registry_store::model::Tenant::default_tenant()),
+            crate::node_endpoint::parser(),
+        ]));
+        let app = axum::Router::new()
+            .route("/eureka/apps/{app}", post(|| async { StatusCode::NO_CONTENT }))
+            .route("/eureka/apps/{app}/{id}", axum::routing::put(|| async { StatusCode::NOT_FOUND }))
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), record))
+            .layer(axum::middleware::from_fn_with_state(endpoints, crate::endpoint::classify));
+        for (method, path) in [("POST", "/eureka/apps/A"), ("PUT", "/eureka/apps/A/i-1")] {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        let count = |operation| {
+            metrics
+                .operations
+                .get_or_create(&OperationLabels {
+                    protocol: "eureka",
+                    operation,
+                })
+                .get()
+        };
+        assert_eq!(count("register"), 1);
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("operations", "ops", metrics.operations.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"operations_total{protocol="eureka",operation="register"} 1"#),
+            "{text}"
+        );
+        // A renewal answered 404 renewed nothing.
+        assert_eq!(count("renew"), 0);
+    }
 }
