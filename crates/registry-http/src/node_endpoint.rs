@@ -40,6 +40,10 @@ pub enum Endpoint {
     NativeRenew,
     /// `DELETE /admin/registry/instances/{service}/{id}`
     NativeCancel,
+    /// `PUT /admin/registry/instances/{service}/{id}/status`
+    NativeStatus,
+    /// `PUT /admin/registry/instances/{service}/{id}/metadata`
+    NativeMetadata,
     /// Any other `/admin/registry/...` request (reads need `read`, the rest `write`).
     Native,
     /// Any other request: the node operations (reads need `read`, the rest `admin`).
@@ -58,6 +62,8 @@ impl Endpoint {
             Endpoint::NativeRegister => "register",
             Endpoint::NativeRenew => "renew",
             Endpoint::NativeCancel => "cancel",
+            Endpoint::NativeStatus => "status",
+            Endpoint::NativeMetadata => "metadata",
             Endpoint::Native => "native",
             Endpoint::Admin => "admin",
         }
@@ -81,10 +87,13 @@ pub fn parse(method: &Method, path: &str, _headers: &HeaderMap) -> NodeRequest {
     } else if path.starts_with(FEDERATION_PREFIX) {
         (Endpoint::Follow, Some(Role::Read))
     } else if let Some(native) = path.strip_prefix("/admin/registry/") {
-        let endpoint = match (method.clone(), native.split('/').count()) {
-            (Method::POST, 1) if native == "instances" => Endpoint::NativeRegister,
-            (Method::PUT, 1) if native == "heartbeats" => Endpoint::NativeRenew,
-            (Method::DELETE, 3) if native.starts_with("instances/") => Endpoint::NativeCancel,
+        let segments: Vec<&str> = native.split('/').collect();
+        let endpoint = match (method.clone(), segments.as_slice()) {
+            (Method::POST, ["instances"]) => Endpoint::NativeRegister,
+            (Method::PUT, ["heartbeats"]) => Endpoint::NativeRenew,
+            (Method::DELETE, ["instances", _, _]) => Endpoint::NativeCancel,
+            (Method::PUT, ["instances", _, _, "status"]) => Endpoint::NativeStatus,
+            (Method::PUT, ["instances", _, _, "metadata"]) => Endpoint::NativeMetadata,
             _ => Endpoint::Native,
         };
         (endpoint, Some(read_or(method, Role::Write)))
@@ -151,7 +160,7 @@ mod tests {
         use Role::Admin as A;
         use Role::Read as R;
         use Role::Write as W;
-        let table: [(Method, &str, Endpoint, Option<Role>, bool); 26] = [
+        let table: [(Method, &str, Endpoint, Option<Role>, bool); 28] = [
             (Method::GET, "/health", Health, None, false),
             (Method::GET, "/admin/cluster", Admin, Some(R), false),
             (Method::POST, "/admin/members", Admin, Some(A), false),
@@ -174,6 +183,20 @@ mod tests {
                 Method::DELETE,
                 "/admin/registry/instances/s/i",
                 NativeCancel,
+                Some(W),
+                false,
+            ),
+            (
+                Method::PUT,
+                "/admin/registry/instances/s/i/status",
+                NativeStatus,
+                Some(W),
+                false,
+            ),
+            (
+                Method::PUT,
+                "/admin/registry/instances/s/i/metadata",
+                NativeMetadata,
                 Some(W),
                 false,
             ),

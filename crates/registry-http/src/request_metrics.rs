@@ -178,9 +178,15 @@ mod tests {
         ]));
         let app = axum::Router::new()
             .route("/eureka/apps/{app}", post(|| async { StatusCode::NO_CONTENT }))
-            .route("/eureka/apps/{app}/{id}", axum::routing::put(|| async { StatusCode::NOT_FOUND }))
+            .route(
+                "/eureka/apps/{app}/{id}",
+                axum::routing::put(|| async { StatusCode::NOT_FOUND }),
+            )
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), record))
-            .layer(axum::middleware::from_fn_with_state(endpoints, crate::endpoint::classify));
+            .layer(axum::middleware::from_fn_with_state(
+                endpoints,
+                crate::endpoint::classify,
+            ));
         for (method, path) in [("POST", "/eureka/apps/A"), ("PUT", "/eureka/apps/A/i-1")] {
             let request = Request::builder()
                 .method(method)
