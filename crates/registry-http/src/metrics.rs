@@ -5,8 +5,8 @@
 //! lag and reachability), the registry (instances by tenant, status and origin; leases,
 //! renewals in the last minute and the self-preservation threshold, evictions by protocol;
 //! change-feed subscribers), HTTP latency by route, method and status (long polls
-//! apart), refusals by reason, operations by protocol (register, renew, cancel, ...), and the
-//! federation's per peer (whether its last round succeeded, lag, mirrored and exported
+//! apart), refusals by reason, writes by protocol and operation (register, renew, cancel, ...),
+//! and the federation's per peer (whether its last round succeeded, lag, mirrored and exported
 //! instances, the import and export counts).
 
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ async fn scrape(State(sources): State<Sources>) -> Response {
     );
     registry.register(
         "operations",
-        "Requests answered with success, by protocol and operation (register, renew, cancel, status, fetch, find, ...)",
+        "Writes to the registry answered with success, by protocol and operation (register, renew, cancel, status, metadata, ...)",
         sources.requests.operations.clone(),
     );
     sync_metrics(registry, &sources.federation);

@@ -1,7 +1,8 @@
 //! Latency of every HTTP request, by route (the matched path pattern, so ids do not make new
 //! series), method and status, and refusals by reason: a middleware layer that records into
-//! families the `/metrics` route exposes; and registry operations by protocol (`register`,
-//! `renew`, `cancel`, ...), from each request's endpoint ([`crate::endpoint`]).
+//! families the `/metrics` route exposes; and clients' writes to the registry by protocol and
+//! operation (`register`, `renew`, `cancel`, `status`, ...), from each request's endpoint
+//! ([`crate::endpoint`]).
 //!
 //! Long polls (Eureka's `/apps/delta?waitRevision=`) wait up to 60 s by design, so a handler
 //! marks its response with [`LongPoll`] and the middleware records it in a histogram of its own:
@@ -22,6 +23,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
+use crate::auth::users::Role;
 use crate::endpoint::RequestEndpoint;
 
 /// Upper bounds of the ordinary latency buckets, in seconds: fine below 10 ms where reads are,
@@ -57,7 +59,7 @@ pub struct RefusalLabels {
 pub struct OperationLabels {
     /// `eureka`, `servicecenter` or `node`.
     pub protocol: &'static str,
-    /// The endpoint's operation: `register`, `renew`, `cancel`, `status`, `fetch`, `find`, ...
+    /// The endpoint's operation: `register`, `renew`, `cancel`, `status`, `metadata`, ...
     pub operation: &'static str,
 }
 
@@ -70,7 +72,9 @@ pub struct RequestMetrics {
     pub long_polls: Family<RequestLabels, Histogram>,
     /// Answers refusing a client (401, 403, 413, 429), whichever layer gave them.
     pub refusals: Family<RefusalLabels, Counter>,
-    /// Requests answered with success (2xx, 3xx), by protocol and operation.
+    /// Writes to the registry (requests needing the `write` role: registrations, renewals,
+    /// cancellations, status and metadata changes, ...) answered with success (2xx, 3xx), by
+    /// protocol and operation. Reads and the node's own operations are not counted.
     pub operations: Family<OperationLabels, Counter>,
 }
 
@@ -114,9 +118,10 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
     let endpoint = RequestEndpoint::of(request.extensions());
+    let writes = endpoint.requirement().is_some_and(|r| r.role == Role::Write);
     let response = next.run(request).await;
     let status = response.status();
-    if status.is_success() || status.is_redirection() {
+    if writes && (status.is_success() || status.is_redirection()) {
         metrics
             .operations
             .get_or_create(&OperationLabels {
@@ -167,7 +172,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn successful_requests_count_as_their_endpoints_operation() {
+    async fn successful_writes_count_as_their_endpoints_operation() {
         use axum::routing::post;
         use tower::ServiceExt;
 
@@ -177,6 +182,7 @@ mod tests {
             crate::node_endpoint::parser(),
         ]));
         let app = axum::Router::new()
+            .route("/eureka/apps", axum::routing::get(|| async { StatusCode::OK }))
             .route("/eureka/apps/{app}", post(|| async { StatusCode::NO_CONTENT }))
             .route(
                 "/eureka/apps/{app}/{id}",
@@ -187,7 +193,11 @@ mod tests {
                 endpoints,
                 crate::endpoint::classify,
             ));
-        for (method, path) in [("POST", "/eureka/apps/A"), ("PUT", "/eureka/apps/A/i-1")] {
+        for (method, path) in [
+            ("POST", "/eureka/apps/A"),
+            ("PUT", "/eureka/apps/A/i-1"),
+            ("GET", "/eureka/apps"),
+        ] {
             let request = Request::builder()
                 .method(method)
                 .uri(path)
@@ -213,7 +223,8 @@ mod tests {
             text.contains(r#"operations_total{protocol="eureka",operation="register"} 1"#),
             "{text}"
         );
-        // A renewal answered 404 renewed nothing.
+        // A renewal answered 404 renewed nothing; a fetch writes nothing.
         assert_eq!(count("renew"), 0);
+        assert_eq!(count("fetch"), 0);
     }
 }
