@@ -108,6 +108,47 @@ impl Endpoint for Unclassified {
     }
 }
 
+/// The first [`Segments::MAX`] `/`-separated segments of a path, read without allocating: the
+/// parsers match routes on them (no route has more).
+#[derive(Debug, Clone, Copy)]
+pub struct Segments<'a> {
+    items: [&'a str; Segments::MAX],
+    len: usize,
+    /// The path has more segments than are kept.
+    more: bool,
+}
+
+impl<'a> Segments<'a> {
+    pub const MAX: usize = 10;
+
+    pub fn of(path: &'a str) -> Self {
+        let mut segments = Segments {
+            items: [""; Self::MAX],
+            len: 0,
+            more: false,
+        };
+        for segment in path.split('/') {
+            if segments.len == Self::MAX {
+                segments.more = true;
+                break;
+            }
+            segments.items[segments.len] = segment;
+            segments.len += 1;
+        }
+        segments
+    }
+
+    /// The segments kept.
+    pub fn kept(&self) -> &[&'a str] {
+        &self.items[..self.len]
+    }
+
+    /// Every segment, if the path has no more than [`Self::MAX`] (a longer one is no route).
+    pub fn all(&self) -> Option<&[&'a str]> {
+        (!self.more).then(|| self.kept())
+    }
+}
+
 /// One protocol's parser: its endpoint for a request under its paths, `None` for any other.
 pub type Parser = Box<dyn Fn(&Method, &str, &HeaderMap) -> Option<RequestEndpoint> + Send + Sync>;
 
@@ -244,5 +285,15 @@ mod tests {
             ]
         );
         assert_eq!(sample_path("/a/{id}/x"), "/a/sample/x");
+    }
+
+    #[test]
+    fn segments_are_kept_up_to_the_most_any_route_has() {
+        assert_eq!(Segments::of("a/b/c").all(), Some(&["a", "b", "c"][..]));
+        assert_eq!(Segments::of("").all(), Some(&[""][..]));
+        let long = "x/".repeat(Segments::MAX) + "y";
+        let segments = Segments::of(&long);
+        assert_eq!(segments.all(), None);
+        assert_eq!(segments.kept().len(), Segments::MAX);
     }
 }

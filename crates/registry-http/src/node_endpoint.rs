@@ -16,6 +16,7 @@ use crate::auth::policy::Requirement;
 use crate::auth::policy::Tenancy;
 use crate::auth::users::Role;
 use crate::endpoint::RequestEndpoint;
+use crate::endpoint::Segments;
 use crate::refusal::Refusal;
 
 /// The federation's gRPC service, served on the HTTP port.
@@ -87,8 +88,8 @@ pub fn parse(method: &Method, path: &str, _headers: &HeaderMap) -> NodeRequest {
     } else if path.starts_with(FEDERATION_PREFIX) {
         (Endpoint::Follow, Some(Role::Read))
     } else if let Some(native) = path.strip_prefix("/admin/registry/") {
-        let segments: Vec<&str> = native.split('/').collect();
-        let endpoint = match (method.clone(), segments.as_slice()) {
+        let segments = Segments::of(native);
+        let endpoint = match (method.clone(), segments.all().unwrap_or_default()) {
             (Method::POST, ["instances"]) => Endpoint::NativeRegister,
             (Method::PUT, ["heartbeats"]) => Endpoint::NativeRenew,
             (Method::DELETE, ["instances", _, _]) => Endpoint::NativeCancel,

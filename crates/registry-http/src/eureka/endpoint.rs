@@ -17,6 +17,7 @@ use crate::auth::policy::Requirement;
 use crate::auth::policy::Tenancy;
 use crate::auth::users::Role;
 use crate::endpoint::RequestEndpoint;
+use crate::endpoint::Segments;
 use crate::refusal::Refusal;
 
 /// The Eureka endpoints, one per route and method of [`super::routes`].
@@ -90,11 +91,11 @@ impl Endpoint {
         let put = *method == Method::PUT;
         let post = *method == Method::POST;
         let delete = *method == Method::DELETE;
-        let segments: Vec<&str> = rest.split('/').collect();
-        if segments.iter().any(|s| s.is_empty()) {
+        let segments = Segments::of(rest);
+        let Some(segments) = segments.all().filter(|all| all.iter().all(|s| !s.is_empty())) else {
             return Endpoint::Unknown;
-        }
-        match segments.as_slice() {
+        };
+        match segments {
             ["apps"] if get => Endpoint::AllApps,
             ["apps", "delta"] if get => Endpoint::Delta,
             ["apps", "delta"] => Endpoint::Unknown,

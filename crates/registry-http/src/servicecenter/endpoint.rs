@@ -24,6 +24,7 @@ use crate::auth::policy::Requirement;
 use crate::auth::policy::Tenancy;
 use crate::auth::users::Role;
 use crate::endpoint::RequestEndpoint;
+use crate::endpoint::Segments;
 use crate::refusal::Refusal;
 
 /// The ServiceCenter endpoints, one per route and method of [`super::routes`] (paths below
@@ -260,15 +261,18 @@ pub fn parse(method: &Method, path: &str, headers: &HeaderMap) -> Option<ScReque
             tenant: None,
         });
     }
-    let segments: Vec<&str> = rest.split('/').collect();
-    let request = match segments.as_slice() {
+    let segments = Segments::of(rest);
+    let request = match segments.kept() {
         [_, "admin", ..] => ScRequest {
             endpoint: Endpoint::Admin,
             role: Some(Role::Admin),
             tenant: None,
         },
         [_, area @ ("registry" | "govern"), tail @ ..] => {
-            let endpoint = Endpoint::route(method, *area == "govern", tail);
+            let endpoint = match segments.all() {
+                Some(_) => Endpoint::route(method, *area == "govern", tail),
+                None => Endpoint::Unknown,
+            };
             let role = match endpoint {
                 Endpoint::HeartbeatSocket => Role::Write,
                 e if e.reads() => Role::Read,
@@ -498,6 +502,9 @@ mod tests {
         assert_eq!(r.requirement(), Some(Requirement::new(Role::Admin, Tenancy::All)));
         assert!(parse(&Method::GET, "/eureka/apps", &HeaderMap::new()).is_none());
         assert!(parse(&Method::GET, "/v4", &HeaderMap::new()).is_none());
+        let deep = format!("{MS}/s/instances/i/heartbeat/a/b/c/d/e");
+        let r = parsed(Method::PUT, &deep, None);
+        assert_eq!((r.endpoint, r.role), (Unknown, Some(Role::Write)));
     }
 
     #[test]
