@@ -155,13 +155,13 @@ mod tests {
     use Endpoint::*;
 
     /// Every route the node's own routers serve (`node_api`, `registry_api`, `lease_api`,
-    /// `dashboard`, `sync_api`, `metrics`), with the endpoint, role and renewal it is.
+    /// `dashboard`, `sync_api`, `metrics`, `worker_api`), with the endpoint, role and renewal it is.
     #[test]
     fn every_route_is_its_endpoint() {
         use Role::Admin as A;
         use Role::Read as R;
         use Role::Write as W;
-        let table: [(Method, &str, Endpoint, Option<Role>, bool); 28] = [
+        let table: [(Method, &str, Endpoint, Option<Role>, bool); 29] = [
             (Method::GET, "/health", Health, None, false),
             (Method::GET, "/admin/cluster", Admin, Some(R), false),
             (Method::POST, "/admin/members", Admin, Some(A), false),
@@ -210,6 +210,7 @@ mod tests {
             (Method::GET, "/admin/dashboard", Dashboard, Some(R), false),
             (Method::GET, "/admin/dashboard/events", Dashboard, Some(R), false),
             (Method::GET, "/admin/sync", Admin, Some(R), false),
+            (Method::GET, "/admin/workers", Admin, Some(R), false),
             (
                 Method::POST,
                 "/registry.federation.v1.Federation/Follow",
@@ -246,6 +247,7 @@ mod tests {
             include_str!("dashboard/mod.rs"),
             include_str!("sync_api.rs"),
             include_str!("metrics.rs"),
+            include_str!("worker_api.rs"),
         ];
         let routes: Vec<_> = sources
             .iter()
