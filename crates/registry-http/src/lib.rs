@@ -16,6 +16,9 @@
 //!   started, and their states.
 //! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: the workers
 //!   following the change feed for in-memory views.
+//! - [`endpoint`]: each request parsed once by its protocol (Eureka, ServiceCenter, or
+//!   [`node_endpoint`] for the node's own routes) into an endpoint that says what it needs;
+//!   auth, limits, the audit trail and the request metrics act on it.
 //! - [`auth`]: who may call what (users, roles, tenants, tokens), checked on every route.
 //! - [`tls`]: TLS for the HTTP listeners.
 //! - [`limits`]: body size, connections and per-client rate; [`refusal`]: refusals in each
@@ -28,6 +31,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod dashboard;
+pub mod endpoint;
 pub mod error;
 pub mod eureka;
 pub mod instance_feed;
@@ -35,6 +39,7 @@ pub mod lease_api;
 pub mod limits;
 pub mod metrics;
 pub mod node_api;
+pub mod node_endpoint;
 pub mod peer_http;
 pub mod process;
 pub mod refusal;
@@ -158,7 +163,13 @@ pub fn router(parts: Parts) -> Router {
     let guard = apis
         .auth
         .enabled()
-        .then(|| Arc::new(auth::Guard::new(apis.auth.clone(), apis.eureka.tenant.clone())));
+        .then(|| Arc::new(auth::Guard::new(apis.auth.clone())));
+    // Each request is parsed once, by the first protocol that claims its path.
+    let endpoints = Arc::new(endpoint::Endpoints::new(vec![
+        eureka::endpoint::parser(apis.eureka.tenant.clone()),
+        servicecenter::endpoint::parser(),
+        node_endpoint::parser(),
+    ]));
     let routes = Router::new()
         .merge(node_api::routes())
         .merge(registry_api::routes())
@@ -175,9 +186,10 @@ pub fn router(parts: Parts) -> Router {
         .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))
         .merge(servicecenter::routes(node, apis.servicecenter, dependencies))
-        .merge(auth::routes(apis.auth));
+        .merge(servicecenter::token::routes(apis.auth));
     // Refusals are timed, traced and audited like every other answer: the guard and the
-    // limits sit inside the request metrics, the audit trail and the request ids.
+    // limits sit inside the request metrics, the audit trail and the request ids; all of them
+    // read the request's endpoint, parsed outside them.
     let routes = match guard {
         Some(guard) => routes.layer(axum::middleware::from_fn_with_state(guard, auth::check)),
         None => routes,
@@ -195,6 +207,7 @@ pub fn router(parts: Parts) -> Router {
     routes
         .layer(axum::middleware::from_fn(audit::record))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
+        .layer(axum::middleware::from_fn_with_state(endpoints, endpoint::classify))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

@@ -1,6 +1,6 @@
 //! Limits that keep one client from exhausting a node: the size of request bodies and requests
 //! per second per client address (token buckets; 429 in the protocol's own format, with
-//! `Retry-After`). Connection limits live in [`crate::connections`].
+//! `Retry-After`), refused as the request's endpoint ([`crate::endpoint`]) renders refusals. Connection limits live in [`crate::connections`].
 
 use std::net::IpAddr;
 use std::net::SocketAddr;
@@ -19,9 +19,8 @@ use governor::clock::DefaultClock;
 use governor::DefaultKeyedRateLimiter;
 use governor::Quota;
 
-use crate::auth::policy;
 use crate::connections::ConnectionLimits;
-use crate::refusal::refusal;
+use crate::endpoint::RequestEndpoint;
 use crate::refusal::Refusal;
 
 /// Largest request body by default (a registration is a few KiB; a schema may be more).
@@ -94,10 +93,11 @@ impl RateLimit {
 /// The limit goes with the request (an extension), so that handlers of long-lived connections
 /// (WebSockets) count each frame against the same budget.
 ///
-/// `/health` is exempt: probes and load balancers must learn how the node is, whatever the
+/// `/health` is exempt (its endpoint says so): probes and load balancers must learn how the node is, whatever the
 /// traffic from their address.
 pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, mut request: Request, next: Next) -> Response {
-    if request.uri().path() == "/health" {
+    let endpoint = RequestEndpoint::of(request.extensions());
+    if !endpoint.rate_limited() {
         return next.run(request).await;
     }
     let client = request
@@ -106,9 +106,8 @@ pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, mut request: Reques
         .map(|c| c.0 .0.ip());
     if let Some(client) = client {
         if let Err(wait) = limit.check(client) {
-            let protocol = policy::protocol_of(request.uri().path());
             tracing::debug!(%client, "rate limit exceeded");
-            return refusal(protocol, &Refusal::TooManyRequests { retry_after: wait });
+            return endpoint.refuse(&Refusal::TooManyRequests { retry_after: wait });
         }
     }
     request.extensions_mut().insert(limit);
@@ -117,10 +116,10 @@ pub async fn limit_rate(State(limit): State<Arc<RateLimit>>, mut request: Reques
 
 /// Answers a body over the limit (axum's 413) in the protocol's format.
 pub async fn explain_too_large(request: Request, next: Next) -> Response {
-    let protocol = policy::protocol_of(request.uri().path());
+    let endpoint = RequestEndpoint::of(request.extensions());
     let response = next.run(request).await;
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return refusal(protocol, &Refusal::TooLarge);
+        return endpoint.refuse(&Refusal::TooLarge);
     }
     response
 }

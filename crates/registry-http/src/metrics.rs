@@ -5,8 +5,8 @@
 //! lag and reachability), the registry (instances by tenant, status and origin; leases,
 //! renewals in the last minute and the self-preservation threshold, evictions by protocol;
 //! change-feed subscribers), HTTP latency by route, method and status (long polls
-//! apart) and refusals by reason, and the
-//! federation's per peer (whether its last round succeeded, lag, mirrored and exported
+//! apart), refusals by reason, writes by protocol and operation (register, renew, cancel, ...),
+//! and the federation's per peer (whether its last round succeeded, lag, mirrored and exported
 //! instances, the import and export counts).
 
 use std::collections::HashMap;
@@ -101,6 +101,11 @@ async fn scrape(State(sources): State<Sources>) -> Response {
         "http_refusals",
         "Requests refused: unauthorized (401), forbidden (403), payload_too_large (413), rate_limited (429)",
         sources.requests.refusals.clone(),
+    );
+    registry.register(
+        "operations",
+        "Writes to the registry answered with success, by protocol and operation (register, renew, cancel, status, metadata, ...)",
+        sources.requests.operations.clone(),
     );
     sync_metrics(registry, &sources.federation);
     let mut body = String::new();

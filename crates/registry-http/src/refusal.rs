@@ -1,6 +1,8 @@
 //! Refusals made before a request reaches its handler (authentication, authorisation, rate and
-//! size limits), answered in the protocol's own format: Eureka's plain text and status codes,
-//! ServiceCenter's `{"errorCode","errorMessage","detail"}`, and the node's `{"error","retryable"}`.
+//! size limits). Each protocol's endpoint type renders them in its own format
+//! ([`crate::endpoint::Endpoint::refuse`]); this module holds what they share: the reason, its
+//! status and message, the headers every format carries (`WWW-Authenticate` on a 401,
+//! `Retry-After` on a 429) and the node's own `{"error","retryable"}` format.
 
 use std::time::Duration;
 
@@ -10,10 +12,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use serde_json::json;
-
-use crate::auth::policy::Protocol;
-use crate::servicecenter::error::ErrorCode;
-use crate::servicecenter::error::ScError;
 
 /// `WWW-Authenticate` of a 401, so browsers and curl know to send Basic credentials.
 const CHALLENGE: &str = "Basic realm=\"registry\", charset=\"UTF-8\"";
@@ -33,7 +31,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status of the refusal (a protocol may answer another, see its endpoint type).
+    pub fn status(&self) -> StatusCode {
         match self {
             Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -42,42 +41,53 @@ impl Refusal {
         }
     }
 
-    fn message(&self) -> String {
+    pub fn message(&self) -> String {
         match self {
             Refusal::Unauthenticated(m) | Refusal::Forbidden(m) => m.clone(),
             Refusal::TooManyRequests { .. } => "too many requests from this client: slow down".into(),
             Refusal::TooLarge => "the request body is larger than this node accepts".into(),
         }
     }
+
+    /// `response` (the refusal in some protocol's format) with the headers the refusal needs:
+    /// a Basic challenge on a 401, `Retry-After` on a 429.
+    pub fn with_headers(&self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        match self {
+            Refusal::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
+            }
+            Refusal::TooManyRequests { retry_after } => {
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            _ => {}
+        }
+        response
+    }
 }
 
-/// `refusal` in `protocol`'s format.
-pub fn refusal(protocol: Protocol, refusal: &Refusal) -> Response {
-    let message = refusal.message();
-    let status = refusal.status();
-    let mut response = match protocol {
-        Protocol::ServiceCenter => match refusal {
-            Refusal::Unauthenticated(_) => ScError::new(ErrorCode::Unauthorized, message).into_response(),
-            Refusal::Forbidden(_) => ScError::new(ErrorCode::Forbidden, message).into_response(),
-            Refusal::TooManyRequests { .. } => ScError::new(ErrorCode::TooManyRequests, message).into_response(),
-            Refusal::TooLarge => ScError::invalid(message).into_response(),
-        },
-        Protocol::Eureka => (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response(),
-        Protocol::Node => {
-            let retryable = matches!(refusal, Refusal::TooManyRequests { .. });
-            (status, axum::Json(json!({ "error": message, "retryable": retryable }))).into_response()
-        }
-    };
-    let headers = response.headers_mut();
-    match refusal {
-        Refusal::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
-        }
-        Refusal::TooManyRequests { retry_after } => {
-            let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        _ => {}
+/// `refusal` in the node's own format: its status and `{"error": message, "retryable": bool}`.
+pub fn node_refusal(refusal: &Refusal) -> Response {
+    let retryable = matches!(refusal, Refusal::TooManyRequests { .. });
+    let body = json!({ "error": refusal.message(), "retryable": retryable });
+    refusal.with_headers((refusal.status(), axum::Json(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_refusals_carry_their_headers() {
+        let r = node_refusal(&Refusal::Unauthenticated("who?".into()));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], CHALLENGE);
+        let r = node_refusal(&Refusal::TooManyRequests {
+            retry_after: Duration::from_millis(200),
+        });
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(node_refusal(&Refusal::TooLarge).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
-    response
 }

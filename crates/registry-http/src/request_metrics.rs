@@ -1,6 +1,8 @@
 //! Latency of every HTTP request, by route (the matched path pattern, so ids do not make new
 //! series), method and status, and refusals by reason: a middleware layer that records into
-//! families the `/metrics` route exposes.
+//! families the `/metrics` route exposes; and clients' writes to the registry by protocol and
+//! operation (`register`, `renew`, `cancel`, `status`, ...), from each request's endpoint
+//! ([`crate::endpoint`]).
 //!
 //! Long polls (Eureka's `/apps/delta?waitRevision=`) wait up to 60 s by design, so a handler
 //! marks its response with [`LongPoll`] and the middleware records it in a histogram of its own:
@@ -20,6 +22,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+
+use crate::auth::users::Role;
+use crate::endpoint::RequestEndpoint;
 
 /// Upper bounds of the ordinary latency buckets, in seconds: fine below 10 ms where reads are,
 /// and on to 60 s so a write that times out (10 s) or a stuck request lands in a finite bucket.
@@ -50,7 +55,15 @@ pub struct RefusalLabels {
     pub reason: String,
 }
 
-/// Request durations in seconds, and refusals.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// `eureka`, `servicecenter` or `node`.
+    pub protocol: &'static str,
+    /// The endpoint's operation: `register`, `renew`, `cancel`, `status`, `metadata`, ...
+    pub operation: &'static str,
+}
+
+/// Request durations in seconds, refusals and operations.
 #[derive(Clone)]
 pub struct RequestMetrics {
     /// Every request but long polls, from 100 µs to 60 s.
@@ -59,6 +72,10 @@ pub struct RequestMetrics {
     pub long_polls: Family<RequestLabels, Histogram>,
     /// Answers refusing a client (401, 403, 413, 429), whichever layer gave them.
     pub refusals: Family<RefusalLabels, Counter>,
+    /// Writes to the registry (requests needing the `write` role: registrations, renewals,
+    /// cancellations, status and metadata changes, ...) answered with success (2xx, 3xx), by
+    /// protocol and operation. Reads and the node's own operations are not counted.
+    pub operations: Family<OperationLabels, Counter>,
 }
 
 impl Default for RequestMetrics {
@@ -74,6 +91,7 @@ impl Default for RequestMetrics {
             durations: Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS)),
             long_polls: Family::new_with_constructor(|| Histogram::new(LONG_POLL_BUCKETS)),
             refusals,
+            operations: Family::default(),
         }
     }
 }
@@ -99,7 +117,19 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
+    let endpoint = RequestEndpoint::of(request.extensions());
+    let writes = endpoint.requirement().is_some_and(|r| r.role == Role::Write);
     let response = next.run(request).await;
+    let status = response.status();
+    if writes && (status.is_success() || status.is_redirection()) {
+        metrics
+            .operations
+            .get_or_create(&OperationLabels {
+                protocol: endpoint.protocol(),
+                operation: endpoint.operation(),
+            })
+            .inc();
+    }
     if let Some(reason) = refusal_reason(response.status()) {
         metrics
             .refusals
@@ -139,5 +169,62 @@ mod tests {
         assert!(LONG_POLL_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(REQUEST_BUCKETS.last(), Some(&60.0));
         assert!(*LONG_POLL_BUCKETS.last().unwrap() > 60.0);
+    }
+
+    #[tokio::test]
+    async fn successful_writes_count_as_their_endpoints_operation() {
+        use axum::routing::post;
+        use tower::ServiceExt;
+
+        let metrics = Arc::new(RequestMetrics::default());
+        let endpoints = Arc::new(crate::endpoint::Endpoints::new(vec![
+            crate::eureka::endpoint::parser(registry_store::model::Tenant::default_tenant()),
+            crate::node_endpoint::parser(),
+        ]));
+        let app = axum::Router::new()
+            .route("/eureka/apps", axum::routing::get(|| async { StatusCode::OK }))
+            .route("/eureka/apps/{app}", post(|| async { StatusCode::NO_CONTENT }))
+            .route(
+                "/eureka/apps/{app}/{id}",
+                axum::routing::put(|| async { StatusCode::NOT_FOUND }),
+            )
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), record))
+            .layer(axum::middleware::from_fn_with_state(
+                endpoints,
+                crate::endpoint::classify,
+            ));
+        for (method, path) in [
+            ("POST", "/eureka/apps/A"),
+            ("PUT", "/eureka/apps/A/i-1"),
+            ("GET", "/eureka/apps"),
+        ] {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        let count = |operation| {
+            metrics
+                .operations
+                .get_or_create(&OperationLabels {
+                    protocol: "eureka",
+                    operation,
+                })
+                .get()
+        };
+        assert_eq!(count("register"), 1);
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("operations", "ops", metrics.operations.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"operations_total{protocol="eureka",operation="register"} 1"#),
+            "{text}"
+        );
+        // A renewal answered 404 renewed nothing; a fetch writes nothing.
+        assert_eq!(count("renew"), 0);
+        assert_eq!(count("fetch"), 0);
     }
 }

@@ -1,10 +1,12 @@
 //! Authentication and authorisation of every HTTP request. Off until users are configured
 //! (`[[auth.users]]`); then every route but `/health` and `POST /v4/token` needs a credential:
 //! HTTP Basic (Eureka clients: `http://user:pass@host:8761/eureka/`; operators, registryctl,
-//! the dashboard) or a bearer token from `POST /v4/token` (ServiceCenter clients). What a request
-//! needs is [`policy`]'s; who is configured is [`users`]'; tokens are [`token`]'s. A refusal
-//! answers in the protocol's own format ([`crate::refusal`]): Eureka 401/403 with
-//! `WWW-Authenticate`, ServiceCenter `401002`/`403001`, the node's endpoints `{"error": ...}`.
+//! the dashboard) or a bearer token from `POST /v4/token` (ServiceCenter clients, served by
+//! `servicecenter::token`). What a request needs is its endpoint's ([`crate::endpoint`], parsed
+//! once by each protocol), in the terms of [`policy`]; who is configured is [`users`]'; tokens
+//! are [`token`]'s. A refusal answers in the protocol's own format (the endpoint renders it):
+//! Eureka 401/403 with `WWW-Authenticate`, ServiceCenter `401002`/`403001`, the node's
+//! endpoints `{"error": ...}`.
 
 pub mod policy;
 pub mod token;
@@ -21,29 +23,20 @@ use axum::extract::State;
 use axum::http::header;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use base64::Engine;
-use registry_store::model::Tenant;
 use serde::Deserialize;
-use serde_json::json;
 
-use self::policy::Tenancy;
 use self::token::TokenKeys;
 use self::users::Checked;
 use self::users::Principal;
 use self::users::User;
 use self::users::UserFile;
 use self::users::Users;
+use crate::endpoint::RequestEndpoint;
 use crate::limits::ClientAddr;
 use crate::limits::RateLimit;
-use crate::refusal::refusal;
 use crate::refusal::Refusal;
-use crate::servicecenter::core::body;
-use crate::servicecenter::error::ErrorCode;
-use crate::servicecenter::error::ScError;
 
 /// How long a ServiceCenter token is valid unless configured.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -117,7 +110,7 @@ impl LoginLimit {
 
     /// Whether `client` may make one more password check now (a request with no known client
     /// address is not limited here).
-    fn admits(&self, client: Option<IpAddr>) -> bool {
+    pub fn admits(&self, client: Option<IpAddr>) -> bool {
         client.is_none_or(|c| self.0.check(c).is_ok())
     }
 }
@@ -126,15 +119,13 @@ impl LoginLimit {
 #[derive(Debug, Clone)]
 pub struct Guard {
     settings: AuthSettings,
-    eureka_tenant: Tenant,
     logins: LoginLimit,
 }
 
 impl Guard {
-    pub fn new(settings: AuthSettings, eureka_tenant: Tenant) -> Self {
+    pub fn new(settings: AuthSettings) -> Self {
         Self {
             settings,
-            eureka_tenant,
             logins: LoginLimit::start(),
         }
     }
@@ -191,48 +182,21 @@ impl Guard {
             "unsupported authorization scheme {scheme}"
         )))
     }
-
-    /// Whether `principal` may make a request needing `role` on `tenancy`.
-    pub fn authorize(principal: &Principal, role: users::Role, tenancy: &Tenancy) -> Result<(), Refusal> {
-        if principal.role < role {
-            return Err(Refusal::Forbidden(format!(
-                "{} has the {} role; this needs {}",
-                principal.name,
-                principal.role.as_str(),
-                role.as_str()
-            )));
-        }
-        match tenancy {
-            Tenancy::One(t) if !principal.scope.admits(t) => Err(Refusal::Forbidden(format!(
-                "{} may not reach tenant {t}",
-                principal.name
-            ))),
-            Tenancy::All if principal.scope != users::Scope::All => Err(Refusal::Forbidden(format!(
-                "{} is limited to some tenants; this spans all of them",
-                principal.name
-            ))),
-            _ => Ok(()),
-        }
-    }
 }
 
-/// The middleware: authenticates and authorises each request, and hands the principal to the
-/// handlers (request extensions) for the audit trail.
+/// The middleware: authenticates and authorises each request as its endpoint
+/// ([`RequestEndpoint`]) requires, and hands the principal to the handlers (request extensions)
+/// and the audit trail (response extensions).
 pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
-    let requirement = policy::requirement(
-        request.method(),
-        request.uri().path(),
-        request.headers(),
-        &guard.eureka_tenant,
-    );
-    let Some(role) = requirement.role else {
+    let endpoint = RequestEndpoint::of(request.extensions());
+    let Some(requirement) = endpoint.requirement() else {
         return next.run(request).await;
     };
     let client = client_of(&request);
     let checked = guard
         .authenticate(request.headers(), client)
         .await
-        .and_then(|p| Guard::authorize(&p, role, &requirement.tenancy).map(|()| p));
+        .and_then(|p| requirement.admits(&p).map(|()| p));
     match checked {
         Ok(principal) => {
             request.extensions_mut().insert(principal.clone());
@@ -243,79 +207,22 @@ pub async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: 
         }
         Err(e) => {
             tracing::info!(path = request.uri().path(), reason = %e, "request refused");
-            refusal(requirement.protocol, &e)
+            endpoint.refuse(&e)
         }
     }
 }
 
-#[derive(Deserialize)]
-struct TokenRequest {
-    name: String,
-    password: String,
-}
-
 /// The client address of a request, as the listener saw it.
-fn client_of(request: &Request) -> Option<IpAddr> {
+pub fn client_of(request: &Request) -> Option<IpAddr> {
     request
         .extensions()
         .get::<ConnectInfo<ClientAddr>>()
         .map(|ConnectInfo(ClientAddr(addr))| addr.ip())
 }
 
-fn too_many_attempts() -> Refusal {
+/// The refusal of a client over its login limit.
+pub fn too_many_attempts() -> Refusal {
     Refusal::TooManyRequests {
         retry_after: Duration::from_secs(1),
-    }
-}
-
-/// What `POST /v4/token` needs: the users, and a limit on password checks per client.
-struct TokenIssuer {
-    settings: AuthSettings,
-    logins: LoginLimit,
-}
-
-/// `POST /v4/token`: a bearer token for a user's name and password.
-pub fn routes(settings: AuthSettings) -> Router {
-    let issuer = TokenIssuer {
-        settings,
-        logins: LoginLimit::start(),
-    };
-    Router::new()
-        .route("/v4/token", post(issue_token))
-        .with_state(Arc::new(issuer))
-}
-
-/// The largest token request read (a name and a password).
-const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
-
-async fn issue_token(State(issuer): State<Arc<TokenIssuer>>, request: Request) -> Response {
-    let settings = &issuer.settings;
-    let client = client_of(&request);
-    let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_TOKEN_REQUEST_BYTES).await else {
-        return ScError::invalid("the token request is not readable or too large").into_response();
-    };
-    let Some(keys) = settings.tokens.as_ref().filter(|_| settings.enabled()) else {
-        return ScError::invalid("authentication is not enabled on this registry: no token is needed").into_response();
-    };
-    let request: TokenRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    // Every request here is a password check, remembered or not: each counts.
-    if !issuer.logins.admits(client) {
-        return crate::refusal::refusal(policy::Protocol::ServiceCenter, &too_many_attempts());
-    }
-    if settings
-        .users
-        .check(&request.name, &request.password, || true)
-        .await
-        .principal()
-        .is_none()
-    {
-        return ScError::new(ErrorCode::Unauthorized, "wrong user name or password").into_response();
-    }
-    match keys.issue(&request.name) {
-        Ok(token) => axum::Json(json!({ "token": token })).into_response(),
-        Err(e) => ScError::new(ErrorCode::Internal, e).into_response(),
     }
 }

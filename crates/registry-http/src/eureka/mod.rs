@@ -8,7 +8,8 @@
 //!   [`full_fetch`]: `/apps`, built once per revision (and gzip'd) off the runtime threads.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
 //! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
-//! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints.
+//! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints;
+//!   [`endpoint`]: a request parsed once (its route, role, tenant, operation, refusals).
 //!
 //! Differences from the Netflix server, all compatible on the wire: reads are fresh (no 30 s
 //! response cache); a lease expires at its duration, not twice it; evictions are decided by the
@@ -19,6 +20,7 @@
 
 pub mod cache;
 pub mod delta;
+pub mod endpoint;
 pub mod error;
 pub mod format;
 pub mod full_fetch;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -22,7 +21,6 @@ use serde_json::Value;
 use super::core::body;
 use super::core::json;
 use super::core::revision_of;
-use super::core::tenant;
 use super::core::Sc;
 use super::discovery::consumer_of;
 use super::discovery::instances_of;
@@ -31,6 +29,7 @@ use super::discovery::ProviderQuery;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
+use super::tenant::ScTenant;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -137,7 +136,7 @@ fn one_instance(state: &RegistryState, key: &InstanceKey) -> Result<(Vec<Value>,
 
 pub async fn batch_find(
     State(sc): State<Arc<Sc>>,
-    Path(project): Path<String>,
+    tenant: Result<ScTenant, ScError>,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
     bytes: Bytes,
@@ -145,7 +144,7 @@ pub async fn batch_find(
     if q.get("type").map(String::as_str) != Some("query") {
         return Err(ScError::invalid("only type=query is supported"));
     }
-    let tenant = tenant(&headers, &project)?;
+    let ScTenant(tenant) = tenant?;
     let request: BatchRequest = body(&bytes)?;
     let consumer_id = headers
         .get("x-consumerid")

@@ -1,10 +1,9 @@
-//! What the ServiceCenter handlers share: the node, settings, tenancy, body parsing, replies.
+//! What the ServiceCenter handlers share: the node, settings, body parsing, replies.
 
 use std::hash::Hash;
 use std::hash::Hasher;
 
 use axum::http::header;
-use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -62,18 +61,8 @@ pub const TEXT_UTF8: &str = "text/plain; charset=UTF-8";
 /// Header carrying the revision of a find result (compare with `rev`).
 pub const REVISION_HEADER: &str = "x-resource-revision";
 
-/// The tenant of a request: `X-Domain-Name` (default `default`) and the `{project}` segment.
-pub fn tenant(headers: &HeaderMap, project: &str) -> Result<Tenant, ScError> {
-    let domain = headers
-        .get("x-domain-name")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .unwrap_or("default");
-    let tenant = Tenant::new(domain.to_ascii_lowercase(), project);
-    registry_store::validate::tenant(&tenant).map_err(|e| ScError::invalid(format!("tenant: {e}")))?;
-    Ok(tenant)
-}
+/// The tenant of a request (handlers take it by [`super::tenant::ScTenant`]).
+pub use super::tenant::tenant;
 
 /// Parses a JSON body; anything else is 400001.
 ///
@@ -174,12 +163,9 @@ impl Sc {
         }
     }
 
-    /// The service `id` of the request's tenant, which must exist (400012 otherwise).
-    pub fn existing_service(&self, headers: &HeaderMap, project: &str, id: String) -> Result<ServiceRef, ScError> {
-        let service = ServiceRef {
-            tenant: tenant(headers, project)?,
-            id: id.into(),
-        };
+    /// The service `id` of the request's `tenant`, which must exist (400012 otherwise).
+    pub fn existing_service(&self, tenant: Tenant, id: String) -> Result<ServiceRef, ScError> {
+        let service = ServiceRef { tenant, id: id.into() };
         if self.node.read().state.service(&service).is_none() {
             return Err(Self::service_missing(&service.id));
         }

@@ -25,13 +25,13 @@ use super::core::collection;
 use super::core::done;
 use super::core::revision_of;
 use super::core::revisioned;
-use super::core::tenant;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
 use super::mapping::service_to_wire;
 use super::registry_service;
+use super::tenant::ScTenant;
 use super::version::VersionRule;
 use super::wire::DependenciesRequest;
 use super::wire::MicroService;
@@ -140,11 +140,10 @@ pub fn select_providers<'s>(state: &'s RegistryState, q: &ProviderQuery<'_>) -> 
 
 pub async fn find(
     State(sc): Shared,
-    Path(project): Path<String>,
+    ScTenant(tenant): ScTenant,
     headers: HeaderMap,
     Query(q): Query<FindQuery>,
 ) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
     let name = q
         .service_name
         .clone()
@@ -201,13 +200,10 @@ pub async fn find(
 /// `GET MS/providers`: the services the consumer depends on.
 pub async fn providers(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let consumer = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: id.into(),
-    };
+    let consumer = ServiceRef { tenant, id: id.into() };
     let applied = sc.node.read();
     let state = &applied.state;
     state
@@ -219,13 +215,10 @@ pub async fn providers(
 /// `GET MS/consumers`: the services that depend on this provider.
 pub async fn consumers(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let provider = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: id.into(),
-    };
+    let provider = ServiceRef { tenant, id: id.into() };
     let applied = sc.node.read();
     let state = &applied.state;
     let service = state
@@ -255,12 +248,12 @@ pub fn consumers_of(state: &RegistryState, provider: &Service) -> Vec<MicroServi
 
 pub async fn service_instances(
     State(sc): Shared,
-    Path((project, service_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<FindQuery>,
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: service_id.into(),
     };
     let applied = sc.node.read();
@@ -284,14 +277,7 @@ pub async fn service_instances(
 /// `POST` (add) and `PUT` (replace) `/v4/{project}/registry/dependencies`: deprecated in
 /// ServiceCenter (finds record dependencies) but still routed
 /// (`server/rest/controller/v4/dependency_controller.go`); one log entry for the whole request.
-async fn put_dependencies(
-    sc: &Sc,
-    project: &str,
-    headers: &HeaderMap,
-    bytes: &[u8],
-    replace: bool,
-) -> Result<Response, ScError> {
-    let tenant = tenant(headers, project)?;
+async fn put_dependencies(sc: &Sc, tenant: Tenant, bytes: &[u8], replace: bool) -> Result<Response, ScError> {
     let request: DependenciesRequest = body(bytes)?;
     if request.dependencies.is_empty() || request.dependencies.len() > 100 {
         return Err(ScError::invalid("field 'dependencies' must hold 1 to 100 items"));
@@ -354,18 +340,16 @@ async fn put_dependencies(
 
 pub async fn add_dependencies(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    put_dependencies(&sc, &project, &headers, &bytes, false).await
+    put_dependencies(&sc, tenant, &bytes, false).await
 }
 
 pub async fn replace_dependencies(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    put_dependencies(&sc, &project, &headers, &bytes, true).await
+    put_dependencies(&sc, tenant, &bytes, true).await
 }

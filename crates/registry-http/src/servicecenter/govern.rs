@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use registry_store::model::Service;
 use registry_store::model::ServiceRef;
@@ -18,7 +17,6 @@ use registry_store::state::RegistryState;
 use serde_json::json;
 
 use super::core::json;
-use super::core::tenant;
 use super::core::Sc;
 use super::discovery::consumers_of;
 use super::discovery::is_true;
@@ -27,6 +25,7 @@ use super::error::ScError;
 use super::mapping::instance_to_wire;
 use super::mapping::service_to_wire;
 use super::registry_service;
+use super::tenant::ScTenant;
 use super::wire::Counts;
 use super::wire::MicroService;
 use super::wire::Schema;
@@ -231,11 +230,9 @@ fn statistics(state: &RegistryState, tenant: &Tenant) -> Statistics {
 /// `GET /v4/{project}/govern/microservices`: every service with the parts `options` names.
 pub async fn list(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
     let get = |key: &str| {
         query
             .iter()
@@ -296,11 +293,11 @@ pub async fn list(
 /// `GET /v4/{project}/govern/microservices/{serviceId}`: one service with everything about it.
 pub async fn get(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: id.as_str().into(),
     };
     if id.is_empty() {

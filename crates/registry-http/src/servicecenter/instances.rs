@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use registry_store::command::CancelInstance;
 use registry_store::command::Command;
@@ -26,12 +25,12 @@ use super::core::json;
 use super::core::new_id;
 use super::core::revision_of;
 use super::core::revisioned;
-use super::core::tenant;
 use super::core::Sc;
 use super::error::ScError;
 use super::mapping::instance_from_wire;
 use super::mapping::instance_to_wire;
 use super::mapping::status_to_store;
+use super::tenant::ScTenant;
 use super::validate;
 use super::wire::HeartbeatItem;
 use super::wire::HeartbeatSet;
@@ -50,12 +49,12 @@ fn key(service: &ServiceRef, id: String) -> InstanceKey {
 
 pub async fn register(
     State(sc): Shared,
-    Path((project, service_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: service_id.into(),
     };
     let request: RegisterInstanceRequest = body(&bytes)?;
@@ -93,11 +92,11 @@ pub async fn register(
 /// ServiceCenter's `GetInstance` answers.
 pub async fn get(
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service_ref = sc.existing_service(&headers, &project, service_id)?;
+    let service_ref = sc.existing_service(tenant, service_id)?;
     let applied = sc.node.read();
     let service = applied
         .state
@@ -114,11 +113,11 @@ pub async fn get(
 
 pub async fn unregister(
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: service_id.into(),
     };
     let instance = key(&service_ref, id);
@@ -131,13 +130,13 @@ pub async fn unregister(
 
 pub async fn heartbeat(
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     // An unknown service is 400017 too: ServiceCenter looks the lease up by service and
     // instance (`datasource/etcd/util/heartbeat_util.go`), and sc-client re-registers on 400017.
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: service_id.into(),
     };
     let found = sc.node.renew(vec![key(&service_ref, id.clone())]).await?;
@@ -148,13 +147,7 @@ pub async fn heartbeat(
     }
 }
 
-pub async fn heartbeats(
-    State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
+pub async fn heartbeats(State(sc): Shared, ScTenant(tenant): ScTenant, bytes: Bytes) -> Result<Response, ScError> {
     let request: HeartbeatSet = body(&bytes)?;
     if request.instances.is_empty() {
         return Err(ScError::invalid("field 'instances' must not be empty"));
@@ -188,12 +181,12 @@ pub async fn heartbeats(
 
 pub async fn set_status(
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let service_ref = ServiceRef {
-        tenant: tenant(&headers, &project)?,
+        tenant,
         id: service_id.into(),
     };
     let value = q.get("value").map(String::as_str).unwrap_or("");
@@ -211,11 +204,11 @@ pub async fn set_status(
 
 pub async fn put_properties(
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service_ref = sc.existing_service(&headers, &project, service_id)?;
+    let service_ref = sc.existing_service(tenant, service_id)?;
     let request: PropertiesRequest = body(&bytes)?;
     let command = UpdateInstanceMetadata {
         instance: key(&service_ref, id),

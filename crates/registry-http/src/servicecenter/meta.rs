@@ -4,21 +4,19 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::json;
 
 use super::core::collection;
 use super::core::done;
 use super::core::json;
-use super::core::tenant;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
 use super::registry_service;
+use super::tenant::ScTenant;
 
 type Shared = State<Arc<Sc>>;
 
@@ -51,11 +49,9 @@ pub async fn readiness() -> Response {
 /// environment (none given: the empty one), as ServiceCenter lists them (`etcd/ms.go` `ListApp`).
 pub async fn apps(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
     let env = q.get("env").map(String::as_str).unwrap_or("");
     let applied = sc.node.read();
     let apps: BTreeSet<&str> = applied

@@ -3,7 +3,10 @@
 //! - [`wire`], [`version`], [`mapping`]: ServiceCenter's objects, version rules and their mapping
 //!   to the model, shared with the adapters from `registry_store::protocol::servicecenter`.
 //! - [`error`]: `errorCode` / `errorMessage` / `detail`; [`validate`]: the input rules of §2.
-//! - [`core`]: shared state, tenancy (`X-Domain-Name` + `{project}`), replies.
+//! - [`core`]: shared state, body parsing, replies.
+//! - [`endpoint`]: a request parsed once (its route, role, tenant, operation, refusals);
+//!   [`tenant`]: the tenant (`X-Domain-Name` + `{project}`) and the [`tenant::ScTenant`]
+//!   extractor every handler takes it by; [`token`]: `POST /v4/token`.
 //! - [`dependency_queue`]: the dependency records finds imply, written in batches off the
 //!   read path.
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
@@ -15,6 +18,7 @@ pub mod batch_find;
 pub mod core;
 pub mod dependency_queue;
 pub mod discovery;
+pub mod endpoint;
 pub mod error;
 pub mod govern;
 pub mod instances;
@@ -22,6 +26,8 @@ pub mod meta;
 pub mod registry_service;
 pub mod schemas;
 pub mod services;
+pub mod tenant;
+pub mod token;
 pub mod validate;
 pub mod watch;
 

@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use registry_store::command::Command;
@@ -26,6 +25,7 @@ use super::core::json;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
+use super::tenant::ScTenant;
 use super::validate;
 use super::wire::Schema;
 use super::wire::SchemaRequest;
@@ -40,11 +40,11 @@ fn schema_missing(id: &str) -> ScError {
 
 pub async fn put_schema(
     State(sc): Shared,
-    Path((project, id, schema_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, schema_id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     validate::schema_id(&schema_id)?;
     let request: SchemaRequest = body(&bytes)?;
     sc.write(Command::PutSchema(PutSchema {
@@ -60,11 +60,11 @@ pub async fn put_schema(
 /// Replaces the whole set: listed schemas are written, others removed.
 pub async fn put_schemas(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let request: SchemasRequest = body(&bytes)?;
     request
         .schemas
@@ -89,11 +89,11 @@ pub async fn put_schemas(
 
 pub async fn list_schemas(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let with_schema = match q.get("withSchema").map(String::as_str) {
         None | Some("0") => false,
         Some("1") => true,
@@ -114,10 +114,10 @@ pub async fn list_schemas(
 
 pub async fn get_schema(
     State(sc): Shared,
-    Path((project, id, schema_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, schema_id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let applied = sc.node.read();
     let schema = applied
         .state
@@ -132,10 +132,10 @@ pub async fn get_schema(
 
 pub async fn delete_schema(
     State(sc): Shared,
-    Path((project, id, schema_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, schema_id)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     sc.write(Command::DeleteSchema(DeleteSchema { service, schema_id }))
         .await?;
     Ok(done())
@@ -143,11 +143,11 @@ pub async fn delete_schema(
 
 pub async fn add_tags(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let request: TagsRequest = body(&bytes)?;
     if request.tags.is_empty() {
         return Err(ScError::invalid("field 'tags' must not be empty"));
@@ -162,11 +162,11 @@ pub async fn add_tags(
 
 pub async fn update_tag(
     State(sc): Shared,
-    Path((project, id, key)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, key)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let known = sc
         .node
         .read()
@@ -190,10 +190,10 @@ pub async fn update_tag(
 
 pub async fn get_tags(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let tags = sc
         .node
         .read()
@@ -206,10 +206,10 @@ pub async fn get_tags(
 
 pub async fn delete_tags(
     State(sc): Shared,
-    Path((project, id, keys)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, id, keys)): Path<(String, String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     let keys: Vec<String> = keys
         .split(',')
         .map(str::trim)

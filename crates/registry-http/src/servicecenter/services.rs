@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use registry_store::command::Command;
@@ -28,7 +27,6 @@ use super::core::collection;
 use super::core::done;
 use super::core::json;
 use super::core::new_id;
-use super::core::tenant;
 use super::core::Sc;
 use super::discovery::is_true;
 use super::error::ErrorCode;
@@ -36,6 +34,7 @@ use super::error::ScError;
 use super::mapping::service_from_wire;
 use super::mapping::service_to_wire;
 use super::registry_service;
+use super::tenant::ScTenant;
 use super::validate;
 use super::wire::CreateServiceRequest;
 use super::wire::DeleteServicesRequest;
@@ -67,13 +66,7 @@ fn key_of(tenant: &Tenant, s: &MicroService) -> ServiceKey {
     }
 }
 
-pub async fn create(
-    State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
+pub async fn create(State(sc): Shared, ScTenant(tenant): ScTenant, bytes: Bytes) -> Result<Response, ScError> {
     let request: CreateServiceRequest = body(&bytes)?;
     let service = with_defaults(
         request
@@ -131,11 +124,9 @@ pub struct ExistenceQuery {
 
 pub async fn existence(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<ExistenceQuery>,
 ) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
     let applied = sc.node.read();
     let state = &applied.state;
     match q.kind.as_deref() {
@@ -219,24 +210,19 @@ pub fn services_of(sc: &Sc, tenant: &Tenant, with_shared: bool) -> Vec<MicroServ
 
 pub async fn list(
     State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
     let services = services_of(&sc, &tenant, is_true(q.get("withShared").map(String::as_str)));
     Ok(collection("services", &services))
 }
 
 pub async fn get(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
-    let service = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: id.into(),
-    };
+    let service = ServiceRef { tenant, id: id.into() };
     let applied = sc.node.read();
     match applied.state.service(&service) {
         Some(found) => Ok(json(&json!({ "service": service_to_wire(found) }))),
@@ -265,8 +251,8 @@ async fn delete_one(sc: &Sc, service: ServiceRef, force: bool) -> Result<(), ScE
 
 pub async fn delete(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let force = force_flag(q.get("force").map(String::as_str))?;
@@ -274,18 +260,12 @@ pub async fn delete(
         // ServiceCenter refuses to delete itself (`etcd/ms.go` `UnregisterService`).
         return Err(ScError::invalid("not allow to delete service center"));
     }
-    let service = sc.existing_service(&headers, &project, id)?;
+    let service = sc.existing_service(tenant, id)?;
     delete_one(&sc, service, force).await?;
     Ok(done())
 }
 
-pub async fn delete_many(
-    State(sc): Shared,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response, ScError> {
-    let tenant = tenant(&headers, &project)?;
+pub async fn delete_many(State(sc): Shared, ScTenant(tenant): ScTenant, bytes: Bytes) -> Result<Response, ScError> {
     let request: DeleteServicesRequest = body(&bytes)?;
     if request.service_ids.is_empty() {
         return Err(ScError::invalid("field 'serviceIds' must not be empty"));
@@ -326,14 +306,11 @@ pub async fn delete_many(
 
 pub async fn put_properties(
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    ScTenant(tenant): ScTenant,
     bytes: Bytes,
 ) -> Result<Response, ScError> {
-    let service = ServiceRef {
-        tenant: tenant(&headers, &project)?,
-        id: id.into(),
-    };
+    let service = ServiceRef { tenant, id: id.into() };
     let request: PropertiesRequest = body(&bytes)?;
     let properties = Some(
         request

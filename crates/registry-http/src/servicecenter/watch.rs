@@ -15,7 +15,6 @@ use axum::extract::Path;
 use axum::extract::State;
 use axum::extract::WebSocketUpgrade;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use registry_store::change::Change;
@@ -26,10 +25,10 @@ use registry_store::feed::Subscription;
 use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
 
-use super::core::tenant;
 use super::core::Sc;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
+use super::tenant::ScTenant;
 use super::wire::MicroServiceKey;
 use super::wire::WatchEvent;
 use crate::limits::ClientAddr;
@@ -165,16 +164,16 @@ fn over_rate() -> CloseFrame {
 pub async fn watcher(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(sc): Shared,
-    Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    tenant: Result<ScTenant, ScError>,
     rate: FrameRate,
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
     };
-    let tenant = match tenant(&headers, &project) {
-        Ok(t) => t,
+    let tenant = match tenant {
+        Ok(ScTenant(t)) => t,
         Err(e) => return e.into_response(),
     };
     let consumer = ServiceRef { tenant, id: id.into() };
@@ -234,16 +233,16 @@ async fn watch(
 pub async fn heartbeat_socket(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(sc): Shared,
-    Path((project, service_id, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_, service_id, id)): Path<(String, String, String)>,
+    tenant: Result<ScTenant, ScError>,
     rate: FrameRate,
 ) -> Response {
     let ws = match upgrade_required(ws) {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
     };
-    let tenant = match tenant(&headers, &project) {
-        Ok(t) => t,
+    let tenant = match tenant {
+        Ok(ScTenant(t)) => t,
         Err(e) => return e.into_response(),
     };
     let key = InstanceKey {
