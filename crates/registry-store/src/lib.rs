@@ -2,6 +2,8 @@
 //!
 //! How the parts fit:
 //! - [`model`]: the protocol-neutral records (tenant, service, instance, origin) (D1).
+//! - [`record`]: the other records stored beside them (schemas, tags, dependencies, member
+//!   addresses, mirror checkpoints) and [`record::Entity`], a record of any kind.
 //! - [`command`]: every state change as one typed command; [`validate`] checks its limits.
 //! - [`state`]: the in-memory registry and its deterministic `apply` (no clock, no randomness).
 //! - [`change`] and [`feed`]: what apply changed, persisted by storage and streamed to
@@ -27,6 +29,7 @@ pub mod model;
 pub mod node;
 pub mod protocol;
 pub mod raft;
+pub mod record;
 pub mod state;
 pub mod storage;
 pub mod validate;

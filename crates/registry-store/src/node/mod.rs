@@ -53,7 +53,6 @@ pub use write::Written;
 
 use crate::command::AnnounceNode;
 use crate::command::Command;
-use crate::command::NodeRecord;
 use crate::feed::ChangeFeed;
 use crate::feed::FeedError;
 use crate::feed::Subscription;
@@ -74,6 +73,7 @@ use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
 use crate::raft::types::RaftMetrics;
 use crate::raft::MAX_MESSAGE_BYTES;
+use crate::record::NodeRecord;
 use crate::storage;
 use crate::storage::LogCounters;
 use crate::storage::LogTotals;
