@@ -9,7 +9,8 @@
 //! - [`change`] and [`feed`]: what apply changed, persisted by storage and streamed to
 //!   subscribers from any recent revision (the revision is the Raft log index, D2).
 //! - [`storage`]: the Raft log and state machine on sled, behind openraft's storage traits (D5).
-//! - [`raft`]: openraft's type configuration and the gRPC transport between nodes.
+//! - [`raft`]: openraft's type configuration.
+//! - [`transport`]: the gRPC transport between members: both services, the clients, auth.
 //! - [`lease`]: lease deadlines held by the leader in memory, renewals that never touch the log,
 //!   eviction through the log and self-preservation (D3).
 //! - [`protocol`]: the Eureka and ServiceCenter wire objects and their mapping to the model,
@@ -32,5 +33,6 @@ pub mod raft;
 pub mod record;
 pub mod state;
 pub mod storage;
+pub mod transport;
 pub mod validate;
 pub mod worker;

@@ -16,9 +16,9 @@ use super::upgrade;
 use super::Inner;
 use super::RegistryNode;
 use crate::command::Proposal;
-use crate::raft::pb;
-use crate::raft::pb::cluster_service_server::ClusterService;
 use crate::storage::codec;
+use crate::transport::pb;
+use crate::transport::pb::cluster_service_server::ClusterService;
 
 pub(super) struct ClusterGrpcService {
     node: Weak<Inner>,
@@ -31,8 +31,8 @@ impl ClusterGrpcService {
 
     pub(super) fn into_server(self) -> pb::cluster_service_server::ClusterServiceServer<Self> {
         pb::cluster_service_server::ClusterServiceServer::new(self)
-            .max_decoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
+            .max_decoding_message_size(crate::transport::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::transport::MAX_MESSAGE_BYTES)
     }
 
     fn node(&self) -> Result<RegistryNode, Status> {

@@ -60,24 +60,24 @@ use crate::lease::LeaseKeeper;
 use crate::meters::StoreMeters;
 use crate::model::Millis;
 use crate::model::Revision;
-use crate::raft::contact::PeerContacts;
-use crate::raft::network::GrpcNetworkFactory;
-use crate::raft::network::PeerChannels;
-use crate::raft::pb::cluster_service_client::ClusterServiceClient;
-use crate::raft::peer_auth;
-use crate::raft::peer_auth::PeerChannel;
-use crate::raft::peer_auth::PeerCheck;
-use crate::raft::peer_auth::PeerCredential;
-use crate::raft::server::RaftGrpcService;
 use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
 use crate::raft::types::RaftMetrics;
-use crate::raft::MAX_MESSAGE_BYTES;
 use crate::record::NodeRecord;
 use crate::storage;
 use crate::storage::LogCounters;
 use crate::storage::LogTotals;
 use crate::storage::StateHandle;
+use crate::transport::auth;
+use crate::transport::auth::PeerChannel;
+use crate::transport::auth::PeerCheck;
+use crate::transport::auth::PeerCredential;
+use crate::transport::contact::PeerContacts;
+use crate::transport::network::GrpcNetworkFactory;
+use crate::transport::network::PeerChannels;
+use crate::transport::pb::cluster_service_client::ClusterServiceClient;
+use crate::transport::raft_service::RaftGrpcService;
+use crate::transport::MAX_MESSAGE_BYTES;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
 use crate::worker::WorkerStatus;
@@ -161,7 +161,7 @@ impl RegistryNode {
         .map_err(|e| NodeError::Config(e.to_string()))?;
         let channels = PeerChannels::new(
             PeerCredential::new(config.cluster_secret.as_ref()),
-            config.tls.as_ref().map(peer_auth::client_tls),
+            config.tls.as_ref().map(auth::client_tls),
         );
         let contacts = PeerContacts::default();
         let network = GrpcNetworkFactory {
@@ -229,7 +229,7 @@ impl RegistryNode {
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = &self.inner.config.tls {
             builder = builder
-                .tls_config(peer_auth::server_tls(tls))
+                .tls_config(auth::server_tls(tls))
                 .map_err(|e| NodeError::Config(format!("TLS between nodes: {e}")))?;
         }
         let task = tokio::spawn(async move {

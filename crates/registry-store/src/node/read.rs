@@ -13,8 +13,8 @@ use super::NodeError;
 use super::RegistryNode;
 use crate::backup::Backup;
 use crate::model::Revision;
-use crate::raft::pb;
 use crate::storage::AppliedState;
+use crate::transport::pb;
 
 impl RegistryNode {
     /// This node's applied state, for local reads. Hold the guard briefly.

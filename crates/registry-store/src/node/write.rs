@@ -14,9 +14,9 @@ use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::command::Proposal;
 use crate::model::Revision;
-use crate::raft::pb;
-use crate::raft::pb::forward_write_response::Result as ForwardResult;
 use crate::storage::codec;
+use crate::transport::pb;
+use crate::transport::pb::forward_write_response::Result as ForwardResult;
 use crate::validate::validate_command;
 
 /// A committed and applied write.

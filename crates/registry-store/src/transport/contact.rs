@@ -12,7 +12,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::types::NodeId;
+use crate::raft::types::NodeId;
 
 /// When one peer last answered, and since when this node has been calling it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

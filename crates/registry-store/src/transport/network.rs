@@ -35,16 +35,16 @@ use tonic::transport::Channel;
 use tonic::transport::ClientTlsConfig;
 use tonic::transport::Endpoint;
 
+use super::auth::PeerChannel;
+use super::auth::PeerCredential;
 use super::contact::PeerContacts;
 use super::convert;
 use super::pacing::AppendPacing;
 use super::pb;
 use super::pb::raft_service_client::RaftServiceClient;
-use super::peer_auth::PeerChannel;
-use super::peer_auth::PeerCredential;
-use super::types::NodeId;
-use super::types::TypeConfig;
 use super::MAX_MESSAGE_BYTES;
+use crate::raft::types::NodeId;
+use crate::raft::types::TypeConfig;
 
 /// Lazily connected gRPC channels to peers, one per address, shared by every client.
 #[derive(Clone, Default)]
