@@ -32,9 +32,7 @@ use std::sync::Arc;
 use std::sync::Weak;
 use std::time::Duration;
 
-pub use config::ClusterSecret;
 pub use config::NodeConfig;
-pub use config::PeerTls;
 pub use error::NodeError;
 use futures::future::BoxFuture;
 use openraft::storage::RaftLogStorage;

@@ -4,6 +4,9 @@
 //! (`UNAUTHENTICATED`). With TLS material configured, nodes talk mutual TLS: each presents a
 //! certificate the cluster's CA signed and accepts only such peers. Without either, nodes trust
 //! their network.
+//!
+//! The settings for both ([`ClusterSecret`], [`PeerTls`]) are defined here, below the node's
+//! config that holds them, so the transport never reaches up into the node.
 
 use sha2::Digest;
 use sha2::Sha256;
@@ -19,8 +22,29 @@ use tonic::transport::ServerTlsConfig;
 use tonic::Request;
 use tonic::Status;
 
-use crate::node::ClusterSecret;
-use crate::node::PeerTls;
+/// PEM material for mutual TLS between nodes; the key is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PeerTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PeerTls(..)")
+    }
+}
+
+/// The secret every node shares; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSecret(pub String);
+
+impl std::fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterSecret(..)")
+    }
+}
 
 /// A channel to a peer whose calls carry this node's credential.
 pub type PeerChannel = InterceptedService<Channel, PeerCredential>;
