@@ -7,11 +7,12 @@
 //! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
 //! - [`status`]: cluster view and health; [`membership`]: add / remove members, once a joining
 //!   node proved who it is ([`joining`]).
-//! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
+//! - [`cluster_rpc`]: what this member answers to the others' cluster RPCs; the gRPC server
+//!   itself, both directions, is [`crate::transport`].
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
 
 mod batcher;
-mod cluster_service;
+mod cluster_rpc;
 mod config;
 mod drain;
 mod error;
@@ -45,8 +46,6 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::StreamExt;
-use tonic::service::interceptor::InterceptedService;
 pub use write::Written;
 
 use crate::command::AnnounceNode;
@@ -66,16 +65,14 @@ use crate::storage;
 use crate::storage::LogCounters;
 use crate::storage::LogTotals;
 use crate::storage::StateHandle;
+use crate::transport;
 use crate::transport::auth;
 use crate::transport::auth::PeerChannel;
-use crate::transport::auth::PeerCheck;
 use crate::transport::auth::PeerCredential;
 use crate::transport::contact::PeerContacts;
 use crate::transport::network::GrpcNetworkFactory;
 use crate::transport::network::PeerChannels;
 use crate::transport::pb::cluster_service_client::ClusterServiceClient;
-use crate::transport::raft_service::RaftGrpcService;
-use crate::transport::MAX_MESSAGE_BYTES;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
 use crate::worker::WorkerStatus;
@@ -206,42 +203,16 @@ impl RegistryNode {
     }
 
     fn spawn_grpc_server(&self, listener: TcpListener) -> Result<(), NodeError> {
-        let check = PeerCheck::new(self.inner.config.cluster_secret.as_ref());
-        let raft_service = InterceptedService::new(
-            RaftGrpcService::new(self.inner.raft.clone()).into_server(),
-            check.clone(),
-        );
-        let cluster_service = InterceptedService::new(
-            cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server(),
-            check,
-        );
-        let mut stop = self.inner.stop.subscribe();
-        // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
-        // reply's last segment waits for the peer's delayed ACK: 40 ms on every Raft RPC.
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
-            if let Ok(Err(e)) = conn.as_ref().map(|c| c.set_nodelay(true)) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-            conn
-        });
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = &self.inner.config.tls {
-            builder = builder
-                .tls_config(auth::server_tls(tls))
-                .map_err(|e| NodeError::Config(format!("TLS between nodes: {e}")))?;
-        }
-        let task = tokio::spawn(async move {
-            let served = builder
-                .add_service(raft_service)
-                .add_service(cluster_service)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "raft gRPC server failed");
-            }
-        });
+        let config = &self.inner.config;
+        let task = transport::server::serve(
+            listener,
+            self.inner.raft.clone(),
+            cluster_rpc::ClusterRpc::new(Arc::downgrade(&self.inner)),
+            config.cluster_secret.as_ref(),
+            config.tls.as_ref(),
+            self.inner.stop.subscribe(),
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))?;
         self.inner.tasks.lock().push(task);
         Ok(())
     }
@@ -510,14 +481,10 @@ impl RegistryNode {
     }
 
     fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<PeerChannel>, NodeError> {
-        let channel = self
-            .inner
+        self.inner
             .channels
-            .get(addr)
-            .map_err(|e| NodeError::Unavailable(e.to_string()))?;
-        Ok(ClusterServiceClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+            .cluster_client(addr)
+            .map_err(|e| NodeError::Unavailable(e.to_string()))
     }
 
     /// A gRPC client to the current leader, or why there is none.

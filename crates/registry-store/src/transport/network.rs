@@ -41,6 +41,7 @@ use super::contact::PeerContacts;
 use super::convert;
 use super::pacing::AppendPacing;
 use super::pb;
+use super::pb::cluster_service_client::ClusterServiceClient;
 use super::pb::raft_service_client::RaftServiceClient;
 use super::MAX_MESSAGE_BYTES;
 use crate::raft::types::NodeId;
@@ -96,6 +97,16 @@ impl PeerChannels {
         let channel = endpoint.connect_lazy();
         channels.insert(addr.to_string(), channel.clone());
         Ok(PeerChannel::new(channel, self.credential.clone()))
+    }
+}
+
+impl PeerChannels {
+    /// A client for the cluster RPCs of the member at `addr`, with the cluster's message size
+    /// limits.
+    pub fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<PeerChannel>, BadAddress> {
+        Ok(ClusterServiceClient::new(self.get(addr)?)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
     }
 }
 
