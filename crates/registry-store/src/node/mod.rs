@@ -34,6 +34,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 pub use config::NodeConfig;
+pub use error::ErrorClass;
 pub use error::NodeError;
 use futures::future::BoxFuture;
 use openraft::storage::RaftLogStorage;
