@@ -1,4 +1,5 @@
-//! HTTP to one peer: its base URL, credentials and timeouts in one place, answers as bytes.
+//! HTTP to one federation remote: its base URL, credentials and timeouts in one place, answers
+//! as bytes.
 
 use std::time::Duration;
 
@@ -44,15 +45,15 @@ impl Answer {
     }
 }
 
-/// A client for one peer's HTTP API.
+/// A client for one federation remote's HTTP API.
 #[derive(Clone)]
-pub struct PeerHttp {
+pub struct RemoteHttp {
     client: reqwest::Client,
     base: String,
     credentials: Option<Credentials>,
 }
 
-impl PeerHttp {
+impl RemoteHttp {
     pub fn new(peer: &PeerConfig) -> Self {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
