@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::lease::LeasePolicy;
 use crate::transport::auth::ClusterSecret;
-use crate::transport::auth::PeerTls;
+use crate::transport::auth::MemberTls;
 
 /// A node's settings (the binary builds this from flags, environment and the TOML file).
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub struct NodeConfig {
     /// it and calls without it are refused. `None`: nodes trust their network.
     pub cluster_secret: Option<ClusterSecret>,
     /// Mutual TLS between nodes: this node's certificate and key, and the cluster's CA.
-    pub tls: Option<PeerTls>,
+    pub tls: Option<MemberTls>,
 }
 
 impl NodeConfig {

@@ -68,11 +68,11 @@ use crate::storage::LogTotals;
 use crate::storage::StateHandle;
 use crate::transport;
 use crate::transport::auth;
-use crate::transport::auth::PeerChannel;
-use crate::transport::auth::PeerCredential;
-use crate::transport::contact::PeerContacts;
+use crate::transport::auth::MemberChannel;
+use crate::transport::auth::MemberCredential;
+use crate::transport::contact::MemberContacts;
 use crate::transport::network::GrpcNetworkFactory;
-use crate::transport::network::PeerChannels;
+use crate::transport::network::MemberChannels;
 use crate::transport::pb::cluster_service_client::ClusterServiceClient;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
@@ -108,7 +108,7 @@ struct Inner {
     leases: Arc<LeaseKeeper>,
     /// This node's copy of the leader's last renewals and deadlines (see `lease_copy`).
     lease_times: crate::lease::LeaseTimes,
-    channels: PeerChannels,
+    channels: MemberChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
     /// Packs concurrent writes into shared log entries.
     batcher: batcher::Batcher,
@@ -121,7 +121,7 @@ struct Inner {
     /// Kept out of elections (drained for maintenance).
     drained: AtomicBool,
     /// When each peer last answered, and removal notices (written by the Raft network).
-    contacts: PeerContacts,
+    contacts: MemberContacts,
     /// Set once this node notices the cluster removed it (see `removal`).
     removed: watch::Sender<Option<removal::Removal>>,
 }
@@ -155,11 +155,11 @@ impl RegistryNode {
         }
         .validate()
         .map_err(|e| NodeError::Config(e.to_string()))?;
-        let channels = PeerChannels::new(
-            PeerCredential::new(config.cluster_secret.as_ref()),
+        let channels = MemberChannels::new(
+            MemberCredential::new(config.cluster_secret.as_ref()),
             config.tls.as_ref().map(auth::client_tls),
         );
-        let contacts = PeerContacts::default();
+        let contacts = MemberContacts::default();
         let network = GrpcNetworkFactory {
             channels: channels.clone(),
             contacts: contacts.clone(),
@@ -481,7 +481,7 @@ impl RegistryNode {
         let _ = tokio::time::timeout(max, changed).await;
     }
 
-    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<PeerChannel>, NodeError> {
+    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<MemberChannel>, NodeError> {
         self.inner
             .channels
             .cluster_client(addr)
@@ -489,7 +489,7 @@ impl RegistryNode {
     }
 
     /// A gRPC client to the current leader, or why there is none.
-    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<PeerChannel>), NodeError> {
+    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<MemberChannel>), NodeError> {
         let leader = self.leader().ok_or(NodeError::NoLeader)?;
         let addr = self.member_addr(leader).ok_or(NodeError::NoLeader)?;
         Ok((leader, self.cluster_client(&addr)?))

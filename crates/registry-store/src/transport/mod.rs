@@ -5,7 +5,7 @@
 //!   [`raft_service`], the Raft RPCs (vote, append, snapshot) fed to the local openraft instance,
 //!   and [`cluster_service`], the cluster RPCs (forwarded writes and renewals, read index,
 //!   membership), answered by the node through [`cluster_service::ClusterHandler`].
-//! - [`network`]: the client side: lazily connected channels per address ([`network::PeerChannels`])
+//! - [`network`]: the client side: lazily connected channels per address ([`network::MemberChannels`])
 //!   and openraft's `RaftNetworkFactory` over them, sized by [`pacing`].
 //! - [`contact`]: what members' answers say (when each last answered, whether one said this node
 //!   was removed); the network writes it, the node reads it.
@@ -15,7 +15,7 @@
 //! - [`pb`]: the generated code for `proto/raft.proto`.
 //!
 //! The node composes: it builds the network factory for openraft, starts [`server::serve`] and
-//! calls members' cluster RPCs through [`network::PeerChannels`].
+//! calls members' cluster RPCs through [`network::MemberChannels`].
 
 pub mod auth;
 pub mod cluster_service;

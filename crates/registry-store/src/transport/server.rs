@@ -9,8 +9,8 @@ use tonic::service::interceptor::InterceptedService;
 
 use super::auth;
 use super::auth::ClusterSecret;
-use super::auth::PeerCheck;
-use super::auth::PeerTls;
+use super::auth::MemberCheck;
+use super::auth::MemberTls;
 use super::cluster_service::ClusterGrpcService;
 use super::cluster_service::ClusterHandler;
 use super::raft_service::RaftGrpcService;
@@ -27,10 +27,10 @@ pub fn serve(
     raft: Raft,
     cluster: impl ClusterHandler,
     secret: Option<&ClusterSecret>,
-    tls: Option<&PeerTls>,
+    tls: Option<&MemberTls>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, ServeError> {
-    let check = PeerCheck::new(secret);
+    let check = MemberCheck::new(secret);
     let raft_service = InterceptedService::new(RaftGrpcService::new(raft).into_server(), check.clone());
     let cluster_service = InterceptedService::new(ClusterGrpcService::new(cluster).into_server(), check);
     // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
