@@ -8,7 +8,7 @@ use reqwest::Method;
 use reqwest::RequestBuilder;
 
 use crate::config::Credentials;
-use crate::config::PeerConfig;
+use crate::config::RemoteConfig;
 use crate::error::SyncError;
 
 /// Longest a single request to a peer may take.
@@ -54,7 +54,7 @@ pub struct RemoteHttp {
 }
 
 impl RemoteHttp {
-    pub fn new(peer: &PeerConfig) -> Self {
+    pub fn new(peer: &RemoteConfig) -> Self {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
