@@ -17,11 +17,13 @@
 //!   shared by the HTTP front and the adapters.
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
+//! - [`clock`]: the wall clock that stamps proposals and reports (never read by apply).
 //! - [`worker`]: the `Worker` trait and the supervisor every crate's background work runs
 //!   under (the node's own: the lease keeper and the announcer, see `RegistryNode::workers`).
 
 pub mod backup;
 pub mod change;
+pub mod clock;
 pub mod command;
 pub mod feed;
 pub mod lease;

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::sync::Weak;
 use std::time::Duration;
 
+pub use crate::clock::wall_clock_ms;
 pub use config::NodeConfig;
 pub use error::ErrorClass;
 pub use error::NodeError;
@@ -56,7 +57,6 @@ use crate::feed::FeedError;
 use crate::feed::Subscription;
 use crate::lease::LeaseKeeper;
 use crate::meters::StoreMeters;
-use crate::model::Millis;
 use crate::model::Revision;
 use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
@@ -77,13 +77,6 @@ use crate::transport::pb::cluster_service_client::ClusterServiceClient;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
 use crate::worker::WorkerStatus;
-
-/// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
-pub fn wall_clock_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
 
 /// How long a stopping leader tries to hand leadership over.
 const HAND_OVER_AT_STOP: Duration = Duration::from_secs(10);

@@ -26,7 +26,11 @@ impl RegistryNode {
     pub async fn backup(&self) -> Result<Backup, NodeError> {
         self.read_barrier().await?;
         let applied = self.read();
-        Ok(Backup::of(&applied.state, applied.revision(), super::wall_clock_ms()))
+        Ok(Backup::of(
+            &applied.state,
+            applied.revision(),
+            crate::clock::wall_clock_ms(),
+        ))
     }
 
     /// Waits until this node has applied everything committed before the call, so the next

@@ -7,9 +7,9 @@ use openraft::error::ClientWriteError;
 use openraft::error::RaftError;
 use tokio::time::Instant;
 
-use super::wall_clock_ms;
 use super::NodeError;
 use super::RegistryNode;
+use crate::clock::wall_clock_ms;
 use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::command::Proposal;
