@@ -12,11 +12,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
 use registry_store::backup::Backup;
-use registry_store::change::Entity;
 use registry_store::protocol::eureka::json;
 use registry_store::protocol::eureka::mapping::to_instance;
 use registry_store::protocol::eureka::mapping::version_of;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
+use registry_store::record::Entity;
 
 use crate::conn::Conn;
 use crate::conn::Target;

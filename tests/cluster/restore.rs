@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry_store::backup::Backup;
-use registry_store::change::Entity;
 use registry_store::model::Instance;
 use registry_store::model::Service;
 use registry_store::model::Tenant;
+use registry_store::record::Entity;
 
 use crate::support::Cluster;
 

@@ -16,9 +16,9 @@ use figment::providers::Toml;
 use figment::Figment;
 use registry_store::lease::GuardRule;
 use registry_store::model::Tenant;
-use registry_store::node::ClusterSecret;
 use registry_store::node::NodeConfig;
-use registry_store::node::PeerTls;
+use registry_store::transport::auth::ClusterSecret;
+use registry_store::transport::auth::MemberTls;
 use registry_sync::config::validate_all;
 use registry_sync::config::PeerFile;
 use registry_sync::SyncSettings;
@@ -318,7 +318,7 @@ struct TlsFiles {
 impl TlsFiles {
     /// The HTTP listeners' server configuration, and the node-to-node mutual TLS material.
     #[allow(clippy::type_complexity)]
-    fn load(self) -> Result<(Option<Arc<rustls::ServerConfig>>, Option<PeerTls>), ConfigError> {
+    fn load(self) -> Result<(Option<Arc<rustls::ServerConfig>>, Option<MemberTls>), ConfigError> {
         let (cert, key) = match (self.cert, self.key) {
             (None, None) if self.ca.is_some() => {
                 return Err(ConfigError::Invalid("tls_ca needs tls_cert and tls_key".into()));
@@ -336,7 +336,7 @@ impl TlsFiles {
             Some(ca) => {
                 let ca = PemFile::read(&ca).map_err(invalid)?;
                 ca.certificates().map_err(invalid)?;
-                Some(PeerTls {
+                Some(MemberTls {
                     cert_pem: cert.bytes,
                     key_pem: key.bytes,
                     ca_pem: ca.bytes,

@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Json;
 use registry_store::command::Rejection;
+use registry_store::node::ErrorClass;
 use registry_store::node::NodeError;
 use serde_json::json;
 
@@ -29,13 +30,11 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, retryable) = match &self {
-            ApiError::Node(e) => match e {
-                NodeError::Invalid(_) | NodeError::Config(_) => (StatusCode::BAD_REQUEST, false),
-                NodeError::NoLeader | NodeError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, true),
-                NodeError::Stopped(_) | NodeError::Open(_) | NodeError::Listen(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, false)
-                }
-                NodeError::Membership(_) => (StatusCode::CONFLICT, false),
+            ApiError::Node(e) => match e.class() {
+                ErrorClass::Invalid => (StatusCode::BAD_REQUEST, false),
+                ErrorClass::Retryable => (StatusCode::SERVICE_UNAVAILABLE, true),
+                ErrorClass::Fatal => (StatusCode::SERVICE_UNAVAILABLE, false),
+                ErrorClass::Refused => (StatusCode::CONFLICT, false),
             },
             ApiError::Rejected(r) => match r {
                 Rejection::ServiceNotFound(_)

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use registry_store::change::ChangeKind;
-use registry_store::change::Entity;
 use registry_store::feed::FeedError;
 use registry_store::model::Instance;
 use registry_store::node::RegistryNode;
+use registry_store::record::Entity;
 use registry_store::worker::stopped;
 use registry_store::worker::StopSignal;
 use registry_store::worker::Worker;

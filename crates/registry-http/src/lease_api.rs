@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::peer_http::PeerHttp;
+use crate::member_http::MemberHttp;
 
 /// Eureka's banner while self-preservation holds evictions.
 pub const EMERGENCY: &str = "EMERGENCY! EUREKA MAY BE INCORRECTLY CLAIMING INSTANCES ARE UP WHEN THEY'RE NOT. \
@@ -130,11 +130,11 @@ pub fn below_threshold(stats: &LeaseStats, window_ms: u64) -> bool {
 impl LeaseReport {
     /// The leader's report: this node's while it leads, else asked of the leader; why not when
     /// the leader cannot be reached.
-    pub async fn from_cluster(node: &RegistryNode, peers: &PeerHttp) -> Result<Self, String> {
+    pub async fn from_cluster(node: &RegistryNode, members: &MemberHttp) -> Result<Self, String> {
         if let Some(local) = Self::local(node) {
             return Ok(local);
         }
-        peers
+        members
             .leader_json("/admin/leases?local=true")
             .await
             .ok_or_else(|| "the leader, which keeps the leases, cannot be reached".to_string())
@@ -154,7 +154,7 @@ pub fn banner(self_preservation: bool, below_threshold: bool) -> Option<&'static
 #[derive(Clone)]
 struct LeaseState {
     node: RegistryNode,
-    peers: PeerHttp,
+    members: MemberHttp,
 }
 
 #[derive(Deserialize)]
@@ -163,17 +163,17 @@ struct ReportQuery {
     local: bool,
 }
 
-pub fn routes(node: RegistryNode, peers: PeerHttp) -> Router {
+pub fn routes(node: RegistryNode, members: MemberHttp) -> Router {
     Router::new()
         .route("/admin/leases", get(report))
-        .with_state(LeaseState { node, peers })
+        .with_state(LeaseState { node, members })
 }
 
 async fn report(State(s): State<LeaseState>, Query(q): Query<ReportQuery>) -> Response {
     let report = if q.local {
         LeaseReport::local(&s.node).ok_or_else(|| "this node does not lead: leases are kept by the leader".to_string())
     } else {
-        LeaseReport::from_cluster(&s.node, &s.peers).await
+        LeaseReport::from_cluster(&s.node, &s.members).await
     };
     match report {
         Ok(report) => Json(report).into_response(),

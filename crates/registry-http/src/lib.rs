@@ -14,7 +14,7 @@
 //!   (`registry_sync`).
 //! - [`worker_api`]: `/admin/workers`, the background workers [`Parts::start`] and the node
 //!   started, and their states.
-//! - [`peer_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: the workers
+//! - [`member_http`]: calls to the other members' HTTP listeners; [`instance_feed`]: the workers
 //!   following the change feed for in-memory views.
 //! - [`endpoint`]: each request parsed once by its protocol (Eureka, ServiceCenter, or
 //!   [`node_endpoint`] for the node's own routes) into an endpoint that says what it needs;
@@ -37,10 +37,10 @@ pub mod eureka;
 pub mod instance_feed;
 pub mod lease_api;
 pub mod limits;
+pub mod member_http;
 pub mod metrics;
 pub mod node_api;
 pub mod node_endpoint;
-pub mod peer_http;
 pub mod process;
 pub mod refusal;
 pub mod registry_api;
@@ -154,7 +154,7 @@ pub fn router(parts: Parts) -> Router {
         workers,
     } = parts;
     let requests = Arc::new(request_metrics::RequestMetrics::default());
-    let peers = peer_http::PeerHttp::new(
+    let peers = member_http::MemberHttp::new(
         node.clone(),
         apis.auth.tokens.clone(),
         apis.tls,

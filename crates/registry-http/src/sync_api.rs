@@ -16,12 +16,12 @@ use axum::Router;
 use registry_sync::Federation;
 use serde::Deserialize;
 
-use crate::peer_http::PeerHttp;
+use crate::member_http::MemberHttp;
 
 #[derive(Clone)]
 struct SyncState {
     federation: Arc<Federation>,
-    peers: PeerHttp,
+    members: MemberHttp,
 }
 
 #[derive(Deserialize)]
@@ -31,9 +31,9 @@ struct ReportQuery {
 }
 
 /// The federation routes of one node.
-pub fn routes(federation: Arc<Federation>, peers: PeerHttp) -> Router {
+pub fn routes(federation: Arc<Federation>, members: MemberHttp) -> Router {
     let follow = federation.follow_service().into_server();
-    let state = SyncState { federation, peers };
+    let state = SyncState { federation, members };
     Router::new()
         .route("/admin/sync", get(report))
         .with_state(state)
@@ -44,15 +44,15 @@ async fn report(State(s): State<SyncState>, Query(q): Query<ReportQuery>) -> Res
     if q.local {
         return Json(s.federation.report()).into_response();
     }
-    Json(cluster_report(&s.federation, &s.peers).await).into_response()
+    Json(cluster_report(&s.federation, &s.members).await).into_response()
 }
 
 /// The report of the node running the sync workers: this node's while it leads, else the
 /// leader's; this node's own (idle) one when the leader cannot be reached.
-pub async fn cluster_report(federation: &Federation, peers: &PeerHttp) -> serde_json::Value {
+pub async fn cluster_report(federation: &Federation, members: &MemberHttp) -> serde_json::Value {
     let local = federation.report();
     if !local.leading {
-        if let Some(report) = peers.leader_json::<serde_json::Value>("/admin/sync?local=true").await {
+        if let Some(report) = members.leader_json::<serde_json::Value>("/admin/sync?local=true").await {
             return report;
         }
     }

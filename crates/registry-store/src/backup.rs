@@ -7,12 +7,12 @@
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::change::Entity;
 use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::command::RestoreRecords;
 use crate::model::Millis;
 use crate::model::Revision;
+use crate::record::Entity;
 use crate::state::RegistryState;
 use crate::storage::codec;
 use crate::storage::codec::CodecError;

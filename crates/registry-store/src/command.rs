@@ -10,7 +10,6 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::change::Entity;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::InstanceStatus;
@@ -21,6 +20,9 @@ use crate::model::Revision;
 use crate::model::Service;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
+use crate::record::Dependency;
+use crate::record::Entity;
+use crate::record::NodeRecord;
 
 /// One log entry's application data: proposals applied in order, all at the entry's log index
 /// (their revision). The leader packs concurrent writes into one entry, so that one fsync and
@@ -321,7 +323,7 @@ pub struct MirrorBatch {
 /// Records that a consumer discovers a provider (idempotent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddDependency {
-    pub dependency: crate::change::Dependency,
+    pub dependency: Dependency,
 }
 
 /// Replaces a service's whole set of schemas (ServiceCenter's `POST MS/schemas`) in one step:
@@ -355,7 +357,7 @@ pub struct DeleteServices {
 /// dependencies are dropped (`PUT`); without, they are kept (`POST`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PutDependencies {
-    pub dependencies: Vec<crate::change::Dependency>,
+    pub dependencies: Vec<Dependency>,
     pub replace: bool,
     /// Records whose consumer does not exist (any more) are skipped instead of refusing the
     /// whole command: the dependencies finds imply are written later in batches, and a consumer
@@ -369,14 +371,6 @@ pub struct PutDependencies {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnounceNode {
     pub node: NodeRecord,
-}
-
-/// A cluster member's addresses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRecord {
-    pub node_id: u64,
-    pub raft_addr: String,
-    pub http_addrs: Vec<String>,
 }
 
 /// What applying a command produced.

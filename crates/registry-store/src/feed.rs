@@ -195,8 +195,8 @@ impl Subscription {
 mod tests {
     use super::*;
     use crate::change::ChangeKind;
-    use crate::change::Entity;
     use crate::model::Tenant;
+    use crate::record::Entity;
 
     fn change(revision: Revision, name: &str) -> Change {
         Change {

@@ -11,10 +11,10 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use crate::change::Change;
 use crate::change::ChangeKind;
-use crate::change::Entity;
 use crate::model::Instance;
 use crate::protocol::eureka::mapping::PROTOCOL as EUREKA;
 use crate::protocol::servicecenter::mapping::PROTOCOL as SERVICECENTER;
+use crate::record::Entity;
 
 /// Latency buckets from 50 µs to about 1.6 s, doubling.
 fn latency_buckets() -> impl Iterator<Item = f64> {

@@ -13,11 +13,6 @@ use std::sync::Arc;
 
 use crate::change::Change;
 use crate::change::ChangeKind;
-use crate::change::Dependency;
-use crate::change::Entity;
-use crate::change::MirrorCheckpoint;
-use crate::change::SchemaRecord;
-use crate::change::ServiceTags;
 use crate::command::*;
 use crate::model::Instance;
 use crate::model::InstanceKey;
@@ -30,6 +25,12 @@ use crate::model::Service;
 use crate::model::ServiceKey;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
+use crate::record::Dependency;
+use crate::record::Entity;
+use crate::record::MirrorCheckpoint;
+use crate::record::NodeRecord;
+use crate::record::SchemaRecord;
+use crate::record::ServiceTags;
 use crate::validate::validate_command;
 use smol_str::SmolStr;
 

@@ -4,10 +4,7 @@
 //! These are the store's own outer limits, generous enough for every protocol; each API adds its
 //! protocol's stricter rules (ServiceCenter's name patterns, ...) on top.
 
-use crate::change::Dependency;
-use crate::change::Entity;
 use crate::command::Command;
-use crate::command::NodeRecord;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::Properties;
@@ -15,6 +12,9 @@ use crate::model::ProtocolFields;
 use crate::model::Service;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
+use crate::record::Dependency;
+use crate::record::Entity;
+use crate::record::NodeRecord;
 
 /// Longest name (tenant parts, app, service name, version, environment), in bytes.
 pub const MAX_NAME_LEN: usize = 256;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::node::wall_clock_ms;
+use crate::clock::wall_clock_ms;
 
 /// The signal a worker stops on: its value turns `true` (or its sender goes) once it must end.
 pub type StopSignal = watch::Receiver<bool>;

@@ -123,9 +123,9 @@ pub struct PeerFile {
     pub token: Option<String>,
 }
 
-/// A validated peer configuration.
+/// A validated federation remote (one `[[sync]]` table).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PeerConfig {
+pub struct RemoteConfig {
     pub name: String,
     pub kind: PeerKind,
     pub url: String,
@@ -160,7 +160,7 @@ impl Credentials {
     }
 }
 
-impl PeerConfig {
+impl RemoteConfig {
     /// Whether records of `app` are mirrored with this peer.
     pub fn wants_app(&self, app: &str) -> bool {
         self.apps.is_empty() || self.apps.contains(&app.to_ascii_uppercase())
@@ -196,7 +196,7 @@ fn tenant(peer: &str, field: &str, value: Option<&str>) -> Result<Tenant, Config
 }
 
 impl PeerFile {
-    pub fn validate(self) -> Result<PeerConfig, ConfigError> {
+    pub fn validate(self) -> Result<RemoteConfig, ConfigError> {
         let invalid = |reason: String| ConfigError::Invalid {
             peer: self.name.clone(),
             reason,
@@ -224,7 +224,7 @@ impl PeerFile {
             (None, None, Some(token)) => Some(Credentials::Bearer(token)),
             _ => return Err(invalid("give username and password, or a token, not a mix".into())),
         };
-        Ok(PeerConfig {
+        Ok(RemoteConfig {
             tenant: tenant(&self.name, "tenant", self.tenant.as_deref())?,
             remote_tenant: tenant(&self.name, "remote_tenant", self.remote_tenant.as_deref())?,
             apps: self.apps.iter().map(|a| a.to_ascii_uppercase()).collect(),
@@ -285,7 +285,7 @@ impl PeerFile {
 }
 
 /// Validates every peer, and that their names are unique.
-pub fn validate_all(peers: Vec<PeerFile>) -> Result<Vec<PeerConfig>, ConfigError> {
+pub fn validate_all(peers: Vec<PeerFile>) -> Result<Vec<RemoteConfig>, ConfigError> {
     let mut names = BTreeSet::new();
     let mut out = Vec::with_capacity(peers.len());
     for peer in peers {
@@ -307,7 +307,7 @@ mod tests {
         sync: Vec<PeerFile>,
     }
 
-    fn parse(text: &str) -> Result<Vec<PeerConfig>, ConfigError> {
+    fn parse(text: &str) -> Result<Vec<RemoteConfig>, ConfigError> {
         validate_all(toml::from_str::<File>(text).expect("toml").sync)
     }
 

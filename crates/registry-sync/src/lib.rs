@@ -48,7 +48,7 @@ use registry_store::worker::WorkerStatus;
 use registry_store::worker::Workers;
 use serde::Serialize;
 
-use crate::config::PeerConfig;
+use crate::config::RemoteConfig;
 use crate::status::PeerState;
 use crate::status::PeerStatus;
 use crate::status::StatusBoard;
@@ -61,7 +61,7 @@ pub const DEFAULT_CLUSTER_NAME: &str = "registry";
 pub struct SyncSettings {
     /// This cluster's name in hop paths; every federated cluster needs its own.
     pub cluster_name: String,
-    pub peers: Vec<PeerConfig>,
+    pub peers: Vec<RemoteConfig>,
     /// The ServiceCenter `appId` Eureka apps get (the HTTP front's setting, so imported Eureka
     /// apps land on the same services as local Eureka registrations).
     pub eureka_app_id: String,
@@ -80,7 +80,7 @@ impl Default for SyncSettings {
 /// What a worker needs to know about its peer and its node.
 pub struct Context {
     pub node: RegistryNode,
-    pub peer: PeerConfig,
+    pub peer: RemoteConfig,
     pub cluster: String,
     pub eureka_app_id: String,
     pub board: StatusBoard,

@@ -10,8 +10,8 @@ use registry_store::node::wall_clock_ms;
 use serde::Serialize;
 
 use crate::config::Direction;
-use crate::config::PeerConfig;
 use crate::config::PeerKind;
+use crate::config::RemoteConfig;
 
 /// Where a peer's synchronisation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,7 +83,7 @@ pub struct PeerStatus {
 }
 
 impl PeerStatus {
-    fn new(peer: &PeerConfig) -> Self {
+    fn new(peer: &RemoteConfig) -> Self {
         Self {
             name: peer.name.clone(),
             kind: peer.kind,
@@ -110,7 +110,7 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
-    pub fn new(peers: &[PeerConfig]) -> Self {
+    pub fn new(peers: &[RemoteConfig]) -> Self {
         let board = peers.iter().map(|p| (p.name.clone(), PeerStatus::new(p))).collect();
         Self {
             peers: Arc::new(Mutex::new(board)),

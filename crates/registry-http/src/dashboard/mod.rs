@@ -52,8 +52,8 @@ use self::overview::RegistryView;
 use self::recent::RecentActivity;
 use crate::auth::users::Principal;
 use crate::lease_api::LeaseReport;
-use crate::peer_http::reachable;
-use crate::peer_http::PeerHttp;
+use crate::member_http::reachable;
+use crate::member_http::MemberHttp;
 
 /// Recent registrations and cancellations listed in one overview.
 const RECENT_SHOWN: usize = 50;
@@ -68,13 +68,18 @@ const APP_CSS: &str = include_str!("../../assets/dashboard/app.css");
 struct Dashboard {
     node: RegistryNode,
     federation: Arc<Federation>,
-    peers: PeerHttp,
+    peers: MemberHttp,
     recent: Arc<RecentActivity>,
     started: Instant,
 }
 
 /// The dashboard's routes; `recent` is fed by its follower, which the caller starts.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>, peers: PeerHttp, recent: Arc<RecentActivity>) -> Router {
+pub fn routes(
+    node: RegistryNode,
+    federation: Arc<Federation>,
+    peers: MemberHttp,
+    recent: Arc<RecentActivity>,
+) -> Router {
     let state = Dashboard {
         peers,
         recent,

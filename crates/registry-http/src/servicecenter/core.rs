@@ -7,12 +7,12 @@ use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use registry_store::change::Dependency;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
 use registry_store::node::RegistryNode;
+use registry_store::record::Dependency;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

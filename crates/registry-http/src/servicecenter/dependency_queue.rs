@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use registry_store::change::Dependency;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::command::PutDependencies;
 use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 use registry_store::node::RegistryNode;
+use registry_store::record::Dependency;
 use registry_store::worker::StopSignal;
 use registry_store::worker::Worker;
 use registry_store::worker::WorkerStatus;

@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use registry_store::change::Dependency;
 use registry_store::command::Command;
 use registry_store::command::PutDependencies;
 use registry_store::model::Service;
 use registry_store::model::ServiceKey;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
+use registry_store::record::Dependency;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
 

@@ -73,7 +73,7 @@ pub fn instances(node: &RegistryNode, tls: bool) -> Vec<MicroServiceInstance> {
                 .http_addrs
                 .iter()
                 .map(|addr| {
-                    let addr = crate::peer_http::reachable(addr, Some(&member.raft_addr));
+                    let addr = crate::member_http::reachable(addr, Some(&member.raft_addr));
                     let ssl = if tls { "?sslEnabled=true" } else { "" };
                     format!("rest://{addr}/{ssl}")
                 })

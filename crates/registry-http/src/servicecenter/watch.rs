@@ -19,11 +19,11 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use registry_store::change::Change;
 use registry_store::change::ChangeKind;
-use registry_store::change::Entity;
 use registry_store::feed::FeedError;
 use registry_store::feed::Subscription;
 use registry_store::model::InstanceKey;
 use registry_store::model::ServiceRef;
+use registry_store::record::Entity;
 
 use super::core::Sc;
 use super::error::ScError;

@@ -11,12 +11,12 @@ use hashbrown::HashMap;
 
 use crate::change::Change;
 use crate::change::ChangeKind;
-use crate::change::Entity;
 use crate::command::EvictItem;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::Revision;
 use crate::model::Tenant;
+use crate::record::Entity;
 
 /// Which rule holds evictions back when leases expire in large numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,20 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 use std::time::Instant;
-use std::time::SystemTime;
-use std::time::UNIX_EPOCH;
 
 use parking_lot::RwLock;
 
 use crate::model::InstanceKey;
 use crate::model::Millis;
-
-/// The wall clock in ms since the epoch.
-pub fn wall_clock_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
 
 /// One instance's lease as the leader last reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

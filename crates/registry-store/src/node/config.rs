@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::lease::LeasePolicy;
+use crate::transport::auth::ClusterSecret;
+use crate::transport::auth::MemberTls;
 
 /// A node's settings (the binary builds this from flags, environment and the TOML file).
 #[derive(Debug, Clone)]
@@ -45,31 +47,7 @@ pub struct NodeConfig {
     /// it and calls without it are refused. `None`: nodes trust their network.
     pub cluster_secret: Option<ClusterSecret>,
     /// Mutual TLS between nodes: this node's certificate and key, and the cluster's CA.
-    pub tls: Option<PeerTls>,
-}
-
-/// PEM material for mutual TLS between nodes; the key is never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PeerTls {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
-    pub ca_pem: Vec<u8>,
-}
-
-impl std::fmt::Debug for PeerTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PeerTls(..)")
-    }
-}
-
-/// The secret every node shares; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClusterSecret(pub String);
-
-impl std::fmt::Debug for ClusterSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClusterSecret(..)")
-    }
+    pub tls: Option<MemberTls>,
 }
 
 impl NodeConfig {

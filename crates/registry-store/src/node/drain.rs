@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
-use crate::raft::pb;
 use crate::raft::types::NodeId;
+use crate::transport::pb;
 
 /// How long the successor may take to receive the leader's last entries.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);

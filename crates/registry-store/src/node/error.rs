@@ -1,4 +1,5 @@
-//! What can go wrong talking to the node, split into what a client may retry and what not.
+//! What can go wrong talking to the node, and its [`ErrorClass`]: invalid, refused, retryable
+//! or fatal.
 
 use crate::storage::OpenError;
 use crate::validate::ValidationError;
@@ -29,9 +30,57 @@ pub enum NodeError {
     Listen(String),
 }
 
+/// What a caller can do about a [`NodeError`]: every variant falls in exactly one class, so
+/// callers decide by the class, never by the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request or the settings are wrong; sending the same again fails the same way.
+    Invalid,
+    /// The cluster refused the change as it stands (a membership change that does not fit).
+    Refused,
+    /// Transient: no leader known, or the leader or a quorum did not answer in time. The same
+    /// request may succeed if sent again shortly.
+    Retryable,
+    /// This node cannot serve: it is stopping, Raft or its storage failed, or it could not
+    /// start. Retrying here does not help; another node, or a restart, may.
+    Fatal,
+}
+
 impl NodeError {
+    /// Which [`ErrorClass`] this error is.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            NodeError::Invalid(_) | NodeError::Config(_) => ErrorClass::Invalid,
+            NodeError::Membership(_) => ErrorClass::Refused,
+            NodeError::NoLeader | NodeError::Unavailable(_) => ErrorClass::Retryable,
+            NodeError::Stopped(_) | NodeError::Open(_) | NodeError::Listen(_) => ErrorClass::Fatal,
+        }
+    }
+
     /// Whether the same request may succeed if sent again shortly.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, NodeError::NoLeader | NodeError::Unavailable(_))
+        self.class() == ErrorClass::Retryable
+    }
+
+    /// Whether this node cannot serve any more (see [`ErrorClass::Fatal`]).
+    pub fn is_fatal(&self) -> bool {
+        self.class() == ErrorClass::Fatal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_are_retryable_and_a_stopped_node_is_fatal() {
+        assert!(NodeError::NoLeader.is_retryable());
+        assert!(NodeError::Unavailable("slow quorum".into()).is_retryable());
+        assert!(!NodeError::Stopped("raft stopped".into()).is_retryable());
+        assert!(NodeError::Stopped("raft stopped".into()).is_fatal());
+        assert!(NodeError::Listen("address in use".into()).is_fatal());
+        assert!(!NodeError::Membership("not a member".into()).is_retryable());
+        assert!(!NodeError::Membership("not a member".into()).is_fatal());
+        assert_eq!(NodeError::Config("bad".into()).class(), ErrorClass::Invalid);
     }
 }

@@ -16,7 +16,7 @@ use super::NodeError;
 use super::RegistryNode;
 use crate::model::InstanceKey;
 use crate::model::Tenant;
-use crate::raft::pb;
+use crate::transport::pb;
 
 /// Most renewals sent to the leader in one call.
 const MAX_BATCH: usize = 10_000;

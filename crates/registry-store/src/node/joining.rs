@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use super::NodeError;
 use super::RegistryNode;
-use crate::raft::pb;
-use crate::raft::peer_auth;
 use crate::raft::types::NodeId;
+use crate::transport::auth;
+use crate::transport::pb;
 
 /// How long the node at the address has to say who it is.
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -113,7 +113,7 @@ impl RegistryNode {
             .into());
         }
         let answer = self.ask_identity(addr).await?;
-        let ours = peer_auth::fingerprint(self.inner.config.cluster_secret.as_ref());
+        let ours = auth::fingerprint(self.inner.config.cluster_secret.as_ref());
         judge(id, addr, &ours, &answer)?;
         Ok(())
     }
@@ -155,7 +155,7 @@ impl RegistryNode {
         let m = self.metrics();
         pb::IdentifyResponse {
             node_id: self.node_id(),
-            secret_fingerprint: peer_auth::fingerprint(self.inner.config.cluster_secret.as_ref()),
+            secret_fingerprint: auth::fingerprint(self.inner.config.cluster_secret.as_ref()),
             members: m.membership_config.membership().nodes().map(|(id, _)| *id).collect(),
             leader_id: m.current_leader.unwrap_or(0),
         }

@@ -15,7 +15,7 @@ use super::NodeError;
 use super::RegistryNode;
 use crate::lease::LeaseTime;
 use crate::lease::LeaseTimes;
-use crate::raft::pb;
+use crate::transport::pb;
 
 /// How often the copy is refreshed.
 pub const COPY_EVERY: Duration = Duration::from_secs(1);

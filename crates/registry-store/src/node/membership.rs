@@ -12,8 +12,8 @@ use openraft::ChangeMembers;
 use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
-use crate::raft::pb;
 use crate::raft::types::NodeId;
+use crate::transport::pb;
 
 /// A membership change waits this long for the new node to catch up.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);

@@ -7,11 +7,12 @@
 //! - [`read`]: local reads, and a read barrier for linearizable ones (D4).
 //! - [`status`]: cluster view and health; [`membership`]: add / remove members, once a joining
 //!   node proved who it is ([`joining`]).
-//! - [`cluster_service`]: the gRPC side of forwarding, served to other nodes.
+//! - [`cluster_rpc`]: what this member answers to the others' cluster RPCs; the gRPC server
+//!   itself, both directions, is [`crate::transport`].
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
 
 mod batcher;
-mod cluster_service;
+mod cluster_rpc;
 mod config;
 mod drain;
 mod error;
@@ -32,9 +33,9 @@ use std::sync::Arc;
 use std::sync::Weak;
 use std::time::Duration;
 
-pub use config::ClusterSecret;
+pub use crate::clock::wall_clock_ms;
 pub use config::NodeConfig;
-pub use config::PeerTls;
+pub use error::ErrorClass;
 pub use error::NodeError;
 use futures::future::BoxFuture;
 use openraft::storage::RaftLogStorage;
@@ -47,47 +48,35 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::StreamExt;
-use tonic::service::interceptor::InterceptedService;
 pub use write::Written;
 
 use crate::command::AnnounceNode;
 use crate::command::Command;
-use crate::command::NodeRecord;
 use crate::feed::ChangeFeed;
 use crate::feed::FeedError;
 use crate::feed::Subscription;
 use crate::lease::LeaseKeeper;
 use crate::meters::StoreMeters;
-use crate::model::Millis;
 use crate::model::Revision;
-use crate::raft::contact::PeerContacts;
-use crate::raft::network::GrpcNetworkFactory;
-use crate::raft::network::PeerChannels;
-use crate::raft::pb::cluster_service_client::ClusterServiceClient;
-use crate::raft::peer_auth;
-use crate::raft::peer_auth::PeerChannel;
-use crate::raft::peer_auth::PeerCheck;
-use crate::raft::peer_auth::PeerCredential;
-use crate::raft::server::RaftGrpcService;
 use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
 use crate::raft::types::RaftMetrics;
-use crate::raft::MAX_MESSAGE_BYTES;
+use crate::record::NodeRecord;
 use crate::storage;
 use crate::storage::LogCounters;
 use crate::storage::LogTotals;
 use crate::storage::StateHandle;
+use crate::transport;
+use crate::transport::auth;
+use crate::transport::auth::MemberChannel;
+use crate::transport::auth::MemberCredential;
+use crate::transport::contact::MemberContacts;
+use crate::transport::network::GrpcNetworkFactory;
+use crate::transport::network::MemberChannels;
+use crate::transport::pb::cluster_service_client::ClusterServiceClient;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
 use crate::worker::WorkerStatus;
-
-/// The wall clock in ms since the epoch: the proposer's stamp carried in every command (D1).
-pub fn wall_clock_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
 
 /// How long a stopping leader tries to hand leadership over.
 const HAND_OVER_AT_STOP: Duration = Duration::from_secs(10);
@@ -112,7 +101,7 @@ struct Inner {
     leases: Arc<LeaseKeeper>,
     /// This node's copy of the leader's last renewals and deadlines (see `lease_copy`).
     lease_times: crate::lease::LeaseTimes,
-    channels: PeerChannels,
+    channels: MemberChannels,
     heartbeats: mpsc::Sender<heartbeat::Batch>,
     /// Packs concurrent writes into shared log entries.
     batcher: batcher::Batcher,
@@ -125,7 +114,7 @@ struct Inner {
     /// Kept out of elections (drained for maintenance).
     drained: AtomicBool,
     /// When each peer last answered, and removal notices (written by the Raft network).
-    contacts: PeerContacts,
+    contacts: MemberContacts,
     /// Set once this node notices the cluster removed it (see `removal`).
     removed: watch::Sender<Option<removal::Removal>>,
 }
@@ -159,11 +148,11 @@ impl RegistryNode {
         }
         .validate()
         .map_err(|e| NodeError::Config(e.to_string()))?;
-        let channels = PeerChannels::new(
-            PeerCredential::new(config.cluster_secret.as_ref()),
-            config.tls.as_ref().map(peer_auth::client_tls),
+        let channels = MemberChannels::new(
+            MemberCredential::new(config.cluster_secret.as_ref()),
+            config.tls.as_ref().map(auth::client_tls),
         );
-        let contacts = PeerContacts::default();
+        let contacts = MemberContacts::default();
         let network = GrpcNetworkFactory {
             channels: channels.clone(),
             contacts: contacts.clone(),
@@ -208,42 +197,16 @@ impl RegistryNode {
     }
 
     fn spawn_grpc_server(&self, listener: TcpListener) -> Result<(), NodeError> {
-        let check = PeerCheck::new(self.inner.config.cluster_secret.as_ref());
-        let raft_service = InterceptedService::new(
-            RaftGrpcService::new(self.inner.raft.clone()).into_server(),
-            check.clone(),
-        );
-        let cluster_service = InterceptedService::new(
-            cluster_service::ClusterGrpcService::new(Arc::downgrade(&self.inner)).into_server(),
-            check,
-        );
-        let mut stop = self.inner.stop.subscribe();
-        // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
-        // reply's last segment waits for the peer's delayed ACK: 40 ms on every Raft RPC.
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
-            if let Ok(Err(e)) = conn.as_ref().map(|c| c.set_nodelay(true)) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-            conn
-        });
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = &self.inner.config.tls {
-            builder = builder
-                .tls_config(peer_auth::server_tls(tls))
-                .map_err(|e| NodeError::Config(format!("TLS between nodes: {e}")))?;
-        }
-        let task = tokio::spawn(async move {
-            let served = builder
-                .add_service(raft_service)
-                .add_service(cluster_service)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "raft gRPC server failed");
-            }
-        });
+        let config = &self.inner.config;
+        let task = transport::server::serve(
+            listener,
+            self.inner.raft.clone(),
+            cluster_rpc::ClusterRpc::new(Arc::downgrade(&self.inner)),
+            config.cluster_secret.as_ref(),
+            config.tls.as_ref(),
+            self.inner.stop.subscribe(),
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))?;
         self.inner.tasks.lock().push(task);
         Ok(())
     }
@@ -511,19 +474,15 @@ impl RegistryNode {
         let _ = tokio::time::timeout(max, changed).await;
     }
 
-    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<PeerChannel>, NodeError> {
-        let channel = self
-            .inner
+    fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<MemberChannel>, NodeError> {
+        self.inner
             .channels
-            .get(addr)
-            .map_err(|e| NodeError::Unavailable(e.to_string()))?;
-        Ok(ClusterServiceClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+            .cluster_client(addr)
+            .map_err(|e| NodeError::Unavailable(e.to_string()))
     }
 
     /// A gRPC client to the current leader, or why there is none.
-    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<PeerChannel>), NodeError> {
+    fn leader_client(&self) -> Result<(NodeId, ClusterServiceClient<MemberChannel>), NodeError> {
         let leader = self.leader().ok_or(NodeError::NoLeader)?;
         let addr = self.member_addr(leader).ok_or(NodeError::NoLeader)?;
         Ok((leader, self.cluster_client(&addr)?))

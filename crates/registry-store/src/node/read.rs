@@ -13,8 +13,8 @@ use super::NodeError;
 use super::RegistryNode;
 use crate::backup::Backup;
 use crate::model::Revision;
-use crate::raft::pb;
 use crate::storage::AppliedState;
+use crate::transport::pb;
 
 impl RegistryNode {
     /// This node's applied state, for local reads. Hold the guard briefly.
@@ -26,7 +26,11 @@ impl RegistryNode {
     pub async fn backup(&self) -> Result<Backup, NodeError> {
         self.read_barrier().await?;
         let applied = self.read();
-        Ok(Backup::of(&applied.state, applied.revision(), super::wall_clock_ms()))
+        Ok(Backup::of(
+            &applied.state,
+            applied.revision(),
+            crate::clock::wall_clock_ms(),
+        ))
     }
 
     /// Waits until this node has applied everything committed before the call, so the next

@@ -4,7 +4,7 @@
 //! without it, so the removed node usually never sees that membership: it still counts itself a
 //! voter and campaigns forever, its term climbing. It learns it was removed in one of two ways:
 //! - a member refuses its vote saying it is no longer in the committed membership
-//!   (`not_member`, see `raft::server`), noted in the peer contacts;
+//!   (`not_member`, see `transport::raft_service`), noted in the peer contacts;
 //! - or the membership it receives no longer lists it, after one that did.
 //!
 //! Either way it stops campaigning, says so once in its log, and reports itself `REMOVED` in

@@ -10,8 +10,8 @@ use openraft::ServerState;
 use serde::Serialize;
 
 use super::RegistryNode;
-use crate::raft::contact::Contact;
 use crate::raft::types::NodeId;
+use crate::transport::contact::Contact;
 
 /// How far the applied state may trail the local log before the node reports itself unhealthy.
 const MAX_APPLY_LAG: u64 = 1_000;

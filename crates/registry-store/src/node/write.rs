@@ -7,16 +7,16 @@ use openraft::error::ClientWriteError;
 use openraft::error::RaftError;
 use tokio::time::Instant;
 
-use super::wall_clock_ms;
 use super::NodeError;
 use super::RegistryNode;
+use crate::clock::wall_clock_ms;
 use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::command::Proposal;
 use crate::model::Revision;
-use crate::raft::pb;
-use crate::raft::pb::forward_write_response::Result as ForwardResult;
 use crate::storage::codec;
+use crate::transport::pb;
+use crate::transport::pb::forward_write_response::Result as ForwardResult;
 use crate::validate::validate_command;
 
 /// A committed and applied write.

@@ -1,9 +1,9 @@
 //! Typed key spaces of the state-machine tree: one prefix byte per record kind, components
 //! separated by NUL (validation forbids control characters in names and ids).
 
-use crate::change::Entity;
 use crate::model::ServiceRef;
 use crate::model::Tenant;
+use crate::record::Entity;
 
 /// The state machine's seal: last applied log id, membership and the checksum of every record
 /// (see `checksum`), one value written in the batch with the records, so the three can never

@@ -33,7 +33,6 @@ use super::flush::FlushGuard;
 use super::io_error;
 use super::keys;
 use crate::change::ChangeKind;
-use crate::change::Entity;
 use crate::command::Command;
 use crate::command::CommandOutcome;
 use crate::feed::ChangeFeed;
@@ -46,6 +45,7 @@ use crate::raft::types::SnapshotMeta;
 use crate::raft::types::StorageError;
 use crate::raft::types::StoredMembership;
 use crate::raft::types::TypeConfig;
+use crate::record::Entity;
 use crate::state::RegistryState;
 
 /// The current snapshot: its metadata and bytes in one value, so they are replaced together

@@ -1,4 +1,5 @@
-//! HTTP to one peer: its base URL, credentials and timeouts in one place, answers as bytes.
+//! HTTP to one federation remote: its base URL, credentials and timeouts in one place, answers
+//! as bytes.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use reqwest::Method;
 use reqwest::RequestBuilder;
 
 use crate::config::Credentials;
-use crate::config::PeerConfig;
+use crate::config::RemoteConfig;
 use crate::error::SyncError;
 
 /// Longest a single request to a peer may take.
@@ -44,16 +45,16 @@ impl Answer {
     }
 }
 
-/// A client for one peer's HTTP API.
+/// A client for one federation remote's HTTP API.
 #[derive(Clone)]
-pub struct PeerHttp {
+pub struct RemoteHttp {
     client: reqwest::Client,
     base: String,
     credentials: Option<Credentials>,
 }
 
-impl PeerHttp {
-    pub fn new(peer: &PeerConfig) -> Self {
+impl RemoteHttp {
+    pub fn new(peer: &RemoteConfig) -> Self {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))

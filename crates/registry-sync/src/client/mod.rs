@@ -1,5 +1,5 @@
-//! Talking to peers over HTTP: [`http`] (base URL, credentials, timeouts), and the calls the
-//! import and export sides share for [`eureka`] and [`servicecenter`] peers.
+//! Talking to federation remotes over HTTP: [`http`] (base URL, credentials, timeouts), and the
+//! calls the import and export sides share for [`eureka`] and [`servicecenter`] remotes.
 
 pub mod eureka;
 pub mod http;

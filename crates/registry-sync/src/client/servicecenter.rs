@@ -9,7 +9,7 @@ use reqwest::RequestBuilder;
 use serde::Deserialize;
 
 use super::http::Answer;
-use super::http::PeerHttp;
+use super::http::RemoteHttp;
 use crate::error::SyncError;
 
 /// ServiceCenter's revision header on instance lists.
@@ -40,7 +40,7 @@ struct ErrorReply {
 /// A ServiceCenter peer under one tenant.
 #[derive(Clone)]
 pub struct ScClient {
-    pub http: PeerHttp,
+    pub http: RemoteHttp,
     pub tenant: Tenant,
 }
 

@@ -13,19 +13,19 @@ use super::RemoteRef;
 use super::Sink;
 use super::Wanted;
 use crate::client::eureka::fetch_apps;
-use crate::client::http::PeerHttp;
+use crate::client::http::RemoteHttp;
 use crate::error::SyncError;
 use crate::hops;
 use crate::Context;
 
 pub struct EurekaSink {
-    http: PeerHttp,
+    http: RemoteHttp,
 }
 
 impl EurekaSink {
     pub fn new(ctx: &Context) -> Self {
         Self {
-            http: PeerHttp::new(&ctx.peer),
+            http: RemoteHttp::new(&ctx.peer),
         }
     }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::RemoteRef;
 use super::Sink;
 use super::Wanted;
-use crate::client::http::PeerHttp;
+use crate::client::http::RemoteHttp;
 use crate::client::servicecenter::error_code;
 use crate::client::servicecenter::fnv1a;
 use crate::client::servicecenter::Instances;
@@ -44,7 +44,7 @@ impl ScSink {
     pub fn new(ctx: &Context) -> Self {
         Self {
             client: ScClient {
-                http: PeerHttp::new(&ctx.peer),
+                http: RemoteHttp::new(&ctx.peer),
                 tenant: ctx.peer.remote_tenant.clone(),
             },
             service_ids: Mutex::new(BTreeMap::new()),

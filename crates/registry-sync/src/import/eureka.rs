@@ -20,7 +20,7 @@ use smol_str::SmolStr;
 use smol_str::ToSmolStr;
 
 use crate::client::eureka::fetch_apps;
-use crate::client::http::PeerHttp;
+use crate::client::http::RemoteHttp;
 use crate::error::SyncError;
 use crate::import::Source;
 use crate::plan::Listing;
@@ -28,7 +28,7 @@ use crate::Context;
 
 /// The import state of one Eureka peer.
 pub struct EurekaSource {
-    http: PeerHttp,
+    http: RemoteHttp,
     source: SmolStr,
     settings: EurekaSettings,
     interval: Duration,
@@ -42,7 +42,7 @@ pub struct EurekaSource {
 impl EurekaSource {
     pub fn new(ctx: &Context) -> Self {
         Self {
-            http: PeerHttp::new(&ctx.peer),
+            http: RemoteHttp::new(&ctx.peer),
             source: ctx.peer.name.as_str().into(),
             settings: EurekaSettings {
                 tenant: ctx.peer.tenant.clone(),

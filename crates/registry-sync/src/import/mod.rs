@@ -25,7 +25,7 @@ use registry_store::node::Written;
 use registry_store::state::RegistryState;
 use smol_str::SmolStr;
 
-use crate::config::PeerConfig;
+use crate::config::RemoteConfig;
 use crate::error::SyncError;
 use crate::hops;
 use crate::plan;
@@ -53,7 +53,7 @@ pub trait Source: Send {
 
 /// How long a key another origin let go stays free before this peer takes its shadowed copy
 /// over: long enough for a deletion travelling through both peers to arrive here too.
-fn takeover_settle(peer: &PeerConfig) -> Duration {
+fn takeover_settle(peer: &RemoteConfig) -> Duration {
     peer.interval.saturating_mul(2).max(TAKEOVER_SETTLE_MIN)
 }
 
@@ -173,7 +173,7 @@ async fn propose(
 /// through this cluster (counted), marks the rest with this cluster's hop, and points instances
 /// at the local id of a service that exists here under another id. Returns how many records
 /// the loop check dropped.
-fn prepare(peer: &PeerConfig, us: &str, state: &RegistryState, listing: &mut Listing) -> u64 {
+fn prepare(peer: &RemoteConfig, us: &str, state: &RegistryState, listing: &mut Listing) -> u64 {
     let services = std::mem::take(&mut listing.services);
     listing
         .instances
@@ -278,7 +278,7 @@ mod tests {
     use super::*;
     use crate::config::PeerFile;
 
-    fn peer(apps: &[&str]) -> PeerConfig {
+    fn peer(apps: &[&str]) -> RemoteConfig {
         let text = format!(
             "name = \"dc-a\"\nkind = \"cluster\"\nurl = \"http://h:1\"\ndirection = \"import\"\napps = {apps:?}"
         );

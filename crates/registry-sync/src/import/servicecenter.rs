@@ -17,7 +17,7 @@ use registry_store::protocol::servicecenter::wire::MicroServiceInstance;
 use smol_str::format_smolstr;
 use smol_str::SmolStr;
 
-use crate::client::http::PeerHttp;
+use crate::client::http::RemoteHttp;
 use crate::client::servicecenter::fnv1a;
 use crate::client::servicecenter::Instances;
 use crate::client::servicecenter::ScClient;
@@ -46,7 +46,7 @@ impl ScSource {
     pub fn new(ctx: &Context) -> Self {
         Self {
             client: ScClient {
-                http: PeerHttp::new(&ctx.peer),
+                http: RemoteHttp::new(&ctx.peer),
                 tenant: ctx.peer.remote_tenant.clone(),
             },
             source: ctx.peer.name.as_str().into(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
-use registry_http::peer_http::reachable;
+use registry_http::member_http::reachable;
 use registry_store::backup::Backup;
 use serde_json::json;
 use serde_json::Value;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::types::NodeId;
+use crate::raft::types::NodeId;
 
 /// When one peer last answered, and since when this node has been calling it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct Contact {
 
 /// Contacts with every peer, shared by the network clients and the node. Cheap to clone.
 #[derive(Clone)]
-pub struct PeerContacts {
+pub struct MemberContacts {
     contacts: Arc<Mutex<HashMap<NodeId, Contact>>>,
     /// Why the last failed call to each peer failed (as the peer or the transport said).
     failures: Arc<Mutex<HashMap<NodeId, String>>>,
@@ -34,7 +34,7 @@ pub struct PeerContacts {
     removed_by: Arc<watch::Sender<Option<NodeId>>>,
 }
 
-impl Default for PeerContacts {
+impl Default for MemberContacts {
     fn default() -> Self {
         Self {
             contacts: Arc::default(),
@@ -44,7 +44,7 @@ impl Default for PeerContacts {
     }
 }
 
-impl PeerContacts {
+impl MemberContacts {
     /// This node starts calling `peer` (keeps its last answer, if any).
     pub fn calling(&self, peer: NodeId) {
         let now = Instant::now();
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn answers_are_kept_across_new_calls_and_removal_notices_reset() {
-        let contacts = PeerContacts::default();
+        let contacts = MemberContacts::default();
         assert_eq!(contacts.get(2), None);
         contacts.calling(2);
         let first = contacts.get(2).unwrap();

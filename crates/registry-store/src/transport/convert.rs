@@ -13,12 +13,12 @@ use openraft::CommittedLeaderId;
 use openraft::SnapshotSegmentId;
 
 use super::pb;
-use super::types::Entry;
-use super::types::LogId;
-use super::types::NodeId;
-use super::types::SnapshotMeta;
-use super::types::TypeConfig;
-use super::types::Vote;
+use crate::raft::types::Entry;
+use crate::raft::types::LogId;
+use crate::raft::types::NodeId;
+use crate::raft::types::SnapshotMeta;
+use crate::raft::types::TypeConfig;
+use crate::raft::types::Vote;
 use crate::storage::codec;
 use crate::storage::codec::CodecError;
 

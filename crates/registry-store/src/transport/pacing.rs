@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::raft::types::LogId;
 
-use super::MAX_APPEND_BYTES;
+use crate::raft::MAX_APPEND_BYTES;
 
 /// Fewest encoded entry bytes one AppendEntries may carry, and where it starts.
 const MIN_APPEND_BYTES: usize = 64 * 1024;

@@ -1,13 +1,11 @@
-//! The `ClusterService` gRPC server: what followers ask of the leader (forwarded writes,
-//! batched renewals, the leader's lease times, read index, membership changes), the
-//! hand-over election trigger, and who this node is (asked before it is added).
+//! What this member answers to the others' cluster RPCs (forwarded writes, batched renewals,
+//! the leader's lease times, read index, membership changes, the hand-over election trigger,
+//! who this node is). The transport serves them ([`crate::transport::cluster_service`]).
 
 use std::sync::Weak;
 
 use openraft::error::ClientWriteError;
 use openraft::error::RaftError;
-use tonic::Request;
-use tonic::Response;
 use tonic::Status;
 
 use super::heartbeat::key_from_pb;
@@ -16,23 +14,18 @@ use super::upgrade;
 use super::Inner;
 use super::RegistryNode;
 use crate::command::Proposal;
-use crate::raft::pb;
-use crate::raft::pb::cluster_service_server::ClusterService;
 use crate::storage::codec;
+use crate::transport::cluster_service::ClusterHandler;
+use crate::transport::pb;
 
-pub(super) struct ClusterGrpcService {
+/// The node's [`ClusterHandler`]; holds the node weakly, so the server never keeps it alive.
+pub(super) struct ClusterRpc {
     node: Weak<Inner>,
 }
 
-impl ClusterGrpcService {
+impl ClusterRpc {
     pub(super) fn new(node: Weak<Inner>) -> Self {
         Self { node }
-    }
-
-    pub(super) fn into_server(self) -> pb::cluster_service_server::ClusterServiceServer<Self> {
-        pb::cluster_service_server::ClusterServiceServer::new(self)
-            .max_decoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(crate::raft::MAX_MESSAGE_BYTES)
     }
 
     fn node(&self) -> Result<RegistryNode, Status> {
@@ -47,30 +40,25 @@ fn not_leader(node: &RegistryNode) -> pb::NotLeader {
 }
 
 #[tonic::async_trait]
-impl ClusterService for ClusterGrpcService {
-    async fn forward_write(
-        &self,
-        request: Request<pb::ForwardWriteRequest>,
-    ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
+impl ClusterHandler for ClusterRpc {
+    async fn forward_write(&self, request: pb::ForwardWriteRequest) -> Result<pb::ForwardWriteResponse, Status> {
         let node = self.node()?;
-        let encoded = request.into_inner().proposal;
+        let encoded = request.proposal;
         let proposal: Proposal =
             codec::decode(&encoded).map_err(|e| Status::invalid_argument(format!("undecodable proposal: {e}")))?;
         crate::validate::validate_command(&proposal.command).map_err(|e| Status::invalid_argument(e.to_string()))?;
         match node.inner.batcher.propose(proposal, encoded.len()).await {
             Ok(written) => {
                 let outcome = codec::encode(&written.outcome).map_err(|e| Status::internal(e.to_string()))?;
-                Ok(Response::new(pb::ForwardWriteResponse {
+                Ok(pb::ForwardWriteResponse {
                     result: Some(pb::forward_write_response::Result::Outcome(outcome)),
                     revision: written.revision,
-                }))
+                })
             }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                Ok(Response::new(pb::ForwardWriteResponse {
-                    result: Some(pb::forward_write_response::Result::NotLeader(not_leader(&node))),
-                    revision: 0,
-                }))
-            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Ok(pb::ForwardWriteResponse {
+                result: Some(pb::forward_write_response::Result::NotLeader(not_leader(&node))),
+                revision: 0,
+            }),
             // Raft stopped, perhaps after appending it: not `UNAVAILABLE`, which tells the
             // sender the write never reached the log and may be sent elsewhere.
             Err(e) => Err(Status::internal(e.to_string())),
@@ -79,10 +67,10 @@ impl ClusterService for ClusterGrpcService {
 
     async fn forward_heartbeats(
         &self,
-        request: Request<pb::ForwardHeartbeatsRequest>,
-    ) -> Result<Response<pb::ForwardHeartbeatsResponse>, Status> {
+        request: pb::ForwardHeartbeatsRequest,
+    ) -> Result<pb::ForwardHeartbeatsResponse, Status> {
         let node = self.node()?;
-        let keys: Vec<_> = request.into_inner().instances.into_iter().map(key_from_pb).collect();
+        let keys: Vec<_> = request.instances.into_iter().map(key_from_pb).collect();
         let resp = match node.renew_as_leader(&keys).await {
             Some(found) => pb::ForwardHeartbeatsResponse {
                 found,
@@ -93,15 +81,12 @@ impl ClusterService for ClusterGrpcService {
                 not_leader: Some(not_leader(&node)),
             },
         };
-        Ok(Response::new(resp))
+        Ok(resp)
     }
 
-    async fn lease_times(
-        &self,
-        request: Request<pb::LeaseTimesRequest>,
-    ) -> Result<Response<pb::LeaseTimesResponse>, Status> {
+    async fn lease_times(&self, request: pb::LeaseTimesRequest) -> Result<pb::LeaseTimesResponse, Status> {
         let node = self.node()?;
-        let since = request.into_inner().since_ms;
+        let since = request.since_ms;
         let resp = match node.inner.leases.renewed_since(since) {
             Some((times, cursor)) => pb::LeaseTimesResponse {
                 times: times
@@ -121,10 +106,10 @@ impl ClusterService for ClusterGrpcService {
                 not_leader: Some(not_leader(&node)),
             },
         };
-        Ok(Response::new(resp))
+        Ok(resp)
     }
 
-    async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
+    async fn read_index(&self) -> Result<pb::ReadIndexResponse, Status> {
         let node = self.node()?;
         let resp = match node.inner.raft.get_read_log_id().await {
             Ok((read_log_id, _)) => pb::ReadIndexResponse {
@@ -137,13 +122,10 @@ impl ClusterService for ClusterGrpcService {
             },
             Err(e) => return Err(Status::unavailable(e.to_string())),
         };
-        Ok(Response::new(resp))
+        Ok(resp)
     }
 
-    async fn trigger_election(
-        &self,
-        _: Request<pb::TriggerElectionRequest>,
-    ) -> Result<Response<pb::TriggerElectionResponse>, Status> {
+    async fn trigger_election(&self) -> Result<(), Status> {
         let node = self.node()?;
         node.inner
             .raft
@@ -151,23 +133,22 @@ impl ClusterService for ClusterGrpcService {
             .elect()
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(Response::new(pb::TriggerElectionResponse {}))
+        Ok(())
     }
 
     async fn change_membership(
         &self,
-        request: Request<pb::ChangeMembershipRequest>,
-    ) -> Result<Response<pb::ChangeMembershipResponse>, Status> {
+        request: pb::ChangeMembershipRequest,
+    ) -> Result<pb::ChangeMembershipResponse, Status> {
         let node = self.node()?;
         let change = request
-            .into_inner()
             .change
             .ok_or_else(|| Status::invalid_argument("missing change"))?;
         if node.leader() != Some(node.node_id()) {
-            return Ok(Response::new(pb::ChangeMembershipResponse {
+            return Ok(pb::ChangeMembershipResponse {
                 error: String::new(),
                 not_leader: Some(not_leader(&node)),
-            }));
+            });
         }
         let error = match node.change_membership_locally(change).await {
             Ok(()) => String::new(),
@@ -176,13 +157,13 @@ impl ClusterService for ClusterGrpcService {
             Err(e) if e.is_retryable() => return Err(Status::unavailable(e.to_string())),
             Err(e) => e.to_string(),
         };
-        Ok(Response::new(pb::ChangeMembershipResponse {
+        Ok(pb::ChangeMembershipResponse {
             error,
             not_leader: None,
-        }))
+        })
     }
 
-    async fn identify(&self, _: Request<pb::IdentifyRequest>) -> Result<Response<pb::IdentifyResponse>, Status> {
-        Ok(Response::new(self.node()?.identity()))
+    async fn identify(&self) -> Result<pb::IdentifyResponse, Status> {
+        Ok(self.node()?.identity())
     }
 }

@@ -14,8 +14,8 @@ use tonic::Status;
 use super::convert;
 use super::pb;
 use super::pb::raft_service_server::RaftService;
-use super::types::NodeId;
-use super::types::Raft;
+use crate::raft::types::NodeId;
+use crate::raft::types::Raft;
 
 /// The `RaftService` gRPC implementation for one node.
 pub struct RaftGrpcService {

@@ -4,6 +4,9 @@
 //! (`UNAUTHENTICATED`). With TLS material configured, nodes talk mutual TLS: each presents a
 //! certificate the cluster's CA signed and accepts only such peers. Without either, nodes trust
 //! their network.
+//!
+//! The settings for both ([`ClusterSecret`], [`MemberTls`]) are defined here, below the node's
+//! config that holds them, so the transport never reaches up into the node.
 
 use sha2::Digest;
 use sha2::Sha256;
@@ -19,11 +22,32 @@ use tonic::transport::ServerTlsConfig;
 use tonic::Request;
 use tonic::Status;
 
-use crate::node::ClusterSecret;
-use crate::node::PeerTls;
+/// PEM material for mutual TLS between nodes; the key is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MemberTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for MemberTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemberTls(..)")
+    }
+}
+
+/// The secret every node shares; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSecret(pub String);
+
+impl std::fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterSecret(..)")
+    }
+}
 
 /// A channel to a peer whose calls carry this node's credential.
-pub type PeerChannel = InterceptedService<Channel, PeerCredential>;
+pub type MemberChannel = InterceptedService<Channel, MemberCredential>;
 
 /// The header value nodes present: `Bearer` and the hex digest of the secret.
 fn credential(secret: &ClusterSecret) -> Option<AsciiMetadataValue> {
@@ -50,15 +74,15 @@ pub fn fingerprint(secret: Option<&ClusterSecret>) -> String {
 
 /// Adds this node's credential to each outgoing call.
 #[derive(Clone, Default)]
-pub struct PeerCredential(Option<AsciiMetadataValue>);
+pub struct MemberCredential(Option<AsciiMetadataValue>);
 
-impl PeerCredential {
+impl MemberCredential {
     pub fn new(secret: Option<&ClusterSecret>) -> Self {
         Self(secret.and_then(credential))
     }
 }
 
-impl Interceptor for PeerCredential {
+impl Interceptor for MemberCredential {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
             request.metadata_mut().insert("authorization", value.clone());
@@ -69,15 +93,15 @@ impl Interceptor for PeerCredential {
 
 /// Refuses incoming calls that do not carry the cluster's credential.
 #[derive(Clone, Default)]
-pub struct PeerCheck(Option<AsciiMetadataValue>);
+pub struct MemberCheck(Option<AsciiMetadataValue>);
 
-impl PeerCheck {
+impl MemberCheck {
     pub fn new(secret: Option<&ClusterSecret>) -> Self {
         Self(secret.and_then(credential))
     }
 }
 
-impl Interceptor for PeerCheck {
+impl Interceptor for MemberCheck {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         let Some(expected) = &self.0 else {
             return Ok(request);
@@ -95,14 +119,14 @@ impl Interceptor for PeerCheck {
 }
 
 /// The gRPC server's side of mutual TLS: this node's certificate, peers' checked against the CA.
-pub fn server_tls(tls: &PeerTls) -> ServerTlsConfig {
+pub fn server_tls(tls: &MemberTls) -> ServerTlsConfig {
     ServerTlsConfig::new()
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
         .client_ca_root(Certificate::from_pem(&tls.ca_pem))
 }
 
 /// The client's side: the peer's certificate checked against the CA, this node's presented.
-pub fn client_tls(tls: &PeerTls) -> ClientTlsConfig {
+pub fn client_tls(tls: &MemberTls) -> ClientTlsConfig {
     ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&tls.ca_pem))
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
@@ -119,8 +143,8 @@ mod tests {
     #[test]
     fn only_calls_with_the_same_secret_pass() {
         let ours = secret("a-long-shared-secret");
-        let mut check = PeerCheck::new(Some(&ours));
-        let outgoing = |s: Option<&ClusterSecret>| PeerCredential::new(s).call(Request::new(())).unwrap();
+        let mut check = MemberCheck::new(Some(&ours));
+        let outgoing = |s: Option<&ClusterSecret>| MemberCredential::new(s).call(Request::new(())).unwrap();
         assert!(check.call(outgoing(Some(&ours))).is_ok());
         let refused = check.call(outgoing(Some(&secret("another-long-secret")))).unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unauthenticated);
@@ -130,7 +154,7 @@ mod tests {
         let header = sent.metadata().get("authorization").unwrap().to_str().unwrap();
         assert!(!header.contains("a-long-shared-secret"));
         // Without a secret, every call passes.
-        assert!(PeerCheck::new(None).call(outgoing(None)).is_ok());
+        assert!(MemberCheck::new(None).call(outgoing(None)).is_ok());
     }
 
     #[test]

@@ -16,7 +16,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A client for the other members' HTTP listeners.
 #[derive(Clone)]
-pub struct PeerHttp {
+pub struct MemberHttp {
     node: RegistryNode,
     client: reqwest::Client,
     /// With authentication on: signs this node's own tokens (see [`crate::auth::NODE_PREFIX`]).
@@ -25,7 +25,7 @@ pub struct PeerHttp {
     scheme: &'static str,
 }
 
-impl PeerHttp {
+impl MemberHttp {
     /// Calls over HTTPS when `https`, trusting `ca_pem` (the cluster's CA) besides the usual roots.
     pub fn new(node: RegistryNode, tokens: Option<TokenKeys>, https: bool, ca_pem: Option<&[u8]>) -> Self {
         let mut builder = reqwest::Client::builder().timeout(CALL_TIMEOUT);

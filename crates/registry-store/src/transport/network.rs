@@ -1,8 +1,8 @@
 //! Client side of the Raft transport: openraft's `RaftNetworkFactory` over gRPC.
 //!
-//! Connections are lazy and shared per address ([`PeerChannels`]); transport failures become
+//! Connections are lazy and shared per address ([`MemberChannels`]); transport failures become
 //! `Unreachable` (openraft backs off) and remote fatal errors `NetworkError`. Every answer is
-//! noted in [`PeerContacts`], with a vote refused because this node is no longer a member.
+//! noted in [`MemberContacts`], with a vote refused because this node is no longer a member.
 
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
@@ -35,23 +35,24 @@ use tonic::transport::Channel;
 use tonic::transport::ClientTlsConfig;
 use tonic::transport::Endpoint;
 
-use super::contact::PeerContacts;
+use super::auth::MemberChannel;
+use super::auth::MemberCredential;
+use super::contact::MemberContacts;
 use super::convert;
 use super::pacing::AppendPacing;
 use super::pb;
+use super::pb::cluster_service_client::ClusterServiceClient;
 use super::pb::raft_service_client::RaftServiceClient;
-use super::peer_auth::PeerChannel;
-use super::peer_auth::PeerCredential;
-use super::types::NodeId;
-use super::types::TypeConfig;
 use super::MAX_MESSAGE_BYTES;
+use crate::raft::types::NodeId;
+use crate::raft::types::TypeConfig;
 
 /// Lazily connected gRPC channels to peers, one per address, shared by every client.
 #[derive(Clone, Default)]
-pub struct PeerChannels {
+pub struct MemberChannels {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     /// What this node presents to its peers (node-to-node authentication).
-    credential: PeerCredential,
+    credential: MemberCredential,
     /// Mutual TLS with peers, when configured.
     tls: Option<ClientTlsConfig>,
 }
@@ -63,9 +64,9 @@ pub struct BadAddress {
     pub reason: String,
 }
 
-impl PeerChannels {
+impl MemberChannels {
     /// Channels whose calls present `credential`, over mutual TLS when `tls` is given.
-    pub fn new(credential: PeerCredential, tls: Option<ClientTlsConfig>) -> Self {
+    pub fn new(credential: MemberCredential, tls: Option<ClientTlsConfig>) -> Self {
         Self {
             channels: Arc::default(),
             credential,
@@ -74,10 +75,10 @@ impl PeerChannels {
     }
 
     /// The channel to `addr` (`host:port`), created on first use.
-    pub fn get(&self, addr: &str) -> Result<PeerChannel, BadAddress> {
+    pub fn get(&self, addr: &str) -> Result<MemberChannel, BadAddress> {
         let mut channels = self.channels.lock();
         if let Some(c) = channels.get(addr) {
-            return Ok(PeerChannel::new(c.clone(), self.credential.clone()));
+            return Ok(MemberChannel::new(c.clone(), self.credential.clone()));
         }
         let bad = |e: tonic::transport::Error| BadAddress {
             addr: addr.to_string(),
@@ -95,16 +96,26 @@ impl PeerChannels {
             .keep_alive_while_idle(true);
         let channel = endpoint.connect_lazy();
         channels.insert(addr.to_string(), channel.clone());
-        Ok(PeerChannel::new(channel, self.credential.clone()))
+        Ok(MemberChannel::new(channel, self.credential.clone()))
+    }
+}
+
+impl MemberChannels {
+    /// A client for the cluster RPCs of the member at `addr`, with the cluster's message size
+    /// limits.
+    pub fn cluster_client(&self, addr: &str) -> Result<ClusterServiceClient<MemberChannel>, BadAddress> {
+        Ok(ClusterServiceClient::new(self.get(addr)?)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
     }
 }
 
 /// Builds one [`GrpcNetwork`] per replication target.
 #[derive(Clone, Default)]
 pub struct GrpcNetworkFactory {
-    pub channels: PeerChannels,
+    pub channels: MemberChannels,
     /// Where the clients note each peer's answers.
-    pub contacts: PeerContacts,
+    pub contacts: MemberContacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
@@ -129,9 +140,9 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
 /// The connection to one peer.
 pub struct GrpcNetwork {
     target: NodeId,
-    client: Result<RaftServiceClient<PeerChannel>, BadAddress>,
+    client: Result<RaftServiceClient<MemberChannel>, BadAddress>,
     pacing: AppendPacing,
-    contacts: PeerContacts,
+    contacts: MemberContacts,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
@@ -150,7 +161,7 @@ fn status_to_rpc<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId
 }
 
 impl GrpcNetwork {
-    fn client<E: std::error::Error>(&self) -> Result<RaftServiceClient<PeerChannel>, RPCError<NodeId, BasicNode, E>> {
+    fn client<E: std::error::Error>(&self) -> Result<RaftServiceClient<MemberChannel>, RPCError<NodeId, BasicNode, E>> {
         self.client
             .clone()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
@@ -174,7 +185,7 @@ fn bad_message<E: std::error::Error>(e: impl std::error::Error + 'static) -> RPC
 }
 
 async fn send_append(
-    client: &mut RaftServiceClient<PeerChannel>,
+    client: &mut RaftServiceClient<MemberChannel>,
     req: pb::AppendEntriesRequest,
 ) -> Result<pb::AppendEntriesResponse, tonic::Status> {
     Ok(client.append_entries(req).await?.into_inner())
