@@ -107,6 +107,16 @@ async fn overview_shows_members_leases_and_the_registry_narrowed_by_filters() {
         .map(|a| a["instance_id"].as_str().unwrap())
         .collect();
     assert_eq!(recent, ["payment-1", "order-2", "order-1"]);
+    // This node's workers, as its supervisor reports them: all running.
+    let workers: Vec<(&str, &str)> = o["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["name"].as_str().unwrap(), w["state"].as_str().unwrap()))
+        .collect();
+    for name in ["lease-keeper", "announcer", "federation", "eureka-delta"] {
+        assert!(workers.contains(&(name, "running")), "{name} in {workers:?}");
+    }
 
     // Search words match services and instances; filters narrow instances.
     let by_word = cluster.get_json(follower, "/admin/dashboard?q=payment").await.unwrap();
@@ -220,6 +230,7 @@ async fn page_lists_the_cluster_and_shows_new_instances_live_in_chromium() {
     seen(page.ask("wait-text #services inventory-1"));
     seen(page.ask("wait-text [data-instance=inventory-1] dc-west"));
     seen(page.ask("wait-text [data-peer=dc-west] syncing"));
+    seen(page.ask("wait-text [data-worker=lease-keeper] running"));
     seen(page.ask("wait-text [data-instance=order-2] OUT_OF_SERVICE"));
     // A mirrored instance is changed at its origin: no actions on the page, 409 from the API.
     seen(page.ask("wait-text [data-instance=inventory-1] at its origin"));

@@ -182,6 +182,7 @@ pub fn router(parts: Parts) -> Router {
             federation.clone(),
             peers.clone(),
             recent,
+            workers.clone(),
         ))
         .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))

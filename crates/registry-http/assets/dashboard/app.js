@@ -159,6 +159,7 @@ function render(d) {
   renderCluster(d);
   renderLeases(d);
   renderSync(d);
+  renderWorkers(d);
   renderRecent(d);
 }
 
@@ -635,6 +636,25 @@ function renderSync(d) {
     ),
   );
   replace("sync", h("table", {}, h("thead", {}, h("tr", {}, ["Peer", "State", "Lag", "Instances"].map((c) => h("th", {}, c)))), h("tbody", {}, rows)));
+}
+
+function renderWorkers(d) {
+  const workers = d.workers || [];
+  if (workers.length === 0) {
+    replace("workers", h("div", { class: "empty" }, "No workers reported."));
+    return;
+  }
+  const tone = { running: "on", stopping: "starting", stopped: "idle", failed: "failing" };
+  const rows = workers.map((w) =>
+    h(
+      "tr",
+      { "data-worker": w.name },
+      h("td", {}, cut(w.name, "mono")),
+      h("td", { title: w.last_error || "" }, badge(w.state, tone[w.state] || "idle"), w.last_error ? h("div", { class: "muted error" }, w.last_error) : null),
+      h("td", {}, w.last_activity_ms ? ago(w.last_activity_ms, d.node.now_ms) : "—"),
+    ),
+  );
+  replace("workers", h("table", {}, h("thead", {}, h("tr", {}, ["Worker", "State", "Last activity"].map((c) => h("th", {}, c)))), h("tbody", {}, rows)));
 }
 
 function renderRecent(d) {

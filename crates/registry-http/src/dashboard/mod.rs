@@ -10,7 +10,8 @@
 //! usual authorisation to a user without the `write` role. The overview names the user the
 //! request came from so the page can say who is signed in.
 //!
-//! - `GET /admin/dashboard`: everything the page shows, as JSON, narrowed by [`Filter`].
+//! - `GET /admin/dashboard`: everything the page shows, as JSON, narrowed by [`Filter`],
+//!   with this node's background workers as its supervisor reports them.
 //! - `GET /admin/dashboard/events`: server-sent `revision` events as this node applies
 //!   changes; the page refetches the overview on each (and every few seconds for health).
 //!
@@ -41,6 +42,8 @@ use futures::StreamExt;
 use registry_store::node::wall_clock_ms;
 use registry_store::node::ClusterStatus;
 use registry_store::node::RegistryNode;
+use registry_store::worker::WorkerReport;
+use registry_store::worker::Workers;
 use registry_sync::Federation;
 use serde::Deserialize;
 use serde::Serialize;
@@ -70,6 +73,7 @@ struct Dashboard {
     federation: Arc<Federation>,
     peers: MemberHttp,
     recent: Arc<RecentActivity>,
+    workers: Workers,
     started: Instant,
 }
 
@@ -79,10 +83,12 @@ pub fn routes(
     federation: Arc<Federation>,
     peers: MemberHttp,
     recent: Arc<RecentActivity>,
+    workers: Workers,
 ) -> Router {
     let state = Dashboard {
         peers,
         recent,
+        workers,
         node,
         federation,
         started: Instant::now(),
@@ -189,6 +195,8 @@ struct Overview {
     leases_error: Option<String>,
     /// The federation report of the node running the sync workers (the leader).
     sync: Value,
+    /// This node's background workers (the sync workers run on the leader only).
+    workers: Vec<WorkerReport>,
     #[serde(flatten)]
     registry: RegistryView,
 }
@@ -245,6 +253,7 @@ async fn overview(
         leases,
         leases_error,
         sync,
+        workers: d.workers.reports(),
         registry,
     })
 }
