@@ -68,3 +68,62 @@ async fn a_registration_is_one_log_entry() {
     let copies = state.instances().filter(|i| i.id == "10.0.0.11:orders:8080").count();
     assert_eq!(copies, 1, "the copy under the old version is gone");
 }
+
+/// A Netflix peer's batch of registrations: different instances' writes share log entries
+/// (before, each item was its own entry and its own round trip), and one instance's items
+/// still apply in the batch's order.
+#[tokio::test]
+async fn a_peer_batch_shares_log_entries_and_keeps_each_instances_order() {
+    let node = Node::start().await;
+    let items = 40u16;
+    let mut list: Vec<Value> = (0..items)
+        .map(|n| {
+            let one = instance("ORDERS", &format!("10.0.1.{n}"), 8080);
+            serde_json::json!({
+                "appName": "ORDERS", "id": one["instanceId"], "status": "UP",
+                "action": "Register", "instanceInfo": one,
+            })
+        })
+        .collect();
+    // The first instance is registered, cancelled and registered again; the second
+    // registered and cancelled: what stays is what the last item of each says.
+    let first = list[0].clone();
+    let second = list[1].clone();
+    list.push(serde_json::json!({ "appName": "orders", "id": first["id"], "action": "Cancel" }));
+    list.push(first);
+    list.push(serde_json::json!({ "appName": "ORDERS", "id": second["id"], "action": "Cancel" }));
+    let body = serde_json::to_vec(&serde_json::json!({ "replicationList": list })).unwrap();
+    let send = async {
+        let reply = node
+            .send(
+                axum::http::Method::POST,
+                "/eureka/peerreplication/batch",
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let codes: Vec<u64> = reply.json()["responseList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["statusCode"].as_u64().unwrap())
+            .collect();
+        assert_eq!(codes, vec![200; usize::from(items) + 3], "in the batch's order");
+    };
+    let (entries, commands) = appended(&node, send).await;
+    assert_eq!(commands, u64::from(items) + 3, "one command per item");
+    assert!(
+        entries <= commands / 2,
+        "{entries} entries for {commands} commands: the items were written one by one"
+    );
+    let state = &node.node.read().state;
+    let present = |id: &Value| state.instances().any(|i| i.id == id.as_str().unwrap());
+    assert!(present(&list_id(0)), "registered again after its cancel");
+    assert!(!present(&list_id(1)), "cancelled after its registration");
+    assert_eq!(state.instances().count(), usize::from(items) - 1);
+}
+
+fn list_id(n: u16) -> Value {
+    instance("ORDERS", &format!("10.0.1.{n}"), 8080)["instanceId"].clone()
+}
