@@ -14,6 +14,8 @@
 //!   shared by the HTTP front and the adapters.
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
+//! - [`registry`]: the `Registry` trait, all a protocol front may ask of the store (copy-out
+//!   views, writes, renewals, change subscription); [`testing`]: an in-memory fake of it.
 //! - [`worker`]: the `Worker` trait and the supervisor every crate's background work runs
 //!   under (the node's own: the lease keeper and the announcer, see `RegistryNode::workers`).
 
@@ -27,7 +29,10 @@ pub mod model;
 pub mod node;
 pub mod protocol;
 pub mod raft;
+pub mod registry;
 pub mod state;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 pub mod validate;
 pub mod worker;
