@@ -187,7 +187,7 @@ pub fn router(parts: Parts) -> Router {
         ))
         .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))
-        .merge(servicecenter::routes(node, apis.servicecenter, dependencies))
+        .merge(servicecenter::routes(Arc::new(node), apis.servicecenter, dependencies))
         .merge(servicecenter::token::routes(apis.auth));
     // Refusals are timed, traced and audited like every other answer: the guard and the
     // limits sit inside the request metrics, the audit trail and the request ids; all of them
