@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 use registry_store::change::ChangeKind;
 use registry_store::feed::FeedError;
 use registry_store::model::Instance;
-use registry_store::node::RegistryNode;
 use registry_store::record::Entity;
+use registry_store::registry::Registry;
 use registry_store::worker::stopped;
 use registry_store::worker::StopSignal;
 use registry_store::worker::Worker;
@@ -22,7 +22,7 @@ use registry_store::worker::WorkerStatus;
 /// runs, until it is told to stop, `view` is dropped or the node stops.
 pub struct FeedFollower<T, F> {
     name: &'static str,
-    node: RegistryNode,
+    node: Arc<dyn Registry>,
     view: Weak<T>,
     on_change: F,
 }
@@ -32,7 +32,7 @@ where
     T: Send + Sync + 'static,
     F: Fn(&T, &Arc<Instance>, ChangeKind) + Send + Sync + 'static,
 {
-    pub fn new(name: &'static str, node: RegistryNode, view: Weak<T>, on_change: F) -> Self {
+    pub fn new(name: &'static str, node: Arc<dyn Registry>, view: Weak<T>, on_change: F) -> Self {
         Self {
             name,
             node,

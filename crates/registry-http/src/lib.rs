@@ -63,6 +63,7 @@ use eureka::delta::DeltaWindow;
 use eureka::mapping::EurekaSettings;
 use limits::LimitSettings;
 use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 use registry_store::worker::Workers;
 use registry_sync::Federation;
 use registry_sync::SyncSettings;
@@ -124,7 +125,8 @@ impl Parts {
         let federation = Federation::new(node.clone(), sync);
         workers.start(federation.worker(workers.clone()));
         let delta = DeltaWindow::new(eureka::delta::DELTA_RETENTION);
-        workers.start(delta.follower(node.clone()));
+        let registry: Arc<dyn Registry> = Arc::new(node.clone());
+        workers.start(delta.follower(registry));
         let recent = Arc::new(RecentActivity::default());
         workers.start(recent.follower(node.clone()));
         let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
@@ -174,7 +176,7 @@ pub fn router(parts: Parts) -> Router {
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
-        .merge(eureka::routes(node.clone(), apis.eureka, delta))
+        .merge(eureka::routes(Arc::new(node.clone()), apis.eureka, delta))
         .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
         .merge(lease_api::routes(node.clone(), peers.clone()))
         .merge(dashboard::routes(
@@ -186,7 +188,7 @@ pub fn router(parts: Parts) -> Router {
         ))
         .merge(worker_api::routes(workers))
         .merge(sync_api::routes(federation, peers))
-        .merge(servicecenter::routes(node, apis.servicecenter, dependencies))
+        .merge(servicecenter::routes(Arc::new(node), apis.servicecenter, dependencies))
         .merge(servicecenter::token::routes(apis.auth));
     // Refusals are timed, traced and audited like every other answer: the guard and the
     // limits sit inside the request metrics, the audit trail and the request ids; all of them

@@ -18,6 +18,8 @@
 //! - [`node`]: one cluster member put together: start, write (forwarded to the leader), read
 //!   (local or linearizable, D4), renew, membership, shutdown.
 //! - [`clock`]: the wall clock that stamps proposals and reports (never read by apply).
+//! - [`registry`]: the `Registry` trait, all a protocol front may ask of the store (copy-out
+//!   views, writes, renewals, change subscription); [`testing`]: an in-memory fake of it.
 //! - [`worker`]: the `Worker` trait and the supervisor every crate's background work runs
 //!   under (the node's own: the lease keeper and the announcer, see `RegistryNode::workers`).
 
@@ -33,8 +35,11 @@ pub mod node;
 pub mod protocol;
 pub mod raft;
 pub mod record;
+pub mod registry;
 pub mod state;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 pub mod transport;
 pub mod validate;
 pub mod worker;

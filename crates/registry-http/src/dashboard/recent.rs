@@ -44,7 +44,7 @@ impl RecentActivity {
     pub fn follower(self: &Arc<Self>, node: RegistryNode) -> impl Worker {
         FeedFollower::new(
             "dashboard-recent",
-            node,
+            Arc::new(node),
             Arc::downgrade(self),
             |recent: &Self, instance, kind| recent.record(instance, kind, wall_clock_ms()),
         )

@@ -14,7 +14,7 @@ use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::Millis;
 use registry_store::node::wall_clock_ms;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 use registry_store::worker::Worker;
 use tokio::time::Instant;
 
@@ -60,7 +60,7 @@ impl DeltaWindow {
 
     /// The worker (`eureka-delta`) that feeds this window from `node`'s change feed, from the
     /// revision it starts at, until it is stopped or the window dropped.
-    pub fn follower(self: &Arc<Self>, node: RegistryNode) -> impl Worker {
+    pub fn follower(self: &Arc<Self>, node: Arc<dyn Registry>) -> impl Worker {
         FeedFollower::new(
             "eureka-delta",
             node,

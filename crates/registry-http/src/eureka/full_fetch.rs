@@ -12,7 +12,8 @@ use axum::body::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use registry_store::model::Revision;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::format::Format;
@@ -54,7 +55,13 @@ impl Default for FullFetch {
 
 impl FullFetch {
     /// The current payload for `format` and `detail`, built if it is out of date.
-    pub async fn get(&self, node: &RegistryNode, settings: &EurekaSettings, format: Format, detail: Detail) -> Payload {
+    pub async fn get(
+        &self,
+        node: &Arc<dyn Registry>,
+        settings: &EurekaSettings,
+        format: Format,
+        detail: Detail,
+    ) -> Payload {
         let slot = self
             .slots
             .get(&(format, detail))
@@ -68,15 +75,14 @@ impl FullFetch {
         }
         // Pointers only, under the state lock; the epoch read first, so a newer one rebuilds.
         let epoch = node.lease_times().epoch();
-        let (revision, records) = {
-            let applied = node.read();
+        let (revision, records) = node.read(|applied| {
             let view = View {
                 state: &applied.state,
                 settings,
                 leases: None,
             };
             (applied.revision(), view.records())
-        };
+        });
         let builder = node.clone();
         let built = tokio::task::spawn_blocking(move || {
             let apps = all_of(&records, Some(builder.lease_times()));

@@ -162,7 +162,7 @@ pub async fn update_metadata(
 pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
-    let payload = e.full_fetch.get(&e.node, &e.settings, format, detail).await;
+    let payload = e.full_fetch.get(&e.registry, &e.settings, format, detail).await;
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -198,22 +198,26 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     if let Some(after) = q.wait_revision {
         let wait = Duration::from_secs(q.wait_seconds.unwrap_or(30)).min(MAX_WAIT);
         // A timeout answers with the (unchanged) delta: the client simply asks again.
-        let _ = e.node.wait_for_revision(after.saturating_add(1), wait).await;
+        let _ = e.registry.wait_for_revision(after.saturating_add(1), wait).await;
     }
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
-    let applied = e.node.read();
-    let revision = applied.revision();
-    let view = e.view(&applied.state);
-    // The window may gain entries between reading its generation and building: the payload then
-    // shows slightly more than its validator says, which a delta client applies harmlessly.
-    let validator = (revision, e.delta.generation(), e.node.lease_times().epoch());
+    let mut revision = e.registry.revision();
+    // The window (and the state) may move on between reading the validator and building: the
+    // payload then shows slightly more than its validator says, which a delta client applies
+    // harmlessly, and the revision header says what it shows.
+    let validator = (revision, e.delta.generation(), e.registry.lease_times().epoch());
     let bytes = e.cache.delta.get_or_build((format, detail), validator, || {
-        let apps = Applications {
-            versions_delta: revision.to_string(),
-            apps_hashcode: view.hashcode(),
-            applications: e.delta.applications(&view),
-        };
+        // The changed instances copied out under the state lock; encoded after it is released.
+        let apps = e.registry.read(|applied| {
+            revision = applied.revision();
+            let view = e.view(&applied.state);
+            Applications {
+                versions_delta: revision.to_string(),
+                apps_hashcode: view.hashcode(),
+                applications: e.delta.applications(&view),
+            }
+        });
         format.encode_applications(&apps, detail)
     });
     let mut response = respond(format, revision, bytes);
@@ -226,21 +230,26 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
 
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
-    let applied = e.node.read();
-    let view = e.view(&applied.state);
-    let validator = view.app_validator(&app);
+    let (mut revision, validator) = e
+        .registry
+        .read(|applied| (applied.revision(), e.view(&applied.state).app_validator(&app)));
     if validator.1 == 0 {
         return Err(EurekaError::NotFound);
     }
     let detail = Format::detail(&headers);
     let key = (format, detail, app.to_ascii_uppercase());
-    let validator = (validator.0, validator.1, e.node.lease_times().epoch());
+    let validator = (validator.0, validator.1, e.registry.lease_times().epoch());
     let bytes = e.cache.app.get_or_build(key, validator, || {
-        view.app(&app)
+        // Copied out under the state lock; encoded after it is released.
+        let found = e.registry.read(|applied| {
+            revision = applied.revision();
+            e.view(&applied.state).app(&app)
+        });
+        found
             .map(|found| format.encode_application(&found, detail))
             .unwrap_or_default()
     });
-    Ok(respond(format, applied.revision(), bytes))
+    Ok(respond(format, revision, bytes))
 }
 
 pub async fn get_instance(
@@ -249,10 +258,11 @@ pub async fn get_instance(
     Path((app, id)): Path<(String, String)>,
 ) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
-    let applied = e.node.read();
-    let view = e.view(&applied.state);
-    let info = view.instance(&app, &id).ok_or(EurekaError::NotFound)?;
-    Ok(respond(format, applied.revision(), format.encode_instance(&info)))
+    let (revision, info) = e
+        .registry
+        .read(|applied| (applied.revision(), e.view(&applied.state).instance(&app, &id)));
+    let info = info.ok_or(EurekaError::NotFound)?;
+    Ok(respond(format, revision, format.encode_instance(&info)))
 }
 
 pub async fn instance_by_id(
@@ -261,23 +271,24 @@ pub async fn instance_by_id(
     Path(id): Path<String>,
 ) -> Result<Response, EurekaError> {
     let format = Format::of_response(&headers);
-    let applied = e.node.read();
-    let view = e.view(&applied.state);
-    let info = view.instance_by_id(&id).ok_or(EurekaError::NotFound)?;
-    Ok(respond(format, applied.revision(), format.encode_instance(&info)))
+    let (revision, info) = e
+        .registry
+        .read(|applied| (applied.revision(), e.view(&applied.state).instance_by_id(&id)));
+    let info = info.ok_or(EurekaError::NotFound)?;
+    Ok(respond(format, revision, format.encode_instance(&info)))
 }
 
 fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Response {
     let format = Format::of_response(headers);
-    let applied = e.node.read();
-    let view = e.view(&applied.state);
     let listed = |i: &InstanceInfo| {
         let field = if secure { &i.secure_vip_address } else { &i.vip_address };
         field
             .as_deref()
             .is_some_and(|v| v.split(',').any(|part| part.trim() == vip))
     };
-    let applications = view.applications(listed);
+    let (revision, applications) = e
+        .registry
+        .read(|applied| (applied.revision(), e.view(&applied.state).applications(listed)));
     // `ResponseCacheImpl.getApplicationsForVip` never sets the version: `new Applications()`'s -1.
     let versions_delta = "-1".to_string();
     let apps_hashcode =
@@ -288,7 +299,7 @@ fn vip_response(e: &Eureka, headers: &HeaderMap, vip: &str, secure: bool) -> Res
         applications,
     };
     let detail = Format::detail(headers);
-    respond(format, applied.revision(), format.encode_applications(&apps, detail))
+    respond(format, revision, format.encode_applications(&apps, detail))
 }
 
 pub async fn vip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>) -> Response {
@@ -301,13 +312,15 @@ pub async fn svip(State(e): Shared, headers: HeaderMap, Path(vip): Path<String>)
 
 /// `GET /serverinfo/statusoverrides`: instance id → overridden status, as JSON.
 pub async fn status_overrides(State(e): Shared) -> Response {
-    let applied = e.node.read();
-    let view = e.view(&applied.state);
-    let overrides: BTreeMap<String, String> = view
-        .instances()
-        .filter(|i| i.overridden_status != Status::Unknown)
-        .map(|i| (i.effective_id().to_string(), i.overridden_status.as_str().to_string()))
-        .collect();
+    let (revision, overrides) = e.registry.read(|applied| {
+        let overrides: BTreeMap<String, String> = e
+            .view(&applied.state)
+            .instances()
+            .filter(|i| i.overridden_status != Status::Unknown)
+            .map(|i| (i.effective_id().to_string(), i.overridden_status.as_str().to_string()))
+            .collect();
+        (applied.revision(), overrides)
+    });
     let body = serde_json::to_vec(&overrides).unwrap_or_default();
-    respond(Format::Json, applied.revision(), body)
+    respond(Format::Json, revision, body)
 }

@@ -43,7 +43,7 @@ use axum::routing::get;
 use axum::routing::post;
 use axum::routing::put;
 use axum::Router;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -51,11 +51,12 @@ use self::mapping::EurekaSettings;
 use self::ops::Eureka;
 
 /// The Eureka routes under `/eureka`, `/eureka/v1` and `/eureka/v2`, with gzip both ways.
-/// `/apps/delta` answers from `delta`, fed by its follower (which the caller starts).
-pub fn routes(node: RegistryNode, settings: EurekaSettings, delta: Arc<delta::DeltaWindow>) -> Router {
+/// `/apps/delta` answers from `delta`, fed by its follower (which the caller starts). Serves
+/// from any [`Registry`]: the node, or a fake in tests.
+pub fn routes(registry: Arc<dyn Registry>, settings: EurekaSettings, delta: Arc<delta::DeltaWindow>) -> Router {
     let shared = Arc::new(Eureka {
         delta,
-        node,
+        registry,
         settings,
         cache: cache::EurekaPayloads::default(),
         full_fetch: full_fetch::FullFetch::default(),

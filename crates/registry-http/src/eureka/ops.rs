@@ -14,7 +14,7 @@ use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::InstanceStatus;
 use registry_store::model::Millis;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 use registry_store::state::RegistryState;
 
 use super::cache::EurekaPayloads;
@@ -32,7 +32,8 @@ use super::wire::Status;
 
 /// What the Eureka endpoints share.
 pub struct Eureka {
-    pub node: RegistryNode,
+    /// The store, through the protocols' seam: views copy out, nothing holds its lock.
+    pub registry: Arc<dyn Registry>,
     pub settings: EurekaSettings,
     pub delta: Arc<DeltaWindow>,
     pub cache: EurekaPayloads,
@@ -48,7 +49,7 @@ impl Eureka {
         View {
             state,
             settings: &self.settings,
-            leases: Some(self.node.lease_times()),
+            leases: Some(self.registry.lease_times()),
         }
     }
 }
@@ -117,16 +118,17 @@ impl Eureka {
             service_id: self.settings.service_id(app, DEFAULT_VERSION).into(),
             id: id.into(),
         };
-        let applied = self.node.read();
-        if applied.state.instance(&direct).is_some() {
-            return direct;
-        }
-        let view = self.view(&applied.state);
-        view.stored(app, id).map_or(direct, |i| i.key())
+        self.registry.read(|applied| {
+            if applied.state.instance(&direct).is_some() {
+                return direct;
+            }
+            let view = self.view(&applied.state);
+            view.stored(app, id).map_or(direct, |i| i.key())
+        })
     }
 
     async fn write(&self, command: Command) -> Result<CommandOutcome, EurekaError> {
-        let written = self.node.write(command).await?;
+        let written = self.registry.write(command).await?;
         match written.outcome {
             CommandOutcome::Rejected(r) => Err(r.into()),
             outcome => Ok(outcome),
@@ -145,12 +147,11 @@ impl Eureka {
         let create_service = Some(self.settings.service_for_app(&info.app, version_of(&info)));
         // The same instance registered earlier under another version of the app: named here,
         // replaced by apply if it still is that copy when the registration applies.
-        let replaces: Option<InstanceKey> = {
-            let applied = self.node.read();
+        let replaces: Option<InstanceKey> = self.registry.read(|applied| {
             let view = self.view(&applied.state);
             view.stored_except(&info.app, &key.id, Some(&key.service_id))
                 .map(|i| i.key())
-        };
+        });
         // One log entry: the configured Eureka tenant is created on first use, the app's
         // service on its first registration, and the older copy removed, all in this command.
         let register = RegisterInstance {
@@ -161,7 +162,7 @@ impl Eureka {
         let outcome = self.write(Command::RegisterInstance(register)).await?;
         if outcome == CommandOutcome::Unchanged {
             // A stale registration keeps the stored record but still renews the lease.
-            self.node.renew(vec![key]).await?;
+            self.registry.renew(vec![key]).await?;
         }
         Ok(())
     }
@@ -169,7 +170,7 @@ impl Eureka {
     pub async fn cancel(&self, app: &str, id: &str) -> Result<(), EurekaError> {
         let key = self.key_of(app, id);
         // Not registered (even after a read barrier): refuse without a log entry.
-        if !self.node.instance_exists(&key).await? {
+        if !self.registry.instance_exists(&key).await? {
             return Err(EurekaError::NotFound);
         }
         self.write(Command::CancelInstance(CancelInstance { instance: key }))
@@ -190,28 +191,32 @@ impl Eureka {
         from: Renewer<'_>,
     ) -> Result<Renewal, EurekaError> {
         let key = self.key_of(app, id);
-        let found = self.node.renew(vec![key.clone()]).await?;
+        let found = self.registry.renew(vec![key.clone()]).await?;
         if found.first() != Some(&true) {
             return Ok(Renewal::NotFound);
         }
-        let stored = {
-            let applied = self.node.read();
+        let stored = self.registry.read(|applied| {
             let Some(stored) = applied.state.instance(&key) else {
-                return Ok(Renewal::Renewed);
+                return Err(Renewal::Renewed);
             };
             if stored.status == InstanceStatus::Unknown {
-                return Ok(Renewal::NotFound);
+                return Err(Renewal::NotFound);
             }
             match last_dirty {
                 Some(t) if t < stored.client_modified_ms && from.replicated => {
                     let view = self.view(&applied.state);
-                    return Ok(view
+                    Err(view
                         .instance(app, id)
-                        .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))));
+                        .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))))
                 }
-                Some(t) if t > stored.client_modified_ms => stored.clone(),
-                _ => return Ok(Renewal::Renewed),
+                Some(t) if t > stored.client_modified_ms => Ok(stored.clone()),
+                _ => Err(Renewal::Renewed),
             }
+        });
+        // Answered from the stored record alone (the lock is released by now).
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(answer) => return Ok(answer),
         };
         // The renewal knows a newer version than ours: a peer's override is kept meanwhile.
         let overridden = from.overridden_status.filter(|s| from.replicated && *s != "UNKNOWN");
@@ -230,13 +235,10 @@ impl Eureka {
     /// The stored record behind an app's instance as of now (after a read barrier, so a write
     /// through another node a moment ago is seen), or 404.
     async fn current(&self, app: &str, id: &str) -> Result<Arc<Instance>, EurekaError> {
-        self.node.read_barrier().await?;
+        self.registry.read_barrier().await?;
         let key = self.key_of(app, id);
-        self.node
-            .read()
-            .state
-            .instance(&key)
-            .cloned()
+        self.registry
+            .read(|applied| applied.state.instance(&key).cloned())
             .ok_or(EurekaError::NotFound)
     }
 
@@ -254,7 +256,7 @@ impl Eureka {
         let stored = self.current(app, id).await?;
         let status = status_value(value)?;
         let key = stored.key();
-        self.node.renew(vec![key.clone()]).await?;
+        self.registry.renew(vec![key.clone()]).await?;
         if status_from_store(stored.status) == status {
             return Ok(());
         }
@@ -280,7 +282,7 @@ impl Eureka {
             given => status_value(given)?,
         };
         let key = stored.key();
-        self.node.renew(vec![key.clone()]).await?;
+        self.registry.renew(vec![key.clone()]).await?;
         if stored.status_override.is_none() {
             return Ok(());
         }

@@ -63,9 +63,9 @@ fn general_stats(e: &Eureka) -> Stats {
 }
 
 fn application_stats(e: &Eureka) -> Stats {
-    let status = e.node.status();
+    let status = e.registry.status();
     let leading = status.role == "leader";
-    let lagging = e.node.lagging_followers();
+    let lagging = e.registry.lagging_followers();
     let mut registered = Vec::new();
     let mut available = Vec::new();
     let mut unavailable = Vec::new();
@@ -102,7 +102,7 @@ fn application_stats(e: &Eureka) -> Stats {
 }
 
 fn own_instance(e: &Eureka) -> InstanceInfo {
-    let status = e.node.status();
+    let status = e.registry.status();
     let addr = status
         .members
         .iter()
@@ -147,7 +147,7 @@ pub async fn status(State(e): State<Arc<Eureka>>, headers: HeaderMap) -> Respons
     let format = Format::of_response(&headers);
     let general = general_stats(&e);
     let applications = application_stats(&e);
-    let healthy = e.node.health().is_ok().to_string();
+    let healthy = e.registry.health().is_ok().to_string();
     let instance = own_instance(&e);
     let body = match format {
         Format::Json => {
@@ -175,7 +175,7 @@ pub async fn status(State(e): State<Arc<Eureka>>, headers: HeaderMap) -> Respons
             .into_bytes()
         }
     };
-    super::handlers::respond(format, e.node.revision(), body)
+    super::handlers::respond(format, e.registry.revision(), body)
 }
 
 /// Auto-scaling groups exist only on AWS; this registry runs anywhere else.

@@ -30,6 +30,7 @@ use super::error::ErrorCode;
 use super::error::ScError;
 use super::mapping::instance_to_wire;
 use super::tenant::ScTenant;
+use super::wire::MicroServiceInstance;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -68,6 +69,9 @@ struct BatchRequest {
     instances: Vec<InstanceItem>,
 }
 
+/// One item's answer, copied out of the state: its instances and their revision, or why not.
+type Found = Result<(Vec<MicroServiceInstance>, String), ScError>;
+
 /// Results of one kind of item, in ServiceCenter's shape (empty parts omitted).
 #[derive(Default)]
 struct Results {
@@ -77,12 +81,16 @@ struct Results {
 }
 
 impl Results {
-    fn record(&mut self, index: usize, known_rev: &str, outcome: Result<(Vec<Value>, String), ScError>) {
+    fn record(&mut self, index: usize, known_rev: &str, outcome: Found) {
         match outcome {
             Ok((_, rev)) if !known_rev.is_empty() && known_rev == rev => self.not_modified.push(index),
             Ok((instances, rev)) => {
                 let mut item = json!({ "index": index, "rev": rev });
                 if !instances.is_empty() {
+                    let instances: Vec<Value> = instances
+                        .into_iter()
+                        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+                        .collect();
                     item["instances"] = json!(instances);
                 }
                 self.updated.push(item);
@@ -122,7 +130,7 @@ fn code_of(code: u32) -> ErrorCode {
     }
 }
 
-fn one_instance(state: &RegistryState, key: &InstanceKey) -> Result<(Vec<Value>, String), ScError> {
+fn one_instance(state: &RegistryState, key: &InstanceKey) -> Found {
     let service = state
         .service(&ServiceRef {
             tenant: key.tenant.clone(),
@@ -130,7 +138,7 @@ fn one_instance(state: &RegistryState, key: &InstanceKey) -> Result<(Vec<Value>,
         })
         .ok_or_else(|| Sc::service_missing(&key.service_id))?;
     let instance = state.instance(key).ok_or_else(|| Sc::instance_missing(&key.id))?;
-    let wire = serde_json::to_value(instance_to_wire(service, instance)).unwrap_or(Value::Null);
+    let wire = instance_to_wire(service, instance);
     Ok((vec![wire], revision_of([(instance.id.clone(), instance.mod_revision)])))
 }
 
@@ -150,14 +158,14 @@ pub async fn batch_find(
         .get("x-consumerid")
         .and_then(|v| v.to_str().ok())
         .filter(|c| !c.is_empty());
-    let mut services = Results::default();
-    let mut instances = Results::default();
-    let mut new_dependencies = Vec::new();
-    {
-        let applied = sc.node.read();
+    // Every item's instances copied out under the state lock; converted and encoded after.
+    let (found_services, found_instances, new_dependencies) = sc.registry.read(|applied| {
         let state = &applied.state;
         let consumer = consumer_of(state, &tenant, consumer_id)?;
-        for (index, item) in request.services.iter().enumerate() {
+        let mut services = Vec::with_capacity(request.services.len());
+        let mut instances = Vec::with_capacity(request.instances.len());
+        let mut new_dependencies = Vec::new();
+        for item in &request.services {
             let key = &item.service;
             let app = if key.app_id.is_empty() {
                 "default"
@@ -173,15 +181,7 @@ pub async fn batch_find(
                 version: key.version.as_deref(),
                 tags: &[],
             };
-            let outcome = select_providers(state, &query).map(|providers| {
-                let (list, rev) = instances_of(state, &providers);
-                (
-                    list.into_iter()
-                        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
-                        .collect(),
-                    rev,
-                )
-            });
+            let outcome = select_providers(state, &query).map(|providers| instances_of(state, &providers));
             if let (Ok(_), Some(c)) = (&outcome, consumer) {
                 let d = Dependency {
                     consumer: c.service_ref(),
@@ -193,16 +193,25 @@ pub async fn batch_find(
                     new_dependencies.push(d);
                 }
             }
-            services.record(index, &item.rev, outcome);
+            services.push(outcome);
         }
-        for (index, item) in request.instances.iter().enumerate() {
+        for item in &request.instances {
             let key = InstanceKey {
                 tenant: tenant.clone(),
                 service_id: item.instance.service_id.as_str().into(),
                 id: item.instance.instance_id.as_str().into(),
             };
-            instances.record(index, &item.rev, one_instance(state, &key));
+            instances.push(one_instance(state, &key));
         }
+        Ok::<_, ScError>((services, instances, new_dependencies))
+    })?;
+    let mut services = Results::default();
+    for (index, (item, outcome)) in request.services.iter().zip(found_services).enumerate() {
+        services.record(index, &item.rev, outcome);
+    }
+    let mut instances = Results::default();
+    for (index, (item, outcome)) in request.instances.iter().zip(found_instances).enumerate() {
+        instances.record(index, &item.rev, outcome);
     }
     // Written off this path, in batches (a find never writes).
     for dependency in new_dependencies {

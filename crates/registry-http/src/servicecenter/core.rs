@@ -2,6 +2,7 @@
 
 use std::hash::Hash;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 use axum::http::header;
 use axum::http::StatusCode;
@@ -11,8 +12,8 @@ use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
-use registry_store::node::RegistryNode;
 use registry_store::record::Dependency;
+use registry_store::registry::Registry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -47,7 +48,8 @@ impl Default for ScSettings {
 
 /// State shared by every ServiceCenter handler.
 pub struct Sc {
-    pub node: RegistryNode,
+    /// The store, through the protocols' seam: views copy out, nothing holds its lock.
+    pub registry: Arc<dyn Registry>,
     pub settings: ScSettings,
     /// Dependency records implied by finds, written off the read path; its task ends when the
     /// routes (and so this) are dropped.
@@ -149,7 +151,7 @@ pub fn revisioned(body: impl FnOnce() -> Response, revision: &str, known: Option
 impl Sc {
     /// Proposes `command`; a refusal becomes the matching ServiceCenter error.
     pub async fn write(&self, command: Command) -> Result<CommandOutcome, ScError> {
-        match self.node.write(command).await?.outcome {
+        match self.registry.write(command).await?.outcome {
             CommandOutcome::Rejected(r) => Err(r.into()),
             outcome => Ok(outcome),
         }
@@ -166,7 +168,7 @@ impl Sc {
     /// The service `id` of the request's `tenant`, which must exist (400012 otherwise).
     pub fn existing_service(&self, tenant: Tenant, id: String) -> Result<ServiceRef, ScError> {
         let service = ServiceRef { tenant, id: id.into() };
-        if self.node.read().state.service(&service).is_none() {
+        if !self.registry.read(|applied| applied.state.service(&service).is_some()) {
             return Err(Self::service_missing(&service.id));
         }
         Ok(service)

@@ -30,6 +30,7 @@ use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 use registry_store::node::RegistryNode;
 use registry_store::record::Dependency;
+use registry_store::registry::Registry;
 use registry_store::worker::StopSignal;
 use registry_store::worker::Worker;
 use registry_store::worker::WorkerStatus;
@@ -77,14 +78,27 @@ pub trait DependencyWriter: Send + Sync + 'static {
     fn write(&self, records: Vec<Dependency>) -> impl Future<Output = Result<(), FlushError>> + Send;
 }
 
+/// The one command a flush writes.
+fn flush_command(records: Vec<Dependency>) -> Command {
+    Command::PutDependencies(PutDependencies {
+        dependencies: records,
+        replace: false,
+        skip_missing_consumers: true,
+    })
+}
+
 impl DependencyWriter for RegistryNode {
     async fn write(&self, records: Vec<Dependency>) -> Result<(), FlushError> {
-        let command = Command::PutDependencies(PutDependencies {
-            dependencies: records,
-            replace: false,
-            skip_missing_consumers: true,
-        });
-        match RegistryNode::write(self, command).await?.outcome {
+        match RegistryNode::write(self, flush_command(records)).await?.outcome {
+            CommandOutcome::Rejected(r) => Err(FlushError::Rejected(r)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl DependencyWriter for Arc<dyn Registry> {
+    async fn write(&self, records: Vec<Dependency>) -> Result<(), FlushError> {
+        match Registry::write(&**self, flush_command(records)).await?.outcome {
             CommandOutcome::Rejected(r) => Err(FlushError::Rejected(r)),
             _ => Ok(()),
         }

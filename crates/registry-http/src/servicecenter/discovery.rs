@@ -58,7 +58,7 @@ pub fn is_true(value: Option<&str>) -> bool {
 
 /// The registry's own instances (`SERVICECENTER`) with their revision.
 fn registry_instances(sc: &Sc) -> (Vec<MicroServiceInstance>, String) {
-    let instances = registry_service::instances(&sc.node, sc.settings.tls);
+    let instances = registry_service::instances(&*sc.registry, sc.settings.tls);
     let revision = revision_of(instances.iter().map(|i| serde_json::to_string(i).unwrap_or_default()));
     (instances, revision)
 }
@@ -162,8 +162,8 @@ pub async fn find(
         .get("x-consumerid")
         .and_then(|v| v.to_str().ok())
         .filter(|c| !c.is_empty());
-    let (response, new_dependency) = {
-        let applied = sc.node.read();
+    // Copied out under the state lock; the reply is encoded after it is released.
+    let (instances, revision, new_dependency) = sc.registry.read(|applied| {
         let state = &applied.state;
         let consumer = consumer_of(state, &tenant, consumer)?;
         // The consumer's environment replaces `env`.
@@ -187,8 +187,9 @@ pub async fn find(
             provider_name: name.clone(),
         });
         let new_dependency = dependency.filter(|d| !state.dependencies_of(&d.consumer).any(|known| **known == *d));
-        (reply(instances, revision, q.rev.as_deref()), new_dependency)
-    };
+        Ok::<_, ScError>((instances, revision, new_dependency))
+    })?;
+    let response = reply(instances, revision, q.rev.as_deref());
     // The first find by a consumer records the dependency that routes watch events to it,
     // written off this path (a find never writes).
     if let Some(dependency) = new_dependency {
@@ -204,12 +205,14 @@ pub async fn providers(
     ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let consumer = ServiceRef { tenant, id: id.into() };
-    let applied = sc.node.read();
-    let state = &applied.state;
-    state
-        .service(&consumer)
-        .ok_or_else(|| Sc::service_missing(&consumer.id))?;
-    Ok(collection("providers", &providers_of(state, &consumer)))
+    let providers = sc.registry.read(|applied| {
+        let state = &applied.state;
+        state
+            .service(&consumer)
+            .ok_or_else(|| Sc::service_missing(&consumer.id))?;
+        Ok::<_, ScError>(providers_of(state, &consumer))
+    })?;
+    Ok(collection("providers", &providers))
 }
 
 /// `GET MS/consumers`: the services that depend on this provider.
@@ -219,12 +222,14 @@ pub async fn consumers(
     ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let provider = ServiceRef { tenant, id: id.into() };
-    let applied = sc.node.read();
-    let state = &applied.state;
-    let service = state
-        .service(&provider)
-        .ok_or_else(|| Sc::service_missing(&provider.id))?;
-    Ok(collection("consumers", &consumers_of(state, service)))
+    let consumers = sc.registry.read(|applied| {
+        let state = &applied.state;
+        let service = state
+            .service(&provider)
+            .ok_or_else(|| Sc::service_missing(&provider.id))?;
+        Ok::<_, ScError>(consumers_of(state, service))
+    })?;
+    Ok(collection("consumers", &consumers))
 }
 
 /// The services `consumer` depends on.
@@ -256,21 +261,20 @@ pub async fn service_instances(
         tenant,
         id: service_id.into(),
     };
-    let applied = sc.node.read();
-    let state = &applied.state;
-    let Some(service) = state.service(&service_ref) else {
-        if service_ref.id == registry_service::SERVICE_ID {
-            drop(applied);
-            let (instances, revision) = registry_instances(&sc);
-            return Ok(reply(instances, revision, q.rev.as_deref()));
-        }
-        return Err(Sc::service_missing(&service_ref.id));
+    let found = sc.registry.read(|applied| {
+        let state = &applied.state;
+        let service = state.service(&service_ref)?;
+        let providers: Vec<&Service> = [&**service]
+            .into_iter()
+            .filter(|s| has_tags(state, s, &tag_list(&q.tags)))
+            .collect();
+        Some(instances_of(state, &providers))
+    });
+    let (instances, revision) = match found {
+        Some(found) => found,
+        None if service_ref.id == registry_service::SERVICE_ID => registry_instances(&sc),
+        None => return Err(Sc::service_missing(&service_ref.id)),
     };
-    let providers: Vec<&Service> = [&**service]
-        .into_iter()
-        .filter(|s| has_tags(state, s, &tag_list(&q.tags)))
-        .collect();
-    let (instances, revision) = instances_of(state, &providers);
     Ok(reply(instances, revision, q.rev.as_deref()))
 }
 
@@ -282,9 +286,8 @@ async fn put_dependencies(sc: &Sc, tenant: Tenant, bytes: &[u8], replace: bool) 
     if request.dependencies.is_empty() || request.dependencies.len() > 100 {
         return Err(ScError::invalid("field 'dependencies' must hold 1 to 100 items"));
     }
-    let mut dependencies = Vec::new();
-    {
-        let applied = sc.node.read();
+    let dependencies = sc.registry.read(|applied| {
+        let mut dependencies = Vec::new();
         for item in &request.dependencies {
             let consumer = item
                 .consumer
@@ -324,7 +327,8 @@ async fn put_dependencies(sc: &Sc, tenant: Tenant, bytes: &[u8], replace: bool) 
                 });
             }
         }
-    }
+        Ok::<_, ScError>(dependencies)
+    })?;
     sc.write(Command::PutDependencies(PutDependencies {
         dependencies,
         replace,

@@ -168,7 +168,7 @@ fn overview(state: &RegistryState, service: &Service, parts: Parts) -> ServiceDe
 
 /// The registry's own service as the listing shows it (`withShared=true`).
 fn own_overview(sc: &Sc, parts: Parts) -> ServiceDetail {
-    let instances = registry_service::instances(&sc.node, sc.settings.tls);
+    let instances = registry_service::instances(&*sc.registry, sc.settings.tls);
     let mut detail = ServiceDetail {
         micro_service: Some(registry_service::service()),
         ..ServiceDetail::default()
@@ -263,19 +263,25 @@ pub async fn list(
     let own =
         (with_shared && registry_service::visible_to(&tenant, false) && filter.keeps(&registry_service::service()))
             .then(|| own_overview(&sc, parts));
-    let applied = sc.node.read();
-    let state = &applied.state;
-    let statistics = parts.statistics.then(|| statistics(state, &tenant));
-    if parts.only_statistics() {
+    // The views copied out under the state lock; sorted and encoded after.
+    let (statistics, details) = sc.registry.read(|applied| {
+        let state = &applied.state;
+        let statistics = parts.statistics.then(|| statistics(state, &tenant));
+        if parts.only_statistics() {
+            return (statistics, None);
+        }
+        let details: Vec<ServiceDetail> = state
+            .services()
+            .filter(|s| s.tenant == tenant)
+            .map(|s| overview(state, s, parts))
+            .filter(|d| d.micro_service.as_ref().is_some_and(|s| filter.keeps(s)))
+            .collect();
+        (statistics, Some(details))
+    });
+    let Some(mut details) = details else {
         return Ok(json(&json!({ "statistics": statistics })));
-    }
-    let mut details: Vec<ServiceDetail> = state
-        .services()
-        .filter(|s| s.tenant == tenant)
-        .map(|s| overview(state, s, parts))
-        .filter(|d| d.micro_service.as_ref().is_some_and(|s| filter.keeps(s)))
-        .chain(own)
-        .collect();
+    };
+    details.extend(own);
     details.sort_by(|a, b| {
         let id = |d: &ServiceDetail| d.micro_service.as_ref().map(|s| s.service_id.clone());
         id(a).cmp(&id(b))
@@ -303,11 +309,9 @@ pub async fn get(
     if id.is_empty() {
         return Err(ScError::invalid("Invalid request for getting service detail."));
     }
-    let applied = sc.node.read();
-    let state = &applied.state;
-    let Some(service) = state.service(&service_ref) else {
+    let detail = sc.registry.read(|applied| detail_of(&applied.state, &service_ref));
+    let Some(detail) = detail else {
         if id == registry_service::SERVICE_ID {
-            drop(applied);
             let detail = ServiceDetail {
                 micro_service_versions: vec![registry_service::service().version],
                 ..own_overview(
@@ -322,6 +326,12 @@ pub async fn get(
         }
         return Err(Sc::service_missing(&id));
     };
+    Ok(json(&json!({ "service": detail })))
+}
+
+/// Everything about one service, copied out of `state`; `None` if there is no such service.
+fn detail_of(state: &RegistryState, service_ref: &ServiceRef) -> Option<ServiceDetail> {
+    let service = state.service(service_ref)?;
     let versions = state
         .services()
         .filter(|s| {
@@ -335,17 +345,17 @@ pub async fn get(
     let detail = ServiceDetail {
         micro_service: Some(service_to_wire(service)),
         micro_service_versions: versions,
-        tags: tags_of(state, &service_ref),
-        schema_infos: schemas_of(state, &service_ref),
-        providers: providers_of(state, &service_ref),
+        tags: tags_of(state, service_ref),
+        schema_infos: schemas_of(state, service_ref),
+        providers: providers_of(state, service_ref),
         consumers: consumers_of(state, service),
         instances: state
-            .instances_of(&service_ref)
+            .instances_of(service_ref)
             .map(|i| instance_to_wire(service, i))
             .collect(),
         statics: None,
     };
-    Ok(json(&json!({ "service": detail })))
+    Some(detail)
 }
 
 #[cfg(test)]

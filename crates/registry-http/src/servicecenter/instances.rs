@@ -67,18 +67,16 @@ pub async fn register(
     }
     validate::instance(&wire)?;
     let service = sc
-        .node
-        .read()
-        .state
-        .service(&service_ref)
-        .cloned()
+        .registry
+        .read(|applied| applied.state.service(&service_ref).cloned())
         .ok_or_else(|| Sc::service_missing(&service_ref.id))?;
     if wire.instance_id.is_empty() {
         wire.instance_id = new_id();
     } else {
         // Registering a known id again is a heartbeat (SDKs and syncers rely on it).
         let k = key(&service_ref, wire.instance_id.clone());
-        if sc.node.read().state.instance(&k).is_some() && sc.node.renew(vec![k]).await?.first() == Some(&true) {
+        let known = sc.registry.read(|applied| applied.state.instance(&k).is_some());
+        if known && sc.registry.renew(vec![k]).await?.first() == Some(&true) {
             return Ok(json(&json!({ "instanceId": wire.instance_id })));
         }
     }
@@ -97,17 +95,19 @@ pub async fn get(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let service_ref = sc.existing_service(tenant, service_id)?;
-    let applied = sc.node.read();
-    let service = applied
-        .state
-        .service(&service_ref)
-        .ok_or_else(|| Sc::service_missing(&service_ref.id))?;
-    let instance = applied
-        .state
-        .instance(&key(&service_ref, id.clone()))
-        .ok_or_else(|| Sc::instance_missing(&id))?;
+    let (service, instance) = sc.registry.read(|applied| {
+        let service = applied
+            .state
+            .service(&service_ref)
+            .ok_or_else(|| Sc::service_missing(&service_ref.id))?;
+        let instance = applied
+            .state
+            .instance(&key(&service_ref, id.clone()))
+            .ok_or_else(|| Sc::instance_missing(&id))?;
+        Ok::<_, ScError>((service.clone(), instance.clone()))
+    })?;
     let revision = revision_of([(&instance.id, instance.mod_revision)]);
-    let body = || json(&json!({ "instance": instance_to_wire(service, instance) }));
+    let body = || json(&json!({ "instance": instance_to_wire(&service, &instance) }));
     Ok(revisioned(body, &revision, q.get("rev").map(String::as_str)))
 }
 
@@ -121,7 +121,7 @@ pub async fn unregister(
         id: service_id.into(),
     };
     let instance = key(&service_ref, id);
-    if !sc.node.instance_exists(&instance).await? {
+    if !sc.registry.instance_exists(&instance).await? {
         return Err(Sc::instance_missing(&instance.id));
     }
     sc.write(Command::CancelInstance(CancelInstance { instance })).await?;
@@ -139,7 +139,7 @@ pub async fn heartbeat(
         tenant,
         id: service_id.into(),
     };
-    let found = sc.node.renew(vec![key(&service_ref, id.clone())]).await?;
+    let found = sc.registry.renew(vec![key(&service_ref, id.clone())]).await?;
     if found.first() == Some(&true) {
         Ok(done())
     } else {
@@ -170,7 +170,7 @@ pub async fn heartbeats(State(sc): Shared, ScTenant(tenant): ScTenant, bytes: By
             id: i.instance_id.as_str().into(),
         })
         .collect();
-    let found = sc.node.renew(keys).await?;
+    let found = sc.registry.renew(keys).await?;
     for (item, found) in items.iter_mut().zip(found) {
         if !found {
             item.err_message = Sc::instance_missing(&item.instance_id).to_string();

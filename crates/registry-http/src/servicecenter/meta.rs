@@ -34,10 +34,10 @@ pub async fn version() -> Response {
 /// The cluster's own members as instances of `SERVICECENTER`: clients use them to find every
 /// node.
 pub async fn health(State(sc): Shared) -> Result<Response, ScError> {
-    sc.node
+    sc.registry
         .health()
         .map_err(|reason| ScError::new(ErrorCode::Unhealthy, reason))?;
-    let instances = registry_service::instances(&sc.node, sc.settings.tls);
+    let instances = registry_service::instances(&*sc.registry, sc.settings.tls);
     Ok(json(&json!({ "instances": instances })))
 }
 
@@ -53,12 +53,13 @@ pub async fn apps(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let env = q.get("env").map(String::as_str).unwrap_or("");
-    let applied = sc.node.read();
-    let apps: BTreeSet<&str> = applied
-        .state
-        .services()
-        .filter(|s| s.tenant == tenant && s.environment == env)
-        .map(|s| s.app.as_str())
-        .collect();
+    let apps: BTreeSet<String> = sc.registry.read(|applied| {
+        applied
+            .state
+            .services()
+            .filter(|s| s.tenant == tenant && s.environment == env)
+            .map(|s| s.app.clone())
+            .collect()
+    });
     Ok(collection("appIds", &apps))
 }

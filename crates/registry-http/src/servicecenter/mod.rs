@@ -41,17 +41,18 @@ use axum::routing::get;
 use axum::routing::post;
 use axum::routing::put;
 use axum::Router;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 
 use self::core::Sc;
 pub use self::core::ScSettings;
 pub use self::dependency_queue::DependencyQueue;
 
 /// The ServiceCenter routes. Finds queue the dependency records they imply on `dependencies`,
-/// whose flusher (started by the caller) writes them.
-pub fn routes(node: RegistryNode, settings: ScSettings, dependencies: DependencyQueue) -> Router {
+/// whose flusher (started by the caller) writes them. Serves from any [`Registry`]: the node, or a
+/// fake in tests.
+pub fn routes(registry: Arc<dyn Registry>, settings: ScSettings, dependencies: DependencyQueue) -> Router {
     let shared = Arc::new(Sc {
-        node,
+        registry,
         settings,
         dependencies,
     });

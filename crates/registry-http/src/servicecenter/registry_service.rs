@@ -8,7 +8,7 @@
 //! nothing to renew or expire, nothing for federation to mirror.
 
 use registry_store::model::Tenant;
-use registry_store::node::RegistryNode;
+use registry_store::registry::Registry;
 
 use super::wire::HealthCheck;
 use super::wire::MicroService;
@@ -61,14 +61,18 @@ fn version() -> String {
 
 /// One instance per member that has announced its HTTP addresses, each address an endpoint
 /// (`rest://host:port/`, as ServiceCenter's `getEndpoints` writes them).
-pub fn instances(node: &RegistryNode, tls: bool) -> Vec<MicroServiceInstance> {
-    let status = node.status();
-    let applied = node.read();
-    status
-        .members
-        .iter()
-        .filter_map(|member| {
-            let record = applied.state.node(member.id)?;
+pub fn instances(registry: &dyn Registry, tls: bool) -> Vec<MicroServiceInstance> {
+    let status = registry.status();
+    let records: Vec<_> = registry.read(|applied| {
+        status
+            .members
+            .iter()
+            .filter_map(|member| Some((member, applied.state.node(member.id)?.clone())))
+            .collect()
+    });
+    records
+        .into_iter()
+        .map(|(member, record)| {
             let endpoints: Vec<String> = record
                 .http_addrs
                 .iter()
@@ -83,7 +87,7 @@ pub fn instances(node: &RegistryNode, tls: bool) -> Vec<MicroServiceInstance> {
                 .and_then(|e| e.strip_prefix("rest://"))
                 .and_then(|hp| hp.rsplit_once(':'))
                 .map_or_else(|| format!("registry-node-{}", member.id), |(host, _)| host.to_string());
-            Some(MicroServiceInstance {
+            MicroServiceInstance {
                 instance_id: format!("registry-node-{}", member.id),
                 service_id: SERVICE_ID.into(),
                 endpoints,
@@ -97,7 +101,7 @@ pub fn instances(node: &RegistryNode, tls: bool) -> Vec<MicroServiceInstance> {
                 }),
                 version: version(),
                 ..MicroServiceInstance::default()
-            })
+            }
         })
         .collect()
 }

@@ -99,16 +99,17 @@ pub async fn list_schemas(
         Some("1") => true,
         Some(other) => return Err(ScError::invalid(format!("withSchema must be 0 or 1, not {other:?}"))),
     };
-    let applied = sc.node.read();
-    let schemas: Vec<Schema> = applied
-        .state
-        .schemas_of(&service)
-        .map(|s| Schema {
-            schema_id: s.schema_id.clone(),
-            summary: s.summary.clone(),
-            schema: if with_schema { s.content.clone() } else { String::new() },
-        })
-        .collect();
+    let schemas: Vec<Schema> = sc.registry.read(|applied| {
+        applied
+            .state
+            .schemas_of(&service)
+            .map(|s| Schema {
+                schema_id: s.schema_id.clone(),
+                summary: s.summary.clone(),
+                schema: if with_schema { s.content.clone() } else { String::new() },
+            })
+            .collect()
+    });
     Ok(collection("schemas", &schemas))
 }
 
@@ -118,10 +119,9 @@ pub async fn get_schema(
     ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let service = sc.existing_service(tenant, id)?;
-    let applied = sc.node.read();
-    let schema = applied
-        .state
-        .schema(&service, &schema_id)
+    let schema = sc
+        .registry
+        .read(|applied| applied.state.schema(&service, &schema_id).cloned())
         .ok_or_else(|| schema_missing(&schema_id))?;
     let mut response = json(&json!({ "schema": schema.content }));
     if let Ok(v) = HeaderValue::from_str(&schema.summary) {
@@ -167,12 +167,12 @@ pub async fn update_tag(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ScError> {
     let service = sc.existing_service(tenant, id)?;
-    let known = sc
-        .node
-        .read()
-        .state
-        .tags_of(&service)
-        .is_some_and(|t| t.tags.contains_key(key.as_str()));
+    let known = sc.registry.read(|applied| {
+        applied
+            .state
+            .tags_of(&service)
+            .is_some_and(|t| t.tags.contains_key(key.as_str()))
+    });
     if !known {
         return Err(ScError::new(
             ErrorCode::TagNotExists,
@@ -195,11 +195,8 @@ pub async fn get_tags(
 ) -> Result<Response, ScError> {
     let service = sc.existing_service(tenant, id)?;
     let tags = sc
-        .node
-        .read()
-        .state
-        .tags_of(&service)
-        .map(|t| t.tags.clone())
+        .registry
+        .read(|applied| applied.state.tags_of(&service).map(|t| t.tags.clone()))
         .unwrap_or_default();
     Ok(collection("tags", &tags))
 }

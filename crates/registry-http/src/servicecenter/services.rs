@@ -19,6 +19,7 @@ use registry_store::command::UpdateService;
 use registry_store::model::ServiceKey;
 use registry_store::model::ServiceRef;
 use registry_store::model::Tenant;
+use registry_store::state::RegistryState;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -74,12 +75,12 @@ pub async fn create(State(sc): Shared, ScTenant(tenant): ScTenant, bytes: Bytes)
             .ok_or_else(|| ScError::invalid("field 'service' is required"))?,
     );
     validate::service(&service)?;
-    let existing = sc
-        .node
-        .read()
-        .state
-        .service_by_key(&key_of(&tenant, &service))
-        .map(|s| s.id.clone());
+    let existing = sc.registry.read(|applied| {
+        applied
+            .state
+            .service_by_key(&key_of(&tenant, &service))
+            .map(|s| s.id.clone())
+    });
     let id = match (existing, service.service_id.is_empty()) {
         (Some(id), true) => return Ok(json(&json!({ "serviceId": id }))),
         (Some(id), false) if id == service.service_id => return Ok(json(&json!({ "serviceId": id }))),
@@ -127,8 +128,21 @@ pub async fn existence(
     ScTenant(tenant): ScTenant,
     Query(q): Query<ExistenceQuery>,
 ) -> Result<Response, ScError> {
-    let applied = sc.node.read();
-    let state = &applied.state;
+    // The answer (its body, and a schema's summary) found under the state lock, encoded after.
+    let (found, summary) = sc.registry.read(|applied| existence_of(&applied.state, tenant, q))?;
+    let mut response = json(&found);
+    if let Some(v) = summary.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        response.headers_mut().insert("x-schema-summary", v);
+    }
+    Ok(response)
+}
+
+/// What `existence` answers: the body and, for a schema, its summary.
+fn existence_of(
+    state: &RegistryState,
+    tenant: Tenant,
+    q: ExistenceQuery,
+) -> Result<(serde_json::Value, Option<String>), ScError> {
     match q.kind.as_deref() {
         Some("microservice") => {
             let app = q.app_id.unwrap_or_else(|| "default".into());
@@ -140,7 +154,7 @@ pub async fn existence(
             if registry_service::is_named(&app, &name) && env == registry_service::ENVIRONMENT {
                 let own = registry_service::service();
                 return match own.version == version {
-                    true => Ok(json(&json!({ "serviceId": own.service_id }))),
+                    true => Ok((json!({ "serviceId": own.service_id }), None)),
                     false => Err(ScError::new(
                         ErrorCode::ServiceVersionNotExists,
                         format!("version {version} of {name} does not exist"),
@@ -160,7 +174,7 @@ pub async fn existence(
                 ));
             }
             match candidates.iter().find(|s| s.version == version) {
-                Some(s) => Ok(json(&json!({ "serviceId": s.id }))),
+                Some(s) => Ok((json!({ "serviceId": s.id }), None)),
                 None => Err(ScError::new(
                     ErrorCode::ServiceVersionNotExists,
                     format!("version {version} of {name} does not exist"),
@@ -178,11 +192,10 @@ pub async fn existence(
             let schema = state.schema(&service, &schema_id).ok_or_else(|| {
                 ScError::new(ErrorCode::SchemaNotExists, format!("schema {schema_id} does not exist"))
             })?;
-            let mut response = json(&json!({ "serviceId": id, "schemaId": schema_id }));
-            if let Ok(v) = HeaderValue::from_str(&schema.summary) {
-                response.headers_mut().insert("x-schema-summary", v);
-            }
-            Ok(response)
+            Ok((
+                json!({ "serviceId": id, "schemaId": schema_id }),
+                Some(schema.summary.clone()),
+            ))
         }
         other => Err(ScError::invalid(format!(
             "unknown existence type {:?}",
@@ -194,13 +207,14 @@ pub async fn existence(
 /// The tenant's services, sorted by id; with the shared `SERVICECENTER` when asked
 /// (`withShared=true`, as ServiceCenter's `ListService` hides shared services otherwise).
 pub fn services_of(sc: &Sc, tenant: &Tenant, with_shared: bool) -> Vec<MicroService> {
-    let applied = sc.node.read();
-    let mut services: Vec<MicroService> = applied
-        .state
-        .services()
-        .filter(|s| &s.tenant == tenant)
-        .map(|s| service_to_wire(s))
-        .collect();
+    let mut services: Vec<MicroService> = sc.registry.read(|applied| {
+        applied
+            .state
+            .services()
+            .filter(|s| &s.tenant == tenant)
+            .map(|s| service_to_wire(s))
+            .collect()
+    });
     if with_shared && registry_service::visible_to(tenant, false) {
         services.push(registry_service::service());
     }
@@ -223,9 +237,8 @@ pub async fn get(
     ScTenant(tenant): ScTenant,
 ) -> Result<Response, ScError> {
     let service = ServiceRef { tenant, id: id.into() };
-    let applied = sc.node.read();
-    match applied.state.service(&service) {
-        Some(found) => Ok(json(&json!({ "service": service_to_wire(found) }))),
+    match sc.registry.read(|applied| applied.state.service(&service).cloned()) {
+        Some(found) => Ok(json(&json!({ "service": service_to_wire(&found) }))),
         None if service.id == registry_service::SERVICE_ID => {
             Ok(json(&json!({ "service": registry_service::service() })))
         }

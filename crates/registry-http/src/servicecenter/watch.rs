@@ -44,12 +44,15 @@ fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> 
     let Entity::Instance(instance) = &change.entity else {
         return None;
     };
-    let applied = sc.node.read();
-    let state = &applied.state;
-    let service = state.service(&instance.service_ref())?;
-    if !state.dependencies_of(consumer).any(|d| d.matches(service)) {
-        return None;
-    }
+    // The provider copied out under the state lock; the event is built and encoded after.
+    let service = sc.registry.read(|applied| {
+        let state = &applied.state;
+        let service = state.service(&instance.service_ref())?;
+        state
+            .dependencies_of(consumer)
+            .any(|d| d.matches(service))
+            .then(|| service.clone())
+    })?;
     let action = match change.kind {
         ChangeKind::Created => "CREATE",
         ChangeKind::Updated => "UPDATE",
@@ -66,7 +69,7 @@ fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> 
             alias: service.alias.clone(),
             version: service.version.clone(),
         },
-        instance: instance_to_wire(service, instance),
+        instance: instance_to_wire(&service, instance),
     };
     serde_json::to_string(&event).ok()
 }
@@ -178,7 +181,7 @@ pub async fn watcher(
     };
     let consumer = ServiceRef { tenant, id: id.into() };
     // Subscribe before answering the upgrade: nothing applied after the client's request is missed.
-    let changes = sc.node.subscribe(sc.node.revision());
+    let changes = sc.registry.subscribe(sc.registry.revision());
     ws.on_upgrade(move |socket| watch(sc, consumer, changes, rate, socket))
 }
 
@@ -189,7 +192,7 @@ async fn watch(
     rate: FrameRate,
     mut socket: WebSocket,
 ) {
-    if sc.node.read().state.service(&consumer).is_none() {
+    if !sc.registry.read(|applied| applied.state.service(&consumer).is_some()) {
         return refuse(socket, "service does not exist").await;
     }
     let mut changes = match changes {
@@ -264,7 +267,7 @@ async fn gone(socket: WebSocket) {
 }
 
 async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, rate: FrameRate, mut socket: WebSocket) {
-    if sc.node.read().state.instance(&key).is_none() {
+    if !sc.registry.read(|applied| applied.state.instance(&key).is_some()) {
         return gone(socket).await;
     }
     let mut ping = tokio::time::interval(sc.settings.ping_interval);
@@ -278,7 +281,7 @@ async fn keep_alive(sc: Arc<Sc>, key: InstanceKey, rate: FrameRate, mut socket: 
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(_)) if !rate.allows() => return close(socket, Some(over_rate())).await,
-                Some(Ok(Message::Pong(_))) => match sc.node.renew(vec![key.clone()]).await {
+                Some(Ok(Message::Pong(_))) => match sc.registry.renew(vec![key.clone()]).await {
                     Ok(found) if found.first() == Some(&true) => {}
                     Ok(_) => return gone(socket).await,
                     // The cluster is unreachable for now: the client keeps ponging.

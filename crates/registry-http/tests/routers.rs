@@ -1,0 +1,391 @@
+//! The Eureka and ServiceCenter routers over the in-memory fake registry
+//! (`registry_store::testing::FakeRegistry`): no Raft, no disk, no sockets. The fake counts
+//! writes and renewals, so these tests also say what each request proposed, and that a find
+//! writes nothing on its path.
+
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::http::Method;
+use axum::http::Request;
+use axum::http::StatusCode;
+use axum::Router;
+use registry_http::eureka;
+use registry_http::eureka::delta::DeltaWindow;
+use registry_http::servicecenter;
+use registry_http::servicecenter::DependencyQueue;
+use registry_store::command::Command;
+use registry_store::registry::Registry;
+use registry_store::testing::FakeRegistry;
+use registry_store::worker::Workers;
+use serde_json::json;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Both protocols' routers over one fake.
+struct Front {
+    fake: Arc<FakeRegistry>,
+    registry: Arc<dyn Registry>,
+    dependencies: DependencyQueue,
+    router: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+}
+
+impl Front {
+    fn new() -> Front {
+        let fake = FakeRegistry::new();
+        let registry: Arc<dyn Registry> = fake.clone();
+        let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
+        let router = eureka::routes(
+            registry.clone(),
+            Default::default(),
+            DeltaWindow::new(eureka::delta::DELTA_RETENTION),
+        )
+        .merge(servicecenter::routes(
+            registry.clone(),
+            Default::default(),
+            dependencies.clone(),
+        ));
+        Front {
+            fake,
+            registry,
+            dependencies,
+            router,
+        }
+    }
+
+    async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply { status, headers, body }
+    }
+
+    async fn eureka(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let headers = [("accept", "application/json"), ("content-type", "application/json")];
+        self.send(method, &format!("/eureka{uri}"), &headers, body).await
+    }
+
+    async fn sc(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        self.sc_as(None, method, uri, body).await
+    }
+
+    /// A ServiceCenter call, as the consumer `consumer` (`X-ConsumerId`) if given.
+    async fn sc_as(&self, consumer: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let mut headers = vec![("content-type", "application/json"), ("x-domain-name", "default")];
+        if let Some(consumer) = consumer {
+            headers.push(("x-consumerid", consumer));
+        }
+        self.send(method, &format!("/v4/default/registry{uri}"), &headers, body)
+            .await
+    }
+
+    async fn create_service(&self, name: &str) -> String {
+        let service = json!({ "service": { "appId": "default", "serviceName": name, "version": "1.0.0" } });
+        let reply = self.sc(Method::POST, "/microservices", Some(service)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.json()["serviceId"].as_str().unwrap().to_string()
+    }
+
+    async fn register_sc(&self, service: &str, id: &str) {
+        let instance = json!({ "instance": {
+            "instanceId": id, "hostName": "host-1", "endpoints": ["rest://10.1.0.1:9090"],
+            "healthCheck": { "mode": "push", "interval": 30, "times": 3 }
+        }});
+        let reply = self
+            .sc(
+                Method::POST,
+                &format!("/microservices/{service}/instances"),
+                Some(instance),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(reply.json()["instanceId"], id);
+    }
+}
+
+/// A Spring-style Eureka registration of `app` at `ip:port`.
+fn eureka_instance(app: &str, ip: &str, port: u16) -> Value {
+    let lower = app.to_ascii_lowercase();
+    json!({ "instance": {
+        "instanceId": format!("{ip}:{lower}:{port}"),
+        "hostName": ip,
+        "app": app,
+        "ipAddr": ip,
+        "status": "UP",
+        "overriddenStatus": "UNKNOWN",
+        "port": { "$": port, "@enabled": "true" },
+        "securePort": { "$": 443, "@enabled": "false" },
+        "dataCenterInfo": { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn" },
+        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 90 },
+        "vipAddress": lower,
+        "lastDirtyTimestamp": "1700000000000"
+    }})
+}
+
+#[tokio::test]
+async fn eureka_register_read_renew_override_and_cancel() {
+    let front = Front::new();
+    let id = "10.0.0.7:demo:8080";
+    let reply = front
+        .eureka(
+            Method::POST,
+            "/apps/DEMO",
+            Some(eureka_instance("DEMO", "10.0.0.7", 8080)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    assert_eq!(front.fake.writes(), 1, "one registration, one write");
+
+    let app = front.eureka(Method::GET, "/apps/DEMO", None).await;
+    assert_eq!(app.status, StatusCode::OK, "{}", app.text());
+    assert_eq!(app.header("x-registry-revision"), front.registry.revision().to_string());
+    let app = app.json();
+    assert_eq!(app["application"]["name"], "DEMO");
+    assert_eq!(app["application"]["instance"][0]["instanceId"], id);
+    assert_eq!(app["application"]["instance"][0]["status"], "UP");
+
+    let xml = front
+        .send(Method::GET, "/eureka/apps/DEMO", &[("accept", "application/xml")], None)
+        .await;
+    assert_eq!(xml.status, StatusCode::OK);
+    let xml = xml.text();
+    assert!(xml.contains("<name>DEMO</name>"), "{xml}");
+    assert!(xml.contains(&format!("<instanceId>{id}</instanceId>")), "{xml}");
+
+    let all = front.eureka(Method::GET, "/apps", None).await.json();
+    assert_eq!(all["applications"]["application"][0]["name"], "DEMO", "{all}");
+
+    let renewals = front.fake.renewals();
+    let renew = front.eureka(Method::PUT, &format!("/apps/DEMO/{id}"), None).await;
+    assert_eq!(renew.status, StatusCode::OK, "{}", renew.text());
+    assert_eq!(front.fake.renewals(), renewals + 1);
+    assert_eq!(front.fake.writes(), 1, "a renewal never writes");
+
+    let status = front
+        .eureka(
+            Method::PUT,
+            &format!("/apps/DEMO/{id}/status?value=OUT_OF_SERVICE"),
+            None,
+        )
+        .await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.text());
+    let info = front
+        .eureka(Method::GET, &format!("/apps/DEMO/{id}"), None)
+        .await
+        .json();
+    assert_eq!(info["instance"]["status"], "OUT_OF_SERVICE", "{info}");
+    assert_eq!(info["instance"]["overriddenStatus"], "OUT_OF_SERVICE", "{info}");
+    let overrides = front
+        .send(Method::GET, "/eureka/serverinfo/statusoverrides", &[], None)
+        .await
+        .json();
+    assert_eq!(overrides, json!({ id: "OUT_OF_SERVICE" }));
+
+    let cancel = front.eureka(Method::DELETE, &format!("/apps/DEMO/{id}"), None).await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.text());
+    assert_eq!(front.fake.writes(), 3, "register, status, cancel");
+    assert_eq!(
+        front.eureka(Method::GET, "/apps/DEMO", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        front
+            .eureka(Method::PUT, &format!("/apps/DEMO/{id}"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        front
+            .eureka(Method::DELETE, &format!("/apps/DEMO/{id}"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        front.fake.writes(),
+        3,
+        "cancelling an unknown instance proposes nothing"
+    );
+}
+
+#[tokio::test]
+async fn servicecenter_create_register_find_heartbeat_and_unregister() {
+    let front = Front::new();
+    let service = front.create_service("hello-server").await;
+    front.register_sc(&service, "inst-1").await;
+
+    let find = "/instances?appId=default&serviceName=hello-server&version=1.0.0";
+    let found = front.sc(Method::GET, find, None).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+    let rev = found.header("x-resource-revision").to_string();
+    assert!(!rev.is_empty());
+    let body = found.json();
+    assert_eq!(body["instances"][0]["instanceId"], "inst-1", "{body}");
+    assert_eq!(body["instances"][0]["endpoints"], json!(["rest://10.1.0.1:9090"]));
+    let again = front.sc(Method::GET, &format!("{find}&rev={rev}"), None).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+
+    let writes = front.fake.writes();
+    let heartbeat = format!("/microservices/{service}/instances/inst-1/heartbeat");
+    let beat = front.sc(Method::PUT, &heartbeat, None).await;
+    assert_eq!(beat.status, StatusCode::OK, "{}", beat.text());
+    assert_eq!(front.fake.writes(), writes, "a heartbeat never writes");
+    assert!(front.fake.renewals() >= 1);
+
+    let gone = front
+        .sc(
+            Method::DELETE,
+            &format!("/microservices/{service}/instances/inst-1"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text());
+    assert_eq!(front.fake.writes(), writes + 1);
+    let empty = front.sc(Method::GET, find, None).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.json(), json!({}));
+    let beat = front.sc(Method::PUT, &heartbeat, None).await;
+    assert_eq!(beat.status, StatusCode::BAD_REQUEST, "{}", beat.text());
+    assert_eq!(beat.json()["errorCode"], "400017");
+}
+
+#[tokio::test]
+async fn an_instance_registered_through_eureka_is_found_through_servicecenter() {
+    let front = Front::new();
+    let reply = front
+        .eureka(
+            Method::POST,
+            "/apps/ACCOUNT-SERVER",
+            Some(eureka_instance("ACCOUNT-SERVER", "10.0.0.7", 8080)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    let found = front
+        .sc(
+            Method::GET,
+            "/instances?appId=eureka&serviceName=account-server&version=0%2B",
+            None,
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+    let found = found.json();
+    let instances = found["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{found}");
+    assert_eq!(instances[0]["endpoints"], json!(["rest://10.0.0.7:8080"]));
+    assert_eq!(instances[0]["status"], "UP");
+}
+
+#[tokio::test]
+async fn a_find_writes_nothing_on_its_path() {
+    let front = Front::new();
+    let consumer = front.create_service("consumer").await;
+    let provider = front.create_service("provider").await;
+    let other = front.create_service("other").await;
+    front.register_sc(&provider, "p-1").await;
+    front.register_sc(&other, "o-1").await;
+    let writes = front.fake.writes();
+
+    let find = "/instances?appId=default&serviceName=provider";
+    let found = front.sc_as(Some(&consumer), Method::GET, find, None).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+    assert_eq!(found.json()["instances"][0]["instanceId"], "p-1");
+    let batch = json!({
+        "services": [
+            { "service": { "appId": "default", "serviceName": "provider" }, "rev": "" },
+            { "service": { "appId": "default", "serviceName": "other" }, "rev": "" },
+        ],
+        "instances": [{ "instance": { "serviceId": provider, "instanceId": "p-1" }, "rev": "" }]
+    });
+    let batch = front
+        .sc_as(
+            Some(&consumer),
+            Method::POST,
+            "/instances/action?type=query",
+            Some(batch),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.text());
+    let body = batch.json();
+    assert_eq!(
+        body["services"]["updated"][1]["instances"][0]["instanceId"], "o-1",
+        "{body}"
+    );
+    assert_eq!(body["instances"]["updated"][0]["instances"][0]["instanceId"], "p-1");
+
+    assert_eq!(front.fake.writes(), writes, "neither find proposed a write");
+    assert_eq!(
+        front.dependencies.held(),
+        2,
+        "the two dependency records wait in the queue"
+    );
+
+    // Off the read path, the queue's flusher writes both records as one command.
+    let workers = Workers::new();
+    workers.start(
+        front
+            .dependencies
+            .flusher(front.registry.clone(), Duration::from_millis(1)),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while front.dependencies.held() > 0 {
+        assert!(Instant::now() < deadline, "the dependency records were never written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(front.fake.writes(), writes + 1);
+    let last = front.fake.commands().pop();
+    assert!(
+        matches!(&last, Some(Command::PutDependencies(p)) if p.dependencies.len() == 2),
+        "{last:?}"
+    );
+    let providers = front
+        .sc(Method::GET, &format!("/microservices/{consumer}/providers"), None)
+        .await
+        .json();
+    let mut listed: Vec<&str> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["serviceName"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, vec!["other", "provider"]);
+
+    // Known records are not queued again: a later find neither writes nor queues.
+    front.sc_as(Some(&consumer), Method::GET, find, None).await;
+    assert_eq!(front.dependencies.held(), 0);
+    assert_eq!(front.fake.writes(), writes + 1);
+    workers.stop_all(Duration::from_secs(5)).await;
+}
