@@ -13,8 +13,8 @@ use axum::response::Response;
 
 use crate::auth::policy::is_read;
 use crate::auth::users::Principal;
+use crate::connections::ClientAddr;
 use crate::endpoint::RequestEndpoint;
-use crate::limits::ClientAddr;
 
 /// Logs each write request once answered.
 pub async fn record(request: Request, next: Next) -> Response {

@@ -41,8 +41,6 @@ use tokio::time::Sleep;
 use tower::ServiceExt;
 use tower_http::normalize_path::NormalizePath;
 
-use crate::limits::ClientAddr;
-
 /// Open connections per listener by default.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Open connections per client address by default: a tenth of the listener's, so one address
@@ -51,6 +49,11 @@ pub const DEFAULT_MAX_PER_CLIENT: usize = 1_000;
 /// Time to send a request's headers (and to start a new request on an idle connection) by
 /// default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The client's address, as handlers and middleware see it (`ConnectInfo<ClientAddr>`) on
+/// every listener [`crate::serve`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
 
 /// A listener's connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -254,7 +254,7 @@ pub fn app(router: Router) -> NormalizePath<Router> {
 }
 
 /// Serves `router` on `listener` as `listening` says until `shutdown` resolves, then finishes
-/// in-flight requests. Handlers see the client's address (`ConnectInfo<limits::ClientAddr>`).
+/// in-flight requests. Handlers see the client's address (`ConnectInfo<connections::ClientAddr>`).
 pub async fn serve(
     listener: TcpListener,
     listening: Listening,

@@ -3,7 +3,6 @@
 //! `Retry-After`), refused as the request's endpoint ([`crate::endpoint`]) renders refusals. Connection limits live in [`crate::connections`].
 
 use std::net::IpAddr;
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use governor::clock::DefaultClock;
 use governor::DefaultKeyedRateLimiter;
 use governor::Quota;
 
+use crate::connections::ClientAddr;
 use crate::connections::ConnectionLimits;
 use crate::endpoint::RequestEndpoint;
 use crate::refusal::Refusal;
@@ -50,11 +50,6 @@ impl Default for LimitSettings {
         }
     }
 }
-
-/// The client's address, as handlers and middleware see it (`ConnectInfo<ClientAddr>`) on
-/// every listener [`crate::serve`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
 
 /// Per-client token buckets.
 pub struct RateLimit {

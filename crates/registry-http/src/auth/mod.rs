@@ -33,8 +33,8 @@ use self::users::Principal;
 use self::users::User;
 use self::users::UserFile;
 use self::users::Users;
+use crate::connections::ClientAddr;
 use crate::endpoint::RequestEndpoint;
-use crate::limits::ClientAddr;
 use crate::limits::RateLimit;
 use crate::refusal::Refusal;
 

@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::dependency_queue::DependencyQueue;
 use super::error::ErrorCode;
 use super::error::ScError;
+use super::error::JSON_UTF8;
 use super::mapping::LeaseLimits;
 
 /// Settings of the ServiceCenter API.
@@ -56,8 +57,6 @@ pub struct Sc {
     pub dependencies: DependencyQueue,
 }
 
-/// ServiceCenter's content types, charset included (`pkg/rest/common.go`).
-pub const JSON_UTF8: &str = "application/json; charset=UTF-8";
 pub const TEXT_UTF8: &str = "text/plain; charset=UTF-8";
 
 /// Header carrying the revision of a find result (compare with `rev`).

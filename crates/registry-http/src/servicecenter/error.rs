@@ -9,7 +9,9 @@ use registry_store::command::Rejection;
 use registry_store::node::NodeError;
 use serde_json::json;
 
-use super::core::JSON_UTF8;
+/// The content type of every ServiceCenter answer, refusals included, charset too
+/// (`pkg/rest/common.go`).
+pub const JSON_UTF8: &str = "application/json; charset=UTF-8";
 
 /// An error and the detail that explains it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

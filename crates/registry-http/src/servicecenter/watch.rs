@@ -31,7 +31,7 @@ use super::mapping::instance_to_wire;
 use super::tenant::ScTenant;
 use super::wire::MicroServiceKey;
 use super::wire::WatchEvent;
-use crate::limits::ClientAddr;
+use crate::connections::ClientAddr;
 use crate::limits::RateLimit;
 
 /// WebSocket close code meaning "the instance does not exist" (clients register again).
