@@ -94,21 +94,9 @@ async fn a_peer_batch_shares_log_entries_and_keeps_each_instances_order() {
     list.push(serde_json::json!({ "appName": "ORDERS", "id": second["id"], "action": "Cancel" }));
     let body = serde_json::to_vec(&serde_json::json!({ "replicationList": list })).unwrap();
     let send = async {
-        let reply = node
-            .send(
-                axum::http::Method::POST,
-                "/eureka/peerreplication/batch",
-                &[("content-type", "application/json")],
-                body,
-            )
-            .await;
+        let reply = node.peer_batch(body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        let codes: Vec<u64> = reply.json()["responseList"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["statusCode"].as_u64().unwrap())
-            .collect();
+        let codes = reply.batch_codes();
         assert_eq!(codes, vec![200; usize::from(items) + 3], "in the batch's order");
     };
     let (entries, commands) = appended(&node, send).await;

@@ -56,29 +56,9 @@ async fn a_peer_batch_is_applied_item_by_item_with_eurekas_codes() {
         { "appName": "ORDERS", "id": id, "action": "Cancel" },
         { "appName": "ORDERS", "id": id, "action": "Cancel" },
     ]});
-    let reply = node
-        .send(
-            Method::POST,
-            "/eureka/peerreplication/batch",
-            &[("content-type", "application/json")],
-            serde_json::to_vec(&batch).unwrap(),
-        )
-        .await;
-    let codes: Vec<u64> = reply.json()["responseList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["statusCode"].as_u64().unwrap())
-        .collect();
-    assert_eq!(codes, vec![200, 200, 404]);
-    let reply = node
-        .send(
-            Method::POST,
-            "/eureka/peerreplication/batch",
-            &[("content-type", "application/json")],
-            "nonsense".to_string(),
-        )
-        .await;
+    let reply = node.peer_batch(serde_json::to_vec(&batch).unwrap()).await;
+    assert_eq!(reply.batch_codes(), vec![200, 200, 404]);
+    let reply = node.peer_batch("nonsense".to_string()).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
 

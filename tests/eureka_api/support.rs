@@ -37,9 +37,32 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
+
+    /// The `statusCode` of each item of a peer replication batch's answer, in order.
+    #[allow(dead_code)] // The ServiceCenter tests share this file.
+    pub fn batch_codes(&self) -> Vec<u64> {
+        self.json()["responseList"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no responseList: {}", self.text()))
+            .iter()
+            .map(|r| r["statusCode"].as_u64().unwrap())
+            .collect()
+    }
 }
 
 impl Node {
+    /// `POST /eureka/peerreplication/batch` with `body` as JSON, as a Netflix peer sends it.
+    #[allow(dead_code)] // The ServiceCenter tests share this file.
+    pub async fn peer_batch(&self, body: impl Into<Body>) -> Reply {
+        self.send(
+            Method::POST,
+            "/eureka/peerreplication/batch",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
     pub async fn start() -> Node {
         Self::start_with(EurekaSettings::default()).await
     }
