@@ -5,7 +5,9 @@ Usage: nacos_client.py SERVERS [NAMESPACE]
   SERVERS  comma-separated HOST:PORT of the registry's listeners, tried in order
 Reads commands on stdin, one per line (words separated by spaces), and answers each with one
 JSON line on stdout:
-  register SERVICE IP PORT CLUSTER METADATA_JSON -> {"event": "registered", "ok": bool}
+  register SERVICE IP PORT CLUSTER METADATA_JSON [MODE] -> {"event": "registered", "ok": bool}
+      MODE: `beat-every:SECONDS` (the client's own heartbeat thread), `persistent`
+      (ephemeral=false), or none (ephemeral, no beats unless asked)
   beat SERVICE IP PORT CLUSTER                   -> {"event": "beat", "answer": {...}}
   list SERVICE [CLUSTERS]                        -> {"event": "list", "result": {...}}
   detail SERVICE IP PORT CLUSTER                 -> {"event": "detail", "result": {...}}
@@ -38,9 +40,17 @@ def main():
         command, args = words[0], words[1:]
         try:
             if command == "register":
-                service, ip, port, cluster, metadata = args
+                service, ip, port, cluster, metadata = args[:5]
+                mode = args[5] if len(args) > 5 else ""
+                every = int(mode.split(":")[1]) if mode.startswith("beat-every:") else None
                 ok = client.add_naming_instance(
-                    service, ip, int(port), cluster_name=cluster, metadata=json.loads(metadata)
+                    service,
+                    ip,
+                    int(port),
+                    cluster_name=cluster,
+                    metadata=json.loads(metadata),
+                    ephemeral=mode != "persistent",
+                    heartbeat_interval=every,
                 )
                 say(event="registered", ok=ok)
             elif command == "beat":

@@ -153,3 +153,68 @@ async fn nacos_python_client_registers_beats_lists_and_deregisters_across_protoc
     .await;
     assert_eq!(nacos.ask("stop")["event"], "stopped");
 }
+
+/// The ips `list SERVICE` shows through `client`.
+fn listed_ips(client: &mut Client, service: &str) -> Vec<String> {
+    let answer = client.ask(&format!("list {service}"));
+    let mut ips: Vec<String> = hosts(&answer)
+        .iter()
+        .map(|h| h["ip"].as_str().unwrap_or_default().to_string())
+        .collect();
+    ips.sort();
+    ips
+}
+
+/// Leases: an ephemeral instance whose client falls silent expires after its ip delete
+/// timeout; one whose client beats (the client's own heartbeat thread) stays, also while the
+/// leader is killed and another elected; a persistent one stays without beats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_ephemeral_instances_expire_beating_and_persistent_ones_stay_through_a_leader_kill() {
+    let python = python();
+    let mut cluster = Cluster::start(3, &["--lease-tick-ms", "200"]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let script = clients_dir().join("nacos_client.py").display().to_string();
+    let servers: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
+    let mut nacos = Client::spawn("nacos-sdk-python", python, &[script, servers.join(",")]);
+    assert_eq!(nacos.next_event(Duration::from_secs(60))["event"], "started");
+
+    let short = r#"{"preserved.heart.beat.interval":"1000","preserved.heart.beat.timeout":"2000","preserved.ip.delete.timeout":"3000"}"#;
+    let longer = r#"{"preserved.heart.beat.interval":"1000","preserved.heart.beat.timeout":"3000","preserved.ip.delete.timeout":"8000"}"#;
+    for (ip, metadata, mode) in [
+        ("10.8.0.1", longer, "beat-every:1"),
+        ("10.8.0.2", short, ""),
+        ("10.8.0.3", short, "persistent"),
+    ] {
+        let answer = nacos.ask(&format!("register leased {ip} 7000 DEFAULT {metadata} {mode}"));
+        assert_eq!(answer["ok"], true, "{answer}");
+    }
+    let all = ["10.8.0.1", "10.8.0.2", "10.8.0.3"].map(String::from).to_vec();
+    assert_eq!(listed_ips(&mut nacos, "leased"), all);
+
+    // The silent one goes once its 3 s lease runs out; the other two stay.
+    let kept = vec!["10.8.0.1".to_string(), "10.8.0.3".to_string()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ips = listed_ips(&mut nacos, "leased");
+        if ips == kept {
+            break;
+        }
+        assert_eq!(ips, all, "only the silent instance may go");
+        assert!(Instant::now() < deadline, "the silent instance never expired");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // Kill the leader: the beating instance survives the election and well past its lease.
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    cluster.nodes[leader].kill9();
+    let survivor = cluster.running()[0];
+    let new_leader = cluster.leader_among(&cluster.running(), Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+    let until = Instant::now() + Duration::from_secs(12);
+    while Instant::now() < until {
+        let ids = cluster.instance_ids(survivor, "eureka.leased").await;
+        assert_eq!(ids.len(), 2, "node {} shows {ids:?}", survivor + 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(nacos.ask("stop")["event"], "stopped");
+}
