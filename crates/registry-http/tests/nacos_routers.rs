@@ -223,6 +223,43 @@ async fn register_list_beat_deregister_list() {
 }
 
 #[tokio::test]
+async fn an_update_changes_weight_enabled_and_metadata() {
+    let front = Front::new();
+    let reply = front.nacos(Method::POST, "instance", ORDERS).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let at = "serviceName=orders&ip=10.0.0.7&port=8080&clusterName=zone-a";
+    let reply = front
+        .nacos_form(
+            Method::PUT,
+            "instance",
+            &format!("{at}&weight=5&enabled=false&metadata=owner%3Dpay"),
+        )
+        .await;
+    assert_eq!((reply.status, reply.text().as_str()), (StatusCode::OK, "ok"));
+    // Disabled: not listed, but still there.
+    assert_eq!(front.list("serviceName=orders").await["hosts"], json!([]));
+    let detail = front.nacos(Method::GET, "instance", at).await.json();
+    assert_eq!(detail["weight"], 5.0);
+    assert_eq!(detail["metadata"], json!({ "owner": "pay" }));
+    let reply = front.nacos(Method::PUT, "instance", &format!("{at}&weight=5")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let hosts = front.list("serviceName=orders").await["hosts"].clone();
+    assert_eq!(hosts[0]["weight"], 5.0, "{hosts}");
+    assert_eq!(hosts[0]["enabled"], true, "{hosts}");
+    // Nothing to update: the service, then the instance.
+    let reply = front
+        .nacos(Method::PUT, "instance", "serviceName=nothing&ip=10.0.0.7&port=8080")
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.text().starts_with("service not found"), "{}", reply.text());
+    let reply = front
+        .nacos(Method::PUT, "instance", "serviceName=orders&ip=10.0.0.8&port=8080")
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.text().starts_with("instance not found"), "{}", reply.text());
+}
+
+#[tokio::test]
 async fn healthy_only_enabled_and_persistent_instances() {
     let front = Front::new();
     for (ip, extra) in [

@@ -28,6 +28,8 @@ pub enum Endpoint {
     Register,
     /// `DELETE /nacos/v1/ns/instance`
     Deregister,
+    /// `PUT /nacos/v1/ns/instance`
+    Update,
     /// `GET /nacos/v1/ns/instance`
     Detail,
     /// `PUT /nacos/v1/ns/instance/beat`
@@ -44,6 +46,7 @@ impl Endpoint {
         match self {
             Endpoint::Register => "register",
             Endpoint::Deregister => "deregister",
+            Endpoint::Update => "update",
             Endpoint::Detail => "get_instance",
             Endpoint::Beat => "renew",
             Endpoint::List => "list",
@@ -57,6 +60,7 @@ impl Endpoint {
         match rest.trim_end_matches('/') {
             "/v1/ns/instance" if *method == Method::POST => Endpoint::Register,
             "/v1/ns/instance" if *method == Method::DELETE => Endpoint::Deregister,
+            "/v1/ns/instance" if *method == Method::PUT => Endpoint::Update,
             "/v1/ns/instance" if get => Endpoint::Detail,
             "/v1/ns/instance/beat" if *method == Method::PUT => Endpoint::Beat,
             "/v1/ns/instance/list" if get => Endpoint::List,
@@ -137,6 +141,7 @@ mod tests {
         let cases = [
             (Method::POST, "/nacos/v1/ns/instance", Register),
             (Method::DELETE, "/nacos/v1/ns/instance", Deregister),
+            (Method::PUT, "/nacos/v1/ns/instance", Update),
             (Method::GET, "/nacos/v1/ns/instance", Detail),
             (Method::PUT, "/nacos/v1/ns/instance/beat", Beat),
             (Method::GET, "/nacos/v1/ns/instance/list", List),

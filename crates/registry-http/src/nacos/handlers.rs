@@ -152,6 +152,20 @@ pub async fn deregister(
     Ok(ok())
 }
 
+/// `PUT /nacos/v1/ns/instance`: weight, enabled and metadata of a registered instance.
+pub async fn update(
+    State(nacos): Shared,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, NacosError> {
+    let p = params(query, &headers, &body);
+    let (tenant, name) = target(&nacos, &p)?;
+    let r = registration(&p)?;
+    nacos.update(tenant, &name, &r).await?;
+    Ok(ok())
+}
+
 /// `GET /nacos/v1/ns/instance`
 pub async fn detail(
     State(nacos): Shared,

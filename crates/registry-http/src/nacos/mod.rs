@@ -1,5 +1,5 @@
 //! The Nacos naming Open API v1 over HTTP (port 8848 by default), for instances: register,
-//! deregister, detail, beat and list under `/nacos/v1/ns/instance`. The contract, with the
+//! deregister, update, detail, beat and list under `/nacos/v1/ns/instance`. The contract, with the
 //! Nacos source each part comes from, is `docs/nacos.md`.
 //!
 //! - [`wire`], [`mapping`]: Nacos's objects and their mapping to the model, shared with the
@@ -43,6 +43,7 @@ pub fn routes(registry: Arc<dyn Registry>, settings: NacosSettings) -> Router {
             "/nacos/v1/ns/instance",
             post(handlers::register)
                 .delete(handlers::deregister)
+                .put(handlers::update)
                 .get(handlers::detail),
         )
         .route("/nacos/v1/ns/instance/beat", put(handlers::beat))
@@ -57,7 +58,7 @@ mod tests {
     #[test]
     fn every_route_has_an_endpoint() {
         let routes = crate::endpoint::declared_routes(include_str!("mod.rs"), &[]);
-        assert_eq!(routes.len(), 5, "{routes:?}");
+        assert_eq!(routes.len(), 6, "{routes:?}");
         for (method, pattern) in routes {
             let r = super::endpoint::parse(&method, &pattern, &HeaderMap::new())
                 .unwrap_or_else(|| panic!("{pattern} is not Nacos's"));

@@ -140,6 +140,46 @@ impl Nacos {
         Ok(())
     }
 
+    /// `PUT`: the registered instance at `r`'s address takes `r`'s weight, enabled flag,
+    /// metadata and ephemeral flag; its health stays (Nacos's update writes the instance's
+    /// metadata, not its health). Refused (400) when the service or the instance is not held:
+    /// Nacos refuses an unknown service and keeps an unknown instance's update for a later
+    /// registration, which this registry has no record for.
+    pub async fn update(&self, tenant: Tenant, name: &ServiceName, r: &Registration) -> Result<(), NacosError> {
+        r.check()?;
+        let address = Address {
+            ip: r.ip.clone(),
+            port: r.port,
+            cluster: r.cluster.clone(),
+        };
+        let (service, found) = self.registry.read(|applied| {
+            let state = &applied.state;
+            let service = services_of(&self.settings, state, &tenant, name).into_iter().next();
+            (service, instance_at(&self.settings, state, &tenant, name, &address))
+        });
+        if service.is_none() {
+            return Err(NacosError::BadRequest(format!(
+                "service not found, namespace: {}, service: {}",
+                tenant.project,
+                name.grouped()
+            )));
+        }
+        let Some(stored) = found else {
+            return Err(NacosError::BadRequest(format!(
+                "instance not found, ip: {}, port: {}, cluster: {}, service: {}",
+                address.ip,
+                address.port,
+                address.cluster,
+                name.grouped()
+            )));
+        };
+        let mut instance = mapping::updated(&stored, r);
+        instance.client_modified_ms = wall_clock_ms().max(stored.client_modified_ms);
+        let register = RegisterInstance::new(instance, None);
+        self.write(Command::RegisterInstance(register)).await?;
+        Ok(())
+    }
+
     /// Removes the instance at `address`; one Nacos does not hold is no error (Nacos answers
     /// `ok` and removes nothing).
     pub async fn deregister(&self, tenant: Tenant, name: &ServiceName, address: &Address) -> Result<(), NacosError> {

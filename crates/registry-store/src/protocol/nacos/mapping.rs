@@ -449,6 +449,36 @@ pub fn to_detail(name: &ServiceName, i: &Instance) -> InstanceDetail {
     }
 }
 
+/// A stored instance with a Nacos update (`PUT /nacos/v1/ns/instance`) applied: `r`'s weight,
+/// `enabled`, metadata and `ephemeral`; its health, address, cluster and other protocols' fields
+/// stay. The status changes only if `enabled` does. The lease follows `r` for an instance
+/// registered through Nacos; others keep theirs (a Eureka client keeps renewing by its own).
+pub fn updated(stored: &Instance, r: &Registration) -> Instance {
+    let (healthy, enabled) = health_of(stored);
+    let mut i = stored.clone();
+    if enabled != r.enabled {
+        i.status = status_of(healthy, r.enabled);
+    }
+    i.metadata = r
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
+    if fields_of(stored).is_some() {
+        i.lease = r.lease();
+    }
+    let fields = NacosFields {
+        cluster_name: cluster_of(stored),
+        port: address_of(stored).1,
+        weight: r.weight,
+        healthy,
+        enabled: r.enabled,
+        ephemeral: r.ephemeral,
+    };
+    i.protocol_fields.insert(PROTOCOL.into(), RawJson::to_json(&fields));
+    i
+}
+
 /// The beat interval (ms) an instance's client is told to keep: its
 /// `preserved.heart.beat.interval`, else Nacos's default.
 pub fn beat_interval_ms(i: &Instance) -> u64 {
@@ -622,6 +652,42 @@ mod tests {
             (host.ip.as_str(), host.cluster_name.as_str()),
             ("10.0.0.10", DEFAULT_CLUSTER)
         );
+    }
+
+    #[test]
+    fn an_update_changes_weight_enabled_and_metadata_and_keeps_the_rest() {
+        let s = NacosSettings::default();
+        let name = orders();
+        let service = s.new_service(Tenant::default(), &name);
+        let stored = to_instance(&service, &name, &registration());
+        let update = Registration {
+            weight: 7.0,
+            enabled: false,
+            metadata: BTreeMap::new(),
+            ..registration()
+        };
+        let i = updated(&stored, &update);
+        assert_eq!(i.id, stored.id);
+        assert_eq!(i.status, InstanceStatus::OutOfService);
+        assert!(i.metadata.is_empty());
+        assert_eq!(to_host(&name, &i).weight, 7.0);
+        // A Eureka instance keeps its lease, endpoints and Eureka fields.
+        let mut eureka = Instance::new(Tenant::default(), "eureka.orders", "host-1:orders:8080", "host-1");
+        eureka.endpoints = vec!["rest://10.0.0.9:8080".into()];
+        eureka.lease = LeaseSettings::default();
+        eureka.protocol_fields.insert("eureka".into(), RawJson::to_json(&1));
+        let i = updated(
+            &eureka,
+            &Registration {
+                ip: "10.0.0.9".into(),
+                ..registration()
+            },
+        );
+        assert_eq!(i.lease, LeaseSettings::default());
+        assert_eq!(i.endpoints, eureka.endpoints);
+        assert!(i.protocol_fields.get("eureka").is_some());
+        assert_eq!(i.status, InstanceStatus::Up);
+        assert_eq!(to_host(&name, &i).port, 8080);
     }
 
     #[test]
