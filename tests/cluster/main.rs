@@ -20,6 +20,7 @@ mod leases;
 mod log_budget;
 mod membership;
 mod metrics;
+mod nacos_clients;
 mod prometheus_sd;
 mod registryctl;
 mod removed_member;

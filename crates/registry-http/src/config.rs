@@ -32,6 +32,7 @@ use crate::connections::ConnectionLimits;
 use crate::eureka::mapping::EurekaSettings;
 use crate::limits;
 use crate::limits::LimitSettings;
+use crate::nacos::mapping::NacosSettings;
 use crate::servicecenter::ScSettings;
 use crate::tls::PemFile;
 use crate::ApiSettings;
@@ -59,7 +60,7 @@ pub struct Options {
     #[arg(long, env = "REGISTRY_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// HTTP listen address; repeat for several. Default 127.0.0.1:8761 and 127.0.0.1:30100.
+    /// HTTP listen address; repeat for several. Default 127.0.0.1:8761, 127.0.0.1:30100 and 127.0.0.1:8848.
     #[arg(long = "http", env = "REGISTRY_HTTP", value_delimiter = ',')]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http: Vec<String>,
@@ -250,7 +251,11 @@ impl Options {
         Options {
             node_id: Some(node.node_id),
             data_dir: Some(node.data_dir.clone()),
-            http: vec!["127.0.0.1:8761".into(), "127.0.0.1:30100".into()],
+            http: vec![
+                "127.0.0.1:8761".into(),
+                "127.0.0.1:30100".into(),
+                "127.0.0.1:8848".into(),
+            ],
             raft: Some(node.raft_addr.clone()),
             join: Some(node.join),
             self_preservation: Some(policy.self_preservation),
@@ -576,6 +581,12 @@ impl Settings {
             http,
             raft_listen,
             apis: ApiSettings {
+                // Nacos's public namespace and default group are Eureka's tenant and app.
+                nacos: NacosSettings {
+                    public_tenant: eureka.tenant.clone(),
+                    default_group_app: eureka.app_id.clone(),
+                    ..NacosSettings::default()
+                },
                 eureka,
                 servicecenter,
                 sync,
@@ -599,7 +610,7 @@ mod tests {
     fn defaults_are_a_single_node_on_the_replaced_servers_ports() {
         let s = Settings::layered(Options::default(), "").unwrap();
         assert_eq!(s.node.node_id, 1);
-        assert_eq!(s.http, vec!["127.0.0.1:8761", "127.0.0.1:30100"]);
+        assert_eq!(s.http, vec!["127.0.0.1:8761", "127.0.0.1:30100", "127.0.0.1:8848"]);
         assert_eq!(s.raft_listen, "127.0.0.1:7100");
         assert_eq!(s.node.data_dir, PathBuf::from("./data"));
         assert!(s.node.peers.is_empty());

@@ -8,6 +8,7 @@
 //!   operators, tools and tests.
 //! - [`eureka`]: the Eureka REST API under `/eureka`, `/eureka/v1` and `/eureka/v2`.
 //! - [`servicecenter`]: the ServiceCenter v4 API under `/v4`.
+//! - [`nacos`]: the Nacos naming Open API v1 (instances) under `/nacos/v1/ns`.
 //! - [`metrics`]: `/metrics` in Prometheus text; [`request_metrics`] times every request for it
 //!   and counts refusals; [`process`] reads the process's own resources for it.
 //! - [`sync_api`]: `/admin/sync` and the gRPC `Follow` stream of the federation
@@ -39,6 +40,7 @@ pub mod lease_api;
 pub mod limits;
 pub mod member_http;
 pub mod metrics;
+pub mod nacos;
 pub mod node_api;
 pub mod node_endpoint;
 pub mod process;
@@ -62,6 +64,7 @@ use dashboard::recent::RecentActivity;
 use eureka::delta::DeltaWindow;
 use eureka::mapping::EurekaSettings;
 use limits::LimitSettings;
+use nacos::mapping::NacosSettings;
 use registry_store::node::RegistryNode;
 use registry_store::registry::Registry;
 use registry_store::worker::Workers;
@@ -83,6 +86,7 @@ use tower_http::trace::TraceLayer;
 pub struct ApiSettings {
     pub eureka: EurekaSettings,
     pub servicecenter: ScSettings,
+    pub nacos: NacosSettings,
     pub sync: SyncSettings,
     pub auth: AuthSettings,
     /// The listeners serve HTTPS: members call each other with `https://`.
@@ -170,6 +174,7 @@ pub fn router(parts: Parts) -> Router {
     let endpoints = Arc::new(endpoint::Endpoints::new(vec![
         eureka::endpoint::parser(apis.eureka.tenant.clone()),
         servicecenter::endpoint::parser(),
+        nacos::endpoint::parser(),
         node_endpoint::parser(),
     ]));
     let routes = Router::new()
@@ -177,6 +182,7 @@ pub fn router(parts: Parts) -> Router {
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(Arc::new(node.clone()), apis.eureka, delta))
+        .merge(nacos::routes(Arc::new(node.clone()), apis.nacos))
         .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
         .merge(lease_api::routes(node.clone(), peers.clone()))
         .merge(dashboard::routes(

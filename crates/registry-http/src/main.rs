@@ -1,5 +1,5 @@
 //! `registryd`: runs one registry node. With no arguments, a single-node cluster with data in
-//! `./data`, serving HTTP on 127.0.0.1:8761 and 127.0.0.1:30100 and Raft on 127.0.0.1:7100.
+//! `./data`, serving HTTP on 127.0.0.1:8761, 127.0.0.1:30100 and 127.0.0.1:8848 and Raft on 127.0.0.1:7100.
 
 use std::process::ExitCode;
 
