@@ -334,6 +334,22 @@ async fn the_real_clients_requests_get_the_real_servers_answers() {
     let cluster = Cluster::start(3, &["--servicecenter-min-interval", "1", "--lease-tick-ms", "100"]);
     cluster.wait_healthy(Duration::from_secs(30)).await;
     cluster.leader(Duration::from_secs(30)).await;
+    // A ServiceCenter has registered itself before clients come (`InitRegistration`); here each
+    // member's instance of SERVICECENTER appears once its announcer's entry applies, a moment
+    // after the cluster is healthy. The replays start from there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = cluster.get_json(0, "/v4/default/registry/health").await;
+        let listed = health
+            .as_ref()
+            .and_then(|h| h["instances"].as_array())
+            .map_or(0, Vec::len);
+        if listed == cluster.nodes.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "members never announced: {health:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let plays: Vec<_> = corpus
         .into_iter()
         .map(|(file, replay)| {
