@@ -4,11 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::RawQuery;
 use axum::extract::State;
 use axum::http::header;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Json;
@@ -26,11 +23,6 @@ use super::params::Params;
 use super::wire::RsInfo;
 
 type Shared = State<Arc<Nacos>>;
-
-fn params(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    Params::new(query.as_deref(), content_type, body)
-}
 
 /// `ok`, as Nacos answers a write.
 fn ok() -> Response {
@@ -120,13 +112,7 @@ fn registration(p: &Params) -> Result<Registration, NacosError> {
 }
 
 /// `POST /nacos/v1/ns/instance`
-pub async fn register(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn register(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let r = registration(&p)?;
     nacos.register(tenant, &name, &r).await?;
@@ -134,13 +120,7 @@ pub async fn register(
 }
 
 /// `DELETE /nacos/v1/ns/instance`
-pub async fn deregister(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn deregister(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let r = registration(&p)?;
     let (tenant, name) = target(&nacos, &p)?;
     let address = Address {
@@ -153,13 +133,7 @@ pub async fn deregister(
 }
 
 /// `PUT /nacos/v1/ns/instance`: weight, enabled and metadata of a registered instance.
-pub async fn update(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn update(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let r = registration(&p)?;
     nacos.update(tenant, &name, &r).await?;
@@ -167,13 +141,7 @@ pub async fn update(
 }
 
 /// `GET /nacos/v1/ns/instance`
-pub async fn detail(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn detail(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let cluster = p.optional("clusterName").unwrap_or(DEFAULT_CLUSTER).to_string();
     let ip = required(&p, "ip")?.to_string();
@@ -184,13 +152,7 @@ pub async fn detail(
 
 /// `PUT /nacos/v1/ns/instance/beat`: the instance from the `beat` JSON if given, else from
 /// `ip`, `port` and `clusterName`.
-pub async fn beat(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn beat(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let beat =
         match p.optional("beat") {
             None => None,
@@ -218,13 +180,7 @@ pub async fn beat(
 }
 
 /// `GET /nacos/v1/ns/instance/list`
-pub async fn list(
-    State(nacos): Shared,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, NacosError> {
-    let p = params(query, &headers, &body);
+pub async fn list(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let clusters = p.optional("clusters").unwrap_or_default();
     // `Boolean.parseBoolean`: only `true`, in any case.

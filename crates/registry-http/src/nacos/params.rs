@@ -3,6 +3,12 @@
 //! forms, the Python client as query strings). The first value of a name wins; a blank value
 //! counts as absent where Nacos's `WebUtils.optional` says so.
 
+use axum::body::Bytes;
+use axum::extract::FromRequest;
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::response::Response;
 use percent_encoding::percent_decode_str;
 
 /// The parameters of one request, decoded.
@@ -58,6 +64,26 @@ impl Params {
         self.get(name)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| format!("Param '{name}' is required."))
+    }
+}
+
+/// A handler's parameters, read from the request: the query string and a form body. A body
+/// axum refuses (over the size limit) keeps axum's answer, which the limits layer words in the
+/// protocol's format.
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = request.uri().query().map(str::to_owned);
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Params::new(query.as_deref(), content_type.as_deref(), &body))
     }
 }
 
