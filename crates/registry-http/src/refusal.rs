@@ -65,6 +65,13 @@ impl Refusal {
         }
         response
     }
+
+    /// The refusal as a plain-text answer of `content_type` (each protocol spells its own), with
+    /// the headers it needs: how Eureka and Nacos refuse.
+    pub fn as_text(&self, content_type: &'static str) -> Response {
+        let response = (self.status(), [(header::CONTENT_TYPE, content_type)], self.message()).into_response();
+        self.with_headers(response)
+    }
 }
 
 /// `refusal` in the node's own format: its status and `{"error": message, "retryable": bool}`.

@@ -5,10 +5,8 @@
 
 use std::any::Any;
 
-use axum::http::header;
 use axum::http::HeaderMap;
 use axum::http::Method;
-use axum::response::IntoResponse;
 use axum::response::Response;
 use registry_store::model::Tenant;
 
@@ -175,13 +173,7 @@ impl crate::endpoint::Endpoint for EurekaRequest {
 
     /// Eureka's answer: the status and the reason as plain text.
     fn refuse(&self, refusal: &Refusal) -> Response {
-        let response = (
-            refusal.status(),
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            refusal.message(),
-        )
-            .into_response();
-        refusal.with_headers(response)
+        refusal.as_text("text/plain; charset=utf-8")
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -191,6 +183,8 @@ impl crate::endpoint::Endpoint for EurekaRequest {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header;
+
     use super::*;
     use crate::endpoint::Endpoint as _;
     use Endpoint::*;

@@ -8,12 +8,11 @@
 
 use std::any::Any;
 
-use axum::http::header;
 use axum::http::HeaderMap;
 use axum::http::Method;
-use axum::response::IntoResponse;
 use axum::response::Response;
 
+use super::error::TEXT_UTF8;
 use crate::auth::policy::read_or;
 use crate::auth::policy::Requirement;
 use crate::auth::policy::Tenancy;
@@ -112,13 +111,7 @@ impl crate::endpoint::Endpoint for NacosRequest {
 
     /// Nacos's answer: the status and the message as plain text.
     fn refuse(&self, refusal: &Refusal) -> Response {
-        let response = (
-            refusal.status(),
-            [(header::CONTENT_TYPE, "text/plain;charset=UTF-8")],
-            refusal.message(),
-        )
-            .into_response();
-        refusal.with_headers(response)
+        refusal.as_text(TEXT_UTF8)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -128,6 +121,8 @@ impl crate::endpoint::Endpoint for NacosRequest {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header;
+
     use super::*;
     use crate::endpoint::Endpoint as _;
     use Endpoint::*;

@@ -10,6 +10,9 @@ use registry_store::node::ErrorClass;
 use registry_store::node::NodeError;
 use registry_store::protocol::nacos::mapping::MappingError;
 
+/// The content type of Nacos's text answers (`ok`, error messages), spelt as its server sends it.
+pub const TEXT_UTF8: &str = "text/plain;charset=UTF-8";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NacosError {
     /// A missing or illegal parameter: 400.
@@ -40,12 +43,7 @@ impl NacosError {
 
 impl IntoResponse for NacosError {
     fn into_response(self) -> Response {
-        (
-            self.status(),
-            [(header::CONTENT_TYPE, "text/plain;charset=UTF-8")],
-            self.to_string(),
-        )
-            .into_response()
+        (self.status(), [(header::CONTENT_TYPE, TEXT_UTF8)], self.to_string()).into_response()
     }
 }
 

@@ -12,6 +12,7 @@ use axum::Json;
 use registry_store::model::Tenant;
 
 use super::error::NacosError;
+use super::error::TEXT_UTF8;
 use super::mapping::Registration;
 use super::mapping::ServiceName;
 use super::mapping::DEFAULT_CLUSTER;
@@ -26,7 +27,7 @@ type Shared = State<Arc<Nacos>>;
 
 /// `ok`, as Nacos answers a write.
 fn ok() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], "ok").into_response()
+    ([(header::CONTENT_TYPE, TEXT_UTF8)], "ok").into_response()
 }
 
 /// The tenant of `namespaceId` and the service of `serviceName` / `groupName`.
