@@ -3,122 +3,21 @@
 //! deregister and the errors in Nacos's format, what each request wrote (a beat writes nothing),
 //! and instances seen across the three protocols (issue 22).
 
-use std::sync::Arc;
-
-use axum::body::Body;
 use axum::http::Method;
-use axum::http::Request;
 use axum::http::StatusCode;
-use axum::Router;
-use registry_http::eureka;
-use registry_http::eureka::delta::DeltaWindow;
-use registry_http::nacos;
-use registry_http::servicecenter;
-use registry_http::servicecenter::DependencyQueue;
 use registry_store::command::Command;
-use registry_store::registry::Registry;
-use registry_store::testing::FakeRegistry;
 use serde_json::json;
 use serde_json::Value;
-use tower::ServiceExt;
 
-struct Front {
-    fake: Arc<FakeRegistry>,
-    router: Router,
-}
+mod front;
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
+use front::Front;
 
 impl Front {
-    fn new() -> Front {
-        let fake = FakeRegistry::new();
-        let registry: Arc<dyn Registry> = fake.clone();
-        let router = nacos::routes(registry.clone(), Default::default())
-            .merge(eureka::routes(
-                registry.clone(),
-                Default::default(),
-                DeltaWindow::new(eureka::delta::DELTA_RETENTION),
-            ))
-            .merge(servicecenter::routes(
-                registry,
-                Default::default(),
-                DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD),
-            ));
-        Front { fake, router }
-    }
-
-    async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
-        Reply {
-            status,
-            content_type,
-            body,
-        }
-    }
-
-    /// A Nacos call with its parameters in the query string (as nacos-sdk-python sends them).
-    async fn nacos(&self, method: Method, path: &str, query: &str) -> Reply {
-        let uri = format!("/nacos/v1/ns/{path}?{query}");
-        self.send(method, &uri, &[], Body::empty()).await
-    }
-
-    /// A Nacos call with its parameters in a form body (as Nacos's Java client sends writes).
-    async fn nacos_form(&self, method: Method, path: &str, form: &str) -> Reply {
-        let uri = format!("/nacos/v1/ns/{path}");
-        let headers = [("content-type", "application/x-www-form-urlencoded")];
-        self.send(method, &uri, &headers, Body::from(form.to_string())).await
-    }
-
     async fn list(&self, query: &str) -> Value {
         let reply = self.nacos(Method::GET, "instance/list", query).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         reply.json()
-    }
-
-    async fn eureka_json(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
-        let headers = [("accept", "application/json"), ("content-type", "application/json")];
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        self.send(method, &format!("/eureka{uri}"), &headers, body).await
-    }
-
-    async fn sc(&self, uri: &str) -> Reply {
-        let headers = [("content-type", "application/json"), ("x-domain-name", "default")];
-        self.send(
-            Method::GET,
-            &format!("/v4/default/registry{uri}"),
-            &headers,
-            Body::empty(),
-        )
-        .await
     }
 }
 
@@ -131,7 +30,11 @@ async fn register_list_beat_deregister_list() {
     let reply = front.nacos(Method::POST, "instance", ORDERS).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.text(), "ok");
-    assert!(reply.content_type.starts_with("text/plain"), "{}", reply.content_type);
+    assert!(
+        reply.header("content-type").starts_with("text/plain"),
+        "{}",
+        reply.header("content-type")
+    );
     assert_eq!(front.fake.writes(), 1, "a registration is one write");
 
     let listed = front.list("serviceName=orders").await;
@@ -295,7 +198,13 @@ async fn healthy_only_enabled_and_persistent_instances() {
         json!([])
     );
     // An unhealthy instance is DOWN and a disabled one OUT_OF_SERVICE for ServiceCenter.
-    let found = front.sc("/instances?appId=pay&serviceName=billing&version=0%2B").await;
+    let found = front
+        .sc(
+            Method::GET,
+            "/instances?appId=pay&serviceName=billing&version=0%2B",
+            None,
+        )
+        .await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.text());
     let statuses: Vec<Value> = found.json()["instances"]
         .as_array()
@@ -418,7 +327,11 @@ async fn errors_are_nacos_texts_and_statuses() {
             "{method} {path}?{query}: {:?} does not start with {text:?}",
             reply.text()
         );
-        assert!(reply.content_type.starts_with("text/plain"), "{}", reply.content_type);
+        assert!(
+            reply.header("content-type").starts_with("text/plain"),
+            "{}",
+            reply.header("content-type")
+        );
     }
     assert_eq!(front.fake.writes(), 0, "nothing refused reached the store");
 
@@ -448,7 +361,7 @@ async fn a_nacos_instance_is_seen_by_eureka_and_servicecenter() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 
     // Eureka: app ORDERS, the same ip and port, zone in the metadata, the instance's metadata.
-    let app = front.eureka_json(Method::GET, "/apps/ORDERS", None).await;
+    let app = front.eureka(Method::GET, "/apps/ORDERS", None).await;
     assert_eq!(app.status, StatusCode::OK, "{}", app.text());
     let app = app.json();
     let instance = &app["application"]["instance"][0];
@@ -460,7 +373,11 @@ async fn a_nacos_instance_is_seen_by_eureka_and_servicecenter() {
 
     // ServiceCenter: appId eureka, service orders, the endpoint and the zone.
     let found = front
-        .sc("/instances?appId=eureka&serviceName=orders&version=0%2B")
+        .sc(
+            Method::GET,
+            "/instances?appId=eureka&serviceName=orders&version=0%2B",
+            None,
+        )
         .await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.text());
     let found = found.json();
@@ -473,7 +390,7 @@ async fn a_nacos_instance_is_seen_by_eureka_and_servicecenter() {
     // A Eureka override OUT_OF_SERVICE disables it for Nacos clients.
     let id = "10.0.0.7%238080%23zone-a%23DEFAULT_GROUP%40%40orders";
     let reply = front
-        .eureka_json(
+        .eureka(
             Method::PUT,
             &format!("/apps/ORDERS/{id}/status?value=OUT_OF_SERVICE"),
             None,
@@ -498,7 +415,7 @@ async fn a_eureka_instance_is_listed_by_nacos() {
         "metadata": { "zone": "zone-b", "team": "core" },
         "vipAddress": "account"
     }});
-    let reply = front.eureka_json(Method::POST, "/apps/ACCOUNT", Some(info)).await;
+    let reply = front.eureka(Method::POST, "/apps/ACCOUNT", Some(info)).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
 
     let listed = front.list("serviceName=account").await;
@@ -528,7 +445,7 @@ async fn a_eureka_instance_is_listed_by_nacos() {
     assert_eq!(front.fake.writes(), writes);
     let reply = front.nacos(Method::DELETE, "instance", at).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let app = front.eureka_json(Method::GET, "/apps/ACCOUNT", None).await;
+    let app = front.eureka(Method::GET, "/apps/ACCOUNT", None).await;
     assert_eq!(app.status, StatusCode::NOT_FOUND, "{}", app.text());
 }
 

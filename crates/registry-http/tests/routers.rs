@@ -3,114 +3,22 @@
 //! writes and renewals, so these tests also say what each request proposed, and that a find
 //! writes nothing on its path.
 
-use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::HeaderMap;
 use axum::http::Method;
-use axum::http::Request;
 use axum::http::StatusCode;
-use axum::Router;
-use registry_http::eureka;
-use registry_http::eureka::delta::DeltaWindow;
-use registry_http::servicecenter;
-use registry_http::servicecenter::DependencyQueue;
 use registry_store::command::Command;
-use registry_store::registry::Registry;
-use registry_store::testing::FakeRegistry;
 use registry_store::worker::Workers;
 use serde_json::json;
 use serde_json::Value;
-use tower::ServiceExt;
 
-/// Both protocols' routers over one fake.
-struct Front {
-    fake: Arc<FakeRegistry>,
-    registry: Arc<dyn Registry>,
-    dependencies: DependencyQueue,
-    router: Router,
-}
+mod front;
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-}
+use front::Front;
 
 impl Front {
-    fn new() -> Front {
-        let fake = FakeRegistry::new();
-        let registry: Arc<dyn Registry> = fake.clone();
-        let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
-        let router = eureka::routes(
-            registry.clone(),
-            Default::default(),
-            DeltaWindow::new(eureka::delta::DELTA_RETENTION),
-        )
-        .merge(servicecenter::routes(
-            registry.clone(),
-            Default::default(),
-            dependencies.clone(),
-        ));
-        Front {
-            fake,
-            registry,
-            dependencies,
-            router,
-        }
-    }
-
-    async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
-        Reply { status, headers, body }
-    }
-
-    async fn eureka(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
-        let headers = [("accept", "application/json"), ("content-type", "application/json")];
-        self.send(method, &format!("/eureka{uri}"), &headers, body).await
-    }
-
-    async fn sc(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
-        self.sc_as(None, method, uri, body).await
-    }
-
-    /// A ServiceCenter call, as the consumer `consumer` (`X-ConsumerId`) if given.
-    async fn sc_as(&self, consumer: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Reply {
-        let mut headers = vec![("content-type", "application/json"), ("x-domain-name", "default")];
-        if let Some(consumer) = consumer {
-            headers.push(("x-consumerid", consumer));
-        }
-        self.send(method, &format!("/v4/default/registry{uri}"), &headers, body)
-            .await
-    }
-
     async fn create_service(&self, name: &str) -> String {
         let service = json!({ "service": { "appId": "default", "serviceName": name, "version": "1.0.0" } });
         let reply = self.sc(Method::POST, "/microservices", Some(service)).await;
@@ -177,7 +85,12 @@ async fn eureka_register_read_renew_override_and_cancel() {
     assert_eq!(app["application"]["instance"][0]["status"], "UP");
 
     let xml = front
-        .send(Method::GET, "/eureka/apps/DEMO", &[("accept", "application/xml")], None)
+        .send(
+            Method::GET,
+            "/eureka/apps/DEMO",
+            &[("accept", "application/xml")],
+            Body::empty(),
+        )
         .await;
     assert_eq!(xml.status, StatusCode::OK);
     let xml = xml.text();
@@ -208,7 +121,7 @@ async fn eureka_register_read_renew_override_and_cancel() {
     assert_eq!(info["instance"]["status"], "OUT_OF_SERVICE", "{info}");
     assert_eq!(info["instance"]["overriddenStatus"], "OUT_OF_SERVICE", "{info}");
     let overrides = front
-        .send(Method::GET, "/eureka/serverinfo/statusoverrides", &[], None)
+        .send(Method::GET, "/eureka/serverinfo/statusoverrides", &[], Body::empty())
         .await
         .json();
     assert_eq!(overrides, json!({ id: "OUT_OF_SERVICE" }));
