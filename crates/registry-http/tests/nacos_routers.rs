@@ -218,7 +218,7 @@ async fn healthy_only_enabled_and_persistent_instances() {
             .collect()
     };
     // Disabled instances are never listed; unhealthy ones unless healthyOnly.
-    let all = front.list("serviceName=orders&groupName=pay").await;
+    let all = front.list("serviceName=billing&groupName=pay").await;
     assert_eq!(all["name"], "pay@@billing");
     assert_eq!(ips(&all), ["10.0.0.1", "10.0.0.2", "10.0.0.4"]);
     let healthy = front.list("serviceName=billing&groupName=pay&healthyOnly=true").await;
