@@ -5,6 +5,7 @@
 //! - [`wire`], [`mapping`]: Nacos's objects and their mapping to the model, shared with the
 //!   adapters from `registry_store::protocol::nacos`.
 //! - [`params`]: query and form parameters as Nacos reads them; [`error`]: its error answers.
+//! - [`push_udp`]: UDP pushes to the v1 subscribers (`udpPort` on a list).
 //! - [`ops`]: the operations over the [`Registry`]; [`handlers`]: the endpoints;
 //!   [`endpoint`]: a request parsed once (its route, role, operation, refusals).
 //!
@@ -20,6 +21,7 @@ pub mod error;
 pub mod handlers;
 pub mod ops;
 pub mod params;
+pub mod push_udp;
 
 pub use registry_store::protocol::nacos::mapping;
 pub use registry_store::protocol::nacos::wire;
