@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use registry_store::change::Change;
 use registry_store::feed::FeedError;
 use registry_store::feed::Subscription;
+use registry_store::model::Revision;
 use registry_store::model::Tenant;
 use registry_store::node::wall_clock_ms;
 use registry_store::record::Entity;
@@ -61,6 +62,8 @@ pub struct PushLimits {
     pub total_burst: f64,
     /// Pushes awaiting an ack; beyond it a push is sent without a retry.
     pub max_pending: usize,
+    /// How long a push waits for its ack before it is sent again ([`ACK_TIMEOUT`]).
+    pub ack_timeout: Duration,
 }
 
 impl Default for PushLimits {
@@ -71,6 +74,7 @@ impl Default for PushLimits {
             total_rate: 5_000.0,
             total_burst: 10_000.0,
             max_pending: 20_000,
+            ack_timeout: ACK_TIMEOUT,
         }
     }
 }
@@ -154,10 +158,14 @@ pub struct PushWorker {
     registry: Arc<dyn Registry>,
     nacos: Nacos,
     limits: PushLimits,
+    /// The revision it follows the feed from: the one applied when it was made, so no change
+    /// between the node's composition and the worker's first run is missed.
+    from: Revision,
 }
 
 impl UdpPush {
-    /// The worker pushing to this table's subscribers from `registry`'s changes.
+    /// The worker pushing to this table's subscribers from `registry`'s changes after the
+    /// revision applied now.
     pub fn worker(
         self: &Arc<Self>,
         registry: Arc<dyn Registry>,
@@ -167,6 +175,7 @@ impl UdpPush {
         PushWorker {
             push: self.clone(),
             nacos: Nacos::new(registry.clone(), settings),
+            from: registry.revision(),
             registry,
             limits,
         }
@@ -307,13 +316,13 @@ impl PushWorker {
         }
     }
 
-    /// Sends again the pushes unanswered for [`ACK_TIMEOUT`]; gives up on those sent
+    /// Sends again the pushes unanswered for the ack timeout; gives up on those sent
     /// `1 + MAX_RETRIES` times.
     fn retry(&self, run: &mut Run, now: Instant) {
         let due: Vec<(SocketAddr, u64)> = run
             .pending
             .iter()
-            .filter(|(_, p)| now.saturating_duration_since(p.sent_at) >= ACK_TIMEOUT)
+            .filter(|(_, p)| now.saturating_duration_since(p.sent_at) >= self.limits.ack_timeout)
             .map(|(k, _)| *k)
             .collect();
         for key in due {
@@ -364,6 +373,7 @@ impl PushWorker {
             last_ref_time: 0,
         };
         let mut subscription: Option<Subscription> = None;
+        let mut from = Some(self.from);
         let mut dirty = Dirty::default();
         let mut ticker = tokio::time::interval(ROUND);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -372,8 +382,10 @@ impl PushWorker {
         let mut buf6 = vec![0u8; packet::MAX_ACK + 1];
         loop {
             if subscription.is_none() {
-                match self.registry.subscribe(self.registry.revision()) {
+                let after = from.take().unwrap_or_else(|| self.registry.revision());
+                match self.registry.subscribe(after) {
                     Ok(s) => subscription = Some(s),
+                    Err(FeedError::Compacted { .. }) => dirty.all = true,
                     Err(e) => status.error(&e),
                 }
             }
@@ -438,6 +450,7 @@ mod tests {
             total_rate: 100.0,
             total_burst: 50.0,
             max_pending: 10,
+            ack_timeout: ACK_TIMEOUT,
         };
         let t0 = Instant::now();
         let mut rates = Rates::new(limits, t0);
