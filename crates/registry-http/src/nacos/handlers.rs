@@ -21,6 +21,7 @@ use super::ops::Address;
 use super::ops::Nacos;
 use super::params::boolean;
 use super::params::Params;
+use super::push_udp::PushContext;
 use super::wire::BeatAnswer;
 use super::wire::RsInfo;
 
@@ -185,10 +186,14 @@ pub(super) async fn beat_answer(nacos: &Nacos, p: &Params) -> Result<BeatAnswer,
     }
 }
 
-/// `GET /nacos/v1/ns/instance/list`
-pub async fn list(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
+/// `GET /nacos/v1/ns/instance/list`; with a `udpPort`, also a subscription to UDP pushes
+/// (`push_udp`).
+pub async fn list(State(nacos): Shared, push: PushContext, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let clusters = p.optional("clusters").unwrap_or_default();
+    // `Integer.parseInt(WebUtils.optional(request, "udpPort", "0"))`.
+    let udp_port = integer(p.optional("udpPort").unwrap_or("0"))?;
+    push.subscribe(&tenant, &name, clusters, udp_port);
     // `Boolean.parseBoolean`: only `true`, in any case.
     let healthy_only = p
         .optional("healthyOnly")

@@ -10,6 +10,7 @@
 //!   v1 instance endpoints; [`services`]: the v1 service endpoints; [`v2`]: the v2 endpoints
 //!   (the same operations in the v2 envelope); [`endpoint`]: a request parsed once (its route,
 //!   version, role, operation, refusals).
+//! - [`push_udp`]: UDP pushes to the v1 subscribers (`udpPort` on a list).
 //!
 //! Differences from the Nacos server: a beat for an instance this registry does not hold
 //! answers `code 20404` even when it carries the instance (Nacos registers it from the beat):
@@ -23,6 +24,7 @@ pub mod error;
 pub mod handlers;
 pub mod ops;
 pub mod params;
+pub mod push_udp;
 pub mod services;
 pub mod v2;
 
