@@ -17,6 +17,8 @@ pub enum PeerKind {
     Servicecenter,
     /// Another cluster of ours: its change feed, streamed over gRPC from a stored revision.
     Cluster,
+    /// Any Nacos server's naming Open API v1: service list and instance list per group, beats.
+    Nacos,
 }
 
 impl PeerKind {
@@ -26,6 +28,7 @@ impl PeerKind {
             PeerKind::Eureka => "eureka",
             PeerKind::Servicecenter => "servicecenter",
             PeerKind::Cluster => "cluster",
+            PeerKind::Nacos => "nacos",
         }
     }
 
@@ -46,6 +49,12 @@ impl PeerKind {
                 exports: false,
                 has_tenants: true,
                 partial_rounds: true,
+            },
+            // Its namespaces are named by `namespace`, not by a `domain/project` tenant.
+            PeerKind::Nacos => Abilities {
+                exports: true,
+                has_tenants: false,
+                partial_rounds: false,
             },
         }
     }
@@ -121,6 +130,11 @@ pub struct PeerFile {
     pub password: Option<String>,
     /// Bearer token for the peer (ServiceCenter with RBAC), if it needs one.
     pub token: Option<String>,
+    /// Nacos only: the namespace id at the peer. Default: the peer's default (`public`).
+    pub namespace: Option<String>,
+    /// Nacos only: the groups mirrored both ways (Open API v1 lists services one group at a
+    /// time). Default `["DEFAULT_GROUP"]`.
+    pub groups: Option<Vec<String>>,
 }
 
 /// A validated federation remote (one `[[sync]]` table).
@@ -139,6 +153,10 @@ pub struct RemoteConfig {
     pub grace_period: Duration,
     pub max_delete_share: f64,
     pub credentials: Option<Credentials>,
+    /// Nacos: the namespace id at the peer (`None`: the peer's default namespace).
+    pub namespace: Option<String>,
+    /// Nacos: the groups mirrored (empty for other kinds).
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +242,13 @@ impl PeerFile {
             (None, None, Some(token)) => Some(Credentials::Bearer(token)),
             _ => return Err(invalid("give username and password, or a token, not a mix".into())),
         };
+        let groups = match (self.kind, self.groups) {
+            (PeerKind::Nacos, None) => vec![DEFAULT_NACOS_GROUP.to_string()],
+            (_, groups) => groups.unwrap_or_default(),
+        };
         Ok(RemoteConfig {
+            namespace: self.namespace.filter(|n| !n.trim().is_empty()),
+            groups,
             tenant: tenant(&self.name, "tenant", self.tenant.as_deref())?,
             remote_tenant: tenant(&self.name, "remote_tenant", self.remote_tenant.as_deref())?,
             apps: self.apps.iter().map(|a| a.to_ascii_uppercase()).collect(),
@@ -255,6 +279,13 @@ impl PeerFile {
                 self.direction.as_str()
             ));
         }
+        if self.kind == PeerKind::Nacos {
+            self.refuse_what_nacos_ignores()?;
+        } else if self.namespace.is_some() || self.groups.is_some() {
+            return Err(format!(
+                "namespace and groups only apply to a nacos remote, not to a {kind} remote: remove them"
+            ));
+        }
         if self.remote_tenant.is_some() && !can.has_tenants {
             return Err(format!(
                 "remote_tenant does not apply to a {kind} remote, which has no tenants: remove it \
@@ -279,6 +310,54 @@ impl PeerFile {
                 "full_sync_secs does not apply to a {kind} remote: every import round lists it \
                  completely; remove it"
             ));
+        }
+        Ok(())
+    }
+}
+
+/// The group a `nacos` remote mirrors when its table names none (Nacos's `DEFAULT_GROUP`).
+pub const DEFAULT_NACOS_GROUP: &str = "DEFAULT_GROUP";
+
+impl PeerFile {
+    /// What a `nacos` table may not say: a tenant at the peer (it has namespaces), credentials
+    /// (Nacos's token login is not spoken), empty or malformed groups.
+    fn refuse_what_nacos_ignores(&self) -> Result<(), String> {
+        if self.remote_tenant.is_some() {
+            return Err(
+                "remote_tenant does not apply to a nacos remote: name its namespace id with namespace = \"...\" \
+                 (tenant sets the local tenant records are mirrored into and exported from)"
+                    .into(),
+            );
+        }
+        if self.username.is_some() || self.password.is_some() || self.token.is_some() {
+            return Err(
+                "a nacos remote is reached without credentials (Nacos's accessToken login is not spoken): \
+                 remove username, password and token, and open the peer's naming API to this cluster"
+                    .into(),
+            );
+        }
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 128
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        };
+        if let Some(namespace) = &self.namespace {
+            if !name_ok(namespace.trim()) {
+                return Err(format!(
+                    "namespace {namespace:?} must be 1 to 128 of letters, digits, '-', '_', '.', ':'"
+                ));
+            }
+        }
+        if let Some(groups) = &self.groups {
+            if groups.is_empty() {
+                return Err("groups is empty: name at least one group, or remove it for DEFAULT_GROUP".into());
+            }
+            if let Some(bad) = groups.iter().find(|g| !name_ok(g) || g.contains("@@")) {
+                return Err(format!(
+                    "group {bad:?} must be 1 to 128 of letters, digits, '-', '_', '.', ':'"
+                ));
+            }
         }
         Ok(())
     }
@@ -436,5 +515,40 @@ mod tests {
                 "{kind} {direction} {extra}"
             );
         }
+    }
+
+    #[test]
+    fn a_nacos_table_names_its_namespace_and_groups_and_nothing_it_cannot_use() {
+        let table = |extra: &str| {
+            format!("[[sync]]\nname = \"n\"\nkind = \"nacos\"\nurl = \"http://h:8848\"\ndirection = \"both\"\n{extra}")
+        };
+        let p = &parse(&table("")).unwrap()[0];
+        assert_eq!(
+            (p.namespace.as_deref(), p.groups.as_slice()),
+            (None, &["DEFAULT_GROUP".to_string()][..])
+        );
+        let p = &parse(&table(
+            "namespace = \"dev\"\ngroups = [\"pay\", \"DEFAULT_GROUP\"]\napps = [\"orders\"]",
+        ))
+        .unwrap()[0];
+        assert_eq!((p.namespace.as_deref(), p.groups.len()), (Some("dev"), 2));
+        let cases = [
+            ("remote_tenant = \"d/p\"", "namespace = "),
+            ("username = \"u\"\npassword = \"p\"", "without credentials"),
+            ("groups = []", "at least one group"),
+            ("groups = [\"a@@b\"]", "group \"a@@b\""),
+            ("namespace = \"a/b\"", "namespace \"a/b\""),
+            ("full_sync_secs = 5", "every import round lists it completely"),
+        ];
+        for (extra, words) in cases {
+            let err = parse(&table(extra)).unwrap_err().to_string();
+            assert!(err.contains(words), "{extra}: {err}");
+        }
+        let eureka =
+            "[[sync]]\nname = \"e\"\nkind = \"eureka\"\nurl = \"http://h\"\ndirection = \"import\"\ngroups = [\"g\"]";
+        assert!(parse(eureka)
+            .unwrap_err()
+            .to_string()
+            .contains("only apply to a nacos remote"));
     }
 }

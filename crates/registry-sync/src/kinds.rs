@@ -14,6 +14,7 @@ pub fn source(ctx: &Context) -> Box<dyn Source> {
         PeerKind::Eureka => Box::new(crate::import::eureka::EurekaSource::new(ctx)),
         PeerKind::Servicecenter => Box::new(crate::import::servicecenter::ScSource::new(ctx)),
         PeerKind::Cluster => Box::new(crate::import::cluster::ClusterSource::new(ctx)),
+        PeerKind::Nacos => Box::new(crate::import::nacos::NacosSource::new(ctx)),
     }
 }
 
@@ -24,5 +25,6 @@ pub fn sink(ctx: &Context) -> Option<Box<dyn Sink>> {
         PeerKind::Eureka => Some(Box::new(crate::export::eureka::EurekaSink::new(ctx))),
         PeerKind::Servicecenter => Some(Box::new(crate::export::servicecenter::ScSink::new(ctx))),
         PeerKind::Cluster => None,
+        PeerKind::Nacos => Some(Box::new(crate::export::nacos::NacosSink::new(ctx))),
     }
 }

@@ -7,10 +7,10 @@
 //!   one import and/or export worker per peer, and stops them when leadership moves (the new
 //!   leader resumes from the checkpoints in the store).
 //! - [`import`]: the import loop, over the [`import::Source`] trait, one implementation per kind
-//!   ([`import::eureka`], [`import::servicecenter`], [`import::cluster`]); [`plan`] turns a
+//!   ([`import::eureka`], [`import::servicecenter`], [`import::cluster`], [`import::nacos`]); [`plan`] turns a
 //!   listing into one `MirrorBatch` under the rules that keep a bad peer from emptying the
 //!   registry; [`shadow`] keeps a record reachable through two peers mirrored once.
-//! - [`export`]: keeps our instances registered at Eureka and ServiceCenter peers, over the
+//! - [`export`]: keeps our instances registered at Eureka, ServiceCenter and Nacos peers, over the
 //!   [`export::Sink`] trait.
 //! - [`kinds`]: the one place a kind is matched: its source, its sink, the settings it can use.
 //! - [`follow`]: the gRPC `Follow` stream other clusters of ours import from.

@@ -1,5 +1,6 @@
 //! The export worker of one peer: keeps the peer's copies of our instances equal to the store,
-//! through the peer's [`Sink`] (one implementation per kind: [`eureka`], [`servicecenter`]).
+//! through the peer's [`Sink`] (one implementation per kind: [`eureka`], [`servicecenter`],
+//! [`nacos`]).
 //! Each round it registers what is new or changed, removes what is gone and renews each copy
 //! at the instance's own renewal interval (a copy the peer lost is registered again). Never
 //! exported: records mirrored from this very peer. Every copy carries this cluster as last hop,
@@ -7,6 +8,7 @@
 //! wanted, and an import from the same peer recognises them and skips them.
 
 pub mod eureka;
+pub mod nacos;
 pub mod servicecenter;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,17 @@ pub struct Wanted {
 pub trait Sink: Send + Sync {
     /// The key a copy of `w` has at the remote (the same for the copy [`Sink::adopt`] finds).
     fn key(&self, w: &Wanted) -> String;
+
+    /// Whether the remote should have `w` at all (beyond the tenant and app filters every kind
+    /// has): a kind with filters of its own says no here.
+    fn wants(&self, _w: &Wanted) -> bool {
+        true
+    }
+
+    /// How often a copy of `w` is renewed: by default the instance's own renewal interval.
+    fn beat_every(&self, w: &Wanted) -> Duration {
+        Duration::from_secs(u64::from(w.instance.lease.renewal_interval_secs.max(1)))
+    }
 
     /// The copies at the remote this cluster made (last hop is `us`), by key.
     fn adopt<'a>(&'a self, us: &'a str) -> BoxFuture<'a, Result<BTreeMap<String, RemoteRef>, SyncError>>;
@@ -138,7 +151,9 @@ fn wanted(ctx: &Context, sink: &dyn Sink) -> BTreeMap<String, Wanted> {
             service: service.clone(),
             instance,
         };
-        out.insert(sink.key(&w), w);
+        if sink.wants(&w) {
+            out.insert(sink.key(&w), w);
+        }
     }
     out
 }
@@ -191,7 +206,7 @@ async fn export_round(
                         remote,
                         mod_revision: w.instance.mod_revision,
                         last_beat: Instant::now(),
-                        beat_every: Duration::from_secs(u64::from(w.instance.lease.renewal_interval_secs.max(1))),
+                        beat_every: sink.beat_every(w),
                     },
                 );
             }

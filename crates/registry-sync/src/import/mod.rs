@@ -1,5 +1,5 @@
 //! The import worker of one peer: takes listings from the peer's [`Source`] (one implementation
-//! per kind: [`eureka`], [`servicecenter`], [`cluster`]), prepares them (app
+//! per kind: [`eureka`], [`servicecenter`], [`cluster`], [`nacos`]), prepares them (app
 //! filter, loop check, hop path, local service ids), plans the round and proposes one
 //! `MirrorBatch`. A failed round resets the source, which then starts again from a complete
 //! listing or from the checkpoint stored in the store, so nothing is lost across failures or a
@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod eureka;
+pub mod nacos;
 pub mod servicecenter;
 
 use std::collections::BTreeMap;
