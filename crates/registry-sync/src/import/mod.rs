@@ -138,6 +138,13 @@ async fn propose(
     };
     let only_checkpoint = plan.upserts == 0 && plan.deletes == 0;
     if only_checkpoint && last_checkpoint_write.elapsed() < CHECKPOINT_EVERY {
+        // Not written yet, but reported: a mass deletion held this round shows at once.
+        ctx.board.update(name, |s| {
+            s.imported.rounds += 1;
+            s.imported.held = plan.held as u64;
+            s.imported.mirrored = mirrored as u64;
+            s.imported.shadowed = plan.shadowed as u64;
+        });
         return Ok(());
     }
     let new_checkpoint = batch.checkpoint.clone();
