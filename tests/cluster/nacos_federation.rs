@@ -547,12 +547,21 @@ async fn r_nacos_suddenly_listing_nothing_is_held_until_a_second_listing_confirm
     // r-nacos loses everything (restarted on the same ports with an empty data directory).
     rn.kill();
     rn.spawn();
-    rn.wait_ready(&client).await;
-    // The first empty listing is held: the copies stay, and the report says how many.
-    wait_for(Duration::from_secs(30), "the empty listing is held", || async {
-        peer_report(&client, &base).await["imported"]["held"] == 4
-    })
-    .await;
+    // The first empty listing is held: the copies stay, and the report says how many. Polled
+    // often: the next listing, 1.5 s later, confirms it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p = peer_report(&client, &base).await;
+        assert_eq!(
+            p["imported"]["deleted"], 0,
+            "deleted before a second listing confirmed: {p}"
+        );
+        if p["imported"]["held"] == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the empty listing was never held: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         mirrored_ids(&client, &base, "rn").await.len(),
         4,
