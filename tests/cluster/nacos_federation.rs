@@ -10,6 +10,9 @@
 //! - deletion both ways, and a deleted instance does not come back;
 //! - the mass-delete guard: r-nacos restarted empty lists nothing, and the hub keeps its copies
 //!   until a second complete listing confirms the deletion.
+//! - ephemeral copies and beats: a three-node hub's leader killed, the next leader adopts and
+//!   beats the copy (still there past r-nacos's instance timeout); the whole hub killed, r-nacos
+//!   drops the copy by itself (no ghost).
 //!
 //! The r-nacos build takes minutes the first time, so these tests are `#[ignore]`d in the
 //! workspace run and run by `tests/interop.sh` (which `.ci/run` runs too).
@@ -57,17 +60,24 @@ struct RNacos {
     console: u16,
     dir: TempDir,
     generation: u32,
+    /// Extra environment (timeouts) for every start.
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
 impl RNacos {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Self {
         let mut server = Self {
             http: free_port(),
             grpc: free_port(),
             console: free_port(),
             dir: tempfile::tempdir().unwrap(),
             generation: 0,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             child: None,
         };
         server.spawn();
@@ -98,6 +108,7 @@ impl RNacos {
             // Persistent test instances at unreachable addresses are not probed unhealthy.
             .env("RNACOS_NAMING_PERPETUAL_INSTANCE_PROBE_INTERVAL_SECOND", "0")
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -325,7 +336,12 @@ where
 
 /// A hub of one node syncing both ways with `rn`, every `interval_ms`.
 fn hub_for(rn: &RNacos, interval_ms: u64) -> Cluster {
-    let mut hub = Cluster::new(1, &[]);
+    hub_of(1, rn, interval_ms)
+}
+
+/// A hub of `size` nodes syncing both ways with `rn`, every `interval_ms`.
+fn hub_of(size: usize, rn: &RNacos, interval_ms: u64) -> Cluster {
+    let mut hub = Cluster::new(size, &[]);
     hub.use_config(&format!(
         "cluster_name = \"hub\"\n[[sync]]\nname = \"rn\"\nkind = \"nacos\"\nurl = \"{}\"\ndirection = \"both\"\n\
          interval_ms = {interval_ms}\ngroups = [\"DEFAULT_GROUP\", \"pay\"]\n",
@@ -576,6 +592,60 @@ async fn r_nacos_suddenly_listing_nothing_is_held_until_a_second_listing_confirm
     wait_for(Duration::from_secs(10), "the report counts it", || async {
         let p = peer_report(&client, &base).await;
         p["imported"]["deleted"] == 4 && p["imported"]["held"] == 0
+    })
+    .await;
+}
+
+#[ignore = "needs r-nacos (minutes to build once): run by tests/interop.sh"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_copies_outlive_a_leader_kill_and_go_with_the_hub() {
+    // r-nacos with short timeouts: unhealthy after 6 + 3 s without a beat, deleted after 8 + 3 s
+    // (it adds 3 s to both). Our beats come every 5 s.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let rn = RNacos::start_with(&[
+        ("RNACOS_NAMING_HEALTH_TIMEOUT_SECOND", "6"),
+        ("RNACOS_NAMING_INSTANCE_TIMEOUT_SECOND", "8"),
+    ]);
+    rn.wait_ready(&client).await;
+    let mut hub = hub_of(3, &rn, 200);
+    hub.wait_healthy(Duration::from_secs(30)).await;
+    let leader = hub.leader(Duration::from_secs(30)).await;
+    let base = hub.nodes[leader].url("");
+    eureka_register(&client, &base, "ACCOUNTS", "accounts-1", "10.8.0.1").await;
+    let copy_is_there = || async {
+        rn_hosts(&client, &rn, "DEFAULT_GROUP")
+            .await
+            .get("accounts/10.8.0.1:8080")
+            .is_some_and(|h| h["healthy"] == true)
+    };
+    wait_for(Duration::from_secs(30), "the copy reaches r-nacos", copy_is_there).await;
+
+    // The leader dies: the next one adopts the copy and beats it; it stays healthy past
+    // r-nacos's instance timeout.
+    hub.nodes[leader].kill9();
+    let survivors = hub.running();
+    let next = hub.leader_among(&survivors, Duration::from_secs(30)).await;
+    let next_url = hub.nodes[next].url("");
+    wait_for(Duration::from_secs(30), "the new leader exports", || async {
+        peer_report(&client, &next_url).await["exported"]["exported"] == 1
+    })
+    .await;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(14) {
+        assert!(copy_is_there().await, "the copy was lost across the leader change");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(rn_hosts(&client, &rn, "DEFAULT_GROUP").await.len(), 1);
+
+    // The whole hub dies: nobody beats, and r-nacos drops the copy by itself (no ghost).
+    for i in hub.running() {
+        hub.nodes[i].kill9();
+    }
+    wait_for(Duration::from_secs(40), "r-nacos drops the dead hub's copy", || async {
+        rn_hosts(&client, &rn, "DEFAULT_GROUP").await.is_empty()
     })
     .await;
 }
