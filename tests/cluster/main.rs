@@ -21,6 +21,7 @@ mod log_budget;
 mod membership;
 mod metrics;
 mod nacos_clients;
+mod nacos_grpc;
 mod prometheus_sd;
 mod registryctl;
 mod removed_member;
