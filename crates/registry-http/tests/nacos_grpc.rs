@@ -41,6 +41,7 @@ fn payload(kind: &str, body: &[u8]) -> Payload {
 
 /// A server over a fake registry, and one connection to it.
 struct Setup {
+    grpc: NacosGrpc,
     channel: Channel,
     stop: watch::Sender<bool>,
     workers: Workers,
@@ -55,7 +56,7 @@ impl Setup {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, mut stopped) = watch::channel(false);
-        let server = tokio::spawn(grpc.serve(listener, async move {
+        let server = tokio::spawn(grpc.clone().serve(listener, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
         let channel = Channel::from_shared(format!("http://{addr}"))
@@ -65,6 +66,7 @@ impl Setup {
             .await
             .unwrap();
         Setup {
+            grpc,
             channel,
             stop,
             workers,
@@ -85,8 +87,9 @@ impl Setup {
         (kind, body)
     }
 
-    /// Opens the connection's stream and sets the connection up; returns the stream's sender.
-    async fn set_up(&self) -> mpsc::Sender<Payload> {
+    /// Opens the connection's stream and sets the connection up; returns the stream's sender
+    /// and what the server sends on it.
+    async fn set_up(&self) -> (mpsc::Sender<Payload>, tonic::Streaming<Payload>) {
         let (tx, rx) = mpsc::channel(8);
         let mut client = BiRequestStreamClient::new(self.channel.clone());
         tx.send(payload(
@@ -95,12 +98,16 @@ impl Setup {
         ))
         .await
         .unwrap();
-        let _inbound = client.request_bi_stream(ReceiverStream::new(rx)).await.unwrap();
+        let inbound = client
+            .request_bi_stream(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
         // Set up once a request is no longer refused as unregistered (bounded).
         for _ in 0..100 {
             let (kind, _) = self.ask(payload("HealthCheckRequest", br#"{"requestId":"h"}"#)).await;
             if kind == "HealthCheckResponse" {
-                return tx;
+                return (tx, inbound);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -149,7 +156,7 @@ async fn bad_payloads_get_nacos_error_responses_and_the_connection_serves_on() {
     let empty = setup.ask(Payload::default()).await;
     assert_error(&empty, codec::NO_HANDLER.into(), "no metadata");
 
-    let stream = setup.set_up().await;
+    let (stream, _pushes) = setup.set_up().await;
     // Garbage on the stream is ignored; the connection stays set up.
     stream
         .send(payload("NotifySubscriberResponse", b"not json"))
@@ -252,5 +259,104 @@ async fn bad_payloads_get_nacos_error_responses_and_the_connection_serves_on() {
     assert_eq!(info["hosts"][0]["clusterName"], "zone-a", "{body}");
     assert_eq!(info["hosts"][0]["metadata"]["k"], "v", "{body}");
     drop(stream);
+    setup.stop().await;
+}
+
+fn query_body(service: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "requestId": "s1", "namespace": "public", "serviceName": service, "groupName": "DEFAULT_GROUP",
+        "clusters": "", "subscribe": true,
+    }))
+    .unwrap()
+}
+
+/// The next push on the stream, bounded in time.
+async fn next_push(pushes: &mut tonic::Streaming<Payload>) -> (String, Value) {
+    let p = tokio::time::timeout(Duration::from_secs(5), pushes.message())
+        .await
+        .expect("a push in time")
+        .expect("the stream is open")
+        .expect("a payload");
+    let body = serde_json::from_slice(&p.body.unwrap().value).unwrap();
+    (p.metadata.unwrap().r#type, body)
+}
+
+#[tokio::test]
+async fn a_subscriber_is_pushed_each_change_on_its_stream_and_acknowledges_it() {
+    let setup = Setup::start().await;
+    let (stream, mut pushes) = setup.set_up().await;
+    let (kind, body) = setup
+        .ask(payload("SubscribeServiceRequest", &query_body("orders")))
+        .await;
+    assert_eq!(kind, "SubscribeServiceResponse", "{body}");
+    assert_eq!(body["serviceInfo"]["hosts"], json!([]), "{body}");
+
+    let (kind, _) = setup
+        .ask(payload(
+            "InstanceRequest",
+            &instance_request(json!({ "ip": "10.0.0.1", "port": 8080 })),
+        ))
+        .await;
+    assert_eq!(kind, "InstanceResponse");
+    let (kind, push) = next_push(&mut pushes).await;
+    assert_eq!(kind, "NotifySubscriberRequest", "{push}");
+    assert_eq!(push["namespace"], "public", "{push}");
+    assert_eq!(push["serviceName"], "orders", "{push}");
+    assert_eq!(push["groupName"], "DEFAULT_GROUP", "{push}");
+    assert_eq!(push["serviceInfo"]["hosts"][0]["ip"], "10.0.0.1", "{push}");
+    // The client's acknowledgement, on the stream.
+    let ack = json!({ "requestId": push["requestId"], "resultCode": 200, "errorCode": 0, "message": "" });
+    stream
+        .send(payload("NotifySubscriberResponse", &serde_json::to_vec(&ack).unwrap()))
+        .await
+        .unwrap();
+
+    // Deregistered: pushed with no hosts.
+    let mut gone =
+        serde_json::from_slice::<Value>(&instance_request(json!({ "ip": "10.0.0.1", "port": 8080 }))).unwrap();
+    gone["type"] = json!("deregisterInstance");
+    let (kind, _) = setup
+        .ask(payload("InstanceRequest", &serde_json::to_vec(&gone).unwrap()))
+        .await;
+    assert_eq!(kind, "InstanceResponse");
+    let (_, push) = next_push(&mut pushes).await;
+    assert_eq!(push["serviceInfo"]["hosts"], json!([]), "{push}");
+
+    // Unsubscribed: a change of the service is not pushed; the stream carries nothing more.
+    let mut off = serde_json::from_slice::<Value>(&query_body("orders")).unwrap();
+    off["subscribe"] = json!(false);
+    let (kind, _) = setup
+        .ask(payload("SubscribeServiceRequest", &serde_json::to_vec(&off).unwrap()))
+        .await;
+    assert_eq!(kind, "SubscribeServiceResponse");
+    setup
+        .ask(payload(
+            "InstanceRequest",
+            &instance_request(json!({ "ip": "10.0.0.2", "port": 8080 })),
+        ))
+        .await;
+    let quiet = tokio::time::timeout(Duration::from_millis(500), pushes.message()).await;
+    assert!(quiet.is_err(), "pushed after unsubscribing: {quiet:?}");
+    assert_eq!(
+        setup.grpc.connections().held().len(),
+        1,
+        "the connection holds 10.0.0.2's lease"
+    );
+
+    // The stream ends: the connection is gone, and no lease is held (renewed) any more.
+    drop(stream);
+    drop(pushes);
+    for _ in 0..250 {
+        if setup.grpc.connections().registered() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        setup.grpc.connections().registered(),
+        0,
+        "the connection outlived its stream"
+    );
+    assert!(setup.grpc.connections().held().is_empty());
     setup.stop().await;
 }

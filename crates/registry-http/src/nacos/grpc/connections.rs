@@ -164,6 +164,13 @@ impl Connections {
         }
     }
 
+    /// `remote`'s connection no longer holds its instance `id` of `tenant` (deregistered).
+    pub fn release_id(&self, remote: SocketAddr, tenant: &Tenant, id: &str) {
+        if let Some(c) = self.by_remote.lock().get_mut(&remote) {
+            c.leases.retain(|k| !(&k.tenant == tenant && k.id == id));
+        }
+    }
+
     /// The instances of `remote`'s connection in `tenant`'s service `grouped` (for a batch
     /// registration, which replaces them).
     pub fn held_in(&self, remote: SocketAddr, tenant: &Tenant, service_id: &str) -> Vec<InstanceKey> {

@@ -195,6 +195,8 @@ impl Handlers {
             }
             messages::DE_REGISTER_INSTANCE => {
                 let address = address_of(instance)?;
+                let id = mapping::instance_id(&address.ip, address.port, &address.cluster, &name);
+                self.connections.release_id(remote, &tenant, &id);
                 self.nacos.deregister(tenant, &name, &address).await?;
             }
             other => {
@@ -317,15 +319,17 @@ impl Handlers {
     ) -> Result<Payload, GrpcError> {
         let (tenant, namespace, name) = target(&self.nacos, &r.target)?;
         let clusters = r.clusters.unwrap_or_default();
-        let info = self.service_info(tenant.clone(), &name, &clusters, false);
         let key = SubscriptionKey {
-            tenant,
+            tenant: tenant.clone(),
             namespace,
             grouped: name.grouped(),
-            clusters,
+            clusters: clusters.clone(),
         };
         let on = r.subscribe.unwrap_or(true);
-        self.connections.subscribe(remote, key.clone(), name, on);
+        // Subscribed before the answer is read: a change applied in between is pushed (at
+        // worst twice), never lost.
+        self.connections.subscribe(remote, key.clone(), name.clone(), on);
+        let info = self.service_info(tenant, &name, &clusters, false);
         if on {
             self.connections.sent(remote, &key, info.hosts.clone());
         }
