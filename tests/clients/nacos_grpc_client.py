@@ -14,6 +14,8 @@ JSON line on stdout:
   subscribe SERVICE                              -> {"event": "subscribed"}
   pushes SERVICE                                 -> {"event": "pushes", "pushes": [[IP:PORT, ...], ...]}
       (the instances of each change the subscription's callback received, in order)
+  server                                         -> {"event": "server", "port": GRPC_PORT}
+      (the gRPC port of the node the client is connected to now, read from the client's state)
   stop                                           -> {"event": "stopped"}
 A call the client raises on answers {"event": "error", "error": TEXT}.
 """
@@ -125,6 +127,10 @@ async def main():
                 say(event="subscribed")
             elif command == "pushes":
                 say(event="pushes", pushes=pushes.get(args[0], []))
+            elif command == "server":
+                connection = naming.grpc_client_proxy.rpc_client.current_connection
+                port = connection.server_info.get_server_port() if connection else None
+                say(event="server", port=port)
             elif command == "stop":
                 say(event="stopped")
                 try:

@@ -200,6 +200,17 @@ async fn bad_payloads_get_nacos_error_responses_and_the_connection_serves_on() {
         ))
         .await;
     assert_error(&bad_cluster, codec::INVALID_PARAM.into(), "illegal cluster");
+    let persistent = setup
+        .ask(payload(
+            "InstanceRequest",
+            &instance_request(json!({ "ip": "10.0.0.1", "port": 80, "ephemeral": false })),
+        ))
+        .await;
+    assert_error(
+        &persistent,
+        codec::INVALID_PARAM.into(),
+        "a persistent instance as ephemeral",
+    );
     let no_service = setup
         .ask(payload(
             "InstanceRequest",

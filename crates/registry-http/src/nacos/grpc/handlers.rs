@@ -29,11 +29,14 @@ use crate::nacos::ops::Address;
 use crate::nacos::ops::Nacos;
 
 /// The lease of an instance registered over a connection: renewed every 5 s by the node
-/// holding the connection, gone 20 s after the last renewal (the connection dropped, or the
-/// node holding it died and the client has not registered again through another).
+/// holding the connection, gone 60 s after the last renewal (the connection dropped, or the
+/// node holding it died and the client has not registered again through another). 60 s: a
+/// client of a node that dies must notice (its health check, 5 s idle), connect to another node
+/// and register again before its lease runs out; nacos-sdk-python 2.0.11 registers again only at
+/// its redo task's next 30 s tick, so up to ~45 s after the node died.
 pub const CONNECTION_LEASE: LeaseSettings = LeaseSettings {
     renewal_interval_secs: 5,
-    duration_secs: 20,
+    duration_secs: 60,
 };
 
 /// What the handlers serve from.
@@ -181,6 +184,14 @@ impl Handlers {
         let kind = r.r#type.clone().unwrap_or_default();
         match kind.as_str() {
             messages::REGISTER_INSTANCE => {
+                // `NamingUtils.checkInstanceIsEphemeral`: the ephemeral client takes no
+                // persistent instance.
+                if ephemeral && !instance.ephemeral {
+                    return Err(GrpcError::failed(
+                        codec::INVALID_PARAM,
+                        "a persistent instance (ephemeral=false) is registered with PersistentInstanceRequest",
+                    ));
+                }
                 let mut reg = registration(instance)?;
                 reg.ephemeral = ephemeral;
                 if ephemeral {

@@ -2,7 +2,8 @@
 //! renews, in one batch and never through the log, the leases every live connection of this
 //! node holds, and drops the connections silent too long (asking idle ones first, as Nacos's
 //! `NacosRuntimeConnectionEjector` does). A lease no connection holds any more is not renewed
-//! and runs out by the lease rules ([`super::handlers::CONNECTION_LEASE`]).
+//! and runs out by the lease rules ([`super::handlers::CONNECTION_LEASE`]); a lease is released
+//! when its instance is gone from the registry (deregistered, expired, removed elsewhere).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +45,21 @@ impl LeaseHolder {
             return Ok(0);
         }
         let found = self.registry.renew(keys.clone()).await.map_err(|e| e.to_string())?;
-        let gone: Vec<_> = keys
+        let refused: Vec<_> = keys
             .iter()
             .zip(&found)
             .filter(|(_, f)| !**f)
             .map(|(k, _)| k.clone())
             .collect();
+        // A renewal is also refused by a leader whose lease table is not built yet (just
+        // elected): only the keys gone from the registry are released; the others are renewed
+        // again next round.
+        let gone: Vec<_> = self.registry.read(|applied| {
+            refused
+                .into_iter()
+                .filter(|k| applied.state.instance(k).is_none())
+                .collect()
+        });
         self.connections.release(&gone);
         Ok(keys.len() - gone.len())
     }
