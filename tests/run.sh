@@ -16,6 +16,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # The chaos suite drops packets with firewall rules inside the namespaces.
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+# The chaos suite freezes an ext4 image (mkfs.ext4; fsfreeze is util-linux's) under one node.
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 # Prometheus is a real Eureka client (its eureka_sd_configs), written in Go.
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -46,6 +46,8 @@ pub mod targets {
     pub const ENTRIES_PER_FSYNC: f64 = 32.0;
     pub const HEALTH_P99_UNDER_HEAVY_READS_MS: f64 = 100.0;
     pub const ELECTIONS_UNDER_HEAVY_READS: f64 = 0.0;
+    /// Ours ÷ r-nacos through the Nacos Open API (issue 22: beat the AP peer while linearizable).
+    pub const NACOS_VS_RNACOS: f64 = 1.0;
 }
 
 /// `value / base`, or 0 when there is no base.

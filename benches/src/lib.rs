@@ -1,9 +1,9 @@
-//! The benchmark harness: load any Eureka- or ServiceCenter-compatible registry (ours included)
-//! and the baselines it is judged against.
+//! The benchmark harness: load any Eureka-, ServiceCenter- or Nacos-compatible registry (ours
+//! included) and the baselines it is judged against.
 //!
 //! - [`conn`]: one lean HTTP/1.1 connection per load worker.
-//! - [`driver`]: each protocol's requests (Eureka JSON/XML, ServiceCenter v4, the etcd v3
-//!   gateway, plain GET) and the set-up a workload needs.
+//! - [`driver`]: each protocol's requests (Eureka JSON/XML, ServiceCenter v4, Nacos naming v1,
+//!   the etcd v3 gateway, plain GET) and the set-up a workload needs.
 //! - [`load`]: the open-/closed-loop engine with coordinated-omission-corrected histograms.
 //! - [`report`]: summaries as a table, JSON and an SVG chart.
 //! - [`procs`]: the processes a suite starts (registryd nodes, etcd members, the hello server).

@@ -33,6 +33,7 @@ mod faults;
 mod linearizable;
 mod net;
 mod proxy;
+mod wedged_leader;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -109,6 +110,14 @@ async fn five_nodes_stay_correct_with_two_down_at_once() {
         long: &Fault::FIVE_NODES,
     };
     run(plan).await;
+}
+
+/// A leader wedged by its full disk acknowledges no renewal its successor will not honour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_wedged_by_a_full_disk_acknowledges_no_renewal_its_successor_misses() {
+    let _alone = ONE_RUN_AT_A_TIME.lock().await;
+    let anomalies = wedged_leader::run(NODE_FLAGS).await;
+    assert!(anomalies.is_empty(), "{anomalies:#?}");
 }
 
 /// Starts the cluster in its namespaces, the proxies and the load, injects faults (the quick

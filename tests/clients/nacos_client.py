@@ -11,6 +11,9 @@ JSON line on stdout:
   beat SERVICE IP PORT CLUSTER                   -> {"event": "beat", "answer": {...}}
   list SERVICE [CLUSTERS]                        -> {"event": "list", "result": {...}}
   detail SERVICE IP PORT CLUSTER                 -> {"event": "detail", "result": {...}}
+  update SERVICE IP PORT CLUSTER WEIGHT METADATA_JSON [persistent]
+                                                 -> {"event": "updated", "ok": bool}
+      (`modify_naming_instance`; `persistent` keeps a persistent instance persistent)
   deregister SERVICE IP PORT CLUSTER             -> {"event": "deregistered", "ok": bool}
   stop                                           -> {"event": "stopped"}
 A call the client raises on answers {"event": "error", "error": TEXT}.
@@ -62,6 +65,18 @@ def main():
             elif command == "detail":
                 service, ip, port, cluster = args
                 say(event="detail", result=client.get_naming_instance(service, ip, int(port), cluster))
+            elif command == "update":
+                service, ip, port, cluster, weight, metadata = args[:6]
+                ok = client.modify_naming_instance(
+                    service,
+                    ip,
+                    int(port),
+                    cluster_name=cluster,
+                    weight=float(weight),
+                    metadata=json.loads(metadata),
+                    ephemeral=args[6:7] != ["persistent"],
+                )
+                say(event="updated", ok=ok)
             elif command == "deregister":
                 service, ip, port, cluster = args
                 say(event="deregistered", ok=client.remove_naming_instance(service, ip, int(port), cluster))

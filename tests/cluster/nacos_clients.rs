@@ -2,7 +2,13 @@
 //! (`nacos.NacosClient`, the naming Open API v1 over HTTP) registers, beats, lists, reads and
 //! deregisters through node 1; the instance is seen by Eureka on node 2 and ServiceCenter on
 //! node 3 with its zone and metadata, and a Eureka-registered instance is listed by the Nacos
-//! client (issue 22).
+//! client; a service created through the service API on one node takes the client's instances
+//! through another and shows them, in v1 and v2, on the third (issue 22).
+//!
+//! nacos-sdk-python 1.0.0 has no service calls (its `NacosClient` offers instance calls only):
+//! the service endpoints are called over plain HTTP here, shaped after the server's
+//! `ServiceController` (v1) and `ServiceControllerV2` (v2) at alibaba/nacos@486e198; the client
+//! drives the instances in them.
 //!
 //! The client is installed by `tests/run.sh` into `tests/clients/.venv`.
 
@@ -216,5 +222,139 @@ async fn silent_ephemeral_instances_expire_beating_and_persistent_ones_stay_thro
         assert_eq!(ids.len(), 2, "node {} shows {ids:?}", survivor + 1);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert_eq!(nacos.ask("stop")["event"], "stopped");
+}
+
+/// Sends `method` to `path` on node `i` with `form` as the body: the status and the body.
+async fn send_form(cluster: &Cluster, i: usize, method: reqwest::Method, path: &str, form: &str) -> (u16, String) {
+    let response = cluster
+        .client
+        .request(method, cluster.nodes[i].url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// Sends until the answer is `want` (bounded): a node answers from its own state, which follows
+/// a write on another node within moments.
+async fn send_until(cluster: &Cluster, i: usize, method: reqwest::Method, path: &str, form: &str, want: (u16, &str)) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = send_form(cluster, i, method.clone(), path, form).await;
+        if (got.0, got.1.as_str()) == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{method} {path} {form}: last answer {got:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacos_services_hold_the_python_clients_instances_across_nodes() {
+    let python = python();
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let script = clients_dir().join("nacos_client.py").display().to_string();
+    let mut nacos = Client::spawn("nacos-sdk-python", python, &[script, cluster.nodes[1].http.clone()]);
+    assert_eq!(nacos.next_event(Duration::from_secs(60))["event"], "started");
+
+    // Node 1: `POST /nacos/v1/ns/service`, a persistent service with its threshold and metadata.
+    let created = send_form(
+        &cluster,
+        0,
+        reqwest::Method::POST,
+        "/nacos/v1/ns/service",
+        "serviceName=inventory&protectThreshold=0.5&metadata=%7B%22owner%22%3A%22stock%22%7D",
+    )
+    .await;
+    assert_eq!(created, (200, "ok".to_string()));
+
+    // Node 2: the client registers a persistent instance into it (Nacos 2.x refuses an
+    // ephemeral one in a persistent service) and updates its weight and metadata.
+    let registered = nacos.ask(r#"register inventory 10.7.0.1 8080 zone-a {"v":"1"} persistent"#);
+    assert_eq!(registered, json!({ "event": "registered", "ok": true }));
+    let updated = nacos.ask(r#"update inventory 10.7.0.1 8080 zone-a 3 {"v":"2"} persistent"#);
+    assert_eq!(updated, json!({ "event": "updated", "ok": true }));
+    let listed = nacos.ask("list inventory");
+    let host = &hosts(&listed)[0];
+    assert_eq!(
+        (host["weight"].clone(), host["metadata"]["v"].clone()),
+        (json!(3.0), json!("2")),
+        "{listed}"
+    );
+    assert_eq!(host["ephemeral"], false, "{listed}");
+
+    // Node 3: the v1 detail with its cluster, the v2 detail with the instance in it.
+    let detail = get_until(&cluster, 2, "/nacos/v1/ns/service?serviceName=inventory", |v| {
+        v["clusters"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
+    assert_eq!(detail["protectThreshold"], 0.5, "{detail}");
+    assert_eq!(detail["metadata"], json!({ "owner": "stock" }), "{detail}");
+    assert_eq!(detail["clusters"][0]["name"], "zone-a", "{detail}");
+    let v2 = get_until(&cluster, 2, "/nacos/v2/ns/service?serviceName=inventory", |v| {
+        v["code"] == 0
+    })
+    .await;
+    let hosts_v2 = &v2["data"]["clusterMap"]["zone-a"]["hosts"];
+    assert_eq!(hosts_v2[0]["ip"], "10.7.0.1", "{v2}");
+    assert_eq!(hosts_v2[0]["weight"], 3.0, "{v2}");
+    assert_eq!(v2["data"]["ephemeral"], false, "{v2}");
+    let list = get_until(&cluster, 2, "/nacos/v1/ns/service/list?pageNo=1&pageSize=10", |v| {
+        v["count"] == 1
+    })
+    .await;
+    assert_eq!(list["doms"], json!(["inventory"]), "{list}");
+
+    // Node 1: deleting it is refused while the instance is there.
+    let refused = send_form(
+        &cluster,
+        0,
+        reqwest::Method::DELETE,
+        "/nacos/v1/ns/service",
+        "serviceName=inventory",
+    )
+    .await;
+    assert_eq!(
+        refused,
+        (
+            400,
+            "Service DEFAULT_GROUP@@inventory is not empty, can't be delete. Please unregister instance first"
+                .to_string()
+        )
+    );
+
+    // The client deregisters; node 3 deletes it through v2; node 1 lists nothing.
+    let gone = nacos.ask("deregister inventory 10.7.0.1 8080 zone-a");
+    assert_eq!(gone, json!({ "event": "deregistered", "ok": true }));
+    send_until(
+        &cluster,
+        2,
+        reqwest::Method::DELETE,
+        "/nacos/v2/ns/service",
+        "serviceName=inventory",
+        (200, r#"{"code":0,"message":"success","data":"ok"}"#),
+    )
+    .await;
+    get_until(&cluster, 0, "/nacos/v1/ns/service/list?pageNo=1&pageSize=10", |v| {
+        v["count"] == 0
+    })
+    .await;
+    let (status, text) = send_form(
+        &cluster,
+        0,
+        reqwest::Method::PUT,
+        "/nacos/v1/ns/service",
+        "serviceName=inventory&protectThreshold=0",
+    )
+    .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (400, "service DEFAULT_GROUP@@inventory not found!")
+    );
     assert_eq!(nacos.ask("stop")["event"], "stopped");
 }

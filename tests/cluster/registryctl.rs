@@ -317,6 +317,39 @@ async fn drain_moves_leadership_away_while_writes_go_on() {
     assert_eq!(health["drained"], false, "{health}");
 }
 
+/// A drained node stays out of elections even when a draining leader would pick it as its
+/// successor (the most caught-up voter; on a tie, the highest id): the leader passes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_the_leader_passes_over_a_follower_drained_before() {
+    let cluster = Cluster::start(3, &[]);
+    cluster.wait_healthy(Duration::from_secs(30)).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let mut followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    followers.sort_by_key(|&i| cluster.nodes[i].id);
+    let (kept, drained_first) = (followers[0], followers[1]);
+    let client = cluster.client.clone();
+    let drain = |i: usize| client.post(cluster.nodes[i].url("/admin/drain")).send();
+
+    let first = crate::support::send_json(client.post(cluster.nodes[drained_first].url("/admin/drain"))).await;
+    assert_eq!(first["drained"], true, "{first}");
+    let answer = drain(leader).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let handed: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        handed["leader_id"].as_u64(),
+        Some(cluster.nodes[kept].id),
+        "leadership must go to the node still in the running: {handed}"
+    );
+    assert_eq!(cluster.leader(Duration::from_secs(10)).await, kept);
+    for i in [leader, drained_first] {
+        client
+            .delete(cluster.nodes[i].url("/admin/drain"))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// Several servers (issue 21): the first cannot be reached, the command still answers through
 /// the next; a server written without a scheme is taken as `http://`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

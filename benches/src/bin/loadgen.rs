@@ -1,4 +1,4 @@
-//! `loadgen`: loads any Eureka, ServiceCenter or etcd-gateway endpoint (or a plain GET) with one
+//! `loadgen`: loads any Eureka, ServiceCenter, Nacos or etcd-gateway endpoint (or a plain GET) with one
 //! workload and reports throughput and coordinated-omission-corrected latency as a table, JSON
 //! and an SVG chart.
 //!
@@ -27,11 +27,12 @@ struct Cli {
     /// connections over several nodes.
     #[arg(long, required = true)]
     target: Vec<String>,
-    /// eureka-json, eureka-xml, servicecenter, etcd or plain.
+    /// eureka-json, eureka-xml, servicecenter, nacos, etcd or plain.
     #[arg(long, default_value = "eureka-json")]
     protocol: Protocol,
     /// register, heartbeat, apps, delta, app (Eureka); register, heartbeat, find, find-rev
-    /// (ServiceCenter); put (etcd); get (plain).
+    /// (ServiceCenter); register, heartbeat, list (Nacos, target the server's root); put (etcd);
+    /// get (plain).
     #[arg(long, default_value = "heartbeat")]
     op: Op,
     /// Concurrent connections.

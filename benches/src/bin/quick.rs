@@ -3,8 +3,9 @@
 //! E: puts/s of a three-member etcd; F: fsync latency of the data disk) and a three-node
 //! registry cluster (register storm to 100k instances, heartbeats, discovery reads, watch and
 //! propagation latency, memory per instance, `/health` and elections under gzip'd full fetches and
-//! XML attribute bombs, a wiped follower's catch-up, a leader crash under load), then writes `DIR/summary.json` (goals, baselines, every load), `DIR/latency.svg` and
-//! prints the tables.
+//! XML attribute bombs, a wiped follower's catch-up, a leader crash under load) and, through the
+//! Nacos Open API, our registry against r-nacos (one node and three), then writes
+//! `DIR/summary.json` (goals, baselines, every load), `DIR/latency.svg` and prints the tables.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use registry_bench::measure;
 use registry_bench::procs::etcd::EtcdCluster;
 use registry_bench::procs::hello;
 use registry_bench::procs::registry::Cluster;
+use registry_bench::procs::rnacos::RnacosCluster;
 use registry_bench::report;
 use registry_bench::report::Summary;
 use registry_bench::restore;
@@ -65,13 +67,19 @@ struct Cli {
     #[arg(long, default_value_t = 2)]
     heavy_reads_bombers: usize,
     /// Run only these stages (comma-separated: baselines, storm, reads, latency, heavy_reads,
-    /// catchup, failover); goals of the others are left out. For working on one target. Without
+    /// catchup, failover, nacos); goals of the others are left out. For working on one target. Without
     /// the storm, heavy_reads restores `--instances` instances first.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Keep the registry nodes' data and logs (their folder is printed at the end).
     #[arg(long)]
     keep: bool,
+    /// Nacos registrations of the `nacos` stage's storm (each registry, each size).
+    #[arg(long, default_value_t = 20_000)]
+    nacos_registrations: u64,
+    /// Instances the `nacos` stage's beats spread over.
+    #[arg(long, default_value_t = 10_000)]
+    nacos_instances: u64,
     /// The registry nodes' log filter (`--log-level` of registryd), e.g. `info` with `--keep`.
     #[arg(long, default_value = "warn")]
     node_log_level: String,
@@ -399,6 +407,21 @@ async fn main() -> anyhow::Result<()> {
         "deleted".to_string()
     };
 
+    if suite.runs("nacos") {
+        let node_args = ["--log-level".to_string(), suite.cli.node_log_level.clone()];
+        let nacos = nacos_stage(&mut suite, &node_args).await?;
+        let named = [
+            ("nacos_register_vs_rnacos_1_node", nacos.one_node.0),
+            ("nacos_heartbeat_vs_rnacos_1_node", nacos.one_node.1),
+            ("nacos_register_vs_rnacos_3_nodes", nacos.three_nodes.0),
+            ("nacos_heartbeat_vs_rnacos_3_nodes", nacos.three_nodes.1),
+        ];
+        for (name, ratio) in named {
+            goals.insert(name, Goal::at_least(ratio, targets::NACOS_VS_RNACOS));
+        }
+        details.insert("nacos".into(), json!(nacos.details));
+    }
+
     let summary = json!({
         "goals": goals,
         "details": details,
@@ -430,4 +453,83 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Ours ÷ r-nacos at one size: (registrations, heartbeats).
+type Ratios = (f64, f64);
+
+struct NacosStage {
+    one_node: Ratios,
+    three_nodes: Ratios,
+    details: serde_json::Value,
+}
+
+/// The `nacos` stage: the same Nacos Open API v1 loads (a registration storm, then beats of
+/// prepared instances) against our registry and r-nacos, one node and three nodes, the same
+/// connections and durations, one system running at a time.
+async fn nacos_stage(suite: &mut Suite, node_args: &[String]) -> anyhow::Result<NacosStage> {
+    eprintln!("nacos: ours and r-nacos, one node and three nodes");
+    let mut details = serde_json::Map::new();
+    let mut ratios = Vec::new();
+    for size in [1usize, 3] {
+        let ours = {
+            let cluster = Cluster::start(size, node_args).await?;
+            cluster.leader(Duration::from_secs(30)).await?;
+            let targets: Vec<Target> = cluster.nodes.iter().map(|n| n.target()).collect();
+            nacos_loads(suite, &format!("ours, {size} node"), &targets).await?
+        };
+        let theirs = {
+            let rnacos = RnacosCluster::start(size).await?;
+            nacos_loads(suite, &format!("r-nacos, {size} node"), &rnacos.targets.clone()).await?
+        };
+        let pair = (goals::ratio(ours.0, theirs.0), goals::ratio(ours.1, theirs.1));
+        details.insert(
+            format!("{size}_node"),
+            json!({
+                "ours": { "registrations_per_s": ours.0, "heartbeats_per_s": ours.1 },
+                "rnacos": { "registrations_per_s": theirs.0, "heartbeats_per_s": theirs.1 },
+                "register_ratio": pair.0, "heartbeat_ratio": pair.1,
+            }),
+        );
+        ratios.push(pair);
+    }
+    Ok(NacosStage {
+        one_node: ratios[0],
+        three_nodes: ratios[1],
+        details: serde_json::Value::Object(details),
+    })
+}
+
+/// A registration storm, then beats of prepared instances, over every one of `targets`;
+/// returns (registrations/s, beats/s).
+async fn nacos_loads(suite: &mut Suite, who: &str, targets: &[Target]) -> anyhow::Result<(f64, f64)> {
+    let storm_shape = Shape {
+        instances: suite.cli.nacos_registrations,
+        apps: (suite.cli.nacos_registrations / 10).max(1),
+        lease_secs: 30,
+    };
+    let storm = LoadSpec {
+        connections: suite.cli.connections,
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(600),
+        requests: Some(suite.cli.nacos_registrations),
+        first_seq: 0,
+        rate: None,
+    };
+    let register = Workload::new(Protocol::Nacos, Op::Register, storm_shape, "/")?;
+    let registrations = suite
+        .load(&format!("nacos register ({who})"), targets, register, storm, false)
+        .await?;
+    // Beats renew instances of their own (registered by the load's preparation), so the storm's
+    // instances, which nobody beats, do not matter to it.
+    let beat_shape = Shape {
+        instances: suite.cli.nacos_instances,
+        apps: (suite.cli.nacos_instances / 10).max(1),
+        lease_secs: 30,
+    };
+    let beat = Workload::new(Protocol::Nacos, Op::Heartbeat, beat_shape, "/")?;
+    let beats = suite
+        .load(&format!("nacos beat ({who})"), targets, beat, suite.spec(), true)
+        .await?;
+    Ok((registrations, beats))
 }

@@ -7,6 +7,7 @@
 
 pub mod etcd;
 pub mod eureka;
+pub mod nacos;
 pub mod plain;
 pub mod servicecenter;
 
@@ -27,6 +28,8 @@ pub enum Protocol {
     EurekaJson,
     EurekaXml,
     ServiceCenter,
+    /// The Nacos naming Open API v1 (ours on 8848, or r-nacos).
+    Nacos,
     /// The etcd v3 HTTP gateway (a baseline).
     Etcd,
     /// Plain HTTP GET (a baseline).
@@ -50,6 +53,8 @@ pub enum Op {
     Find,
     /// ServiceCenter find passing the last revision (answered 304 while nothing changed).
     FindRev,
+    /// Nacos instance list of one service.
+    List,
     /// etcd put.
     Put,
     /// Plain GET.
@@ -88,6 +93,7 @@ impl Shape {
 pub enum Workload {
     Eureka(eureka::Eureka),
     ServiceCenter(servicecenter::ServiceCenter),
+    Nacos(nacos::Nacos),
     Etcd(etcd::Etcd),
     Plain(plain::Plain),
 }
@@ -105,6 +111,10 @@ impl Workload {
                 let op = servicecenter::ScOp::from(op).ok_or_else(unsupported)?;
                 Workload::ServiceCenter(servicecenter::ServiceCenter::new(op, shape))
             }
+            Protocol::Nacos => {
+                let op = nacos::NacosOp::from(op).ok_or_else(unsupported)?;
+                Workload::Nacos(nacos::Nacos::new(op, shape))
+            }
             Protocol::Etcd if op == Op::Put => Workload::Etcd(etcd::Etcd::new(shape)),
             Protocol::Plain if op == Op::Get => Workload::Plain(plain::Plain::new(path)),
             _ => return Err(unsupported()),
@@ -117,6 +127,7 @@ impl Workload {
         match self {
             Workload::Eureka(w) => w.prepare(conns).await,
             Workload::ServiceCenter(w) => w.prepare(conns).await,
+            Workload::Nacos(w) => w.prepare(conns).await,
             Workload::Etcd(_) | Workload::Plain(_) => Ok(()),
         }
     }
@@ -126,6 +137,7 @@ impl Workload {
         match self {
             Workload::Eureka(w) => w.request(seq),
             Workload::ServiceCenter(w) => w.request(seq),
+            Workload::Nacos(w) => w.request(seq),
             Workload::Etcd(w) => w.request(seq),
             Workload::Plain(w) => w.request(),
         }
@@ -192,6 +204,7 @@ impl fmt::Display for Protocol {
             Protocol::EurekaJson => "eureka-json",
             Protocol::EurekaXml => "eureka-xml",
             Protocol::ServiceCenter => "servicecenter",
+            Protocol::Nacos => "nacos",
             Protocol::Etcd => "etcd",
             Protocol::Plain => "plain",
         })
@@ -205,11 +218,12 @@ impl FromStr for Protocol {
             "eureka-json" | "eureka" => Protocol::EurekaJson,
             "eureka-xml" => Protocol::EurekaXml,
             "servicecenter" | "sc" => Protocol::ServiceCenter,
+            "nacos" => Protocol::Nacos,
             "etcd" => Protocol::Etcd,
             "plain" | "http" => Protocol::Plain,
             _ => {
                 return Err(format!(
-                    "unknown protocol {s:?} (eureka-json, eureka-xml, servicecenter, etcd, plain)"
+                    "unknown protocol {s:?} (eureka-json, eureka-xml, servicecenter, nacos, etcd, plain)"
                 ))
             }
         })
@@ -226,6 +240,7 @@ impl fmt::Display for Op {
             Op::App => "app",
             Op::Find => "find",
             Op::FindRev => "find-rev",
+            Op::List => "list",
             Op::Put => "put",
             Op::Get => "get",
         })
@@ -243,6 +258,7 @@ impl FromStr for Op {
             "app" => Op::App,
             "find" => Op::Find,
             "find-rev" => Op::FindRev,
+            "list" => Op::List,
             "put" => Op::Put,
             "get" => Op::Get,
             _ => return Err(format!("unknown operation {s:?}")),
@@ -256,7 +272,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_mismatches_are_refused() {
-        for p in ["eureka-json", "eureka-xml", "servicecenter", "etcd", "plain"] {
+        for p in ["eureka-json", "eureka-xml", "servicecenter", "nacos", "etcd", "plain"] {
             assert_eq!(p.parse::<Protocol>().unwrap().to_string(), p);
         }
         for o in [
@@ -267,6 +283,7 @@ mod tests {
             "app",
             "find",
             "find-rev",
+            "list",
             "put",
             "get",
         ] {
@@ -275,6 +292,8 @@ mod tests {
         assert!(Workload::new(Protocol::Etcd, Op::Heartbeat, Shape::default(), "/").is_err());
         assert!(Workload::new(Protocol::EurekaJson, Op::Find, Shape::default(), "/").is_err());
         assert!(Workload::new(Protocol::ServiceCenter, Op::Find, Shape::default(), "/").is_ok());
+        assert!(Workload::new(Protocol::Nacos, Op::List, Shape::default(), "/").is_ok());
+        assert!(Workload::new(Protocol::Nacos, Op::Apps, Shape::default(), "/").is_err());
     }
 
     #[test]

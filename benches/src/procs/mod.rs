@@ -4,6 +4,7 @@
 pub mod etcd;
 pub mod hello;
 pub mod registry;
+pub mod rnacos;
 
 use std::path::Path;
 use std::path::PathBuf;

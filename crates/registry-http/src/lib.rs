@@ -113,6 +113,8 @@ pub struct Parts {
     pub recent: Arc<RecentActivity>,
     /// The dependency records ServiceCenter finds imply, waiting to be written.
     pub dependencies: DependencyQueue,
+    /// Nacos's v1 subscribers, pushed to over UDP.
+    pub nacos_push: Arc<nacos::push_udp::UdpPush>,
     /// The supervisor, for `/admin/workers`.
     pub workers: Workers,
 }
@@ -121,7 +123,7 @@ impl Parts {
     /// Builds the front's parts on `node` and starts their workers under `workers`: the
     /// federation (which runs the sync workers while this node leads), the Eureka delta window's
     /// follower, the dashboard's recent activity and the writer of ServiceCenter's dependency
-    /// records. The node's own workers
+    /// records, and the Nacos UDP push. The node's own workers
     /// ([`RegistryNode::workers`]) are the caller's to start.
     pub fn start(node: RegistryNode, apis: ApiSettings, workers: &Workers) -> Self {
         let mut sync = apis.sync.clone();
@@ -135,6 +137,8 @@ impl Parts {
         workers.start(recent.follower(node.clone()));
         let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
         workers.start(dependencies.flusher(node.clone(), apis.servicecenter.dependency_flush_delay));
+        let nacos_push = nacos::push_udp::UdpPush::new(Default::default());
+        workers.start(nacos_push.worker(Arc::new(node.clone()), apis.nacos.clone(), Default::default()));
         Parts {
             node,
             apis,
@@ -142,6 +146,7 @@ impl Parts {
             delta,
             recent,
             dependencies,
+            nacos_push,
             workers: workers.clone(),
         }
     }
@@ -157,6 +162,7 @@ pub fn router(parts: Parts) -> Router {
         delta,
         recent,
         dependencies,
+        nacos_push,
         workers,
     } = parts;
     let requests = Arc::new(request_metrics::RequestMetrics::default());
@@ -182,8 +188,13 @@ pub fn router(parts: Parts) -> Router {
         .merge(registry_api::routes())
         .with_state(node.clone())
         .merge(eureka::routes(Arc::new(node.clone()), apis.eureka, delta))
-        .merge(nacos::routes(Arc::new(node.clone()), apis.nacos))
-        .merge(metrics::routes(node.clone(), federation.clone(), requests.clone()))
+        .merge(nacos::routes(Arc::new(node.clone()), apis.nacos).layer(axum::Extension(nacos_push.clone())))
+        .merge(metrics::routes(
+            node.clone(),
+            federation.clone(),
+            requests.clone(),
+            nacos_push,
+        ))
         .merge(lease_api::routes(node.clone(), peers.clone()))
         .merge(dashboard::routes(
             node.clone(),

@@ -62,19 +62,28 @@ struct InstanceLabels {
     origin: String,
 }
 
+use crate::nacos::push_udp::UdpPush;
+
 #[derive(Clone)]
 struct Sources {
     node: RegistryNode,
     federation: Arc<Federation>,
     requests: Arc<RequestMetrics>,
+    nacos_push: Arc<UdpPush>,
 }
 
 /// The `/metrics` route.
-pub fn routes(node: RegistryNode, federation: Arc<Federation>, requests: Arc<RequestMetrics>) -> Router {
+pub fn routes(
+    node: RegistryNode,
+    federation: Arc<Federation>,
+    requests: Arc<RequestMetrics>,
+    nacos_push: Arc<UdpPush>,
+) -> Router {
     Router::new().route("/metrics", get(scrape)).with_state(Sources {
         node,
         federation,
         requests,
+        nacos_push,
     })
 }
 
@@ -108,6 +117,7 @@ async fn scrape(State(sources): State<Sources>) -> Response {
         sources.requests.operations.clone(),
     );
     sync_metrics(registry, &sources.federation);
+    crate::nacos::push_udp::metrics::register(registry, &sources.nacos_push);
     let mut body = String::new();
     if let Err(e) = encode(&mut body, &root) {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();

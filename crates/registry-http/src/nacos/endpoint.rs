@@ -1,7 +1,8 @@
 //! A request to the Nacos naming API, parsed once: which endpoint of [`super::routes`] it is
-//! (under `/nacos`), what it needs (reads `read`, the rest `write`), whether it renews a lease
-//! (the beat), its operation label, and refusals in Nacos's format (the status and a plain-text
-//! message, as its `ResponseExceptionHandler` answers).
+//! (under `/nacos`) and in which API version, what it needs (reads `read`, the rest `write`),
+//! whether it renews a lease (the beat), its operation label, and refusals in Nacos's format:
+//! v1 the status and a plain-text message (its `ResponseExceptionHandler`), v2 the status and
+//! the `{"code":…,"message":…,"data":…}` envelope (`NacosApiExceptionHandler`).
 //!
 //! The namespace (and so the tenant) is a query or form parameter, which the parser does not
 //! see: with auth on, a Nacos request needs its role on every tenant.
@@ -12,6 +13,8 @@ use axum::http::HeaderMap;
 use axum::http::Method;
 use axum::response::Response;
 
+use super::error::ErrorCode;
+use super::error::NacosError;
 use super::error::TEXT_UTF8;
 use crate::auth::policy::read_or;
 use crate::auth::policy::Requirement;
@@ -35,6 +38,16 @@ pub enum Endpoint {
     Beat,
     /// `GET /nacos/v1/ns/instance/list`
     List,
+    /// `POST /nacos/v1/ns/service`
+    CreateService,
+    /// `DELETE /nacos/v1/ns/service`
+    DeleteService,
+    /// `PUT /nacos/v1/ns/service`
+    UpdateService,
+    /// `GET /nacos/v1/ns/service`
+    GetService,
+    /// `GET /nacos/v1/ns/service/list`
+    ListServices,
     /// Under `/nacos` but no route (404) or not this method (405).
     Unknown,
 }
@@ -49,29 +62,48 @@ impl Endpoint {
             Endpoint::Detail => "get_instance",
             Endpoint::Beat => "renew",
             Endpoint::List => "list",
+            Endpoint::CreateService => "create_service",
+            Endpoint::DeleteService => "delete_service",
+            Endpoint::UpdateService => "update_service",
+            Endpoint::GetService => "get_service",
+            Endpoint::ListServices => "list_services",
             Endpoint::Unknown => "other",
         }
     }
 
-    /// `method` on `rest`, the path below `/nacos`.
+    /// `method` on `rest`, the path below `/nacos/vN/ns` (the same in v1 and v2).
     fn route(method: &Method, rest: &str) -> Self {
         let get = *method == Method::GET || *method == Method::HEAD;
         match rest.trim_end_matches('/') {
-            "/v1/ns/instance" if *method == Method::POST => Endpoint::Register,
-            "/v1/ns/instance" if *method == Method::DELETE => Endpoint::Deregister,
-            "/v1/ns/instance" if *method == Method::PUT => Endpoint::Update,
-            "/v1/ns/instance" if get => Endpoint::Detail,
-            "/v1/ns/instance/beat" if *method == Method::PUT => Endpoint::Beat,
-            "/v1/ns/instance/list" if get => Endpoint::List,
+            "/instance" if *method == Method::POST => Endpoint::Register,
+            "/instance" if *method == Method::DELETE => Endpoint::Deregister,
+            "/instance" if *method == Method::PUT => Endpoint::Update,
+            "/instance" if get => Endpoint::Detail,
+            "/instance/beat" if *method == Method::PUT => Endpoint::Beat,
+            "/instance/list" if get => Endpoint::List,
+            "/service" if *method == Method::POST => Endpoint::CreateService,
+            "/service" if *method == Method::DELETE => Endpoint::DeleteService,
+            "/service" if *method == Method::PUT => Endpoint::UpdateService,
+            "/service" if get => Endpoint::GetService,
+            "/service/list" if get => Endpoint::ListServices,
             _ => Endpoint::Unknown,
         }
     }
+}
+
+/// The API a request is to: the Open API v1 (`/nacos/v1/ns`, text errors) or v2 (`/nacos/v2/ns`,
+/// the `Result` envelope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
 }
 
 /// A request to the Nacos API: its endpoint and the role it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NacosRequest {
     pub endpoint: Endpoint,
+    pub version: Version,
     pub role: Role,
 }
 
@@ -81,8 +113,16 @@ pub fn parse(method: &Method, path: &str, _headers: &HeaderMap) -> Option<NacosR
     if !(rest.is_empty() || rest.starts_with('/')) {
         return None;
     }
+    let (version, endpoint) = if let Some(rest) = rest.strip_prefix("/v2/ns") {
+        (Version::V2, Endpoint::route(method, rest))
+    } else if let Some(rest) = rest.strip_prefix("/v1/ns") {
+        (Version::V1, Endpoint::route(method, rest))
+    } else {
+        (Version::V1, Endpoint::Unknown)
+    };
     Some(NacosRequest {
-        endpoint: Endpoint::route(method, rest),
+        endpoint,
+        version,
         role: read_or(method, Role::Write),
     })
 }
@@ -109,9 +149,24 @@ impl crate::endpoint::Endpoint for NacosRequest {
         self.endpoint.operation()
     }
 
-    /// Nacos's answer: the status and the message as plain text.
+    /// Nacos's answer: v1 the status and the message as plain text; v2 the status and the
+    /// envelope (`ACCESS_DENIED` for auth, `PARAMETER_VALIDATE_ERROR` for a body too large,
+    /// `SERVER_ERROR` for the rate limit).
     fn refuse(&self, refusal: &Refusal) -> Response {
-        refusal.as_text(TEXT_UTF8)
+        if self.version == Version::V1 {
+            return refusal.as_text(TEXT_UTF8);
+        }
+        let code = match refusal {
+            Refusal::Unauthenticated(_) | Refusal::Forbidden(_) => ErrorCode::AccessDenied,
+            Refusal::TooLarge => ErrorCode::ParameterValidateError,
+            Refusal::TooManyRequests { .. } => ErrorCode::ServerError,
+        };
+        let error = NacosError::Api {
+            status: refusal.status(),
+            code,
+            message: refusal.message(),
+        };
+        refusal.with_headers(error.into_v2_response())
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -142,7 +197,17 @@ mod tests {
             (Method::GET, "/nacos/v1/ns/instance/list", List),
             (Method::GET, "/nacos/v1/ns/instance/list/", List),
             (Method::POST, "/nacos/v1/ns/instance/list", Unknown),
-            (Method::GET, "/nacos/v1/ns/service/list", Unknown),
+            (Method::POST, "/nacos/v1/ns/service", CreateService),
+            (Method::DELETE, "/nacos/v1/ns/service", DeleteService),
+            (Method::PUT, "/nacos/v1/ns/service", UpdateService),
+            (Method::GET, "/nacos/v1/ns/service", GetService),
+            (Method::GET, "/nacos/v1/ns/service/list", ListServices),
+            (Method::POST, "/nacos/v1/ns/service/list", Unknown),
+            (Method::POST, "/nacos/v2/ns/instance", Register),
+            (Method::PUT, "/nacos/v2/ns/instance/beat", Beat),
+            (Method::GET, "/nacos/v2/ns/service/list", ListServices),
+            (Method::GET, "/nacos/v3/ns/service/list", Unknown),
+            (Method::GET, "/nacos/v1/instance", Unknown),
             (Method::GET, "/nacos", Unknown),
         ];
         for (method, path, expected) in cases {
@@ -165,6 +230,34 @@ mod tests {
         assert!(beat.is_renewal());
         assert_eq!(beat.operation(), "renew");
         assert!(!parsed(Method::POST, "/nacos/v1/ns/instance").unwrap().is_renewal());
+    }
+
+    #[test]
+    fn the_version_follows_the_path() {
+        assert_eq!(
+            parsed(Method::GET, "/nacos/v1/ns/instance").unwrap().version,
+            Version::V1
+        );
+        assert_eq!(
+            parsed(Method::GET, "/nacos/v2/ns/instance").unwrap().version,
+            Version::V2
+        );
+        let create = parsed(Method::POST, "/nacos/v2/ns/service").unwrap();
+        assert_eq!(create.requirement(), Some(Requirement::new(Role::Write, Tenancy::All)));
+        assert_eq!(create.operation(), "create_service");
+        let list = parsed(Method::GET, "/nacos/v1/ns/service/list").unwrap();
+        assert_eq!(list.requirement(), Some(Requirement::new(Role::Read, Tenancy::All)));
+        assert!(parsed(Method::PUT, "/nacos/v2/ns/instance/beat").unwrap().is_renewal());
+    }
+
+    #[test]
+    fn v2_refusals_are_the_envelope_with_the_status() {
+        let request = parsed(Method::POST, "/nacos/v2/ns/instance").unwrap();
+        let response = request.refuse(&Refusal::Forbidden("no".into()));
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let response = request.refuse(&Refusal::Unauthenticated("who?".into()));
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
     }
 
     #[test]

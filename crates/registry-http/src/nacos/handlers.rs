@@ -21,17 +21,19 @@ use super::ops::Address;
 use super::ops::Nacos;
 use super::params::boolean;
 use super::params::Params;
+use super::push_udp::PushContext;
+use super::wire::BeatAnswer;
 use super::wire::RsInfo;
 
 type Shared = State<Arc<Nacos>>;
 
 /// `ok`, as Nacos answers a write.
-fn ok() -> Response {
+pub(super) fn ok() -> Response {
     ([(header::CONTENT_TYPE, TEXT_UTF8)], "ok").into_response()
 }
 
 /// The tenant of `namespaceId` and the service of `serviceName` / `groupName`.
-fn target(nacos: &Nacos, p: &Params) -> Result<(Tenant, ServiceName), NacosError> {
+pub(super) fn target(nacos: &Nacos, p: &Params) -> Result<(Tenant, ServiceName), NacosError> {
     let tenant = nacos
         .settings()
         .tenant_of(p.optional("namespaceId").unwrap_or(DEFAULT_NAMESPACE))?;
@@ -41,24 +43,24 @@ fn target(nacos: &Nacos, p: &Params) -> Result<(Tenant, ServiceName), NacosError
 
 /// An integer as Java's `Integer.parseInt` takes it; its `NumberFormatException` message
 /// otherwise (an `IllegalArgumentException`: 400).
-fn integer(text: &str) -> Result<i64, NacosError> {
+pub(super) fn integer(text: &str) -> Result<i64, NacosError> {
     text.parse::<i32>()
         .map(i64::from)
         .map_err(|_| NacosError::BadRequest(format!("For input string: \"{text}\"")))
 }
 
 /// A port: an integer from 0 to 65535 (`Instance.validate`).
-fn port(text: &str) -> Result<u16, NacosError> {
+pub(super) fn port(text: &str) -> Result<u16, NacosError> {
     u16::try_from(integer(text)?)
         .map_err(|_| NacosError::BadRequest("Required parameter 'port' type int is require 0 ~ 65535".into()))
 }
 
-fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, NacosError> {
+pub(super) fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, NacosError> {
     p.required(name).map_err(NacosError::BadRequest)
 }
 
 /// `metadata` as `UtilsAndCommons.parseMetadata` reads it: a JSON object, else `k=v,k=v`.
-fn metadata(text: Option<&str>) -> Result<BTreeMap<String, String>, NacosError> {
+pub(super) fn metadata(text: Option<&str>) -> Result<BTreeMap<String, String>, NacosError> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(BTreeMap::new());
     };
@@ -79,7 +81,7 @@ fn metadata(text: Option<&str>) -> Result<BTreeMap<String, String>, NacosError> 
 }
 
 /// The instance a register or deregister names (`HttpRequestInstanceBuilder`).
-fn registration(p: &Params) -> Result<Registration, NacosError> {
+pub(super) fn registration(p: &Params) -> Result<Registration, NacosError> {
     let ip = required(p, "ip")?.to_string();
     let port = port(required(p, "port")?)?;
     let weight = match p.optional("weight") {
@@ -151,9 +153,14 @@ pub async fn detail(State(nacos): Shared, p: Params) -> Result<Response, NacosEr
     Ok(Json(nacos.detail(tenant, &name, &address)?).into_response())
 }
 
-/// `PUT /nacos/v1/ns/instance/beat`: the instance from the `beat` JSON if given, else from
-/// `ip`, `port` and `clusterName`.
+/// `PUT /nacos/v1/ns/instance/beat`
 pub async fn beat(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
+    Ok(Json(beat_answer(&nacos, &p).await?).into_response())
+}
+
+/// A beat (v1 and v2 alike): the instance from the `beat` JSON if given, else from `ip`,
+/// `port` and `clusterName`.
+pub(super) async fn beat_answer(nacos: &Nacos, p: &Params) -> Result<BeatAnswer, NacosError> {
     let beat =
         match p.optional("beat") {
             None => None,
@@ -171,19 +178,22 @@ pub async fn beat(State(nacos): Shared, p: Params) -> Result<Response, NacosErro
         ip = beat.ip;
         port_number = beat.port;
     }
-    let (tenant, name) = target(&nacos, &p)?;
-    let answer = match u16::try_from(port_number) {
-        Ok(port) => nacos.beat(tenant, &name, &Address { ip, port, cluster }).await?,
+    let (tenant, name) = target(nacos, p)?;
+    match u16::try_from(port_number) {
+        Ok(port) => nacos.beat(tenant, &name, &Address { ip, port, cluster }).await,
         // No instance has such a port: the client is told to register again.
-        Err(_) => nacos.beat_unknown(),
-    };
-    Ok(Json(answer).into_response())
+        Err(_) => Ok(nacos.beat_unknown()),
+    }
 }
 
-/// `GET /nacos/v1/ns/instance/list`
-pub async fn list(State(nacos): Shared, p: Params) -> Result<Response, NacosError> {
+/// `GET /nacos/v1/ns/instance/list`; with a `udpPort`, also a subscription to UDP pushes
+/// (`push_udp`).
+pub async fn list(State(nacos): Shared, push: PushContext, p: Params) -> Result<Response, NacosError> {
     let (tenant, name) = target(&nacos, &p)?;
     let clusters = p.optional("clusters").unwrap_or_default();
+    // `Integer.parseInt(WebUtils.optional(request, "udpPort", "0"))`.
+    let udp_port = integer(p.optional("udpPort").unwrap_or("0"))?;
+    push.subscribe(&tenant, &name, clusters, udp_port);
     // `Boolean.parseBoolean`: only `true`, in any case.
     let healthy_only = p
         .optional("healthyOnly")

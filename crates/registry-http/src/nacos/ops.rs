@@ -1,13 +1,20 @@
 //! The Nacos operations over the [`Registry`], with Nacos's rules: which service and instance a
 //! request names, what a registration writes, what a beat renews (never the log), what a list
-//! answers. Reads copy record `Arc`s out under the lock; conversion happens after.
+//! answers, and the services' own create, update, delete, detail and list. The v1 and v2 APIs
+//! both call these; each renders the results and errors its own way. Reads copy record `Arc`s
+//! out under the lock; conversion happens after.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use registry_store::command::CancelInstance;
 use registry_store::command::Command;
 use registry_store::command::CommandOutcome;
+use registry_store::command::CreateService;
+use registry_store::command::DeleteService;
 use registry_store::command::RegisterInstance;
+use registry_store::command::Rejection;
+use registry_store::command::UpdateService;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
 use registry_store::model::LeaseSettings;
@@ -17,11 +24,13 @@ use registry_store::node::wall_clock_ms;
 use registry_store::registry::Registry;
 use registry_store::state::RegistryState;
 
+use super::error::ErrorCode;
 use super::error::NacosError;
 use super::mapping;
 use super::mapping::NacosSettings;
 use super::mapping::Registration;
 use super::mapping::ServiceName;
+use super::mapping::ServiceSpec;
 use super::wire::BeatAnswer;
 use super::wire::Host;
 use super::wire::InstanceDetail;
@@ -38,6 +47,45 @@ pub struct Address {
     pub ip: String,
     pub port: u16,
     pub cluster: String,
+}
+
+/// A service as the service endpoints show it: its names, its Nacos fields and its instances
+/// by cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    pub namespace: String,
+    pub name: ServiceName,
+    pub spec: ServiceSpec,
+    pub clusters: BTreeMap<String, Vec<Host>>,
+}
+
+/// Page `page_no` (from 1) of `page_size` names, as `ServiceUtil.pageServiceName` cuts it: a
+/// page number below 1 is the first page, one past the end an empty page.
+pub fn page(names: &[String], page_no: i64, page_size: i64) -> Vec<String> {
+    let size = usize::try_from(page_size).unwrap_or(0);
+    let start = usize::try_from(page_no.saturating_sub(1))
+        .unwrap_or(0)
+        .saturating_mul(size);
+    names.iter().skip(start).take(size).cloned().collect()
+}
+
+/// Nacos's answer to a service it does not hold (`ServiceOperatorV2Impl.update` / `delete`).
+fn no_service(name: &ServiceName) -> NacosError {
+    NacosError::invalid(
+        ErrorCode::ServiceNotExist,
+        format!("service {} not found!", name.grouped()),
+    )
+}
+
+/// Nacos's answer to deleting a service that still has instances.
+fn not_empty(name: &ServiceName) -> NacosError {
+    NacosError::invalid(
+        ErrorCode::ServiceDeleteFailure,
+        format!(
+            "Service {} is not empty, can't be delete. Please unregister instance first",
+            name.grouped()
+        ),
+    )
 }
 
 /// The Nacos API's shared state.
@@ -127,7 +175,8 @@ impl Nacos {
         r: &Registration,
         lease: LeaseSettings,
     ) -> Result<InstanceKey, NacosError> {
-        r.check()?;
+        r.check()
+            .map_err(|e| NacosError::invalid(ErrorCode::InstanceError, e.0))?;
         let existing = self.registry.read(|applied| {
             services_of(&self.settings, &applied.state, &tenant, name)
                 .into_iter()
@@ -160,7 +209,8 @@ impl Nacos {
     /// Nacos refuses an unknown service and keeps an unknown instance's update for a later
     /// registration, which this registry has no record for.
     pub async fn update(&self, tenant: Tenant, name: &ServiceName, r: &Registration) -> Result<(), NacosError> {
-        r.check()?;
+        r.check()
+            .map_err(|e| NacosError::invalid(ErrorCode::InstanceError, e.0))?;
         let address = Address {
             ip: r.ip.clone(),
             port: r.port,
@@ -172,20 +222,26 @@ impl Nacos {
             (service, instance_at(&self.settings, state, &tenant, name, &address))
         });
         if service.is_none() {
-            return Err(NacosError::BadRequest(format!(
-                "service not found, namespace: {}, service: {}",
-                tenant.project,
-                name.grouped()
-            )));
+            return Err(NacosError::invalid(
+                ErrorCode::InstanceError,
+                format!(
+                    "service not found, namespace: {}, service: {}",
+                    self.settings.namespace_of(&tenant),
+                    name.grouped()
+                ),
+            ));
         }
         let Some(stored) = found else {
-            return Err(NacosError::BadRequest(format!(
-                "instance not found, ip: {}, port: {}, cluster: {}, service: {}",
-                address.ip,
-                address.port,
-                address.cluster,
-                name.grouped()
-            )));
+            return Err(NacosError::invalid(
+                ErrorCode::InstanceNotFound,
+                format!(
+                    "instance not found, ip: {}, port: {}, cluster: {}, service: {}",
+                    address.ip,
+                    address.port,
+                    address.cluster,
+                    name.grouped()
+                ),
+            ));
         };
         let mut instance = mapping::updated(&stored, r);
         instance.client_modified_ms = wall_clock_ms().max(stored.client_modified_ms);
@@ -225,12 +281,18 @@ impl Nacos {
         });
         match found {
             Some(i) => Ok(mapping::to_detail(name, &i)),
-            None if !any => Err(NacosError::NotFound(format!(
-                "no ips found for cluster {} in service {}",
-                address.cluster,
-                name.grouped()
-            ))),
-            None => Err(NacosError::NotFound("no matched ip found!".into())),
+            None if !any => Err(NacosError::not_found(
+                ErrorCode::ResourceNotFound,
+                format!(
+                    "no ips found for cluster {} in service {}",
+                    address.cluster,
+                    name.grouped()
+                ),
+            )),
+            None => Err(NacosError::not_found(
+                ErrorCode::ResourceNotFound,
+                "no matched ip found!",
+            )),
         }
     }
 
@@ -292,5 +354,154 @@ impl Nacos {
             reach_protection_threshold: false,
             valid: true,
         }
+    }
+
+    /// Creates `name` with `spec` (`POST .../service`); one Nacos already holds (any service of
+    /// that group and name, whichever protocol created it) is refused as Nacos refuses it.
+    pub async fn create_service(
+        &self,
+        tenant: Tenant,
+        name: &ServiceName,
+        spec: &ServiceSpec,
+    ) -> Result<(), NacosError> {
+        let taken = || {
+            NacosError::invalid(
+                ErrorCode::ServiceAlreadyExist,
+                format!("specified service {} already exists!", name.grouped()),
+            )
+        };
+        let exists = self
+            .registry
+            .read(|applied| !services_of(&self.settings, &applied.state, &tenant, name).is_empty());
+        if exists {
+            return Err(taken());
+        }
+        let service = spec.apply_to(self.settings.new_service(tenant, name));
+        let create = CreateService {
+            create_tenant: true,
+            ..CreateService::new(service)
+        };
+        match self.write(Command::CreateService(create)).await? {
+            CommandOutcome::Service { existed: true, .. } => Err(taken()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the protect threshold, metadata and selector of `name` (`PUT .../service`); its
+    /// ephemeral flag stays, as a Nacos service's does.
+    pub async fn update_service(
+        &self,
+        tenant: Tenant,
+        name: &ServiceName,
+        spec: &ServiceSpec,
+    ) -> Result<(), NacosError> {
+        let service = self.registry.read(|applied| {
+            services_of(&self.settings, &applied.state, &tenant, name)
+                .into_iter()
+                .next()
+        });
+        let Some(service) = service else {
+            return Err(no_service(name));
+        };
+        let spec = ServiceSpec {
+            ephemeral: ServiceSpec::of(&service).ephemeral,
+            ..spec.clone()
+        };
+        let (properties, protocol_fields) = spec.columns();
+        let update = UpdateService {
+            service: service.service_ref(),
+            description: None,
+            properties: Some(properties),
+            protocol_fields: Some(protocol_fields),
+        };
+        match self.write(Command::UpdateService(update)).await {
+            Err(NacosError::NotFound(_)) => Err(no_service(name)),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Deletes `name` (every service of that group and name), refused while it has instances
+    /// (`ServiceOperatorV2Impl.delete`).
+    pub async fn delete_service(&self, tenant: Tenant, name: &ServiceName) -> Result<(), NacosError> {
+        let (services, occupied) = self.registry.read(|applied| {
+            let state = &applied.state;
+            let services = services_of(&self.settings, state, &tenant, name);
+            let occupied = services
+                .iter()
+                .any(|s| state.instances_of(&s.service_ref()).next().is_some());
+            (services, occupied)
+        });
+        if services.is_empty() {
+            return Err(no_service(name));
+        }
+        if occupied {
+            return Err(not_empty(name));
+        }
+        for service in services {
+            let delete = Command::DeleteService(DeleteService {
+                service: service.service_ref(),
+                force: false,
+            });
+            match self.registry.write(delete).await?.outcome {
+                CommandOutcome::Rejected(Rejection::ServiceHasInstances(_)) => return Err(not_empty(name)),
+                CommandOutcome::Rejected(Rejection::ServiceNotFound(_)) => {}
+                CommandOutcome::Rejected(r) => {
+                    return Err(NacosError::invalid(ErrorCode::ServiceDeleteFailure, r.to_string()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `name` with its Nacos fields and its instances by cluster (`GET .../service`).
+    pub fn service_detail(&self, tenant: Tenant, name: &ServiceName) -> Result<ServiceView, NacosError> {
+        let found = self.registry.read(|applied| {
+            let state = &applied.state;
+            let services = services_of(&self.settings, state, &tenant, name);
+            let instances: Vec<Arc<Instance>> = services
+                .iter()
+                .flat_map(|s| state.instances_of(&s.service_ref()).cloned().collect::<Vec<_>>())
+                .collect();
+            services.into_iter().next().map(|s| (s, instances))
+        });
+        let namespace = self.settings.namespace_of(&tenant);
+        let Some((service, instances)) = found else {
+            return Err(NacosError::invalid(
+                ErrorCode::ServiceNotExist,
+                format!(
+                    "service not found, namespace: {namespace}, serviceName: {}",
+                    name.grouped()
+                ),
+            ));
+        };
+        let mut clusters: BTreeMap<String, Vec<Host>> = BTreeMap::new();
+        for i in &instances {
+            let host = mapping::to_host(name, i);
+            clusters.entry(host.cluster_name.clone()).or_default().push(host);
+        }
+        Ok(ServiceView {
+            namespace,
+            name: name.clone(),
+            spec: ServiceSpec::of(&service),
+            clusters,
+        })
+    }
+
+    /// The names (without their group) of the services of `group` in `tenant`, sorted, each
+    /// once (`ServiceOperatorV2Impl.listService`).
+    pub fn service_names(&self, tenant: &Tenant, group: &str) -> Vec<String> {
+        let app = self.settings.app_of(group);
+        let mut names: Vec<String> = self.registry.read(|applied| {
+            applied
+                .state
+                .services()
+                .filter(|s| s.tenant == *tenant && s.app == app)
+                .map(|s| s.name.clone())
+                .collect()
+        });
+        names.sort();
+        names.dedup();
+        names
     }
 }

@@ -127,6 +127,12 @@ impl ClusterHandler for ClusterRpc {
 
     async fn trigger_election(&self) -> Result<(), Status> {
         let node = self.node()?;
+        // A drained node stays out of elections, even when a draining leader asks it to stand.
+        if node.is_drained() {
+            return Err(Status::failed_precondition(
+                "this node is drained: it stays out of elections",
+            ));
+        }
         node.inner
             .raft
             .trigger()

@@ -14,7 +14,6 @@ use std::time::Duration;
 use openraft::ServerState;
 use tokio::time::Instant;
 
-use super::call_peer;
 use super::NodeError;
 use super::RegistryNode;
 use crate::raft::types::NodeId;
@@ -74,17 +73,31 @@ impl RegistryNode {
         moved
     }
 
+    /// Asks the most caught-up voter to campaign; one that refuses because it is drained itself
+    /// is passed over for the next.
     async fn move_leadership(&self) -> Result<NodeId, NodeError> {
-        let (successor, addr) = self.caught_up_successor().await?;
         let lease = self.inner.config.election_timeout.1;
-        for attempt in 1..=ELECTION_ATTEMPTS {
+        let mut drained = Vec::new();
+        let mut attempt = 0;
+        while attempt < ELECTION_ATTEMPTS {
+            let (successor, addr) = self.caught_up_successor(&drained).await?;
             // Followers refuse votes until the lease since the leader's last message ends.
             tokio::time::sleep(lease + Duration::from_millis(20)).await;
             let mut client = self.cluster_client(&addr)?;
             let call = client.trigger_election(pb::TriggerElectionRequest {});
-            if let Err(e) = call_peer(successor, lease * 2, call).await {
-                tracing::warn!(successor, attempt, error = %e, "successor could not campaign");
+            match tokio::time::timeout(lease * 2, call).await {
+                Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+                    tracing::info!(successor, "successor is drained itself; asking the next");
+                    drained.push(successor);
+                    continue;
+                }
+                Ok(Err(status)) => {
+                    tracing::warn!(successor, attempt, error = %status.message(), "successor could not campaign")
+                }
+                Err(_) => tracing::warn!(successor, attempt, "successor did not answer in time"),
+                Ok(Ok(_)) => {}
             }
+            attempt += 1;
             let deadline = Instant::now() + lease * 4;
             while Instant::now() < deadline {
                 if let Some(leader) = self.leader().filter(|l| *l != self.node_id()) {
@@ -94,19 +107,19 @@ impl RegistryNode {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        Err(NodeError::Unavailable(format!(
-            "node {successor} did not take leadership over"
-        )))
+        Err(NodeError::Unavailable(
+            "no other voter took leadership over".to_string(),
+        ))
     }
 
     /// The voter with the most log replicated, once it has all of this leader's log.
-    async fn caught_up_successor(&self) -> Result<(NodeId, String), NodeError> {
+    async fn caught_up_successor(&self, excluded: &[NodeId]) -> Result<(NodeId, String), NodeError> {
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
         loop {
             let last = self.metrics().last_log_index;
             let (successor, addr) = self
-                .successor()
-                .ok_or_else(|| NodeError::Membership("no other voter can take leadership over".into()))?;
+                .successor(excluded)
+                .ok_or_else(|| NodeError::Membership(no_successor(excluded)))?;
             let matched = self.replicated_to(successor);
             if matched >= last {
                 return Ok((successor, addr));
@@ -118,5 +131,14 @@ impl RegistryNode {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// Why no voter can take leadership over.
+fn no_successor(drained: &[NodeId]) -> String {
+    if drained.is_empty() {
+        "no other voter can take leadership over".into()
+    } else {
+        format!("no other voter can take leadership over: {drained:?} are drained")
     }
 }

@@ -69,11 +69,11 @@ impl RegistryNode {
         self.inner.leases.renew(keys)
     }
 
+    /// Dated when the metrics arrived (see `quorum_ack`): a core wedged on its disk publishes
+    /// nothing, and its last `millis_since_quorum_ack` would stay fresh for as long as it is.
     fn quorum_acknowledged_recently(&self) -> bool {
-        let limit = self.inner.config.election_timeout.0.as_millis() as u64;
-        let metrics = self.inner.raft.metrics();
-        let since = metrics.borrow().millis_since_quorum_ack;
-        since.is_some_and(|ms| ms < limit)
+        let limit = self.inner.config.election_timeout.0;
+        self.inner.quorum_ack.within(std::time::Instant::now(), limit)
     }
 
     /// Renews on the leader, wherever it is, retrying while leadership moves.

@@ -22,6 +22,7 @@ mod lease_copy;
 mod maintenance;
 mod member_watch;
 mod membership;
+mod quorum_ack;
 mod read;
 mod removal;
 mod status;
@@ -98,6 +99,9 @@ struct Inner {
     /// The term this node leads in, while it leads (and has applied an entry of that term);
     /// kept current by a background task.
     leading: watch::Sender<Option<u64>>,
+    /// When a quorum last acknowledged this node as leader (renewals answered here need it
+    /// recent); kept current by the same task.
+    quorum_ack: Arc<quorum_ack::QuorumAck>,
     leases: Arc<LeaseKeeper>,
     /// This node's copy of the leader's last renewals and deadlines (see `lease_copy`).
     lease_times: crate::lease::LeaseTimes,
@@ -175,6 +179,7 @@ impl RegistryNode {
                 feed,
                 revision,
                 leading: watch::Sender::new(None),
+                quorum_ack: Arc::default(),
                 leases,
                 lease_times: crate::lease::LeaseTimes::default(),
                 channels,
@@ -249,6 +254,7 @@ impl RegistryNode {
         let mut metrics = self.inner.raft.metrics();
         let mut stop = self.inner.stop.subscribe();
         let leader_changes = self.inner.meters.leader_changes.clone();
+        let quorum_ack = self.inner.quorum_ack.clone();
         tasks.push(tokio::spawn(async move {
             let mut known_leader = None;
             loop {
@@ -259,6 +265,7 @@ impl RegistryNode {
                         .as_ref()
                         .is_some_and(|l| l.leader_id.get_term() == m.current_term);
                     let leading = (m.state == ServerState::Leader && own_term_applied).then_some(m.current_term);
+                    quorum_ack.observe(std::time::Instant::now(), m.millis_since_quorum_ack);
                     (leading, m.current_leader)
                 };
                 leading_tx.send_if_modified(|l| std::mem::replace(l, leading) != leading);
@@ -384,8 +391,9 @@ impl RegistryNode {
         }
     }
 
-    /// While leading: the follower with the most log replicated, and its Raft address.
-    fn successor(&self) -> Option<(NodeId, String)> {
+    /// While leading: the follower with the most log replicated, other than `excluded`, and its
+    /// Raft address.
+    fn successor(&self, excluded: &[NodeId]) -> Option<(NodeId, String)> {
         let m = self.metrics();
         if m.state != ServerState::Leader {
             return None;
@@ -394,7 +402,7 @@ impl RegistryNode {
         let replication = m.replication.as_ref()?;
         let best = replication
             .iter()
-            .filter(|(id, _)| **id != m.id && voters.contains(id))
+            .filter(|(id, _)| **id != m.id && voters.contains(id) && !excluded.contains(id))
             .max_by_key(|(_, matched)| matched.map(|l| l.index))
             .map(|(id, _)| *id)?;
         let addr = self.member_addr(best)?;

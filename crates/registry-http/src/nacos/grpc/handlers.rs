@@ -46,13 +46,16 @@ pub struct Handlers {
     pub connections: Arc<Connections>,
 }
 
+/// The HTTP API's refusal as the handler's `NacosException`: 400 `INVALID_PARAM`, 404
+/// `NOT_FOUND`, anything else (no leader, a stopped node) 500 `SERVER_ERROR`.
 impl From<NacosError> for GrpcError {
     fn from(e: NacosError) -> Self {
-        match e {
-            NacosError::BadRequest(m) => GrpcError::failed(codec::INVALID_PARAM, m),
-            NacosError::NotFound(m) => GrpcError::failed(codec::NOT_FOUND, m),
-            NacosError::Unavailable(m) | NacosError::Server(m) => GrpcError::failed(codec::SERVER_ERROR, m),
-        }
+        let code = match e.status().as_u16() {
+            400 => codec::INVALID_PARAM,
+            404 => codec::NOT_FOUND,
+            _ => codec::SERVER_ERROR,
+        };
+        GrpcError::failed(code, e.to_string())
     }
 }
 

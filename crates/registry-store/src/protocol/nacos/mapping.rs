@@ -19,6 +19,8 @@
 //! | `ephemeral=false` (persistent)          | a lease that never runs out ([`PERSISTENT_LEASE_SECS`]) |
 //! | `weight`, `healthy`, `enabled`, `ephemeral`, `clusterName`, `port` as registered | `protocol_fields["nacos"]` |
 //! | instance id                             | `ip#port#cluster#group@@service` (Nacos's `simple` generator) |
+//! | service `metadata`                      | the service's properties, verbatim                   |
+//! | service `protectThreshold`, `selector`, `ephemeral` | the service's `protocol_fields["nacos"]`  |
 //!
 //! Instances registered through other protocols have no Nacos fields: theirs are derived (ip
 //! from `ip_addr` or the first endpoint, port from the first plain `rest://`/`http://`
@@ -37,6 +39,8 @@ use super::wire::InstanceDetail;
 use crate::model::Instance;
 use crate::model::InstanceStatus;
 use crate::model::LeaseSettings;
+use crate::model::Properties;
+use crate::model::ProtocolFields;
 use crate::model::RawJson;
 use crate::model::Service;
 use crate::model::Tenant;
@@ -117,6 +121,15 @@ impl NacosSettings {
             ));
         }
         Ok(Tenant::new(self.namespace_domain.clone(), namespace))
+    }
+
+    /// The namespace id of `tenant` (the inverse of [`Self::tenant_of`]).
+    pub fn namespace_of(&self, tenant: &Tenant) -> String {
+        if *tenant == self.public_tenant {
+            DEFAULT_NAMESPACE.to_string()
+        } else {
+            tenant.project.to_string()
+        }
     }
 
     /// The group of services of `app`.
@@ -489,6 +502,151 @@ pub fn beat_interval_ms(i: &Instance) -> u64 {
         .unwrap_or(DEFAULT_BEAT_INTERVAL_MS)
 }
 
+/// The selector types Nacos's `SelectorManager` knows out of the box (`NoneSelector`,
+/// `LabelSelector`).
+pub const SELECTOR_TYPES: [&str; 2] = ["none", "label"];
+
+/// A service's selector as it was given (`{"type":…,"expression":…}`): kept and shown, never
+/// applied (Nacos's `listService` does not apply it either; its instance lists do, through a CMDB
+/// this registry has no equivalent of).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selector {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+}
+
+impl Default for Selector {
+    /// `NoneSelector`: no selection.
+    fn default() -> Self {
+        Self {
+            kind: "none".into(),
+            expression: None,
+        }
+    }
+}
+
+impl Selector {
+    /// The `selector` parameter as `ServiceController.parseSelector` reads it (once URL-decoded
+    /// again, which the HTTP layer does): blank is none; otherwise JSON with a known `type`
+    /// (`not match any type of selector!` otherwise).
+    pub fn parse(text: Option<&str>) -> Result<Self, MappingError> {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Self::default());
+        };
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| MappingError(format!("Param 'selector' is illegal, it is not JSON: {e}")))?;
+        let kind = json.get("type").map(|t| match t {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let Some(kind) = kind.filter(|k| SELECTOR_TYPES.contains(&k.as_str())) else {
+            return invalid("not match any type of selector!");
+        };
+        let expression = json.get("expression").and_then(|e| match e {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        });
+        Ok(Self { kind, expression })
+    }
+
+    /// As Jackson writes Nacos's selector objects: their `type` and `contextType` (`NONE` for
+    /// `NoneSelector`, `CMDB` for the label selector), with the `expression` when there is one.
+    pub fn to_json(&self) -> serde_json::Value {
+        let context = if self.kind == "none" { "NONE" } else { "CMDB" };
+        let mut json = serde_json::json!({ "type": self.kind, "contextType": context });
+        if let Some(e) = &self.expression {
+            json["expression"] = serde_json::Value::String(e.clone());
+        }
+        json
+    }
+}
+
+/// A Nacos service's own fields (`ServiceMetadata`): what a create or an update sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// `protectThreshold`, 0–1 by convention (Nacos checks no range).
+    pub protect_threshold: f32,
+    /// The service's metadata (`extendData`).
+    pub metadata: BTreeMap<String, String>,
+    pub selector: Selector,
+    /// A service created through the service API is persistent (`false`); one created by an
+    /// instance registration is ephemeral.
+    pub ephemeral: bool,
+}
+
+impl Default for ServiceSpec {
+    /// A service no Nacos client described: what Nacos shows for one created by a registration.
+    fn default() -> Self {
+        Self {
+            protect_threshold: 0.0,
+            metadata: BTreeMap::new(),
+            selector: Selector::default(),
+            ephemeral: true,
+        }
+    }
+}
+
+/// Nacos's fields of a service that the model has no column for (`protocol_fields["nacos"]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NacosServiceFields {
+    protect_threshold: f32,
+    selector: Selector,
+    ephemeral: bool,
+}
+
+impl ServiceSpec {
+    /// The service's properties (its metadata, as ServiceCenter shows service properties) and
+    /// its Nacos fields, as an [`crate::command::UpdateService`] writes them.
+    pub fn columns(&self) -> (Properties, ProtocolFields) {
+        let properties = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (SmolStr::from(k.as_str()), SmolStr::from(v.as_str())))
+            .collect();
+        let fields = NacosServiceFields {
+            protect_threshold: self.protect_threshold,
+            selector: self.selector.clone(),
+            ephemeral: self.ephemeral,
+        };
+        let mut protocol_fields = ProtocolFields::new();
+        protocol_fields.insert(PROTOCOL.into(), RawJson::to_json(&fields));
+        (properties, protocol_fields)
+    }
+
+    /// `service` with this spec's metadata and Nacos fields (other protocols' fields stay).
+    pub fn apply_to(&self, mut service: Service) -> Service {
+        let (properties, fields) = self.columns();
+        service.properties = properties;
+        for (k, v) in fields {
+            service.protocol_fields.insert(k, v);
+        }
+        service
+    }
+
+    /// The spec of a stored service: its properties as metadata, its Nacos fields if a Nacos
+    /// client set them, else the defaults.
+    pub fn of(service: &Service) -> Self {
+        let fields: Option<NacosServiceFields> = service.protocol_fields.get(PROTOCOL).and_then(RawJson::parse);
+        let defaults = Self::default();
+        Self {
+            protect_threshold: fields
+                .as_ref()
+                .map_or(defaults.protect_threshold, |f| f.protect_threshold),
+            metadata: service
+                .properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            selector: fields.as_ref().map_or(defaults.selector, |f| f.selector.clone()),
+            ephemeral: fields.map_or(defaults.ephemeral, |f| f.ephemeral),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +695,64 @@ mod tests {
         assert_eq!(s.tenant_of("dev-1").unwrap(), Tenant::new("default", "dev-1"));
         assert!(s.tenant_of("a/b").is_err());
         assert!(s.tenant_of(&"x".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn service_fields_map_to_properties_and_nacos_fields_and_back() {
+        let s = NacosSettings::default();
+        let name = orders();
+        let plain = s.new_service(Tenant::default(), &name);
+        // A service no Nacos client described: Nacos's defaults, its properties as metadata.
+        assert_eq!(ServiceSpec::of(&plain), ServiceSpec::default());
+        let spec = ServiceSpec {
+            protect_threshold: 0.5,
+            metadata: [("owner".to_string(), "pay".to_string())].into_iter().collect(),
+            selector: Selector::parse(Some(
+                r#"{"type":"label","expression":"CONSUMER.label.A = PROVIDER.label.A"}"#,
+            ))
+            .unwrap(),
+            ephemeral: false,
+        };
+        let mut other = plain.clone();
+        other
+            .protocol_fields
+            .insert("servicecenter".into(), RawJson::to_json(&1));
+        let stored = spec.apply_to(other);
+        assert_eq!(stored.properties.get("owner").map(SmolStr::as_str), Some("pay"));
+        assert!(stored.protocol_fields.get("servicecenter").is_some());
+        assert_eq!(ServiceSpec::of(&stored), spec);
+        assert_eq!(
+            spec.selector.to_json(),
+            serde_json::json!({ "type": "label", "contextType": "CMDB", "expression": "CONSUMER.label.A = PROVIDER.label.A" })
+        );
+        assert_eq!(
+            Selector::default().to_json(),
+            serde_json::json!({ "type": "none", "contextType": "NONE" })
+        );
+    }
+
+    #[test]
+    fn selectors_need_a_known_type() {
+        assert_eq!(Selector::parse(None).unwrap(), Selector::default());
+        assert_eq!(Selector::parse(Some("  ")).unwrap(), Selector::default());
+        assert_eq!(
+            Selector::parse(Some(r#"{"type":"none"}"#)).unwrap(),
+            Selector::default()
+        );
+        for bad in [r#"{"type":"cmdb"}"#, r#"{"expression":"x"}"#] {
+            assert_eq!(
+                Selector::parse(Some(bad)).unwrap_err().0,
+                "not match any type of selector!"
+            );
+        }
+        assert!(Selector::parse(Some("{not json")).unwrap_err().0.contains("'selector'"));
+    }
+
+    #[test]
+    fn namespaces_come_back_from_tenants() {
+        let s = NacosSettings::default();
+        assert_eq!(s.namespace_of(&s.tenant_of("public").unwrap()), "public");
+        assert_eq!(s.namespace_of(&s.tenant_of("dev-1").unwrap()), "dev-1");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Nacos's naming objects as its v1 HTTP API sends and reads them (field names as Jackson
+//! Nacos's naming objects as its v1 and v2 HTTP APIs send and read them (field names as Jackson
 //! writes `com.alibaba.nacos.api.naming.pojo.ServiceInfo` and `Instance`).
 
 use std::collections::BTreeMap;
@@ -92,4 +92,110 @@ pub struct RsInfo {
     pub ephemeral: bool,
     /// As sent; the beat does not change an instance's metadata.
     pub metadata: serde_json::Value,
+}
+
+/// A cluster of `GET /nacos/v1/ns/service`'s answer (`ServiceOperatorV2Impl.newClusterNode`):
+/// its name, its health checker (Nacos's default `{"type":"TCP"}`) and its metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterNode {
+    pub name: String,
+    pub health_checker: serde_json::Value,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The answer of `GET /nacos/v1/ns/service` (`ServiceOperatorV2Impl.queryService`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDetail {
+    pub namespace_id: String,
+    pub group_name: String,
+    /// The name without its group.
+    pub name: String,
+    pub protect_threshold: f32,
+    pub metadata: BTreeMap<String, String>,
+    /// The selector as Jackson writes it (`{"type":"none","contextType":"NONE"}`, ...).
+    pub selector: serde_json::Value,
+    pub clusters: Vec<ClusterNode>,
+}
+
+/// An instance in a v2 cluster (`naming/pojo/IpAddressInfo.java`; `valid` is `healthy`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddressInfo {
+    pub valid: bool,
+    pub metadata: BTreeMap<String, String>,
+    pub port: u16,
+    pub ip: String,
+    pub weight: f64,
+    pub enabled: bool,
+}
+
+/// A cluster of the v2 service detail (`naming/pojo/ClusterInfo.java`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    pub cluster_name: String,
+    pub health_checker: serde_json::Value,
+    pub metadata: BTreeMap<String, String>,
+    pub hosts: Vec<IpAddressInfo>,
+}
+
+/// The `data` of `GET /nacos/v2/ns/service` (`naming/pojo/ServiceDetailInfo.java`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDetailInfo {
+    pub namespace: String,
+    pub service_name: String,
+    pub group_name: String,
+    pub cluster_map: BTreeMap<String, ClusterInfo>,
+    pub metadata: BTreeMap<String, String>,
+    pub protect_threshold: f32,
+    pub selector: serde_json::Value,
+    pub ephemeral: bool,
+}
+
+/// The answer of `GET /nacos/v1/ns/service/list`: how many services the group has, and the
+/// page's names (without their group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub count: usize,
+    pub doms: Vec<String>,
+}
+
+/// The `data` of `GET /nacos/v2/ns/service/list` (`naming/pojo/ServiceNameView.java`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceNameView {
+    pub count: usize,
+    pub services: Vec<String>,
+}
+
+/// The `data` of `GET /nacos/v2/ns/instance` (`naming/model/vo/InstanceDetailInfoVo.java`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceDetailInfo {
+    /// `group@@service`.
+    pub service_name: String,
+    pub ip: String,
+    pub port: u16,
+    pub cluster_name: String,
+    pub weight: f64,
+    pub healthy: bool,
+    pub instance_id: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl From<InstanceDetail> for InstanceDetailInfo {
+    fn from(d: InstanceDetail) -> Self {
+        Self {
+            service_name: d.service,
+            ip: d.ip,
+            port: d.port,
+            cluster_name: d.cluster_name,
+            weight: d.weight,
+            healthy: d.healthy,
+            instance_id: d.instance_id,
+            metadata: d.metadata,
+        }
+    }
 }
