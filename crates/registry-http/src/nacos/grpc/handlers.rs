@@ -7,6 +7,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use registry_store::command::CancelInstance;
+use registry_store::command::Command;
+use registry_store::command::CommandOutcome;
+use registry_store::model::InstanceKey;
 use registry_store::model::LeaseSettings;
 use registry_store::model::Tenant;
 use registry_store::registry::Registry;
@@ -271,9 +275,7 @@ impl Handlers {
     }
 
     /// Removes an instance a batch no longer lists.
-    async fn cancel(&self, key: registry_store::model::InstanceKey) -> Result<(), GrpcError> {
-        use registry_store::command::CancelInstance;
-        use registry_store::command::Command;
+    async fn cancel(&self, key: InstanceKey) -> Result<(), GrpcError> {
         self.connections.release(std::slice::from_ref(&key));
         let written = self
             .registry
@@ -281,7 +283,7 @@ impl Handlers {
             .await
             .map_err(NacosError::from)?;
         match written.outcome {
-            registry_store::command::CommandOutcome::Rejected(r) => match NacosError::from(r) {
+            CommandOutcome::Rejected(r) => match NacosError::from(r) {
                 NacosError::NotFound(_) => Ok(()),
                 other => Err(other.into()),
             },
