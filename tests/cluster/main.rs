@@ -22,6 +22,7 @@ mod membership;
 mod metrics;
 mod nacos_clients;
 mod nacos_federation;
+mod nacos_grpc;
 mod nacos_node_client;
 mod prometheus_sd;
 mod registryctl;

@@ -1,6 +1,6 @@
 //! `GET /admin/workers` lists the node's background workers as running (the node's own, the
 //! federation and its sync workers on the leader, the change-feed followers, ServiceCenter's
-//! dependency writer, the Nacos UDP push), and SIGTERM stops every one of them on its stop signal: the process
+//! dependency writer, the Nacos UDP push, the Nacos gRPC leases and pushes), and SIGTERM stops every one of them on its stop signal: the process
 //! exits cleanly, and no worker is left behind past its bounded wait.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::support::free_port;
 use crate::support::Cluster;
 
-const EXPECTED: [&str; 9] = [
+const EXPECTED: [&str; 11] = [
     "lease-keeper",
     "announcer",
     "federation",
@@ -19,6 +19,8 @@ const EXPECTED: [&str; 9] = [
     "dashboard-recent",
     "sc-dependencies",
     "nacos-udp-push",
+    "nacos-grpc-leases",
+    "nacos-grpc-push",
     "sync-import:nowhere",
     "sync-export:nowhere",
 ];

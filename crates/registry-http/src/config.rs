@@ -64,6 +64,11 @@ pub struct Options {
     #[arg(long = "http", env = "REGISTRY_HTTP", value_delimiter = ',')]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http: Vec<String>,
+    /// Nacos 2.x gRPC: beside each HTTP listener, a gRPC listener at its port + this offset
+    /// (9848 beside 8848, where Nacos clients look). 0 turns it off. Default 1000.
+    #[arg(long, env = "REGISTRY_NACOS_GRPC_OFFSET")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nacos_grpc_offset: Option<u16>,
     /// Raft gRPC listen address. Default 127.0.0.1:7100.
     #[arg(long, env = "REGISTRY_RAFT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,6 +261,7 @@ impl Options {
                 "127.0.0.1:30100".into(),
                 "127.0.0.1:8848".into(),
             ],
+            nacos_grpc_offset: Some(crate::nacos::grpc::DEFAULT_PORT_OFFSET),
             raft: Some(node.raft_addr.clone()),
             join: Some(node.join),
             self_preservation: Some(policy.self_preservation),
@@ -304,6 +310,8 @@ pub struct Settings {
     pub node: NodeConfig,
     /// HTTP addresses to listen on.
     pub http: Vec<String>,
+    /// Nacos 2.x gRPC listeners: each HTTP listener's port + this; 0 for none.
+    pub nacos_grpc_offset: u16,
     /// Raft gRPC address to listen on.
     pub raft_listen: String,
     pub apis: ApiSettings,
@@ -579,6 +587,7 @@ impl Settings {
         Ok(Settings {
             node,
             http,
+            nacos_grpc_offset: layered(o.nacos_grpc_offset, "nacos_grpc_offset")?,
             raft_listen,
             apis: ApiSettings {
                 // Nacos's public namespace and default group are Eureka's tenant and app.
@@ -612,6 +621,7 @@ mod tests {
         assert_eq!(s.node.node_id, 1);
         assert_eq!(s.http, vec!["127.0.0.1:8761", "127.0.0.1:30100", "127.0.0.1:8848"]);
         assert_eq!(s.raft_listen, "127.0.0.1:7100");
+        assert_eq!(s.nacos_grpc_offset, 1000);
         assert_eq!(s.node.data_dir, PathBuf::from("./data"));
         assert!(s.node.peers.is_empty());
         assert!(s.node.lease_policy.self_preservation);
@@ -628,6 +638,7 @@ mod tests {
             peers = { 1 = "127.0.0.1:7101", 2 = "127.0.0.1:7102" }
             self_preservation = false
             lease_tick_ms = 250
+            nacos_grpc_offset = 0
             "#;
         let flags = Options {
             http: vec!["127.0.0.1:9000".into()],
@@ -640,6 +651,7 @@ mod tests {
         assert_eq!(s.node.peers.len(), 2);
         assert!(!s.node.lease_policy.self_preservation);
         assert_eq!(s.node.lease_tick, Duration::from_millis(500));
+        assert_eq!(s.nacos_grpc_offset, 0, "the file turns Nacos gRPC off");
     }
 
     #[test]

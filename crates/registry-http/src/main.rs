@@ -1,5 +1,6 @@
 //! `registryd`: runs one registry node. With no arguments, a single-node cluster with data in
-//! `./data`, serving HTTP on 127.0.0.1:8761, 127.0.0.1:30100 and 127.0.0.1:8848 and Raft on 127.0.0.1:7100.
+//! `./data`, serving HTTP on 127.0.0.1:8761, 127.0.0.1:30100 and 127.0.0.1:8848 (Nacos 2.x gRPC beside each,
+//! at its port + 1000) and Raft on 127.0.0.1:7100.
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use clap::Parser;
 use registry_http::config::LogFormat;
 use registry_http::config::Options;
 use registry_http::config::Settings;
+use registry_http::nacos::grpc::NacosGrpc;
 use registry_store::node::RegistryNode;
 use registry_store::worker::Workers;
 use tokio::net::TcpListener;
@@ -100,6 +102,7 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         http_listeners.push(listener);
     }
     warn_if_exposed(&settings, &raft_listener, &http_listeners);
+    let nacos_grpc_listeners = bind_nacos_grpc(&settings, &http_listeners).await;
     // The parts, composed here in order: the node (Raft, storage), its workers (lease keeper,
     // announcer), the HTTP front's parts and theirs (federation, change-feed followers), the
     // router over them, and the listeners. Shutdown goes the other way.
@@ -127,6 +130,17 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
                 let _ = stop.wait_for(|s| *s).await;
             },
         )));
+    }
+    if !nacos_grpc_listeners.is_empty() {
+        let registry: std::sync::Arc<dyn registry_store::registry::Registry> = std::sync::Arc::new(node.clone());
+        let grpc = NacosGrpc::start(registry, settings.apis.nacos.clone(), &workers);
+        for listener in nacos_grpc_listeners {
+            let mut stop = stop_http.subscribe();
+            let served = grpc.clone().serve(listener, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            servers.push(tokio::spawn(async move { served.await.map_err(std::io::Error::other) }));
+        }
     }
     tracing::info!(
         node_id = settings.node.node_id,
@@ -166,6 +180,34 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// The Nacos 2.x gRPC listeners, beside each HTTP listener at its port + the offset. A derived
+/// port that cannot be bound is logged and skipped (the HTTP listener serves on). None while
+/// users or TLS are configured: the gRPC front checks no credentials and speaks no TLS yet.
+async fn bind_nacos_grpc(settings: &Settings, http: &[TcpListener]) -> Vec<TcpListener> {
+    let offset = settings.nacos_grpc_offset;
+    if offset == 0 {
+        return Vec::new();
+    }
+    if settings.apis.auth.enabled() || settings.http_tls.is_some() {
+        tracing::warn!("Nacos gRPC listeners not started: they check no credentials and speak no TLS");
+        return Vec::new();
+    }
+    let mut listeners = Vec::new();
+    for l in http {
+        let Ok(mut addr) = l.local_addr() else { continue };
+        let Some(port) = addr.port().checked_add(offset) else {
+            tracing::error!(http = %addr, offset, "no Nacos gRPC listener: the port would pass 65535");
+            continue;
+        };
+        addr.set_port(port);
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => tracing::error!(%addr, error = %e, "cannot listen for Nacos gRPC; skipped"),
+        }
+    }
+    listeners
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

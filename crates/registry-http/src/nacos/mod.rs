@@ -21,6 +21,7 @@
 
 pub mod endpoint;
 pub mod error;
+pub mod grpc;
 pub mod handlers;
 pub mod ops;
 pub mod params;

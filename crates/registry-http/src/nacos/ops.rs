@@ -17,6 +17,7 @@ use registry_store::command::Rejection;
 use registry_store::command::UpdateService;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
+use registry_store::model::LeaseSettings;
 use registry_store::model::Service;
 use registry_store::model::Tenant;
 use registry_store::node::wall_clock_ms;
@@ -162,6 +163,18 @@ impl Nacos {
     /// Registers (or registers again) `r` as an instance of `name` in `tenant`: one log entry,
     /// which creates the tenant and the service on first use.
     pub async fn register(&self, tenant: Tenant, name: &ServiceName, r: &Registration) -> Result<(), NacosError> {
+        self.register_leased(tenant, name, r, r.lease()).await.map(|_| ())
+    }
+
+    /// [`Nacos::register`] with the lease `lease` instead of the one `r`'s metadata asks for
+    /// (gRPC registrations live as long as their connection). Returns the instance's key.
+    pub async fn register_leased(
+        &self,
+        tenant: Tenant,
+        name: &ServiceName,
+        r: &Registration,
+        lease: LeaseSettings,
+    ) -> Result<InstanceKey, NacosError> {
         r.check()
             .map_err(|e| NacosError::invalid(ErrorCode::InstanceError, e.0))?;
         let existing = self.registry.read(|applied| {
@@ -177,6 +190,7 @@ impl Nacos {
             }
         };
         let mut instance = mapping::to_instance(&service, name, r);
+        instance.lease = lease;
         instance.client_modified_ms = wall_clock_ms();
         let key = instance.key();
         let register = RegisterInstance {
@@ -184,9 +198,9 @@ impl Nacos {
             ..RegisterInstance::new(instance, create_service)
         };
         if self.write(Command::RegisterInstance(register)).await? == CommandOutcome::Unchanged {
-            self.registry.renew(vec![key]).await?;
+            self.registry.renew(vec![key.clone()]).await?;
         }
-        Ok(())
+        Ok(key)
     }
 
     /// `PUT`: the registered instance at `r`'s address takes `r`'s weight, enabled flag,
