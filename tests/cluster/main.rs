@@ -24,6 +24,7 @@ mod nacos_clients;
 mod nacos_federation;
 mod nacos_grpc;
 mod nacos_node_client;
+mod nacos_views;
 mod prometheus_sd;
 mod registryctl;
 mod removed_member;

@@ -21,6 +21,9 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::nacos_views::assert_orders_seen_by_eureka_and_servicecenter;
+use crate::nacos_views::get_until;
+use crate::nacos_views::register_eureka_billing;
 use crate::support::Cluster;
 
 /// Asks `ask` until `done` holds for the answer (bounded), and returns that answer.
@@ -33,24 +36,6 @@ fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what
         }
         assert!(Instant::now() < deadline, "{what}: last answer {answer}");
         std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `path` on node `i` as JSON once `done` holds for it (bounded).
-async fn get_until(cluster: &Cluster, i: usize, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = cluster.get_json(i, path).await {
-            if done(&v) {
-                return v;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {} never showed {path} as wanted",
-            i + 1
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -91,52 +76,11 @@ async fn nacos_python_client_registers_beats_lists_and_deregisters_across_protoc
     assert_eq!(beat["answer"]["code"], 10200, "{beat}");
     assert_eq!(beat["answer"]["clientBeatInterval"], 5000, "{beat}");
 
-    // Eureka on node 2: app ORDERS with the address, the zone and the metadata.
-    let app = get_until(&cluster, 1, "/eureka/apps/ORDERS", |v| {
-        v["application"]["instance"].is_array()
-    })
-    .await;
-    let instance = &app["application"]["instance"][0];
-    assert_eq!(instance["ipAddr"], "10.9.0.1", "{app}");
-    assert_eq!(instance["port"]["$"], 8080, "{app}");
-    assert_eq!(instance["status"], "UP", "{app}");
-    assert_eq!(instance["metadata"]["zone"], "zone-a", "{app}");
-    assert_eq!(instance["metadata"]["team"], "core", "{app}");
-
-    // ServiceCenter on node 3: appId eureka, service orders.
-    let find = "/v4/default/registry/instances?appId=eureka&serviceName=orders&version=0%2B";
-    let found = get_until(&cluster, 2, find, |v| {
-        v["instances"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
-    let instance = &found["instances"][0];
-    assert_eq!(instance["endpoints"], json!(["rest://10.9.0.1:8080"]), "{found}");
-    assert_eq!(instance["dataCenterInfo"]["availableZone"], "zone-a", "{found}");
-    assert_eq!(instance["properties"]["team"], "core", "{found}");
-    assert_eq!(instance["status"], "UP", "{found}");
+    // Eureka on node 2 and ServiceCenter on node 3: the address, the zone and the metadata.
+    assert_orders_seen_by_eureka_and_servicecenter(&cluster, 1, 2, "10.9.0.1").await;
 
     // A Eureka registration on node 2 is listed by the Nacos client on node 1.
-    let billing = json!({ "instance": {
-        "instanceId": "10.9.0.2:billing:9090",
-        "hostName": "10.9.0.2",
-        "app": "BILLING",
-        "ipAddr": "10.9.0.2",
-        "status": "UP",
-        "port": { "$": 9090, "@enabled": "true" },
-        "securePort": { "$": 443, "@enabled": "false" },
-        "dataCenterInfo": { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn" },
-        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 900 },
-        "metadata": { "zone": "zone-b", "owner": "eureka" }
-    }});
-    let status = cluster
-        .client
-        .post(cluster.nodes[1].url("/eureka/apps/BILLING"))
-        .json(&billing)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 204);
+    register_eureka_billing(&cluster, 1, "10.9.0.2").await;
     let listed = ask_until(&mut nacos, "list billing", |a| hosts(a).len() == 1, "billing in Nacos");
     let host = &hosts(&listed)[0];
     assert_eq!(host["ip"], "10.9.0.2", "{listed}");

@@ -16,6 +16,8 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::nacos_views::assert_orders_seen_by_eureka_and_servicecenter;
+use crate::nacos_views::register_eureka_billing;
 use crate::support::Cluster;
 
 /// A gRPC client of `servers` (HTTP addresses; it adds 1000), its cache under `cache`.
@@ -59,24 +61,6 @@ fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what
         }
         assert!(Instant::now() < deadline, "{what}: last answer {answer}");
         std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// `path` on node `i` as JSON once `done` holds for it (bounded).
-async fn get_until(cluster: &Cluster, i: usize, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = cluster.get_json(i, path).await {
-            if done(&v) {
-                return v;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {} never showed {path} as wanted",
-            i + 1
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -127,52 +111,11 @@ async fn nacos_grpc_client_registers_discovers_is_pushed_and_is_seen_across_prot
         "the deregistration pushed",
     );
 
-    // Eureka on node 2: app ORDERS with the address, zone, metadata and status.
-    let app = get_until(&cluster, 1, "/eureka/apps/ORDERS", |v| {
-        v["application"]["instance"].as_array().is_some_and(|a| a.len() == 1)
-    })
-    .await;
-    let instance = &app["application"]["instance"][0];
-    assert_eq!(instance["ipAddr"], "10.7.0.1", "{app}");
-    assert_eq!(instance["port"]["$"], 8080, "{app}");
-    assert_eq!(instance["status"], "UP", "{app}");
-    assert_eq!(instance["metadata"]["zone"], "zone-a", "{app}");
-    assert_eq!(instance["metadata"]["team"], "core", "{app}");
-
-    // ServiceCenter on node 3.
-    let find = "/v4/default/registry/instances?appId=eureka&serviceName=orders&version=0%2B";
-    let found = get_until(&cluster, 2, find, |v| {
-        v["instances"].as_array().is_some_and(|a| a.len() == 1)
-    })
-    .await;
-    let instance = &found["instances"][0];
-    assert_eq!(instance["endpoints"], json!(["rest://10.7.0.1:8080"]), "{found}");
-    assert_eq!(instance["dataCenterInfo"]["availableZone"], "zone-a", "{found}");
-    assert_eq!(instance["properties"]["team"], "core", "{found}");
-    assert_eq!(instance["status"], "UP", "{found}");
+    // Eureka on node 2 and ServiceCenter on node 3: the address, zone, metadata and status.
+    assert_orders_seen_by_eureka_and_servicecenter(&cluster, 1, 2, "10.7.0.1").await;
 
     // A Eureka registration on node 3 is found by the gRPC client on node 1.
-    let billing = json!({ "instance": {
-        "instanceId": "10.7.0.9:billing:9090",
-        "hostName": "10.7.0.9",
-        "app": "BILLING",
-        "ipAddr": "10.7.0.9",
-        "status": "UP",
-        "port": { "$": 9090, "@enabled": "true" },
-        "securePort": { "$": 443, "@enabled": "false" },
-        "dataCenterInfo": { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn" },
-        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 900 },
-        "metadata": { "zone": "zone-b", "owner": "eureka" }
-    }});
-    let status = cluster
-        .client
-        .post(cluster.nodes[2].url("/eureka/apps/BILLING"))
-        .json(&billing)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 204);
+    register_eureka_billing(&cluster, 2, "10.7.0.9").await;
     let listed = ask_until(
         &mut provider,
         "list billing",
