@@ -37,60 +37,8 @@ struct InstanceList {
     hosts: Vec<RemoteHost>,
 }
 
-/// One host of an instance list, as any Nacos server writes it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RemoteHost {
-    #[serde(default)]
-    pub instance_id: String,
-    pub ip: String,
-    pub port: u32,
-    #[serde(default = "one")]
-    pub weight: f64,
-    #[serde(default = "yes")]
-    pub healthy: bool,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default = "yes")]
-    pub ephemeral: bool,
-    #[serde(default)]
-    pub cluster_name: String,
-    #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl RemoteHost {
-    /// The cluster, Nacos's `DEFAULT` when the server left it out.
-    pub fn cluster(&self) -> &str {
-        if self.cluster_name.is_empty() {
-            mapping::DEFAULT_CLUSTER
-        } else {
-            &self.cluster_name
-        }
-    }
-
-    /// The host as the registration the shared mapping reads; `None` for a port out of range.
-    pub fn registration(&self) -> Option<Registration> {
-        Some(Registration {
-            ip: self.ip.clone(),
-            port: u16::try_from(self.port).ok()?,
-            cluster: self.cluster().to_string(),
-            weight: self.weight,
-            healthy: self.healthy,
-            enabled: self.enabled,
-            ephemeral: self.ephemeral,
-            metadata: self.metadata.clone(),
-        })
-    }
-}
+/// One host of an instance list, as any Nacos server writes it (read leniently).
+pub use registry_store::protocol::nacos::wire::IncomingInstance as RemoteHost;
 
 /// Where a copy lives at the peer: its service and its address (Nacos's instance key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +214,7 @@ mod tests {
             "ip":"10.0.0.1","port":8080,"clusterName":"DEFAULT","weight":1.0,"healthy":true,
             "instanceId":"x","metadata":{"a":"b"},"marked":true,"enabled":true,"ephemeral":true}]}"#;
         let hosts = parse::<InstanceList>(body, "t").unwrap().hosts;
-        let r = hosts[0].registration().unwrap();
+        let r = mapping::registration_of(&hosts[0]).unwrap();
         assert_eq!(
             (r.ip.as_str(), r.port, r.cluster.as_str()),
             ("10.0.0.1", 8080, "DEFAULT")
@@ -274,9 +222,9 @@ mod tests {
         assert_eq!(r.metadata.get("a").map(String::as_str), Some("b"));
         // Fields left out take Nacos's defaults; a port past u16 is no registration.
         let bare = parse::<InstanceList>(br#"{"hosts":[{"ip":"h","port":70000}]}"#, "t").unwrap();
-        assert_eq!(bare.hosts[0].cluster(), "DEFAULT");
+        assert_eq!(mapping::incoming_cluster(&bare.hosts[0]), "DEFAULT");
         assert!(bare.hosts[0].healthy && bare.hosts[0].enabled && bare.hosts[0].weight == 1.0);
-        assert!(bare.hosts[0].registration().is_none());
+        assert!(mapping::registration_of(&bare.hosts[0]).is_err());
         assert!(parse::<InstanceList>(b"{", "t").is_err());
     }
 

@@ -100,7 +100,8 @@ impl NacosSink {
                     name: service,
                 };
                 for host in self.client.instances(&name).await? {
-                    let Some(r) = host.registration().filter(|_| hops::last_hop_is(&host.metadata, us)) else {
+                    let ours = host.metadata.as_ref().is_some_and(|m| hops::last_hop_is(m, us));
+                    let Some(r) = mapping::registration_of(&host).ok().filter(|_| ours) else {
                         continue;
                     };
                     let address = Self::address_of(&r);

@@ -123,9 +123,12 @@ impl NacosSource {
                 listing.services.push(service.clone());
             }
             for host in hosts {
-                let Some(registration) = host.registration() else {
-                    tracing::debug!(peer = %self.source, ip = %host.ip, port = host.port, "host with a port out of range skipped");
-                    continue;
+                let registration = match mapping::registration_of(host) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::debug!(peer = %self.source, ip = ?host.ip, port = ?host.port, error = %e, "host without a usable address skipped");
+                        continue;
+                    }
                 };
                 let mut instance = mapping::to_instance(&service, name, &registration);
                 let address = format_smolstr!("{}#{}#{}", registration.ip, registration.port, registration.cluster);

@@ -27,6 +27,7 @@ use super::messages::WireInstance;
 use super::proto::Payload;
 use crate::nacos::error::NacosError;
 use crate::nacos::mapping;
+use crate::nacos::mapping::IncomingError;
 use crate::nacos::mapping::Registration;
 use crate::nacos::mapping::ServiceName;
 use crate::nacos::ops::Address;
@@ -82,42 +83,20 @@ fn target(nacos: &Nacos, t: &NamingTarget) -> Result<(Tenant, String, ServiceNam
     Ok((tenant, namespace, name))
 }
 
-fn cluster_of(i: &WireInstance) -> String {
-    match i.cluster_name.as_deref().map(str::trim) {
-        None | Some("") => mapping::DEFAULT_CLUSTER.to_string(),
-        Some(c) => c.to_string(),
-    }
-}
-
 /// The instance's address, or Nacos's refusals of a missing ip or an illegal port.
 fn address_of(i: &WireInstance) -> Result<Address, GrpcError> {
-    let ip = i.ip.as_deref().map(str::trim).unwrap_or_default();
-    if ip.is_empty() {
-        return Err(GrpcError::missing("ip"));
-    }
-    let port = i.port.ok_or_else(|| GrpcError::missing("port"))?;
-    let port = u16::try_from(port)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| GrpcError::failed(codec::INVALID_PARAM, format!("Param 'port' is illegal: {port}")))?;
+    let r = registration(i)?;
     Ok(Address {
-        ip: ip.to_string(),
-        port,
-        cluster: cluster_of(i),
+        ip: r.ip,
+        port: r.port,
+        cluster: r.cluster,
     })
 }
 
 fn registration(i: &WireInstance) -> Result<Registration, GrpcError> {
-    let a = address_of(i)?;
-    Ok(Registration {
-        ip: a.ip,
-        port: a.port,
-        cluster: a.cluster,
-        weight: i.weight,
-        healthy: i.healthy,
-        enabled: i.enabled,
-        ephemeral: i.ephemeral,
-        metadata: i.metadata.clone().unwrap_or_default(),
+    mapping::registration_of(i).map_err(|e| match e {
+        IncomingError::Missing(field) => GrpcError::missing(field),
+        IncomingError::IllegalPort(_) => GrpcError::failed(codec::INVALID_PARAM, e.to_string()),
     })
 }
 

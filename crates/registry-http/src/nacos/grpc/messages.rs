@@ -27,32 +27,8 @@ pub struct NamingTarget {
 }
 
 /// An instance as a 2.x client sends it (`api/naming/pojo/Instance.java`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WireInstance {
-    pub ip: Option<String>,
-    pub port: Option<i64>,
-    #[serde(default = "one")]
-    pub weight: f64,
-    #[serde(default = "yes")]
-    pub healthy: bool,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default = "yes")]
-    pub ephemeral: bool,
-    #[serde(default)]
-    pub cluster_name: Option<String>,
-    #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-fn yes() -> bool {
-    true
-}
+/// A 2.x `Instance` as clients send it (shared with the adapters' reading of other servers).
+pub use registry_store::protocol::nacos::wire::IncomingInstance as WireInstance;
 
 /// `InstanceRequest` (and `PersistentInstanceRequest`).
 #[derive(Debug, Clone, Default, Deserialize)]

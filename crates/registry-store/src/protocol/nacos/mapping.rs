@@ -35,6 +35,7 @@ use smol_str::format_smolstr;
 use smol_str::SmolStr;
 
 use super::wire::Host;
+use super::wire::IncomingInstance;
 use super::wire::InstanceDetail;
 use crate::model::Instance;
 use crate::model::InstanceStatus;
@@ -220,6 +221,46 @@ pub struct Registration {
     pub enabled: bool,
     pub ephemeral: bool,
     pub metadata: BTreeMap<String, String>,
+}
+
+/// Why an [`IncomingInstance`] names no address Nacos would hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncomingError {
+    #[error("Param '{0}' is required")]
+    Missing(&'static str),
+    #[error("Param 'port' is illegal: {0}")]
+    IllegalPort(i64),
+}
+
+/// The cluster an incoming instance names, Nacos's `DEFAULT` when it names none.
+pub fn incoming_cluster(i: &IncomingInstance) -> String {
+    match i.cluster_name.as_deref().map(str::trim) {
+        None | Some("") => DEFAULT_CLUSTER.to_string(),
+        Some(c) => c.to_string(),
+    }
+}
+
+/// The registration an incoming instance asks for: an ip and a port in 1–65535 it must have.
+pub fn registration_of(i: &IncomingInstance) -> Result<Registration, IncomingError> {
+    let ip = i.ip.as_deref().map(str::trim).unwrap_or_default();
+    if ip.is_empty() {
+        return Err(IncomingError::Missing("ip"));
+    }
+    let port = i.port.ok_or(IncomingError::Missing("port"))?;
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or(IncomingError::IllegalPort(port))?;
+    Ok(Registration {
+        ip: ip.to_string(),
+        port,
+        cluster: incoming_cluster(i),
+        weight: i.weight,
+        healthy: i.healthy,
+        enabled: i.enabled,
+        ephemeral: i.ephemeral,
+        metadata: i.metadata.clone().unwrap_or_default(),
+    })
 }
 
 /// Nacos's fields of an instance that the model has no column for.
@@ -650,6 +691,37 @@ impl ServiceSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incoming_instance_takes_nacos_defaults_and_needs_an_address() {
+        let lenient: IncomingInstance = serde_json::from_str(r#"{"ip":" 10.0.0.1 ","port":8080}"#).unwrap();
+        let r = registration_of(&lenient).unwrap();
+        assert_eq!(
+            (r.ip.as_str(), r.port, r.cluster.as_str()),
+            ("10.0.0.1", 8080, DEFAULT_CLUSTER)
+        );
+        assert!(r.healthy && r.enabled && r.ephemeral && r.weight == 1.0 && r.metadata.is_empty());
+        let full: IncomingInstance = serde_json::from_str(
+            r#"{"instanceId":"x","ip":"10.0.0.2","port":9,"weight":2.5,"healthy":false,"enabled":false,
+                "ephemeral":false,"clusterName":"zone-a","metadata":{"k":"v"}}"#,
+        )
+        .unwrap();
+        let r = registration_of(&full).unwrap();
+        assert_eq!(
+            (r.cluster.as_str(), r.weight, r.healthy, r.enabled, r.ephemeral),
+            ("zone-a", 2.5, false, false, false)
+        );
+        assert_eq!(r.metadata["k"], "v");
+        let parse = |json: &str| registration_of(&serde_json::from_str::<IncomingInstance>(json).unwrap());
+        assert_eq!(parse(r#"{"port":1}"#), Err(IncomingError::Missing("ip")));
+        assert_eq!(parse(r#"{"ip":"  ","port":1}"#), Err(IncomingError::Missing("ip")));
+        assert_eq!(parse(r#"{"ip":"a"}"#), Err(IncomingError::Missing("port")));
+        assert_eq!(parse(r#"{"ip":"a","port":0}"#), Err(IncomingError::IllegalPort(0)));
+        assert_eq!(
+            parse(r#"{"ip":"a","port":70000}"#),
+            Err(IncomingError::IllegalPort(70000))
+        );
+    }
 
     fn registration() -> Registration {
         Registration {

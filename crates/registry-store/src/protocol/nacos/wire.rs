@@ -12,6 +12,41 @@ pub const BEAT_OK: u32 = 10200;
 /// registers again.
 pub const BEAT_NOT_FOUND: u32 = 20404;
 
+/// An instance as it arrives from elsewhere: the `Instance` of a 2.x client's gRPC request, or a
+/// host of another server's instance list. Every field may be missing (servers differ in what
+/// they write: r-nacos leaves out the preserved-metadata getters); Nacos's defaults fill in the
+/// flags. [`super::mapping::registration_of`] checks the address.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncomingInstance {
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub port: Option<i64>,
+    #[serde(default = "weight_one")]
+    pub weight: f64,
+    #[serde(default = "yes")]
+    pub healthy: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "yes")]
+    pub ephemeral: bool,
+    #[serde(default)]
+    pub cluster_name: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn weight_one() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// One instance in a `ServiceInfo`'s `hosts` (`api/naming/pojo/Instance.java`; the last four
 /// fields are its getters over the preserved metadata keys).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
