@@ -19,6 +19,8 @@ pub const SERVER_ERROR: i32 = 500;
 pub const BAD_GATEWAY: i32 = 502;
 pub const UN_REGISTER: i32 = 301;
 pub const NO_HANDLER: i32 = 302;
+/// `NacosException.OVER_THRESHOLD`: a limit refused the request.
+pub const OVER_THRESHOLD: i32 = 503;
 
 /// Why a payload was refused, as the `ErrorResponse` answering it says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -75,6 +75,13 @@ struct Connection {
     subscriptions: BTreeMap<SubscriptionKey, Subscription>,
 }
 
+/// Most connections one node holds, and from one IP address (a client keeps one; a host of
+/// many clients some hundreds): past them a new connection is refused.
+pub const MAX_CONNECTIONS: usize = 10_000;
+pub const MAX_PER_IP: usize = 1_000;
+/// Most instances one connection keeps registered (its leases).
+pub const MAX_LEASES: usize = 10_000;
+
 /// This node's Nacos 2.x connections.
 #[derive(Debug, Default)]
 pub struct Connections {
@@ -83,6 +90,29 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// The connection from `remote`, a new one if the limits let it in (`OVER_THRESHOLD`
+    /// otherwise, as Nacos refuses past its connection limit).
+    fn admit(map: &mut HashMap<SocketAddr, Connection>, remote: SocketAddr) -> Result<&mut Connection, GrpcError> {
+        if !map.contains_key(&remote) {
+            if map.len() >= MAX_CONNECTIONS {
+                return Err(GrpcError::refused(
+                    codec::OVER_THRESHOLD,
+                    format!("Connection limit reached: this node holds {MAX_CONNECTIONS} connections"),
+                ));
+            }
+            if map.keys().filter(|a| a.ip() == remote.ip()).count() >= MAX_PER_IP {
+                return Err(GrpcError::refused(
+                    codec::OVER_THRESHOLD,
+                    format!(
+                        "Connection limit reached: {MAX_PER_IP} connections from {}",
+                        remote.ip()
+                    ),
+                ));
+            }
+        }
+        Ok(Self::entry(map, remote))
+    }
+
     fn entry(map: &mut HashMap<SocketAddr, Connection>, remote: SocketAddr) -> &mut Connection {
         map.entry(remote).or_insert_with(|| Connection {
             // Nacos's form: `millis_ip_port`.
@@ -98,23 +128,36 @@ impl Connections {
 
     /// `ServerCheckRequest`: the id of the connection from `remote` (known from now on, not
     /// registered until its stream sets it up).
-    pub fn check(&self, remote: SocketAddr) -> String {
+    pub fn check(&self, remote: SocketAddr) -> Result<String, GrpcError> {
         let mut map = self.by_remote.lock();
-        let c = Self::entry(&mut map, remote);
+        let c = Self::admit(&mut map, remote)?;
         c.last_active = Instant::now();
-        c.id.clone()
+        Ok(c.id.clone())
     }
 
     /// `ConnectionSetupRequest` on the stream: the connection is registered, its pushes go to
     /// `push`. Returns its id.
-    pub fn setup(&self, remote: SocketAddr, push: mpsc::Sender<Payload>) -> String {
+    pub fn setup(&self, remote: SocketAddr, push: mpsc::Sender<Payload>) -> Result<String, GrpcError> {
         let mut map = self.by_remote.lock();
-        let c = Self::entry(&mut map, remote);
+        let c = Self::admit(&mut map, remote)?;
         c.registered = true;
         c.push = Some(push);
         c.last_active = Instant::now();
         c.detection_sent = false;
-        c.id.clone()
+        Ok(c.id.clone())
+    }
+
+    /// Whether the connection from `remote` may hold `more` leases besides those it holds (at
+    /// most [`MAX_LEASES`]).
+    pub fn may_hold(&self, remote: SocketAddr, more: usize) -> Result<(), GrpcError> {
+        let held = self.by_remote.lock().get(&remote).map_or(0, |c| c.leases.len());
+        if held + more > MAX_LEASES {
+            return Err(GrpcError::refused(
+                codec::OVER_THRESHOLD,
+                format!("a connection keeps at most {MAX_LEASES} instances registered (it holds {held})"),
+            ));
+        }
+        Ok(())
     }
 
     /// Something arrived from `remote` (a request, an answer on its stream).
@@ -284,10 +327,10 @@ mod tests {
     fn a_connection_serves_once_set_up_and_its_leases_go_with_it() {
         let connections = Connections::default();
         let remote: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let id = connections.check(remote);
+        let id = connections.check(remote).unwrap();
         assert_eq!(connections.require(remote).unwrap_err().code, codec::UN_REGISTER);
         let (tx, _rx) = mpsc::channel(1);
-        assert_eq!(connections.setup(remote, tx), id);
+        assert_eq!(connections.setup(remote, tx).unwrap(), id);
         connections.require(remote).unwrap();
         connections.hold(remote, key("a"));
         connections.hold(remote, key("b"));
@@ -305,7 +348,7 @@ mod tests {
         let connections = Connections::default();
         let remote: SocketAddr = "127.0.0.1:5001".parse().unwrap();
         let (tx, _rx) = mpsc::channel(1);
-        connections.setup(remote, tx);
+        connections.setup(remote, tx).unwrap();
         connections.hold(remote, key("a"));
         let now = Instant::now();
         assert!(connections.sweep(now).is_empty());
@@ -314,5 +357,28 @@ mod tests {
         assert_eq!(connections.held().len(), 1);
         connections.sweep(now + IDLE_LIMIT + DETECTION_GRACE);
         assert!(connections.held().is_empty());
+    }
+
+    #[test]
+    fn connections_and_their_instances_are_bounded() {
+        let connections = Connections::default();
+        let from = |ip: [u8; 4], port: u16| SocketAddr::from((ip, port));
+        for port in 0..MAX_PER_IP as u16 {
+            connections.check(from([10, 0, 0, 1], 1_000 + port)).unwrap();
+        }
+        let refused = connections.check(from([10, 0, 0, 1], 60_000)).unwrap_err();
+        assert_eq!(refused.code, codec::OVER_THRESHOLD, "{}", refused.message);
+        // Known connections and other addresses still get in.
+        connections.check(from([10, 0, 0, 1], 1_000)).unwrap();
+        let (tx, _rx) = mpsc::channel(1);
+        let other = from([10, 0, 0, 2], 1);
+        connections.setup(other, tx).unwrap();
+
+        for n in 0..MAX_LEASES {
+            connections.hold(other, key(&format!("i-{n}")));
+        }
+        assert_eq!(connections.may_hold(other, 1).unwrap_err().code, codec::OVER_THRESHOLD);
+        connections.release(&[key("i-0")]);
+        connections.may_hold(other, 1).unwrap();
     }
 }

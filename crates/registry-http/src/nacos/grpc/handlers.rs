@@ -128,7 +128,7 @@ impl Handlers {
         if incoming.kind == "ServerCheckRequest" {
             let answer = messages::ServerCheckResponse {
                 base: ResponseBase::ok(id),
-                connection_id: self.connections.check(remote),
+                connection_id: self.connections.check(remote)?,
                 support_ability_negotiation: false,
             };
             return Ok(codec::encode("ServerCheckResponse", &answer));
@@ -181,6 +181,7 @@ impl Handlers {
                 let mut reg = registration(instance)?;
                 reg.ephemeral = ephemeral;
                 if ephemeral {
+                    self.connections.may_hold(remote, 1)?;
                     let key = self
                         .nacos
                         .register_leased(tenant, &name, &reg, CONNECTION_LEASE)
@@ -232,6 +233,7 @@ impl Handlers {
         let mut kept = Vec::new();
         for mut reg in registrations {
             reg.ephemeral = true;
+            self.connections.may_hold(remote, 1)?;
             let key = self
                 .nacos
                 .register_leased(tenant.clone(), &name, &reg, CONNECTION_LEASE)

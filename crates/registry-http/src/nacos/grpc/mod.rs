@@ -44,6 +44,8 @@ pub const DEFAULT_PORT_OFFSET: u16 = 1000;
 /// HTTP/2 pings on a quiet connection, so a client gone without closing it is noticed.
 const KEEPALIVE: Duration = Duration::from_secs(10);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Concurrent HTTP/2 streams (requests) per connection.
+const MAX_STREAMS: u32 = 64;
 
 /// The gRPC front: one set of connections and handlers, served on any number of listeners.
 #[derive(Clone)]
@@ -94,6 +96,9 @@ impl NacosGrpc {
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            // A client keeps one stream and a request or two in flight.
+            .max_concurrent_streams(Some(MAX_STREAMS))
+            .concurrency_limit_per_connection(MAX_STREAMS as usize)
             .add_service(proto::request_server::RequestServer::new(service.clone()))
             .add_service(proto::bi_request_stream_server::BiRequestStreamServer::new(service))
             .serve_with_incoming_shutdown(incoming, shutdown)

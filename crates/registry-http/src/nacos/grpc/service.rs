@@ -70,8 +70,18 @@ impl BiRequestStream for NacosService {
                 if incoming.kind == "ConnectionSetupRequest" {
                     // Read for its shape only: this registry keeps no labels or versions.
                     if let (Ok(_), Some(push)) = (incoming.read::<ConnectionSetupRequest>(), push.take()) {
-                        id = Some(connections.setup(remote, push));
-                        tracing::debug!(%remote, "Nacos gRPC connection set up");
+                        match connections.setup(remote, push) {
+                            Ok(set_up) => {
+                                id = Some(set_up);
+                                tracing::debug!(%remote, "Nacos gRPC connection set up");
+                            }
+                            // Past the limits: the stream ends (its sender dropped), the client
+                            // tries another server.
+                            Err(e) => {
+                                tracing::debug!(%remote, error = %e.message, "Nacos gRPC connection refused");
+                                break;
+                            }
+                        }
                     }
                     continue;
                 }
