@@ -9,11 +9,13 @@ JSON line on stdout:
       MODE: `beat-every:SECONDS` (the client's own heartbeat thread), `persistent`
       (ephemeral=false), or none (ephemeral, no beats unless asked)
   beat SERVICE IP PORT CLUSTER                   -> {"event": "beat", "answer": {...}}
-  list SERVICE [CLUSTERS]                        -> {"event": "list", "result": {...}}
+  list [GROUP@@]SERVICE [CLUSTERS]               -> {"event": "list", "result": {...}}
+      (`GROUP@@` asks for that group, else DEFAULT_GROUP)
   detail SERVICE IP PORT CLUSTER                 -> {"event": "detail", "result": {...}}
-  update SERVICE IP PORT CLUSTER WEIGHT METADATA_JSON [persistent]
+  update SERVICE IP PORT CLUSTER WEIGHT METADATA_JSON [persistent] [enabled|disabled]
                                                  -> {"event": "updated", "ok": bool}
-      (`modify_naming_instance`; `persistent` keeps a persistent instance persistent)
+      (`modify_naming_instance`; `persistent` keeps a persistent instance persistent;
+      `enabled`/`disabled` sends `enable`, else it is left out)
   deregister SERVICE IP PORT CLUSTER             -> {"event": "deregistered", "ok": bool}
   stop                                           -> {"event": "stopped"}
 A call the client raises on answers {"event": "error", "error": TEXT}.
@@ -60,13 +62,17 @@ def main():
                 service, ip, port, cluster = args
                 say(event="beat", answer=client.send_heartbeat(service, ip, int(port), cluster_name=cluster))
             elif command == "list":
+                group, _, service = args[0].rpartition("@@")
                 clusters = args[1] if len(args) > 1 else None
-                say(event="list", result=client.list_naming_instance(args[0], clusters=clusters))
+                result = client.list_naming_instance(service, clusters=clusters, group_name=group or None)
+                say(event="list", result=result)
             elif command == "detail":
                 service, ip, port, cluster = args
                 say(event="detail", result=client.get_naming_instance(service, ip, int(port), cluster))
             elif command == "update":
                 service, ip, port, cluster, weight, metadata = args[:6]
+                flags = args[6:]
+                enable = True if "enabled" in flags else False if "disabled" in flags else None
                 ok = client.modify_naming_instance(
                     service,
                     ip,
@@ -74,7 +80,8 @@ def main():
                     cluster_name=cluster,
                     weight=float(weight),
                     metadata=json.loads(metadata),
-                    ephemeral=args[6:7] != ["persistent"],
+                    enable=enable,
+                    ephemeral="persistent" not in flags,
                 )
                 say(event="updated", ok=ok)
             elif command == "deregister":

@@ -21,6 +21,7 @@ mod log_budget;
 mod membership;
 mod metrics;
 mod nacos_clients;
+mod nacos_cross_protocol;
 mod nacos_federation;
 mod nacos_grpc;
 mod nacos_node_client;
