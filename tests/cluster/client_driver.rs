@@ -97,6 +97,20 @@ impl Client {
         self.next_event(Duration::from_secs(30))
     }
 
+    /// Asks `command` until `done` holds for the answer (at most 40 s), and returns that answer;
+    /// `what` names the wait in the failure.
+    pub fn ask_until(&mut self, command: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let answer = self.ask(command);
+            if done(&answer) {
+                return answer;
+            }
+            assert!(Instant::now() < deadline, "{what}: last answer {answer}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Asks `discover APP` until the client's own cache shows `want` (bounded).
     pub fn discover_until(&mut self, app: &str, want: &[&str], timeout: Duration) {
         let deadline = Instant::now() + timeout;

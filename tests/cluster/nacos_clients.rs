@@ -16,32 +16,15 @@ use std::time::Duration;
 use std::time::Instant;
 
 use serde_json::json;
-use serde_json::Value;
 
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
 use crate::nacos_views::assert_orders_seen_by_eureka_and_servicecenter;
 use crate::nacos_views::get_until;
+use crate::nacos_views::hosts;
 use crate::nacos_views::register_eureka_billing;
 use crate::support::Cluster;
-
-/// Asks `ask` until `done` holds for the answer (bounded), and returns that answer.
-fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = client.ask(ask);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "{what}: last answer {answer}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn hosts(answer: &Value) -> Vec<Value> {
-    answer["result"]["hosts"].as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nacos_python_client_registers_beats_lists_and_deregisters_across_protocols() {
@@ -81,7 +64,7 @@ async fn nacos_python_client_registers_beats_lists_and_deregisters_across_protoc
 
     // A Eureka registration on node 2 is listed by the Nacos client on node 1.
     register_eureka_billing(&cluster, 1, "10.9.0.2").await;
-    let listed = ask_until(&mut nacos, "list billing", |a| hosts(a).len() == 1, "billing in Nacos");
+    let listed = nacos.ask_until("list billing", |a| hosts(a).len() == 1, "billing in Nacos");
     let host = &hosts(&listed)[0];
     assert_eq!(host["ip"], "10.9.0.2", "{listed}");
     assert_eq!(host["port"], 9090, "{listed}");

@@ -26,6 +26,7 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::nacos_views::hosts;
 use crate::support::Cluster;
 
 /// Headers go-chassis's sc-client sets on every call (`client.go` `GetDefaultHeaders`,
@@ -36,24 +37,6 @@ const GO_CHASSIS_HEADERS: [(&str, &str); 4] = [
     ("User-Agent", "go-client"),
     ("X-Domain-Name", "default"),
 ];
-
-/// Asks `ask` until `done` holds for the answer (bounded), and returns that answer.
-fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = client.ask(ask);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "{what}: last answer {answer}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// The hosts of a Nacos client's `list` answer.
-fn hosts(answer: &Value) -> Vec<Value> {
-    answer["result"]["hosts"].as_array().cloned().unwrap_or_default()
-}
 
 /// The instances of py-eureka-client's `details` answer (its own cache).
 fn eureka_instances(answer: &Value) -> Vec<Value> {
@@ -183,8 +166,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     let answer = nacos.ask(r#"register orders 10.9.0.1 8080 zone-a {"team":"core"} beat-every:1"#);
     assert_eq!(answer, json!({ "event": "registered", "ok": true }));
 
-    let seen = ask_until(
-        &mut eureka,
+    let seen = eureka.ask_until(
         "details ORDERS",
         |a| eureka_instances(a).len() == 1,
         "py-eureka-client never discovered ORDERS",
@@ -213,8 +195,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     let answer = nacos.ask(r#"update orders 10.9.0.1 8080 zone-a 1 {"team":"core"} disabled"#);
     assert_eq!(answer, json!({ "event": "updated", "ok": true }));
     assert!(hosts(&nacos.ask("list orders")).is_empty());
-    let seen = ask_until(
-        &mut eureka,
+    let seen = eureka.ask_until(
         "details ORDERS",
         |a| {
             eureka_instances(a)
@@ -236,8 +217,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     let answer = nacos.ask(r#"update orders 10.9.0.1 8080 zone-a 1 {"team":"core"} enabled"#);
     assert_eq!(answer, json!({ "event": "updated", "ok": true }));
     assert_eq!(hosts(&nacos.ask("list orders")).len(), 1);
-    ask_until(
-        &mut eureka,
+    eureka.ask_until(
         "details ORDERS",
         |a| eureka_instances(a).first().is_some_and(|i| i["status"] == "UP"),
         "py-eureka-client never saw ORDERS up again",
@@ -245,7 +225,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     java_chassis_find_until(&cluster, 2, &go_service, "orders", |v| first_status(v) == "UP").await;
 
     // 2. Eureka and ServiceCenter -> Nacos.
-    let listed = ask_until(&mut nacos, "list billing", |a| hosts(a).len() == 1, "billing in Nacos");
+    let listed = nacos.ask_until("list billing", |a| hosts(a).len() == 1, "billing in Nacos");
     let billing = &hosts(&listed)[0];
     assert_eq!(billing["ip"], "127.0.0.1", "{listed}");
     assert_eq!(billing["port"], 9094, "{listed}");
@@ -260,12 +240,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
 
     // go-chassis's appId is the Nacos group.
     let go_list = "list xproto-go-app@@xproto-go-svc";
-    let listed = ask_until(
-        &mut nacos,
-        go_list,
-        |a| hosts(a).len() == 1,
-        "the go-chassis instance in Nacos",
-    );
+    let listed = nacos.ask_until(go_list, |a| hosts(a).len() == 1, "the go-chassis instance in Nacos");
     assert_eq!(listed["result"]["name"], "xproto-go-app@@xproto-go-svc", "{listed}");
     let go = &hosts(&listed)[0];
     assert_eq!(go["ip"], "10.6.0.3", "{listed}");
@@ -293,8 +268,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     )
     .await;
     assert_eq!(status, 200);
-    let listed = ask_until(
-        &mut nacos,
+    let listed = nacos.ask_until(
         go_list,
         |a| hosts(a).first().is_some_and(|h| h["healthy"] == false),
         "the DOWN go-chassis instance never listed unhealthy",
@@ -316,8 +290,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     )
     .await;
     assert_eq!(status, 200);
-    ask_until(
-        &mut nacos,
+    nacos.ask_until(
         go_list,
         |a| hosts(a).is_empty(),
         "the OUTOFSERVICE go-chassis instance still listed",
@@ -331,8 +304,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
     )
     .await;
     assert_eq!(status, 200);
-    ask_until(
-        &mut nacos,
+    nacos.ask_until(
         go_list,
         |a| {
             hosts(a)
@@ -344,8 +316,7 @@ async fn nacos_eureka_and_servicecenter_clients_see_each_others_zone_metadata_an
 
     // py-eureka-client overrides its status OUT_OF_SERVICE: no longer listed to Nacos clients.
     assert_eq!(eureka.ask("status OUT_OF_SERVICE")["event"], "status");
-    ask_until(
-        &mut nacos,
+    nacos.ask_until(
         "list billing",
         |a| hosts(a).is_empty(),
         "the OUT_OF_SERVICE Eureka instance still listed",

@@ -51,19 +51,6 @@ fn pushed(want: &'static [&'static str]) -> impl Fn(&Value) -> bool {
     }
 }
 
-/// Asks `ask` until `done` holds for the answer (bounded), and returns that answer.
-fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = client.ask(ask);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "{what}: last answer {answer}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nacos_grpc_client_registers_discovers_is_pushed_and_is_seen_across_protocols() {
     let cluster = Cluster::start(3, &[]);
@@ -75,12 +62,7 @@ async fn nacos_grpc_client_registers_discovers_is_pushed_and_is_seen_across_prot
     // Register through node 1, discover through node 2.
     let registered = provider.ask(r#"register orders 10.7.0.1 8080 zone-a {"team":"core"}"#);
     assert_eq!(registered, json!({ "event": "registered", "ok": true }));
-    let listed = ask_until(
-        &mut consumer,
-        "list orders",
-        |a| addresses(a) == ["10.7.0.1:8080"],
-        "orders on node 2",
-    );
+    let listed = consumer.ask_until("list orders", |a| addresses(a) == ["10.7.0.1:8080"], "orders on node 2");
     let host = &listed["hosts"][0];
     assert_eq!(host["clusterName"], "zone-a", "{listed}");
     assert_eq!(host["metadata"]["team"], "core", "{listed}");
@@ -96,28 +78,21 @@ async fn nacos_grpc_client_registers_discovers_is_pushed_and_is_seen_across_prot
     assert_eq!(consumer.ask("subscribe orders")["event"], "subscribed");
     let answer = provider.ask("register orders 10.7.0.2 8081 zone-a {}");
     assert_eq!(answer["ok"], true, "{answer}");
-    ask_until(
-        &mut consumer,
+    consumer.ask_until(
         "pushes orders",
         pushed(&["10.7.0.1:8080", "10.7.0.2:8081"]),
         "the registration pushed",
     );
     let answer = provider.ask("deregister orders 10.7.0.2 8081 zone-a");
     assert_eq!(answer["ok"], true, "{answer}");
-    ask_until(
-        &mut consumer,
-        "pushes orders",
-        pushed(&["10.7.0.1:8080"]),
-        "the deregistration pushed",
-    );
+    consumer.ask_until("pushes orders", pushed(&["10.7.0.1:8080"]), "the deregistration pushed");
 
     // Eureka on node 2 and ServiceCenter on node 3: the address, zone, metadata and status.
     assert_orders_seen_by_eureka_and_servicecenter(&cluster, 1, 2, "10.7.0.1").await;
 
     // A Eureka registration on node 3 is found by the gRPC client on node 1.
     register_eureka_billing(&cluster, 2, "10.7.0.9").await;
-    let listed = ask_until(
-        &mut provider,
+    let listed = provider.ask_until(
         "list billing",
         |a| addresses(a) == ["10.7.0.9:9090"],
         "billing over gRPC",
@@ -130,8 +105,7 @@ async fn nacos_grpc_client_registers_discovers_is_pushed_and_is_seen_across_prot
     // A batch replaces the connection's instances of the service; the service list names both.
     let answer = provider.ask("batch stock DEFAULT 10.7.1.1:7000,10.7.1.2:7000");
     assert_eq!(answer["ok"], true, "{answer}");
-    ask_until(
-        &mut consumer,
+    consumer.ask_until(
         "list stock",
         |a| addresses(a) == ["10.7.1.1:7000", "10.7.1.2:7000"],
         "the batch",

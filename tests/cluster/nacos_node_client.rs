@@ -35,19 +35,6 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Asks `ask` until `done` holds for the answer (bounded), and returns that answer.
-fn ask_until(client: &mut Client, ask: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let answer = client.ask(ask);
-        if done(&answer) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "{what}: last answer {answer}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The sum over the running nodes of the metric line starting with `name `.
 async fn metric_sum(cluster: &Cluster, name: &str) -> f64 {
     let mut sum = 0.0;
@@ -75,8 +62,7 @@ async fn nacos_node_sdk_registers_beats_discovers_and_takes_udp_pushes_through_a
     let r = watcher.ask(&format!("register nodepush 10.7.0.1 7001 {METADATA}"));
     assert_eq!(r["event"], "registered", "{r}");
     assert_eq!(watcher.ask("subscribe nodepush")["event"], "subscribed");
-    ask_until(
-        &mut watcher,
+    watcher.ask_until(
         "seen nodepush",
         |a| strings(&a["ips"]) == ["10.7.0.1:7001"],
         "the subscription's first list",
@@ -86,8 +72,7 @@ async fn nacos_node_sdk_registers_beats_discovers_and_takes_udp_pushes_through_a
     let r = other.ask(&format!("register nodepush 10.7.0.2 7002 {METADATA}"));
     assert_eq!(r["event"], "registered", "{r}");
     let both = ["10.7.0.1:7001", "10.7.0.2:7002"];
-    let seen = ask_until(
-        &mut watcher,
+    let seen = watcher.ask_until(
         "seen nodepush",
         |a| strings(&a["pushed"]) == both,
         "a push with the new instance",
@@ -102,25 +87,14 @@ async fn nacos_node_sdk_registers_beats_discovers_and_takes_udp_pushes_through_a
     assert!(metric_sum(&cluster, "registry_nacos_udp_subscribers").await >= 1.0);
 
     // Discovery through the SDK's other calls.
-    let all = ask_until(
-        &mut other,
-        "all nodepush",
-        |a| strings(&a["ips"]) == both,
-        "getAllInstances",
-    );
+    let all = other.ask_until("all nodepush", |a| strings(&a["ips"]) == both, "getAllInstances");
     assert_eq!(all["event"], "all");
-    ask_until(
-        &mut other,
-        "select nodepush",
-        |a| strings(&a["ips"]) == both,
-        "selectInstances",
-    );
+    other.ask_until("select nodepush", |a| strings(&a["ips"]) == both, "selectInstances");
 
     // A deregistration is pushed too.
     let pushes_before = watcher.ask("seen nodepush")["pushes"].as_u64().unwrap();
     assert_eq!(other.ask("deregister nodepush 10.7.0.2 7002")["event"], "deregistered");
-    let seen = ask_until(
-        &mut watcher,
+    let seen = watcher.ask_until(
         "seen nodepush",
         |a| strings(&a["pushed"]) == ["10.7.0.1:7001"],
         "a push without the deregistered instance",
@@ -131,8 +105,7 @@ async fn nacos_node_sdk_registers_beats_discovers_and_takes_udp_pushes_through_a
     // than two lease durations (their clients beat through the surviving nodes).
     let r = other.ask(&format!("register nodepush 10.7.0.2 7002 {METADATA}"));
     assert_eq!(r["event"], "registered", "{r}");
-    ask_until(
-        &mut watcher,
+    watcher.ask_until(
         "seen nodepush",
         |a| strings(&a["ips"]) == both,
         "the instance registered again",
@@ -166,8 +139,7 @@ async fn nacos_node_sdk_registers_beats_discovers_and_takes_udp_pushes_through_a
         assert!(Instant::now() < deadline, "the killed client's instance never expired");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    ask_until(
-        &mut watcher,
+    watcher.ask_until(
         "seen nodepush",
         |a| strings(&a["pushed"]) == ["10.7.0.1:7001"] && strings(&a["ips"]) == ["10.7.0.1:7001"],
         "a push without the expired instance",

@@ -90,3 +90,8 @@ pub async fn register_eureka_billing(cluster: &Cluster, i: usize, ip: &str) {
         .status();
     assert_eq!(status, 204);
 }
+
+/// The hosts of a Nacos client script's `list` answer.
+pub fn hosts(answer: &Value) -> Vec<Value> {
+    answer["result"]["hosts"].as_array().cloned().unwrap_or_default()
+}
