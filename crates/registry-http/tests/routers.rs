@@ -302,3 +302,20 @@ async fn a_find_writes_nothing_on_its_path() {
     assert_eq!(front.fake.writes(), writes + 1);
     workers.stop_all(Duration::from_secs(5)).await;
 }
+
+/// ServiceCenter clients (java-chassis's auto-discovery) list the registry's own instances with
+/// `GET /registry/health`. A node lists itself from its own settings even before its address
+/// announcement is applied (right after a cluster forms it is not yet), so the list is never
+/// empty on a serving node.
+#[tokio::test]
+async fn the_health_listing_names_this_node_before_its_announcement_applies() {
+    let front = Front::new();
+    let reply = front.sc(Method::GET, "/health", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let listed = reply.json();
+    let instances = listed["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{listed}");
+    assert_eq!(instances[0]["instanceId"], "registry-node-1", "{listed}");
+    let own = registry_store::testing::FakeRegistry::HTTP_ADDR;
+    assert_eq!(instances[0]["endpoints"], json!([format!("rest://{own}/")]), "{listed}");
+}

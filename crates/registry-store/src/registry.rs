@@ -22,6 +22,7 @@ use crate::node::ClusterStatus;
 use crate::node::NodeError;
 use crate::node::Written;
 use crate::raft::types::NodeId;
+use crate::record::NodeRecord;
 use crate::storage::AppliedState;
 
 /// The registry as the protocol fronts see it. Object-safe: the fronts hold an
@@ -79,6 +80,10 @@ pub trait Registry: Send + Sync + 'static {
 
     /// `Ok` when this node may serve; otherwise why not.
     fn health(&self) -> Result<(), String>;
+
+    /// This node's own address record, as its announcement writes it (known before the
+    /// announcement is applied).
+    fn own_record(&self) -> NodeRecord;
 
     /// While leading: the members trailing far behind (Eureka `/status`'s unavailable replicas).
     fn lagging_followers(&self) -> Vec<NodeId>;
@@ -146,6 +151,10 @@ impl Registry for crate::node::RegistryNode {
 
     fn health(&self) -> Result<(), String> {
         crate::node::RegistryNode::health(self)
+    }
+
+    fn own_record(&self) -> NodeRecord {
+        crate::node::RegistryNode::own_record(self)
     }
 
     fn lagging_followers(&self) -> Vec<NodeId> {

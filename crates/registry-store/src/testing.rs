@@ -30,6 +30,7 @@ use crate::node::NodeError;
 use crate::node::Written;
 use crate::raft::types::LogId;
 use crate::raft::types::NodeId;
+use crate::record::NodeRecord;
 use crate::registry::Registry;
 use crate::storage::AppliedState;
 use crate::validate::validate_command;
@@ -51,6 +52,11 @@ pub struct FakeRegistry {
     renewals: AtomicU64,
     /// Every command written, in order.
     log: Mutex<Vec<Command>>,
+}
+
+impl FakeRegistry {
+    /// The one HTTP address the fake node says it serves on.
+    pub const HTTP_ADDR: &'static str = "127.0.0.1:30100";
 }
 
 impl Default for FakeRegistry {
@@ -212,6 +218,14 @@ impl Registry for FakeRegistry {
 
     fn health(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    fn own_record(&self) -> NodeRecord {
+        NodeRecord {
+            node_id: NODE_ID,
+            raft_addr: RAFT_ADDR.into(),
+            http_addrs: vec![Self::HTTP_ADDR.into()],
+        }
     }
 
     fn lagging_followers(&self) -> Vec<NodeId> {

@@ -59,15 +59,24 @@ fn version() -> String {
         .to_string()
 }
 
-/// One instance per member that has announced its HTTP addresses, each address an endpoint
-/// (`rest://host:port/`, as ServiceCenter's `getEndpoints` writes them).
+/// One instance per member that has announced its HTTP addresses (this node from its own
+/// settings until its announcement is applied), each address an endpoint (`rest://host:port/`,
+/// as ServiceCenter's `getEndpoints` writes them).
 pub fn instances(registry: &dyn Registry, tls: bool) -> Vec<MicroServiceInstance> {
     let status = registry.status();
+    let own = registry.own_record();
     let records: Vec<_> = registry.read(|applied| {
         status
             .members
             .iter()
-            .filter_map(|member| Some((member, applied.state.node(member.id)?.clone())))
+            .filter_map(|member| {
+                let record = match applied.state.node(member.id) {
+                    Some(record) => record.clone(),
+                    None if member.id == own.node_id => own.clone(),
+                    None => return None,
+                };
+                Some((member, record))
+            })
             .collect()
     });
     records

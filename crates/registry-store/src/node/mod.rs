@@ -391,6 +391,15 @@ impl RegistryNode {
         }
     }
 
+    /// This node's addresses as its announcement writes them in the registry.
+    pub fn own_record(&self) -> NodeRecord {
+        NodeRecord {
+            node_id: self.node_id(),
+            raft_addr: self.inner.config.raft_addr.clone(),
+            http_addrs: self.inner.config.http_addrs.clone(),
+        }
+    }
+
     /// While leading: the follower with the most log replicated, other than `excluded`, and its
     /// Raft address.
     fn successor(&self, excluded: &[NodeId]) -> Option<(NodeId, String)> {
@@ -595,11 +604,7 @@ async fn announce_loop(weak: Weak<Inner>, mut stop: StopSignal, status: WorkerSt
             _ = tokio::time::sleep(pause) => {}
         }
         let Some(node) = upgrade(&weak) else { return Ok(()) };
-        let record = NodeRecord {
-            node_id: node.node_id(),
-            raft_addr: node.inner.config.raft_addr.clone(),
-            http_addrs: node.inner.config.http_addrs.clone(),
-        };
+        let record = node.own_record();
         let stored = node.inner.state.read().state.node(record.node_id).cloned();
         if stored.as_ref() == Some(&record) {
             continue;
