@@ -75,6 +75,9 @@ async fn register_list_beat_deregister_list() {
     assert_eq!(listed["name"], "DEFAULT_GROUP@@orders");
     assert_eq!(listed["groupName"], "DEFAULT_GROUP");
     assert_eq!(listed["cacheMillis"], 10000);
+    // Jackson names `ServiceInfo.allIPs` after its getter `isAllIPs()`; Java clients read it so.
+    assert_eq!(listed["allIPs"], false, "{listed}");
+    assert!(listed.get("allIps").is_none(), "{listed}");
     let hosts = listed["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 1, "{listed}");
     let host = &hosts[0];

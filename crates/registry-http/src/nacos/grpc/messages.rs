@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::codec::ResponseBase;
-use crate::nacos::wire::Host;
 
 /// `InstanceRequest.type` / `BatchInstanceRequest.type` (`NamingRemoteConstants`).
 pub const REGISTER_INSTANCE: &str = "registerInstance";
@@ -89,23 +88,9 @@ pub struct ConnectionSetupRequest {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// A service's instances as 2.x clients read them (`ServiceInfo`): `name` is the plain
-/// service name beside `groupName`, and `clusters` the subscriber's own.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceInfo {
-    pub name: String,
-    pub group_name: String,
-    pub clusters: String,
-    pub cache_millis: u64,
-    pub hosts: Vec<Host>,
-    pub last_ref_time: u64,
-    pub checksum: String,
-    #[serde(rename = "allIPs")]
-    pub all_ips: bool,
-    pub reach_protection_threshold: bool,
-    pub valid: bool,
-}
+/// A service's instances as 2.x clients read them: `name` is the plain service name beside
+/// `groupName`, and `clusters` the subscriber's own.
+pub use registry_store::protocol::nacos::wire::ServiceInfo;
 
 /// A response with nothing but the common fields (`InstanceResponse`, `HealthCheckResponse`, ...).
 #[derive(Debug, Clone, Serialize)]

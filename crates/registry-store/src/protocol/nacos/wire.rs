@@ -69,11 +69,13 @@ pub struct Host {
     pub instance_id_generator: String,
 }
 
-/// The answer of `GET /nacos/v1/ns/instance/list` (`api/naming/pojo/ServiceInfo.java`).
+/// A service's instances (`api/naming/pojo/ServiceInfo.java`): the answer of
+/// `GET /nacos/v1/ns/instance/list`, and what 2.x clients are answered and pushed over gRPC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceInfo {
-    /// `group@@service` (the v1 controller answers the grouped name, for 1.x SDKs).
+    /// `group@@service` over HTTP v1 (the controller answers the grouped name, for 1.x SDKs);
+    /// the plain name beside `groupName` over gRPC.
     pub name: String,
     pub group_name: String,
     /// The `clusters` asked for, as given.
@@ -82,6 +84,8 @@ pub struct ServiceInfo {
     pub hosts: Vec<Host>,
     pub last_ref_time: u64,
     pub checksum: String,
+    /// Jackson names it after `isAllIPs()`: `allIPs`.
+    #[serde(rename = "allIPs", alias = "allIps")]
     pub all_ips: bool,
     pub reach_protection_threshold: bool,
     pub valid: bool,
