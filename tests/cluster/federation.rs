@@ -620,26 +620,10 @@ async fn a_ring_of_three_clusters_neither_loops_nor_duplicates() {
 
 /// The hop path (`sync.hops`) of each instance of `app` a node lists, by instance id.
 async fn hop_paths(client: &reqwest::Client, base: &str, app: &str) -> BTreeMap<String, String> {
-    let Ok(resp) = client
-        .get(format!("{base}/eureka/apps/{app}"))
-        .header("accept", "application/json")
-        .send()
+    crate::support::eureka_app(client, base, app)
         .await
-    else {
-        return BTreeMap::new();
-    };
-    let Ok(body) = resp.json::<Value>().await else {
-        return BTreeMap::new();
-    };
-    body["application"]["instance"]
-        .as_array()
         .into_iter()
-        .flatten()
-        .map(|i| {
-            let id = i["instanceId"].as_str().unwrap_or_default().to_string();
-            let hops = i["metadata"]["sync.hops"].as_str().unwrap_or_default().to_string();
-            (id, hops)
-        })
+        .map(|(id, metadata)| (id, metadata["sync.hops"].as_str().unwrap_or_default().to_string()))
         .collect()
 }
 

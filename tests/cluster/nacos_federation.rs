@@ -30,6 +30,7 @@ use serde_json::json;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::support::eureka_app;
 use crate::support::free_port;
 use crate::support::send_json;
 use crate::support::Cluster;
@@ -274,30 +275,6 @@ async fn our_nacos_hosts(client: &reqwest::Client, base: &str, group: &str, serv
     };
     let list: Value = resp.json().await.unwrap_or_default();
     list["hosts"].as_array().cloned().unwrap_or_default()
-}
-
-/// The instances of Eureka app `app` on `base`: instance id → metadata.
-async fn eureka_app(client: &reqwest::Client, base: &str, app: &str) -> BTreeMap<String, Value> {
-    let Ok(resp) = client
-        .get(format!("{base}/eureka/apps/{app}"))
-        .header("accept", "application/json")
-        .send()
-        .await
-    else {
-        return BTreeMap::new();
-    };
-    let body: Value = resp.json().await.unwrap_or_default();
-    body["application"]["instance"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            (
-                i["instanceId"].as_str().unwrap_or_default().to_string(),
-                i["metadata"].clone(),
-            )
-        })
-        .collect()
 }
 
 /// The ids of the instances the hub holds mirrored from peer `origin`.

@@ -6,6 +6,7 @@
 mod ports;
 pub use ports::free_port;
 
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::PathBuf;
@@ -493,6 +494,30 @@ impl Cluster {
             .map(|v| v["id"].as_str().unwrap().to_string())
             .collect()
     }
+}
+
+/// The instances of Eureka app `app` on `base`: instance id → metadata.
+pub async fn eureka_app(client: &reqwest::Client, base: &str, app: &str) -> BTreeMap<String, Value> {
+    let Ok(resp) = client
+        .get(format!("{base}/eureka/apps/{app}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+    else {
+        return BTreeMap::new();
+    };
+    let body: Value = resp.json().await.unwrap_or_default();
+    body["application"]["instance"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["instanceId"].as_str().unwrap_or_default().to_string(),
+                i["metadata"].clone(),
+            )
+        })
+        .collect()
 }
 
 /// Sends `request` and parses the answer as JSON, panicking on either failing (tests' shorthand).
