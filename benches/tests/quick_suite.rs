@@ -40,11 +40,11 @@ fn the_quick_suite_writes_its_summary() {
     let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
     for goal in [
         "entries_per_fsync",
-        "bytes_per_instance",
-        "watch_p99_ms",
-        "catchup_s",
+        "bytes_per_instance_storm",
+        "watch_p99_ms_one_watcher",
+        "catchup_s_storm",
         "failover_s",
-        "false_evictions",
+        "false_evictions_storm",
         "health_p99_under_heavy_reads_ms",
         "elections_under_heavy_reads",
     ] {
@@ -69,4 +69,55 @@ fn the_quick_suite_writes_its_summary() {
         );
     }
     assert!(out.path().join("latency.svg").exists());
+}
+
+/// The scale stage, shrunk to one small size and few watchers: it runs every measure and writes
+/// its goals, `scale.json` and `scale.svg`.
+#[test]
+fn the_scale_stage_writes_its_curves() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_quick"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--only", "scale"])
+        .args([
+            "--instances",
+            "2000",
+            "--connections",
+            "8",
+            "--scale-watchers",
+            "40",
+            "--scale-read-seconds",
+            "0.5",
+            "--heavy-reads-fetchers",
+            "4",
+        ])
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert!(status.success(), "quick exited with {status}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    for goal in [
+        "bytes_per_instance",
+        "catchup_s",
+        "restart_s",
+        "full_fetch_p99_ms",
+        "watch_p99_ms",
+        "forwarded_renewal_cost",
+        "false_evictions",
+    ] {
+        let g = &summary["goals"][goal];
+        assert!(g["value"].is_number() && g["pass"].is_boolean(), "{goal}: {g}");
+    }
+    let scale: Value = serde_json::from_slice(&std::fs::read(out.path().join("scale.json")).unwrap()).unwrap();
+    let point = &scale["points"][0];
+    assert_eq!(point["instances"], 2000, "{point}");
+    assert_eq!(point["watch"]["missed"], 0, "{point}");
+    assert_eq!(point["renewals_failed"], 0, "{point}");
+    for (shape, fetch) in point["fetches"].as_object().unwrap() {
+        assert_eq!(fetch["errors"], 0, "{shape}: {fetch}");
+        assert!(fetch["fetches"].as_u64().unwrap() > 0, "{shape}: {fetch}");
+    }
+    assert_eq!(scale["failover"]["acknowledged_writes_lost"], 0);
+    assert!(out.path().join("scale.svg").exists());
 }

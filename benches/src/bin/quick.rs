@@ -6,6 +6,9 @@
 //! XML attribute bombs, a wiped follower's catch-up, a leader crash under load) and, through the
 //! Nacos Open API, our registry against r-nacos (one node and three), then writes
 //! `DIR/summary.json` (goals, baselines, every load), `DIR/latency.svg` and prints the tables.
+//! The `scale` stage (not a default one: `--only scale` or `--scale`) grows a fresh cluster
+//! through 10k, 100k, ... `--instances` and writes its cost curves to `DIR/scale.svg` and
+//! `DIR/scale.json`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +36,7 @@ use registry_bench::report::Summary;
 use registry_bench::restore;
 use registry_bench::scenario;
 use registry_bench::scenario::heavy_reads::HeavyReadsSpec;
+use registry_bench::scenario::scale::ScaleSpec;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -67,10 +71,22 @@ struct Cli {
     #[arg(long, default_value_t = 2)]
     heavy_reads_bombers: usize,
     /// Run only these stages (comma-separated: baselines, storm, reads, latency, heavy_reads,
-    /// catchup, failover, nacos); goals of the others are left out. For working on one target. Without
-    /// the storm, heavy_reads restores `--instances` instances first.
+    /// catchup, failover, nacos, scale); goals of the others are left out. For working on one
+    /// target. Without the storm, heavy_reads restores `--instances` instances first.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run the scale stage after the default stages (it is not one of them).
+    #[arg(long)]
+    scale: bool,
+    /// The scale stage's largest size (default: `--instances`).
+    #[arg(long)]
+    scale_instances: Option<u64>,
+    /// Watchers of the scale stage's watch-latency measure.
+    #[arg(long, default_value_t = 10_000)]
+    scale_watchers: usize,
+    /// Seconds each of the scale stage's read loads is measured.
+    #[arg(long, default_value_t = 10.0)]
+    scale_read_seconds: f64,
     /// Keep the registry nodes' data and logs (their folder is printed at the end).
     #[arg(long)]
     keep: bool,
@@ -93,7 +109,17 @@ struct Suite {
 impl Suite {
     /// Whether `stage` is to run.
     fn runs(&self, stage: &str) -> bool {
+        if stage == "scale" {
+            return self.cli.scale || self.cli.only.iter().any(|s| s == stage);
+        }
         self.cli.only.is_empty() || self.cli.only.iter().any(|s| s == stage)
+    }
+
+    /// Whether any stage that loads the suite's main three-node cluster runs.
+    fn runs_main_cluster(&self) -> bool {
+        ["storm", "reads", "latency", "heavy_reads", "catchup", "failover"]
+            .iter()
+            .any(|s| self.runs(s))
     }
 
     fn spec(&self) -> LoadSpec {
@@ -178,9 +204,78 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    eprintln!("registry: three nodes");
     let node_args = ["--log-level".to_string(), suite.cli.node_log_level.clone()];
-    let mut cluster = Cluster::start(3, &node_args).await?;
+    let log_dir = if suite.runs_main_cluster() {
+        eprintln!("registry: three nodes");
+        let cluster = Cluster::start(3, &node_args).await?;
+        main_cluster_stages(&mut suite, cluster, storm_shape, (h, e), &mut goals, &mut details).await?
+    } else {
+        "none".to_string()
+    };
+
+    if suite.runs("nacos") {
+        let nacos = nacos_stage(&mut suite, &node_args).await?;
+        let named = [
+            ("nacos_register_vs_rnacos_1_node", nacos.one_node.0),
+            ("nacos_heartbeat_vs_rnacos_1_node", nacos.one_node.1),
+            ("nacos_register_vs_rnacos_3_nodes", nacos.three_nodes.0),
+            ("nacos_heartbeat_vs_rnacos_3_nodes", nacos.three_nodes.1),
+        ];
+        for (name, ratio) in named {
+            goals.insert(name, Goal::at_least(ratio, targets::NACOS_VS_RNACOS));
+        }
+        details.insert("nacos".into(), json!(nacos.details));
+    }
+
+    if suite.runs("scale") {
+        let largest = suite.cli.scale_instances.unwrap_or(instances);
+        scale_stage(&mut suite, &node_args, largest, &mut goals, &mut details).await?;
+    }
+
+    let summary = json!({
+        "goals": goals,
+        "details": details,
+        "settings": {
+            "connections": suite.cli.connections,
+            "seconds_per_load": suite.cli.seconds,
+            "heavy_reads_seconds": suite.cli.heavy_reads_seconds,
+            "only": suite.cli.only,
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        },
+        "loads": suite.loads,
+        "suite_seconds": started.elapsed().as_secs_f64(),
+    });
+    let path = suite.cli.out.join("summary.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let charted: Vec<Summary> = suite
+        .loads
+        .iter()
+        .filter(|s| !s.name.starts_with("register"))
+        .cloned()
+        .collect();
+    report::chart::latency_svg(&suite.cli.out.join("latency.svg"), "latency by percentile", &charted)?;
+    println!("{}", report::table::render(&suite.loads));
+    println!("{}", goals::render(&goals));
+    println!(
+        "wrote {} in {:.0} s (node data and logs: {log_dir})",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The stages on the suite's main three-node cluster (storm, reads, latency, heavy reads,
+/// catch-up, failover); returns where the nodes' files went.
+async fn main_cluster_stages(
+    suite: &mut Suite,
+    mut cluster: Cluster,
+    storm_shape: Shape,
+    (h, e): (Option<f64>, Option<f64>),
+    goals: &mut Goals,
+    details: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<String> {
+    let instances = storm_shape.instances;
     let leader = cluster.leader(Duration::from_secs(30)).await?;
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let everyone = cluster.eureka_targets();
@@ -224,8 +319,8 @@ async fn main() -> anyhow::Result<()> {
             Goal::at_least(commands_per_flush, targets::ENTRIES_PER_FSYNC),
         );
         goals.insert(
-            "bytes_per_instance",
-            Goal::at_most(bytes_per_instance, targets::BYTES_PER_INSTANCE),
+            "bytes_per_instance_storm",
+            Goal::at_most(bytes_per_instance, targets::BYTES_PER_INSTANCE_STORM),
         );
         details.insert(
             "storm".into(),
@@ -309,7 +404,10 @@ async fn main() -> anyhow::Result<()> {
         let (a, b) = (&cluster.nodes[followers[0]], &cluster.nodes[followers[1]]);
         let watch = scenario::watch::watch_latency(&a.target(), &b.target(), suite.cli.samples).await?;
         eprintln!("  watch p99 {:.2} ms", watch.p99_ms);
-        goals.insert("watch_p99_ms", Goal::at_most(watch.p99_ms, targets::WATCH_P99_MS));
+        goals.insert(
+            "watch_p99_ms_one_watcher",
+            Goal::at_most(watch.p99_ms, targets::WATCH_P99_MS_ONE_WATCHER),
+        );
         suite.loads.push(watch);
         let propagation = scenario::propagation::propagation(&a.eureka(), &b.eureka(), suite.cli.samples).await?;
         eprintln!("  propagation p99 {:.2} ms", propagation.p99_ms);
@@ -385,7 +483,7 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("catch-up of node {} through node {}", follower + 1, leader + 1))?;
         eprintln!("  {catchup:.2} s");
-        goals.insert("catchup_s", Goal::at_most(catchup, targets::CATCHUP_S));
+        goals.insert("catchup_s_storm", Goal::at_most(catchup, targets::CATCHUP_S_STORM));
         details.insert("catchup_s".into(), json!(catchup));
     }
 
@@ -395,63 +493,82 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("  {failover:?}");
         goals.insert("failover_s", Goal::at_most(failover.unavailable_s, targets::FAILOVER_S));
         goals.insert(
-            "false_evictions",
+            "false_evictions_storm",
             Goal::at_most(failover.false_evictions as f64, targets::FALSE_EVICTIONS),
         );
         details.insert("failover".into(), json!(failover));
     }
-    let log_dir = if suite.cli.keep {
+    Ok(if suite.cli.keep {
         format!("kept in {}", cluster.stop_and_keep_files().display())
     } else {
         drop(cluster);
         "deleted".to_string()
+    })
+}
+
+/// The scale stage on a fresh three-node cluster, to `largest` instances: its goals at the
+/// largest size, its report under `details.scale`, and `scale.json` and `scale.svg` in the
+/// output folder.
+async fn scale_stage(
+    suite: &mut Suite,
+    node_args: &[String],
+    largest: u64,
+    goals: &mut Goals,
+    details: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let spec = ScaleSpec {
+        sizes: ScaleSpec::sizes_up_to(largest),
+        connections: suite.cli.connections,
+        fetchers: suite.cli.heavy_reads_fetchers,
+        read_seconds: suite.cli.scale_read_seconds,
+        watchers: suite.cli.scale_watchers,
+        renewal_rate: 5_000.0,
+        renewal_seconds: 5.0,
     };
-
-    if suite.runs("nacos") {
-        let node_args = ["--log-level".to_string(), suite.cli.node_log_level.clone()];
-        let nacos = nacos_stage(&mut suite, &node_args).await?;
-        let named = [
-            ("nacos_register_vs_rnacos_1_node", nacos.one_node.0),
-            ("nacos_heartbeat_vs_rnacos_1_node", nacos.one_node.1),
-            ("nacos_register_vs_rnacos_3_nodes", nacos.three_nodes.0),
-            ("nacos_heartbeat_vs_rnacos_3_nodes", nacos.three_nodes.1),
-        ];
-        for (name, ratio) in named {
-            goals.insert(name, Goal::at_least(ratio, targets::NACOS_VS_RNACOS));
-        }
-        details.insert("nacos".into(), json!(nacos.details));
-    }
-
-    let summary = json!({
-        "goals": goals,
-        "details": details,
-        "settings": {
-            "connections": suite.cli.connections,
-            "seconds_per_load": suite.cli.seconds,
-            "heavy_reads_seconds": suite.cli.heavy_reads_seconds,
-            "only": suite.cli.only,
-            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        },
-        "loads": suite.loads,
-        "suite_seconds": started.elapsed().as_secs_f64(),
-    });
-    let path = suite.cli.out.join("summary.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    let charted: Vec<Summary> = suite
-        .loads
-        .iter()
-        .filter(|s| !s.name.starts_with("register"))
-        .cloned()
-        .collect();
-    report::chart::latency_svg(&suite.cli.out.join("latency.svg"), "latency by percentile", &charted)?;
-    println!("{}", report::table::render(&suite.loads));
-    println!("{}", goals::render(&goals));
-    println!(
-        "wrote {} in {:.0} s (node data and logs: {log_dir})",
-        path.display(),
-        started.elapsed().as_secs_f64()
+    eprintln!(
+        "scale: a fresh three-node cluster grown through {:?} instances",
+        spec.sizes
     );
+    let mut cluster = Cluster::start(3, node_args).await?;
+    let report = scenario::scale::scale(&mut cluster, &spec, &mut suite.loads).await?;
+    drop(cluster);
+    let top = report.points.last().context("the scale stage measured no size")?;
+    let scale_goals = [
+        (
+            "bytes_per_instance",
+            Goal::at_most(top.bytes_per_instance, targets::BYTES_PER_INSTANCE),
+        ),
+        ("catchup_s", Goal::at_most(top.catchup_s, targets::CATCHUP_S)),
+        ("restart_s", Goal::at_most(top.restart.max_s, targets::RESTART_S)),
+        (
+            "full_fetch_p99_ms",
+            Goal::at_most(
+                top.fetches.get("json_gzip").map_or(f64::NAN, |f| f.p99_ms),
+                targets::FULL_FETCH_P99_MS,
+            ),
+        ),
+        ("watch_p99_ms", Goal::at_most(top.watch.p99_ms, targets::WATCH_P99_MS)),
+        (
+            "forwarded_renewal_cost",
+            Goal::at_most(top.renewal_cost.forwarded_ratio, targets::FORWARDED_RENEWAL_COST),
+        ),
+        (
+            "false_evictions",
+            Goal::at_most(report.failover.false_evictions as f64, targets::FALSE_EVICTIONS),
+        ),
+        (
+            "failover_s_at_scale",
+            Goal::at_most(report.failover.unavailable_s, targets::FAILOVER_S),
+        ),
+    ];
+    for (name, goal) in scale_goals {
+        goals.insert(name, goal);
+    }
+    let json = serde_json::to_value(&report)?;
+    let path = suite.cli.out.join("scale.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", path.display()))?;
+    report::curves::curves_svg(&suite.cli.out.join("scale.svg"), &report.panels())?;
+    details.insert("scale".into(), json);
     Ok(())
 }
 

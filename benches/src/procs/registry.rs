@@ -83,6 +83,11 @@ impl Node {
         self.proc.as_ref().map_or(0, Proc::rss_bytes)
     }
 
+    /// CPU seconds the running process has used (0 if it is not running).
+    pub fn cpu_seconds(&self) -> f64 {
+        self.proc.as_ref().map_or(0.0, Proc::cpu_seconds)
+    }
+
     /// The revision `/health` reports, once the node answers 200.
     pub async fn healthy_revision(&self) -> Option<u64> {
         match get_json(&self.target(), "/health").await {

@@ -1,7 +1,8 @@
 //! What a run reports: one [`Summary`] per load, shown as a terminal table, written as JSON, and
-//! drawn as a latency-by-percentile chart (SVG).
+//! drawn as a latency-by-percentile chart (SVG); the scale stage's cost curves (SVG).
 
 pub mod chart;
+pub mod curves;
 pub mod table;
 
 use serde::Serialize;

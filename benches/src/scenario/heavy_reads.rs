@@ -18,6 +18,8 @@ use hyper::Request;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::full_fetch::fetch_until;
+use super::full_fetch::FetchFormat;
 use super::Samples;
 use crate::conn::Conn;
 use crate::conn::Target;
@@ -139,7 +141,16 @@ pub async fn heavy_reads(cluster: &Cluster, spec: HeavyReadsSpec) -> Result<Heav
         })
     });
     let fetchers: Vec<_> = (0..spec.fetchers)
-        .map(|i| tokio::spawn(fetch(cluster.nodes[nodes[i % nodes.len()]].eureka(), until)))
+        .map(|i| {
+            let target = cluster.nodes[nodes[i % nodes.len()]].eureka();
+            // The first fetch at each node waits for the payload's build.
+            tokio::spawn(fetch_until(
+                target,
+                FetchFormat::GZIP_JSON,
+                until,
+                Duration::from_secs(60),
+            ))
+        })
         .collect();
     let bombers: Vec<_> = (0..spec.bombers)
         .map(|i| {
@@ -250,45 +261,6 @@ async fn probe(target: Target, every: Duration, started: Instant, until: Instant
         due += every;
     }
     (samples, slow)
-}
-
-/// Full gzip'd fetches from `target` (a Eureka root) until `until`: their latencies and the
-/// size of the last body (read and dropped, as a client that decodes as it reads would).
-async fn fetch(target: Target, until: Instant) -> (Samples, u64) {
-    // The first fetch at each node waits for the payload's build.
-    let mut conn = Conn::new(target).with_timeout(Duration::from_secs(60));
-    let mut samples = Samples::new();
-    let mut size = 0;
-    while Instant::now() < until {
-        let mut request = bodiless("GET", "/apps", "application/json");
-        request.headers_mut().insert(
-            hyper::header::ACCEPT_ENCODING,
-            hyper::header::HeaderValue::from_static("gzip"),
-        );
-        let sent = Instant::now();
-        let gzip = |answer: &hyper::Response<()>| {
-            answer
-                .headers()
-                .get(hyper::header::CONTENT_ENCODING)
-                .is_some_and(|e| e == "gzip")
-        };
-        match conn.send_discarding_body(request).await {
-            Ok((answer, length)) if answer.status() == 200 && gzip(&answer) => {
-                samples.record(sent.elapsed());
-                size = length;
-            }
-            Ok((answer, _)) => samples.error(format!(
-                "HTTP {} ({:?})",
-                answer.status(),
-                answer.headers().get(hyper::header::CONTENT_ENCODING)
-            )),
-            Err(e) => {
-                samples.error(e);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-    (samples, size)
 }
 
 /// The bomb posted as a registration at `target` (a Eureka root) until `until`: latencies and

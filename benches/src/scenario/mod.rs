@@ -1,12 +1,18 @@
 //! Measurements that take more than one load: how long a change takes to reach a watcher or
 //! another node, what a leader's crash costs, how fast a wiped follower catches up, how `/health`
-//! and Raft fare while clients fetch the whole registry and send hostile bodies.
+//! and Raft fare while clients fetch the whole registry and send hostile bodies, and how every
+//! cost grows with the instances held (the scale stage).
 
 pub mod catchup;
 pub mod failover;
+pub mod full_fetch;
 pub mod heavy_reads;
 pub mod propagation;
+pub mod renewal_cost;
+pub mod restart;
+pub mod scale;
 pub mod watch;
+pub mod watch_fanout;
 
 use std::time::Duration;
 

@@ -1,0 +1,86 @@
+//! What a renewal costs the leader (issue 23): the same open-loop stream of Eureka heartbeats
+//! is sent for the same time once to the leader and once to a follower (which forwards them),
+//! and the leader's CPU time (user + system, from `/proc`) is read around each, less what it
+//! spends idle over as long. Forwarded renewals should cost the leader a fraction of direct ones:
+//! a follower batches them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::driver::Op;
+use crate::driver::Protocol;
+use crate::driver::Shape;
+use crate::driver::Workload;
+use crate::error::BenchError;
+use crate::load::LoadSpec;
+use crate::measure;
+use crate::procs::registry::Cluster;
+
+/// The leader's CPU per renewal, received directly and forwarded by a follower.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RenewalCost {
+    pub rate_per_s: f64,
+    pub seconds: f64,
+    /// The leader's CPU seconds per second with no load (subtracted from the others).
+    pub idle_cpu_per_s: f64,
+    pub direct_renewals: u64,
+    pub direct_us_per_renewal: f64,
+    pub forwarded_renewals: u64,
+    pub forwarded_us_per_renewal: f64,
+    /// forwarded ÷ direct.
+    pub forwarded_ratio: f64,
+}
+
+/// Heartbeats of `shape`'s (registered) instances at `rate` per second for `seconds`, at the
+/// leader and then at a follower.
+pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f64) -> Result<RenewalCost, BenchError> {
+    let leader = cluster.leader(Duration::from_secs(30)).await?;
+    let follower = (0..cluster.nodes.len())
+        .find(|i| *i != leader && cluster.nodes[*i].is_running())
+        .ok_or_else(|| BenchError::Setup("no follower runs".into()))?;
+    let window = Duration::from_secs_f64(seconds);
+    let leader_cpu = || cluster.nodes[leader].cpu_seconds();
+
+    let before = leader_cpu();
+    tokio::time::sleep(window).await;
+    let idle_cpu_per_s = (leader_cpu() - before) / seconds;
+
+    let run = |at: usize| {
+        let target = cluster.nodes[at].eureka();
+        async move {
+            let spec = LoadSpec {
+                connections: 16,
+                rate: Some(rate),
+                duration: window,
+                warmup: Duration::ZERO,
+                requests: None,
+                first_seq: 0,
+            };
+            let workload = Workload::new(Protocol::EurekaJson, Op::Heartbeat, shape, "/")?;
+            let (before, began) = (leader_cpu(), std::time::Instant::now());
+            let summary = measure("renewals", &[target], workload, &spec, false, false).await?;
+            // Renewals forwarded in a batch may reach the leader a little after the answers.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let idle = idle_cpu_per_s * began.elapsed().as_secs_f64();
+            let cpu = (leader_cpu() - before - idle).max(0.0);
+            let renewed = summary.requests - summary.errors;
+            if let Some(e) = summary.first_error.filter(|_| summary.errors > 0) {
+                eprintln!("    {} of {} renewals failed: {e}", summary.errors, summary.requests);
+            }
+            Ok::<_, BenchError>((renewed, cpu * 1e6 / renewed.max(1) as f64))
+        }
+    };
+    let (direct_renewals, direct_us_per_renewal) = run(leader).await?;
+    let (forwarded_renewals, forwarded_us_per_renewal) = run(follower).await?;
+    Ok(RenewalCost {
+        rate_per_s: rate,
+        seconds,
+        idle_cpu_per_s,
+        direct_renewals,
+        direct_us_per_renewal,
+        forwarded_renewals,
+        forwarded_us_per_renewal,
+        forwarded_ratio: crate::goals::ratio(forwarded_us_per_renewal, direct_us_per_renewal),
+    })
+}

@@ -1,0 +1,257 @@
+//! Watch latency with many watchers (issue 23): thousands of ServiceCenter watchers (WebSockets
+//! on `/v4/default/registry/microservices/{consumer}/watcher`), spread over every node and over
+//! a hundred consumers that depend on one provider, while one client registers the provider's
+//! instances one by one at another node. Every watcher must see every registration's CREATE
+//! event; the latency of each (watcher, event) pair counts from the registration's sending.
+//!
+//! A registry limits connections per client address, as it should, so the watchers come from
+//! several loopback source addresses (127.0.0.2, 127.0.0.3, ...), as they would from many hosts.
+
+use std::net::Ipv4Addr;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpSocket;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::Samples;
+use crate::conn::Conn;
+use crate::conn::Target;
+use crate::driver::bodiless;
+use crate::driver::with_body;
+use crate::error::BenchError;
+use crate::report::Summary;
+
+const ROOT: &str = "/v4/default/registry";
+
+/// How many watchers and events.
+#[derive(Debug, Clone, Copy)]
+pub struct FanoutSpec {
+    pub watchers: usize,
+    /// Consumers the watchers are spread over (each depends on the provider).
+    pub consumers: usize,
+    /// Registrations measured (after one that proves every watcher is subscribed).
+    pub events: usize,
+    /// Pause between two registrations.
+    pub every: Duration,
+    /// Watchers per source address (below the registry's per-client connection limit).
+    pub per_address: usize,
+    /// Names this run's services and instances apart from another run's on the same registry.
+    pub tag: u32,
+}
+
+impl Default for FanoutSpec {
+    fn default() -> Self {
+        FanoutSpec {
+            watchers: 10_000,
+            consumers: 100,
+            events: 20,
+            every: Duration::from_millis(250),
+            per_address: 600,
+            tag: 0,
+        }
+    }
+}
+
+/// What the fan-out measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutReport {
+    pub watchers: usize,
+    pub events: usize,
+    /// (watcher, event) pairs delivered.
+    pub deliveries: u64,
+    /// Pairs not delivered within the wait.
+    pub missed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Seconds to connect every watcher.
+    pub connect_s: f64,
+    #[serde(skip)]
+    pub summary: Option<Summary>,
+}
+
+async fn post(conn: &mut Conn, path: &str, body: String) -> Result<(), BenchError> {
+    let request = with_body("POST", path, "application/json", body.into_bytes());
+    conn.send_expecting(request, &format!("POST {path}"), |s| s.is_success())
+        .await?;
+    Ok(())
+}
+
+fn service(id: &str, app: &str, name: &str) -> String {
+    format!(r#"{{"service":{{"serviceId":"{id}","appId":"{app}","serviceName":"{name}","version":"1.0.0"}}}}"#)
+}
+
+/// Runs the fan-out: registrations sent to `writer` (a node's root), watchers on `nodes`.
+pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -> Result<FanoutReport, BenchError> {
+    if nodes.is_empty() || spec.consumers == 0 {
+        return Err(BenchError::Setup("the fan-out needs nodes and consumers".into()));
+    }
+    let mut conn = Conn::new(writer.clone());
+    let app = format!("fanout{}", spec.tag);
+    let provider = format!("{app}-provider");
+    post(
+        &mut conn,
+        &format!("{ROOT}/microservices"),
+        service(&provider, &app, "provider"),
+    )
+    .await?;
+    let consumer = |c: usize| format!("{app}-consumer-{c}");
+    for c in 0..spec.consumers {
+        let id = consumer(c);
+        post(&mut conn, &format!("{ROOT}/microservices"), service(&id, &app, &id)).await?;
+        // A find with X-ConsumerId records the dependency the consumer's watchers follow.
+        let mut find = bodiless(
+            "GET",
+            &format!("{ROOT}/instances?appId={app}&serviceName=provider&version=latest"),
+            "application/json",
+        );
+        find.headers_mut().insert(
+            "X-ConsumerId",
+            hyper::header::HeaderValue::from_str(&id).expect("ascii"),
+        );
+        conn.send(find).await?;
+    }
+
+    // Event 0 proves the subscriptions; events 1..=spec.events are measured.
+    let total = spec.events + 1;
+    let sent: Arc<Vec<OnceLock<Instant>>> = Arc::new((0..total).map(|_| OnceLock::new()).collect());
+    let connecting = Instant::now();
+    let watchers = futures::stream::iter(0..spec.watchers)
+        .map(|i| {
+            let node = &nodes[i % nodes.len()];
+            let source = Ipv4Addr::new(127, 0, 0, 2 + (i / spec.per_address.max(1)) as u8);
+            connect(node.addr, source, consumer(i % spec.consumers))
+        })
+        .buffer_unordered(200)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let connect_s = connecting.elapsed().as_secs_f64();
+    let listeners: Vec<_> = watchers
+        .into_iter()
+        .map(|ws| tokio::spawn(listen(ws, format!("{app}-"), sent.clone(), total)))
+        .collect();
+
+    let register = |n: usize| {
+        format!(
+            r#"{{"instance":{{"instanceId":"{app}-{n}","hostName":"{app}-{n}","endpoints":["rest://10.9.0.{}:80"]}}}}"#,
+            n % 250 + 1
+        )
+    };
+    let path = format!("{ROOT}/microservices/{provider}/instances");
+    // Give the dependency records time to apply before the subscription check.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = sent[0].set(Instant::now());
+    post(&mut conn, &path, register(0)).await?;
+    for n in 1..total {
+        tokio::time::sleep(spec.every).await;
+        let _ = sent[n].set(Instant::now());
+        post(&mut conn, &path, register(n)).await?;
+    }
+
+    let mut samples = Samples::new();
+    let (mut deliveries, mut missed) = (0, 0);
+    let mut unsubscribed = 0;
+    for listener in listeners {
+        let got = listener
+            .await
+            .map_err(|e| BenchError::Setup(format!("a watcher failed: {e}")))?;
+        if got[0].is_none() {
+            unsubscribed += 1;
+        }
+        for latency in &got[1..] {
+            match latency {
+                Some(l) => {
+                    samples.record(*l);
+                    deliveries += 1;
+                }
+                None => {
+                    samples.error("no event");
+                    missed += 1;
+                }
+            }
+        }
+    }
+    if unsubscribed == spec.watchers {
+        return Err(BenchError::Setup("no watcher received the first event".into()));
+    }
+    let summary = samples.summary(&format!("watch: register -> event, {} watchers", spec.watchers));
+    Ok(FanoutReport {
+        watchers: spec.watchers,
+        events: spec.events,
+        deliveries,
+        missed,
+        p50_ms: summary.p50_ms,
+        p99_ms: summary.p99_ms,
+        max_ms: summary.max_ms,
+        connect_s,
+        summary: Some(summary),
+    })
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// One watcher of `consumer` at `node`, from `source`.
+async fn connect(node: SocketAddr, source: Ipv4Addr, consumer: String) -> Result<Socket, BenchError> {
+    let failed = |e: &dyn std::fmt::Display| BenchError::Setup(format!("watcher from {source} to {node}: {e}"));
+    let socket = TcpSocket::new_v4().map_err(|e| failed(&e))?;
+    socket.bind(SocketAddr::new(source.into(), 0)).map_err(|e| failed(&e))?;
+    let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(node))
+        .await
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&e))?;
+    let url = format!("ws://{node}{ROOT}/microservices/{consumer}/watcher");
+    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::client_async(url, stream))
+        .await
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&e))?;
+    Ok(ws)
+}
+
+/// Reads `ws` until it has seen the CREATE of every one of `total` registrations (instance ids
+/// `{prefix}{n}`) or 15 s pass without one: each event's latency from its sending.
+async fn listen(
+    mut ws: Socket,
+    prefix: String,
+    sent: Arc<Vec<OnceLock<Instant>>>,
+    total: usize,
+) -> Vec<Option<Duration>> {
+    let mut got: Vec<Option<Duration>> = vec![None; total];
+    let mut seen = 0;
+    while seen < total {
+        let message = match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
+            Ok(Some(Ok(message))) => message,
+            _ => break,
+        };
+        let Message::Text(text) = message else { continue };
+        let arrived = Instant::now();
+        let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if event["action"] != "CREATE" {
+            continue;
+        }
+        let Some(n) = event["instance"]["instanceId"]
+            .as_str()
+            .and_then(|id| id.strip_prefix(prefix.as_str()))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n < total)
+        else {
+            continue;
+        };
+        if got[n].is_none() {
+            if let Some(at) = sent[n].get() {
+                got[n] = Some(arrived.saturating_duration_since(*at));
+                seen += 1;
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    got
+}
