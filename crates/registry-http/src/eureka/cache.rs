@@ -20,6 +20,8 @@ pub struct PayloadCache<K, V> {
     capacity: usize,
     /// Held while building, so concurrent misses build once and the rest reuse it.
     building: Mutex<()>,
+    /// The same for [`PayloadCache::get_or_build_blocking`], held across an await.
+    building_off_runtime: tokio::sync::Mutex<()>,
 }
 
 impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
@@ -28,6 +30,7 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             entries: Mutex::new(HashMap::new()),
             capacity,
             building: Mutex::new(()),
+            building_off_runtime: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -42,6 +45,34 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             return hit;
         }
         let bytes = Bytes::from(build());
+        let mut entries = self.entries.lock();
+        if entries.len() < self.capacity || entries.contains_key(&key) {
+            entries.insert(key, (validator, bytes.clone()));
+        }
+        bytes
+    }
+
+    /// Like [`PayloadCache::get_or_build`], for payloads too large to build on a runtime thread
+    /// (which also drives Raft and leases): `build` runs on a blocking thread, and concurrent
+    /// misses wait for its one build without holding a thread.
+    pub async fn get_or_build_blocking(
+        &self,
+        key: K,
+        validator: V,
+        build: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Bytes {
+        if let Some(hit) = self.valid(&key, &validator) {
+            return hit;
+        }
+        let _building = self.building_off_runtime.lock().await;
+        if let Some(hit) = self.valid(&key, &validator) {
+            return hit;
+        }
+        let bytes = match tokio::task::spawn_blocking(build).await {
+            Ok(built) => Bytes::from(built),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Bytes::new(),
+        };
         let mut entries = self.entries.lock();
         if entries.len() < self.capacity || entries.contains_key(&key) {
             entries.insert(key, (validator, bytes.clone()));

@@ -24,6 +24,11 @@ use super::wire::ActionType;
 use super::wire::Application;
 use crate::instance_feed::FeedFollower;
 
+/// Changes leave the window on a grid of this step, not continuously, so the window's content
+/// (and the payload cached for it) changes at most this often while nothing new arrives. Eureka's
+/// own queue is trimmed by a timer every 30 s (`deltaRetentionTimerIntervalInMs`).
+const TRIM_STEP: Duration = Duration::from_secs(1);
+
 /// Eureka's `retentionTimeInMSInDeltaQueue`.
 pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
 
@@ -39,6 +44,8 @@ struct Entry {
 pub struct DeltaWindow {
     entries: Mutex<Entries>,
     retention: Duration,
+    /// The origin of the trimming grid.
+    created: Instant,
 }
 
 #[derive(Default)]
@@ -55,6 +62,7 @@ impl DeltaWindow {
         Arc::new(Self {
             entries: Mutex::new(Entries::default()),
             retention,
+            created: Instant::now(),
         })
     }
 
@@ -79,17 +87,27 @@ impl DeltaWindow {
         let mut entries = self.entries.lock();
         entries.list.push_back(entry);
         entries.pushed += 1;
-        let horizon = Instant::now().checked_sub(self.retention);
+        let horizon = self.horizon();
         while entries.list.front().is_some_and(|e| horizon.is_some_and(|h| e.at < h)) {
             entries.list.pop_front();
             entries.dropped += 1;
         }
     }
 
+    /// Changes older than this have left the window: now less the retention, rounded down to
+    /// the trimming grid (`None` while nothing is old enough).
+    fn horizon(&self) -> Option<Instant> {
+        let age = Instant::now()
+            .checked_sub(self.retention)?
+            .checked_duration_since(self.created)?;
+        let steps = (age.as_millis() / TRIM_STEP.as_millis()) as u32;
+        Some(self.created + TRIM_STEP * steps)
+    }
+
     /// Changes whenever the delta's content may: (entries pushed, entries past the retention).
     pub fn generation(&self) -> (u64, u64) {
         let entries = self.entries.lock();
-        let horizon = Instant::now().checked_sub(self.retention);
+        let horizon = self.horizon();
         let expired = entries
             .list
             .iter()
@@ -100,7 +118,7 @@ impl DeltaWindow {
 
     /// The changed instances, grouped by app, as of `view`.
     pub fn applications(&self, view: &View<'_>) -> Vec<Application> {
-        let horizon = Instant::now().checked_sub(self.retention);
+        let horizon = self.horizon();
         let mut latest: BTreeMap<InstanceKey, Option<(Arc<Instance>, Millis)>> = BTreeMap::new();
         for e in self
             .entries

@@ -202,24 +202,35 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     }
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
-    let mut revision = e.registry.revision();
+    let revision = e.registry.revision();
     // The window (and the state) may move on between reading the validator and building: the
     // payload then shows slightly more than its validator says, which a delta client applies
     // harmlessly, and the revision header says what it shows.
     let validator = (revision, e.delta.generation(), e.registry.lease_times().epoch());
-    let bytes = e.cache.delta.get_or_build((format, detail), validator, || {
-        // The changed instances copied out under the state lock; encoded after it is released.
-        let apps = e.registry.read(|applied| {
-            revision = applied.revision();
-            let view = e.view(&applied.state);
-            Applications {
-                versions_delta: revision.to_string(),
-                apps_hashcode: view.hashcode(),
-                applications: e.delta.applications(&view),
-            }
-        });
-        format.encode_applications(&apps, detail)
-    });
+    // Right after a storm the window holds every instance registered in it: built off the
+    // runtime threads, once for all who ask meanwhile.
+    let shown = Arc::new(std::sync::atomic::AtomicU64::new(revision));
+    let (building, shows) = (e.clone(), shown.clone());
+    let bytes = e
+        .cache
+        .delta
+        .get_or_build_blocking((format, detail), validator, move || {
+            let e = building;
+            // The changed instances copied out under the state lock; encoded after it is released.
+            let apps = e.registry.read(|applied| {
+                let revision = applied.revision();
+                shows.store(revision, std::sync::atomic::Ordering::Relaxed);
+                let view = e.view(&applied.state);
+                Applications {
+                    versions_delta: revision.to_string(),
+                    apps_hashcode: view.hashcode(),
+                    applications: e.delta.applications(&view),
+                }
+            });
+            format.encode_applications(&apps, detail)
+        })
+        .await;
+    let revision = shown.load(std::sync::atomic::Ordering::Relaxed);
     let mut response = respond(format, revision, bytes);
     if long_poll {
         // Its wait is on purpose: timed apart from the ordinary requests.
