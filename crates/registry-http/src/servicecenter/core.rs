@@ -55,6 +55,8 @@ pub struct Sc {
     /// Dependency records implied by finds, written off the read path; its task ends when the
     /// routes (and so this) are dropped.
     pub dependencies: DependencyQueue,
+    /// Watch events encoded once for all the watchers that send them.
+    pub event_texts: super::event_texts::EventTexts,
 }
 
 pub const TEXT_UTF8: &str = "text/plain; charset=UTF-8";

@@ -12,7 +12,8 @@
 //! - [`services`], [`instances`], [`discovery`], [`schemas`] (and tags), [`meta`]: the endpoints.
 //! - [`govern`]: the governance views of services with their instances, schemas and tags.
 //! - [`registry_service`]: the cluster's own nodes as the shared `SERVICECENTER` service.
-//! - [`watch`]: the WebSocket watcher and heartbeat.
+//! - [`watch`]: the WebSocket watcher and heartbeat; [`event_texts`]: watch events encoded once
+//!   for all watchers.
 
 pub mod batch_find;
 pub mod core;
@@ -20,6 +21,7 @@ pub mod dependency_queue;
 pub mod discovery;
 pub mod endpoint;
 pub mod error;
+pub mod event_texts;
 pub mod govern;
 pub mod instances;
 pub mod meta;
@@ -55,6 +57,7 @@ pub fn routes(registry: Arc<dyn Registry>, settings: ScSettings, dependencies: D
         registry,
         settings,
         dependencies,
+        event_texts: Default::default(),
     });
     let ms = "/v4/{project}/registry/microservices";
     Router::new()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::CloseFrame;
 use axum::extract::ws::Message;
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::ws::WebSocket;
 use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
@@ -39,8 +40,9 @@ pub const INSTANCE_GONE: u16 = 4001;
 
 type Shared = State<Arc<Sc>>;
 
-/// The event text for `change` if it concerns one of `consumer`'s providers.
-fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> {
+/// The event text for `change` if it concerns one of `consumer`'s providers (encoded once for
+/// every watcher that sends it, see [`super::event_texts`]).
+fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<Utf8Bytes> {
     let Entity::Instance(instance) = &change.entity else {
         return None;
     };
@@ -58,20 +60,23 @@ fn event_for(sc: &Sc, consumer: &ServiceRef, change: &Change) -> Option<String> 
         ChangeKind::Updated => "UPDATE",
         ChangeKind::Deleted => "DELETE",
     };
-    // Empty fields are omitted, as Go's `omitempty` does in ServiceCenter's events.
-    let event = WatchEvent {
-        action: action.into(),
-        key: MicroServiceKey {
-            tenant: service.tenant.to_string(),
-            environment: service.environment.clone(),
-            app_id: service.app.clone(),
-            service_name: service.name.clone(),
-            alias: service.alias.clone(),
-            version: service.version.clone(),
-        },
-        instance: instance_to_wire(&service, instance),
-    };
-    serde_json::to_string(&event).ok()
+    sc.event_texts
+        .get_or_encode(change.revision, change.kind, &instance.key(), || {
+            // Empty fields are omitted, as Go's `omitempty` does in ServiceCenter's events.
+            let event = WatchEvent {
+                action: action.into(),
+                key: MicroServiceKey {
+                    tenant: service.tenant.to_string(),
+                    environment: service.environment.clone(),
+                    app_id: service.app.clone(),
+                    service_name: service.name.clone(),
+                    alias: service.alias.clone(),
+                    version: service.version.clone(),
+                },
+                instance: instance_to_wire(&service, instance),
+            };
+            serde_json::to_string(&event).ok()
+        })
 }
 
 fn consumer_deleted(consumer: &ServiceRef, change: &Change) -> bool {
@@ -212,7 +217,7 @@ async fn watch(
                     return close(socket, None).await;
                 }
                 if let Some(text) = event_for(&sc, &consumer, &change) {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if socket.send(Message::Text(text)).await.is_err() {
                         return;
                     }
                 }
