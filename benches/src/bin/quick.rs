@@ -547,7 +547,10 @@ async fn scale_stage(
                 targets::FULL_FETCH_P99_MS,
             ),
         ),
-        ("watch_p99_ms", Goal::at_most(top.watch.p99_ms, targets::WATCH_P99_MS)),
+        (
+            "watch_p99_ms",
+            Goal::at_most(top.watch.as_ref().map_or(f64::NAN, |w| w.p99_ms), targets::WATCH_P99_MS),
+        ),
         (
             "forwarded_renewal_cost",
             Goal::at_most(top.renewal_cost.forwarded_ratio, targets::FORWARDED_RENEWAL_COST),

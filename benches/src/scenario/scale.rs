@@ -106,7 +106,9 @@ pub struct SizePoint {
     pub sc_find_p99_ms: f64,
     pub sc_finds_per_s: f64,
     pub renewal_cost: RenewalCost,
-    pub watch: FanoutReport,
+    /// The watch fan-out, or why it failed.
+    pub watch: Option<FanoutReport>,
+    pub watch_error: Option<String>,
     pub catchup_s: f64,
     pub restart: RestartReport,
     /// Seconds this size's measures took (registration included).
@@ -266,12 +268,20 @@ pub async fn scale(
             tag: step as u32,
             ..FanoutSpec::default()
         };
-        let mut watch = watch_fanout(&cluster.nodes[writer].target(), &nodes, fanout).await?;
-        eprintln!(
-            "  watch, {} watchers: p50 {:.1} ms, p99 {:.1} ms, {} missed (connected in {:.1} s)",
-            watch.watchers, watch.p50_ms, watch.p99_ms, watch.missed, watch.connect_s
-        );
-        loads.extend(watch.summary.take());
+        let (watch, watch_error) = match watch_fanout(&cluster.nodes[writer].target(), &nodes, fanout).await {
+            Ok(mut watch) => {
+                eprintln!(
+                    "  watch, {} watchers: p50 {:.1} ms, p99 {:.1} ms, {} missed (connected in {:.1} s)",
+                    watch.watchers, watch.p50_ms, watch.p99_ms, watch.missed, watch.connect_s
+                );
+                loads.extend(watch.summary.take());
+                (Some(watch), None)
+            }
+            Err(e) => {
+                eprintln!("  watch, {} watchers: failed: {e}", spec.watchers);
+                (None, Some(e.to_string()))
+            }
+        };
 
         let follower = (0..cluster.nodes.len())
             .rev()
@@ -301,6 +311,7 @@ pub async fn scale(
             sc_finds_per_s,
             renewal_cost: cost,
             watch,
+            watch_error,
             catchup_s,
             restart,
             seconds: began.elapsed().as_secs_f64(),
@@ -472,7 +483,9 @@ impl ScaleReport {
             panel(
                 "watch p99, all watchers",
                 "ms",
-                vec![line("register → event", &|p| p.watch.p99_ms)],
+                vec![line("register → event", &|p| {
+                    p.watch.as_ref().map_or(0.0, |w| w.p99_ms)
+                })],
             ),
             panel(
                 "leader CPU per renewal",
