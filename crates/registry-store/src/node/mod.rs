@@ -12,6 +12,7 @@
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
 
 mod batcher;
+mod campaign;
 mod cluster_rpc;
 mod config;
 mod drain;
@@ -291,6 +292,10 @@ impl RegistryNode {
             self.inner.stop.subscribe(),
         )));
         tasks.push(tokio::spawn(lease_copy::copy_loop(
+            Arc::downgrade(&self.inner),
+            self.inner.stop.subscribe(),
+        )));
+        tasks.push(tokio::spawn(campaign::campaign_loop(
             Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
