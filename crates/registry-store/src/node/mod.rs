@@ -10,6 +10,7 @@
 //! - [`cluster_rpc`]: what this member answers to the others' cluster RPCs; the gRPC server
 //!   itself, both directions, is [`crate::transport`].
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
+//! - [`campaign`]: a follower campaigns as soon as a dead leader's lease has run out.
 
 mod batcher;
 mod campaign;
