@@ -28,8 +28,9 @@ pub struct NodeConfig {
     pub heartbeat_interval: Duration,
     /// Election timeout range. Default 150–300 ms: three missed heartbeats in a row are needed to
     /// start an election. openraft 0.9 refuses votes for as long as the maximum after the last
-    /// heartbeat (its leader lease), so the first candidate after a crash is usually refused and
-    /// the leader comes from a second round: the range bounds failover at about twice the maximum.
+    /// heartbeat (its leader lease) and campaigns only after the lease plus a random timeout in
+    /// the range; a follower that finds the leader's process gone campaigns as soon as the lease
+    /// ends (see `campaign`), so a crashed leader is replaced in about the maximum plus 50 ms.
     pub election_timeout: (Duration, Duration),
     /// Build a snapshot (and purge the log behind it) after this many new entries. Default 50 000.
     pub snapshot_every: u64,

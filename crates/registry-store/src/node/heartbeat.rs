@@ -18,6 +18,7 @@ use super::NodeError;
 use super::RegistryNode;
 use crate::model::InstanceKey;
 use crate::model::Tenant;
+use crate::raft::types::NodeId;
 use crate::transport::pb;
 
 /// Most renewals sent to the leader in one call.
@@ -28,6 +29,8 @@ const ATTEMPTS: usize = 20;
 const LINGER: Duration = Duration::from_millis(2);
 /// A batch this large is sent without lingering.
 const FULL_ENOUGH: usize = 256;
+/// Longest pause between attempts; a new leader ends it at once.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 pub(super) struct Batch {
     keys: Vec<InstanceKey>,
@@ -89,14 +92,30 @@ impl RegistryNode {
             if let Some(found) = self.renew_as_leader(keys).await {
                 return Ok(found);
             }
+            let tried = self.leader();
             match self.forward_heartbeats(keys).await {
                 Ok(Some(found)) => return Ok(found),
                 Ok(None) => last = NodeError::NoLeader,
                 Err(e) => last = e,
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.await_renewal_chance(tried, RETRY_PAUSE).await;
         }
         Err(last)
+    }
+
+    /// Waits up to `max` for a reason to try again sooner: a leader other than `tried` becomes
+    /// known, or this node starts leading (a new leader answers renewals once it applied its
+    /// first entry). No fixed pause, so renewals resume as soon as a failover ends.
+    async fn await_renewal_chance(&self, tried: Option<NodeId>, max: Duration) {
+        let mut leading = self.inner.leading.subscribe();
+        if leading.borrow_and_update().is_some() {
+            self.await_leader_change(tried, max).await;
+            return;
+        }
+        tokio::select! {
+            _ = self.await_leader_change(tried, max) => {}
+            _ = tokio::time::timeout(max, leading.wait_for(|l| l.is_some())) => {}
+        }
     }
 
     /// `Ok(None)`: the node asked does not lead (any more).

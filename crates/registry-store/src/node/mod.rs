@@ -10,8 +10,10 @@
 //! - [`cluster_rpc`]: what this member answers to the others' cluster RPCs; the gRPC server
 //!   itself, both directions, is [`crate::transport`].
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
+//! - [`campaign`]: a follower campaigns as soon as a dead leader's lease has run out.
 
 mod batcher;
+mod campaign;
 mod cluster_rpc;
 mod config;
 mod drain;
@@ -291,6 +293,10 @@ impl RegistryNode {
             self.inner.stop.subscribe(),
         )));
         tasks.push(tokio::spawn(lease_copy::copy_loop(
+            Arc::downgrade(&self.inner),
+            self.inner.stop.subscribe(),
+        )));
+        tasks.push(tokio::spawn(campaign::campaign_loop(
             Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
