@@ -113,17 +113,27 @@ impl Eureka {
     /// The stored key of an app's instance: Eureka registrations live under the app's service;
     /// instances registered through other protocols are found by name.
     pub fn key_of(&self, app: &str, id: &str) -> InstanceKey {
-        let direct = InstanceKey {
+        let direct = self.direct_key(app, id);
+        self.indirect_key(app, id, &direct).unwrap_or(direct)
+    }
+
+    /// Where Eureka registrations of `app`'s instance `id` live: under the app's own service.
+    fn direct_key(&self, app: &str, id: &str) -> InstanceKey {
+        InstanceKey {
             tenant: self.settings.tenant.clone(),
             service_id: self.settings.service_id(app, DEFAULT_VERSION).into(),
             id: id.into(),
-        };
+        }
+    }
+
+    /// The stored key of `app`'s instance `id` when nothing is stored at `direct`: an instance
+    /// registered under another version of the app, or through another protocol.
+    fn indirect_key(&self, app: &str, id: &str, direct: &InstanceKey) -> Option<InstanceKey> {
         self.registry.read(|applied| {
-            if applied.state.instance(&direct).is_some() {
-                return direct;
+            if applied.state.instance(direct).is_some() {
+                return None;
             }
-            let view = self.view(&applied.state);
-            view.stored(app, id).map_or(direct, |i| i.key())
+            self.view(&applied.state).stored(app, id).map(|i| i.key())
         })
     }
 
@@ -190,8 +200,17 @@ impl Eureka {
         last_dirty: Option<Millis>,
         from: Renewer<'_>,
     ) -> Result<Renewal, EurekaError> {
-        let key = self.key_of(app, id);
-        let found = self.registry.renew(vec![key.clone()]).await?;
+        // Nearly every heartbeat renews an instance stored where Eureka registers it: renewed
+        // at once, without looking its key up first; [`Self::key_of`] only when that fails.
+        let mut key = self.direct_key(app, id);
+        let mut found = self.registry.renew(vec![key.clone()]).await?;
+        if found.first() != Some(&true) {
+            let Some(indirect) = self.indirect_key(app, id, &key) else {
+                return Ok(Renewal::NotFound);
+            };
+            key = indirect;
+            found = self.registry.renew(vec![key.clone()]).await?;
+        }
         if found.first() != Some(&true) {
             return Ok(Renewal::NotFound);
         }
