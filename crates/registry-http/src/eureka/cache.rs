@@ -10,6 +10,7 @@ use std::hash::Hash;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
+use parking_lot::RwLock;
 use registry_store::model::Revision;
 
 use super::format::Format;
@@ -29,7 +30,8 @@ struct Entry<V> {
 /// Payloads by key, each valid while its validator is unchanged. Holds at most `capacity` keys;
 /// past that, new keys are built without being kept.
 pub struct PayloadCache<K, V> {
-    entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Read-locked by hits, so concurrent readers do not queue on each other.
+    entries: RwLock<HashMap<K, Entry<V>>>,
     capacity: usize,
     /// Held while building, so concurrent misses build once and the rest reuse it.
     building: Mutex<()>,
@@ -38,7 +40,7 @@ pub struct PayloadCache<K, V> {
 impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
             capacity,
             building: Mutex::new(()),
         }
@@ -67,7 +69,7 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             return hit;
         }
         let bytes = Bytes::from(build());
-        let mut entries = self.entries.lock();
+        let mut entries = self.entries.write();
         if entries.len() < self.capacity || entries.contains_key(&key) {
             let entry = Entry {
                 validator,
@@ -86,22 +88,26 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        match self.entries.lock().get(key) {
+        match self.entries.read().get(key) {
             Some(entry) if entry.seen == Some(seen) => Some(entry.bytes.clone()),
             _ => None,
         }
     }
 
     fn valid(&self, key: &K, validator: &V, seen: Option<Seen>) -> Option<Bytes> {
-        let mut entries = self.entries.lock();
-        let entry = entries.get_mut(key)?;
+        let entries = self.entries.upgradable_read();
+        let entry = entries.get(key)?;
         if entry.validator != *validator {
             return None;
         }
-        if seen.is_some() {
-            entry.seen = seen;
+        let bytes = entry.bytes.clone();
+        if seen.is_some() && entry.seen != seen {
+            let mut entries = parking_lot::RwLockUpgradableReadGuard::upgrade(entries);
+            if let Some(entry) = entries.get_mut(key) {
+                entry.seen = seen;
+            }
         }
-        Some(entry.bytes.clone())
+        Some(bytes)
     }
 }
 
