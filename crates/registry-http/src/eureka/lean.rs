@@ -247,11 +247,13 @@ impl Lean {
     }
 }
 
-/// A new request id, as the router's `MakeRequestUuid` makes it (a v4 UUID, hyphenated, lower
-/// case).
+/// A new request id in the form of the router's `MakeRequestUuid` (a v4 UUID, hyphenated,
+/// lower case), from the thread's fast generator rather than a `getrandom` call: an id needs to
+/// be unique, not secret.
 fn new_request_id() -> HeaderValue {
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    let text = id.hyphenated().encode_lower(&mut text);
     HeaderValue::from_str(text).expect("a UUID is a valid header value")
 }
 
