@@ -8,6 +8,7 @@ mod auth;
 mod delta;
 mod errors;
 mod hostile_bodies;
+mod lean;
 mod limits;
 mod log_entries;
 mod peer;

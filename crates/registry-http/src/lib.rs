@@ -176,6 +176,7 @@ pub fn router(parts: Parts) -> Router {
         .auth
         .enabled()
         .then(|| Arc::new(auth::Guard::new(apis.auth.clone())));
+    let eureka = eureka::shared(Arc::new(node.clone()), apis.eureka.clone(), delta);
     // Each request is parsed once, by the first protocol that claims its path.
     let endpoints = Arc::new(endpoint::Endpoints::new(vec![
         eureka::endpoint::parser(apis.eureka.tenant.clone()),
@@ -187,7 +188,7 @@ pub fn router(parts: Parts) -> Router {
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
-        .merge(eureka::routes(Arc::new(node.clone()), apis.eureka, delta))
+        .merge(eureka::routes_of(eureka.clone()))
         .merge(nacos::routes(Arc::new(node.clone()), apis.nacos).layer(axum::Extension(nacos_push.clone())))
         .merge(metrics::routes(
             node.clone(),
@@ -210,6 +211,9 @@ pub fn router(parts: Parts) -> Router {
     // Refusals are timed, traced and audited like every other answer: the guard and the
     // limits sit inside the request metrics, the audit trail and the request ids; all of them
     // read the request's endpoint, parsed outside them.
+    // Heartbeats and one-app reads skip the router's layers when none of them could refuse one.
+    let lean = (guard.is_none() && apis.limits.rate_per_client.is_none())
+        .then(|| eureka::lean::Lean::new(eureka, requests.clone()));
     let routes = match guard {
         Some(guard) => routes.layer(axum::middleware::from_fn_with_state(guard, auth::check)),
         None => routes,
@@ -224,7 +228,7 @@ pub fn router(parts: Parts) -> Router {
         }
         None => routes,
     };
-    routes
+    let routes = routes
         .layer(axum::middleware::from_fn(audit::record))
         .layer(axum::middleware::from_fn_with_state(requests, request_metrics::record))
         .layer(axum::middleware::from_fn_with_state(endpoints, endpoint::classify))
@@ -234,13 +238,17 @@ pub fn router(parts: Parts) -> Router {
                 .make_span_with(request_span)
                 .on_failure(log_failure),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    match lean {
+        Some(lean) => lean.in_front_of(routes),
+        None => routes,
+    }
 }
 
 /// A request that failed on the server's side: a 503 (no leader yet, no quorum in time, health
 /// while electing) is an expected, retryable answer, logged at DEBUG; anything else at WARN.
 /// (tower-http's default logs every 5xx at ERROR, so an election filled the log with errors.)
-fn log_failure(
+pub(crate) fn log_failure(
     failure: tower_http::classify::ServerErrorsFailureClass,
     latency: std::time::Duration,
     _span: &tracing::Span,

@@ -122,26 +122,13 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
     let response = next.run(request).await;
     let status = response.status();
     if writes && (status.is_success() || status.is_redirection()) {
-        metrics
-            .operations
-            .get_or_create(&OperationLabels {
-                protocol: endpoint.protocol(),
-                operation: endpoint.operation(),
-            })
-            .inc();
+        metrics.operation(endpoint.protocol(), endpoint.operation()).inc();
     }
-    if let Some(reason) = refusal_reason(response.status()) {
-        metrics
-            .refusals
-            .get_or_create(&RefusalLabels {
-                reason: reason.to_string(),
-            })
-            .inc();
-    }
+    metrics.count_refusal(status);
     let labels = RequestLabels {
         route,
         method,
-        status: response.status().as_u16(),
+        status: status.as_u16(),
     };
     let histograms = if response.extensions().get::<LongPoll>().is_some() {
         &metrics.long_polls
@@ -152,6 +139,38 @@ pub async fn record(State(metrics): State<Arc<RequestMetrics>>, request: Request
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+impl RequestMetrics {
+    /// The counter of `protocol`'s successful `operation` (a handle sharing the family's).
+    pub fn operation(&self, protocol: &'static str, operation: &'static str) -> Counter {
+        self.operations
+            .get_or_create(&OperationLabels { protocol, operation })
+            .clone()
+    }
+
+    /// Counts an answer with `status` if it refuses the client.
+    pub fn count_refusal(&self, status: StatusCode) {
+        if let Some(reason) = refusal_reason(status) {
+            self.refusals
+                .get_or_create(&RefusalLabels {
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    /// The ordinary latency histogram of `route`, `method` and `status` (a handle sharing the
+    /// family's: callers on a hot path keep it).
+    pub fn duration(&self, route: &str, method: &str, status: StatusCode) -> Histogram {
+        self.durations
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status: status.as_u16(),
+            })
+            .clone()
+    }
 }
 
 #[cfg(test)]

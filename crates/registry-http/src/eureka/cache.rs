@@ -1,22 +1,37 @@
 //! Encoded Eureka payloads kept while what they show is unchanged: `/apps` and `/apps/delta` per
 //! format, detail and revision, one app per format, detail and the app's own revision. A hit is checked against
 //! a validator computed from the current state on every request, so a cached payload is never
-//! stale (D2); the cache only saves the conversion and encoding.
+//! stale (D2); the cache only saves the conversion and encoding. A payload whose validator was
+//! last found current at the registry's present revision and lease epoch is served without
+//! computing it again ([`PayloadCache::seen_at`]): nothing it shows can have changed since.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
+use parking_lot::RwLock;
 use registry_store::model::Revision;
 
 use super::format::Format;
 use super::wire::Detail;
 
+/// The registry revision and lease-times epoch at which a validator was computed.
+pub type Seen = (Revision, u64);
+
+/// One kept payload: the validator it was built for, and where that validator was last seen
+/// current (if the caller says).
+struct Entry<V> {
+    validator: V,
+    bytes: Bytes,
+    seen: Option<Seen>,
+}
+
 /// Payloads by key, each valid while its validator is unchanged. Holds at most `capacity` keys;
 /// past that, new keys are built without being kept.
 pub struct PayloadCache<K, V> {
-    entries: Mutex<HashMap<K, (V, Bytes)>>,
+    /// Read-locked by hits, so concurrent readers do not queue on each other.
+    entries: RwLock<HashMap<K, Entry<V>>>,
     capacity: usize,
     /// Held while building, so concurrent misses build once and the rest reuse it.
     building: Mutex<()>,
@@ -27,7 +42,7 @@ pub struct PayloadCache<K, V> {
 impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
             capacity,
             building: Mutex::new(()),
             building_off_runtime: tokio::sync::Mutex::new(()),
@@ -37,17 +52,34 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     /// The payload cached for `key` if it was built for `validator`, else the one `build` makes
     /// (then cached).
     pub fn get_or_build(&self, key: K, validator: V, build: impl FnOnce() -> Vec<u8>) -> Bytes {
-        if let Some(hit) = self.valid(&key, &validator) {
+        self.get_or_build_seen(key, validator, None, build)
+    }
+
+    /// [`Self::get_or_build`], noting that `validator` is current at `seen` (it was computed
+    /// from the state at that revision and epoch).
+    pub fn get_or_build_seen(
+        &self,
+        key: K,
+        validator: V,
+        seen: Option<Seen>,
+        build: impl FnOnce() -> Vec<u8>,
+    ) -> Bytes {
+        if let Some(hit) = self.valid(&key, &validator, seen) {
             return hit;
         }
         let _building = self.building.lock();
-        if let Some(hit) = self.valid(&key, &validator) {
+        if let Some(hit) = self.valid(&key, &validator, seen) {
             return hit;
         }
         let bytes = Bytes::from(build());
-        let mut entries = self.entries.lock();
+        let mut entries = self.entries.write();
         if entries.len() < self.capacity || entries.contains_key(&key) {
-            entries.insert(key, (validator, bytes.clone()));
+            let entry = Entry {
+                validator,
+                bytes: bytes.clone(),
+                seen,
+            };
+            entries.insert(key, entry);
         }
         bytes
     }
@@ -61,11 +93,11 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
         validator: V,
         build: impl FnOnce() -> Vec<u8> + Send + 'static,
     ) -> Bytes {
-        if let Some(hit) = self.valid(&key, &validator) {
+        if let Some(hit) = self.valid(&key, &validator, None) {
             return hit;
         }
         let _building = self.building_off_runtime.lock().await;
-        if let Some(hit) = self.valid(&key, &validator) {
+        if let Some(hit) = self.valid(&key, &validator, None) {
             return hit;
         }
         let bytes = match tokio::task::spawn_blocking(build).await {
@@ -73,18 +105,45 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => return Bytes::new(),
         };
-        let mut entries = self.entries.lock();
+        let mut entries = self.entries.write();
         if entries.len() < self.capacity || entries.contains_key(&key) {
-            entries.insert(key, (validator, bytes.clone()));
+            let entry = Entry {
+                validator,
+                bytes: bytes.clone(),
+                seen: None,
+            };
+            entries.insert(key, entry);
         }
         bytes
     }
 
-    fn valid(&self, key: &K, validator: &V) -> Option<Bytes> {
-        match self.entries.lock().get(key) {
-            Some((valid_for, hit)) if valid_for == validator => Some(hit.clone()),
+    /// The payload cached for `key` if its validator was last found current at `seen`: the
+    /// registry has not changed since, so neither has the validator.
+    pub fn seen_at<Q>(&self, key: &Q, seen: Seen) -> Option<Bytes>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.entries.read().get(key) {
+            Some(entry) if entry.seen == Some(seen) => Some(entry.bytes.clone()),
             _ => None,
         }
+    }
+
+    fn valid(&self, key: &K, validator: &V, seen: Option<Seen>) -> Option<Bytes> {
+        let entries = self.entries.upgradable_read();
+        let entry = entries.get(key)?;
+        if entry.validator != *validator {
+            return None;
+        }
+        let bytes = entry.bytes.clone();
+        if seen.is_some() && entry.seen != seen {
+            let mut entries = parking_lot::RwLockUpgradableReadGuard::upgrade(entries);
+            if let Some(entry) = entries.get_mut(key) {
+                entry.seen = seen;
+            }
+        }
+        Some(bytes)
     }
 }
 

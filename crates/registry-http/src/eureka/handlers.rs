@@ -71,8 +71,8 @@ pub async fn cancel(State(e): Shared, Path((app, id)): Path<(String, String)>) -
 #[derive(Debug, Deserialize)]
 pub struct RenewQuery {
     #[serde(rename = "lastDirtyTimestamp")]
-    last_dirty_timestamp: Option<String>,
-    overriddenstatus: Option<String>,
+    pub(crate) last_dirty_timestamp: Option<String>,
+    pub(crate) overriddenstatus: Option<String>,
 }
 
 fn stamp(text: Option<&str>) -> Option<Millis> {
@@ -94,18 +94,27 @@ pub async fn renew(
     headers: HeaderMap,
     Query(q): Query<RenewQuery>,
 ) -> Result<Response, EurekaError> {
+    renew_answer(&e, &app, &id, &headers, &q).await
+}
+
+/// The renewal of `app`'s instance `id`, answered: [`renew`] without its extractors, shared with
+/// the lean path ([`super::lean`]).
+pub async fn renew_answer(
+    e: &Eureka,
+    app: &str,
+    id: &str,
+    headers: &HeaderMap,
+    q: &RenewQuery,
+) -> Result<Response, EurekaError> {
     let from = Renewer {
-        replicated: is_replication(&headers),
+        replicated: is_replication(headers),
         overridden_status: q.overriddenstatus.as_deref(),
     };
-    match e
-        .renew(&app, &id, stamp(q.last_dirty_timestamp.as_deref()), from)
-        .await?
-    {
+    match e.renew(app, id, stamp(q.last_dirty_timestamp.as_deref()), from).await? {
         Renewal::Renewed => Ok(StatusCode::OK.into_response()),
         Renewal::NotFound => Err(EurekaError::NotFound),
         Renewal::Conflict(info) => {
-            let format = Format::of_response(&headers);
+            let format = Format::of_response(headers);
             let body = format.encode_instance(&info);
             Ok((
                 StatusCode::CONFLICT,
@@ -240,21 +249,37 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
 }
 
 pub async fn get_app(State(e): Shared, headers: HeaderMap, Path(app): Path<String>) -> Result<Response, EurekaError> {
-    let format = Format::of_response(&headers);
+    app_answer(&e, &headers, &app)
+}
+
+/// One app in the format `headers` ask for, from the payload cache: [`get_app`] without its
+/// extractors, shared with the lean path ([`super::lean`]).
+pub fn app_answer(e: &Eureka, headers: &HeaderMap, app: &str) -> Result<Response, EurekaError> {
+    let format = Format::of_response(headers);
+    let detail = Format::detail(headers);
+    let key = (format, detail, app.to_ascii_uppercase());
+    // Nothing changed since this payload was last validated: served as it is.
+    let now = (
+        e.registry.read(|applied| applied.revision()),
+        e.registry.lease_times().epoch(),
+    );
+    if let Some(bytes) = e.cache.app.seen_at(&key, now) {
+        return Ok(respond(format, now.0, bytes));
+    }
     let (mut revision, validator) = e
         .registry
-        .read(|applied| (applied.revision(), e.view(&applied.state).app_validator(&app)));
+        .read(|applied| (applied.revision(), e.view(&applied.state).app_validator(app)));
     if validator.1 == 0 {
         return Err(EurekaError::NotFound);
     }
-    let detail = Format::detail(&headers);
-    let key = (format, detail, app.to_ascii_uppercase());
-    let validator = (validator.0, validator.1, e.registry.lease_times().epoch());
-    let bytes = e.cache.app.get_or_build(key, validator, || {
+    let epoch = e.registry.lease_times().epoch();
+    let validator = (validator.0, validator.1, epoch);
+    let seen = Some((revision, epoch));
+    let bytes = e.cache.app.get_or_build_seen(key, validator, seen, || {
         // Copied out under the state lock; encoded after it is released.
         let found = e.registry.read(|applied| {
             revision = applied.revision();
-            e.view(&applied.state).app(&app)
+            e.view(&applied.state).app(app)
         });
         found
             .map(|found| format.encode_application(&found, detail))

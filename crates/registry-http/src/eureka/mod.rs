@@ -9,7 +9,8 @@
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
 //! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
 //! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints;
-//!   [`endpoint`]: a request parsed once (its route, role, tenant, operation, refusals).
+//!   [`endpoint`]: a request parsed once (its route, role, tenant, operation, refusals);
+//!   [`lean`]: heartbeats and one-app reads answered before the router's layers.
 //!
 //! Differences from the Netflix server, all compatible on the wire: reads are fresh (no 30 s
 //! response cache); a lease expires at its duration, not twice it; evictions are decided by the
@@ -25,6 +26,7 @@ pub mod error;
 pub mod format;
 pub mod full_fetch;
 pub mod handlers;
+pub mod lean;
 pub mod ops;
 pub mod peer;
 pub mod server_status;
@@ -54,14 +56,23 @@ use self::ops::Eureka;
 /// `/apps/delta` answers from `delta`, fed by its follower (which the caller starts). Serves
 /// from any [`Registry`]: the node, or a fake in tests.
 pub fn routes(registry: Arc<dyn Registry>, settings: EurekaSettings, delta: Arc<delta::DeltaWindow>) -> Router {
-    let shared = Arc::new(Eureka {
+    routes_of(shared(registry, settings, delta))
+}
+
+/// What the Eureka endpoints share, for [`routes_of`] and the lean path ([`lean`]).
+pub fn shared(registry: Arc<dyn Registry>, settings: EurekaSettings, delta: Arc<delta::DeltaWindow>) -> Arc<Eureka> {
+    Arc::new(Eureka {
         delta,
         registry,
         settings,
         cache: cache::EurekaPayloads::default(),
         full_fetch: full_fetch::FullFetch::default(),
         started: std::time::Instant::now(),
-    });
+    })
+}
+
+/// [`routes`] on an existing [`shared`].
+pub fn routes_of(shared: Arc<Eureka>) -> Router {
     let api = Router::new()
         .route("/apps", get(handlers::all_apps))
         .route("/apps/delta", get(handlers::delta))

@@ -113,18 +113,27 @@ impl Eureka {
     /// The stored key of an app's instance: Eureka registrations live under the app's service;
     /// instances registered through other protocols are found by name.
     pub fn key_of(&self, app: &str, id: &str) -> InstanceKey {
-        let direct = InstanceKey {
+        self.registry
+            .read(|applied| self.stored(&applied.state, app, id).map(|i| i.key()))
+            .unwrap_or_else(|| self.direct_key(app, id))
+    }
+
+    /// The record of `app`'s instance `id` in `state`: the one under the app's own service,
+    /// else the one under another version of the app or registered through another protocol.
+    fn stored<'a>(&'a self, state: &'a RegistryState, app: &str, id: &str) -> Option<&'a Arc<Instance>> {
+        let direct = self.direct_key(app, id);
+        state
+            .instance(&direct)
+            .or_else(|| self.view(state).stored_except(app, id, Some(&direct.service_id)))
+    }
+
+    /// Where Eureka registrations of `app`'s instance `id` live: under the app's own service.
+    fn direct_key(&self, app: &str, id: &str) -> InstanceKey {
+        InstanceKey {
             tenant: self.settings.tenant.clone(),
             service_id: self.settings.service_id(app, DEFAULT_VERSION).into(),
             id: id.into(),
-        };
-        self.registry.read(|applied| {
-            if applied.state.instance(&direct).is_some() {
-                return direct;
-            }
-            let view = self.view(&applied.state);
-            view.stored(app, id).map_or(direct, |i| i.key())
-        })
+        }
     }
 
     async fn write(&self, command: Command) -> Result<CommandOutcome, EurekaError> {
@@ -190,34 +199,37 @@ impl Eureka {
         last_dirty: Option<Millis>,
         from: Renewer<'_>,
     ) -> Result<Renewal, EurekaError> {
-        let key = self.key_of(app, id);
+        // One lookup of the record under the state lock: its key to renew, and what the answer
+        // needs from it. Renewals never change the record, so the answer is computed from it as
+        // it was looked up. Not stored here (a follower not caught up yet): the leader is asked
+        // under the direct key, as before.
+        let (key, record) = match self
+            .registry
+            .read(|applied| self.stored(&applied.state, app, id).cloned())
+        {
+            Some(record) => (record.key(), Some(record)),
+            None => (self.direct_key(app, id), None),
+        };
         let found = self.registry.renew(vec![key.clone()]).await?;
         if found.first() != Some(&true) {
             return Ok(Renewal::NotFound);
         }
-        let stored = self.registry.read(|applied| {
-            let Some(stored) = applied.state.instance(&key) else {
-                return Err(Renewal::Renewed);
-            };
-            if stored.status == InstanceStatus::Unknown {
-                return Err(Renewal::NotFound);
-            }
-            match last_dirty {
-                Some(t) if t < stored.client_modified_ms && from.replicated => {
-                    let view = self.view(&applied.state);
-                    Err(view
-                        .instance(app, id)
-                        .map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))))
-                }
-                Some(t) if t > stored.client_modified_ms => Ok(stored.clone()),
-                _ => Err(Renewal::Renewed),
-            }
-        });
-        // Answered from the stored record alone (the lock is released by now).
-        let stored = match stored {
-            Ok(stored) => stored,
-            Err(answer) => return Ok(answer),
+        let Some(stored) = record else {
+            return Ok(Renewal::Renewed);
         };
+        if stored.status == InstanceStatus::Unknown {
+            return Ok(Renewal::NotFound);
+        }
+        match last_dirty {
+            Some(t) if t < stored.client_modified_ms && from.replicated => {
+                let ours = self
+                    .registry
+                    .read(|applied| self.view(&applied.state).instance(app, id));
+                return Ok(ours.map_or(Renewal::Renewed, |i| Renewal::Conflict(Box::new(i))));
+            }
+            Some(t) if t > stored.client_modified_ms => {}
+            _ => return Ok(Renewal::Renewed),
+        }
         // The renewal knows a newer version than ours: a peer's override is kept meanwhile.
         let overridden = from.overridden_status.filter(|s| from.replicated && *s != "UNKNOWN");
         if let Some(text) = overridden {

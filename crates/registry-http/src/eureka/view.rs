@@ -134,8 +134,9 @@ impl<'a> View<'a> {
     pub fn stored_except(&self, app: &str, id: &str, except: Option<&str>) -> Option<&'a Arc<Instance>> {
         let tenant = &self.settings.tenant;
         let state = self.state;
-        self.services_of_app(app)
-            .filter(|s| Some(s.id.as_str()) != except)
+        state
+            .services_named(tenant, app)
+            .filter(|s| s.name.eq_ignore_ascii_case(app) && Some(s.id.as_str()) != except)
             .find_map(|s| {
                 state.instance(&InstanceKey {
                     tenant: tenant.clone(),

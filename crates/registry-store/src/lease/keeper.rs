@@ -146,14 +146,7 @@ impl LeaseKeeper {
         let table = &mut table.as_mut()?.table;
         Some(
             keys.iter()
-                .map(|k| match state.state.instance(k) {
-                    Some(i) if table.awaits_eviction(i) => false,
-                    Some(i) => {
-                        table.renew(now, i);
-                        true
-                    }
-                    None => false,
-                })
+                .map(|k| state.state.instance(k).is_some_and(|i| table.renew_registered(now, i)))
                 .collect(),
         )
     }

@@ -91,9 +91,25 @@ struct LeaseKey(Arc<Instance>);
 impl Hash for LeaseKey {
     /// The same hash as the record's [`InstanceKey`] (its derived `Hash`: the fields in order).
     fn hash<H: Hasher>(&self, state: &mut H) {
+        ByRecord(&self.0).hash(state);
+    }
+}
+
+/// A record looking up its own lease by its key's fields, where they are (no copy of the key):
+/// the renewal path does this for every heartbeat.
+struct ByRecord<'a>(&'a Instance);
+
+impl Hash for ByRecord<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
         self.0.tenant.hash(state);
         self.0.service_id.hash(state);
         self.0.id.hash(state);
+    }
+}
+
+impl Equivalent<LeaseKey> for ByRecord<'_> {
+    fn equivalent(&self, key: &LeaseKey) -> bool {
+        key.is(&self.0.tenant, &self.0.service_id, &self.0.id)
     }
 }
 
@@ -226,7 +242,7 @@ impl LeaseTable {
         };
         match change.kind {
             ChangeKind::Deleted => {
-                self.leases.remove(&instance.key());
+                self.leases.remove(&ByRecord(instance));
             }
             ChangeKind::Created | ChangeKind::Updated => self.upsert(now_ms, instance),
         }
@@ -239,8 +255,7 @@ impl LeaseTable {
         }
         let generation = self.generation;
         let duration_ms = u64::from(i.lease.duration_secs) * 1000;
-        let key = i.key();
-        let same_record = match self.leases.get_key_value_mut(&key) {
+        let same_record = match self.leases.get_key_value_mut(&ByRecord(i)) {
             Some((held, l)) => {
                 l.generation = generation;
                 if l.mod_revision != i.mod_revision {
@@ -268,7 +283,7 @@ impl LeaseTable {
         };
         // A newer record takes the old one's place as the key, so the old one is not kept alive.
         if !same_record {
-            if let Some((_, lease)) = self.leases.remove_entry(&key) {
+            if let Some((_, lease)) = self.leases.remove_entry(&ByRecord(i)) {
                 self.leases.insert(LeaseKey(i.clone()), lease);
             }
         }
@@ -278,7 +293,7 @@ impl LeaseTable {
     /// since: the eviction will apply, so a renewal must not be acknowledged.
     pub fn awaits_eviction(&self, instance: &Arc<Instance>) -> bool {
         self.leases
-            .get(&instance.key())
+            .get(&ByRecord(instance))
             .is_some_and(|l| l.condemned && l.mod_revision == instance.mod_revision)
     }
 
@@ -286,10 +301,17 @@ impl LeaseTable {
     /// the instance holds no lease (mirrored records are kept alive by their adapter), or its
     /// lease awaits eviction ([`Self::awaits_eviction`]: left as it is).
     pub fn renew(&mut self, now_ms: u64, instance: &Arc<Instance>) -> bool {
-        if !instance.origin.is_local() || self.awaits_eviction(instance) {
-            return false;
+        instance.origin.is_local() && self.renew_registered(now_ms, instance)
+    }
+
+    /// A client's renewal of registered `instance`: its lease is renewed as by [`Self::renew`];
+    /// `false` only if it awaits eviction (the renewal must not be acknowledged). One lookup.
+    pub fn renew_registered(&mut self, now_ms: u64, instance: &Arc<Instance>) -> bool {
+        if !instance.origin.is_local() {
+            return !self.awaits_eviction(instance);
         }
-        match self.leases.get_mut(&instance.key()) {
+        match self.leases.get_mut(&ByRecord(instance)) {
+            Some(lease) if lease.condemned && lease.mod_revision == instance.mod_revision => return false,
             Some(lease) => {
                 lease.deadline_ms = now_ms + lease.duration_ms;
                 lease.renewed_ms = now_ms;
