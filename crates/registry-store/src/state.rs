@@ -651,6 +651,11 @@ impl RegistryState {
     /// Stores `i` as created or replacing `previous`, stamped with this revision, and records
     /// the change.
     fn put_instance(&mut self, ch: &mut Changes, now: Millis, mut i: Instance, previous: Option<&Instance>) {
+        // Point at the service's own id text: ids past 23 bytes (`eureka.orders-service.1.2.0`)
+        // are heap strings, one per instance otherwise (issue 23).
+        if let Some(service) = self.services.get(&i.service_ref()) {
+            i.service_id = service.id.clone();
+        }
         i.updated_at_ms = now;
         i.create_revision = previous.map_or(ch.revision, |p| p.create_revision);
         i.mod_revision = ch.revision;
@@ -1072,6 +1077,17 @@ mod tests {
             rev,
             &proposal(Command::RegisterInstance(RegisterInstance::new(i, create_service))),
         )
+    }
+
+    #[test]
+    fn instances_share_their_services_id_text() {
+        let mut s = RegistryState::new();
+        let long = "eureka.a-service-with-a-long-name.1.2.0";
+        register(&mut s, 1, instance(long, "i-1"));
+        register(&mut s, 2, instance(long, "i-2"));
+        let ids: Vec<&str> = s.instances().map(|i| i.service_id.as_str()).collect();
+        assert_eq!(ids, [long, long]);
+        assert!(std::ptr::eq(ids[0], ids[1]), "one copy of the id text");
     }
 
     #[test]
