@@ -28,6 +28,7 @@ pub mod change;
 pub mod clock;
 pub mod command;
 pub mod feed;
+mod instance_index;
 pub mod lease;
 pub mod meters;
 pub mod model;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::change::Change;
 use crate::change::ChangeKind;
 use crate::command::*;
+use crate::instance_index::InstanceIndex;
 use crate::model::Instance;
 use crate::model::InstanceKey;
 use crate::model::InstanceStatus;
@@ -44,7 +45,7 @@ pub struct RegistryState {
     /// Lookup index: (tenant, lower-case name or alias) → ids of the services so named.
     service_names: HashMap<(Tenant, String), BTreeSet<SmolStr>>,
     /// Ordered so one service's instances are a contiguous range.
-    instances: BTreeMap<InstanceKey, Arc<Instance>>,
+    instances: InstanceIndex,
     schemas: BTreeMap<(ServiceRef, String), Arc<SchemaRecord>>,
     tags: HashMap<ServiceRef, Arc<ServiceTags>>,
     nodes: BTreeMap<u64, NodeRecord>,
@@ -83,7 +84,7 @@ impl RegistryState {
             services: HashMap::new(),
             service_keys: HashMap::new(),
             service_names: HashMap::new(),
-            instances: BTreeMap::new(),
+            instances: InstanceIndex::new(),
             schemas: BTreeMap::new(),
             tags: HashMap::new(),
             nodes: BTreeMap::new(),
@@ -153,16 +154,7 @@ impl RegistryState {
 
     /// One service's instances, ordered by instance id.
     pub fn instances_of<'a>(&'a self, service: &ServiceRef) -> impl Iterator<Item = &'a Arc<Instance>> + 'a {
-        let start = InstanceKey {
-            tenant: service.tenant.clone(),
-            service_id: service.id.clone(),
-            id: SmolStr::default(),
-        };
-        let service = service.clone();
-        self.instances
-            .range((Bound::Included(start), Bound::Unbounded))
-            .take_while(move |(k, _)| k.tenant == service.tenant && k.service_id == service.id)
-            .map(|(_, v)| v)
+        self.instances.of_service(service)
     }
 
     pub fn schema(&self, service: &ServiceRef, schema_id: &str) -> Option<&Arc<SchemaRecord>> {
@@ -233,7 +225,7 @@ impl RegistryState {
             }
             Entity::Service(s) => self.put_service(s),
             Entity::Instance(i) => {
-                self.instances.insert(i.key(), i);
+                self.instances.insert(i);
             }
             Entity::Schema(s) => {
                 self.schemas.insert((s.service.clone(), s.schema_id.clone()), s);
@@ -659,6 +651,11 @@ impl RegistryState {
     /// Stores `i` as created or replacing `previous`, stamped with this revision, and records
     /// the change.
     fn put_instance(&mut self, ch: &mut Changes, now: Millis, mut i: Instance, previous: Option<&Instance>) {
+        // Point at the service's own id text: ids past 23 bytes (`eureka.orders-service.1.2.0`)
+        // are heap strings, one per instance otherwise (issue 23).
+        if let Some(service) = self.services.get(&i.service_ref()) {
+            i.service_id = service.id.clone();
+        }
         i.updated_at_ms = now;
         i.create_revision = previous.map_or(ch.revision, |p| p.create_revision);
         i.mod_revision = ch.revision;
@@ -668,7 +665,7 @@ impl RegistryState {
             ChangeKind::Created
         };
         let i = Arc::new(i);
-        self.instances.insert(i.key(), i.clone());
+        self.instances.insert(i.clone());
         ch.push(kind, Entity::Instance(i));
     }
 
@@ -696,7 +693,8 @@ impl RegistryState {
         i.updated_at_ms = now;
         i.mod_revision = ch.revision;
         let i = Arc::new(i);
-        self.instances.insert(key.clone(), i.clone());
+        debug_assert_eq!(i.key(), *key, "an edit keeps the instance's key");
+        self.instances.insert(i.clone());
         ch.push(ChangeKind::Updated, Entity::Instance(i));
         Ok(CommandOutcome::Applied)
     }
@@ -1079,6 +1077,17 @@ mod tests {
             rev,
             &proposal(Command::RegisterInstance(RegisterInstance::new(i, create_service))),
         )
+    }
+
+    #[test]
+    fn instances_share_their_services_id_text() {
+        let mut s = RegistryState::new();
+        let long = "eureka.a-service-with-a-long-name.1.2.0";
+        register(&mut s, 1, instance(long, "i-1"));
+        register(&mut s, 2, instance(long, "i-2"));
+        let ids: Vec<&str> = s.instances().map(|i| i.service_id.as_str()).collect();
+        assert_eq!(ids, [long, long]);
+        assert!(std::ptr::eq(ids[0], ids[1]), "one copy of the id text");
     }
 
     #[test]

@@ -5,8 +5,17 @@
 //! codecs parse it straight into their own typed structs when they render. In binary encodings
 //! (the log, snapshots, the state tree) it is a string; in human-readable ones (JSON) it is the
 //! JSON value itself, so admin and federation payloads look the same as before.
+//!
+//! Equal texts are shared: instances of one app carry the same extra fields, so each text is
+//! kept once (interned) and every record holding it points at it (issue 23: a million
+//! instances).
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::LazyLock;
+
+use parking_lot::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -17,16 +26,48 @@ use serde_json::Value;
 
 /// A JSON value as compact text. Always valid JSON.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RawJson(Box<str>);
+pub struct RawJson(Arc<str>);
+
+/// Every text some [`RawJson`] holds, and the set's size after its last sweep.
+struct Texts {
+    set: HashSet<Arc<str>>,
+    swept_len: usize,
+}
+
+/// The set is swept of texts no record holds any more when it has doubled since the last sweep.
+const SWEEP_FLOOR: usize = 1024;
+
+static TEXTS: LazyLock<Mutex<Texts>> = LazyLock::new(|| {
+    Mutex::new(Texts {
+        set: HashSet::new(),
+        swept_len: 0,
+    })
+});
+
+/// The shared copy of `text`.
+fn intern(text: String) -> Arc<str> {
+    let mut texts = TEXTS.lock();
+    if let Some(shared) = texts.set.get(text.as_str()) {
+        return shared.clone();
+    }
+    if texts.set.len() >= SWEEP_FLOOR.max(texts.swept_len * 2) {
+        // Held only by the set: no record has it, and none can take it while the lock is held.
+        texts.set.retain(|t| Arc::strong_count(t) > 1);
+        texts.swept_len = texts.set.len();
+    }
+    let shared: Arc<str> = Arc::from(text);
+    texts.set.insert(shared.clone());
+    shared
+}
 
 impl RawJson {
+    fn new(text: String) -> Self {
+        Self(intern(text))
+    }
+
     /// `value` as JSON text (`null` if it cannot be represented).
     pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Self {
-        Self(
-            serde_json::to_string(value)
-                .unwrap_or_else(|_| "null".into())
-                .into_boxed_str(),
-        )
+        Self::new(serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
     }
 
     /// Parses the text into `T`; `None` if it does not have that shape.
@@ -59,7 +100,7 @@ impl RawJson {
 
 impl From<Value> for RawJson {
     fn from(value: Value) -> Self {
-        Self(value.to_string().into_boxed_str())
+        Self::new(value.to_string())
     }
 }
 
@@ -87,7 +128,7 @@ impl<'de> Deserialize<'de> for RawJson {
             // Binary encodings carry the text; a stored object (older records) is taken as is.
             Value::String(text) if !human => {
                 serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(serde::de::Error::custom)?;
-                Ok(Self(text.into_boxed_str()))
+                Ok(Self::new(text))
             }
             other => Ok(Self::from(other)),
         }
@@ -116,6 +157,23 @@ mod tests {
         assert_eq!(codec::decode::<RawJson>(&old).unwrap().as_str(), r#"{"a":1}"#);
         let garbage = codec::encode("{not json").unwrap();
         assert!(codec::decode::<RawJson>(&garbage).is_err());
+    }
+
+    #[test]
+    fn equal_texts_are_one_copy_and_unheld_ones_are_swept() {
+        let a = RawJson::to_json(&json!({"shared": "by-two-records"}));
+        let b = RawJson::from(json!({"shared": "by-two-records"}));
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        for n in 0..3 * SWEEP_FLOOR {
+            drop(RawJson::to_json(&json!({ "gone": n })));
+        }
+        let texts = TEXTS.lock();
+        assert!(
+            texts.set.len() <= 2 * SWEEP_FLOOR.max(texts.swept_len * 2),
+            "{}",
+            texts.set.len()
+        );
+        assert!(texts.set.contains(a.as_str()));
     }
 
     #[test]
