@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
@@ -35,8 +36,6 @@ pub struct PayloadCache<K, V> {
     capacity: usize,
     /// Held while building, so concurrent misses build once and the rest reuse it.
     building: Mutex<()>,
-    /// The same for [`PayloadCache::get_or_build_blocking`], held across an await.
-    building_off_runtime: tokio::sync::Mutex<()>,
 }
 
 impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
@@ -45,7 +44,6 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
             entries: RwLock::new(HashMap::new()),
             capacity,
             building: Mutex::new(()),
-            building_off_runtime: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -84,39 +82,6 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
         bytes
     }
 
-    /// Like [`PayloadCache::get_or_build`], for payloads too large to build on a runtime thread
-    /// (which also drives Raft and leases): `build` runs on a blocking thread, and concurrent
-    /// misses wait for its one build without holding a thread.
-    pub async fn get_or_build_blocking(
-        &self,
-        key: K,
-        validator: V,
-        build: impl FnOnce() -> Vec<u8> + Send + 'static,
-    ) -> Bytes {
-        if let Some(hit) = self.valid(&key, &validator, None) {
-            return hit;
-        }
-        let _building = self.building_off_runtime.lock().await;
-        if let Some(hit) = self.valid(&key, &validator, None) {
-            return hit;
-        }
-        let bytes = match tokio::task::spawn_blocking(build).await {
-            Ok(built) => Bytes::from(built),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => return Bytes::new(),
-        };
-        let mut entries = self.entries.write();
-        if entries.len() < self.capacity || entries.contains_key(&key) {
-            let entry = Entry {
-                validator,
-                bytes: bytes.clone(),
-                seen: None,
-            };
-            entries.insert(key, entry);
-        }
-        bytes
-    }
-
     /// The payload cached for `key` if its validator was last found current at `seen`: the
     /// registry has not changed since, so neither has the validator.
     pub fn seen_at<Q>(&self, key: &Q, seen: Seen) -> Option<Bytes>
@@ -147,16 +112,83 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     }
 }
 
+/// A payload too large to build on a runtime thread (which also drives Raft and leases), by key:
+/// built on a blocking thread, once for all who ask meanwhile (they wait without holding a
+/// thread). One whose content is current but whose lease times are from an older epoch is served
+/// at once while one rebuild runs in the background: at a hundred thousand changed instances a
+/// build takes seconds, and lease times move every few seconds while clients renew.
+pub struct OffRuntimePayloads<K, V> {
+    built: Mutex<HashMap<K, (V, u64, Bytes)>>,
+    building: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<K, V> Default for OffRuntimePayloads<K, V> {
+    fn default() -> Self {
+        Self {
+            built: Mutex::new(HashMap::new()),
+            building: Arc::default(),
+        }
+    }
+}
+
+impl<K, V> OffRuntimePayloads<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: PartialEq + Clone + Send + 'static,
+{
+    /// The payload for `key` showing `content` with lease times of `epoch`, built by `build`
+    /// when there is none for `content`.
+    pub async fn get(
+        self: &Arc<Self>,
+        key: K,
+        content: V,
+        epoch: u64,
+        build: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Bytes {
+        match self.built.lock().get(&key) {
+            Some((c, e, bytes)) if *c == content && *e == epoch => return bytes.clone(),
+            Some((c, _, stale)) if *c == content => {
+                if let Ok(building) = self.building.clone().try_lock_owned() {
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        let _building = building;
+                        this.build(key, content, epoch, build).await;
+                    });
+                }
+                return stale.clone();
+            }
+            _ => {}
+        }
+        let _building = self.building.lock().await;
+        if let Some((c, e, bytes)) = self.built.lock().get(&key) {
+            if *c == content && *e == epoch {
+                return bytes.clone();
+            }
+        }
+        self.build(key, content, epoch, build).await
+    }
+
+    async fn build(&self, key: K, content: V, epoch: u64, build: impl FnOnce() -> Vec<u8> + Send + 'static) -> Bytes {
+        let bytes = match tokio::task::spawn_blocking(build).await {
+            Ok(built) => Bytes::from(built),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Bytes::new(),
+        };
+        self.built.lock().insert(key, (content, epoch, bytes.clone()));
+        bytes
+    }
+}
+
 /// The Eureka API's payload caches, each by format and detail (`X-Eureka-Accept`).
-/// What a delta payload is valid for: the revision, the delta window's generation and the
-/// lease-times epoch.
-pub type DeltaValidator = (Revision, (u64, u64), u64);
+/// What a delta payload shows: the revision and the delta window's generation (its lease
+/// times are of an epoch besides).
+pub type DeltaValidator = (Revision, (u64, u64));
 
 /// Every payload shows the leader's last renewals (`lastRenewalTimestamp`), so each is also
 /// valid for one epoch of this node's lease times (which moves at most every few seconds).
 pub struct EurekaPayloads {
-    /// `/apps/delta`, valid for one revision, one state of the delta window and one epoch.
-    pub delta: PayloadCache<(Format, Detail), DeltaValidator>,
+    /// `/apps/delta`, valid for one revision and one state of the delta window.
+    pub delta: Arc<OffRuntimePayloads<(Format, Detail), DeltaValidator>>,
     /// One app by upper-case name, valid for the app's own revision and size, and one epoch.
     pub app: PayloadCache<(Format, Detail, String), (Revision, usize, u64)>,
 }
@@ -167,7 +199,7 @@ const APPS_KEPT: usize = 16_384;
 impl Default for EurekaPayloads {
     fn default() -> Self {
         Self {
-            delta: PayloadCache::new(4),
+            delta: Arc::default(),
             app: PayloadCache::new(APPS_KEPT),
         }
     }
@@ -195,5 +227,29 @@ mod tests {
         assert_eq!(cache.get_or_build(2, 0, || b"two".to_vec()), "two");
         assert_eq!(cache.get_or_build(2, 0, || b"built again".to_vec()), "built again");
         assert_eq!(cache.get_or_build(1, 0, || b"not used".to_vec()), "one");
+    }
+
+    #[tokio::test]
+    async fn off_runtime_payloads_serve_older_lease_times_while_rebuilding() {
+        let payloads = Arc::new(OffRuntimePayloads::<&str, u64>::default());
+        let first = payloads.get("json", 1, 10, || b"rev1 epoch10".to_vec()).await;
+        assert_eq!(first, "rev1 epoch10");
+        let same = payloads.get("json", 1, 10, || b"not built".to_vec()).await;
+        assert_eq!(same, "rev1 epoch10");
+        // Only the lease times moved: the old payload at once, a rebuild behind it.
+        let stale = payloads.get("json", 1, 11, || b"rev1 epoch11".to_vec()).await;
+        assert_eq!(stale, "rev1 epoch10");
+        let mut rebuilt = Bytes::new();
+        for _ in 0..200 {
+            rebuilt = payloads.get("json", 1, 11, || b"not built".to_vec()).await;
+            if rebuilt == "rev1 epoch11" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(rebuilt, "rev1 epoch11");
+        // New content is always waited for.
+        let next = payloads.get("json", 2, 11, || b"rev2".to_vec()).await;
+        assert_eq!(next, "rev2");
     }
 }

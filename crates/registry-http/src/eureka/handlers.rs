@@ -215,15 +215,16 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     // The window (and the state) may move on between reading the validator and building: the
     // payload then shows slightly more than its validator says, which a delta client applies
     // harmlessly, and the revision header says what it shows.
-    let validator = (revision, e.delta.generation(), e.registry.lease_times().epoch());
+    let validator = (revision, e.delta.generation());
+    let epoch = e.registry.lease_times().epoch();
     // Right after a storm the window holds every instance registered in it: built off the
-    // runtime threads, once for all who ask meanwhile.
+    // runtime threads, once for all who ask meanwhile (see `OffRuntimePayloads`).
     let shown = Arc::new(std::sync::atomic::AtomicU64::new(revision));
     let (building, shows) = (e.clone(), shown.clone());
     let bytes = e
         .cache
         .delta
-        .get_or_build_blocking((format, detail), validator, move || {
+        .get((format, detail), validator, epoch, move || {
             let e = building;
             // The changed instances copied out under the state lock; encoded after it is released.
             let apps = e.registry.read(|applied| {
