@@ -45,6 +45,21 @@ impl Default for LoadSpec {
     }
 }
 
+impl LoadSpec {
+    /// A storm: `count` requests from sequence number `first`, as fast as answers come, no
+    /// warm-up, given at most `limit`.
+    pub fn storm(connections: usize, first: u64, count: u64, limit: Duration) -> LoadSpec {
+        LoadSpec {
+            connections,
+            rate: None,
+            duration: limit,
+            warmup: Duration::ZERO,
+            requests: Some(count),
+            first_seq: first,
+        }
+    }
+}
+
 /// What one load run measured (after the warm-up).
 pub struct LoadResult {
     /// Answered requests, successes and errors.

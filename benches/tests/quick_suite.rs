@@ -7,6 +7,21 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// Runs `quick` with `args` (and `--quiet`) into a new folder; the folder and its summary.
+fn run_quick(args: &[&str]) -> (tempfile::TempDir, Value) {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_quick"))
+        .arg("--out")
+        .arg(out.path())
+        .args(args)
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert!(status.success(), "quick exited with {status}");
+    let summary = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    (out, summary)
+}
+
 #[test]
 fn the_quick_suite_writes_its_summary() {
     let registryd = registry_bench::procs::sibling_binary("registryd");
@@ -15,29 +30,20 @@ fn the_quick_suite_writes_its_summary() {
         "{} is missing: build it first (`cargo test --workspace` does)",
         registryd.display()
     );
-    let out = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_quick"))
-        .arg("--out")
-        .arg(out.path())
-        .args(["--only", "storm,reads,latency,heavy_reads,catchup,failover"])
-        .args([
-            "--instances",
-            "300",
-            "--connections",
-            "8",
-            "--seconds",
-            "0.5",
-            "--samples",
-            "5",
-            "--heavy-reads-seconds",
-            "1",
-        ])
-        .arg("--quiet")
-        .status()
-        .unwrap();
-    assert!(status.success(), "quick exited with {status}");
-
-    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let (out, summary) = run_quick(&[
+        "--only",
+        "storm,reads,latency,heavy_reads,catchup,failover",
+        "--instances",
+        "300",
+        "--connections",
+        "8",
+        "--seconds",
+        "0.5",
+        "--samples",
+        "5",
+        "--heavy-reads-seconds",
+        "1",
+    ]);
     for goal in [
         "entries_per_fsync",
         "bytes_per_instance_storm",
@@ -75,28 +81,20 @@ fn the_quick_suite_writes_its_summary() {
 /// its goals, `scale.json` and `scale.svg`.
 #[test]
 fn the_scale_stage_writes_its_curves() {
-    let out = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_quick"))
-        .arg("--out")
-        .arg(out.path())
-        .args(["--only", "scale"])
-        .args([
-            "--instances",
-            "2000",
-            "--connections",
-            "8",
-            "--scale-watchers",
-            "40",
-            "--scale-read-seconds",
-            "0.5",
-            "--heavy-reads-fetchers",
-            "4",
-        ])
-        .arg("--quiet")
-        .status()
-        .unwrap();
-    assert!(status.success(), "quick exited with {status}");
-    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let (out, summary) = run_quick(&[
+        "--only",
+        "scale",
+        "--instances",
+        "2000",
+        "--connections",
+        "8",
+        "--scale-watchers",
+        "40",
+        "--scale-read-seconds",
+        "0.5",
+        "--heavy-reads-fetchers",
+        "4",
+    ]);
     for goal in [
         "bytes_per_instance",
         "catchup_s",

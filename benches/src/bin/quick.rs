@@ -283,14 +283,7 @@ async fn main_cluster_stages(
     if suite.runs("storm") || suite.runs("reads") || suite.runs("catchup") {
         let rss_empty = cluster.nodes[leader].rss_bytes();
         let connections = suite.cli.connections;
-        let storm = |first: u64, count: u64| LoadSpec {
-            connections,
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(1800),
-            requests: Some(count),
-            first_seq: first,
-            rate: None,
-        };
+        let storm = |first: u64, count: u64| LoadSpec::storm(connections, first, count, Duration::from_secs(1800));
         let first = instances / 10;
         let register = Workload::new(Protocol::EurekaJson, Op::Register, storm_shape, "/")?;
         let name = format!("register to {first} (3 nodes)");
@@ -628,14 +621,12 @@ async fn nacos_loads(suite: &mut Suite, who: &str, targets: &[Target]) -> anyhow
         apps: (suite.cli.nacos_registrations / 10).max(1),
         lease_secs: 30,
     };
-    let storm = LoadSpec {
-        connections: suite.cli.connections,
-        warmup: Duration::ZERO,
-        duration: Duration::from_secs(600),
-        requests: Some(suite.cli.nacos_registrations),
-        first_seq: 0,
-        rate: None,
-    };
+    let storm = LoadSpec::storm(
+        suite.cli.connections,
+        0,
+        suite.cli.nacos_registrations,
+        Duration::from_secs(600),
+    );
     let register = Workload::new(Protocol::Nacos, Op::Register, storm_shape, "/")?;
     let registrations = suite
         .load(&format!("nacos register ({who})"), targets, register, storm, false)

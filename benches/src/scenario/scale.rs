@@ -145,14 +145,12 @@ pub async fn scale(
         let began = Instant::now();
         eprintln!("scale: {size} instances");
         let everyone = cluster.eureka_targets();
-        let storm = LoadSpec {
-            connections: spec.connections,
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(3600),
-            requests: Some(size - registered),
-            first_seq: registered,
-            rate: None,
-        };
+        let storm = LoadSpec::storm(
+            spec.connections,
+            registered,
+            size - registered,
+            Duration::from_secs(3600),
+        );
         let register = Workload::new(Protocol::EurekaJson, Op::Register, shape, "/")?;
         let storm = measure(
             &format!("scale: register to {size}"),
@@ -195,14 +193,12 @@ pub async fn scale(
         };
         let sc_root = [cluster.nodes[leader].target()];
         let sc_register = Workload::new(Protocol::ServiceCenter, Op::Register, big_shape, "/")?;
-        let sc_spec = LoadSpec {
-            connections: spec.connections,
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(600),
-            requests: Some(big - in_big_service),
-            first_seq: in_big_service,
-            rate: None,
-        };
+        let sc_spec = LoadSpec::storm(
+            spec.connections,
+            in_big_service,
+            big - in_big_service,
+            Duration::from_secs(600),
+        );
         measure("scale: largest service", &sc_root, sc_register, &sc_spec, true, false).await?;
         in_big_service = big;
 
