@@ -112,6 +112,10 @@ fn the_scale_stage_writes_its_curves() {
     assert_eq!(point["instances"], 2000, "{point}");
     assert_eq!(point["watch"]["missed"], 0, "{point}");
     assert!(point["watch_error"].is_null(), "{point}");
+    assert!(
+        point["catchup_error"].is_null() && point["restart_error"].is_null(),
+        "{point}"
+    );
     assert_eq!(point["renewals_failed"], 0, "{point}");
     for (shape, fetch) in point["fetches"].as_object().unwrap() {
         assert_eq!(fetch["errors"], 0, "{shape}: {fetch}");

@@ -531,8 +531,14 @@ async fn scale_stage(
             "bytes_per_instance",
             Goal::at_most(top.bytes_per_instance, targets::BYTES_PER_INSTANCE),
         ),
-        ("catchup_s", Goal::at_most(top.catchup_s, targets::CATCHUP_S)),
-        ("restart_s", Goal::at_most(top.restart.max_s, targets::RESTART_S)),
+        (
+            "catchup_s",
+            Goal::at_most(top.catchup_s.unwrap_or(f64::NAN), targets::CATCHUP_S),
+        ),
+        (
+            "restart_s",
+            Goal::at_most(top.restart.as_ref().map_or(f64::NAN, |r| r.max_s), targets::RESTART_S),
+        ),
         (
             "full_fetch_p99_ms",
             Goal::at_most(

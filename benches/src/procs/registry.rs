@@ -260,6 +260,25 @@ impl Cluster {
         dir.keep()
     }
 
+    /// Waits until every running node uses less than `cores` of CPU over a second (background
+    /// work such as payload builds has ended), for at most `limit`; returns the seconds waited.
+    pub async fn wait_idle(&self, cores: f64, limit: Duration) -> f64 {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            let before: Vec<f64> = self.nodes.iter().map(Node::cpu_seconds).collect();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let busy = self
+                .nodes
+                .iter()
+                .zip(before)
+                .any(|(n, b)| n.is_running() && n.cpu_seconds() - b > cores);
+            if !busy {
+                break;
+            }
+        }
+        started.elapsed().as_secs_f64()
+    }
+
     /// Every running node's Eureka root.
     pub fn eureka_targets(&self) -> Vec<Target> {
         self.nodes.iter().filter(|n| n.is_running()).map(Node::eureka).collect()

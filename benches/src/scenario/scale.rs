@@ -42,6 +42,11 @@ use crate::procs::registry::Cluster;
 use crate::procs::wait_for;
 use crate::report::Summary;
 
+/// A node using less CPU than this (cores, over a second) is idle.
+const IDLE_CORES: f64 = 0.3;
+/// Longest wait for the nodes to become idle before a measure that needs them so.
+const SETTLE_LIMIT: Duration = Duration::from_secs(300);
+
 /// How far and how hard.
 #[derive(Debug, Clone)]
 pub struct ScaleSpec {
@@ -109,8 +114,10 @@ pub struct SizePoint {
     /// The watch fan-out, or why it failed.
     pub watch: Option<FanoutReport>,
     pub watch_error: Option<String>,
-    pub catchup_s: f64,
-    pub restart: RestartReport,
+    pub catchup_s: Option<f64>,
+    pub catchup_error: Option<String>,
+    pub restart: Option<RestartReport>,
+    pub restart_error: Option<String>,
     /// Seconds this size's measures took (registration included).
     pub seconds: f64,
 }
@@ -250,6 +257,9 @@ pub async fn scale(
         loads.push(find);
         let (renewals_answered, renewals_failed) = renewals.stop().await;
 
+        // Payload builds the reads started may still run: they would count as the leader's idle.
+        let settled = cluster.wait_idle(IDLE_CORES, SETTLE_LIMIT).await;
+        eprintln!("  nodes idle after {settled:.1} s");
         let cost = renewal_cost(cluster, shape_of(shape, size), spec.renewal_rate, spec.renewal_seconds).await?;
         eprintln!(
             "  leader CPU per renewal: direct {:.1} µs, forwarded {:.1} µs ({:.2})",
@@ -279,18 +289,38 @@ pub async fn scale(
             }
         };
 
+        cluster.wait_idle(IDLE_CORES, SETTLE_LIMIT).await;
+        let leader = cluster.leader(Duration::from_secs(60)).await?;
         let follower = (0..cluster.nodes.len())
             .rev()
             .find(|i| *i != leader)
             .expect("three nodes");
-        let catchup_s = catch_up(cluster, follower, leader).await?;
-        eprintln!("  catch-up of a wiped follower: {catchup_s:.2} s");
-        let restart = full_restart(cluster, Duration::from_secs(600)).await?;
-        eprintln!(
-            "  full restart: {:.2} s (per node {:?})",
-            restart.max_s, restart.per_node_s
-        );
-        cluster.leader(Duration::from_secs(60)).await?;
+        let (catchup_s, catchup_error) = match catch_up(cluster, follower, leader).await {
+            Ok(s) => {
+                eprintln!("  catch-up of a wiped follower: {s:.2} s");
+                (Some(s), None)
+            }
+            Err(e) => {
+                eprintln!("  catch-up of a wiped follower: failed: {e}");
+                (None, Some(e.to_string()))
+            }
+        };
+        // A failed catch-up may leave the member out of the cluster: no restart then.
+        let restarted = match catchup_error {
+            Some(_) => Err(BenchError::Setup("skipped: the catch-up failed".into())),
+            None => full_restart(cluster, Duration::from_secs(600)).await,
+        };
+        let (restart, restart_error) = match restarted {
+            Ok(r) => {
+                eprintln!("  full restart: {:.2} s (per node {:?})", r.max_s, r.per_node_s);
+                (Some(r), None)
+            }
+            Err(e) => {
+                eprintln!("  full restart: {e}");
+                (None, Some(e.to_string()))
+            }
+        };
+        cluster.leader(Duration::from_secs(120)).await?;
 
         points.push(SizePoint {
             instances: size,
@@ -309,7 +339,9 @@ pub async fn scale(
             watch,
             watch_error,
             catchup_s,
+            catchup_error,
             restart,
+            restart_error,
             seconds: began.elapsed().as_secs_f64(),
         });
     }
@@ -494,12 +526,12 @@ impl ScaleReport {
             panel(
                 "wiped follower's catch-up",
                 "s",
-                vec![line("catch-up", &|p| p.catchup_s)],
+                vec![line("catch-up", &|p| p.catchup_s.unwrap_or(0.0))],
             ),
             panel(
                 "full restart to serving",
                 "s",
-                vec![line("slowest node", &|p| p.restart.max_s)],
+                vec![line("slowest node", &|p| p.restart.as_ref().map_or(0.0, |r| r.max_s))],
             ),
         ]
     }
