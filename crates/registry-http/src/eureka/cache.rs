@@ -112,29 +112,32 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
     }
 }
 
-/// A payload too large to build on a runtime thread (which also drives Raft and leases), by key:
-/// built on a blocking thread, once for all who ask meanwhile (they wait without holding a
-/// thread). One whose content is current but whose lease times are from an older epoch is served
-/// at once while one rebuild runs in the background: at a hundred thousand changed instances a
-/// build takes seconds, and lease times move every few seconds while clients renew.
-pub struct OffRuntimePayloads<K, V> {
-    built: Mutex<HashMap<K, (V, u64, Bytes)>>,
-    building: Arc<tokio::sync::Mutex<()>>,
+/// Payloads too large to build on a runtime thread (which also drives Raft and leases), by key:
+/// the full registry and the delta. Each is built on a blocking thread, once for all who ask
+/// meanwhile (they wait without holding a thread). One whose content (`V`: the revision, ...) is
+/// current but whose lease times are from an older epoch is served at once while one rebuild runs
+/// in the background: at a hundred thousand instances a build takes seconds, and lease times move
+/// every few seconds while clients renew. A build returns the content it shows with the payload.
+pub struct OffRuntimePayloads<K, V, T> {
+    built: Mutex<HashMap<K, (V, u64, T)>>,
+    /// Each key's build lock: at most one build per key at a time.
+    building: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-impl<K, V> Default for OffRuntimePayloads<K, V> {
+impl<K, V, T> Default for OffRuntimePayloads<K, V, T> {
     fn default() -> Self {
         Self {
             built: Mutex::new(HashMap::new()),
-            building: Arc::default(),
+            building: Mutex::new(HashMap::new()),
         }
     }
 }
 
-impl<K, V> OffRuntimePayloads<K, V>
+impl<K, V, T> OffRuntimePayloads<K, V, T>
 where
     K: Hash + Eq + Clone + Send + 'static,
     V: PartialEq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
 {
     /// The payload for `key` showing `content` with lease times of `epoch`, built by `build`
     /// when there is none for `content`.
@@ -143,39 +146,42 @@ where
         key: K,
         content: V,
         epoch: u64,
-        build: impl FnOnce() -> Vec<u8> + Send + 'static,
-    ) -> Bytes {
+        build: impl FnOnce() -> (V, T) + Send + 'static,
+    ) -> T {
         match self.built.lock().get(&key) {
-            Some((c, e, bytes)) if *c == content && *e == epoch => return bytes.clone(),
+            Some((c, e, payload)) if *c == content && *e == epoch => return payload.clone(),
             Some((c, _, stale)) if *c == content => {
-                if let Ok(building) = self.building.clone().try_lock_owned() {
+                if let Ok(building) = self.build_lock(&key).try_lock_owned() {
                     let this = self.clone();
                     tokio::spawn(async move {
                         let _building = building;
-                        this.build(key, content, epoch, build).await;
+                        this.build(key, epoch, build).await;
                     });
                 }
                 return stale.clone();
             }
             _ => {}
         }
-        let _building = self.building.lock().await;
-        if let Some((c, e, bytes)) = self.built.lock().get(&key) {
+        let _building = self.build_lock(&key).lock_owned().await;
+        if let Some((c, e, payload)) = self.built.lock().get(&key) {
             if *c == content && *e == epoch {
-                return bytes.clone();
+                return payload.clone();
             }
         }
-        self.build(key, content, epoch, build).await
+        self.build(key, epoch, build).await
     }
 
-    async fn build(&self, key: K, content: V, epoch: u64, build: impl FnOnce() -> Vec<u8> + Send + 'static) -> Bytes {
-        let bytes = match tokio::task::spawn_blocking(build).await {
-            Ok(built) => Bytes::from(built),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => return Bytes::new(),
+    fn build_lock(&self, key: &K) -> Arc<tokio::sync::Mutex<()>> {
+        self.building.lock().entry(key.clone()).or_default().clone()
+    }
+
+    async fn build(&self, key: K, epoch: u64, build: impl FnOnce() -> (V, T) + Send + 'static) -> T {
+        let (content, payload) = match tokio::task::spawn_blocking(build).await {
+            Ok(built) => built,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
-        self.built.lock().insert(key, (content, epoch, bytes.clone()));
-        bytes
+        self.built.lock().insert(key, (content, epoch, payload.clone()));
+        payload
     }
 }
 
@@ -188,7 +194,7 @@ pub type DeltaValidator = (Revision, (u64, u64));
 /// valid for one epoch of this node's lease times (which moves at most every few seconds).
 pub struct EurekaPayloads {
     /// `/apps/delta`, valid for one revision and one state of the delta window.
-    pub delta: Arc<OffRuntimePayloads<(Format, Detail), DeltaValidator>>,
+    pub delta: Arc<OffRuntimePayloads<(Format, Detail), DeltaValidator, Bytes>>,
     /// One app by upper-case name, valid for the app's own revision and size, and one epoch.
     pub app: PayloadCache<(Format, Detail, String), (Revision, usize, u64)>,
 }
@@ -231,17 +237,17 @@ mod tests {
 
     #[tokio::test]
     async fn off_runtime_payloads_serve_older_lease_times_while_rebuilding() {
-        let payloads = Arc::new(OffRuntimePayloads::<&str, u64>::default());
-        let first = payloads.get("json", 1, 10, || b"rev1 epoch10".to_vec()).await;
+        let payloads = Arc::new(OffRuntimePayloads::<&str, u64, &str>::default());
+        let first = payloads.get("json", 1, 10, || (1, "rev1 epoch10")).await;
         assert_eq!(first, "rev1 epoch10");
-        let same = payloads.get("json", 1, 10, || b"not built".to_vec()).await;
+        let same = payloads.get("json", 1, 10, || (1, "not built")).await;
         assert_eq!(same, "rev1 epoch10");
         // Only the lease times moved: the old payload at once, a rebuild behind it.
-        let stale = payloads.get("json", 1, 11, || b"rev1 epoch11".to_vec()).await;
+        let stale = payloads.get("json", 1, 11, || (1, "rev1 epoch11")).await;
         assert_eq!(stale, "rev1 epoch10");
-        let mut rebuilt = Bytes::new();
+        let mut rebuilt = "";
         for _ in 0..200 {
-            rebuilt = payloads.get("json", 1, 11, || b"not built".to_vec()).await;
+            rebuilt = payloads.get("json", 1, 11, || (1, "not built")).await;
             if rebuilt == "rev1 epoch11" {
                 break;
             }
@@ -249,7 +255,7 @@ mod tests {
         }
         assert_eq!(rebuilt, "rev1 epoch11");
         // New content is always waited for.
-        let next = payloads.get("json", 2, 11, || b"rev2".to_vec()).await;
+        let next = payloads.get("json", 2, 11, || (2, "rev2")).await;
         assert_eq!(next, "rev2");
     }
 }

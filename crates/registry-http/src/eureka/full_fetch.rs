@@ -10,8 +10,8 @@
 //! `lastRenewalTimestamp`, and at a million instances a rebuild takes seconds, which every
 //! fetcher would otherwise wait for each time lease times move (every few seconds while
 //! clients renew). A new revision (a registration, a status, a removal) is always waited for.
+//! (The mechanism is [`super::cache::OffRuntimePayloads`], which the delta shares.)
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use axum::body::Bytes;
@@ -21,14 +21,12 @@ use registry_store::model::Revision;
 use registry_store::registry::Registry;
 use std::sync::Arc;
 
+use super::cache::OffRuntimePayloads;
 use super::format::Format;
 use super::mapping::EurekaSettings;
 use super::view::all_of;
 use super::view::View;
 use super::wire::Detail;
-
-/// What a built payload is valid for: the revision and the lease-times epoch.
-type Validator = (Revision, u64);
 
 /// One format's and detail's payload, plain and gzip'd.
 #[derive(Clone)]
@@ -38,34 +36,11 @@ pub struct Payload {
     pub gzip: Bytes,
 }
 
-/// A slot: the payload last built and what it is valid for, and the lock its builder holds.
+/// The payloads by format and detail, each shown for its revision (see
+/// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt).
 #[derive(Default)]
-struct Slot {
-    built: parking_lot::Mutex<Option<(Validator, Payload)>>,
-    building: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Slot {
-    fn built(&self) -> Option<(Validator, Payload)> {
-        self.built.lock().clone()
-    }
-}
-
-/// The payloads by format and detail.
 pub struct FullFetch {
-    slots: HashMap<(Format, Detail), Arc<Slot>>,
-}
-
-impl Default for FullFetch {
-    fn default() -> Self {
-        let mut slots = HashMap::new();
-        for format in [Format::Json, Format::Xml] {
-            for detail in [Detail::Full, Detail::Compact] {
-                slots.insert((format, detail), Arc::default());
-            }
-        }
-        Self { slots }
-    }
+    payloads: Arc<OffRuntimePayloads<(Format, Detail), Revision, Payload>>,
 }
 
 impl FullFetch {
@@ -78,45 +53,20 @@ impl FullFetch {
         format: Format,
         detail: Detail,
     ) -> Payload {
-        let slot = self
-            .slots
-            .get(&(format, detail))
-            .expect("every format and detail has a slot");
-        let current = (node.revision(), node.lease_times().epoch());
-        match slot.built() {
-            Some((valid_for, payload)) if valid_for == current => return payload,
-            Some(((revision, _), payload)) if revision == current.0 => {
-                if let Ok(building) = slot.building.clone().try_lock_owned() {
-                    let (slot, node, settings) = (slot.clone(), node.clone(), settings.clone());
-                    tokio::spawn(async move {
-                        let _building = building;
-                        rebuild_if_stale(&slot, &node, &settings, format, detail).await;
-                    });
-                }
-                return payload;
-            }
-            _ => {}
-        }
-        let _building = slot.building.lock().await;
-        rebuild_if_stale(slot, node, settings, format, detail).await
+        // The epoch read first, so a newer one rebuilds.
+        let epoch = node.lease_times().epoch();
+        let (node, settings) = (node.clone(), settings.clone());
+        self.payloads
+            .get((format, detail), node.revision(), epoch, move || {
+                build(&node, &settings, format, detail)
+            })
+            .await
     }
 }
 
-/// With the slot's build lock held: the slot's payload if it is current, else a new one.
-async fn rebuild_if_stale(
-    slot: &Slot,
-    node: &Arc<dyn Registry>,
-    settings: &EurekaSettings,
-    format: Format,
-    detail: Detail,
-) -> Payload {
-    if let Some((valid_for, payload)) = slot.built() {
-        if valid_for == (node.revision(), node.lease_times().epoch()) {
-            return payload;
-        }
-    }
-    // Pointers only, under the state lock; the epoch read first, so a newer one rebuilds.
-    let epoch = node.lease_times().epoch();
+/// The registry as `format` and `detail`, plain and gzip'd: record pointers copied under the
+/// state lock, converted and encoded after it is released.
+fn build(node: &Arc<dyn Registry>, settings: &EurekaSettings, format: Format, detail: Detail) -> (Revision, Payload) {
     let (revision, records) = node.read(|applied| {
         let view = View {
             state: &applied.state,
@@ -125,22 +75,16 @@ async fn rebuild_if_stale(
         };
         (applied.revision(), view.records())
     });
-    let builder = node.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        let apps = all_of(&records, Some(builder.lease_times()));
-        let plain = format.encode_applications(&apps, detail);
-        let mut gzip = GzEncoder::new(Vec::with_capacity(plain.len() / 8), Compression::fast());
-        // Writing to memory cannot fail.
-        let _ = gzip.write_all(&plain);
-        let gzip = gzip.finish().unwrap_or_default();
-        Payload {
-            revision,
-            plain: Bytes::from(plain),
-            gzip: Bytes::from(gzip),
-        }
-    })
-    .await
-    .expect("encoding the registry does not panic");
-    *slot.built.lock() = Some(((revision, epoch), built.clone()));
-    built
+    let apps = all_of(&records, Some(node.lease_times()));
+    let plain = format.encode_applications(&apps, detail);
+    let mut gzip = GzEncoder::new(Vec::with_capacity(plain.len() / 8), Compression::fast());
+    // Writing to memory cannot fail.
+    let _ = gzip.write_all(&plain);
+    let gzip = gzip.finish().unwrap_or_default();
+    let payload = Payload {
+        revision,
+        plain: Bytes::from(plain),
+        gzip: Bytes::from(gzip),
+    };
+    (revision, payload)
 }

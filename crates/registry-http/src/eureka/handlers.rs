@@ -237,7 +237,7 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
                     applications: e.delta.applications(&view),
                 }
             });
-            format.encode_applications(&apps, detail)
+            (validator, Bytes::from(format.encode_applications(&apps, detail)))
         })
         .await;
     let revision = shown.load(std::sync::atomic::Ordering::Relaxed);
