@@ -160,3 +160,29 @@ impl DeltaWindow {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry_store::model::Tenant;
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_leave_the_window_on_the_trimming_grid() {
+        let window = DeltaWindow::new(Duration::from_secs(2));
+        tokio::time::advance(Duration::from_millis(300)).await;
+        let instance = Arc::new(Instance::new(Tenant::default_tenant(), "svc", "a", "host"));
+        window.push(Entry {
+            at: Instant::now(),
+            instance,
+            deleted_at_ms: None,
+        });
+        let pushed = window.generation();
+        assert_eq!(pushed, (1, 0));
+        // Past the retention (2.2 s old), but the grid's horizon is still at its origin.
+        tokio::time::advance(Duration::from_millis(2_200)).await;
+        assert_eq!(window.generation(), pushed);
+        // The horizon steps to 1 s past the origin: the change (at 0.3 s) has left.
+        tokio::time::advance(Duration::from_millis(1_000)).await;
+        assert_eq!(window.generation(), (1, 1));
+    }
+}
