@@ -454,3 +454,26 @@ async fn a_full_disk_at_any_point_leaves_the_committed_state_or_a_clear_refusal(
         );
     }
 }
+
+/// A node started on a disk with no room left (a fresh data directory, where sled must write its
+/// first files) is refused with what happened and what to do, not as "corrupt" nor a bare I/O
+/// error (CI saw "IO error: No space left on device" from the open alone).
+#[test]
+fn opening_on_a_full_disk_says_the_disk_is_full_and_what_to_do() {
+    let scratch = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&scratch.path().join("disk"));
+    disk.fill(0);
+    let refusal = match open(&disk.mount.join("data")) {
+        Ok(_) => panic!("a store opened on a disk with no room"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(refusal, storage::OpenError::NoSpace { .. }),
+        "refused as {refusal:?}"
+    );
+    let text = refusal.to_string();
+    assert!(
+        text.contains("disk is full") && text.contains("Keep the directory") && text.contains("free space"),
+        "{text}"
+    );
+}

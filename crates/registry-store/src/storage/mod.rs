@@ -50,8 +50,21 @@ pub enum OpenError {
     Locked { path: PathBuf },
     #[error("data directory {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "cannot open data directory {path}: its disk is full ({reason}). Keep the directory, it holds this \
+         node's state: free space on its file system and start the node again"
+    )]
+    NoSpace { path: PathBuf, reason: String },
     #[error("cannot open data directory {path}: {reason}")]
     Other { path: PathBuf, reason: String },
+}
+
+/// Whether an I/O error says the file system has no room left (ENOSPC, or a quota).
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// sled's page cache. Every record is also held decoded in memory (the state machine's index)
@@ -82,8 +95,13 @@ pub fn open_with_flush_limit(
         path: dir.to_path_buf(),
         reason,
     };
-    let log =
-        SledLogStore::open(&db, meters.log_flush_seconds.clone(), flush.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let log = SledLogStore::open(&db, meters.log_flush_seconds.clone(), flush.clone()).map_err(|e| match e {
+        sled::Error::Io(io) if is_disk_full(&io) => OpenError::NoSpace {
+            path: dir.to_path_buf(),
+            reason: io.to_string(),
+        },
+        e => corrupt(e.to_string()),
+    })?;
     let sm = SledStateMachine::open(&db, feed_history, meters.clone(), flush).map_err(|e| corrupt(e.to_string()))?;
     let purged = log.last_purged_index().map_err(|e| corrupt(e.to_string()))?;
     if purged > sm.last_applied_index() {
@@ -111,9 +129,18 @@ fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
             if !parent.is_dir() {
                 return Err(OpenError::MissingParent { path });
             }
-            std::fs::create_dir(dir).map_err(|source| OpenError::Create {
-                path: path.clone(),
-                source,
+            std::fs::create_dir(dir).map_err(|source| {
+                if is_disk_full(&source) {
+                    OpenError::NoSpace {
+                        path: path.clone(),
+                        reason: source.to_string(),
+                    }
+                } else {
+                    OpenError::Create {
+                        path: path.clone(),
+                        source,
+                    }
+                }
             })?;
         }
     }
@@ -142,6 +169,10 @@ fn classify_open_error(path: PathBuf, e: sled::Error) -> OpenError {
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
             OpenError::Locked { path }
         }
+        sled::Error::Io(io) if is_disk_full(&io) => OpenError::NoSpace {
+            path,
+            reason: io.to_string(),
+        },
         sled::Error::Corruption { .. } => OpenError::Corrupt {
             path,
             reason: e.to_string(),
