@@ -8,14 +8,18 @@
 mod eureka_fixture;
 
 use std::hint::black_box;
+use std::io::Write;
 
 use criterion::criterion_group;
 use criterion::criterion_main;
 use criterion::BatchSize;
 use criterion::Criterion;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use registry_http::dashboard::overview::registry_view;
 use registry_http::dashboard::overview::Filter;
 use registry_http::dashboard::overview::Records;
+use registry_http::eureka::view::all_of;
 use registry_http::eureka::view::View;
 use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
@@ -170,8 +174,43 @@ fn lease_round(c: &mut Criterion) {
     });
 }
 
+/// The full registry (`GET /apps`) of 100k instances, step by step: the records copied out of
+/// the state, converted to Eureka's model, encoded, gzip'd (what one build of the payload costs).
+fn full_registry(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let mut state = RegistryState::new();
+    for n in 0..100_000 {
+        state.apply(n + 1, &registration(&settings, n));
+    }
+    let view = View {
+        state: &state,
+        settings: &settings,
+        leases: None,
+    };
+    let mut group = c.benchmark_group("full registry of 100k");
+    group.sample_size(10);
+    group.bench_function("records", |b| b.iter(|| black_box(view.records())));
+    let records = view.records();
+    group.bench_function("convert", |b| b.iter(|| black_box(all_of(&records, None))));
+    let apps = all_of(&records, None);
+    group.bench_function("encode JSON", |b| {
+        b.iter(|| black_box(json::encode_applications(&apps)))
+    });
+    group.bench_function("encode XML", |b| b.iter(|| black_box(xml::encode_applications(&apps))));
+    let plain = json::encode_applications(&apps);
+    group.bench_function("gzip JSON (fast)", |b| {
+        b.iter(|| {
+            let mut gzip = GzEncoder::new(Vec::new(), Compression::fast());
+            gzip.write_all(&plain).unwrap();
+            black_box(gzip.finish().unwrap())
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    full_registry,
     lease_round,
     apply,
     encoders,

@@ -94,6 +94,52 @@ impl Format {
         }
     }
 
+    /// The full registry's opening, through the start of its application list (see
+    /// [`json::applications_head`] for how the parts fit together).
+    pub fn applications_head(self, out: &mut Vec<u8>, versions_delta: &str, apps_hashcode: &str) {
+        match self {
+            Format::Json => json::applications_head(out, versions_delta, apps_hashcode),
+            Format::Xml => xml::applications_head(out, versions_delta, apps_hashcode),
+        }
+    }
+
+    pub fn applications_tail(self) -> &'static [u8] {
+        match self {
+            Format::Json => json::APPLICATIONS_TAIL,
+            Format::Xml => xml::APPLICATIONS_TAIL,
+        }
+    }
+
+    pub fn application_head(self, out: &mut Vec<u8>, name: &str) {
+        match self {
+            Format::Json => json::application_head(out, name),
+            Format::Xml => xml::application_head(out, name),
+        }
+    }
+
+    pub fn application_tail(self) -> &'static [u8] {
+        match self {
+            Format::Json => json::APPLICATION_TAIL,
+            Format::Xml => xml::APPLICATION_TAIL,
+        }
+    }
+
+    /// Between applications, and between runs of one application's instances.
+    pub fn separator(self) -> &'static [u8] {
+        match self {
+            Format::Json => json::SEPARATOR,
+            Format::Xml => xml::SEPARATOR,
+        }
+    }
+
+    /// A run of an application's instances.
+    pub fn encode_instances(self, out: &mut Vec<u8>, infos: &[InstanceInfo], detail: Detail) {
+        match self {
+            Format::Json => json::encode_instances(out, infos, detail),
+            Format::Xml => xml::encode_instances(out, infos, detail),
+        }
+    }
+
     pub fn encode_instance(self, info: &InstanceInfo) -> Vec<u8> {
         match self {
             Format::Json => json::encode_instance(info),

@@ -1,46 +1,72 @@
-//! The full registry (`GET /apps`), which every Eureka client fetches every 30 s: built once per
-//! revision (and lease-times epoch) for each format and detail, on a blocking thread, never on
-//! the runtime threads that also drive Raft and leases, from record pointers copied under the
-//! state lock (released before anything is converted or encoded), and gzip'd once as well.
-//! Fetchers of the same payload wait for its one build without holding a thread; at most one
-//! build per format and detail runs at a time.
+//! The full registry (`GET /apps`), which every Eureka client fetches every 30 s: built per
+//! revision for each format and detail, on a blocking thread, never on the runtime threads that
+//! also drive Raft and leases, from record pointers copied under the state lock (released before
+//! anything is converted or encoded). Fetchers of the same payload wait for its one build
+//! without holding a thread; at most one build per format and detail runs at a time.
 //!
-//! A payload whose revision is current but whose lease times are older (renewals arrived since)
-//! is served at once while one rebuild runs in the background: what changed is only
-//! `lastRenewalTimestamp`, and at a million instances a rebuild takes seconds, which every
-//! fetcher would otherwise wait for each time lease times move (every few seconds while
-//! clients renew). A new revision (a registration, a status, a removal) is always waited for.
-//! (The mechanism is [`super::cache::OffRuntimePayloads`], which the delta shares.)
+//! **A new revision re-encodes only what changed.** Each service's instances, in the order they
+//! were last written, are cut into runs at boundaries set by the instances' own ids (so adding
+//! or removing one instance moves no boundary but its own); each run is encoded once, plain and
+//! deflated ([`super::pieces`]), and kept under a fingerprint of what it shows (the service's
+//! and its instances' ids and revisions). A build fingerprints every run (a few hundred
+//! nanoseconds per instance), encodes the runs it has not seen, and puts the payload together
+//! from the kept pieces: at a million instances, a registration costs the encoding of its own
+//! run, not of the registry. A revision that changed nothing the Eureka view shows (a write in
+//! another tenant) reuses every piece.
+//!
+//! **Lease times follow at a bounded cost.** What renewals change is `lastRenewalTimestamp` of
+//! every instance, so refreshing them means encoding everything again: that is done when a
+//! payload of the current revision is asked for with newer lease times (served the older one at
+//! once meanwhile, see [`OffRuntimePayloads`]) and the last full encoding is older than twenty
+//! times what it cost (at most five per cent of a core on it), and at least every
+//! [`LEASE_TIMES_LAG_MAX`] otherwise. Netflix's server shows renewal times up to its cache's
+//! 180 s expiry late; clients do not read them.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::hash::Hasher;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
 
 use axum::body::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use parking_lot::Mutex;
+use registry_store::lease::LeaseTime;
+use registry_store::model::Instance;
 use registry_store::model::Revision;
+use registry_store::model::Service;
 use registry_store::registry::Registry;
-use std::sync::Arc;
 
 use super::cache::OffRuntimePayloads;
 use super::format::Format;
+use super::hashcode::apps_hashcode;
+use super::mapping::status_from_store;
+use super::mapping::to_instance_info;
 use super::mapping::EurekaSettings;
-use super::view::all_of;
+use super::pieces::Assembly;
+use super::pieces::Deflater;
+use super::pieces::Piece;
+use super::view::with_renewal;
 use super::view::View;
 use super::wire::Detail;
+use super::wire::InstanceInfo;
 
-/// One format's and detail's payload, plain and gzip'd.
+/// One format's and detail's payload, plain and gzip'd, each as chunks to send in order.
 #[derive(Clone)]
 pub struct Payload {
     pub revision: Revision,
-    pub plain: Bytes,
-    pub gzip: Bytes,
+    pub plain: Arc<[Bytes]>,
+    pub gzip: Arc<[Bytes]>,
 }
 
 /// The payloads by format and detail, each shown for its revision (see
-/// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt).
+/// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt),
+/// and the pieces each was put together from.
 #[derive(Default)]
 pub struct FullFetch {
     payloads: Arc<OffRuntimePayloads<(Format, Detail), Revision, Payload>>,
+    pieces: Mutex<HashMap<(Format, Detail), SharedPieces>>,
 }
 
 impl FullFetch {
@@ -55,36 +81,398 @@ impl FullFetch {
     ) -> Payload {
         // The epoch read first, so a newer one rebuilds.
         let epoch = node.lease_times().epoch();
+        let pieces = self.pieces.lock().entry((format, detail)).or_default().clone();
         let (node, settings) = (node.clone(), settings.clone());
         self.payloads
             .get((format, detail), node.revision(), epoch, move || {
-                build(&node, &settings, format, detail)
+                let (revision, records) = node.read(|applied| {
+                    let view = View {
+                        state: &applied.state,
+                        settings: &settings,
+                        leases: None,
+                    };
+                    (applied.revision(), view.records())
+                });
+                let lease_of = |i: &Instance| node.lease_times().get(&i.key());
+                let payload = pieces.lock().build(revision, &records, &lease_of, format, detail);
+                (revision, payload)
             })
             .await
     }
 }
 
-/// The registry as `format` and `detail`, plain and gzip'd: record pointers copied under the
-/// state lock, converted and encoded after it is released.
-fn build(node: &Arc<dyn Registry>, settings: &EurekaSettings, format: Format, detail: Detail) -> (Revision, Payload) {
-    let (revision, records) = node.read(|applied| {
-        let view = View {
-            state: &applied.state,
+/// Lease times are refreshed at least this often while clients fetch (Netflix's response
+/// cache entries expire after 180 s).
+pub const LEASE_TIMES_LAG_MAX: Duration = Duration::from_secs(180);
+
+/// A full encoding is repeated for lease times no sooner than this many times its cost after it.
+const LEASE_REFRESH_COST_FACTOR: u32 = 20;
+
+/// Instances per run on average: a run ends after an instance whose id hashes to 0 modulo this.
+const RUN_TARGET: u64 = 64;
+
+/// No run is longer (ids that never hash to a boundary).
+const RUN_MAX: usize = 256;
+
+/// One format's and detail's pieces, locked by its build (one at a time).
+type SharedPieces = Arc<Mutex<Pieces>>;
+
+/// One format's and detail's encoded runs, and its last payload.
+#[derive(Default)]
+pub struct Pieces {
+    runs: HashMap<RunKey, Arc<Run>>,
+    last: Option<Payload>,
+    /// When every run was last encoded afresh, and what that took.
+    refreshed: Option<(Instant, Duration)>,
+}
+
+/// What a run shows: a fingerprint of its service's and instances' ids and revisions, and how
+/// many instances it has.
+type RunKey = (u64, usize);
+
+/// A run's instances, encoded by app name (one entry but for instances whose Eureka app name
+/// differs from their neighbours').
+struct Run {
+    pieces: Vec<(String, Piece)>,
+}
+
+impl Pieces {
+    /// The payload of `records` (the Eureka tenant's, in store order: grouped by service) at
+    /// `revision`, re-encoding only runs not encoded before, or all of them when lease times are
+    /// due a refresh. A call for the revision of the last payload is one for lease times alone:
+    /// the last payload again unless a refresh is due.
+    pub fn build(
+        &mut self,
+        revision: Revision,
+        records: &[(Arc<Service>, Arc<Instance>)],
+        lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
+        format: Format,
+        detail: Detail,
+    ) -> Payload {
+        let refresh_due = self
+            .refreshed
+            .is_none_or(|(at, cost)| at.elapsed() >= (cost * LEASE_REFRESH_COST_FACTOR).min(LEASE_TIMES_LAG_MAX));
+        if let Some(last) = &self.last {
+            if last.revision == revision && !refresh_due {
+                return last.clone();
+            }
+        }
+        let started = Instant::now();
+        let kept = if refresh_due {
+            HashMap::new()
+        } else {
+            std::mem::take(&mut self.runs)
+        };
+        let mut runs = HashMap::with_capacity(kept.len().max(records.len() / RUN_TARGET as usize));
+        let mut apps: BTreeMap<&str, Vec<&Piece>> = BTreeMap::new();
+        let mut deflater = Deflater::default();
+        let mut order: Vec<&Arc<Instance>> = Vec::new();
+        let mut encoded = Vec::new();
+        for service in records.chunk_by(|a, b| Arc::ptr_eq(&a.0, &b.0)) {
+            let owner = &service[0].0;
+            order.clear();
+            order.extend(service.iter().map(|(_, i)| i));
+            // The order they were written in: new instances join the last run.
+            order.sort_unstable_by(|a, b| (a.mod_revision, &a.id).cmp(&(b.mod_revision, &b.id)));
+            for run in split_into_runs(&order) {
+                let key = fingerprint(owner, run);
+                if runs.contains_key(&key) {
+                    continue;
+                }
+                let encoded_run = match kept.get(&key) {
+                    Some(run) => run.clone(),
+                    None => Arc::new(encode_run(owner, run, lease_of, format, detail, &mut deflater)),
+                };
+                runs.insert(key, encoded_run.clone());
+                encoded.push(encoded_run);
+            }
+        }
+        for run in &encoded {
+            for (app, piece) in &run.pieces {
+                apps.entry(app.as_str()).or_default().push(piece);
+            }
+        }
+        let hashcode = apps_hashcode(records.iter().map(|(_, i)| status_from_store(i.status)));
+        let payload = assemble(revision, format, &hashcode, &apps);
+        drop(apps);
+        self.runs = runs;
+        if refresh_due {
+            self.refreshed = Some((Instant::now(), started.elapsed()));
+        }
+        self.last = Some(payload.clone());
+        payload
+    }
+}
+
+/// `order` cut after each instance whose id hashes to a boundary, and every [`RUN_MAX`].
+fn split_into_runs<'a>(order: &'a [&'a Arc<Instance>]) -> impl Iterator<Item = &'a [&'a Arc<Instance>]> + 'a {
+    let mut rest = order;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .take(RUN_MAX)
+            .position(|i| hash_of(&i.id) % RUN_TARGET == 0)
+            .map_or(rest.len().min(RUN_MAX), |at| at + 1);
+        let (run, after) = rest.split_at(end);
+        rest = after;
+        Some(run)
+    })
+}
+
+fn hash_of(value: impl Hash) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What a run of `service`'s instances shows, short of lease times.
+fn fingerprint(service: &Service, run: &[&Arc<Instance>]) -> RunKey {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&service.id, service.mod_revision).hash(&mut hasher);
+    for instance in run {
+        (&instance.id, instance.mod_revision).hash(&mut hasher);
+    }
+    (hasher.finish(), run.len())
+}
+
+fn encode_run(
+    service: &Service,
+    run: &[&Arc<Instance>],
+    lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
+    format: Format,
+    detail: Detail,
+    deflater: &mut Deflater,
+) -> Run {
+    let infos: Vec<InstanceInfo> = run
+        .iter()
+        .map(|i| with_renewal(to_instance_info(service, i), lease_of(i)))
+        .collect();
+    let mut pieces = Vec::with_capacity(1);
+    for same_app in infos.chunk_by(|a, b| a.app == b.app) {
+        let mut plain = Vec::with_capacity(same_app.len() * 1024);
+        format.encode_instances(&mut plain, same_app, detail);
+        pieces.push((same_app[0].app.clone(), deflater.piece(plain)));
+    }
+    Run { pieces }
+}
+
+/// The document: its head, each app's head, pieces and tail, its tail.
+fn assemble(revision: Revision, format: Format, hashcode: &str, apps: &BTreeMap<&str, Vec<&Piece>>) -> Payload {
+    let mut assembly = Assembly::default();
+    format.applications_head(assembly.text(), "1", hashcode);
+    for (n, (app, pieces)) in apps.iter().enumerate() {
+        if n > 0 {
+            assembly.text().extend_from_slice(format.separator());
+        }
+        format.application_head(assembly.text(), app);
+        for (n, piece) in pieces.iter().enumerate() {
+            if n > 0 {
+                assembly.text().extend_from_slice(format.separator());
+            }
+            assembly.piece(piece);
+        }
+        assembly.text().extend_from_slice(format.application_tail());
+    }
+    assembly.text().extend_from_slice(format.applications_tail());
+    let (plain, gzip) = assembly.finish();
+    Payload {
+        revision,
+        plain: plain.into(),
+        gzip: gzip.into(),
+    }
+}
+
+/// The whole payload in one buffer (tests, and callers that need it whole).
+pub fn joined(chunks: &[Bytes]) -> Vec<u8> {
+    let mut all = Vec::with_capacity(super::pieces::length_of(chunks) as usize);
+    for chunk in chunks {
+        all.extend_from_slice(chunk);
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use registry_store::command::CancelInstance;
+    use registry_store::command::Command;
+    use registry_store::command::Proposal;
+    use registry_store::command::RegisterInstance;
+    use registry_store::model::InstanceStatus;
+    use registry_store::protocol::eureka::mapping::to_instance;
+    use registry_store::protocol::eureka::mapping::version_of;
+    use registry_store::state::RegistryState;
+
+    use super::*;
+    use crate::eureka::view::all_of;
+
+    fn register(state: &mut RegistryState, revision: &mut Revision, settings: &EurekaSettings, app: &str, n: u32) {
+        let mut info = InstanceInfo::new(app, &format!("10.0.{}.{}", n / 250, n % 250));
+        info.instance_id = Some(format!("{app}-{n}"));
+        info.metadata.insert("n".into(), n.to_string());
+        *revision += 1;
+        state.apply(
+            *revision,
+            &Proposal {
+                at_ms: 1_700_000_000_000 + u64::from(n),
+                command: Command::RegisterInstance(RegisterInstance {
+                    create_tenant: true,
+                    ..RegisterInstance::new(
+                        to_instance(settings, &info),
+                        Some(settings.service_for_app(&info.app, version_of(&info))),
+                    )
+                }),
+            },
+        );
+    }
+
+    fn records(state: &RegistryState, settings: &EurekaSettings) -> Vec<(Arc<Service>, Arc<Instance>)> {
+        View {
+            state,
             settings,
             leases: None,
+        }
+        .records()
+    }
+
+    /// The whole document as the one-piece encoder writes it, instances in the order the
+    /// pieces use (each service's in the order they were written).
+    fn expected(state: &RegistryState, settings: &EurekaSettings, format: Format, detail: Detail) -> Vec<u8> {
+        let mut records = records(state, settings);
+        records.sort_by(|(sa, a), (sb, b)| (&sa.id, a.mod_revision, &a.id).cmp(&(&sb.id, b.mod_revision, &b.id)));
+        format.encode_applications(&all_of(&records, None), detail)
+    }
+
+    fn gunzip(chunks: &[Bytes]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&joined(chunks)[..])
+            .read_to_end(&mut plain)
+            .expect("one valid gzip member");
+        plain
+    }
+
+    #[test]
+    fn payloads_put_together_from_pieces_are_the_whole_document_byte_for_byte() {
+        let settings = EurekaSettings::default();
+        let mut state = RegistryState::new();
+        let mut revision = 0;
+        // One app of many runs, a few small ones.
+        for n in 0..1_500 {
+            register(&mut state, &mut revision, &settings, "BIG", n);
+        }
+        for n in 0..40 {
+            register(&mut state, &mut revision, &settings, &format!("APP-{}", n % 7), n);
+        }
+        let none = |_: &Instance| None;
+        for format in [Format::Json, Format::Xml] {
+            for detail in [Detail::Full, Detail::Compact] {
+                let mut pieces = Pieces::default();
+                let check = |pieces: &mut Pieces, state: &RegistryState, revision| {
+                    let payload = pieces.build(revision, &records(state, &settings), &none, format, detail);
+                    let whole = expected(state, &settings, format, detail);
+                    assert!(joined(&payload.plain) == whole, "{format:?} {detail:?} plain differs");
+                    assert!(gunzip(&payload.gzip) == whole, "{format:?} {detail:?} gzip differs");
+                    assert_eq!(payload.revision, revision);
+                };
+                check(&mut pieces, &state, revision);
+                let mut changed = state.clone();
+                let mut at = revision;
+                register(&mut changed, &mut at, &settings, "BIG", 5_000);
+                register(&mut changed, &mut at, &settings, "NEW", 1);
+                let gone = records(&changed, &settings)[700].1.key();
+                at += 1;
+                changed.apply(
+                    at,
+                    &Proposal {
+                        at_ms: 1_800_000_000_000,
+                        command: Command::CancelInstance(CancelInstance { instance: gone }),
+                    },
+                );
+                check(&mut pieces, &changed, at);
+                // Back to the first state: its runs were dropped, so it is encoded again, right.
+                check(&mut pieces, &state, revision + 100);
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_re_encodes_its_own_run_not_the_registry() {
+        let settings = EurekaSettings::default();
+        let mut state = RegistryState::new();
+        let mut revision = 0;
+        for n in 0..3_000 {
+            register(&mut state, &mut revision, &settings, &format!("APP-{}", n % 10), n);
+        }
+        let encoded = std::cell::Cell::new(0);
+        let counting = |_: &Instance| {
+            encoded.set(encoded.get() + 1);
+            None
         };
-        (applied.revision(), view.records())
-    });
-    let apps = all_of(&records, Some(node.lease_times()));
-    let plain = format.encode_applications(&apps, detail);
-    let mut gzip = GzEncoder::new(Vec::with_capacity(plain.len() / 8), Compression::fast());
-    // Writing to memory cannot fail.
-    let _ = gzip.write_all(&plain);
-    let gzip = gzip.finish().unwrap_or_default();
-    let payload = Payload {
-        revision,
-        plain: Bytes::from(plain),
-        gzip: Bytes::from(gzip),
-    };
-    (revision, payload)
+        let mut pieces = Pieces::default();
+        pieces.build(
+            revision,
+            &records(&state, &settings),
+            &counting,
+            Format::Json,
+            Detail::Full,
+        );
+        assert_eq!(encoded.get(), 3_000);
+        // The first build is a full encoding; make the next lease refresh due far later.
+        pieces.refreshed = Some((Instant::now(), Duration::from_secs(3600)));
+        encoded.set(0);
+        register(&mut state, &mut revision, &settings, "APP-3", 10_000);
+        let payload = pieces.build(
+            revision,
+            &records(&state, &settings),
+            &counting,
+            Format::Json,
+            Detail::Full,
+        );
+        assert!(
+            (1..=RUN_MAX).contains(&encoded.get()),
+            "{} instances encoded again for one registration",
+            encoded.get()
+        );
+        assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
+        // The same revision again (only lease times moved), no refresh due: nothing encoded.
+        encoded.set(0);
+        pieces.build(
+            revision,
+            &records(&state, &settings),
+            &counting,
+            Format::Json,
+            Detail::Full,
+        );
+        assert_eq!(encoded.get(), 0);
+        // A status change moves the instance to the end of its service's order: two runs.
+        let key = records(&state, &settings)[42].1.key();
+        revision += 1;
+        state.apply(
+            revision,
+            &Proposal {
+                at_ms: 1_800_000_000_000,
+                command: Command::SetInstanceStatus(registry_store::command::SetInstanceStatus {
+                    instance: key,
+                    status: InstanceStatus::Down,
+                    status_override: registry_store::command::OverrideChange::Keep,
+                    client_modified_ms: None,
+                    protocol_fields: None,
+                }),
+            },
+        );
+        encoded.set(0);
+        let payload = pieces.build(
+            revision,
+            &records(&state, &settings),
+            &counting,
+            Format::Json,
+            Detail::Full,
+        );
+        assert!(encoded.get() <= 2 * RUN_MAX, "{} encoded again", encoded.get());
+        assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
+    }
 }

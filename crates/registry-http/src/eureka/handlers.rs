@@ -23,6 +23,7 @@ use super::format::Format;
 use super::ops::Eureka;
 use super::ops::Renewal;
 use super::ops::Renewer;
+use super::pieces::ChunkedBody;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
 use super::wire::Status;
@@ -166,8 +167,8 @@ pub async fn update_metadata(
     Ok(StatusCode::OK)
 }
 
-/// `GET /apps`: the full registry, built once per revision off the runtime threads (see
-/// [`super::full_fetch`]), gzip'd for clients that accept it.
+/// `GET /apps`: the full registry, built per revision off the runtime threads from pieces kept
+/// between revisions (see [`super::full_fetch`]), gzip'd for clients that accept it.
 pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
@@ -179,10 +180,11 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
             v.split(',')
                 .any(|c| c.split(';').next().is_some_and(|c| c.trim() == "gzip"))
         });
+    let chunks = if gzip { &payload.gzip } else { &payload.plain };
     let mut response = respond(
         format,
         payload.revision,
-        if gzip { payload.gzip } else { payload.plain },
+        axum::body::Body::new(ChunkedBody::new(chunks)),
     );
     let headers = response.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));

@@ -5,7 +5,8 @@
 //!   the model, shared with the adapters from `registry_store::protocol::eureka`.
 //! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
 //! - [`view`]: the registry as Eureka apps; [`cache`]: payloads kept per revision;
-//!   [`full_fetch`]: `/apps`, built once per revision (and gzip'd) off the runtime threads.
+//!   [`full_fetch`]: `/apps`, built per revision (and gzip'd) off the runtime threads from
+//!   [`pieces`] encoded once and kept while they are unchanged.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
 //! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
 //! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints;
@@ -29,6 +30,7 @@ pub mod handlers;
 pub mod lean;
 pub mod ops;
 pub mod peer;
+pub mod pieces;
 pub mod server_status;
 pub mod view;
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use registry_store::lease::LeaseTime;
 use registry_store::lease::LeaseTimes;
 use registry_store::model::Instance;
 use registry_store::model::InstanceKey;
@@ -179,8 +180,13 @@ fn info_of(state: &RegistryState, leases: Option<&LeaseTimes>, instance: &Instan
 }
 
 /// `info` with the leader's last renewal of `instance` as its `lastRenewalTimestamp`, when known.
-fn with_lease(mut info: InstanceInfo, leases: Option<&LeaseTimes>, instance: &Instance) -> InstanceInfo {
-    if let (Some(lease), Some(info_lease)) = (leases.and_then(|l| l.get(&instance.key())), info.lease_info.as_mut()) {
+fn with_lease(info: InstanceInfo, leases: Option<&LeaseTimes>, instance: &Instance) -> InstanceInfo {
+    with_renewal(info, leases.and_then(|l| l.get(&instance.key())))
+}
+
+/// `info` with `lease`'s last renewal as its `lastRenewalTimestamp`, if there is one.
+pub fn with_renewal(mut info: InstanceInfo, lease: Option<LeaseTime>) -> InstanceInfo {
+    if let (Some(lease), Some(info_lease)) = (lease, info.lease_info.as_mut()) {
         info_lease.last_renewal_timestamp = i64::try_from(lease.renewed_ms).unwrap_or(i64::MAX);
     }
     info

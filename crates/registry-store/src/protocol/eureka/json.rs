@@ -107,6 +107,53 @@ pub fn encode_application_as(app: &Application, detail: Detail) -> Vec<u8> {
     out
 }
 
+/// The full registry document in parts, for a payload assembled from pieces encoded apart:
+/// [`applications_head`], then each application as [`application_head`], its instances (runs
+/// of [`encode_instances`] joined by [`SEPARATOR`]) and [`APPLICATION_TAIL`], the applications
+/// joined by [`SEPARATOR`], then [`APPLICATIONS_TAIL`]. Put together they are, byte for byte,
+/// [`encode_applications_as`] of the same applications.
+pub fn applications_head(out: &mut Vec<u8>, versions_delta: &str, apps_hashcode: &str) {
+    out.extend_from_slice(b"{");
+    push_str(out, "applications");
+    out.extend_from_slice(b":{");
+    push_str(out, "versions__delta");
+    out.push(b':');
+    push_str(out, versions_delta);
+    out.push(b',');
+    push_str(out, "apps__hashcode");
+    out.push(b':');
+    push_str(out, apps_hashcode);
+    out.extend_from_slice(br#","application":["#);
+}
+
+/// See [`applications_head`].
+pub const APPLICATIONS_TAIL: &[u8] = b"]}}";
+
+/// Between two applications, and between two runs of instances.
+pub const SEPARATOR: &[u8] = b",";
+
+/// See [`applications_head`].
+pub fn application_head(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b"{");
+    push_str(out, "name");
+    out.push(b':');
+    push_str(out, name);
+    out.extend_from_slice(br#","instance":["#);
+}
+
+/// See [`applications_head`].
+pub const APPLICATION_TAIL: &[u8] = b"]}";
+
+/// Instances at `detail`, joined by [`SEPARATOR`] (a run of an application's instance list).
+pub fn encode_instances(out: &mut Vec<u8>, infos: &[InstanceInfo], detail: Detail) {
+    for (index, info) in infos.iter().enumerate() {
+        if index > 0 {
+            out.extend_from_slice(SEPARATOR);
+        }
+        write_instance(out, info, detail);
+    }
+}
+
 /// `{"instance":{…}}`.
 pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
     let mut out = Vec::with_capacity(INSTANCE_SIZE_HINT);

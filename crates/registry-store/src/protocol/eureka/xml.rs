@@ -109,6 +109,36 @@ pub fn encode_application_as(app: &Application, detail: Detail) -> Vec<u8> {
     out
 }
 
+/// The full registry document in parts, as [`super::json::applications_head`] describes:
+/// assembled, byte for byte [`encode_applications_as`].
+pub fn applications_head(out: &mut Vec<u8>, versions_delta: &str, apps_hashcode: &str) {
+    open(out, "applications");
+    leaf(out, "versions__delta", versions_delta);
+    leaf(out, "apps__hashcode", apps_hashcode);
+}
+
+/// See [`applications_head`].
+pub const APPLICATIONS_TAIL: &[u8] = b"</applications>";
+
+/// Between two applications, and between two runs of instances: nothing in XML.
+pub const SEPARATOR: &[u8] = b"";
+
+/// See [`applications_head`].
+pub fn application_head(out: &mut Vec<u8>, name: &str) {
+    open(out, "application");
+    leaf(out, "name", name);
+}
+
+/// See [`applications_head`].
+pub const APPLICATION_TAIL: &[u8] = b"</application>";
+
+/// Instances at `detail`, one after the other (a run of an application's instances).
+pub fn encode_instances(out: &mut Vec<u8>, infos: &[InstanceInfo], detail: Detail) {
+    for info in infos {
+        write_instance(out, info, detail);
+    }
+}
+
 /// `<instance>…</instance>`.
 pub fn encode_instance(info: &InstanceInfo) -> Vec<u8> {
     let mut out = Vec::with_capacity(INSTANCE_SIZE_HINT);
