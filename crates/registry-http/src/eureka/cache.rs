@@ -15,6 +15,7 @@ use parking_lot::RwLock;
 use registry_store::model::Revision;
 
 use super::format::Format;
+use super::full_fetch::Payload;
 use super::wire::Detail;
 
 /// The registry revision and lease-times epoch at which a validator was computed.
@@ -115,16 +116,17 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
 /// Payloads too large to build on a runtime thread (which also drives Raft and leases), by key:
 /// the full registry and the delta. Each is built on a blocking thread, once for all who ask
 /// meanwhile (they wait without holding a thread). One whose content (`V`: the revision, ...) is
-/// current but whose lease times are from an older epoch is served at once while one rebuild runs
-/// in the background: at a hundred thousand instances a build takes seconds, and lease times move
-/// every few seconds while clients renew. A build returns the content it shows with the payload.
-pub struct OffRuntimePayloads<K, V, T> {
-    built: Mutex<HashMap<K, (V, u64, T)>>,
+/// current but whose freshness (`E`: the lease times' epoch, ...) is older is served at once
+/// while one rebuild runs in the background: at a hundred thousand instances a build takes
+/// seconds, and lease times move every few seconds while clients renew. A build returns the
+/// content it shows with the payload.
+pub struct OffRuntimePayloads<K, V, T, E = u64> {
+    built: Mutex<HashMap<K, (V, E, T)>>,
     /// Each key's build lock: at most one build per key at a time.
     building: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-impl<K, V, T> Default for OffRuntimePayloads<K, V, T> {
+impl<K, V, T, E> Default for OffRuntimePayloads<K, V, T, E> {
     fn default() -> Self {
         Self {
             built: Mutex::new(HashMap::new()),
@@ -133,19 +135,20 @@ impl<K, V, T> Default for OffRuntimePayloads<K, V, T> {
     }
 }
 
-impl<K, V, T> OffRuntimePayloads<K, V, T>
+impl<K, V, T, E> OffRuntimePayloads<K, V, T, E>
 where
     K: Hash + Eq + Clone + Send + 'static,
     V: PartialEq + Clone + Send + 'static,
     T: Clone + Send + 'static,
+    E: PartialEq + Send + 'static,
 {
-    /// The payload for `key` showing `content` with lease times of `epoch`, built by `build`
-    /// when there is none for `content`.
+    /// The payload for `key` showing `content` as fresh as `epoch`, built by `build` when
+    /// there is none for `content`.
     pub async fn get(
         self: &Arc<Self>,
         key: K,
         content: V,
-        epoch: u64,
+        epoch: E,
         build: impl FnOnce() -> (V, T) + Send + 'static,
     ) -> T {
         match self.built.lock().get(&key) {
@@ -175,7 +178,7 @@ where
         self.building.lock().entry(key.clone()).or_default().clone()
     }
 
-    async fn build(&self, key: K, epoch: u64, build: impl FnOnce() -> (V, T) + Send + 'static) -> T {
+    async fn build(&self, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> T {
         let (content, payload) = match tokio::task::spawn_blocking(build).await {
             Ok(built) => built,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -185,16 +188,23 @@ where
     }
 }
 
-/// The Eureka API's payload caches, each by format and detail (`X-Eureka-Accept`).
-/// What a delta payload shows: the revision and the delta window's generation (its lease
-/// times are of an epoch besides).
-pub type DeltaValidator = (Revision, (u64, u64));
+/// What a delta payload shows: the revision and how many changes ever entered the delta window.
+pub type DeltaContent = (Revision, u64);
 
+/// How fresh a delta payload is: its lease times' epoch and how many changes had left the window.
+/// A payload of the current content that is not this fresh shows a few more changes that have
+/// left the window (or older renewal times); a client applies them again harmlessly (its
+/// hashcode check is of the registry at the revision, which is the same), so it is served while
+/// one rebuild runs: at a hundred thousand instances the window drains every second after a
+/// storm, and each fetcher would otherwise wait for a rebuild.
+pub type DeltaFreshness = (u64, u64);
+
+/// The Eureka API's payload caches, each by format and detail (`X-Eureka-Accept`).
 /// Every payload shows the leader's last renewals (`lastRenewalTimestamp`), so each is also
 /// valid for one epoch of this node's lease times (which moves at most every few seconds).
 pub struct EurekaPayloads {
-    /// `/apps/delta`, valid for one revision and one state of the delta window.
-    pub delta: Arc<OffRuntimePayloads<(Format, Detail), DeltaValidator, Bytes>>,
+    /// `/apps/delta`, plain and gzip'd, for one revision and one state of the delta window.
+    pub delta: Arc<OffRuntimePayloads<(Format, Detail), DeltaContent, Payload, DeltaFreshness>>,
     /// One app by upper-case name, valid for the app's own revision and size, and one epoch.
     pub app: PayloadCache<(Format, Detail, String), (Revision, usize, u64)>,
 }

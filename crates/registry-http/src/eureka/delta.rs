@@ -105,6 +105,7 @@ impl DeltaWindow {
     }
 
     /// Changes whenever the delta's content may: (entries pushed, entries past the retention).
+    /// New entries change what it shows; entries leaving only shorten it.
     pub fn generation(&self) -> (u64, u64) {
         let entries = self.entries.lock();
         let horizon = self.horizon();

@@ -60,6 +60,45 @@ pub struct Payload {
     pub gzip: Arc<[Bytes]>,
 }
 
+impl Payload {
+    /// A payload of one piece (the delta).
+    pub fn whole(revision: Revision, plain: Vec<u8>) -> Payload {
+        let mut assembly = Assembly::default();
+        assembly.piece(&Deflater::default().piece(plain));
+        let (plain, gzip) = assembly.finish();
+        Payload {
+            revision,
+            plain: plain.into(),
+            gzip: gzip.into(),
+        }
+    }
+
+    /// This payload as the answer to a request with `headers`: gzip'd if it accepts gzip.
+    pub fn respond(&self, format: Format, headers: &axum::http::HeaderMap) -> axum::response::Response {
+        use axum::http::header;
+        use axum::http::HeaderValue;
+        let gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|c| c.split(';').next().is_some_and(|c| c.trim() == "gzip"))
+            });
+        let chunks = if gzip { &self.gzip } else { &self.plain };
+        let mut response = super::handlers::respond(
+            format,
+            self.revision,
+            axum::body::Body::new(super::pieces::ChunkedBody::new(chunks)),
+        );
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        response
+    }
+}
+
 /// The payloads by format and detail, each shown for its revision (see
 /// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt),
 /// and the pieces each was put together from.

@@ -20,10 +20,10 @@ use serde::Deserialize;
 
 use super::error::EurekaError;
 use super::format::Format;
+use super::full_fetch::Payload;
 use super::ops::Eureka;
 use super::ops::Renewal;
 use super::ops::Renewer;
-use super::pieces::ChunkedBody;
 use super::wire::Applications;
 use super::wire::InstanceInfo;
 use super::wire::Status;
@@ -173,25 +173,7 @@ pub async fn all_apps(State(e): Shared, headers: HeaderMap) -> Response {
     let format = Format::of_response(&headers);
     let detail = Format::detail(&headers);
     let payload = e.full_fetch.get(&e.registry, &e.settings, format, detail).await;
-    let gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|c| c.split(';').next().is_some_and(|c| c.trim() == "gzip"))
-        });
-    let chunks = if gzip { &payload.gzip } else { &payload.plain };
-    let mut response = respond(
-        format,
-        payload.revision,
-        axum::body::Body::new(ChunkedBody::new(chunks)),
-    );
-    let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if gzip {
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    response
+    payload.respond(format, &headers)
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,33 +199,33 @@ pub async fn delta(State(e): Shared, headers: HeaderMap, Query(q): Query<DeltaQu
     // The window (and the state) may move on between reading the validator and building: the
     // payload then shows slightly more than its validator says, which a delta client applies
     // harmlessly, and the revision header says what it shows.
-    let validator = (revision, e.delta.generation());
-    let epoch = e.registry.lease_times().epoch();
+    let (pushed, dropped) = e.delta.generation();
+    let freshness = (e.registry.lease_times().epoch(), dropped);
     // Right after a storm the window holds every instance registered in it: built off the
-    // runtime threads, once for all who ask meanwhile (see `OffRuntimePayloads`).
-    let shown = Arc::new(std::sync::atomic::AtomicU64::new(revision));
-    let (building, shows) = (e.clone(), shown.clone());
-    let bytes = e
+    // runtime threads, once for all who ask meanwhile, and served while changes only left the
+    // window (see `DeltaFreshness`).
+    let building = e.clone();
+    let payload = e
         .cache
         .delta
-        .get((format, detail), validator, epoch, move || {
+        .get((format, detail), (revision, pushed), freshness, move || {
             let e = building;
             // The changed instances copied out under the state lock; encoded after it is released.
-            let apps = e.registry.read(|applied| {
+            let (shows, apps) = e.registry.read(|applied| {
                 let revision = applied.revision();
-                shows.store(revision, std::sync::atomic::Ordering::Relaxed);
                 let view = e.view(&applied.state);
-                Applications {
+                let apps = Applications {
                     versions_delta: revision.to_string(),
                     apps_hashcode: view.hashcode(),
                     applications: e.delta.applications(&view),
-                }
+                };
+                (revision, apps)
             });
-            (validator, Bytes::from(format.encode_applications(&apps, detail)))
+            let payload = Payload::whole(shows, format.encode_applications(&apps, detail));
+            ((revision, pushed), payload)
         })
         .await;
-    let revision = shown.load(std::sync::atomic::Ordering::Relaxed);
-    let mut response = respond(format, revision, bytes);
+    let mut response = payload.respond(format, &headers);
     if long_poll {
         // Its wait is on purpose: timed apart from the ordinary requests.
         response.extensions_mut().insert(LongPoll);
