@@ -6,13 +6,15 @@
 //!
 //! **A new revision re-encodes only what changed.** Each service's instances, in the order they
 //! were last written, are cut into runs at boundaries set by the instances' own ids (so adding
-//! or removing one instance moves no boundary but its own); each run is encoded once, plain and
-//! deflated ([`super::pieces`]), and kept under a fingerprint of what it shows (the service's
-//! and its instances' ids and revisions). A build fingerprints every run (a few hundred
-//! nanoseconds per instance), encodes the runs it has not seen, and puts the payload together
-//! from the kept pieces: at a million instances, a registration costs the encoding of its own
-//! run, not of the registry. A revision that changed nothing the Eureka view shows (a write in
-//! another tenant) reuses every piece.
+//! or removing one instance moves no boundary but its own); each run is encoded once and kept
+//! under a fingerprint of what it shows (the service's and its instances' ids and revisions).
+//! The document, apps in name order, is cut into segments of a few dozen kilobytes (many small
+//! apps, or the runs of a large one) at boundaries set by the runs' keys; each segment is
+//! deflated once ([`super::pieces`]) and kept under a fingerprint of its runs and text. A build
+//! fingerprints every run (a few hundred nanoseconds per instance), encodes the runs and
+//! deflates the segments it has not seen, and puts the payload together from the kept ones: at
+//! a million instances a registration costs its own run and segment, not the registry. A
+//! revision that changed nothing the Eureka view shows (a write in another tenant) reuses all.
 //!
 //! **Lease times follow at a bounded cost.** What renewals change is `lastRenewalTimestamp` of
 //! every instance, so refreshing them means encoding everything again: that is done when a
@@ -153,26 +155,48 @@ const RUN_TARGET: u64 = 64;
 /// No run is longer (ids that never hash to a boundary).
 const RUN_MAX: usize = 256;
 
+/// A segment (what is deflated and sent as one) ends after a run whose key hashes to 0 modulo
+/// [`SEGMENT_SPREAD`] once it holds this many bytes...
+const SEGMENT_MIN: usize = 32 * 1024;
+const SEGMENT_SPREAD: u64 = 4;
+/// ...and after the first run past this many.
+const SEGMENT_MAX: usize = 512 * 1024;
+
 /// One format's and detail's pieces, locked by its build (one at a time).
 type SharedPieces = Arc<Mutex<Pieces>>;
 
-/// One format's and detail's encoded runs, and its last payload.
+/// One format's and detail's encoded runs and segments, and its last payload.
 #[derive(Default)]
 pub struct Pieces {
     runs: HashMap<RunKey, Arc<Run>>,
+    segments: HashMap<SegmentKey, Piece>,
     last: Option<Payload>,
     /// When every run was last encoded afresh, and what that took.
     refreshed: Option<(Instant, Duration)>,
+    /// Segments the last build deflated (not kept from the one before).
+    deflated: usize,
 }
 
 /// What a run shows: a fingerprint of its service's and instances' ids and revisions, and how
 /// many instances it has.
 type RunKey = (u64, usize);
 
+/// A run's piece: the run, and the piece's index in it.
+type PieceAt = (RunKey, usize);
+
+/// What a segment holds: a fingerprint of its text and runs, and its length.
+type SegmentKey = (u64, usize);
+
 /// A run's instances, encoded by app name (one entry but for instances whose Eureka app name
-/// differs from their neighbours').
+/// differs from their neighbours'). Once in a segment, each text is a slice of the segment's.
 struct Run {
-    pieces: Vec<(String, Piece)>,
+    pieces: Vec<(String, Bytes)>,
+}
+
+/// What goes into a segment: text between runs, or a run's piece (by run and index).
+enum Part<'a> {
+    Text(Vec<u8>),
+    Run(PieceAt, &'a Bytes),
 }
 
 impl Pieces {
@@ -180,6 +204,10 @@ impl Pieces {
     /// `revision`, re-encoding only runs not encoded before, or all of them when lease times are
     /// due a refresh. A call for the revision of the last payload is one for lease times alone:
     /// the last payload again unless a refresh is due.
+    ///
+    /// The document is cut into segments of a few dozen kilobytes (many apps of a few instances,
+    /// or runs of one large app) at boundaries set by the runs' keys, each deflated on its own
+    /// and kept under a fingerprint of what it holds: a change re-deflates its own segment.
     pub fn build(
         &mut self,
         revision: Revision,
@@ -197,49 +225,190 @@ impl Pieces {
             }
         }
         let started = Instant::now();
-        let kept = if refresh_due {
-            HashMap::new()
+        let (kept_runs, kept_segments) = if refresh_due {
+            (HashMap::new(), HashMap::new())
         } else {
-            std::mem::take(&mut self.runs)
+            (std::mem::take(&mut self.runs), std::mem::take(&mut self.segments))
         };
-        let mut runs = HashMap::with_capacity(kept.len().max(records.len() / RUN_TARGET as usize));
-        let mut apps: BTreeMap<&str, Vec<&Piece>> = BTreeMap::new();
-        let mut deflater = Deflater::default();
-        let mut order: Vec<&Arc<Instance>> = Vec::new();
-        let mut encoded = Vec::new();
-        for service in records.chunk_by(|a, b| Arc::ptr_eq(&a.0, &b.0)) {
-            let owner = &service[0].0;
-            order.clear();
-            order.extend(service.iter().map(|(_, i)| i));
-            // The order they were written in: new instances join the last run.
-            order.sort_unstable_by(|a, b| (a.mod_revision, &a.id).cmp(&(b.mod_revision, &b.id)));
-            for run in split_into_runs(&order) {
-                let key = fingerprint(owner, run);
-                if runs.contains_key(&key) {
-                    continue;
+        let encoded = runs_of(records, &kept_runs, lease_of, format, detail);
+        drop(kept_runs);
+        let mut apps: BTreeMap<&str, Vec<(PieceAt, &Bytes)>> = BTreeMap::new();
+        for (key, run) in &encoded {
+            for (index, (app, plain)) in run.pieces.iter().enumerate() {
+                apps.entry(app.as_str()).or_default().push(((*key, index), plain));
+            }
+        }
+        let mut segments = Segments {
+            kept: kept_segments,
+            made: HashMap::new(),
+            order: Vec::new(),
+            moved: HashMap::new(),
+            deflater: Deflater::default(),
+            deflated: 0,
+        };
+        let mut parts = Vec::new();
+        let mut length = 0;
+        for (n, (app, pieces)) in apps.iter().enumerate() {
+            let mut text = Vec::new();
+            if n > 0 {
+                text.extend_from_slice(format.separator());
+            }
+            format.application_head(&mut text, app);
+            for (m, (at, plain)) in pieces.iter().enumerate() {
+                if m > 0 {
+                    text.extend_from_slice(format.separator());
                 }
-                let encoded_run = match kept.get(&key) {
-                    Some(run) => run.clone(),
-                    None => Arc::new(encode_run(owner, run, lease_of, format, detail, &mut deflater)),
-                };
-                runs.insert(key, encoded_run.clone());
-                encoded.push(encoded_run);
+                length += text.len() + plain.len();
+                parts.push(Part::Text(std::mem::take(&mut text)));
+                parts.push(Part::Run(*at, plain));
+                let boundary = hash_of(at) % SEGMENT_SPREAD == 0;
+                if (length >= SEGMENT_MIN && boundary) || length >= SEGMENT_MAX {
+                    segments.close(std::mem::take(&mut parts));
+                    length = 0;
+                }
             }
+            text.extend_from_slice(format.application_tail());
+            length += text.len();
+            parts.push(Part::Text(text));
         }
-        for run in &encoded {
-            for (app, piece) in &run.pieces {
-                apps.entry(app.as_str()).or_default().push(piece);
-            }
-        }
-        let hashcode = apps_hashcode(records.iter().map(|(_, i)| status_from_store(i.status)));
-        let payload = assemble(revision, format, &hashcode, &apps);
+        segments.close(parts);
         drop(apps);
+
+        let mut assembly = Assembly::default();
+        let hashcode = apps_hashcode(records.iter().map(|(_, i)| status_from_store(i.status)));
+        format.applications_head(assembly.text(), "1", &hashcode);
+        for key in &segments.order {
+            assembly.piece(&segments.made[key]);
+        }
+        assembly.text().extend_from_slice(format.applications_tail());
+        let (plain, gzip) = assembly.finish();
+        let payload = Payload {
+            revision,
+            plain: plain.into(),
+            gzip: gzip.into(),
+        };
+
+        // Runs in new segments now point into them (their old texts are freed with the old ones).
+        let mut runs = HashMap::with_capacity(encoded.len());
+        for (key, run) in encoded {
+            let run = if run
+                .pieces
+                .iter()
+                .enumerate()
+                .any(|(i, _)| segments.moved.contains_key(&(key, i)))
+            {
+                let pieces = run
+                    .pieces
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (app, plain))| {
+                        let plain = segments.moved.remove(&(key, i)).unwrap_or_else(|| plain.clone());
+                        (app.clone(), plain)
+                    })
+                    .collect();
+                Arc::new(Run { pieces })
+            } else {
+                run
+            };
+            runs.insert(key, run);
+        }
         self.runs = runs;
+        self.deflated = segments.deflated;
+        self.segments = segments.made;
         if refresh_due {
             self.refreshed = Some((Instant::now(), started.elapsed()));
         }
         self.last = Some(payload.clone());
         payload
+    }
+}
+
+/// The runs of `records`, in order: kept ones reused, the others encoded.
+fn runs_of(
+    records: &[(Arc<Service>, Arc<Instance>)],
+    kept: &HashMap<RunKey, Arc<Run>>,
+    lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
+    format: Format,
+    detail: Detail,
+) -> Vec<(RunKey, Arc<Run>)> {
+    let mut encoded = Vec::with_capacity(kept.len().max(records.len() / RUN_TARGET as usize));
+    let mut order: Vec<&Arc<Instance>> = Vec::new();
+    for service in records.chunk_by(|a, b| Arc::ptr_eq(&a.0, &b.0)) {
+        let owner = &service[0].0;
+        order.clear();
+        order.extend(service.iter().map(|(_, i)| i));
+        // The order they were written in: new instances join the last run.
+        order.sort_unstable_by(|a, b| (a.mod_revision, &a.id).cmp(&(b.mod_revision, &b.id)));
+        for run in split_into_runs(&order) {
+            let key = fingerprint(owner, run);
+            let run = match kept.get(&key) {
+                Some(run) => run.clone(),
+                None => Arc::new(encode_run(owner, run, lease_of, format, detail)),
+            };
+            encoded.push((key, run));
+        }
+    }
+    encoded
+}
+
+/// The segments of one build: those kept from the last build, those of this one in order, and
+/// where the runs of newly made ones now live.
+struct Segments {
+    kept: HashMap<SegmentKey, Piece>,
+    made: HashMap<SegmentKey, Piece>,
+    order: Vec<SegmentKey>,
+    moved: HashMap<PieceAt, Bytes>,
+    deflater: Deflater,
+    deflated: usize,
+}
+
+impl Segments {
+    /// Ends a segment of `parts`: kept if it holds the same as one of the last build's, else
+    /// made (copied together and deflated) and its runs' texts moved into it.
+    fn close(&mut self, parts: Vec<Part<'_>>) {
+        if parts.is_empty() {
+            return;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        let mut length = 0;
+        for part in &parts {
+            match part {
+                Part::Text(text) => text.hash(&mut hasher),
+                Part::Run(at, plain) => {
+                    at.hash(&mut hasher);
+                    length += plain.len();
+                }
+            }
+            if let Part::Text(text) = part {
+                length += text.len();
+            }
+        }
+        let key = (hasher.finish(), length);
+        self.order.push(key);
+        if self.made.contains_key(&key) {
+            return;
+        }
+        if let Some(segment) = self.kept.remove(&key) {
+            self.made.insert(key, segment);
+            return;
+        }
+        let mut plain = Vec::with_capacity(length);
+        let mut placed = Vec::new();
+        for part in &parts {
+            match part {
+                Part::Text(text) => plain.extend_from_slice(text),
+                Part::Run(at, run) => {
+                    placed.push((*at, plain.len()..plain.len() + run.len()));
+                    plain.extend_from_slice(run);
+                }
+            }
+        }
+        let segment = self.deflater.piece(plain);
+        self.deflated += 1;
+        for (at, range) in placed {
+            self.moved.insert(at, segment.plain.slice(range));
+        }
+        self.made.insert(key, segment);
     }
 }
 
@@ -283,7 +452,6 @@ fn encode_run(
     lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
     format: Format,
     detail: Detail,
-    deflater: &mut Deflater,
 ) -> Run {
     let infos: Vec<InstanceInfo> = run
         .iter()
@@ -293,35 +461,9 @@ fn encode_run(
     for same_app in infos.chunk_by(|a, b| a.app == b.app) {
         let mut plain = Vec::with_capacity(same_app.len() * 1024);
         format.encode_instances(&mut plain, same_app, detail);
-        pieces.push((same_app[0].app.clone(), deflater.piece(plain)));
+        pieces.push((same_app[0].app.clone(), Bytes::from(plain)));
     }
     Run { pieces }
-}
-
-/// The document: its head, each app's head, pieces and tail, its tail.
-fn assemble(revision: Revision, format: Format, hashcode: &str, apps: &BTreeMap<&str, Vec<&Piece>>) -> Payload {
-    let mut assembly = Assembly::default();
-    format.applications_head(assembly.text(), "1", hashcode);
-    for (n, (app, pieces)) in apps.iter().enumerate() {
-        if n > 0 {
-            assembly.text().extend_from_slice(format.separator());
-        }
-        format.application_head(assembly.text(), app);
-        for (n, piece) in pieces.iter().enumerate() {
-            if n > 0 {
-                assembly.text().extend_from_slice(format.separator());
-            }
-            assembly.piece(piece);
-        }
-        assembly.text().extend_from_slice(format.application_tail());
-    }
-    assembly.text().extend_from_slice(format.applications_tail());
-    let (plain, gzip) = assembly.finish();
-    Payload {
-        revision,
-        plain: plain.into(),
-        gzip: gzip.into(),
-    }
 }
 
 /// The whole payload in one buffer (tests, and callers that need it whole).
@@ -477,6 +619,13 @@ mod tests {
             encoded.get()
         );
         assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
+        let segments = pieces.segments.len();
+        assert!(segments > 8, "{segments} segments for 3,000 instances");
+        assert!(
+            pieces.deflated <= 2,
+            "{} of {segments} segments deflated again",
+            pieces.deflated
+        );
         // The same revision again (only lease times moved), no refresh due: nothing encoded.
         encoded.set(0);
         pieces.build(
