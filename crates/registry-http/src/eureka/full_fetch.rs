@@ -593,26 +593,23 @@ mod tests {
             encoded.set(encoded.get() + 1);
             None
         };
+        let build_json = |pieces: &mut Pieces, state: &RegistryState, revision| {
+            pieces.build(
+                revision,
+                &records(state, &settings),
+                &counting,
+                Format::Json,
+                Detail::Full,
+            )
+        };
         let mut pieces = Pieces::default();
-        pieces.build(
-            revision,
-            &records(&state, &settings),
-            &counting,
-            Format::Json,
-            Detail::Full,
-        );
+        build_json(&mut pieces, &state, revision);
         assert_eq!(encoded.get(), 3_000);
         // The first build is a full encoding; make the next lease refresh due far later.
         pieces.refreshed = Some((Instant::now(), Duration::from_secs(3600)));
         encoded.set(0);
         register(&mut state, &mut revision, &settings, "APP-3", 10_000);
-        let payload = pieces.build(
-            revision,
-            &records(&state, &settings),
-            &counting,
-            Format::Json,
-            Detail::Full,
-        );
+        let payload = build_json(&mut pieces, &state, revision);
         assert!(
             (1..=RUN_MAX).contains(&encoded.get()),
             "{} instances encoded again for one registration",
@@ -628,13 +625,7 @@ mod tests {
         );
         // The same revision again (only lease times moved), no refresh due: nothing encoded.
         encoded.set(0);
-        pieces.build(
-            revision,
-            &records(&state, &settings),
-            &counting,
-            Format::Json,
-            Detail::Full,
-        );
+        build_json(&mut pieces, &state, revision);
         assert_eq!(encoded.get(), 0);
         // A status change moves the instance to the end of its service's order: two runs.
         let key = records(&state, &settings)[42].1.key();
@@ -653,13 +644,7 @@ mod tests {
             },
         );
         encoded.set(0);
-        let payload = pieces.build(
-            revision,
-            &records(&state, &settings),
-            &counting,
-            Format::Json,
-            Detail::Full,
-        );
+        let payload = build_json(&mut pieces, &state, revision);
         assert!(encoded.get() <= 2 * RUN_MAX, "{} encoded again", encoded.get());
         assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
     }
