@@ -490,6 +490,7 @@ mod tests {
 
     use super::*;
     use crate::eureka::view::all_of;
+    use registry_store::lease::LeaseTime;
 
     fn register(state: &mut RegistryState, revision: &mut Revision, settings: &EurekaSettings, app: &str, n: u32) {
         let mut info = InstanceInfo::new(app, &format!("10.0.{}.{}", n / 250, n % 250));
@@ -578,6 +579,49 @@ mod tests {
                 check(&mut pieces, &state, revision + 100);
             }
         }
+    }
+
+    /// Lease times alone (the same revision) re-encode nothing until a refresh is due (twenty
+    /// times the last full encoding's cost, at most [`LEASE_TIMES_LAG_MAX`]); then everything
+    /// is encoded again with the new renewal times.
+    #[test]
+    fn lease_times_are_refreshed_only_when_a_refresh_is_due() {
+        let settings = EurekaSettings::default();
+        let mut state = RegistryState::new();
+        let mut revision = 0;
+        for n in 0..500 {
+            register(&mut state, &mut revision, &settings, &format!("APP-{}", n % 5), n);
+        }
+        let renewed = std::cell::Cell::new(None);
+        let encoded = std::cell::Cell::new(0);
+        let lease_of = |_: &Instance| {
+            encoded.set(encoded.get() + 1);
+            renewed.get().map(|ms| LeaseTime {
+                renewed_ms: ms,
+                expires_ms: ms + 90_000,
+            })
+        };
+        let records = records(&state, &settings);
+        let mut pieces = Pieces::default();
+        pieces.build(revision, &records, &lease_of, Format::Json, Detail::Full);
+        assert_eq!(encoded.get(), 500);
+        renewed.set(Some(1_999_999_999_999));
+        // Not due: the last full encoding is recent and cost an hour.
+        pieces.refreshed = Some((Instant::now(), Duration::from_secs(3600)));
+        encoded.set(0);
+        let payload = pieces.build(revision, &records, &lease_of, Format::Json, Detail::Full);
+        assert_eq!(encoded.get(), 0);
+        assert!(!String::from_utf8(joined(&payload.plain))
+            .unwrap()
+            .contains("1999999999999"));
+        // Due: the last full encoding is older than its cost allows for.
+        pieces.refreshed = Some((Instant::now() - Duration::from_secs(2), Duration::from_millis(1)));
+        encoded.set(0);
+        let payload = pieces.build(revision, &records, &lease_of, Format::Json, Detail::Full);
+        assert_eq!(encoded.get(), 500);
+        let text = String::from_utf8(joined(&payload.plain)).unwrap();
+        assert_eq!(text.matches(r#""lastRenewalTimestamp":1999999999999"#).count(), 500);
+        assert!(gunzip(&payload.gzip) == text.as_bytes());
     }
 
     #[test]

@@ -113,17 +113,12 @@ pub fn encode_application_as(app: &Application, detail: Detail) -> Vec<u8> {
 /// joined by [`SEPARATOR`], then [`APPLICATIONS_TAIL`]. Put together they are, byte for byte,
 /// [`encode_applications_as`] of the same applications.
 pub fn applications_head(out: &mut Vec<u8>, versions_delta: &str, apps_hashcode: &str) {
-    out.extend_from_slice(b"{");
-    push_str(out, "applications");
-    out.extend_from_slice(b":{");
-    push_str(out, "versions__delta");
-    out.push(b':');
-    push_str(out, versions_delta);
-    out.push(b',');
-    push_str(out, "apps__hashcode");
-    out.push(b':');
-    push_str(out, apps_hashcode);
-    out.extend_from_slice(br#","application":["#);
+    // The objects are left open: the parts after them close them.
+    let mut root = Obj::open(out);
+    let mut apps = Obj::open(root.key("applications"));
+    apps.text("versions__delta", versions_delta);
+    apps.text("apps__hashcode", apps_hashcode);
+    apps.key("application").push(b'[');
 }
 
 /// See [`applications_head`].
@@ -134,11 +129,9 @@ pub const SEPARATOR: &[u8] = b",";
 
 /// See [`applications_head`].
 pub fn application_head(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b"{");
-    push_str(out, "name");
-    out.push(b':');
-    push_str(out, name);
-    out.extend_from_slice(br#","instance":["#);
+    let mut app = Obj::open(out);
+    app.text("name", name);
+    app.key("instance").push(b'[');
 }
 
 /// See [`applications_head`].
