@@ -79,13 +79,7 @@ impl Payload {
     pub fn respond(&self, format: Format, headers: &axum::http::HeaderMap) -> axum::response::Response {
         use axum::http::header;
         use axum::http::HeaderValue;
-        let gzip = headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|c| c.split(';').next().is_some_and(|c| c.trim() == "gzip"))
-            });
+        let gzip = accepts_gzip(headers);
         let chunks = if gzip { &self.gzip } else { &self.plain };
         let mut response = super::handlers::respond(
             format,
@@ -99,6 +93,34 @@ impl Payload {
         }
         response
     }
+}
+
+/// Whether a request with `headers` accepts a gzip'd answer (RFC 9110 §12.5.3): `gzip` (or
+/// `x-gzip`) with a non-zero weight, or else `*` with one. `gzip;q=0` refuses it even where `*`
+/// would allow it. Every Accept-Encoding header counts, and an unreadable one accepts nothing.
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    let codings = headers
+        .get_all(axum::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let weight = parts
+            .filter_map(|param| param.split_once('='))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, q)| q.trim().parse::<f32>().ok());
+        let accepted = weight.is_some_and(|q| q > 0.0);
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(gzip.unwrap_or(false) || accepted);
+        } else if name == "*" {
+            any = Some(any.unwrap_or(false) || accepted);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// The payloads by format and detail, each shown for its revision (see
@@ -479,6 +501,9 @@ pub fn joined(chunks: &[Bytes]) -> Vec<u8> {
 mod tests {
     use std::io::Read;
 
+    use axum::http::HeaderMap;
+    use axum::http::HeaderValue;
+
     use registry_store::command::CancelInstance;
     use registry_store::command::Command;
     use registry_store::command::Proposal;
@@ -535,6 +560,34 @@ mod tests {
             .read_to_end(&mut plain)
             .expect("one valid gzip member");
         plain
+    }
+
+    #[test]
+    fn gzip_is_accepted_only_with_a_non_zero_weight() {
+        let accepts = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(
+                    axum::http::header::ACCEPT_ENCODING,
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            accepts_gzip(&headers)
+        };
+        // What the real clients send: py-eureka-client "gzip, deflate", the Java client "gzip".
+        assert!(accepts(&["gzip, deflate"]));
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["deflate", "GZIP;q=0.5"]));
+        assert!(accepts(&["x-gzip"]));
+        assert!(accepts(&["br, *"]));
+        assert!(!accepts(&[]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&["deflate, br"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.000"]));
+        assert!(!accepts(&["*;q=0"]));
+        assert!(!accepts(&["gzip;q=0, *"]), "an explicit refusal of gzip outweighs *");
+        assert!(!accepts(&["gzip;q=nonsense"]));
     }
 
     #[test]
