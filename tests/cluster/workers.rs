@@ -1,5 +1,5 @@
 //! `GET /admin/workers` lists the node's background workers as running (the node's own, the
-//! federation and its sync workers on the leader, the change-feed followers, ServiceCenter's
+//! federation and its sync workers on the leader, the change-feed followers, the Eureka full-fetch keeper, ServiceCenter's
 //! dependency writer, the Nacos UDP push, the Nacos gRPC leases and pushes), and SIGTERM stops every one of them on its stop signal: the process
 //! exits cleanly, and no worker is left behind past its bounded wait.
 
@@ -11,11 +11,12 @@ use serde_json::Value;
 use crate::support::free_port;
 use crate::support::Cluster;
 
-const EXPECTED: [&str; 11] = [
+const EXPECTED: [&str; 12] = [
     "lease-keeper",
     "announcer",
     "federation",
     "eureka-delta",
+    "eureka-full-fetch",
     "dashboard-recent",
     "sc-dependencies",
     "nacos-udp-push",

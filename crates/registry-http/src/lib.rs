@@ -109,7 +109,9 @@ pub struct Parts {
     pub node: RegistryNode,
     pub apis: ApiSettings,
     pub federation: Arc<Federation>,
-    pub delta: Arc<DeltaWindow>,
+    /// What the Eureka endpoints share: its delta window and full-fetch payloads are kept by
+    /// workers.
+    pub eureka: Arc<eureka::ops::Eureka>,
     pub recent: Arc<RecentActivity>,
     /// The dependency records ServiceCenter finds imply, waiting to be written.
     pub dependencies: DependencyQueue,
@@ -122,7 +124,7 @@ pub struct Parts {
 impl Parts {
     /// Builds the front's parts on `node` and starts their workers under `workers`: the
     /// federation (which runs the sync workers while this node leads), the Eureka delta window's
-    /// follower, the dashboard's recent activity and the writer of ServiceCenter's dependency
+    /// follower and full-fetch keeper, the dashboard's recent activity and the writer of ServiceCenter's dependency
     /// records, and the Nacos UDP push. The node's own workers
     /// ([`RegistryNode::workers`]) are the caller's to start.
     pub fn start(node: RegistryNode, apis: ApiSettings, workers: &Workers) -> Self {
@@ -132,7 +134,9 @@ impl Parts {
         workers.start(federation.worker(workers.clone()));
         let delta = DeltaWindow::new(eureka::delta::DELTA_RETENTION);
         let registry: Arc<dyn Registry> = Arc::new(node.clone());
-        workers.start(delta.follower(registry));
+        workers.start(delta.follower(registry.clone()));
+        let eureka = eureka::shared(registry, apis.eureka.clone(), delta);
+        workers.start(eureka::keeper::FullFetchKeeper::new(&eureka));
         let recent = Arc::new(RecentActivity::default());
         workers.start(recent.follower(node.clone()));
         let dependencies = DependencyQueue::new(servicecenter::dependency_queue::MAX_HELD);
@@ -143,7 +147,7 @@ impl Parts {
             node,
             apis,
             federation,
-            delta,
+            eureka,
             recent,
             dependencies,
             nacos_push,
@@ -159,7 +163,7 @@ pub fn router(parts: Parts) -> Router {
         node,
         apis,
         federation,
-        delta,
+        eureka: eureka_api,
         recent,
         dependencies,
         nacos_push,
@@ -176,7 +180,6 @@ pub fn router(parts: Parts) -> Router {
         .auth
         .enabled()
         .then(|| Arc::new(auth::Guard::new(apis.auth.clone())));
-    let eureka = eureka::shared(Arc::new(node.clone()), apis.eureka.clone(), delta);
     // Each request is parsed once, by the first protocol that claims its path.
     let endpoints = Arc::new(endpoint::Endpoints::new(vec![
         eureka::endpoint::parser(apis.eureka.tenant.clone()),
@@ -188,7 +191,7 @@ pub fn router(parts: Parts) -> Router {
         .merge(node_api::routes())
         .merge(registry_api::routes())
         .with_state(node.clone())
-        .merge(eureka::routes_of(eureka.clone()))
+        .merge(eureka::routes_of(eureka_api.clone()))
         .merge(nacos::routes(Arc::new(node.clone()), apis.nacos).layer(axum::Extension(nacos_push.clone())))
         .merge(metrics::routes(
             node.clone(),
@@ -213,7 +216,7 @@ pub fn router(parts: Parts) -> Router {
     // read the request's endpoint, parsed outside them.
     // Heartbeats and one-app reads skip the router's layers when none of them could refuse one.
     let lean = (guard.is_none() && apis.limits.rate_per_client.is_none())
-        .then(|| eureka::lean::Lean::new(eureka, requests.clone()));
+        .then(|| eureka::lean::Lean::new(eureka_api, requests.clone()));
     let routes = match guard {
         Some(guard) => routes.layer(axum::middleware::from_fn_with_state(guard, auth::check)),
         None => routes,

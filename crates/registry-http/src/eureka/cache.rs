@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
@@ -118,12 +120,29 @@ impl<K: Hash + Eq, V: PartialEq> PayloadCache<K, V> {
 /// meanwhile (they wait without holding a thread). One whose content (`V`: the revision, ...) is
 /// current but whose freshness (`E`: the lease times' epoch, ...) is older is served at once
 /// while one rebuild runs in the background: at a hundred thousand instances a build takes
-/// seconds, and lease times move every few seconds while clients renew. A build returns the
-/// content it shows with the payload.
+/// seconds, and lease times move every few seconds while clients renew. A caller may also accept
+/// older content ([`Self::get_or_older`]). A build returns the content it shows with the payload.
 pub struct OffRuntimePayloads<K, V, T, E = u64> {
-    built: Mutex<HashMap<K, (V, E, T)>>,
+    built: Mutex<HashMap<K, Built<V, E, T>>>,
     /// Each key's build lock: at most one build per key at a time.
     building: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// One kept payload: what it shows and how fresh, and its build's start and cost.
+struct Built<V, E, T> {
+    content: V,
+    freshness: E,
+    payload: T,
+    began: Instant,
+    cost: Duration,
+}
+
+/// Of the payload kept for a key: when its build began (when it read the state) and what it
+/// cost.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildAge {
+    pub began: Instant,
+    pub cost: Duration,
 }
 
 impl<K, V, T, E> Default for OffRuntimePayloads<K, V, T, E> {
@@ -151,27 +170,61 @@ where
         epoch: E,
         build: impl FnOnce() -> (V, T) + Send + 'static,
     ) -> T {
-        match self.built.lock().get(&key) {
-            Some((c, e, payload)) if *c == content && *e == epoch => return payload.clone(),
-            Some((c, _, stale)) if *c == content => {
-                if let Ok(building) = self.build_lock(&key).try_lock_owned() {
-                    let this = self.clone();
-                    tokio::spawn(async move {
-                        let _building = building;
-                        this.build(key, epoch, build).await;
-                    });
-                }
-                return stale.clone();
-            }
-            _ => {}
+        self.get_or_older(key, content, epoch, |_| false, build).await
+    }
+
+    /// [`Self::get`], but a payload of older content is served too when `older_ok` says so of
+    /// its build, with a rebuild started behind it (unless one runs).
+    pub async fn get_or_older(
+        self: &Arc<Self>,
+        key: K,
+        content: V,
+        epoch: E,
+        older_ok: impl Fn(BuildAge) -> bool,
+        build: impl FnOnce() -> (V, T) + Send + 'static,
+    ) -> T {
+        let kept = match self.built.lock().get(&key) {
+            Some(b) if b.content == content && b.freshness == epoch => return b.payload.clone(),
+            Some(b) if b.content == content || older_ok(b.age()) => Some(b.payload.clone()),
+            _ => None,
+        };
+        if let Some(kept) = kept {
+            self.rebuild(key, epoch, build);
+            return kept;
         }
         let _building = self.build_lock(&key).lock_owned().await;
-        if let Some((c, e, payload)) = self.built.lock().get(&key) {
-            if *c == content && *e == epoch {
-                return payload.clone();
+        if let Some(b) = self.built.lock().get(&key) {
+            if b.content == content && b.freshness == epoch {
+                return b.payload.clone();
             }
         }
         self.build(key, epoch, build).await
+    }
+
+    /// Starts a build of `key` in the background unless one runs; whether it started one.
+    pub fn rebuild(self: &Arc<Self>, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> bool {
+        let Ok(building) = self.build_lock(&key).try_lock_owned() else {
+            return false;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _building = building;
+            this.build(key, epoch, build).await;
+        });
+        true
+    }
+
+    /// What the payload kept for `key` shows, and its build's age; `None` before the first.
+    pub fn kept(&self, key: &K) -> Option<(V, BuildAge)> {
+        self.built.lock().get(key).map(|b| (b.content.clone(), b.age()))
+    }
+
+    /// Whether a build of `key` runs now.
+    pub fn building(&self, key: &K) -> bool {
+        self.building
+            .lock()
+            .get(key)
+            .is_some_and(|lock| lock.try_lock().is_err())
     }
 
     fn build_lock(&self, key: &K) -> Arc<tokio::sync::Mutex<()>> {
@@ -179,12 +232,33 @@ where
     }
 
     async fn build(&self, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> T {
-        let (content, payload) = match tokio::task::spawn_blocking(build).await {
+        let timed = move || {
+            let began = Instant::now();
+            let built = build();
+            (built, began, began.elapsed())
+        };
+        let ((content, payload), began, cost) = match tokio::task::spawn_blocking(timed).await {
             Ok(built) => built,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
-        self.built.lock().insert(key, (content, epoch, payload.clone()));
+        let built = Built {
+            content,
+            freshness: epoch,
+            payload: payload.clone(),
+            began,
+            cost,
+        };
+        self.built.lock().insert(key, built);
         payload
+    }
+}
+
+impl<V, E, T> Built<V, E, T> {
+    fn age(&self) -> BuildAge {
+        BuildAge {
+            began: self.began,
+            cost: self.cost,
+        }
     }
 }
 

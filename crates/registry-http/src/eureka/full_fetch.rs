@@ -16,6 +16,15 @@
 //! a million instances a registration costs its own run and segment, not the registry. A
 //! revision that changed nothing the Eureka view shows (a write in another tenant) reuses all.
 //!
+//! **Large registries are built ahead of the fetches.** When a build costs more than
+//! [`Keeping::older_from`] (100 ms, some twenty thousand instances), a fetch is answered with
+//! the last payload while the current revision's is built behind it, provided that payload's
+//! build began at most [`Keeping::max_lag`] (30 s, Netflix's read-only cache refresh) ago; and
+//! the [`super::keeper`] worker builds the formats fetched in the last ten minutes (and JSON in
+//! full detail, always) as the registry changes, spaced by their cost. Each payload carries its
+//! own revision (`X-Registry-Revision`) and the hashcode of what it shows, so a client's delta
+//! reconciliation stays exact. Smaller registries answer with the current revision.
+//!
 //! **Lease times follow at a bounded cost.** What renewals change is `lastRenewalTimestamp` of
 //! every instance, so refreshing them means encoding everything again: that is done when a
 //! payload of the current revision is asked for with newer lease times (served the older one at
@@ -43,6 +52,7 @@ use registry_store::registry::Registry;
 use super::cache::OffRuntimePayloads;
 use super::format::Format;
 use super::hashcode::apps_hashcode;
+use super::keeper::Keeping;
 use super::mapping::status_from_store;
 use super::mapping::to_instance_info;
 use super::mapping::EurekaSettings;
@@ -123,18 +133,39 @@ pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
+/// A payload's format and detail.
+pub type Key = (Format, Detail);
+
+/// What every Eureka client fetches first (JSON, full detail): always kept current.
+const ALWAYS_WANTED: Key = (Format::Json, Detail::Full);
+
 /// The payloads by format and detail, each shown for its revision (see
-/// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt),
-/// and the pieces each was put together from.
+/// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt,
+/// and with an older revision while [`Keeping`] allows), and the pieces each was put together
+/// from.
 #[derive(Default)]
 pub struct FullFetch {
-    payloads: Arc<OffRuntimePayloads<(Format, Detail), Revision, Payload>>,
-    pieces: Mutex<HashMap<(Format, Detail), SharedPieces>>,
+    payloads: Arc<OffRuntimePayloads<Key, Revision, Payload>>,
+    pieces: Mutex<HashMap<Key, SharedPieces>>,
+    keeping: Keeping,
+    /// When each format and detail was last fetched.
+    asked: Mutex<HashMap<Key, Instant>>,
+    /// The store's instance count when each payload was last built (a build's cost grows with it).
+    sizes: Arc<Mutex<HashMap<Key, usize>>>,
 }
 
 impl FullFetch {
-    /// The current payload for `format` and `detail`: built if its revision is out of date;
-    /// if only its lease times are, served as it is while a rebuild runs.
+    pub fn new(keeping: Keeping) -> Self {
+        Self {
+            keeping,
+            ..Self::default()
+        }
+    }
+
+    /// The payload for `format` and `detail`: the current revision's, built if need be, or an
+    /// older one's (at most [`Keeping::max_lag`] old, when builds are expensive) while the
+    /// current one is built; if only its lease times are out of date, served as it is while a
+    /// rebuild runs.
     pub async fn get(
         &self,
         node: &Arc<dyn Registry>,
@@ -142,25 +173,82 @@ impl FullFetch {
         format: Format,
         detail: Detail,
     ) -> Payload {
+        let key = (format, detail);
+        self.asked.lock().insert(key, Instant::now());
         // The epoch read first, so a newer one rebuilds.
         let epoch = node.lease_times().epoch();
-        let pieces = self.pieces.lock().entry((format, detail)).or_default().clone();
-        let (node, settings) = (node.clone(), settings.clone());
+        let build = self.builder(node, settings, key);
         self.payloads
-            .get((format, detail), node.revision(), epoch, move || {
-                let (revision, records) = node.read(|applied| {
-                    let view = View {
-                        state: &applied.state,
-                        settings: &settings,
-                        leases: None,
-                    };
-                    (applied.revision(), view.records())
-                });
-                let lease_of = |i: &Instance| node.lease_times().get(&i.key());
-                let payload = pieces.lock().build(revision, &records, &lease_of, format, detail);
-                (revision, payload)
-            })
+            .get_or_older(key, node.revision(), epoch, |age| self.keeping.older_ok(age), build)
             .await
+    }
+
+    /// One pass of the keeper: starts a background build of each wanted format and detail whose
+    /// payload is behind the registry's revision and expensive to build, when one is due (see
+    /// [`Keeping`]); the first of JSON in full detail regardless. Which it started.
+    pub fn keep_current(&self, node: &Arc<dyn Registry>, settings: &EurekaSettings) -> Vec<Key> {
+        let now = Instant::now();
+        let mut wanted: Vec<Key> = self
+            .asked
+            .lock()
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) <= self.keeping.wanted_for)
+            .map(|(key, _)| *key)
+            .collect();
+        if !wanted.contains(&ALWAYS_WANTED) {
+            wanted.push(ALWAYS_WANTED);
+        }
+        let revision = node.revision();
+        let instances = node.read(|applied| applied.state.instance_count());
+        let mut started = Vec::new();
+        for key in wanted {
+            let due = match self.payloads.kept(&key) {
+                None => true,
+                Some((shown, _)) if shown == revision => false,
+                Some((_, age)) => {
+                    let built_for = self.sizes.lock().get(&key).copied().unwrap_or(0).max(1);
+                    let growth = (instances as f64 / built_for as f64).max(1.0);
+                    let expected = age.cost.mul_f64(growth);
+                    expected >= self.keeping.older_from && self.keeping.due(age, expected, now)
+                }
+            };
+            let epoch = node.lease_times().epoch();
+            if due && self.payloads.rebuild(key, epoch, self.builder(node, settings, key)) {
+                started.push(key);
+            }
+        }
+        started
+    }
+
+    /// The revision the payload kept for `key` shows; `None` before its first build.
+    pub fn shown(&self, key: &Key) -> Option<Revision> {
+        self.payloads.kept(key).map(|(revision, _)| revision)
+    }
+
+    /// The build of `key`'s payload from the registry's state when it runs.
+    fn builder(
+        &self,
+        node: &Arc<dyn Registry>,
+        settings: &EurekaSettings,
+        key: Key,
+    ) -> impl FnOnce() -> (Revision, Payload) + Send + 'static {
+        let pieces = self.pieces.lock().entry(key).or_default().clone();
+        let (node, settings, sizes) = (node.clone(), settings.clone(), self.sizes.clone());
+        move || {
+            let (revision, instances, records) = node.read(|applied| {
+                let view = View {
+                    state: &applied.state,
+                    settings: &settings,
+                    leases: None,
+                };
+                (applied.revision(), applied.state.instance_count(), view.records())
+            });
+            let lease_of = |i: &Instance| node.lease_times().get(&i.key());
+            let (format, detail) = key;
+            let payload = pieces.lock().build(revision, &records, &lease_of, format, detail);
+            sizes.lock().insert(key, instances);
+            (revision, payload)
+        }
     }
 }
 

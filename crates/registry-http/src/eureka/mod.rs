@@ -6,7 +6,8 @@
 //! - [`format`]: content negotiation; [`error`]: Eureka's status codes and texts.
 //! - [`view`]: the registry as Eureka apps; [`cache`]: payloads kept per revision;
 //!   [`full_fetch`]: `/apps`, built per revision (and gzip'd) off the runtime threads from
-//!   [`pieces`] encoded once and kept while they are unchanged.
+//!   [`pieces`] encoded once and kept while they are unchanged, and kept current by the
+//!   [`keeper`] when builds are expensive.
 //! - [`delta`]: `/apps/delta` from the store's change feed (three-minute window).
 //! - [`peer`]: the peer replication batch Netflix servers send; [`server_status`]: `/status`.
 //! - [`ops`]: the write operations with Eureka's rules; [`handlers`]: the endpoints;
@@ -14,7 +15,8 @@
 //!   [`lean`]: heartbeats and one-app reads answered before the router's layers.
 //!
 //! Differences from the Netflix server, all compatible on the wire: reads are fresh (no 30 s
-//! response cache); a lease expires at its duration, not twice it; evictions are decided by the
+//! response cache), but for the full registry of a large registry, which may show the registry
+//! of up to 30 s ago while the current one is built ([`keeper`]); a lease expires at its duration, not twice it; evictions are decided by the
 //! leader and replicated through the log, so every node agrees; a client's own re-registration
 //! with `OUT_OF_SERVICE` is believed (Netflix keeps an existing UP, #1398) while an operator
 //! override still wins; and `GET /apps/delta?waitRevision=R[&waitSeconds=S]` long-polls until the
@@ -27,6 +29,7 @@ pub mod error;
 pub mod format;
 pub mod full_fetch;
 pub mod handlers;
+pub mod keeper;
 pub mod lean;
 pub mod ops;
 pub mod peer;
