@@ -3,6 +3,8 @@
 //! under the state lock against the whole of it), and the leader's once-a-second lease round.
 //!
 //! `cargo bench -p registry-bench --bench micro`
+//!
+//! They allocate with jemalloc, as `registryd` does.
 
 #[path = "eureka_fixture.rs"]
 mod eureka_fixture;
@@ -36,6 +38,9 @@ use registry_store::state::RegistryState;
 use registry_store::storage::codec;
 
 use eureka_fixture::registration;
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const INSTANCES: u64 = 10_000;
 
