@@ -6,15 +6,20 @@
 //!
 //! **A new revision re-encodes only what changed.** Each service's instances, in the order they
 //! were last written, are cut into runs at boundaries set by the instances' own ids (so adding
-//! or removing one instance moves no boundary but its own); each run is encoded once and kept
-//! under a fingerprint of what it shows (the service's and its instances' ids and revisions).
-//! The document, apps in name order, is cut into segments of a few dozen kilobytes (many small
-//! apps, or the runs of a large one) at boundaries set by the runs' keys; each segment is
-//! deflated once ([`super::pieces`]) and kept under a fingerprint of its runs and text. A build
-//! fingerprints every run (a few hundred nanoseconds per instance), encodes the runs and
+//! or removing one instance moves no boundary but its own); a run's key is a fingerprint of what
+//! it shows (the service's and its instances' ids and revisions). The document, apps in name
+//! order, is cut into segments of a few dozen to a few hundred instances (many small apps, or
+//! the runs of a large one) at boundaries set by the runs' keys; each segment is encoded and
+//! deflated once ([`super::pieces`]) and kept, deflated, under a fingerprint of its runs and
+//! text. A build fingerprints every run (a few hundred nanoseconds per instance), encodes and
 //! deflates the segments it has not seen, and puts the payload together from the kept ones: at
-//! a million instances a registration costs its own run and segment, not the registry. A
-//! revision that changed nothing the Eureka view shows (a write in another tenant) reuses all.
+//! a million instances a registration costs its own segment, not the registry. A revision that
+//! changed nothing the Eureka view shows (a write in another tenant) reuses all.
+//!
+//! **Plain text is kept only for small payloads** ([`PLAIN_KEPT_MAX`], 64 MB): a million
+//! instances are some 900 MB of JSON but 70 MB gzip'd, and every Eureka client we know of asks
+//! for gzip. A plain fetch of a larger payload is inflated from the gzip'd segments as it is
+//! sent.
 //!
 //! **Large registries are built ahead of the fetches.** When a build costs more than
 //! [`Keeping::older_from`] (100 ms, some twenty thousand instances), a fetch is answered with
@@ -37,6 +42,7 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::hash::Hasher;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -53,36 +59,80 @@ use super::cache::OffRuntimePayloads;
 use super::format::Format;
 use super::hashcode::apps_hashcode;
 use super::keeper::Keeping;
+use super::mapping::app_of;
 use super::mapping::status_from_store;
 use super::mapping::to_instance_info;
 use super::mapping::EurekaSettings;
+use super::pieces::inflate_all;
 use super::pieces::Assembly;
+use super::pieces::ChunkedBody;
 use super::pieces::Deflater;
+use super::pieces::InflatingBody;
 use super::pieces::Piece;
 use super::view::with_renewal;
 use super::view::View;
 use super::wire::Detail;
 use super::wire::InstanceInfo;
 
-/// One format's and detail's payload, plain and gzip'd, each as chunks to send in order.
+/// One format's and detail's payload: gzip'd, as chunks to send in order, and plain, kept as
+/// chunks too while it is at most [`PLAIN_KEPT_MAX`] (else inflated for each plain fetch).
 #[derive(Clone)]
 pub struct Payload {
     pub revision: Revision,
-    pub plain: Arc<[Bytes]>,
     pub gzip: Arc<[Bytes]>,
+    /// Plain bytes in all.
+    pub length: u64,
+    plain: Option<Arc<[Bytes]>>,
 }
+
+/// Plain text up to this size is kept beside the gzip'd (served as it is); larger payloads
+/// (a million instances are some 900 MB of JSON, 70 MB gzip'd) are inflated for the rare
+/// client that does not accept gzip.
+pub const PLAIN_KEPT_MAX: u64 = 64 << 20;
 
 impl Payload {
     /// A payload of one piece (the delta).
     pub fn whole(revision: Revision, plain: Vec<u8>) -> Payload {
+        let keep = plain.len() as u64 <= PLAIN_KEPT_MAX;
         let mut assembly = Assembly::default();
-        assembly.piece(&Deflater::default().piece(plain));
-        let (plain, gzip) = assembly.finish();
+        assembly.piece(&Deflater::default().piece(plain, keep));
+        Payload::assembled(revision, assembly, PLAIN_KEPT_MAX)
+    }
+
+    /// The payload `assembly` makes, its plain chunks kept if it has them and they are at most
+    /// `plain_kept_max` bytes.
+    pub fn assembled(revision: Revision, assembly: Assembly, plain_kept_max: u64) -> Payload {
+        let assembled = assembly.finish();
         Payload {
             revision,
-            plain: plain.into(),
-            gzip: gzip.into(),
+            gzip: assembled.gzip.into(),
+            length: assembled.length,
+            plain: assembled
+                .plain
+                .filter(|_| assembled.length <= plain_kept_max)
+                .map(Into::into),
         }
+    }
+
+    /// The plain text in one buffer (tests, and callers that need it whole).
+    pub fn plain_bytes(&self) -> Vec<u8> {
+        match &self.plain {
+            Some(chunks) => chunks.iter().flat_map(|c| c.iter().copied()).collect(),
+            None => inflate_all(&self.gzip, self.length),
+        }
+    }
+
+    /// The plain text as a response body: the kept chunks, or the gzip'd ones inflated.
+    pub fn plain_body(&self) -> axum::body::Body {
+        match &self.plain {
+            Some(chunks) => axum::body::Body::new(ChunkedBody::new(chunks)),
+            None => axum::body::Body::new(InflatingBody::new(&self.gzip, self.length)),
+        }
+    }
+
+    /// Whether the plain text is kept (not inflated for each plain fetch).
+    pub fn keeps_plain(&self) -> bool {
+        self.plain.is_some()
     }
 
     /// This payload as the answer to a request with `headers`: gzip'd if it accepts gzip.
@@ -90,12 +140,12 @@ impl Payload {
         use axum::http::header;
         use axum::http::HeaderValue;
         let gzip = accepts_gzip(headers);
-        let chunks = if gzip { &self.gzip } else { &self.plain };
-        let mut response = super::handlers::respond(
-            format,
-            self.revision,
-            axum::body::Body::new(super::pieces::ChunkedBody::new(chunks)),
-        );
+        let body = if gzip {
+            axum::body::Body::new(ChunkedBody::new(&self.gzip))
+        } else {
+            self.plain_body()
+        };
+        let mut response = super::handlers::respond(format, self.revision, body);
         let headers = response.headers_mut();
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if gzip {
@@ -266,58 +316,96 @@ const RUN_TARGET: u64 = 64;
 const RUN_MAX: usize = 256;
 
 /// A segment (what is deflated and sent as one) ends after a run whose key hashes to 0 modulo
-/// [`SEGMENT_SPREAD`] once it holds this many bytes...
-const SEGMENT_MIN: usize = 32 * 1024;
+/// [`SEGMENT_SPREAD`] once it holds this many instances (some 32 KB of JSON)...
+const SEGMENT_MIN: usize = 40;
 const SEGMENT_SPREAD: u64 = 4;
-/// ...and after the first run past this many.
-const SEGMENT_MAX: usize = 512 * 1024;
+/// ...and after the first run past this many (some 512 KB).
+const SEGMENT_MAX: usize = 600;
+
+/// What a first build guesses each instance's plain text takes (to decide whether to keep it).
+const GUESSED_BYTES_PER_INSTANCE: u64 = 1_000;
 
 /// One format's and detail's pieces, locked by its build (one at a time).
 type SharedPieces = Arc<Mutex<Pieces>>;
 
-/// One format's and detail's encoded runs and segments, and its last payload.
-#[derive(Default)]
+/// One format's and detail's runs and deflated segments, and its last payload.
 pub struct Pieces {
-    runs: HashMap<RunKey, Arc<Run>>,
+    /// What each run seen is made of (its apps), by its key.
+    runs: HashMap<RunKey, Arc<RunShape>>,
     segments: HashMap<SegmentKey, Piece>,
     last: Option<Payload>,
+    /// How many instances the last payload shows.
+    last_instances: usize,
     /// When every run was last encoded afresh, and what that took.
     refreshed: Option<(Instant, Duration)>,
-    /// Segments the last build deflated (not kept from the one before).
+    /// Segments the last build deflated (not kept from the one before), and instances it encoded.
     deflated: usize,
+    encoded: usize,
+    /// Plain text is kept for payloads of at most this many bytes ([`PLAIN_KEPT_MAX`]).
+    plain_kept_max: u64,
+}
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Self {
+            runs: HashMap::new(),
+            segments: HashMap::new(),
+            last: None,
+            last_instances: 0,
+            refreshed: None,
+            deflated: 0,
+            encoded: 0,
+            plain_kept_max: PLAIN_KEPT_MAX,
+        }
+    }
 }
 
 /// What a run shows: a fingerprint of its service's and instances' ids and revisions, and how
 /// many instances it has.
 type RunKey = (u64, usize);
 
-/// A run's piece: the run, and the piece's index in it.
-type PieceAt = (RunKey, usize);
-
-/// What a segment holds: a fingerprint of its text and runs, and its length.
+/// What a segment holds: a fingerprint of its text and runs' pieces, and how many parts.
 type SegmentKey = (u64, usize);
 
-/// A run's instances, encoded by app name (one entry but for instances whose Eureka app name
-/// differs from their neighbours'). Once in a segment, each text is a slice of the segment's.
-struct Run {
-    pieces: Vec<(String, Bytes)>,
+/// A run's instances by app name: consecutive ones listed under the same app form a piece (one,
+/// but for instances whose Eureka app name differs from their neighbours').
+struct RunShape {
+    pieces: Vec<(String, Range<usize>)>,
 }
 
-/// What goes into a segment: text between runs, or a run's piece (by run and index).
-enum Part<'a> {
+/// A run of this build: its key, its service and instances, and its shape.
+struct RunOf<'a> {
+    key: RunKey,
+    service: &'a Service,
+    instances: Vec<&'a Arc<Instance>>,
+    shape: Arc<RunShape>,
+}
+
+/// What goes into a segment: text between runs, or a run's piece (by run, in this build's list,
+/// and piece).
+enum Part {
     Text(Vec<u8>),
-    Run(PieceAt, &'a Bytes),
+    Run(usize, usize),
+}
+
+/// How a build encodes: its format, detail and lease times.
+struct Encoding<'a> {
+    format: Format,
+    detail: Detail,
+    lease_of: &'a dyn Fn(&Instance) -> Option<LeaseTime>,
 }
 
 impl Pieces {
     /// The payload of `records` (the Eureka tenant's, in store order: grouped by service) at
-    /// `revision`, re-encoding only runs not encoded before, or all of them when lease times are
-    /// due a refresh. A call for the revision of the last payload is one for lease times alone:
-    /// the last payload again unless a refresh is due.
+    /// `revision`, encoding and deflating only segments not made before, or all of them when
+    /// lease times are due a refresh. A call for the revision of the last payload is one for
+    /// lease times alone: the last payload again unless a refresh is due.
     ///
-    /// The document is cut into segments of a few dozen kilobytes (many apps of a few instances,
-    /// or runs of one large app) at boundaries set by the runs' keys, each deflated on its own
-    /// and kept under a fingerprint of what it holds: a change re-deflates its own segment.
+    /// The document is cut into segments of a few dozen to a few hundred instances (many apps
+    /// of a few instances, or runs of one large app) at boundaries set by the runs' keys, each
+    /// deflated on its own and kept under a fingerprint of what it holds: a change encodes and
+    /// deflates its own segment again. Segments keep their plain text too while the payload is
+    /// small enough to keep it ([`PLAIN_KEPT_MAX`]).
     pub fn build(
         &mut self,
         revision: Revision,
@@ -340,48 +428,57 @@ impl Pieces {
         } else {
             (std::mem::take(&mut self.runs), std::mem::take(&mut self.segments))
         };
-        let encoded = runs_of(records, &kept_runs, lease_of, format, detail);
+        let runs = runs_of(records, &kept_runs);
         drop(kept_runs);
-        let mut apps: BTreeMap<&str, Vec<(PieceAt, &Bytes)>> = BTreeMap::new();
-        for (key, run) in &encoded {
-            for (index, (app, plain)) in run.pieces.iter().enumerate() {
-                apps.entry(app.as_str()).or_default().push(((*key, index), plain));
+        let mut apps: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+        for (r, run) in runs.iter().enumerate() {
+            for (p, (app, _)) in run.shape.pieces.iter().enumerate() {
+                apps.entry(app.as_str()).or_default().push((r, p));
             }
         }
+        let per_instance = match (&self.last, self.last_instances) {
+            (Some(last), instances) if instances > 0 => last.length / instances as u64,
+            _ => GUESSED_BYTES_PER_INSTANCE,
+        };
         let mut segments = Segments {
             kept: kept_segments,
             made: HashMap::new(),
             order: Vec::new(),
-            moved: HashMap::new(),
             deflater: Deflater::default(),
             deflated: 0,
+            encoded: 0,
+            keep_plain: per_instance.saturating_mul(records.len() as u64) <= self.plain_kept_max,
+        };
+        let encoding = Encoding {
+            format,
+            detail,
+            lease_of,
         };
         let mut parts = Vec::new();
-        let mut length = 0;
+        let mut held = 0;
         for (n, (app, pieces)) in apps.iter().enumerate() {
             let mut text = Vec::new();
             if n > 0 {
                 text.extend_from_slice(format.separator());
             }
             format.application_head(&mut text, app);
-            for (m, (at, plain)) in pieces.iter().enumerate() {
+            for (m, &(r, p)) in pieces.iter().enumerate() {
                 if m > 0 {
                     text.extend_from_slice(format.separator());
                 }
-                length += text.len() + plain.len();
                 parts.push(Part::Text(std::mem::take(&mut text)));
-                parts.push(Part::Run(*at, plain));
-                let boundary = hash_of(at) % SEGMENT_SPREAD == 0;
-                if (length >= SEGMENT_MIN && boundary) || length >= SEGMENT_MAX {
-                    segments.close(std::mem::take(&mut parts));
-                    length = 0;
+                parts.push(Part::Run(r, p));
+                held += runs[r].shape.pieces[p].1.len();
+                let boundary = hash_of((runs[r].key, p)) % SEGMENT_SPREAD == 0;
+                if (held >= SEGMENT_MIN && boundary) || held >= SEGMENT_MAX {
+                    segments.close(std::mem::take(&mut parts), &runs, &encoding);
+                    held = 0;
                 }
             }
             text.extend_from_slice(format.application_tail());
-            length += text.len();
             parts.push(Part::Text(text));
         }
-        segments.close(parts);
+        segments.close(parts, &runs, &encoding);
         drop(apps);
 
         let mut assembly = Assembly::default();
@@ -391,139 +488,116 @@ impl Pieces {
             assembly.piece(&segments.made[key]);
         }
         assembly.text().extend_from_slice(format.applications_tail());
-        let (plain, gzip) = assembly.finish();
-        let payload = Payload {
-            revision,
-            plain: plain.into(),
-            gzip: gzip.into(),
-        };
+        let payload = Payload::assembled(revision, assembly, self.plain_kept_max);
 
-        // Runs in new segments now point into them (their old texts are freed with the old ones).
-        let mut runs = HashMap::with_capacity(encoded.len());
-        for (key, run) in encoded {
-            let run = if run
-                .pieces
-                .iter()
-                .enumerate()
-                .any(|(i, _)| segments.moved.contains_key(&(key, i)))
-            {
-                let pieces = run
-                    .pieces
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (app, plain))| {
-                        let plain = segments.moved.remove(&(key, i)).unwrap_or_else(|| plain.clone());
-                        (app.clone(), plain)
-                    })
-                    .collect();
-                Arc::new(Run { pieces })
-            } else {
-                run
-            };
-            runs.insert(key, run);
-        }
-        self.runs = runs;
+        self.runs = runs.into_iter().map(|run| (run.key, run.shape)).collect();
         self.deflated = segments.deflated;
+        self.encoded = segments.encoded;
         self.segments = segments.made;
         if refresh_due {
             self.refreshed = Some((Instant::now(), started.elapsed()));
         }
         self.last = Some(payload.clone());
+        self.last_instances = records.len();
         payload
     }
 }
 
-/// The runs of `records`, in order: kept ones reused, the others encoded.
-fn runs_of(
-    records: &[(Arc<Service>, Arc<Instance>)],
-    kept: &HashMap<RunKey, Arc<Run>>,
-    lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
-    format: Format,
-    detail: Detail,
-) -> Vec<(RunKey, Arc<Run>)> {
-    let mut encoded = Vec::with_capacity(kept.len().max(records.len() / RUN_TARGET as usize));
+/// The runs of `records`, in order, with their shapes (kept ones reused).
+fn runs_of<'a>(records: &'a [(Arc<Service>, Arc<Instance>)], kept: &HashMap<RunKey, Arc<RunShape>>) -> Vec<RunOf<'a>> {
+    let mut runs = Vec::with_capacity(kept.len().max(records.len() / RUN_TARGET as usize));
     let mut order: Vec<&Arc<Instance>> = Vec::new();
     for service in records.chunk_by(|a, b| Arc::ptr_eq(&a.0, &b.0)) {
-        let owner = &service[0].0;
+        let owner: &Service = &service[0].0;
         order.clear();
         order.extend(service.iter().map(|(_, i)| i));
         // The order they were written in: new instances join the last run.
         order.sort_unstable_by(|a, b| (a.mod_revision, &a.id).cmp(&(b.mod_revision, &b.id)));
         for run in split_into_runs(&order) {
             let key = fingerprint(owner, run);
-            let run = match kept.get(&key) {
-                Some(run) => run.clone(),
-                None => Arc::new(encode_run(owner, run, lease_of, format, detail)),
+            let shape = match kept.get(&key) {
+                Some(shape) => shape.clone(),
+                None => Arc::new(shape_of(owner, run)),
             };
-            encoded.push((key, run));
+            runs.push(RunOf {
+                key,
+                service: owner,
+                instances: run.to_vec(),
+                shape,
+            });
         }
     }
-    encoded
+    runs
 }
 
-/// The segments of one build: those kept from the last build, those of this one in order, and
-/// where the runs of newly made ones now live.
+/// A run's pieces: its instances grouped by the app each is listed under.
+fn shape_of(service: &Service, run: &[&Arc<Instance>]) -> RunShape {
+    let mut pieces: Vec<(String, Range<usize>)> = Vec::with_capacity(1);
+    for (n, instance) in run.iter().enumerate() {
+        let app = app_of(service, instance);
+        match pieces.last_mut() {
+            Some((last, range)) if *last == app => range.end = n + 1,
+            _ => pieces.push((app, n..n + 1)),
+        }
+    }
+    RunShape { pieces }
+}
+
+/// The segments of one build: those kept from the last build, and those of this one in order.
 struct Segments {
     kept: HashMap<SegmentKey, Piece>,
     made: HashMap<SegmentKey, Piece>,
     order: Vec<SegmentKey>,
-    moved: HashMap<PieceAt, Bytes>,
     deflater: Deflater,
     deflated: usize,
+    encoded: usize,
+    /// Whether segments keep their plain text (the payload is small enough).
+    keep_plain: bool,
 }
 
 impl Segments {
     /// Ends a segment of `parts`: kept if it holds the same as one of the last build's, else
-    /// made (copied together and deflated) and its runs' texts moved into it.
-    fn close(&mut self, parts: Vec<Part<'_>>) {
+    /// made (its runs' pieces encoded, and deflated).
+    fn close(&mut self, parts: Vec<Part>, runs: &[RunOf<'_>], encoding: &Encoding<'_>) {
         if parts.is_empty() {
             return;
         }
         let mut hasher = std::hash::DefaultHasher::new();
-        let mut length = 0;
         for part in &parts {
             match part {
                 Part::Text(text) => text.hash(&mut hasher),
-                Part::Run(at, plain) => {
-                    at.hash(&mut hasher);
-                    length += plain.len();
-                }
-            }
-            if let Part::Text(text) = part {
-                length += text.len();
+                Part::Run(r, p) => (runs[*r].key, *p).hash(&mut hasher),
             }
         }
-        let key = (hasher.finish(), length);
+        let key = (hasher.finish(), parts.len());
         self.order.push(key);
         if self.made.contains_key(&key) {
             return;
         }
         if let Some(segment) = self.kept.remove(&key) {
-            self.made.insert(key, segment);
+            self.made.insert(key, segment.keeping_plain(self.keep_plain));
             return;
         }
-        let mut plain = Vec::with_capacity(length);
-        let mut placed = Vec::new();
+        let mut plain = Vec::new();
         for part in &parts {
             match part {
                 Part::Text(text) => plain.extend_from_slice(text),
-                Part::Run(at, run) => {
-                    placed.push((*at, plain.len()..plain.len() + run.len()));
-                    plain.extend_from_slice(run);
+                Part::Run(r, p) => {
+                    let run = &runs[*r];
+                    let instances = &run.instances[run.shape.pieces[*p].1.clone()];
+                    self.encoded += instances.len();
+                    encode_piece(&mut plain, run.service, instances, encoding);
                 }
             }
         }
-        let segment = self.deflater.piece(plain);
+        let segment = self.deflater.piece(plain, self.keep_plain);
         self.deflated += 1;
-        for (at, range) in placed {
-            self.moved.insert(at, segment.plain.slice(range));
-        }
         self.made.insert(key, segment);
     }
 }
 
 /// `order` cut after each instance whose id hashes to a boundary, and every [`RUN_MAX`].
-fn split_into_runs<'a>(order: &'a [&'a Arc<Instance>]) -> impl Iterator<Item = &'a [&'a Arc<Instance>]> + 'a {
+fn split_into_runs<'o, 'a: 'o>(order: &'o [&'a Arc<Instance>]) -> impl Iterator<Item = &'o [&'a Arc<Instance>]> + 'o {
     let mut rest = order;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -556,33 +630,13 @@ fn fingerprint(service: &Service, run: &[&Arc<Instance>]) -> RunKey {
     (hasher.finish(), run.len())
 }
 
-fn encode_run(
-    service: &Service,
-    run: &[&Arc<Instance>],
-    lease_of: &dyn Fn(&Instance) -> Option<LeaseTime>,
-    format: Format,
-    detail: Detail,
-) -> Run {
-    let infos: Vec<InstanceInfo> = run
+/// `instances` of `service` (one piece: all listed under one app), encoded onto `out`.
+fn encode_piece(out: &mut Vec<u8>, service: &Service, instances: &[&Arc<Instance>], encoding: &Encoding<'_>) {
+    let infos: Vec<InstanceInfo> = instances
         .iter()
-        .map(|i| with_renewal(to_instance_info(service, i), lease_of(i)))
+        .map(|i| with_renewal(to_instance_info(service, i), (encoding.lease_of)(i)))
         .collect();
-    let mut pieces = Vec::with_capacity(1);
-    for same_app in infos.chunk_by(|a, b| a.app == b.app) {
-        let mut plain = Vec::with_capacity(same_app.len() * 1024);
-        format.encode_instances(&mut plain, same_app, detail);
-        pieces.push((same_app[0].app.clone(), Bytes::from(plain)));
-    }
-    Run { pieces }
-}
-
-/// The whole payload in one buffer (tests, and callers that need it whole).
-pub fn joined(chunks: &[Bytes]) -> Vec<u8> {
-    let mut all = Vec::with_capacity(super::pieces::length_of(chunks) as usize);
-    for chunk in chunks {
-        all.extend_from_slice(chunk);
-    }
-    all
+    encoding.format.encode_instances(out, &infos, encoding.detail);
 }
 
 #[cfg(test)]
@@ -642,6 +696,10 @@ mod tests {
         format.encode_applications(&all_of(&records, None), detail)
     }
 
+    fn joined(chunks: &[Bytes]) -> Vec<u8> {
+        chunks.iter().flat_map(|c| c.iter().copied()).collect()
+    }
+
     fn gunzip(chunks: &[Bytes]) -> Vec<u8> {
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&joined(chunks)[..])
@@ -694,14 +752,16 @@ mod tests {
         for format in [Format::Json, Format::Xml] {
             for detail in [Detail::Full, Detail::Compact] {
                 let mut pieces = Pieces::default();
-                let check = |pieces: &mut Pieces, state: &RegistryState, revision| {
+                let check = |pieces: &mut Pieces, state: &RegistryState, revision, keeps_plain: bool| {
                     let payload = pieces.build(revision, &records(state, &settings), &none, format, detail);
                     let whole = expected(state, &settings, format, detail);
-                    assert!(joined(&payload.plain) == whole, "{format:?} {detail:?} plain differs");
+                    assert_eq!(payload.keeps_plain(), keeps_plain);
+                    assert_eq!(payload.length, whole.len() as u64);
+                    assert!(payload.plain_bytes() == whole, "{format:?} {detail:?} plain differs");
                     assert!(gunzip(&payload.gzip) == whole, "{format:?} {detail:?} gzip differs");
                     assert_eq!(payload.revision, revision);
                 };
-                check(&mut pieces, &state, revision);
+                check(&mut pieces, &state, revision, true);
                 let mut changed = state.clone();
                 let mut at = revision;
                 register(&mut changed, &mut at, &settings, "BIG", 5_000);
@@ -715,9 +775,14 @@ mod tests {
                         command: Command::CancelInstance(CancelInstance { instance: gone }),
                     },
                 );
-                check(&mut pieces, &changed, at);
-                // Back to the first state: its runs were dropped, so it is encoded again, right.
-                check(&mut pieces, &state, revision + 100);
+                // Too large to keep the plain text: it is inflated from the gzip'd segments,
+                // kept ones and new ones alike.
+                pieces.plain_kept_max = 0;
+                check(&mut pieces, &changed, at, false);
+                // Back to the first state, plain text kept again: its runs were dropped, so it is
+                // encoded again, right.
+                pieces.plain_kept_max = PLAIN_KEPT_MAX;
+                check(&mut pieces, &state, revision + 100, true);
             }
         }
     }
@@ -752,7 +817,7 @@ mod tests {
         encoded.set(0);
         let payload = pieces.build(revision, &records, &lease_of, Format::Json, Detail::Full);
         assert_eq!(encoded.get(), 0);
-        assert!(!String::from_utf8(joined(&payload.plain))
+        assert!(!String::from_utf8(payload.plain_bytes())
             .unwrap()
             .contains("1999999999999"));
         // Due: the last full encoding is older than its cost allows for.
@@ -760,13 +825,13 @@ mod tests {
         encoded.set(0);
         let payload = pieces.build(revision, &records, &lease_of, Format::Json, Detail::Full);
         assert_eq!(encoded.get(), 500);
-        let text = String::from_utf8(joined(&payload.plain)).unwrap();
+        let text = String::from_utf8(payload.plain_bytes()).unwrap();
         assert_eq!(text.matches(r#""lastRenewalTimestamp":1999999999999"#).count(), 500);
         assert!(gunzip(&payload.gzip) == text.as_bytes());
     }
 
     #[test]
-    fn a_change_re_encodes_its_own_run_not_the_registry() {
+    fn a_change_re_encodes_its_own_segment_not_the_registry() {
         let settings = EurekaSettings::default();
         let mut state = RegistryState::new();
         let mut revision = 0;
@@ -796,11 +861,12 @@ mod tests {
         register(&mut state, &mut revision, &settings, "APP-3", 10_000);
         let payload = build_json(&mut pieces, &state, revision);
         assert!(
-            (1..=RUN_MAX).contains(&encoded.get()),
+            (1..=2 * (SEGMENT_MAX + RUN_MAX)).contains(&encoded.get()),
             "{} instances encoded again for one registration",
             encoded.get()
         );
-        assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
+        assert_eq!(pieces.encoded, encoded.get());
+        assert!(payload.plain_bytes() == expected(&state, &settings, Format::Json, Detail::Full));
         let segments = pieces.segments.len();
         assert!(segments > 8, "{segments} segments for 3,000 instances");
         assert!(
@@ -830,7 +896,7 @@ mod tests {
         );
         encoded.set(0);
         let payload = build_json(&mut pieces, &state, revision);
-        assert!(encoded.get() <= 2 * RUN_MAX, "{} encoded again", encoded.get());
-        assert!(joined(&payload.plain) == expected(&state, &settings, Format::Json, Detail::Full));
+        assert!(pieces.deflated <= 4, "{} segments deflated again", pieces.deflated);
+        assert!(payload.plain_bytes() == expected(&state, &settings, Format::Json, Detail::Full));
     }
 }

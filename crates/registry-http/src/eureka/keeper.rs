@@ -1,9 +1,11 @@
 //! The worker (`eureka-full-fetch`) that keeps the full registry's wanted payloads current off
 //! the request path: on every new revision, and every [`TICK`] while one is behind, it runs a
 //! pass of [`super::full_fetch::FullFetch::keep_current`], which starts background builds within
-//! the CPU budget [`Keeping`] sets. At a million instances a build takes
-//! seconds: a client that starts (and fetches the whole registry) meanwhile is answered with the
-//! payload of a few seconds ago rather than waiting for it.
+//! the CPU budget [`Keeping`] sets, each on its own thread at a lower priority
+//! ([`super::cache::Priority::Background`]): they take what registrations, renewals and reads
+//! leave. At a million instances a build takes seconds: a client that starts (and fetches the
+//! whole registry) meanwhile is answered with the payload of a few seconds ago rather than
+//! waiting for it.
 
 use std::sync::Arc;
 use std::sync::Weak;
@@ -130,7 +132,6 @@ mod tests {
 
     use super::*;
     use crate::eureka::format::Format;
-    use crate::eureka::full_fetch::joined;
     use crate::eureka::full_fetch::FullFetch;
     use crate::eureka::mapping::EurekaSettings;
     use crate::eureka::wire::Detail;
@@ -153,7 +154,7 @@ mod tests {
 
     async fn fetch(fetch: &FullFetch, registry: &Arc<dyn Registry>, settings: &EurekaSettings) -> (u64, String) {
         let payload = fetch.get(registry, settings, Format::Json, Detail::Full).await;
-        let text = String::from_utf8(joined(&payload.plain)).expect("UTF-8");
+        let text = String::from_utf8(payload.plain_bytes()).expect("UTF-8");
         (payload.revision, text)
     }
 

@@ -25,6 +25,7 @@ use crate::model::Tenant;
 use smol_str::format_smolstr;
 use smol_str::SmolStr;
 
+use super::stored::stored_app;
 use super::stored::EurekaFields;
 use super::wire::ActionType;
 use super::wire::DataCenterInfo;
@@ -274,6 +275,16 @@ fn derived_ports(instance: &Instance) -> (String, Port, Port) {
     (ip, port, secure_port)
 }
 
+/// The app an instance of `service` is listed under: [`to_instance_info`]'s `app`, read without
+/// converting the instance (only the stored app name is parsed).
+pub fn app_of(service: &Service, instance: &Instance) -> String {
+    let given = instance.protocol_fields.get(PROTOCOL).and_then(stored_app);
+    match given {
+        Some(app) if !app.is_empty() => app.into_owned(),
+        _ => service.name.to_ascii_uppercase(),
+    }
+}
+
 /// The `InstanceInfo` Eureka clients see for a stored instance of `service`.
 pub fn to_instance_info(service: &Service, instance: &Instance) -> InstanceInfo {
     let fields = instance
@@ -380,6 +391,7 @@ fn aws_region_of(zone: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::RawJson;
     use std::collections::BTreeMap;
 
     use super::super::wire::AMAZON_DATA_CENTER_CLASS;
@@ -449,6 +461,34 @@ mod tests {
             service_up_timestamp: 0,
         });
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn the_app_read_alone_is_the_app_of_the_converted_instance() {
+        let settings = EurekaSettings::default();
+        let mut cases = Vec::new();
+        for app in ["ORDERS", "orders", "Mixed-Case.app", "QUOTE\"D\\APP", "ÜNICODE"] {
+            let mut info = sample();
+            info.app = app.into();
+            let service = settings.service_for_app(app, DEFAULT_VERSION);
+            cases.push((service, to_instance(&settings, &info)));
+        }
+        // Without Eureka's fields (registered through another protocol), and with fields in
+        // the older stored form (camelCase keys).
+        let mut foreign = to_instance(&settings, &sample());
+        foreign.protocol_fields.remove(PROTOCOL);
+        cases.push((settings.service_for_app("lower-case", DEFAULT_VERSION), foreign));
+        let mut older = to_instance(&settings, &sample());
+        older.protocol_fields.insert(
+            PROTOCOL.into(),
+            RawJson::to_json(&serde_json::json!({"app": "OLD-FORM"})),
+        );
+        cases.push((settings.service_for_app("ORDERS", DEFAULT_VERSION), older));
+        for (service, instance) in &cases {
+            assert_eq!(app_of(service, instance), to_instance_info(service, instance).app);
+        }
+        assert_eq!(app_of(&cases[5].0, &cases[5].1), "LOWER-CASE");
+        assert_eq!(app_of(&cases[6].0, &cases[6].1), "OLD-FORM");
     }
 
     #[test]

@@ -66,6 +66,18 @@ impl EurekaFields {
     }
 }
 
+/// The app name alone of either stored form, borrowed where it has no escapes: what the full
+/// registry groups instances by before it converts any (`None` if `raw` is neither form).
+pub(super) fn stored_app(raw: &RawJson) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct AppOnly<'a> {
+        #[serde(borrow, default, alias = "app")]
+        a: Option<std::borrow::Cow<'a, str>>,
+    }
+    let app: AppOnly<'_> = serde_json::from_str(raw.as_str()).ok()?;
+    Some(app.a.unwrap_or_default())
+}
+
 fn my_own() -> String {
     MY_OWN_DATA_CENTER.into()
 }
