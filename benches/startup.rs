@@ -3,6 +3,9 @@
 //! the time until `/health` answers 200 and the digest counts every instance.
 //!
 //! `cargo build --release -p registry-http && cargo bench -p registry-bench --bench startup [-- N]`
+//!
+//! With `STARTUP_KEEP_DATA=DIR`, the stopped node's data folder is copied to `DIR` before the
+//! restart, to profile a start on it (`perf record target/release/registryd --data-dir DIR ...`).
 
 use std::time::Duration;
 use std::time::Instant;
@@ -44,6 +47,14 @@ async fn main() -> anyhow::Result<()> {
     );
 
     cluster.nodes[0].terminate();
+    if let Some(keep) = std::env::var_os("STARTUP_KEEP_DATA") {
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&cluster.nodes[0].data)
+            .arg(&keep)
+            .status()?;
+        anyhow::ensure!(copied.success(), "copying the data folder to {keep:?} failed");
+    }
     let restart = Instant::now();
     cluster.nodes[0].start()?;
     let healthy = cluster.wait_healthy(0, Duration::from_secs(300)).await?;

@@ -198,10 +198,11 @@ where
                 return b.payload.clone();
             }
         }
-        self.build(key, epoch, build).await
+        self.build(key, epoch, build, Priority::Waited).await
     }
 
-    /// Starts a build of `key` in the background unless one runs; whether it started one.
+    /// Starts a build of `key` in the background (at [`Priority::Background`]) unless one runs;
+    /// whether it started one.
     pub fn rebuild(self: &Arc<Self>, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> bool {
         let Ok(building) = self.build_lock(&key).try_lock_owned() else {
             return false;
@@ -209,7 +210,7 @@ where
         let this = self.clone();
         tokio::spawn(async move {
             let _building = building;
-            this.build(key, epoch, build).await;
+            this.build(key, epoch, build, Priority::Background).await;
         });
         true
     }
@@ -231,15 +232,32 @@ where
         self.building.lock().entry(key.clone()).or_default().clone()
     }
 
-    async fn build(&self, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> T {
+    async fn build(&self, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static, priority: Priority) -> T {
         let timed = move || {
             let began = Instant::now();
             let built = build();
             (built, began, began.elapsed())
         };
-        let ((content, payload), began, cost) = match tokio::task::spawn_blocking(timed).await {
-            Ok(built) => built,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        let ((content, payload), began, cost) = match priority {
+            Priority::Waited => match tokio::task::spawn_blocking(timed).await {
+                Ok(built) => built,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            },
+            Priority::Background => {
+                let (done, built) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name("payload-build".into())
+                    .spawn(move || {
+                        lower_this_threads_priority();
+                        let _ = done.send(timed());
+                    })
+                    .unwrap_or_else(|e| panic!("cannot start a payload build thread: {e}"));
+                match built.await {
+                    Ok(built) => built,
+                    // Its thread reported the panic; this task ends with it, keeping nothing.
+                    Err(_) => panic!("a background payload build panicked"),
+                }
+            }
         };
         let built = Built {
             content,
@@ -250,6 +268,32 @@ where
         };
         self.built.lock().insert(key, built);
         payload
+    }
+}
+
+/// How a build runs: for a fetch waiting on it, on the blocking pool; in the background (nobody
+/// waits: an older payload is served meanwhile), on its own thread at a lower priority, so that
+/// it takes what the node's other work leaves rather than slowing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Waited,
+    Background,
+}
+
+/// The nice value of background builds' threads (Linux: a per-thread value; 0 is the default,
+/// 19 the lowest).
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (nothing elsewhere than Linux).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority and gettid take plain integers and touch no memory of ours. On Linux
+    // a nice value belongs to a thread, so this changes the calling thread alone.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, thread, BACKGROUND_NICE) != 0 {
+            tracing::debug!("could not lower a background build's priority");
+        }
     }
 }
 
@@ -317,6 +361,34 @@ mod tests {
         assert_eq!(cache.get_or_build(2, 0, || b"two".to_vec()), "two");
         assert_eq!(cache.get_or_build(2, 0, || b"built again".to_vec()), "built again");
         assert_eq!(cache.get_or_build(1, 0, || b"not used".to_vec()), "one");
+    }
+
+    /// The calling thread's nice value.
+    #[cfg(target_os = "linux")]
+    fn nice() -> i32 {
+        // SAFETY: plain integers in and out.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn background_builds_run_at_a_lower_priority_and_waited_ones_do_not() {
+        let ours = nice();
+        let payloads = Arc::new(OffRuntimePayloads::<&str, u64, i32>::default());
+        let waited = payloads.get("json", 1, 0, || (1, nice())).await;
+        assert_eq!(waited, ours);
+        assert!(payloads.rebuild("json", 0, || (2, nice())));
+        let mut shown = None;
+        for _ in 0..500 {
+            shown = payloads.kept(&"json").map(|(content, _)| content);
+            if shown == Some(2) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(shown, Some(2));
+        let background = payloads.get("json", 2, 0, || (2, -100)).await;
+        assert_eq!(background, (ours + BACKGROUND_NICE).min(19));
     }
 
     #[tokio::test]
