@@ -58,20 +58,19 @@ impl Proc {
 
     /// CPU time (user + system) the process has used so far, in seconds (0 once it is gone).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command (which may hold spaces) start at state (field 3); utime and
-        // stime are fields 14 and 15, in clock ticks.
-        let ticks: u64 = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| {
-                rest.split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .filter_map(|f| f.parse::<u64>().ok())
-                    .sum()
-            })
-            .unwrap_or(0);
-        ticks as f64 / clock_ticks_per_second()
+        stat_cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+    }
+
+    /// CPU seconds its live threads named `name` have used (0 if there are none).
+    pub fn thread_cpu_seconds(&self, name: &str) -> f64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
+            return 0.0;
+        };
+        tasks
+            .flatten()
+            .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim_end() == name))
+            .map(|task| stat_cpu_seconds(&task.path().join("stat").display().to_string()))
+            .sum()
     }
 
     /// SIGKILL and reap.
@@ -158,4 +157,22 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds (0 if it cannot be read).
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start at state (field 3); utime and
+    // stime are fields 14 and 15, in clock ticks.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    ticks as f64 / clock_ticks_per_second()
 }

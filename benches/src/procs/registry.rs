@@ -88,6 +88,15 @@ impl Node {
         self.proc.as_ref().map_or(0.0, Proc::cpu_seconds)
     }
 
+    /// [`Self::cpu_seconds`] less its background payload builder's (`payload-build`, the one
+    /// thread that encodes Eureka's full registry ahead of the fetches): what serving requests
+    /// and Raft cost.
+    pub fn serving_cpu_seconds(&self) -> f64 {
+        self.proc
+            .as_ref()
+            .map_or(0.0, |p| p.cpu_seconds() - p.thread_cpu_seconds(BACKGROUND_BUILDER))
+    }
+
     /// The revision `/health` reports, once the node answers 200.
     pub async fn healthy_revision(&self) -> Option<u64> {
         match get_json(&self.target(), "/health").await {
@@ -167,6 +176,9 @@ impl LogCounts {
         )
     }
 }
+
+/// The name of registryd's background payload builder thread.
+const BACKGROUND_BUILDER: &str = "payload-build";
 
 /// Nodes that form one cluster, in a temporary folder removed on drop.
 pub struct Cluster {

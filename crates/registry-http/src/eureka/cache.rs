@@ -245,16 +245,12 @@ where
             },
             Priority::Background => {
                 let (done, built) = tokio::sync::oneshot::channel();
-                std::thread::Builder::new()
-                    .name("payload-build".into())
-                    .spawn(move || {
-                        lower_this_threads_priority();
-                        let _ = done.send(timed());
-                    })
-                    .unwrap_or_else(|e| panic!("cannot start a payload build thread: {e}"));
+                background_builder().run(Box::new(move || {
+                    let _ = done.send(timed());
+                }));
                 match built.await {
                     Ok(built) => built,
-                    // Its thread reported the panic; this task ends with it, keeping nothing.
+                    // The build panicked (the builder reported it and goes on): nothing to keep.
                     Err(_) => panic!("a background payload build panicked"),
                 }
             }
@@ -272,17 +268,67 @@ where
 }
 
 /// How a build runs: for a fetch waiting on it, on the blocking pool; in the background (nobody
-/// waits: an older payload is served meanwhile), on its own thread at a lower priority, so that
-/// it takes what the node's other work leaves rather than slowing it.
+/// waits: an older payload is served meanwhile), on the process's background builder thread at
+/// a lower priority, so that it takes what the node's other work leaves rather than slowing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     Waited,
     Background,
 }
 
-/// The nice value of background builds' threads (Linux: a per-thread value; 0 is the default,
-/// 19 the lowest).
+/// The nice value of the background builder's thread (Linux: a per-thread value; 0 is the
+/// default, 19 the lowest).
 pub const BACKGROUND_NICE: i32 = 10;
+
+/// The name of the background builder's thread (`/proc/PID/task/*/comm`).
+pub const BACKGROUND_THREAD: &str = "payload-build";
+
+/// One build job.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The process's one thread for background builds, at [`BACKGROUND_NICE`]: builds nobody waits
+/// for run one after another there. One long-lived thread, so its CPU time is its own to read.
+struct BackgroundBuilder {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl BackgroundBuilder {
+    fn start() -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name(BACKGROUND_THREAD.into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                // Until every sender is gone (never, for the process's builder).
+                while let Ok(job) = queue.recv() {
+                    // A panicking build drops its result sender: its waiter hears of it.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!("cannot start the background payload builder: {e}");
+        }
+        Self {
+            jobs: std::sync::Mutex::new(jobs),
+        }
+    }
+
+    /// Queues `job`; if the builder is gone (it could not start), runs it on the blocking pool.
+    fn run(&self, job: Job) {
+        let refused = match self.jobs.lock() {
+            Ok(jobs) => jobs.send(job).err().map(|e| e.0),
+            Err(_) => None,
+        };
+        if let Some(job) = refused {
+            tokio::task::spawn_blocking(job);
+        }
+    }
+}
+
+fn background_builder() -> &'static BackgroundBuilder {
+    static BUILDER: std::sync::OnceLock<BackgroundBuilder> = std::sync::OnceLock::new();
+    BUILDER.get_or_init(BackgroundBuilder::start)
+}
 
 /// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (nothing elsewhere than Linux).
 fn lower_this_threads_priority() {
@@ -292,7 +338,7 @@ fn lower_this_threads_priority() {
     unsafe {
         let thread = libc::gettid() as libc::id_t;
         if libc::setpriority(libc::PRIO_PROCESS, thread, BACKGROUND_NICE) != 0 {
-            tracing::debug!("could not lower a background build's priority");
+            tracing::debug!("could not lower the background builder's priority");
         }
     }
 }
