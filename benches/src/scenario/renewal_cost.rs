@@ -3,7 +3,7 @@
 //! and the leader's CPU time (user + system, from `/proc`) is read around each, less what it
 //! spends idle over as long. Forwarded renewals should cost the leader a fraction of direct ones:
 //! a follower batches them. The CPU of the leader's background payload builder (which encodes
-//! Eureka's full registry ahead of fetches after a write or an election, at a low priority) is
+//! Eureka's full registry ahead of fetches after a write or an election) is
 //! left out: it serves no renewal, and a build of a million instances in one window would
 //! swamp the measure.
 

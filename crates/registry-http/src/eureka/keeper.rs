@@ -1,9 +1,8 @@
 //! The worker (`eureka-full-fetch`) that keeps the full registry's wanted payloads current off
 //! the request path: on every new revision, and every [`TICK`] while one is behind, it runs a
 //! pass of [`super::full_fetch::FullFetch::keep_current`], which starts background builds within
-//! the CPU budget [`Keeping`] sets, on the background builder thread at a lower priority
-//! ([`super::cache::Priority::Background`]): they take what registrations, renewals and reads
-//! leave. At a million instances a build takes seconds: a client that starts (and fetches the
+//! the CPU budget [`Keeping`] sets, on the background builder thread
+//! ([`super::cache::Priority::Background`]). At a million instances a build takes seconds: a client that starts (and fetches the
 //! whole registry) meanwhile is answered with the payload of a few seconds ago rather than
 //! waiting for it.
 
