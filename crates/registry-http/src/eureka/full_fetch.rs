@@ -25,8 +25,9 @@
 //! [`Keeping::older_from`] (100 ms, some twenty thousand instances), a fetch is answered with
 //! the last payload while the current revision's is built behind it, provided that payload's
 //! build began at most [`Keeping::max_lag`] (30 s, Netflix's read-only cache refresh) ago; and
-//! the [`super::keeper`] worker builds the formats fetched in the last ten minutes (and JSON in
-//! full detail, always) as the registry changes, spaced by their cost. Each payload carries its
+//! the [`super::keeper`] worker builds the formats fetched in the last ten minutes as the
+//! registry changes, spaced by their cost, and JSON in full detail whenever the registry has
+//! been quiet for two seconds (ready after a storm, without slowing it). Each payload carries its
 //! own revision (`X-Registry-Revision`) and the hashcode of what it shows, so a client's delta
 //! reconciliation stays exact. Smaller registries answer with the current revision.
 //!
@@ -186,8 +187,9 @@ pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
 /// A payload's format and detail.
 pub type Key = (Format, Detail);
 
-/// What every Eureka client fetches first (JSON, full detail): always kept current.
-const ALWAYS_WANTED: Key = (Format::Json, Detail::Full);
+/// What every Eureka client fetches first (JSON, full detail): prepared whenever the registry
+/// is quiet, fetched or not.
+const PREPARED: Key = (Format::Json, Detail::Full);
 
 /// The payloads by format and detail, each shown for its revision (see
 /// [`OffRuntimePayloads`]: built off the runtime, served with older lease times while rebuilt,
@@ -233,10 +235,17 @@ impl FullFetch {
             .await
     }
 
+    /// How payloads are kept.
+    pub fn keeping(&self) -> &Keeping {
+        &self.keeping
+    }
+
     /// One pass of the keeper: starts a background build of each wanted format and detail whose
     /// payload is behind the registry's revision and expensive to build, when one is due (see
-    /// [`Keeping`]); the first of JSON in full detail regardless. Which it started.
-    pub fn keep_current(&self, node: &Arc<dyn Registry>, settings: &EurekaSettings) -> Vec<Key> {
+    /// [`Keeping`]). Wanted are those fetched lately and, when the registry is `quiet` (no new
+    /// revision for [`Keeping::quiet`]), JSON in full detail (its first build regardless of
+    /// cost). Which it started.
+    pub fn keep_current(&self, node: &Arc<dyn Registry>, settings: &EurekaSettings, quiet: bool) -> Vec<Key> {
         let now = Instant::now();
         let mut wanted: Vec<Key> = self
             .asked
@@ -245,8 +254,8 @@ impl FullFetch {
             .filter(|(_, at)| now.duration_since(**at) <= self.keeping.wanted_for)
             .map(|(key, _)| *key)
             .collect();
-        if !wanted.contains(&ALWAYS_WANTED) {
-            wanted.push(ALWAYS_WANTED);
+        if quiet && !wanted.contains(&PREPARED) {
+            wanted.push(PREPARED);
         }
         let revision = node.revision();
         let instances = node.read(|applied| applied.state.instance_count());

@@ -1,6 +1,5 @@
 //! The worker (`eureka-full-fetch`) that keeps the full registry's wanted payloads current off
-//! the request path: on every new revision, and every [`TICK`] while one is behind, it runs a
-//! pass of [`super::full_fetch::FullFetch::keep_current`], which starts background builds within
+//! the request path: on every new revision, and every [`TICK`], it runs a pass of [`super::full_fetch::FullFetch::keep_current`], which starts background builds within
 //! the CPU budget [`Keeping`] sets, on the background builder thread
 //! ([`super::cache::Priority::Background`]). At a million instances a build takes seconds: a client that starts (and fetches the
 //! whole registry) meanwhile is answered with the payload of a few seconds ago rather than
@@ -35,9 +34,12 @@ pub struct Keeping {
     /// it ended (so at most a third of a core at 2), unless the payload would else grow older
     /// than [`Self::max_lag`].
     pub spacing_factor: u32,
-    /// A format and detail fetched within this long is kept current; JSON in full detail, what
-    /// every Eureka client fetches when it starts, always is.
+    /// A format and detail fetched within this long is kept current.
     pub wanted_for: Duration,
+    /// JSON in full detail, what every Eureka client fetches when it starts, is built whenever
+    /// the registry has had no new revision for this long, fetched or not: ready for the
+    /// clients that start after a storm of registrations, without slowing the storm.
+    pub quiet: Duration,
 }
 
 impl Default for Keeping {
@@ -47,6 +49,7 @@ impl Default for Keeping {
             max_lag: Duration::from_secs(30),
             spacing_factor: 2,
             wanted_for: Duration::from_secs(600),
+            quiet: Duration::from_secs(2),
         }
     }
 }
@@ -86,18 +89,23 @@ impl FullFetchKeeper {
         let Some(mut revisions) = self.eureka.upgrade().map(|e| e.registry.revisions()) else {
             return;
         };
+        let mut changed_at = Instant::now();
         loop {
             tokio::select! {
-                changed = revisions.changed() => if changed.is_err() { return },
+                changed = revisions.changed() => match changed {
+                    Ok(()) => changed_at = Instant::now(),
+                    Err(_) => return,
+                },
                 () = tokio::time::sleep(TICK) => {},
                 () = stopped(&mut stop) => return,
             }
             let Some(eureka) = self.eureka.upgrade() else {
                 return;
             };
+            let quiet = changed_at.elapsed() >= eureka.full_fetch.keeping().quiet;
             if !eureka
                 .full_fetch
-                .keep_current(&eureka.registry, &eureka.settings)
+                .keep_current(&eureka.registry, &eureka.settings, quiet)
                 .is_empty()
             {
                 status.activity();
@@ -240,22 +248,32 @@ mod tests {
         };
         let full = FullFetch::new(keeping);
         register(&registry, &settings, "a.example").await;
-        // JSON in full detail from the start; XML only once asked for.
-        assert_eq!(full.keep_current(&registry, &settings), vec![JSON]);
+        // Nothing while registrations flow and nobody fetches; JSON in full detail once the
+        // registry is quiet; XML only once asked for.
+        assert!(full.keep_current(&registry, &settings, false).is_empty());
+        assert_eq!(full.keep_current(&registry, &settings, true), vec![JSON]);
         assert!(eventually(|| full.shown(&JSON) == Some(registry.revision())).await);
         assert_eq!(full.shown(&XML), None);
         register(&registry, &settings, "b.example").await;
         full.get(&registry, &settings, Format::Xml, Detail::Full).await;
         let revision = registry.revision();
         register(&registry, &settings, "c.example").await;
-        let mut started = full.keep_current(&registry, &settings);
-        started.sort_by_key(|(format, _)| *format == Format::Xml);
-        assert_eq!(started, vec![JSON, XML]);
+        // XML, fetched lately, is kept current while registrations flow; JSON waits for quiet.
+        assert_eq!(full.keep_current(&registry, &settings, false), vec![XML]);
+        let mut started = Vec::new();
+        for _ in 0..500 {
+            started = full.keep_current(&registry, &settings, true);
+            if !started.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(started, vec![JSON]);
         let current = registry.revision();
         assert!(current > revision);
         assert!(eventually(|| full.shown(&JSON) == Some(current) && full.shown(&XML) == Some(current)).await);
         // Nothing behind: nothing to build.
-        assert!(full.keep_current(&registry, &settings).is_empty());
+        assert!(full.keep_current(&registry, &settings, true).is_empty());
     }
 
     #[tokio::test]
@@ -270,13 +288,13 @@ mod tests {
         let full = FullFetch::new(keeping);
         register(&registry, &settings, "a.example").await;
         assert_eq!(
-            full.keep_current(&registry, &settings),
+            full.keep_current(&registry, &settings, true),
             vec![JSON],
             "the first, to learn its cost"
         );
         assert!(eventually(|| full.shown(&JSON).is_some()).await);
         register(&registry, &settings, "b.example").await;
-        assert!(full.keep_current(&registry, &settings).is_empty());
+        assert!(full.keep_current(&registry, &settings, true).is_empty());
     }
 
     #[test]
