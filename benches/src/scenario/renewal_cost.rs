@@ -21,7 +21,7 @@ use crate::measure;
 use crate::procs::registry::Cluster;
 
 /// The leader's CPU per renewal, received directly and forwarded by a follower.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RenewalCost {
     pub rate_per_s: f64,
     pub seconds: f64,
@@ -31,8 +31,11 @@ pub struct RenewalCost {
     pub direct_us_per_renewal: f64,
     pub forwarded_renewals: u64,
     pub forwarded_us_per_renewal: f64,
-    /// forwarded ÷ direct.
+    /// forwarded ÷ direct; not a number when the measure is void (below).
     pub forwarded_ratio: f64,
+    /// Why the measure is void, if it is: an election during it (the leader's term moved), so
+    /// the CPU read was not all of one leader's.
+    pub void: Option<String>,
 }
 
 /// Heartbeats of `shape`'s (registered) instances at `rate` per second for `seconds`, at the
@@ -42,6 +45,7 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
     let follower = (0..cluster.nodes.len())
         .find(|i| *i != leader && cluster.nodes[*i].is_running())
         .ok_or_else(|| BenchError::Setup("no follower runs".into()))?;
+    let term_before = cluster.nodes[leader].term().await;
     let window = Duration::from_secs_f64(seconds);
     let leader_cpu = || cluster.nodes[leader].serving_cpu_seconds();
 
@@ -76,6 +80,11 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
     };
     let (direct_renewals, direct_us_per_renewal) = run(leader).await?;
     let (forwarded_renewals, forwarded_us_per_renewal) = run(follower).await?;
+    let term_after = cluster.nodes[leader].term().await;
+    let void = (term_after != term_before || term_before.is_none()).then(|| {
+        format!("the leader's term moved during the measure ({term_before:?} to {term_after:?}): an election")
+    });
+    let ratio = crate::goals::ratio(forwarded_us_per_renewal, direct_us_per_renewal);
     Ok(RenewalCost {
         rate_per_s: rate,
         seconds,
@@ -84,6 +93,7 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
         direct_us_per_renewal,
         forwarded_renewals,
         forwarded_us_per_renewal,
-        forwarded_ratio: crate::goals::ratio(forwarded_us_per_renewal, direct_us_per_renewal),
+        forwarded_ratio: if void.is_some() { f64::NAN } else { ratio },
+        void,
     })
 }

@@ -262,8 +262,11 @@ pub async fn scale(
         eprintln!("  nodes idle after {settled:.1} s");
         let cost = renewal_cost(cluster, shape_of(shape, size), spec.renewal_rate, spec.renewal_seconds).await?;
         eprintln!(
-            "  leader CPU per renewal: direct {:.1} µs, forwarded {:.1} µs ({:.2})",
-            cost.direct_us_per_renewal, cost.forwarded_us_per_renewal, cost.forwarded_ratio
+            "  leader CPU per renewal: direct {:.1} µs, forwarded {:.1} µs ({:.2}){}",
+            cost.direct_us_per_renewal,
+            cost.forwarded_us_per_renewal,
+            cost.forwarded_ratio,
+            cost.void.as_ref().map_or(String::new(), |why| format!(": void, {why}"))
         );
 
         let leader = cluster.leader(Duration::from_secs(30)).await?;
