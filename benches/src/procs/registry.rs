@@ -88,13 +88,13 @@ impl Node {
         self.proc.as_ref().map_or(0.0, Proc::cpu_seconds)
     }
 
-    /// [`Self::cpu_seconds`] less its background payload builder's (`payload-build`, the one
-    /// thread that encodes Eureka's full registry ahead of the fetches): what serving requests
-    /// and Raft cost.
+    /// [`Self::cpu_seconds`] less its background payload builders' (`payload-build` and
+    /// `payload-prepare`, the threads that encode Eureka's full registry ahead of the fetches):
+    /// what serving requests and Raft cost.
     pub fn serving_cpu_seconds(&self) -> f64 {
-        self.proc
-            .as_ref()
-            .map_or(0.0, |p| p.cpu_seconds() - p.thread_cpu_seconds(BACKGROUND_BUILDER))
+        self.proc.as_ref().map_or(0.0, |p| {
+            p.cpu_seconds() - BACKGROUND_BUILDERS.iter().map(|t| p.thread_cpu_seconds(t)).sum::<f64>()
+        })
     }
 
     /// The revision `/health` reports, once the node answers 200.
@@ -177,8 +177,8 @@ impl LogCounts {
     }
 }
 
-/// The name of registryd's background payload builder thread.
-const BACKGROUND_BUILDER: &str = "payload-build";
+/// The names of registryd's background payload builder threads.
+const BACKGROUND_BUILDERS: [&str; 2] = ["payload-build", "payload-prepare"];
 
 /// Nodes that form one cluster, in a temporary folder removed on drop.
 pub struct Cluster {

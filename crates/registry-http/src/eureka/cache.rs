@@ -189,7 +189,7 @@ where
             _ => None,
         };
         if let Some(kept) = kept {
-            self.rebuild(key, epoch, build);
+            self.rebuild(key, epoch, Priority::Background, build);
             return kept;
         }
         let _building = self.build_lock(&key).lock_owned().await;
@@ -201,16 +201,22 @@ where
         self.build(key, epoch, build, Priority::Waited).await
     }
 
-    /// Starts a build of `key` in the background (at [`Priority::Background`]) unless one runs;
-    /// whether it started one.
-    pub fn rebuild(self: &Arc<Self>, key: K, epoch: E, build: impl FnOnce() -> (V, T) + Send + 'static) -> bool {
+    /// Starts a build of `key` in the background, at `priority` ([`Priority::Background`] or
+    /// [`Priority::Idle`]), unless one runs; whether it started one.
+    pub fn rebuild(
+        self: &Arc<Self>,
+        key: K,
+        epoch: E,
+        priority: Priority,
+        build: impl FnOnce() -> (V, T) + Send + 'static,
+    ) -> bool {
         let Ok(building) = self.build_lock(&key).try_lock_owned() else {
             return false;
         };
         let this = self.clone();
         tokio::spawn(async move {
             let _building = building;
-            this.build(key, epoch, build, Priority::Background).await;
+            this.build(key, epoch, build, priority).await;
         });
         true
     }
@@ -243,9 +249,9 @@ where
                 Ok(built) => built,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             },
-            Priority::Background => {
+            Priority::Background | Priority::Idle => {
                 let (done, built) = tokio::sync::oneshot::channel();
-                background_builder().run(Box::new(move || {
+                background_builder(priority).run(Box::new(move || {
                     let _ = done.send(timed());
                 }));
                 match built.await {
@@ -267,44 +273,53 @@ where
     }
 }
 
-/// How a build runs: for a fetch waiting on it, on the blocking pool; in the background (nobody
-/// waits: an older payload is served meanwhile), on the process's background builder thread,
-/// one after another. Background builds keep their normal priority: at a lower one (nice 10)
-/// they starved while renewals saturated the cores, took longer than the 30 s an older payload
-/// may be served, and the fetches then waited on them (1M: p99 12.8 s). Their share of a core is
-/// bounded by the keeper's spacing instead ([`super::keeper::Keeping`]).
+/// How a build runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
+    /// A fetch waits on it: on the blocking pool.
     Waited,
+    /// Clients fetch it (an older payload is served meanwhile): on the background builder
+    /// thread, at normal priority. At a lower one (nice 10) these starved while renewals
+    /// saturated the cores, took longer than the 30 s an older payload may be served, and the
+    /// fetches then waited on them (1M: p99 12.8 s). The keeper's spacing bounds their share.
     Background,
+    /// Nobody fetches it yet (prepared while the registry is quiet): on the preparing thread at
+    /// nice [`IDLE_NICE`], so that it takes what catch-ups, restarts and Raft leave.
+    Idle,
 }
 
-/// The name of the background builder's thread (`/proc/PID/task/*/comm`).
+/// The nice value of the preparing thread (Linux: a per-thread value; 0 is the default, 19 the
+/// lowest).
+pub const IDLE_NICE: i32 = 10;
+
+/// The names of the builder threads (`/proc/PID/task/*/comm`): both start with `payload-`.
 pub const BACKGROUND_THREAD: &str = "payload-build";
+pub const IDLE_THREAD: &str = "payload-prepare";
 
 /// One build job.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The process's one thread for background builds: builds nobody waits for run one after
-/// another there. One long-lived thread, so its CPU time is its own to read.
+/// One of the process's threads for background builds: builds run one after another there.
+/// Long-lived, so its CPU time is its own to read.
 struct BackgroundBuilder {
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
 impl BackgroundBuilder {
-    fn start() -> Self {
+    fn start(name: &str, nice: i32) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let started = std::thread::Builder::new()
-            .name(BACKGROUND_THREAD.into())
-            .spawn(move || {
-                // Until every sender is gone (never, for the process's builder).
-                while let Ok(job) = queue.recv() {
-                    // A panicking build drops its result sender: its waiter hears of it.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                }
-            });
+        let started = std::thread::Builder::new().name(name.into()).spawn(move || {
+            if nice != 0 {
+                lower_this_threads_priority(nice);
+            }
+            // Until every sender is gone (never, for the process's builders).
+            while let Ok(job) = queue.recv() {
+                // A panicking build drops its result sender: its waiter hears of it.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+        });
         if let Err(e) = started {
-            tracing::error!("cannot start the background payload builder: {e}");
+            tracing::error!("cannot start the payload builder {name}: {e}");
         }
         Self {
             jobs: std::sync::Mutex::new(jobs),
@@ -323,9 +338,31 @@ impl BackgroundBuilder {
     }
 }
 
-fn background_builder() -> &'static BackgroundBuilder {
+/// The builder thread of a background `priority`.
+fn background_builder(priority: Priority) -> &'static BackgroundBuilder {
     static BUILDER: std::sync::OnceLock<BackgroundBuilder> = std::sync::OnceLock::new();
-    BUILDER.get_or_init(BackgroundBuilder::start)
+    static PREPARER: std::sync::OnceLock<BackgroundBuilder> = std::sync::OnceLock::new();
+    match priority {
+        Priority::Idle => PREPARER.get_or_init(|| BackgroundBuilder::start(IDLE_THREAD, IDLE_NICE)),
+        Priority::Waited | Priority::Background => {
+            BUILDER.get_or_init(|| BackgroundBuilder::start(BACKGROUND_THREAD, 0))
+        }
+    }
+}
+
+/// Raises the calling thread's nice value to `nice` (nothing elsewhere than Linux).
+fn lower_this_threads_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority and gettid take plain integers and touch no memory of ours. On Linux
+    // a nice value belongs to a thread, so this changes the calling thread alone.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, thread, nice) != 0 {
+            tracing::debug!("could not lower the preparing thread's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl<V, E, T> Built<V, E, T> {
@@ -403,7 +440,7 @@ mod tests {
         let payloads = Arc::new(OffRuntimePayloads::<&str, u64, String>::default());
         let waited = payloads.get("json", 1, 0, || (1, thread_name())).await;
         assert_ne!(waited, BACKGROUND_THREAD);
-        assert!(payloads.rebuild("json", 0, || (2, thread_name())));
+        assert!(payloads.rebuild("json", 0, Priority::Background, || (2, thread_name())));
         let mut shown = None;
         for _ in 0..500 {
             shown = payloads.kept(&"json").map(|(content, _)| content);
@@ -416,9 +453,9 @@ mod tests {
         let background = payloads.get("json", 2, 0, || (2, "not built".into())).await;
         assert_eq!(background, BACKGROUND_THREAD);
         // A build that panics ends its waiter, not the builder.
-        assert!(payloads.rebuild("xml", 0, || panic!("a failing build")));
+        assert!(payloads.rebuild("xml", 0, Priority::Background, || panic!("a failing build")));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(payloads.rebuild("json", 0, || (3, thread_name())));
+        assert!(payloads.rebuild("json", 0, Priority::Background, || (3, thread_name())));
         let mut shown = None;
         for _ in 0..500 {
             shown = payloads.kept(&"json").map(|(content, _)| content);
@@ -428,6 +465,29 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert_eq!(shown, Some(3), "the builder goes on after a panicking build");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn idle_builds_run_on_the_preparing_thread_at_a_lower_priority() {
+        /// The calling thread's name and nice value.
+        fn thread() -> (String, i32) {
+            // SAFETY: plain integers in and out.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+            (thread_name(), nice)
+        }
+        let ours = thread().1;
+        let payloads = Arc::new(OffRuntimePayloads::<&str, u64, (String, i32)>::default());
+        assert!(payloads.rebuild("json", 0, Priority::Idle, || (1, thread())));
+        let mut built = None;
+        for _ in 0..500 {
+            if payloads.kept(&"json").is_some() {
+                built = Some(payloads.get("json", 1, 0, || (1, ("not built".into(), 0))).await);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(built, Some((IDLE_THREAD.to_string(), (ours + IDLE_NICE).min(19))));
     }
 
     #[tokio::test]

@@ -57,6 +57,7 @@ use registry_store::model::Service;
 use registry_store::registry::Registry;
 
 use super::cache::OffRuntimePayloads;
+use super::cache::Priority;
 use super::format::Format;
 use super::hashcode::apps_hashcode;
 use super::keeper::Keeping;
@@ -254,6 +255,7 @@ impl FullFetch {
             .filter(|(_, at)| now.duration_since(**at) <= self.keeping.wanted_for)
             .map(|(key, _)| *key)
             .collect();
+        let fetched = wanted.clone();
         if quiet && !wanted.contains(&PREPARED) {
             wanted.push(PREPARED);
         }
@@ -272,7 +274,17 @@ impl FullFetch {
                 }
             };
             let epoch = node.lease_times().epoch();
-            if due && self.payloads.rebuild(key, epoch, self.builder(node, settings, key)) {
+            // Prepared ahead of any fetch: at a low priority, as nobody waits for it yet.
+            let priority = if fetched.contains(&key) {
+                Priority::Background
+            } else {
+                Priority::Idle
+            };
+            if due
+                && self
+                    .payloads
+                    .rebuild(key, epoch, priority, self.builder(node, settings, key))
+            {
                 started.push(key);
             }
         }

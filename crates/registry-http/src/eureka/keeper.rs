@@ -1,7 +1,8 @@
 //! The worker (`eureka-full-fetch`) that keeps the full registry's wanted payloads current off
 //! the request path: on every new revision, and every [`TICK`], it runs a pass of [`super::full_fetch::FullFetch::keep_current`], which starts background builds within
-//! the CPU budget [`Keeping`] sets, on the background builder thread
-//! ([`super::cache::Priority::Background`]). At a million instances a build takes seconds: a client that starts (and fetches the
+//! the CPU budget [`Keeping`] sets: formats clients fetch on the background builder thread
+//! ([`super::cache::Priority::Background`]), JSON prepared ahead of any fetch on the preparing
+//! thread at a lower priority ([`super::cache::Priority::Idle`]). At a million instances a build takes seconds: a client that starts (and fetches the
 //! whole registry) meanwhile is answered with the payload of a few seconds ago rather than
 //! waiting for it.
 
