@@ -431,6 +431,21 @@ mod tests {
         assert_eq!(cache.get_or_build(1, 0, || b"not used".to_vec()), "one");
     }
 
+    /// Whether the payload kept for `key` comes to show `content` (polled every 10 ms, 5 s at
+    /// most).
+    async fn kept_shows<T>(payloads: &OffRuntimePayloads<&'static str, u64, T>, key: &'static str, content: u64) -> bool
+    where
+        T: Clone + Send + 'static,
+    {
+        for _ in 0..500 {
+            if payloads.kept(&key).is_some_and(|(shown, _)| shown == content) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     fn thread_name() -> String {
         std::thread::current().name().unwrap_or_default().to_string()
     }
@@ -441,30 +456,17 @@ mod tests {
         let waited = payloads.get("json", 1, 0, || (1, thread_name())).await;
         assert_ne!(waited, BACKGROUND_THREAD);
         assert!(payloads.rebuild("json", 0, Priority::Background, || (2, thread_name())));
-        let mut shown = None;
-        for _ in 0..500 {
-            shown = payloads.kept(&"json").map(|(content, _)| content);
-            if shown == Some(2) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert_eq!(shown, Some(2));
+        assert!(kept_shows(&payloads, "json", 2).await);
         let background = payloads.get("json", 2, 0, || (2, "not built".into())).await;
         assert_eq!(background, BACKGROUND_THREAD);
         // A build that panics ends its waiter, not the builder.
         assert!(payloads.rebuild("xml", 0, Priority::Background, || panic!("a failing build")));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(payloads.rebuild("json", 0, Priority::Background, || (3, thread_name())));
-        let mut shown = None;
-        for _ in 0..500 {
-            shown = payloads.kept(&"json").map(|(content, _)| content);
-            if shown == Some(3) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert_eq!(shown, Some(3), "the builder goes on after a panicking build");
+        assert!(
+            kept_shows(&payloads, "json", 3).await,
+            "the builder goes on after a panicking build"
+        );
     }
 
     #[cfg(target_os = "linux")]
@@ -479,15 +481,9 @@ mod tests {
         let ours = thread().1;
         let payloads = Arc::new(OffRuntimePayloads::<&str, u64, (String, i32)>::default());
         assert!(payloads.rebuild("json", 0, Priority::Idle, || (1, thread())));
-        let mut built = None;
-        for _ in 0..500 {
-            if payloads.kept(&"json").is_some() {
-                built = Some(payloads.get("json", 1, 0, || (1, ("not built".into(), 0))).await);
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert_eq!(built, Some((IDLE_THREAD.to_string(), (ours + IDLE_NICE).min(19))));
+        assert!(kept_shows(&payloads, "json", 1).await);
+        let built = payloads.get("json", 1, 0, || (1, ("not built".into(), 0))).await;
+        assert_eq!(built, (IDLE_THREAD.to_string(), (ours + IDLE_NICE).min(19)));
     }
 
     #[tokio::test]

@@ -69,6 +69,7 @@ use super::pieces::inflate_all;
 use super::pieces::Assembly;
 use super::pieces::ChunkedBody;
 use super::pieces::Deflater;
+use super::pieces::FramedBody;
 use super::pieces::InflatingBody;
 use super::pieces::Piece;
 use super::view::with_renewal;
@@ -127,8 +128,8 @@ impl Payload {
     /// The plain text as a response body: the kept chunks, or the gzip'd ones inflated.
     pub fn plain_body(&self) -> axum::body::Body {
         match &self.plain {
-            Some(chunks) => axum::body::Body::new(ChunkedBody::new(chunks)),
-            None => axum::body::Body::new(InflatingBody::new(&self.gzip, self.length)),
+            Some(chunks) => axum::body::Body::new(FramedBody(ChunkedBody::new(chunks))),
+            None => axum::body::Body::new(FramedBody(InflatingBody::new(&self.gzip, self.length))),
         }
     }
 
@@ -143,7 +144,7 @@ impl Payload {
         use axum::http::HeaderValue;
         let gzip = accepts_gzip(headers);
         let body = if gzip {
-            axum::body::Body::new(ChunkedBody::new(&self.gzip))
+            axum::body::Body::new(FramedBody(ChunkedBody::new(&self.gzip)))
         } else {
             self.plain_body()
         };
