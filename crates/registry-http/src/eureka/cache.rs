@@ -226,14 +226,6 @@ where
         self.built.lock().get(key).map(|b| (b.content.clone(), b.age()))
     }
 
-    /// Whether a build of `key` runs now.
-    pub fn building(&self, key: &K) -> bool {
-        self.building
-            .lock()
-            .get(key)
-            .is_some_and(|lock| lock.try_lock().is_err())
-    }
-
     fn build_lock(&self, key: &K) -> Arc<tokio::sync::Mutex<()>> {
         self.building.lock().entry(key.clone()).or_default().clone()
     }

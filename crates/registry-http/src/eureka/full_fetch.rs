@@ -126,7 +126,7 @@ impl Payload {
     }
 
     /// The plain text as a response body: the kept chunks, or the gzip'd ones inflated.
-    pub fn plain_body(&self) -> axum::body::Body {
+    fn plain_body(&self) -> axum::body::Body {
         match &self.plain {
             Some(chunks) => axum::body::Body::new(FramedBody(ChunkedBody::new(chunks))),
             None => axum::body::Body::new(FramedBody(InflatingBody::new(&self.gzip, self.length))),
@@ -134,7 +134,8 @@ impl Payload {
     }
 
     /// Whether the plain text is kept (not inflated for each plain fetch).
-    pub fn keeps_plain(&self) -> bool {
+    #[cfg(test)]
+    fn keeps_plain(&self) -> bool {
         self.plain.is_some()
     }
 
@@ -701,6 +702,16 @@ mod tests {
         );
     }
 
+    /// `n` instances registered round-robin over `apps` apps: the state, its revision.
+    fn registry_of(settings: &EurekaSettings, n: u32, apps: u32) -> (RegistryState, Revision) {
+        let mut state = RegistryState::new();
+        let mut revision = 0;
+        for k in 0..n {
+            register(&mut state, &mut revision, settings, &format!("APP-{}", k % apps), k);
+        }
+        (state, revision)
+    }
+
     fn records(state: &RegistryState, settings: &EurekaSettings) -> Vec<(Arc<Service>, Arc<Instance>)> {
         View {
             state,
@@ -812,14 +823,64 @@ mod tests {
     /// Lease times alone (the same revision) re-encode nothing until a refresh is due (twenty
     /// times the last full encoding's cost, at most [`LEASE_TIMES_LAG_MAX`]); then everything
     /// is encoded again with the new renewal times.
+    /// A payload as a real HTTP client receives it (hyper's server, reqwest, over loopback),
+    /// plain text kept and inflated as it is sent, and gzip'd: the whole document each time,
+    /// with a Content-Length that matches what is sent (hyper refuses a body that runs short or
+    /// long of its size hint).
+    #[tokio::test]
+    async fn a_payload_is_received_whole_over_http_in_every_form() {
+        let settings = EurekaSettings::default();
+        let (state, revision) = registry_of(&settings, 2_000, 7);
+        let whole = expected(&state, &settings, Format::Json, Detail::Full);
+        let none = |_: &Instance| None;
+        let mut kept = Pieces::default();
+        let mut inflated = Pieces {
+            plain_kept_max: 0,
+            ..Pieces::default()
+        };
+        let records = records(&state, &settings);
+        let payloads = [
+            kept.build(revision, &records, &none, Format::Json, Detail::Full),
+            inflated.build(revision, &records, &none, Format::Json, Detail::Full),
+        ];
+        assert!(payloads[0].keeps_plain() && !payloads[1].keeps_plain());
+        let payloads = Arc::new(payloads);
+        let app = axum::Router::new().route(
+            "/apps/{n}",
+            axum::routing::get({
+                let payloads = payloads.clone();
+                move |axum::extract::Path(n): axum::extract::Path<usize>, headers: axum::http::HeaderMap| async move {
+                    payloads[n].respond(Format::Json, &headers)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        for n in 0..2 {
+            for gzip in [false, true] {
+                let mut request = client.get(format!("http://{addr}/apps/{n}"));
+                if gzip {
+                    request = request.header("Accept-Encoding", "gzip");
+                }
+                let answer = request.send().await.unwrap();
+                let length = answer.headers().get("content-length").cloned();
+                let encoding = answer.headers().get("content-encoding").cloned();
+                let body = answer.bytes().await.unwrap();
+                assert_eq!(length.unwrap().to_str().unwrap(), body.len().to_string());
+                assert_eq!(encoding.is_some(), gzip, "payload {n}, gzip {gzip}");
+                let plain = if gzip { gunzip(&[body]) } else { body.to_vec() };
+                assert!(plain == whole, "payload {n}, gzip {gzip}: not the whole document");
+            }
+        }
+        server.abort();
+    }
+
     #[test]
     fn lease_times_are_refreshed_only_when_a_refresh_is_due() {
         let settings = EurekaSettings::default();
-        let mut state = RegistryState::new();
-        let mut revision = 0;
-        for n in 0..500 {
-            register(&mut state, &mut revision, &settings, &format!("APP-{}", n % 5), n);
-        }
+        let (state, revision) = registry_of(&settings, 500, 5);
         let renewed = std::cell::Cell::new(None);
         let encoded = std::cell::Cell::new(0);
         let lease_of = |_: &Instance| {
@@ -855,11 +916,7 @@ mod tests {
     #[test]
     fn a_change_re_encodes_its_own_segment_not_the_registry() {
         let settings = EurekaSettings::default();
-        let mut state = RegistryState::new();
-        let mut revision = 0;
-        for n in 0..3_000 {
-            register(&mut state, &mut revision, &settings, &format!("APP-{}", n % 10), n);
-        }
+        let (mut state, mut revision) = registry_of(&settings, 3_000, 10);
         let encoded = std::cell::Cell::new(0);
         let counting = |_: &Instance| {
             encoded.set(encoded.get() + 1);

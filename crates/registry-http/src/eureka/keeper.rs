@@ -148,6 +148,11 @@ mod tests {
     const JSON: (Format, Detail) = (Format::Json, Detail::Full);
     const XML: (Format, Detail) = (Format::Xml, Detail::Full);
 
+    /// An empty fake registry, Eureka's default settings, and full fetches kept by `keeping`.
+    fn set_up(keeping: Keeping) -> (Arc<dyn Registry>, EurekaSettings, FullFetch) {
+        (FakeRegistry::new(), EurekaSettings::default(), FullFetch::new(keeping))
+    }
+
     async fn register(registry: &Arc<dyn Registry>, settings: &EurekaSettings, host: &str) {
         let info = InstanceInfo::new("ORDERS", host);
         let command = Command::RegisterInstance(RegisterInstance {
@@ -179,9 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn cheap_builds_answer_with_the_current_revision() {
-        let registry: Arc<dyn Registry> = FakeRegistry::new();
-        let settings = EurekaSettings::default();
-        let full = FullFetch::new(Keeping::default());
+        let (registry, settings, full) = set_up(Keeping::default());
         register(&registry, &settings, "a.example").await;
         assert!(fetch(&full, &registry, &settings).await.1.contains("a.example"));
         register(&registry, &settings, "b.example").await;
@@ -192,14 +195,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_expensive_payload_answers_with_its_older_revision_while_the_next_is_built() {
-        let registry: Arc<dyn Registry> = FakeRegistry::new();
-        let settings = EurekaSettings::default();
         // Every build counts as expensive.
         let keeping = Keeping {
             older_from: Duration::ZERO,
             ..Keeping::default()
         };
-        let full = FullFetch::new(keeping);
+        let (registry, settings, full) = set_up(keeping);
         register(&registry, &settings, "a.example").await;
         let (first, _) = fetch(&full, &registry, &settings).await;
         register(&registry, &settings, "b.example").await;
@@ -221,14 +222,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_older_payload_past_the_allowed_lag_is_not_served() {
-        let registry: Arc<dyn Registry> = FakeRegistry::new();
-        let settings = EurekaSettings::default();
         let keeping = Keeping {
             older_from: Duration::ZERO,
             max_lag: Duration::ZERO,
             ..Keeping::default()
         };
-        let full = FullFetch::new(keeping);
+        let (registry, settings, full) = set_up(keeping);
         register(&registry, &settings, "a.example").await;
         fetch(&full, &registry, &settings).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -240,14 +239,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_keeper_builds_what_clients_fetch_before_they_ask() {
-        let registry: Arc<dyn Registry> = FakeRegistry::new();
-        let settings = EurekaSettings::default();
         let keeping = Keeping {
             older_from: Duration::ZERO,
             spacing_factor: 0,
             ..Keeping::default()
         };
-        let full = FullFetch::new(keeping);
+        let (registry, settings, full) = set_up(keeping);
         register(&registry, &settings, "a.example").await;
         // Nothing while registrations flow and nobody fetches; JSON in full detail once the
         // registry is quiet; XML only once asked for.
@@ -279,14 +276,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_keeper_leaves_cheap_payloads_to_the_fetches() {
-        let registry: Arc<dyn Registry> = FakeRegistry::new();
-        let settings = EurekaSettings::default();
         let keeping = Keeping {
             older_from: Duration::from_secs(3600),
             spacing_factor: 0,
             ..Keeping::default()
         };
-        let full = FullFetch::new(keeping);
+        let (registry, settings, full) = set_up(keeping);
         register(&registry, &settings, "a.example").await;
         assert_eq!(
             full.keep_current(&registry, &settings, true),
