@@ -148,6 +148,18 @@ impl Node {
         }
     }
 
+    /// The stalls the node recorded since it started, from `/metrics`.
+    pub async fn stalls(&self) -> Option<Stalls> {
+        let text = self.metrics().await?;
+        let term = self.term().await.unwrap_or(0);
+        Some(Stalls {
+            term,
+            runtime: over_stall(&text, "registry_wake_lateness_seconds", "clock=\"runtime\"")?,
+            thread: over_stall(&text, "registry_wake_lateness_seconds", "clock=\"thread\"")?,
+            append_gaps: over_stall(&text, "registry_raft_append_gap_seconds", "")?,
+        })
+    }
+
     /// The node's Raft term, from `/admin/cluster`: each election started raises it.
     pub async fn term(&self) -> Option<u64> {
         match get_json(&self.target(), "/admin/cluster").await {
@@ -177,6 +189,60 @@ impl LogCounts {
     }
 }
 
+/// Stalls one node recorded since it started: timer wakes at least [`STALL_S`] late on its async
+/// runtime and on a plain thread, and gaps at least that long between the AppendEntries it
+/// received; and its Raft term. Elections follow stalls past the election timeout (150 ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stalls {
+    pub term: u64,
+    pub runtime: u64,
+    pub thread: u64,
+    pub append_gaps: u64,
+}
+
+impl Stalls {
+    /// What happened since `earlier`; a node restarted since counts from its start.
+    pub fn since(&self, earlier: &Stalls) -> Stalls {
+        let restarted = self.runtime < earlier.runtime || self.thread < earlier.thread;
+        let base = if restarted { Stalls::default() } else { *earlier };
+        Stalls {
+            term: self.term,
+            runtime: self.runtime - base.runtime,
+            thread: self.thread - base.thread,
+            append_gaps: self.append_gaps.saturating_sub(base.append_gaps),
+        }
+    }
+}
+
+/// The shortest stall [`Stalls`] counts: the histogram bucket boundary nearest below the
+/// election timeout's 150 ms.
+pub const STALL_S: f64 = 0.128;
+
+/// Observations of histogram `name` (its series with label `label`, if any) above [`STALL_S`].
+fn over_stall(text: &str, name: &str, label: &str) -> Option<u64> {
+    let value = |line: &str| line.rsplit(' ').next()?.parse::<f64>().ok();
+    let of_series = |line: &&str| label.is_empty() || line.contains(label);
+    let count_prefix = format!("{name}_count");
+    let total = text
+        .lines()
+        .filter(|l| l.starts_with(&count_prefix))
+        .find(of_series)
+        .and_then(value)?;
+    let bucket_prefix = format!("{name}_bucket{{");
+    let under = text
+        .lines()
+        .filter(|l| l.starts_with(&bucket_prefix))
+        .filter(of_series)
+        .find(|l| {
+            l.split("le=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next()?.parse::<f64>().ok())
+                .is_some_and(|le| (le - STALL_S).abs() < 0.001)
+        })
+        .and_then(value)?;
+    Some((total - under).max(0.0) as u64)
+}
+
 /// The names of registryd's background payload builder threads.
 const BACKGROUND_BUILDERS: [&str; 2] = ["payload-build", "payload-prepare"];
 
@@ -187,6 +253,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Every node's [`Stalls`] since it started (a node that does not answer: none).
+    pub async fn stalls(&self) -> Vec<Option<Stalls>> {
+        let mut all = Vec::new();
+        for node in &self.nodes {
+            all.push(node.stalls().await);
+        }
+        all
+    }
+
     /// Starts `size` nodes as one cluster, with `extra` flags for each, and waits until every
     /// node is healthy.
     pub async fn start(size: usize, extra: &[String]) -> Result<Cluster, BenchError> {
@@ -294,5 +369,35 @@ impl Cluster {
     /// Every running node's Eureka root.
     pub fn eureka_targets(&self) -> Vec<Target> {
         self.nodes.iter().filter(|n| n.is_running()).map(Node::eureka).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What registryd's `/metrics` writes (prometheus-client puts `le` first).
+    const METRICS: &str = "\
+registry_wake_lateness_seconds_count{clock=\"thread\"} 150
+registry_wake_lateness_seconds_bucket{le=\"0.064\",clock=\"thread\"} 140
+registry_wake_lateness_seconds_bucket{le=\"0.128\",clock=\"thread\"} 148
+registry_wake_lateness_seconds_count{clock=\"runtime\"} 142
+registry_wake_lateness_seconds_bucket{le=\"0.128\",clock=\"runtime\"} 132
+registry_raft_append_gap_seconds_count 7
+registry_raft_append_gap_seconds_bucket{le=\"0.128\"} 7
+";
+
+    #[test]
+    fn stalls_are_the_observations_above_the_bucket_under_the_election_timeout() {
+        assert_eq!(
+            over_stall(METRICS, "registry_wake_lateness_seconds", "clock=\"thread\""),
+            Some(2)
+        );
+        assert_eq!(
+            over_stall(METRICS, "registry_wake_lateness_seconds", "clock=\"runtime\""),
+            Some(10)
+        );
+        assert_eq!(over_stall(METRICS, "registry_raft_append_gap_seconds", ""), Some(0));
+        assert_eq!(over_stall(METRICS, "registry_absent_seconds", ""), None);
     }
 }

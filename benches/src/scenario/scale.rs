@@ -39,6 +39,7 @@ use crate::error::BenchError;
 use crate::load::LoadSpec;
 use crate::measure;
 use crate::procs::registry::Cluster;
+use crate::procs::registry::Stalls;
 use crate::procs::wait_for;
 use crate::report::Summary;
 
@@ -148,6 +149,7 @@ pub async fn scale(
     let rss_empty_bytes = cluster.nodes[leader].rss_bytes();
     let mut points = Vec::new();
     let (mut registered, mut in_big_service) = (0, 0);
+    let mut stalls = StallLog::start(cluster).await;
     for (step, &size) in spec.sizes.iter().enumerate() {
         let began = Instant::now();
         eprintln!("scale: {size} instances");
@@ -169,6 +171,7 @@ pub async fn scale(
         )
         .await?;
         eprintln!("  registrations: {:.0}/s ({} errors)", storm.throughput, storm.errors);
+        stalls.note(cluster, "the storm").await;
         if storm.errors > 0 {
             return Err(BenchError::Setup(format!(
                 "{} registrations failed: {:?}",
@@ -256,6 +259,7 @@ pub async fn scale(
         let (sc_find_p50_ms, sc_find_p99_ms, sc_finds_per_s) = (find.p50_ms, find.p99_ms, find.throughput);
         loads.push(find);
         let (renewals_answered, renewals_failed) = renewals.stop().await;
+        stalls.note(cluster, "the reads").await;
 
         // Payload builds the reads started may still run: they would count as the leader's idle.
         let settled = cluster.wait_idle(IDLE_CORES, SETTLE_LIMIT).await;
@@ -268,6 +272,7 @@ pub async fn scale(
             cost.forwarded_ratio,
             cost.void.as_ref().map_or(String::new(), |why| format!(": void, {why}"))
         );
+        stalls.note(cluster, "the renewal cost").await;
 
         let leader = cluster.leader(Duration::from_secs(30)).await?;
         let writer = (leader + 1) % cluster.nodes.len();
@@ -292,6 +297,7 @@ pub async fn scale(
             }
         };
 
+        stalls.note(cluster, "the watch").await;
         cluster.wait_idle(IDLE_CORES, SETTLE_LIMIT).await;
         let leader = cluster.leader(Duration::from_secs(60)).await?;
         let follower = (0..cluster.nodes.len())
@@ -308,6 +314,7 @@ pub async fn scale(
                 (None, Some(e.to_string()))
             }
         };
+        stalls.note(cluster, "the catch-up").await;
         // A failed catch-up may leave the member out of the cluster: no restart then.
         let restarted = match catchup_error {
             Some(_) => Err(BenchError::Setup("skipped: the catch-up failed".into())),
@@ -324,6 +331,7 @@ pub async fn scale(
             }
         };
         cluster.leader(Duration::from_secs(120)).await?;
+        stalls.note(cluster, "the restart").await;
 
         points.push(SizePoint {
             instances: size,
@@ -356,6 +364,47 @@ pub async fn scale(
         points,
         failover,
     })
+}
+
+/// The stalls each node records, written to the log phase by phase: where elections come from.
+struct StallLog {
+    last: Vec<Stalls>,
+}
+
+impl StallLog {
+    async fn start(cluster: &Cluster) -> StallLog {
+        let last = cluster
+            .stalls()
+            .await
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        StallLog { last }
+    }
+
+    /// Logs each node's stalls since the previous note, after `phase`.
+    async fn note(&mut self, cluster: &Cluster, phase: &str) {
+        let now = cluster.stalls().await;
+        let mut line = format!("  stalls ≥ 128 ms during {phase}:");
+        for (i, (now, last)) in now.iter().zip(&mut self.last).enumerate() {
+            match now {
+                Some(now) => {
+                    let d = now.since(last);
+                    line += &format!(
+                        " n{}: term {}, runtime {}, thread {}, append gaps {};",
+                        i + 1,
+                        d.term,
+                        d.runtime,
+                        d.thread,
+                        d.append_gaps
+                    );
+                    *last = *now;
+                }
+                None => line += &format!(" n{}: no answer;", i + 1),
+            }
+        }
+        eprintln!("{line}");
+    }
 }
 
 /// `shape` cut to the first `size` instances (all registered), keeping its apps.

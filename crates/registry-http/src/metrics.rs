@@ -244,6 +244,22 @@ fn raft_metrics(registry: &mut Registry, node: &RegistryNode) {
         "Applies of committed entries to the registry state",
         meters.apply_seconds.clone(),
     );
+    registry.register(
+        "wake_lateness_seconds",
+        "How late this process woke from a timer, on the async runtime and on a plain thread: \
+         stalls past the election timeout start elections",
+        meters.wake_lateness_seconds.clone(),
+    );
+    registry.register(
+        "raft_append_gap_seconds",
+        "Time between consecutive AppendEntries (heartbeats included) this node received",
+        meters.append_gap_seconds.clone(),
+    );
+    registry.register(
+        "raft_append_seconds",
+        "Time this node's Raft took to answer one AppendEntries",
+        meters.append_seconds.clone(),
+    );
 }
 
 /// Each member's replication lag and reachability as the leader sees them (`/admin/cluster`'s

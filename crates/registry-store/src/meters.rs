@@ -21,6 +21,18 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.000_05, 2.0, 16)
 }
 
+/// Lateness buckets from 1 ms to about 4 s, doubling: the stalls that matter to Raft are from
+/// tens of ms (a heartbeat interval) up.
+pub fn lateness_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 13))
+}
+
+/// The `clock` label of wake lateness: `runtime` (a task on the async runtime) or `thread`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClockLabel {
+    pub clock: &'static str,
+}
+
 /// The `protocol` label: `eureka`, `servicecenter`, or `other` for an instance that carries
 /// neither protocol's fields (one restored or mirrored from elsewhere).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +67,13 @@ pub struct StoreMeters {
     pub evicted_instances: Family<ProtocolLabel, Counter>,
     /// Times this node saw the cluster's leader change (including to none).
     pub leader_changes: Counter,
+    /// How late this process woke from a timer, by clock (`node::wake_lateness`).
+    pub wake_lateness_seconds: Family<ClockLabel, Histogram, fn() -> Histogram>,
+    /// Seconds between consecutive AppendEntries (heartbeats included) this node received: a
+    /// gap past the election timeout is an election.
+    pub append_gap_seconds: Histogram,
+    /// Seconds this node's Raft took to answer one AppendEntries.
+    pub append_seconds: Histogram,
 }
 
 impl StoreMeters {
@@ -80,6 +99,9 @@ impl Default for StoreMeters {
             apply_seconds: Histogram::new(latency_buckets()),
             evicted_instances,
             leader_changes: Counter::default(),
+            wake_lateness_seconds: Family::new_with_constructor(lateness_histogram),
+            append_gap_seconds: lateness_histogram(),
+            append_seconds: Histogram::new(latency_buckets()),
         }
     }
 }

@@ -11,6 +11,9 @@
 //!   itself, both directions, is [`crate::transport`].
 //! - [`removal`]: a node the cluster removed notices, and stops standing for election.
 //! - [`campaign`]: a follower campaigns as soon as a dead leader's lease has run out.
+//! - [`raft_runtime`]: Raft and the member-to-member gRPC run on a runtime of their own.
+//! - [`wake_lateness`]: how late the runtime and a plain thread wake, the stalls behind
+//!   elections.
 
 mod batcher;
 mod campaign;
@@ -25,9 +28,11 @@ mod maintenance;
 mod member_watch;
 mod membership;
 mod quorum_ack;
+mod raft_runtime;
 mod read;
 mod removal;
 mod status;
+mod wake_lateness;
 mod write;
 
 use std::collections::BTreeMap;
@@ -77,6 +82,7 @@ use crate::transport::contact::MemberContacts;
 use crate::transport::network::GrpcNetworkFactory;
 use crate::transport::network::MemberChannels;
 use crate::transport::pb::cluster_service_client::ClusterServiceClient;
+use crate::transport::raft_service::RaftGrpcService;
 use crate::worker::StopSignal;
 use crate::worker::Worker;
 use crate::worker::WorkerStatus;
@@ -123,6 +129,8 @@ struct Inner {
     contacts: MemberContacts,
     /// Set once this node notices the cluster removed it (see `removal`).
     removed: watch::Sender<Option<removal::Removal>>,
+    /// Where Raft runs; last, so everything above lets go of it before it shuts down.
+    raft_runtime: raft_runtime::RaftRuntime,
 }
 
 impl RegistryNode {
@@ -154,20 +162,31 @@ impl RegistryNode {
         }
         .validate()
         .map_err(|e| NodeError::Config(e.to_string()))?;
-        let channels = MemberChannels::new(
-            MemberCredential::new(config.cluster_secret.as_ref()),
-            config.tls.as_ref().map(auth::client_tls),
-        );
+        let member_channels = || {
+            MemberChannels::new(
+                MemberCredential::new(config.cluster_secret.as_ref()),
+                config.tls.as_ref().map(auth::client_tls),
+            )
+        };
+        // Raft calls its peers over channels of its own, made on its runtime (a channel's
+        // connection runs where it was made); the cluster RPCs the front makes use the others.
+        let channels = member_channels();
         let contacts = MemberContacts::default();
         let network = GrpcNetworkFactory {
-            channels: channels.clone(),
+            channels: member_channels(),
             contacts: contacts.clone(),
         };
         let state = sm.state_handle();
         let feed = sm.feed();
         let revision = sm.revision_watch();
-        let raft = Raft::new(config.node_id, Arc::new(raft_config), network, log, sm)
+        let raft_runtime = raft_runtime::RaftRuntime::start()
+            .map_err(|e| NodeError::Config(format!("cannot start Raft's runtime: {e}")))?;
+        let node_id = config.node_id;
+        let raft = raft_runtime
+            .handle()
+            .spawn(async move { Raft::new(node_id, Arc::new(raft_config), network, log, sm).await })
             .await
+            .map_err(|e| NodeError::Stopped(e.to_string()))?
             .map_err(|e| NodeError::Stopped(e.to_string()))?;
         let leases = LeaseKeeper::new(config.lease_policy.clone(), state.clone(), feed.clone());
         let (heartbeats, heartbeat_rx) = mpsc::channel(1024);
@@ -195,6 +214,7 @@ impl RegistryNode {
                 drained: AtomicBool::new(false),
                 contacts,
                 removed: watch::Sender::new(None),
+                raft_runtime,
             }),
         };
         node.spawn_grpc_server(raft_listener)?;
@@ -203,11 +223,18 @@ impl RegistryNode {
         Ok(node)
     }
 
+    /// Serves the other members on Raft's runtime; the cluster RPCs' handlers run on this one.
     fn spawn_grpc_server(&self, listener: TcpListener) -> Result<(), NodeError> {
         let config = &self.inner.config;
+        let on_raft_runtime = |e: std::io::Error| NodeError::Config(format!("cannot move the Raft listener: {e}"));
+        let listener = listener.into_std().map_err(on_raft_runtime)?;
+        let here = tokio::runtime::Handle::current();
+        let _entered = self.inner.raft_runtime.handle().enter();
+        let listener = TcpListener::from_std(listener).map_err(on_raft_runtime)?;
         let task = transport::server::serve(
             listener,
-            self.inner.raft.clone(),
+            here,
+            RaftGrpcService::new(self.inner.raft.clone(), self.inner.meters.clone()),
             cluster_rpc::ClusterRpc::new(Arc::downgrade(&self.inner)),
             config.cluster_secret.as_ref(),
             config.tls.as_ref(),
@@ -304,6 +331,10 @@ impl RegistryNode {
             Arc::downgrade(&self.inner),
             self.inner.stop.subscribe(),
         )));
+        tasks.push(wake_lateness::start(
+            &self.inner.meters.wake_lateness_seconds,
+            self.inner.stop.subscribe(),
+        ));
         self.inner.tasks.lock().extend(tasks);
     }
 

@@ -3,8 +3,14 @@
 //! changes), the hand-over election trigger, and who this member is (asked before it is added).
 //!
 //! The node decides the answers through [`ClusterHandler`]; this module only serves them, with
-//! the cluster's message size limits.
+//! the cluster's message size limits. The server runs on Raft's runtime (see
+//! `node::raft_runtime`); each handler runs on the runtime given here, the one that serves
+//! clients, so a flood of forwarded renewals does not take Raft's threads.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
 use tonic::Request;
 use tonic::Response;
 use tonic::Status;
@@ -35,12 +41,29 @@ pub trait ClusterHandler: Send + Sync + 'static {
 
 /// The `ClusterService` gRPC implementation over a [`ClusterHandler`].
 pub struct ClusterGrpcService<H> {
-    handler: H,
+    handler: Arc<H>,
+    /// Where the handlers run.
+    work: Handle,
 }
 
 impl<H: ClusterHandler> ClusterGrpcService<H> {
-    pub fn new(handler: H) -> Self {
-        Self { handler }
+    pub fn new(handler: H, work: Handle) -> Self {
+        Self {
+            handler: Arc::new(handler),
+            work,
+        }
+    }
+
+    /// Runs `call` on the handler, on the work runtime, and answers with what it returns.
+    async fn on_work_runtime<T, F>(&self, call: impl FnOnce(Arc<H>) -> F) -> Result<Response<T>, Status>
+    where
+        F: Future<Output = Result<T, Status>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.work.spawn(call(self.handler.clone())).await {
+            Ok(answer) => answer.map(Response::new),
+            Err(e) => Err(Status::internal(format!("the cluster RPC's handler failed: {e}"))),
+        }
     }
 
     /// The tonic server wrapper with the cluster's message size limits.
@@ -57,52 +80,54 @@ impl<H: ClusterHandler> ClusterService for ClusterGrpcService<H> {
         &self,
         request: Request<pb::ForwardWriteRequest>,
     ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
-        self.handler
-            .forward_write(request.into_inner())
+        let request = request.into_inner();
+        self.on_work_runtime(|h| async move { h.forward_write(request).await })
             .await
-            .map(Response::new)
     }
 
     async fn forward_heartbeats(
         &self,
         request: Request<pb::ForwardHeartbeatsRequest>,
     ) -> Result<Response<pb::ForwardHeartbeatsResponse>, Status> {
-        self.handler
-            .forward_heartbeats(request.into_inner())
+        let request = request.into_inner();
+        self.on_work_runtime(|h| async move { h.forward_heartbeats(request).await })
             .await
-            .map(Response::new)
     }
 
     async fn lease_times(
         &self,
         request: Request<pb::LeaseTimesRequest>,
     ) -> Result<Response<pb::LeaseTimesResponse>, Status> {
-        self.handler.lease_times(request.into_inner()).await.map(Response::new)
+        let request = request.into_inner();
+        self.on_work_runtime(|h| async move { h.lease_times(request).await })
+            .await
     }
 
     async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
-        self.handler.read_index().await.map(Response::new)
+        self.on_work_runtime(|h| async move { h.read_index().await }).await
     }
 
     async fn trigger_election(
         &self,
         _: Request<pb::TriggerElectionRequest>,
     ) -> Result<Response<pb::TriggerElectionResponse>, Status> {
-        self.handler.trigger_election().await?;
-        Ok(Response::new(pb::TriggerElectionResponse {}))
+        self.on_work_runtime(|h| async move {
+            h.trigger_election().await?;
+            Ok(pb::TriggerElectionResponse {})
+        })
+        .await
     }
 
     async fn change_membership(
         &self,
         request: Request<pb::ChangeMembershipRequest>,
     ) -> Result<Response<pb::ChangeMembershipResponse>, Status> {
-        self.handler
-            .change_membership(request.into_inner())
+        let request = request.into_inner();
+        self.on_work_runtime(|h| async move { h.change_membership(request).await })
             .await
-            .map(Response::new)
     }
 
     async fn identify(&self, _: Request<pb::IdentifyRequest>) -> Result<Response<pb::IdentifyResponse>, Status> {
-        self.handler.identify().await.map(Response::new)
+        self.on_work_runtime(|h| async move { h.identify().await }).await
     }
 }

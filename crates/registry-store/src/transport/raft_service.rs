@@ -4,9 +4,12 @@
 //! stops replicating to a removed voter before it sees the membership without it, so otherwise
 //! it would campaign forever.
 
+use std::time::Instant;
+
 use openraft::error::InstallSnapshotError;
 use openraft::error::RaftError;
 use openraft::LogId;
+use parking_lot::Mutex;
 use tonic::Request;
 use tonic::Response;
 use tonic::Status;
@@ -14,17 +17,34 @@ use tonic::Status;
 use super::convert;
 use super::pb;
 use super::pb::raft_service_server::RaftService;
+use crate::meters::StoreMeters;
 use crate::raft::types::NodeId;
 use crate::raft::types::Raft;
 
 /// The `RaftService` gRPC implementation for one node.
 pub struct RaftGrpcService {
     raft: Raft,
+    meters: StoreMeters,
+    /// When the last AppendEntries arrived, for the gap to the next one.
+    last_append: Mutex<Option<Instant>>,
 }
 
 impl RaftGrpcService {
-    pub fn new(raft: Raft) -> Self {
-        Self { raft }
+    pub fn new(raft: Raft, meters: StoreMeters) -> Self {
+        Self {
+            raft,
+            meters,
+            last_append: Mutex::new(None),
+        }
+    }
+
+    /// Counts the gap since the previous AppendEntries: what this node's election timer saw.
+    fn note_append_arrival(&self, now: Instant) {
+        if let Some(last) = self.last_append.lock().replace(now) {
+            self.meters
+                .append_gap_seconds
+                .observe(now.saturating_duration_since(last).as_secs_f64());
+        }
     }
 
     /// The tonic server wrapper with the cluster's message size limits.
@@ -45,8 +65,11 @@ impl RaftService for RaftGrpcService {
         &self,
         request: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        let arrived = Instant::now();
+        self.note_append_arrival(arrived);
         let req = convert::append_request_from_pb(request.into_inner())?;
         let resp = self.raft.append_entries(req).await.map_err(fatal)?;
+        self.meters.append_seconds.observe(arrived.elapsed().as_secs_f64());
         Ok(Response::new(convert::append_response_to_pb(&resp)))
     }
 

@@ -14,25 +14,26 @@ use super::auth::MemberTls;
 use super::cluster_service::ClusterGrpcService;
 use super::cluster_service::ClusterHandler;
 use super::raft_service::RaftGrpcService;
-use crate::raft::types::Raft;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("TLS between nodes: {0}")]
 pub struct ServeError(#[from] tonic::transport::Error);
 
-/// Serves both services on `listener` until `stop` turns true; the task ends then.
+/// Serves both services on `listener` until `stop` turns true; the task ends then. The server
+/// runs on the current runtime; the cluster RPCs' handlers run on `work`.
 pub fn serve(
     listener: TcpListener,
-    raft: Raft,
+    work: tokio::runtime::Handle,
+    raft: RaftGrpcService,
     cluster: impl ClusterHandler,
     secret: Option<&ClusterSecret>,
     tls: Option<&MemberTls>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, ServeError> {
     let check = MemberCheck::new(secret);
-    let raft_service = InterceptedService::new(RaftGrpcService::new(raft).into_server(), check.clone());
-    let cluster_service = InterceptedService::new(ClusterGrpcService::new(cluster).into_server(), check);
+    let raft_service = InterceptedService::new(raft.into_server(), check.clone());
+    let cluster_service = InterceptedService::new(ClusterGrpcService::new(cluster, work).into_server(), check);
     // The builder's `tcp_nodelay` covers only listeners tonic binds itself. Without it, a
     // reply's last segment waits for the peer's delayed ACK: 40 ms on every Raft RPC.
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
