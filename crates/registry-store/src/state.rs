@@ -218,6 +218,19 @@ impl RegistryState {
     }
 
     /// Puts back one stored record (loading from disk or a snapshot).
+    /// Restores every one of `entities`, as [`Self::restore`] does one by one; instances in
+    /// key order (as the store and snapshots hold them) go into their index in one pass.
+    pub fn restore_all(&mut self, entities: impl IntoIterator<Item = Entity>) {
+        let mut instances = Vec::new();
+        for entity in entities {
+            match entity {
+                Entity::Instance(i) => instances.push(i),
+                other => self.restore(other),
+            }
+        }
+        self.instances.insert_all(instances);
+    }
+
     pub fn restore(&mut self, entity: Entity) {
         match entity {
             Entity::Tenant(t) => {

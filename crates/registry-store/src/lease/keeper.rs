@@ -97,6 +97,15 @@ impl LeaseKeeper {
         *self.table.lock() = Some(Leading { term, table, changes });
     }
 
+    /// [`Self::set_leader`] on the blocking pool: a new leader's table of a million leases
+    /// takes most of a second to build, which a runtime worker must not spend.
+    pub async fn set_leader_off_runtime(self: &Arc<Self>, leading_term: Option<u64>) {
+        let keeper = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || keeper.set_leader(leading_term)).await {
+            tracing::error!(error = %e, "setting up the lease table failed");
+        }
+    }
+
     /// A subscription to every change after the state read as `state` (held by the caller, so
     /// nothing applies in between; a change re-delivered after that is harmless).
     fn follow_from(&self, state: &AppliedState) -> Option<Subscription> {
@@ -227,7 +236,7 @@ impl LeaseKeeper {
                         return;
                     }
                     let now_leading = *leading.borrow_and_update();
-                    self.set_leader(now_leading);
+                    self.set_leader_off_runtime(now_leading).await;
                 }
                 _ = interval.tick() => {
                     if let Some(command) = self.round() {

@@ -606,7 +606,8 @@ impl Worker for LeaseWorker {
         Box::pin(async move {
             // Leadership may have come before this worker started: start from where it is.
             let mut leading = leading;
-            keeper.set_leader(*leading.borrow_and_update());
+            let now_leading = *leading.borrow_and_update();
+            keeper.set_leader_off_runtime(now_leading).await;
             keeper.run(tick, leading, propose, stop).await;
             Ok(())
         })

@@ -11,6 +11,10 @@
 //! the order of writes).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::hash::BuildHasherDefault;
+use std::hash::Hasher;
+use std::hash::RandomState;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -38,30 +42,57 @@ fn hash64(parts: &[&[u8]]) -> u64 {
     (half(0x5eed_0001) << 32) | half(0x5eed_0002)
 }
 
-/// Which key a record is held under in memory: two SipHashes of it (this process only).
-fn key_id(key: &[u8]) -> u128 {
-    use std::hash::Hash;
-    use std::hash::Hasher;
-    let half = |salt: u8| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        (salt, key).hash(&mut hasher);
-        u128::from(hasher.finish())
-    };
+/// Which key a record is held under in memory: two SipHashes of it, keyed at random when the
+/// index is made (never stored), so no client can choose keys that collide in it.
+fn key_id(keys: &RandomState, key: &[u8]) -> u128 {
+    let half = |salt: u8| u128::from(keys.hash_one((salt, key)));
     (half(0) << 64) | half(1)
 }
 
+/// Hashes a [`key_id`] by taking its low half: it is a keyed hash already, so hashing it again
+/// (as the map's default hasher would, on every insert and on every growth) adds nothing.
+#[derive(Default, Clone, Copy)]
+struct KeyIdHasher(u64);
+
+impl Hasher for KeyIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, id: u128) {
+        self.0 = id as u64;
+    }
+
+    /// Not reached (the map's keys are `u128`s); folds any bytes in all the same.
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+}
+
 /// The current records' hashes and their checksum.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ChecksumIndex {
-    by_key: HashMap<u128, u64>,
+    by_key: HashMap<u128, u64, BuildHasherDefault<KeyIdHasher>>,
+    keys: RandomState,
     sum: StateChecksum,
+}
+
+impl std::fmt::Debug for ChecksumIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChecksumIndex")
+            .field("records", &self.by_key.len())
+            .field("sum", &self.sum)
+            .finish()
+    }
 }
 
 impl ChecksumIndex {
     /// Records that `key` now holds `value`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
         let record = hash64(&[key, value]);
-        match self.by_key.insert(key_id(key), record) {
+        match self.by_key.insert(key_id(&self.keys, key), record) {
             Some(old) => self.sum.xor ^= old,
             None => self.sum.records += 1,
         }
@@ -70,7 +101,7 @@ impl ChecksumIndex {
 
     /// Records that `key` no longer exists.
     pub fn remove(&mut self, key: &[u8]) {
-        if let Some(old) = self.by_key.remove(&key_id(key)) {
+        if let Some(old) = self.by_key.remove(&key_id(&self.keys, key)) {
             self.sum.xor ^= old;
             self.sum.records -= 1;
         }
@@ -78,6 +109,11 @@ impl ChecksumIndex {
 
     pub fn sum(&self) -> StateChecksum {
         self.sum
+    }
+
+    /// Makes room for `records` more.
+    pub fn reserve(&mut self, records: usize) {
+        self.by_key.reserve(records);
     }
 
     pub fn clear(&mut self) {
