@@ -164,19 +164,30 @@ fn decode(c: &mut Criterion) {
     });
 }
 
-/// The leader's lease round at 100,000 leases, none overdue: the scan for overdue leases and
-/// the mass-expiry tally (it runs every second, with the lease table locked).
+/// The leader's lease round at 100,000 and 1,000,000 leases, none overdue: the scan for
+/// overdue leases and the mass-expiry tally (it runs every second, with the lease table
+/// locked); and a new leader's table at a million.
 fn lease_round(c: &mut Criterion) {
     let settings = EurekaSettings::default();
-    let mut state = RegistryState::new();
-    for n in 0..100_000 {
-        state.apply(n + 1, &registration(&settings, n));
+    let mut group = c.benchmark_group("lease round");
+    group.sample_size(10);
+    for size in [100_000, 1_000_000] {
+        let mut state = RegistryState::new();
+        for n in 0..size {
+            state.apply(n + 1, &registration(&settings, n));
+        }
+        let mut table = LeaseTable::new_term(0, state.instances());
+        let policy = LeasePolicy::default();
+        group.bench_function(format!("{}k leases, none overdue", size / 1000), |b| {
+            b.iter(|| black_box(table.evictable(1_000, &policy)))
+        });
+        if size == 1_000_000 {
+            group.bench_function("a new term's table of 1M", |b| {
+                b.iter(|| black_box(LeaseTable::new_term(0, state.instances())))
+            });
+        }
     }
-    let mut table = LeaseTable::new_term(0, state.instances());
-    let policy = LeasePolicy::default();
-    c.bench_function("lease round: 100k leases, none overdue", |b| {
-        b.iter(|| black_box(table.evictable(1_000, &policy)))
-    });
+    group.finish();
 }
 
 /// The full registry (`GET /apps`) of 100k instances, step by step: the records copied out of

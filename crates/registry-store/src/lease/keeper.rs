@@ -199,6 +199,10 @@ impl LeaseKeeper {
         let mut table = self.table.lock();
         let leading = table.as_mut()?;
         self.catch_up(&state, leading, now);
+        // The scan needs the table alone. Held through it, the state's read lock kept the next
+        // apply waiting, and every reader queued behind that writer (at a million leases, the
+        // scan takes tens of ms each second).
+        drop(state);
         let (items, stats) = leading.table.evictable(now, &policy);
         if items.is_empty() {
             return None;

@@ -138,6 +138,9 @@ struct Lease {
     deadline_ms: u64,
     duration_ms: u64,
     interval_secs: u32,
+    /// Its record's tenant, as [`LeaseTable::tenant_id`] numbers them: the round counts leases
+    /// per tenant without reading the records (a cache miss per lease at a million).
+    tenant: u32,
     mod_revision: Revision,
     generation: u64,
     /// When its client last renewed it in this term (0: not yet; a new term's fresh TTL is
@@ -211,6 +214,9 @@ pub struct LeaseTable {
     expired: HashMap<InstanceKey, u64, RandomState>,
     /// Tenants the mass-expiry rule holds.
     holds: HashMap<Tenant, Hold, RandomState>,
+    /// The tenants of the leases, numbered in the order first seen (see [`Lease::tenant`]).
+    tenants: Vec<Tenant>,
+    tenant_ids: HashMap<Tenant, u32, RandomState>,
 }
 
 impl LeaseTable {
@@ -234,13 +240,30 @@ impl LeaseTable {
         t
     }
 
+    /// The number of `tenant` in [`Self::tenants`], given on first sight. A registry has a few
+    /// tenants, and consecutive records mostly share one: that case is a comparison.
+    fn tenant_id(&mut self, tenant: &Tenant) -> u32 {
+        if let Some(last) = self.tenants.last().filter(|t| *t == tenant) {
+            debug_assert_eq!(self.tenant_ids.get(last), Some(&(self.tenants.len() as u32 - 1)));
+            return self.tenants.len() as u32 - 1;
+        }
+        if let Some(id) = self.tenant_ids.get(tenant) {
+            return *id;
+        }
+        let id = self.tenants.len() as u32;
+        self.tenants.push(tenant.clone());
+        self.tenant_ids.insert(tenant.clone(), id);
+        id
+    }
+
     /// A lease for `i` that runs a full TTL from `now_ms`.
-    fn fresh_lease(&self, now_ms: u64, i: &Instance, renewed_ms: u64) -> Lease {
+    fn fresh_lease(&mut self, now_ms: u64, i: &Instance, renewed_ms: u64) -> Lease {
         let duration_ms = u64::from(i.lease.duration_secs) * 1000;
         Lease {
             deadline_ms: now_ms + duration_ms,
             duration_ms,
             interval_secs: i.lease.renewal_interval_secs,
+            tenant: self.tenant_id(&i.tenant),
             mod_revision: i.mod_revision,
             generation: self.generation,
             renewed_ms,
@@ -364,11 +387,12 @@ impl LeaseTable {
 
     /// Renewal statistics and what the guard holds under `policy` (as of the last round).
     pub fn stats(&mut self, now_ms: u64, policy: &LeasePolicy) -> LeaseStats {
-        let expected_per_window: f64 = self
-            .leases
-            .values()
-            .map(|l| policy.window_ms as f64 / (1000.0 * f64::from(l.interval_secs.max(1))))
-            .sum();
+        let expected_per_window: f64 = self.leases.values().map(|l| expected_renewals(policy, l)).sum();
+        self.stats_given(now_ms, policy, expected_per_window)
+    }
+
+    /// [`Self::stats`], with the renewals expected per window already summed.
+    fn stats_given(&mut self, now_ms: u64, policy: &LeasePolicy, expected_per_window: f64) -> LeaseStats {
         let threshold = (expected_per_window * policy.renewal_percent_threshold) as u64;
         let counted = self.renewals.count(now_ms, policy.window_ms);
         // A young leader has seen less than a full window: extrapolate what it has seen.
@@ -417,7 +441,7 @@ impl LeaseTable {
     /// intervals: they will be overdue within the TTL, and a cut-off fleet falls silent before
     /// its first lease is overdue, so the hold begins before any eviction), and those evicted
     /// within the window.
-    fn update_holds(&mut self, now_ms: u64, policy: &LeasePolicy) -> Vec<Tenant> {
+    fn update_holds(&mut self, now_ms: u64, policy: &LeasePolicy, per_tenant: Vec<(usize, usize)>) -> Vec<Tenant> {
         let oldest = now_ms.saturating_sub(policy.window_ms);
         self.expired.retain(|_, at| *at > oldest);
         if !self.mass_rule_applies(now_ms, policy) {
@@ -425,22 +449,33 @@ impl LeaseTable {
             return Vec::new();
         }
         // (expiring, leases and those already evicted), per tenant.
-        let mut tally = TenantTally::default();
+        let mut per_tenant = per_tenant;
+        let unnumbered: Vec<Tenant> = self
+            .expired
+            .keys()
+            .filter(|k| !self.tenant_ids.contains_key(&k.tenant))
+            .map(|k| k.tenant.clone())
+            .collect();
+        for tenant in &unnumbered {
+            self.tenant_id(tenant);
+        }
+        per_tenant.resize(self.tenants.len(), (0, 0));
         for key in self.expired.keys() {
-            tally.count(&key.tenant, true);
+            if let Some(id) = self.tenant_ids.get(&key.tenant) {
+                let (expiring, of) = &mut per_tenant[*id as usize];
+                *expiring += 1;
+                *of += 1;
+            }
         }
-        for (key, lease) in &self.leases {
-            let last_renewal = lease.deadline_ms.saturating_sub(lease.duration_ms);
-            let silent_since = last_renewal + 2_000 * u64::from(lease.interval_secs.max(1));
-            tally.count(&key.0.tenant, now_ms > lease.deadline_ms || now_ms > silent_since);
-        }
-        let massive: Vec<Tenant> = tally
-            .counts
-            .into_iter()
-            .filter(|(_, expiring, of)| {
-                *expiring >= policy.mass_expiry_min && *expiring as f64 >= policy.mass_expiry_share * *of as f64
+        let massive: Vec<Tenant> = per_tenant
+            .iter()
+            .enumerate()
+            .filter(|(_, (expiring, of))| {
+                *of > 0
+                    && *expiring >= policy.mass_expiry_min
+                    && *expiring as f64 >= policy.mass_expiry_share * *of as f64
             })
-            .map(|(t, _, _)| t.clone())
+            .map(|(id, _)| self.tenants[id].clone())
             .collect();
         self.holds.retain(|t, _| massive.contains(t));
         let mut released = Vec::new();
@@ -463,19 +498,37 @@ impl LeaseTable {
         released
     }
 
+    /// One pass over the leases, reading no record but the overdue ones': what a round needs.
+    fn scan(&self, now_ms: u64, policy: &LeasePolicy) -> Scan {
+        let mut scan = Scan {
+            overdue: Vec::new(),
+            per_tenant: vec![(0, 0); self.tenants.len()],
+            expected_per_window: 0.0,
+        };
+        for (key, lease) in &self.leases {
+            let overdue = now_ms > lease.deadline_ms;
+            if overdue {
+                scan.overdue.push((key.0.key(), lease.clone()));
+            }
+            let last_renewal = lease.deadline_ms.saturating_sub(lease.duration_ms);
+            let silent_since = last_renewal + 2_000 * u64::from(lease.interval_secs.max(1));
+            let (expiring, of) = &mut scan.per_tenant[lease.tenant as usize];
+            *expiring += usize::from(overdue || now_ms > silent_since);
+            *of += 1;
+            scan.expected_per_window += expected_renewals(policy, lease);
+        }
+        scan
+    }
+
     /// The leases past their deadline that may be evicted now, most overdue first, capped per
     /// round; those of held tenants (or all, under Eureka's rule) wait.
     pub fn evictable(&mut self, now_ms: u64, policy: &LeasePolicy) -> (Vec<EvictItem>, LeaseStats) {
-        let overdue: Vec<(InstanceKey, Lease)> = self
-            .leases
-            .iter()
-            .filter(|(_, l)| now_ms > l.deadline_ms)
-            .map(|(k, l)| (k.0.key(), l.clone()))
-            .collect();
-        let released = self.update_holds(now_ms, policy);
-        let stats = self.stats(now_ms, policy);
+        let scan = self.scan(now_ms, policy);
+        let released = self.update_holds(now_ms, policy, scan.per_tenant);
+        let stats = self.stats_given(now_ms, policy, scan.expected_per_window);
         let eureka_holds = self.eureka_holds(now_ms, policy, stats.renewals_last_window, stats.threshold);
-        let mut eligible: Vec<(InstanceKey, Lease)> = overdue
+        let mut eligible: Vec<(InstanceKey, Lease)> = scan
+            .overdue
             .into_iter()
             .filter(|(k, _)| !eureka_holds && (!self.holds.contains_key(&k.tenant) || released.contains(&k.tenant)))
             .collect();
@@ -502,31 +555,18 @@ impl LeaseTable {
     }
 }
 
-/// Leases counted per tenant, for the mass-expiry rule: (tenant, expiring, all). Runs over every
-/// lease once a second, so the common case (the lease's tenant is the previous one's: most
-/// registries have one) is a comparison, not a hash of the tenant's two strings (hashing made a
-/// round at 100,000 leases take over 20 ms).
-#[derive(Default)]
-struct TenantTally<'a> {
-    counts: Vec<(&'a Tenant, usize, usize)>,
-    slots: std::collections::HashMap<&'a Tenant, usize>,
-    last: usize,
+/// What one pass over the leases found.
+struct Scan {
+    overdue: Vec<(InstanceKey, Lease)>,
+    /// Per tenant (by [`Lease::tenant`]): (expiring, all).
+    per_tenant: Vec<(usize, usize)>,
+    /// Renewals the leases are expected to make in one window.
+    expected_per_window: f64,
 }
 
-impl<'a> TenantTally<'a> {
-    fn count(&mut self, tenant: &'a Tenant, expiring: bool) {
-        let slot = match self.counts.get(self.last) {
-            Some((t, _, _)) if *t == tenant => self.last,
-            _ => *self.slots.entry(tenant).or_insert_with(|| {
-                self.counts.push((tenant, 0, 0));
-                self.counts.len() - 1
-            }),
-        };
-        self.last = slot;
-        let (_, e, of) = &mut self.counts[slot];
-        *e += usize::from(expiring);
-        *of += 1;
-    }
+/// Renewals `lease` is expected to make in one window.
+fn expected_renewals(policy: &LeasePolicy, lease: &Lease) -> f64 {
+    policy.window_ms as f64 / (1000.0 * f64::from(lease.interval_secs.max(1)))
 }
 
 #[cfg(test)]
