@@ -284,7 +284,10 @@ impl RegistryNode {
         let mut stop = self.inner.stop.subscribe();
         let leader_changes = self.inner.meters.leader_changes.clone();
         let quorum_ack = self.inner.quorum_ack.clone();
-        tasks.push(tokio::spawn(async move {
+        // On Raft's runtime, beside the core that publishes the metrics: the quorum's
+        // acknowledgements are dated when they arrive here, and a renewal answered on a stale
+        // one costs a round of heartbeats first (`heartbeat::renew_as_leader`).
+        tasks.push(self.inner.raft_runtime.handle().spawn(async move {
             let mut known_leader = None;
             loop {
                 let (leading, leader) = {

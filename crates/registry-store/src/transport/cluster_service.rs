@@ -4,8 +4,11 @@
 //!
 //! The node decides the answers through [`ClusterHandler`]; this module only serves them, with
 //! the cluster's message size limits. The server runs on Raft's runtime (see
-//! `node::raft_runtime`); each handler runs on the runtime given here, the one that serves
-//! clients, so a flood of forwarded renewals does not take Raft's threads.
+//! `node::raft_runtime`). The calls that only wait on Raft (forwarded writes, read index,
+//! elections) or read a constant (identity) are answered there. Those that lock the registry
+//! or the lease table (forwarded renewals, the leader's lease times, which walk every lease) and
+//! membership changes run on the runtime given here, the one that serves clients: a lock held
+//! elsewhere must not hold Raft's threads.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -80,9 +83,10 @@ impl<H: ClusterHandler> ClusterService for ClusterGrpcService<H> {
         &self,
         request: Request<pb::ForwardWriteRequest>,
     ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
-        let request = request.into_inner();
-        self.on_work_runtime(|h| async move { h.forward_write(request).await })
+        self.handler
+            .forward_write(request.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn forward_heartbeats(
@@ -104,18 +108,15 @@ impl<H: ClusterHandler> ClusterService for ClusterGrpcService<H> {
     }
 
     async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
-        self.on_work_runtime(|h| async move { h.read_index().await }).await
+        self.handler.read_index().await.map(Response::new)
     }
 
     async fn trigger_election(
         &self,
         _: Request<pb::TriggerElectionRequest>,
     ) -> Result<Response<pb::TriggerElectionResponse>, Status> {
-        self.on_work_runtime(|h| async move {
-            h.trigger_election().await?;
-            Ok(pb::TriggerElectionResponse {})
-        })
-        .await
+        self.handler.trigger_election().await?;
+        Ok(Response::new(pb::TriggerElectionResponse {}))
     }
 
     async fn change_membership(
@@ -128,6 +129,6 @@ impl<H: ClusterHandler> ClusterService for ClusterGrpcService<H> {
     }
 
     async fn identify(&self, _: Request<pb::IdentifyRequest>) -> Result<Response<pb::IdentifyResponse>, Status> {
-        self.on_work_runtime(|h| async move { h.identify().await }).await
+        self.handler.identify().await.map(Response::new)
     }
 }
