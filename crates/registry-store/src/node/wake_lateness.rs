@@ -22,7 +22,8 @@ pub const PERIOD: Duration = Duration::from_millis(20);
 /// Lateness worth a log line: longer than openraft's shortest election timeout we run with.
 pub const LOGGED: Duration = Duration::from_millis(150);
 
-/// Starts both clocks; they end when `stop` turns true (the thread within one [`PERIOD`]).
+/// Starts both clocks; they end when `stop` turns true or its sender is dropped (the thread
+/// within one [`PERIOD`]).
 pub fn start(
     lateness: &Family<ClockLabel, Histogram, fn() -> Histogram>,
     stop: watch::Receiver<bool>,
@@ -31,7 +32,8 @@ pub fn start(
     let thread_stop = stop.clone();
     let spawned = std::thread::Builder::new().name("wake-lateness".into()).spawn(move || {
         let mut late = Lateness::new("thread", thread_histogram);
-        while !*thread_stop.borrow() {
+        // Ends when told to, or when the node that owns the signal is gone.
+        while thread_stop.has_changed().is_ok() && !*thread_stop.borrow() {
             let asked = Instant::now();
             std::thread::sleep(PERIOD);
             late.record(asked.elapsed());
