@@ -96,12 +96,6 @@ impl Ord for ByKey {
     }
 }
 
-impl ByKey {
-    fn cmp_records(a: &Instance, b: &Instance) -> Ordering {
-        (&a.tenant, &a.service_id, &a.id).cmp(&(&b.tenant, &b.service_id, &b.id))
-    }
-}
-
 /// Instances by key, in key order; at most one record per key.
 #[derive(Clone, Default)]
 pub struct InstanceIndex {
@@ -138,12 +132,13 @@ impl InstanceIndex {
     /// the tree is built in one pass from the sorted records, without a descent from the root
     /// per record (a million records loaded in key order at start-up).
     pub fn insert_all(&mut self, records: Vec<Arc<Instance>>) {
-        if self.set.is_empty() && records.is_sorted_by(|a, b| ByKey::cmp_records(a, b).is_lt()) {
+        let records: Vec<ByKey> = records.into_iter().map(ByKey).collect();
+        if self.set.is_empty() && records.is_sorted_by(|a, b| a < b) {
             // Sorted, one record per key: built bottom-up.
-            self.set = records.into_iter().map(ByKey).collect();
+            self.set = records.into_iter().collect();
         } else {
             for record in records {
-                self.insert(record);
+                self.set.replace(record);
             }
         }
     }

@@ -243,8 +243,7 @@ impl LeaseTable {
     /// The number of `tenant` in [`Self::tenants`], given on first sight. A registry has a few
     /// tenants, and consecutive records mostly share one: that case is a comparison.
     fn tenant_id(&mut self, tenant: &Tenant) -> u32 {
-        if let Some(last) = self.tenants.last().filter(|t| *t == tenant) {
-            debug_assert_eq!(self.tenant_ids.get(last), Some(&(self.tenants.len() as u32 - 1)));
+        if self.tenants.last() == Some(tenant) {
             return self.tenants.len() as u32 - 1;
         }
         if let Some(id) = self.tenant_ids.get(tenant) {
