@@ -8,6 +8,7 @@
 // openraft's trait signatures fix these error types; boxing them here would only add conversions.
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -26,7 +27,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::checksum::ChecksumIndex;
+use super::checksum::RecordHash;
 use super::checksum::StateChecksum;
 use super::codec;
 use super::flush::FlushGuard;
@@ -102,7 +103,7 @@ pub struct SledStateMachine {
     snapshot_seq: Arc<AtomicU64>,
     meters: StoreMeters,
     /// The stored records' checksum, kept up to date with every batch written.
-    checksum: Arc<Mutex<ChecksumIndex>>,
+    checksum: Arc<Mutex<StateChecksum>>,
     flush: FlushGuard,
 }
 
@@ -232,21 +233,21 @@ impl SledStateMachine {
         for key in self.tree.iter().keys() {
             batch.remove(key.map_err(read_err)?);
         }
-        let mut checksum = self.checksum.lock();
-        checksum.clear();
+        let mut checksum = StateChecksum::default();
         for entity in &payload.entities {
             let (key, value) = (keys::entity_key(entity), codec::encode(entity).map_err(write_err)?);
-            checksum.put(&key, &value);
+            checksum.add(RecordHash::of(&key, &value));
             batch.insert(key, value);
         }
         state.restore_all(payload.entities);
         let seal = Seal {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
-            checksum: checksum.sum(),
+            checksum,
         };
         batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
         self.tree.apply_batch(batch).map_err(write_err)?;
+        *self.checksum.lock() = checksum;
         let revision = meta.last_log_id.map_or(0, |l| l.index);
         {
             let mut applied = self.applied.write();
@@ -308,22 +309,13 @@ fn split_snapshot(stored: sled::IVec) -> Result<(SnapshotMeta, StoredBytes), Sto
     ))
 }
 
-/// The most records the checksum index makes room for before loading them.
-const PRESIZED_RECORDS_MAX: usize = 4_000_000;
-
 /// The stored records and seal; and, if the records do not match the seal, why.
-fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex, Option<ChecksumMismatch>), StorageError> {
+fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, StateChecksum, Option<ChecksumMismatch>), StorageError> {
     let mut applied = AppliedState::default();
-    let mut checksum = ChecksumIndex::default();
+    let mut checksum = StateChecksum::default();
     let mut seal: Option<Seal> = None;
     let mut legacy = Seal::default();
     let mut legacy_checksum: Option<StateChecksum> = None;
-    // Room for the records the seal counts, up to a bound (the seal is not trusted yet).
-    if let Some(stored) = tree.get(keys::META_SEAL).map_err(read_err)? {
-        if let Ok(seal) = codec::decode::<Seal>(&stored) {
-            checksum.reserve((seal.checksum.records as usize).min(PRESIZED_RECORDS_MAX));
-        }
-    }
     let mut entities = Vec::new();
     for item in tree.iter() {
         let (k, v) = item.map_err(read_err)?;
@@ -333,7 +325,7 @@ fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex, Optio
             keys::LEGACY_MEMBERSHIP => legacy.membership = codec::decode(&v).map_err(read_err)?,
             keys::LEGACY_CHECKSUM => legacy_checksum = Some(codec::decode(&v).map_err(read_err)?),
             _ if keys::ENTITY_PREFIXES.contains(&k[0]) => {
-                checksum.put(&k, &v);
+                checksum.add(RecordHash::of(&k, &v));
                 entities.push(codec::decode::<Entity>(&v).map_err(read_err)?);
             }
             _ => tracing::warn!(key = ?k, "ignoring unknown state key"),
@@ -355,8 +347,8 @@ fn load_applied(tree: &sled::Tree) -> Result<(AppliedState, ChecksumIndex, Optio
             legacy_checksum
         }
     };
-    let mismatch = expected.filter(|e| *e != checksum.sum()).map(|e| ChecksumMismatch {
-        found: checksum.sum().records,
+    let mismatch = expected.filter(|e| *e != checksum).map(|e| ChecksumMismatch {
+        found: checksum.records,
         stored: e.records,
         revision: applied.revision(),
     });
@@ -419,30 +411,45 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
             (applied.last_applied, applied.membership.clone())
         };
         let revision = last_applied.map_or(0, |l| l.index);
-        {
-            let mut checksum = self.checksum.lock();
-            for change in &changes {
-                let key = keys::entity_key(&change.entity);
-                match change.kind {
-                    ChangeKind::Deleted => {
-                        checksum.remove(&key);
-                        batch.remove(key);
-                    }
-                    ChangeKind::Created | ChangeKind::Updated => {
-                        let value = codec::encode(&change.entity).map_err(write_err)?;
-                        checksum.put(&key, &value);
-                        batch.insert(key, value);
-                    }
-                }
-            }
-            let seal = Seal {
-                last_applied,
-                membership,
-                checksum: checksum.sum(),
+        let mut checksum = self.checksum.lock();
+        let mut sum = *checksum;
+        // What this batch has written so far, by key: a key changed twice in one batch replaces
+        // the first change, not what the store holds.
+        let mut written: HashMap<Vec<u8>, Option<RecordHash>> = HashMap::new();
+        for change in &changes {
+            let key = keys::entity_key(&change.entity);
+            let before = match written.get(&key) {
+                Some(before) => *before,
+                None => self
+                    .tree
+                    .get(&key)
+                    .map_err(read_err)?
+                    .map(|stored| RecordHash::of(&key, &stored)),
             };
-            batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
+            let after = match change.kind {
+                ChangeKind::Deleted => {
+                    batch.remove(key.as_slice());
+                    None
+                }
+                ChangeKind::Created | ChangeKind::Updated => {
+                    let value = codec::encode(&change.entity).map_err(write_err)?;
+                    let after = RecordHash::of(&key, &value);
+                    batch.insert(key.as_slice(), value);
+                    Some(after)
+                }
+            };
+            sum.change(before, after);
+            written.insert(key, after);
         }
+        let seal = Seal {
+            last_applied,
+            membership,
+            checksum: sum,
+        };
+        batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
         self.tree.apply_batch(batch).map_err(write_err)?;
+        *checksum = sum;
+        drop(checksum);
         self.feed.publish(changes);
         self.revision.send_replace(revision);
         self.meters.apply_seconds.observe(started.elapsed().as_secs_f64());
@@ -517,6 +524,7 @@ mod tests {
 
     use super::*;
     use crate::command::Batch;
+    use crate::command::CancelInstance;
     use crate::command::EvictInstances;
     use crate::command::EvictItem;
     use crate::command::Proposal;
@@ -665,6 +673,59 @@ mod tests {
             Ok((1, vec!["i-1".to_string()])),
             "rebuilt for good"
         );
+    }
+
+    /// The checksum takes out the value each write replaces, read back from the store; a key
+    /// written twice in one applied batch replaces the batch's first write, not the stored one.
+    #[tokio::test]
+    async fn keys_changed_twice_in_one_batch_leave_a_store_that_opens_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+        let tenant = Tenant::default();
+        let service = || Some(Service::new(tenant.clone(), "svc", "app", "svc"));
+        let register = |id: &str, host: &str| {
+            Command::RegisterInstance(RegisterInstance::new(
+                Instance::new(tenant.clone(), "svc", id, host),
+                service(),
+            ))
+        };
+        let cancel = |id: &str| {
+            Command::CancelInstance(CancelInstance {
+                instance: Instance::new(tenant.clone(), "svc", id, "h").key(),
+            })
+        };
+        let batch = |index: u64, commands: Vec<Command>| Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Batch::from(
+                commands
+                    .into_iter()
+                    .map(|command| Proposal { at_ms: 0, command })
+                    .collect::<Vec<_>>(),
+            )),
+        };
+        sm.apply([batch(1, vec![register("i-1", "a"), register("i-3", "a")])])
+            .await
+            .unwrap();
+        sm.apply([
+            batch(
+                2,
+                vec![
+                    register("i-1", "b"),
+                    register("i-2", "a"),
+                    register("i-1", "c"),
+                    cancel("i-2"),
+                    cancel("i-3"),
+                ],
+            ),
+            batch(3, vec![register("i-2", "b"), register("i-4", "a"), cancel("i-4")]),
+        ])
+        .await
+        .unwrap();
+        sm.db.flush().unwrap();
+        drop((log, sm));
+        wait_unlocked(dir.path());
+        // A checksum that went wrong makes the store rebuild from the start: revision 0.
+        assert_eq!(reopen(dir.path()), Ok((3, vec!["i-1".to_string(), "i-2".to_string()])));
     }
 
     #[tokio::test]
