@@ -17,7 +17,11 @@ use std::sync::LazyLock;
 
 use parking_lot::Mutex;
 
+use serde::de;
 use serde::de::DeserializeOwned;
+use serde::de::MapAccess;
+use serde::de::SeqAccess;
+use serde::de::Visitor;
 use serde::Deserialize;
 use serde::Deserializer;
 use serde::Serialize;
@@ -44,10 +48,15 @@ static TEXTS: LazyLock<Mutex<Texts>> = LazyLock::new(|| {
     })
 });
 
+/// The shared copy of `text`, if some record holds it (or held it since the last sweep).
+fn interned(text: &str) -> Option<Arc<str>> {
+    TEXTS.lock().set.get(text).cloned()
+}
+
 /// The shared copy of `text`.
-fn intern(text: String) -> Arc<str> {
+fn intern(text: &str) -> Arc<str> {
     let mut texts = TEXTS.lock();
-    if let Some(shared) = texts.set.get(text.as_str()) {
+    if let Some(shared) = texts.set.get(text) {
         return shared.clone();
     }
     if texts.set.len() >= SWEEP_FLOOR.max(texts.swept_len * 2) {
@@ -61,13 +70,24 @@ fn intern(text: String) -> Arc<str> {
 }
 
 impl RawJson {
-    fn new(text: String) -> Self {
+    fn new(text: &str) -> Self {
         Self(intern(text))
+    }
+
+    /// Text read from a binary encoding. Only texts not held already are checked: every held
+    /// one was valid JSON when it was first taken (at a million instances, mostly sharing their
+    /// texts, the check was a tenth of decoding the stored records).
+    fn from_stored_text(text: &str) -> Result<Self, serde_json::Error> {
+        if let Some(shared) = interned(text) {
+            return Ok(Self(shared));
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+        Ok(Self::new(text))
     }
 
     /// `value` as JSON text (`null` if it cannot be represented).
     pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Self {
-        Self::new(serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
+        Self::new(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
     }
 
     /// Parses the text into `T`; `None` if it does not have that shape.
@@ -100,7 +120,7 @@ impl RawJson {
 
 impl From<Value> for RawJson {
     fn from(value: Value) -> Self {
-        Self::new(value.to_string())
+        Self::new(&value.to_string())
     }
 }
 
@@ -122,16 +142,70 @@ impl Serialize for RawJson {
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let human = deserializer.is_human_readable();
-        let value = Value::deserialize(deserializer)?;
-        match value {
-            // Binary encodings carry the text; a stored object (older records) is taken as is.
-            Value::String(text) if !human => {
-                serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(serde::de::Error::custom)?;
-                Ok(Self::new(text))
-            }
-            other => Ok(Self::from(other)),
+        if deserializer.is_human_readable() {
+            Value::deserialize(deserializer).map(Self::from)
+        } else {
+            deserializer.deserialize_any(StoredVisitor)
         }
+    }
+}
+
+/// Reads a binary encoding's [`RawJson`]: a string is the text (borrowed from the input where
+/// the decoder allows, so a text held already costs no copy); any other value (an older
+/// record's stored object, say) is taken as the JSON value it is.
+struct StoredVisitor;
+
+impl StoredVisitor {
+    fn value<E>(value: Value) -> Result<RawJson, E> {
+        Ok(RawJson::from(value))
+    }
+}
+
+impl<'de> Visitor<'de> for StoredVisitor {
+    type Value = RawJson;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON text, or a JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RawJson, E> {
+        RawJson::from_stored_text(text).map_err(E::custom)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<RawJson, E> {
+        Self::value(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<RawJson, E> {
+        Self::value(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<RawJson, E> {
+        Self::value(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<RawJson, E> {
+        Self::value(Value::from(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<RawJson, E> {
+        Self::value(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<RawJson, E> {
+        Self::value(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<RawJson, D::Error> {
+        inner.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawJson, A::Error> {
+        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(RawJson::from)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJson, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawJson::from)
     }
 }
 
@@ -157,6 +231,41 @@ mod tests {
         assert_eq!(codec::decode::<RawJson>(&old).unwrap().as_str(), r#"{"a":1}"#);
         let garbage = codec::encode("{not json").unwrap();
         assert!(codec::decode::<RawJson>(&garbage).is_err());
+        let trailing = codec::encode("{} {").unwrap();
+        assert!(codec::decode::<RawJson>(&trailing).is_err());
+    }
+
+    /// Older records stored protocol fields as the values themselves; each kind still reads as
+    /// the same JSON, inside the records' other fields too.
+    #[test]
+    fn stored_values_of_every_kind_read_as_their_json() {
+        let values = [
+            json!([1, "two", {"three": 3.5}]),
+            json!(true),
+            json!(-7),
+            json!(u64::MAX),
+            json!(2.25),
+            json!(null),
+            json!({"nested": {"a": [null, false]}}),
+        ];
+        for value in values {
+            let read: (u8, RawJson, String) = codec::decode(&codec::encode(&(1u8, &value, "after")).unwrap()).unwrap();
+            assert_eq!(
+                (read.1.to_value(), read.2.as_str()),
+                (value.clone(), "after"),
+                "{value}"
+            );
+        }
+        let optional: Option<RawJson> = codec::decode(&codec::encode(&Some(json!({"b": 2}))).unwrap()).unwrap();
+        assert_eq!(optional.map(|raw| raw.to_value()), Some(json!({"b": 2})));
+    }
+
+    #[test]
+    fn a_stored_text_held_already_reads_as_the_shared_copy() {
+        let held = RawJson::to_json(&json!({"held": "by-a-record"}));
+        let read: RawJson = codec::decode(&codec::encode(&held).unwrap()).unwrap();
+        assert!(Arc::ptr_eq(&held.0, &read.0));
+        assert_eq!(read, held);
     }
 
     #[test]
