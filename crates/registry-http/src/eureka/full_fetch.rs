@@ -65,6 +65,7 @@ use super::mapping::app_of;
 use super::mapping::status_from_store;
 use super::mapping::to_instance_info;
 use super::mapping::EurekaSettings;
+use super::off_runtime_body::OffRuntimeBody;
 use super::pieces::inflate_all;
 use super::pieces::Assembly;
 use super::pieces::ChunkedBody;
@@ -125,11 +126,12 @@ impl Payload {
         }
     }
 
-    /// The plain text as a response body: the kept chunks, or the gzip'd ones inflated.
+    /// The plain text as a response body: the kept chunks, or the gzip'd ones inflated (on the
+    /// blocking pool: see [`OffRuntimeBody`]).
     fn plain_body(&self) -> axum::body::Body {
         match &self.plain {
             Some(chunks) => axum::body::Body::new(FramedBody(ChunkedBody::new(chunks))),
-            None => axum::body::Body::new(FramedBody(InflatingBody::new(&self.gzip, self.length))),
+            None => axum::body::Body::new(OffRuntimeBody::new(InflatingBody::new(&self.gzip, self.length))),
         }
     }
 

@@ -31,6 +31,7 @@ pub mod full_fetch;
 pub mod handlers;
 pub mod keeper;
 pub mod lean;
+pub mod off_runtime_body;
 pub mod ops;
 pub mod peer;
 pub mod pieces;
