@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,12 +33,14 @@ const TRIM_STEP: Duration = Duration::from_secs(1);
 /// Eureka's `retentionTimeInMSInDeltaQueue`.
 pub const DELTA_RETENTION: Duration = Duration::from_secs(180);
 
-/// One change: the record as it was then (shared with the store while it is current, so an
-/// entry costs a few words), and, for a removal, when this node saw it go (wall clock).
+/// One change: the record as it was then (shared with the store while it is current), when it
+/// entered the window, and, for a removal, when this node saw it go (wall clock). Three words:
+/// right after a storm the window holds an entry per instance (a million at a million).
 struct Entry {
-    at: Instant,
     instance: Arc<Instance>,
-    deleted_at_ms: Option<Millis>,
+    /// Milliseconds after the window's creation.
+    at_ms: u64,
+    deleted_at_ms: Option<NonZeroU64>,
 }
 
 /// Instance changes of the last [`DELTA_RETENTION`], fed by its [`DeltaWindow::follower`].
@@ -75,9 +78,12 @@ impl DeltaWindow {
             Arc::downgrade(self),
             |window: &Self, instance, kind| {
                 window.push(Entry {
-                    at: Instant::now(),
                     instance: instance.clone(),
-                    deleted_at_ms: (kind == ChangeKind::Deleted).then(wall_clock_ms),
+                    at_ms: window.now_ms(),
+                    // Not the epoch itself, which no clock that runs a registry shows.
+                    deleted_at_ms: (kind == ChangeKind::Deleted)
+                        .then(|| NonZeroU64::new(wall_clock_ms().max(1)))
+                        .flatten(),
                 })
             },
         )
@@ -87,48 +93,58 @@ impl DeltaWindow {
         let mut entries = self.entries.lock();
         entries.list.push_back(entry);
         entries.pushed += 1;
-        let horizon = self.horizon();
-        while entries.list.front().is_some_and(|e| horizon.is_some_and(|h| e.at < h)) {
+        let horizon = self.horizon_ms();
+        while entries
+            .list
+            .front()
+            .is_some_and(|e| horizon.is_some_and(|h| e.at_ms < h))
+        {
             entries.list.pop_front();
             entries.dropped += 1;
         }
     }
 
-    /// Changes older than this have left the window: now less the retention, rounded down to
-    /// the trimming grid (`None` while nothing is old enough).
-    fn horizon(&self) -> Option<Instant> {
+    /// Milliseconds since the window was created.
+    fn now_ms(&self) -> u64 {
+        self.created.elapsed().as_millis() as u64
+    }
+
+    /// Changes that entered before this (in [`Self::now_ms`]'s terms) have left the window:
+    /// now less the retention, rounded down to the trimming grid (`None` while nothing is old
+    /// enough).
+    fn horizon_ms(&self) -> Option<u64> {
         let age = Instant::now()
             .checked_sub(self.retention)?
             .checked_duration_since(self.created)?;
-        let steps = (age.as_millis() / TRIM_STEP.as_millis()) as u32;
-        Some(self.created + TRIM_STEP * steps)
+        let step = TRIM_STEP.as_millis() as u64;
+        Some(age.as_millis() as u64 / step * step)
     }
 
     /// Changes whenever the delta's content may: (entries pushed, entries past the retention).
     /// New entries change what it shows; entries leaving only shorten it.
     pub fn generation(&self) -> (u64, u64) {
         let entries = self.entries.lock();
-        let horizon = self.horizon();
+        let horizon = self.horizon_ms();
         let expired = entries
             .list
             .iter()
-            .take_while(|e| horizon.is_some_and(|h| e.at < h))
+            .take_while(|e| horizon.is_some_and(|h| e.at_ms < h))
             .count() as u64;
         (entries.pushed, entries.dropped + expired)
     }
 
     /// The changed instances, grouped by app, as of `view`.
     pub fn applications(&self, view: &View<'_>) -> Vec<Application> {
-        let horizon = self.horizon();
+        let horizon = self.horizon_ms();
         let mut latest: BTreeMap<InstanceKey, Option<(Arc<Instance>, Millis)>> = BTreeMap::new();
         for e in self
             .entries
             .lock()
             .list
             .iter()
-            .filter(|e| horizon.is_none_or(|h| e.at >= h))
+            .filter(|e| horizon.is_none_or(|h| e.at_ms >= h))
         {
-            let deleted = e.deleted_at_ms.map(|at| (e.instance.clone(), at));
+            let deleted = e.deleted_at_ms.map(|at| (e.instance.clone(), at.get()));
             latest.insert(e.instance.key(), deleted);
         }
         let mut apps: BTreeMap<String, Vec<_>> = BTreeMap::new();
@@ -167,14 +183,20 @@ mod tests {
     use super::*;
     use registry_store::model::Tenant;
 
+    /// Right after a storm the window holds an entry per instance.
+    #[test]
+    fn an_entry_is_three_words() {
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn changes_leave_the_window_on_the_trimming_grid() {
         let window = DeltaWindow::new(Duration::from_secs(2));
         tokio::time::advance(Duration::from_millis(300)).await;
         let instance = Arc::new(Instance::new(Tenant::default_tenant(), "svc", "a", "host"));
         window.push(Entry {
-            at: Instant::now(),
             instance,
+            at_ms: window.now_ms(),
             deleted_at_ms: None,
         });
         let pushed = window.generation();
