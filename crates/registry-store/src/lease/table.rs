@@ -133,19 +133,22 @@ impl Equivalent<LeaseKey> for InstanceKey {
     }
 }
 
+/// One lease: five words (the table holds one per local instance, a million at a million; its
+/// key is the instance's current record, whose `mod_revision` the lease follows).
 #[derive(Debug, Clone)]
 struct Lease {
     deadline_ms: u64,
-    duration_ms: u64,
+    /// When its client last renewed it in this term (0: not yet; a new term's fresh TTL is
+    /// not a renewal).
+    renewed_ms: u64,
+    duration_secs: u32,
     interval_secs: u32,
     /// Its record's tenant, as [`LeaseTable::tenant_id`] numbers them: the round counts leases
     /// per tenant without reading the records (a cache miss per lease at a million).
     tenant: u32,
-    mod_revision: Revision,
-    generation: u64,
-    /// When its client last renewed it in this term (0: not yet; a new term's fresh TTL is
-    /// not a renewal).
-    renewed_ms: u64,
+    /// The [`LeaseTable::reconcile`] that last saw its record (compared for equality only, so
+    /// it may wrap).
+    generation: u32,
     /// Handed out for eviction ([`LeaseTable::evictable`]): the eviction is in the log or about
     /// to be, and applies unless the record changes first. A renewal cannot save it (renewals
     /// write nothing the eviction could see), so none is acknowledged: the client registers
@@ -209,7 +212,7 @@ pub struct LeaseTable {
     leases: HashMap<LeaseKey, Lease, RandomState>,
     renewals: RenewalWindow,
     since_ms: u64,
-    generation: u64,
+    generation: u32,
     /// Leases handed out for eviction by expiry, and when: the last window's count per tenant.
     expired: HashMap<InstanceKey, u64, RandomState>,
     /// Tenants the mass-expiry rule holds.
@@ -257,15 +260,13 @@ impl LeaseTable {
 
     /// A lease for `i` that runs a full TTL from `now_ms`.
     fn fresh_lease(&mut self, now_ms: u64, i: &Instance, renewed_ms: u64) -> Lease {
-        let duration_ms = u64::from(i.lease.duration_secs) * 1000;
         Lease {
-            deadline_ms: now_ms + duration_ms,
-            duration_ms,
+            deadline_ms: now_ms + duration_ms(i.lease.duration_secs),
+            renewed_ms,
+            duration_secs: i.lease.duration_secs,
             interval_secs: i.lease.renewal_interval_secs,
             tenant: self.tenant_id(&i.tenant),
-            mod_revision: i.mod_revision,
             generation: self.generation,
-            renewed_ms,
             condemned: false,
         }
     }
@@ -273,7 +274,7 @@ impl LeaseTable {
     /// Brings the table in line with the registry: new or re-registered instances get a fresh
     /// deadline, vanished ones lose their lease. Only locally registered instances hold leases.
     pub fn reconcile<'a>(&mut self, now_ms: u64, instances: impl Iterator<Item = &'a Arc<Instance>>) {
-        self.generation += 1;
+        self.generation = self.generation.wrapping_add(1);
         for i in instances {
             self.upsert(now_ms, i);
         }
@@ -300,16 +301,14 @@ impl LeaseTable {
             return;
         }
         let generation = self.generation;
-        let duration_ms = u64::from(i.lease.duration_secs) * 1000;
         let same_record = match self.leases.get_key_value_mut(&ByRecord(i)) {
             Some((held, l)) => {
                 l.generation = generation;
-                if l.mod_revision != i.mod_revision {
-                    l.mod_revision = i.mod_revision;
-                    l.deadline_ms = now_ms + duration_ms;
+                if held.0.mod_revision != i.mod_revision {
+                    l.deadline_ms = now_ms + duration_ms(i.lease.duration_secs);
                     l.condemned = false;
                 }
-                l.duration_ms = duration_ms;
+                l.duration_secs = i.lease.duration_secs;
                 l.interval_secs = i.lease.renewal_interval_secs;
                 Arc::ptr_eq(&held.0, i)
             }
@@ -319,7 +318,8 @@ impl LeaseTable {
                 return;
             }
         };
-        // A newer record takes the old one's place as the key, so the old one is not kept alive.
+        // A newer record takes the old one's place as the key, so the old one is not kept alive
+        // (and the lease follows its `mod_revision`).
         if !same_record {
             if let Some((_, lease)) = self.leases.remove_entry(&ByRecord(i)) {
                 self.leases.insert(LeaseKey(i.clone()), lease);
@@ -331,8 +331,8 @@ impl LeaseTable {
     /// since: the eviction will apply, so a renewal must not be acknowledged.
     pub fn awaits_eviction(&self, instance: &Arc<Instance>) -> bool {
         self.leases
-            .get(&ByRecord(instance))
-            .is_some_and(|l| l.condemned && l.mod_revision == instance.mod_revision)
+            .get_key_value(&ByRecord(instance))
+            .is_some_and(|(held, l)| l.condemned && held.0.mod_revision == instance.mod_revision)
     }
 
     /// Renews the lease of `instance` (which the caller found registered). Returns `false` if
@@ -348,10 +348,10 @@ impl LeaseTable {
         if !instance.origin.is_local() {
             return !self.awaits_eviction(instance);
         }
-        match self.leases.get_mut(&ByRecord(instance)) {
-            Some(lease) if lease.condemned && lease.mod_revision == instance.mod_revision => return false,
-            Some(lease) => {
-                lease.deadline_ms = now_ms + lease.duration_ms;
+        match self.leases.get_key_value_mut(&ByRecord(instance)) {
+            Some((held, lease)) if lease.condemned && held.0.mod_revision == instance.mod_revision => return false,
+            Some((_, lease)) => {
+                lease.deadline_ms = now_ms + duration_ms(lease.duration_secs);
                 lease.renewed_ms = now_ms;
             }
             None => {
@@ -507,9 +507,13 @@ impl LeaseTable {
         for (key, lease) in &self.leases {
             let overdue = now_ms > lease.deadline_ms;
             if overdue {
-                scan.overdue.push((key.0.key(), lease.clone()));
+                scan.overdue.push(Overdue {
+                    instance: key.0.key(),
+                    mod_revision: key.0.mod_revision,
+                    deadline_ms: lease.deadline_ms,
+                });
             }
-            let last_renewal = lease.deadline_ms.saturating_sub(lease.duration_ms);
+            let last_renewal = lease.deadline_ms.saturating_sub(duration_ms(lease.duration_secs));
             let silent_since = last_renewal + 2_000 * u64::from(lease.interval_secs.max(1));
             let (expiring, of) = &mut scan.per_tenant[lease.tenant as usize];
             *expiring += usize::from(overdue || now_ms > silent_since);
@@ -526,22 +530,24 @@ impl LeaseTable {
         let released = self.update_holds(now_ms, policy, scan.per_tenant);
         let stats = self.stats_given(now_ms, policy, scan.expected_per_window);
         let eureka_holds = self.eureka_holds(now_ms, policy, stats.renewals_last_window, stats.threshold);
-        let mut eligible: Vec<(InstanceKey, Lease)> = scan
+        let mut eligible: Vec<Overdue> = scan
             .overdue
             .into_iter()
-            .filter(|(k, _)| !eureka_holds && (!self.holds.contains_key(&k.tenant) || released.contains(&k.tenant)))
+            .filter(|o| {
+                !eureka_holds && (!self.holds.contains_key(&o.instance.tenant) || released.contains(&o.instance.tenant))
+            })
             .collect();
         if eligible.is_empty() {
             return (Vec::new(), stats);
         }
-        eligible.sort_by(|(ka, a), (kb, b)| (a.deadline_ms, ka).cmp(&(b.deadline_ms, kb)));
+        eligible.sort_by(|a, b| (a.deadline_ms, &a.instance).cmp(&(b.deadline_ms, &b.instance)));
         let cap = ((self.leases.len() as f64 * policy.max_evict_share) as usize).max(1);
         let items: Vec<EvictItem> = eligible
             .into_iter()
             .take(cap)
-            .map(|(instance, l)| EvictItem {
-                instance,
-                expected_mod_revision: l.mod_revision,
+            .map(|o| EvictItem {
+                instance: o.instance,
+                expected_mod_revision: o.mod_revision,
             })
             .collect();
         for item in &items {
@@ -554,9 +560,22 @@ impl LeaseTable {
     }
 }
 
+/// A lease past its deadline, as a round found it.
+struct Overdue {
+    instance: InstanceKey,
+    /// Of the record it was found with: the eviction applies only if the record is still that.
+    mod_revision: Revision,
+    deadline_ms: u64,
+}
+
+/// A lease's duration in milliseconds.
+fn duration_ms(secs: u32) -> u64 {
+    u64::from(secs) * 1000
+}
+
 /// What one pass over the leases found.
 struct Scan {
-    overdue: Vec<(InstanceKey, Lease)>,
+    overdue: Vec<Overdue>,
     /// Per tenant (by [`Lease::tenant`]): (expiring, all).
     per_tenant: Vec<(usize, usize)>,
     /// Renewals the leases are expected to make in one window.
@@ -591,6 +610,12 @@ mod tests {
             self_preservation: false,
             ..LeasePolicy::default()
         }
+    }
+
+    /// The table holds a lease per local instance: its key (a pointer) and five words.
+    #[test]
+    fn a_lease_is_five_words() {
+        assert_eq!(std::mem::size_of::<(LeaseKey, Lease)>(), 48);
     }
 
     #[test]
