@@ -195,6 +195,55 @@ async fn servicecenter_create_register_find_heartbeat_and_unregister() {
     assert_eq!(beat.json()["errorCode"], "400017");
 }
 
+/// A find large enough that its body is kept for the next finds: each later find shows the
+/// same until an instance changes, and the change at once.
+#[tokio::test]
+async fn a_large_find_answers_the_same_until_an_instance_changes_then_shows_the_change() {
+    let front = Front::new();
+    let service = front.create_service("big-server").await;
+    for n in 0..100 {
+        front.register_sc(&service, &format!("inst-{n:03}")).await;
+    }
+    let find = "/instances?appId=default&serviceName=big-server&version=1.0.0";
+    let first = front.sc(Method::GET, find, None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert!(first.body.len() > 16 * 1024, "kept from 16 KB: {}", first.body.len());
+    assert_eq!(first.json()["instances"].as_array().map(Vec::len), Some(100));
+    let again = front.sc(Method::GET, find, None).await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("x-resource-revision"), first.header("x-resource-revision"));
+
+    let status = format!("/microservices/{service}/instances/inst-042/status?value=DOWN");
+    let down = front.sc(Method::PUT, &status, None).await;
+    assert_eq!(down.status, StatusCode::OK, "{}", down.text());
+    let changed = front.sc(Method::GET, find, None).await;
+    assert_ne!(
+        changed.header("x-resource-revision"),
+        first.header("x-resource-revision")
+    );
+    let statuses: Vec<Value> = changed.json()["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["instanceId"] == "inst-042")
+        .map(|i| i["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("DOWN")]);
+
+    front.register_sc(&service, "inst-new").await;
+    let grown = front.sc(Method::GET, find, None).await;
+    assert_eq!(grown.json()["instances"].as_array().map(Vec::len), Some(101));
+    // The same body through the service's own instance list, and 304 to the known revision.
+    let listed = front
+        .sc(Method::GET, &format!("/microservices/{service}/instances"), None)
+        .await;
+    assert_eq!(listed.body, grown.body);
+    let rev = grown.header("x-resource-revision");
+    let known = front.sc(Method::GET, &format!("{find}&rev={rev}"), None).await;
+    assert_eq!(known.status, StatusCode::NOT_MODIFIED);
+    assert!(known.body.is_empty());
+}
+
 #[tokio::test]
 async fn an_instance_registered_through_eureka_is_found_through_servicecenter() {
     let front = Front::new();

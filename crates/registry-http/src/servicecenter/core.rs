@@ -57,6 +57,8 @@ pub struct Sc {
     pub dependencies: DependencyQueue,
     /// Watch events encoded once for all the watchers that send them.
     pub event_texts: super::event_texts::EventTexts,
+    /// Recent find answers, encoded once for all the finds that get them.
+    pub find_bodies: super::find_bodies::FindBodies,
 }
 
 pub const TEXT_UTF8: &str = "text/plain; charset=UTF-8";
@@ -98,7 +100,11 @@ pub fn done() -> Response {
 
 /// 200 with a JSON body.
 pub fn json(value: &impl Serialize) -> Response {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    json_bytes(serde_json::to_vec(value).unwrap_or_default().into())
+}
+
+/// 200 with `bytes`, JSON encoded already.
+pub fn json_bytes(bytes: axum::body::Bytes) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, JSON_UTF8)], bytes).into_response()
 }
 
@@ -138,11 +144,21 @@ pub fn revision_of<T: Hash>(items: impl IntoIterator<Item = T>) -> String {
 /// `body()` with the revision header, or 304 (no body) when the caller already has this
 /// revision (`rev`; an empty one is no revision).
 pub fn revisioned(body: impl FnOnce() -> Response, revision: &str, known: Option<&str>) -> Response {
-    let mut response = if known.is_some_and(|r| !r.is_empty() && r == revision) {
+    let response = if is_known(known, revision) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         body()
     };
+    with_revision(response, revision)
+}
+
+/// Whether the caller's `rev` (`known`; an empty one is no revision) is `revision`.
+pub fn is_known(known: Option<&str>, revision: &str) -> bool {
+    known.is_some_and(|r| !r.is_empty() && r == revision)
+}
+
+/// `response` with the revision header.
+pub fn with_revision(mut response: Response, revision: &str) -> Response {
     if let Ok(v) = header::HeaderValue::from_str(revision) {
         response.headers_mut().insert(REVISION_HEADER, v);
     }

@@ -9,6 +9,8 @@ use axum::extract::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use registry_store::command::Command;
 use registry_store::command::PutDependencies;
@@ -19,12 +21,15 @@ use registry_store::model::Tenant;
 use registry_store::record::Dependency;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
+use serde::Serialize;
 
 use super::core::body;
 use super::core::collection;
 use super::core::done;
+use super::core::is_known;
+use super::core::json_bytes;
 use super::core::revision_of;
-use super::core::revisioned;
+use super::core::with_revision;
 use super::core::Sc;
 use super::error::ErrorCode;
 use super::error::ScError;
@@ -56,30 +61,103 @@ pub fn is_true(value: Option<&str>) -> bool {
     value.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
-/// The registry's own instances (`SERVICECENTER`) with their revision.
-fn registry_instances(sc: &Sc) -> (Vec<MicroServiceInstance>, String) {
+/// The answer with the registry's own instances (`SERVICECENTER`), to a caller that has
+/// revision `known`.
+fn registry_answer(sc: &Sc, known: Option<&str>) -> Response {
     let instances = registry_service::instances(&*sc.registry, sc.settings.tls);
     let revision = revision_of(instances.iter().map(|i| serde_json::to_string(i).unwrap_or_default()));
-    (instances, revision)
+    let found = if is_known(known, &revision) {
+        Found::Known
+    } else {
+        Found::Fresh {
+            providers: None,
+            instances,
+        }
+    };
+    answer(sc, found, &revision)
 }
 
 /// The instances of `services` and a revision that changes whenever any of them changes.
 pub fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroServiceInstance>, String) {
     let mut instances = Vec::new();
-    let mut marks = Vec::new();
     for service in services {
-        marks.push((service.id.clone(), service.mod_revision));
         for instance in state.instances_of(&service.service_ref()) {
-            marks.push((instance.id.clone(), instance.mod_revision));
             instances.push(instance_to_wire(service, instance));
         }
     }
-    (instances, revision_of(marks))
+    (instances, revision_for(state, services))
+}
+
+/// The revision of the instances of `services`: it changes whenever a service or one of their
+/// instances does.
+pub fn revision_for(state: &RegistryState, services: &[&Service]) -> String {
+    let marks = services.iter().flat_map(|service| {
+        std::iter::once((&service.id, service.mod_revision)).chain(
+            state
+                .instances_of(&service.service_ref())
+                .map(|instance| (&instance.id, instance.mod_revision)),
+        )
+    });
+    revision_of(marks)
+}
+
+/// What a find answers, worked out under the state lock (the body is encoded after it).
+enum Found {
+    /// The caller has this revision already: 304.
+    Known,
+    /// The body of an earlier find of the same providers at this revision.
+    Kept(Bytes),
+    /// The instances, to encode; the body is kept for later finds of `providers`, if any.
+    Fresh {
+        providers: Option<Vec<ServiceRef>>,
+        instances: Vec<MicroServiceInstance>,
+    },
+}
+
+/// What a find of `providers` answers a caller that has revision `known`, and the revision.
+fn found(sc: &Sc, state: &RegistryState, providers: &[&Service], known: Option<&str>) -> (Found, String) {
+    let revision = revision_for(state, providers);
+    if is_known(known, &revision) {
+        return (Found::Known, revision);
+    }
+    let refs: Vec<ServiceRef> = providers.iter().map(|s| s.service_ref()).collect();
+    if let Some(body) = sc.find_bodies.get(&refs, &revision) {
+        return (Found::Kept(body), revision);
+    }
+    let (instances, _) = instances_of(state, providers);
+    let fresh = Found::Fresh {
+        providers: Some(refs),
+        instances,
+    };
+    (fresh, revision)
 }
 
 /// 200 with the instances (or `{}`), or 304 when the caller already has this revision.
-fn reply(instances: Vec<MicroServiceInstance>, revision: String, known: Option<&str>) -> Response {
-    revisioned(|| collection("instances", &instances), &revision, known)
+fn answer(sc: &Sc, found: Found, revision: &str) -> Response {
+    let bytes = match found {
+        Found::Known => return with_revision(StatusCode::NOT_MODIFIED.into_response(), revision),
+        Found::Kept(bytes) => bytes,
+        Found::Fresh { providers, instances } => {
+            let bytes = instances_body(&instances);
+            if let Some(providers) = providers {
+                sc.find_bodies.put(providers, revision, &bytes);
+            }
+            bytes
+        }
+    };
+    with_revision(json_bytes(bytes), revision)
+}
+
+/// `{"instances": [...]}`, or `{}` when there are none (ServiceCenter omits empty collections).
+fn instances_body(instances: &[MicroServiceInstance]) -> Bytes {
+    #[derive(Serialize)]
+    struct Instances<'a> {
+        instances: &'a [MicroServiceInstance],
+    }
+    if instances.is_empty() {
+        return Bytes::from_static(b"{}");
+    }
+    serde_json::to_vec(&Instances { instances }).unwrap_or_default().into()
 }
 
 fn has_tags(state: &RegistryState, service: &Service, wanted: &[&str]) -> bool {
@@ -155,15 +233,14 @@ pub async fn find(
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "default".into());
     if registry_service::is_named(&app, &name) && registry_service::visible_to(&tenant, is_true(q.global.as_deref())) {
-        let (instances, revision) = registry_instances(&sc);
-        return Ok(reply(instances, revision, q.rev.as_deref()));
+        return Ok(registry_answer(&sc, q.rev.as_deref()));
     }
     let consumer = headers
         .get("x-consumerid")
         .and_then(|v| v.to_str().ok())
         .filter(|c| !c.is_empty());
     // Copied out under the state lock; the reply is encoded after it is released.
-    let (instances, revision, new_dependency) = sc.registry.read(|applied| {
+    let (found, revision, new_dependency) = sc.registry.read(|applied| {
         let state = &applied.state;
         let consumer = consumer_of(state, &tenant, consumer)?;
         // The consumer's environment replaces `env`.
@@ -179,7 +256,7 @@ pub async fn find(
                 tags: &tag_list(&q.tags),
             },
         )?;
-        let (instances, revision) = instances_of(state, &providers);
+        let (found, revision) = found(&sc, state, &providers, q.rev.as_deref());
         let dependency = consumer.map(|c| Dependency {
             consumer: c.service_ref(),
             provider_environment: env.clone(),
@@ -187,9 +264,9 @@ pub async fn find(
             provider_name: name.clone(),
         });
         let new_dependency = dependency.filter(|d| !state.dependencies_of(&d.consumer).any(|known| **known == *d));
-        Ok::<_, ScError>((instances, revision, new_dependency))
+        Ok::<_, ScError>((found, revision, new_dependency))
     })?;
-    let response = reply(instances, revision, q.rev.as_deref());
+    let response = answer(&sc, found, &revision);
     // The first find by a consumer records the dependency that routes watch events to it,
     // written off this path (a find never writes).
     if let Some(dependency) = new_dependency {
@@ -268,14 +345,13 @@ pub async fn service_instances(
             .into_iter()
             .filter(|s| has_tags(state, s, &tag_list(&q.tags)))
             .collect();
-        Some(instances_of(state, &providers))
+        Some(found(&sc, state, &providers, q.rev.as_deref()))
     });
-    let (instances, revision) = match found {
-        Some(found) => found,
-        None if service_ref.id == registry_service::SERVICE_ID => registry_instances(&sc),
-        None => return Err(Sc::service_missing(&service_ref.id)),
-    };
-    Ok(reply(instances, revision, q.rev.as_deref()))
+    match found {
+        Some((found, revision)) => Ok(answer(&sc, found, &revision)),
+        None if service_ref.id == registry_service::SERVICE_ID => Ok(registry_answer(&sc, q.rev.as_deref())),
+        None => Err(Sc::service_missing(&service_ref.id)),
+    }
 }
 
 /// `POST` (add) and `PUT` (replace) `/v4/{project}/registry/dependencies`: deprecated in

@@ -14,6 +14,7 @@
 //! - [`registry_service`]: the cluster's own nodes as the shared `SERVICECENTER` service.
 //! - [`watch`]: the WebSocket watcher and heartbeat; [`event_texts`]: watch events encoded once
 //!   for all watchers.
+//! - [`find_bodies`]: find answers encoded once per revision of what they show.
 
 pub mod batch_find;
 pub mod core;
@@ -22,6 +23,7 @@ pub mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod event_texts;
+pub mod find_bodies;
 pub mod govern;
 pub mod instances;
 pub mod meta;
@@ -58,6 +60,7 @@ pub fn routes(registry: Arc<dyn Registry>, settings: ScSettings, dependencies: D
         settings,
         dependencies,
         event_texts: Default::default(),
+        find_bodies: Default::default(),
     });
     let ms = "/v4/{project}/registry/microservices";
     Router::new()
