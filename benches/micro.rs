@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the hot paths: applying a registration, the Eureka JSON and XML
 //! encoders, ServiceCenter find, version rules, proposal decoding, the dashboard's overview (the part done
-//! under the state lock against the whole of it), and the leader's once-a-second lease round.
+//! under the state lock against the whole of it), the leader's once-a-second lease round, and a
+//! follower's catch-up (a snapshot built and installed, on sled).
 //!
 //! `cargo bench -p registry-bench --bench micro`
 //!
@@ -18,6 +19,10 @@ use criterion::BatchSize;
 use criterion::Criterion;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use openraft::storage::RaftStateMachine;
+use openraft::CommittedLeaderId;
+use openraft::EntryPayload;
+use openraft::RaftSnapshotBuilder;
 use registry_http::dashboard::overview::registry_view;
 use registry_http::dashboard::overview::Filter;
 use registry_http::dashboard::overview::Records;
@@ -26,15 +31,20 @@ use registry_http::eureka::view::View;
 use registry_http::servicecenter::discovery::instances_of;
 use registry_http::servicecenter::discovery::select_providers;
 use registry_http::servicecenter::discovery::ProviderQuery;
+use registry_store::command::Batch;
 use registry_store::command::Proposal;
 use registry_store::lease::table::LeasePolicy;
 use registry_store::lease::table::LeaseTable;
+use registry_store::meters::StoreMeters;
 use registry_store::model::Tenant;
 use registry_store::protocol::eureka::json;
 use registry_store::protocol::eureka::mapping::EurekaSettings;
 use registry_store::protocol::eureka::xml;
 use registry_store::protocol::servicecenter::version::VersionRule;
+use registry_store::raft::types::Entry;
+use registry_store::raft::types::LogId;
 use registry_store::state::RegistryState;
+use registry_store::storage;
 use registry_store::storage::codec;
 
 use eureka_fixture::registration;
@@ -224,8 +234,52 @@ fn full_registry(c: &mut Criterion) {
     group.finish();
 }
 
+/// A follower's catch-up at 100k instances, on sled in a temporary folder: the leader's
+/// snapshot built from its state, and that snapshot installed into an empty store (what a
+/// wiped follower does before it serves).
+fn snapshot(c: &mut Criterion) {
+    let settings = EurekaSettings::default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let leader_dir = tempfile::tempdir().unwrap();
+    let (_log, mut leader) = storage::open(leader_dir.path(), 100, &StoreMeters::default()).unwrap();
+    let per_entry = 100;
+    for first in (0..100_000u64).step_by(per_entry) {
+        let proposals: Vec<Proposal> = (first..first + per_entry as u64)
+            .map(|n| registration(&settings, n))
+            .collect();
+        let entry = Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), first / per_entry as u64 + 1),
+            payload: EntryPayload::Normal(Batch::from(proposals)),
+        };
+        runtime.block_on(leader.apply([entry])).unwrap();
+    }
+    let mut group = c.benchmark_group("snapshot of 100k");
+    group.sample_size(10);
+    group.bench_function("build", |b| {
+        b.iter(|| black_box(runtime.block_on(leader.build_snapshot()).unwrap()))
+    });
+    let built = runtime.block_on(leader.build_snapshot()).unwrap();
+    let data = built.snapshot.into_inner();
+    group.bench_function("install into an empty store", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let (log, follower) = storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+                (dir, log, follower, Box::new(std::io::Cursor::new(data.clone())))
+            },
+            |(dir, log, mut follower, data)| {
+                runtime.block_on(follower.install_snapshot(&built.meta, data)).unwrap();
+                (dir, log, follower)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    snapshot,
     full_registry,
     lease_round,
     apply,

@@ -146,7 +146,7 @@ impl SledStateMachine {
             if meta.last_log_id > loaded {
                 // A crash after saving a received snapshot but before writing its records.
                 tracing::warn!(snapshot = %meta.snapshot_id, "state is older than the stored snapshot; restoring it");
-                sm.replace_state(&meta, data.bytes())?;
+                sm.replace_state(&meta, decode_payload(data.bytes())?)?;
             }
         }
         Ok(sm)
@@ -176,7 +176,7 @@ impl SledStateMachine {
             from_revision = meta.last_log_id.map_or(0, |l| l.index),
             "rebuilding the state machine from the stored snapshot and the log"
         );
-        self.replace_state(&meta, data.bytes())
+        self.replace_state(&meta, decode_payload(data.bytes())?)
     }
 
     /// The log index the state machine stands at.
@@ -214,20 +214,49 @@ impl SledStateMachine {
         }
     }
 
-    async fn store_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+    /// Writes the snapshot (not yet flushed: see [`Self::flush_stored`]).
+    fn save_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let meta = codec::encode(meta).map_err(write_err)?;
         let mut joined = Vec::with_capacity(4 + meta.len() + data.len());
         joined.extend_from_slice(&(meta.len() as u32).to_be_bytes());
         joined.extend_from_slice(&meta);
         joined.extend_from_slice(data);
         self.snapshots.insert(SNAPSHOT, joined).map_err(write_err)?;
-        self.flush.flush_async(&self.db).await.map_err(write_err)?;
         Ok(())
     }
 
+    /// Makes what was written durable.
+    async fn flush_stored(&self) -> Result<(), StorageError> {
+        self.flush.flush_async(&self.db).await.map_err(write_err)
+    }
+
+    /// The snapshot of the applied state, encoded and saved.
+    fn make_snapshot(&self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
+        let (entities, last_applied, membership) = {
+            let a = self.applied.read();
+            (
+                a.state.entities().collect::<Vec<_>>(),
+                a.last_applied,
+                a.membership.clone(),
+            )
+        };
+        let data = codec::encode(&SnapshotPayload { entities }).map_err(write_err)?;
+        let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed);
+        let snapshot_id = match last_applied {
+            Some(l) => format!("{}-{}-{}-{seq}", l.leader_id.term, l.leader_id.node_id, l.index),
+            None => format!("0-0-0-{seq}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        self.save_snapshot(&meta, &data)?;
+        Ok((meta, data))
+    }
+
     /// Replaces the whole state (memory and disk) with a snapshot's.
-    fn replace_state(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-        let payload: SnapshotPayload = codec::decode(data).map_err(read_err)?;
+    fn replace_state(&self, meta: &SnapshotMeta, payload: SnapshotPayload) -> Result<(), StorageError> {
         let mut state = RegistryState::new();
         let mut batch = sled::Batch::default();
         for key in self.tree.iter().keys() {
@@ -289,6 +318,20 @@ impl StoredBytes {
     fn bytes(&self) -> &[u8] {
         &self.value[self.from..]
     }
+}
+
+/// Runs `work` on the blocking pool. Snapshots are some 300 MB at a million instances: encoded,
+/// decoded, copied or written on the runtime, they held one of Raft's two threads for seconds,
+/// and its heartbeats and replication to the other members waited behind them.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work).await.map_err(write_err)?
+}
+
+/// A snapshot's records, from its bytes.
+fn decode_payload(data: &[u8]) -> Result<SnapshotPayload, StorageError> {
+    codec::decode(data).map_err(read_err)
 }
 
 /// Splits a stored snapshot value into its metadata and bytes.
@@ -470,46 +513,40 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        // Validate before touching anything, then save the snapshot first: a crash part way
-        // through is finished by `open`.
-        codec::decode::<SnapshotPayload>(&data)
-            .map_err(|e| io_error(ErrorSubject::Snapshot(Some(meta.signature())), ErrorVerb::Read, e))?;
-        self.store_snapshot(meta, &data).await?;
-        self.replace_state(meta, &data)?;
+        // Decoded (validated) before touching anything, then the snapshot saved first: a crash
+        // part way through is finished by `open`.
+        let (this, saved) = (self.clone(), meta.clone());
+        let payload = off_runtime(move || {
+            let payload = codec::decode::<SnapshotPayload>(&data)
+                .map_err(|e| io_error(ErrorSubject::Snapshot(Some(saved.signature())), ErrorVerb::Read, e))?;
+            this.save_snapshot(&saved, &data)?;
+            Ok(payload)
+        })
+        .await?;
+        self.flush_stored().await?;
+        let (this, installed) = (self.clone(), meta.clone());
+        off_runtime(move || this.replace_state(&installed, payload)).await?;
         tracing::info!(snapshot = %meta.snapshot_id, revision = self.applied.read().revision(), "installed snapshot");
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        Ok(self.read_stored_snapshot()?.map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data.bytes().to_vec())),
-        }))
+        let this = self.clone();
+        off_runtime(move || {
+            Ok(this.read_stored_snapshot()?.map(|(meta, data)| Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(data.bytes().to_vec())),
+            }))
+        })
+        .await
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SledStateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let (entities, last_applied, membership) = {
-            let a = self.applied.read();
-            (
-                a.state.entities().collect::<Vec<_>>(),
-                a.last_applied,
-                a.membership.clone(),
-            )
-        };
-        let data = codec::encode(&SnapshotPayload { entities }).map_err(write_err)?;
-        let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed);
-        let snapshot_id = match last_applied {
-            Some(l) => format!("{}-{}-{}-{seq}", l.leader_id.term, l.leader_id.node_id, l.index),
-            None => format!("0-0-0-{seq}"),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        self.store_snapshot(&meta, &data).await?;
+        let this = self.clone();
+        let (meta, data) = off_runtime(move || this.make_snapshot()).await?;
+        self.flush_stored().await?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
         Ok(Snapshot {
             meta,
