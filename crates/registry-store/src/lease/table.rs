@@ -133,7 +133,7 @@ impl Equivalent<LeaseKey> for InstanceKey {
     }
 }
 
-/// One lease: five words (the table holds one per local instance, a million at a million; its
+/// One lease: four words (the table holds one per local instance, a million at a million; its
 /// key is the instance's current record, whose `mod_revision` the lease follows).
 #[derive(Debug, Clone)]
 struct Lease {
@@ -146,14 +146,50 @@ struct Lease {
     /// Its record's tenant, as [`LeaseTable::tenant_id`] numbers them: the round counts leases
     /// per tenant without reading the records (a cache miss per lease at a million).
     tenant: u32,
-    /// The [`LeaseTable::reconcile`] that last saw its record (compared for equality only, so
-    /// it may wrap).
-    generation: u32,
-    /// Handed out for eviction ([`LeaseTable::evictable`]): the eviction is in the log or about
-    /// to be, and applies unless the record changes first. A renewal cannot save it (renewals
-    /// write nothing the eviction could see), so none is acknowledged: the client registers
-    /// again, which changes the record. Cleared when the record changes.
-    condemned: bool,
+    /// The reconcile that last saw its record, and whether it was handed out for eviction.
+    marks: Marks,
+}
+
+/// A lease's [`LeaseTable::reconcile`] generation (31 bits, compared for equality only, so it
+/// may wrap) and, in the top bit, whether it is condemned: handed out for eviction
+/// ([`LeaseTable::evictable`]). The eviction is in the log or about to be, and applies unless
+/// the record changes first. A renewal cannot save it (renewals write nothing the eviction
+/// could see), so none is acknowledged: the client registers again, which changes the record.
+/// Cleared when the record changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marks(u32);
+
+const CONDEMNED: u32 = 1 << 31;
+
+impl Marks {
+    fn new(generation: u32) -> Self {
+        Self(generation & !CONDEMNED)
+    }
+
+    fn generation(self) -> u32 {
+        self.0 & !CONDEMNED
+    }
+
+    fn condemned(self) -> bool {
+        self.0 & CONDEMNED != 0
+    }
+
+    fn set_generation(&mut self, generation: u32) {
+        self.0 = (self.0 & CONDEMNED) | (generation & !CONDEMNED);
+    }
+
+    fn set_condemned(&mut self, condemned: bool) {
+        self.0 = if condemned {
+            self.0 | CONDEMNED
+        } else {
+            self.0 & !CONDEMNED
+        };
+    }
+}
+
+/// The generation after `generation`, within [`Marks`]' 31 bits.
+fn next_generation(generation: u32) -> u32 {
+    generation.wrapping_add(1) & !CONDEMNED
 }
 
 /// One lease's last renewal and deadline, on the table's clock.
@@ -266,20 +302,19 @@ impl LeaseTable {
             duration_secs: i.lease.duration_secs,
             interval_secs: i.lease.renewal_interval_secs,
             tenant: self.tenant_id(&i.tenant),
-            generation: self.generation,
-            condemned: false,
+            marks: Marks::new(self.generation),
         }
     }
 
     /// Brings the table in line with the registry: new or re-registered instances get a fresh
     /// deadline, vanished ones lose their lease. Only locally registered instances hold leases.
     pub fn reconcile<'a>(&mut self, now_ms: u64, instances: impl Iterator<Item = &'a Arc<Instance>>) {
-        self.generation = self.generation.wrapping_add(1);
+        self.generation = next_generation(self.generation);
         for i in instances {
             self.upsert(now_ms, i);
         }
         let generation = self.generation;
-        self.leases.retain(|_, l| l.generation == generation);
+        self.leases.retain(|_, l| l.marks.generation() == generation);
     }
 
     /// Follows one applied change: what [`Self::reconcile`] does, for just that record.
@@ -303,10 +338,10 @@ impl LeaseTable {
         let generation = self.generation;
         let same_record = match self.leases.get_key_value_mut(&ByRecord(i)) {
             Some((held, l)) => {
-                l.generation = generation;
+                l.marks.set_generation(generation);
                 if held.0.mod_revision != i.mod_revision {
                     l.deadline_ms = now_ms + duration_ms(i.lease.duration_secs);
-                    l.condemned = false;
+                    l.marks.set_condemned(false);
                 }
                 l.duration_secs = i.lease.duration_secs;
                 l.interval_secs = i.lease.renewal_interval_secs;
@@ -332,7 +367,7 @@ impl LeaseTable {
     pub fn awaits_eviction(&self, instance: &Arc<Instance>) -> bool {
         self.leases
             .get_key_value(&ByRecord(instance))
-            .is_some_and(|(held, l)| l.condemned && held.0.mod_revision == instance.mod_revision)
+            .is_some_and(|(held, l)| l.marks.condemned() && held.0.mod_revision == instance.mod_revision)
     }
 
     /// Renews the lease of `instance` (which the caller found registered). Returns `false` if
@@ -349,7 +384,9 @@ impl LeaseTable {
             return !self.awaits_eviction(instance);
         }
         match self.leases.get_key_value_mut(&ByRecord(instance)) {
-            Some((held, lease)) if lease.condemned && held.0.mod_revision == instance.mod_revision => return false,
+            Some((held, lease)) if lease.marks.condemned() && held.0.mod_revision == instance.mod_revision => {
+                return false
+            }
             Some((_, lease)) => {
                 lease.deadline_ms = now_ms + duration_ms(lease.duration_secs);
                 lease.renewed_ms = now_ms;
@@ -553,7 +590,7 @@ impl LeaseTable {
         for item in &items {
             self.expired.entry(item.instance.clone()).or_insert(now_ms);
             if let Some(lease) = self.leases.get_mut(&item.instance) {
-                lease.condemned = true;
+                lease.marks.set_condemned(true);
             }
         }
         (items, stats)
@@ -612,10 +649,26 @@ mod tests {
         }
     }
 
-    /// The table holds a lease per local instance: its key (a pointer) and five words.
+    /// The table holds a lease per local instance: its key (a pointer) and four words.
     #[test]
-    fn a_lease_is_five_words() {
-        assert_eq!(std::mem::size_of::<(LeaseKey, Lease)>(), 48);
+    fn a_lease_is_four_words() {
+        assert_eq!(std::mem::size_of::<(LeaseKey, Lease)>(), 40);
+    }
+
+    #[test]
+    fn marks_keep_the_generation_and_the_condemned_flag_apart() {
+        let mut marks = Marks::new(7);
+        assert_eq!((marks.generation(), marks.condemned()), (7, false));
+        marks.set_condemned(true);
+        assert_eq!((marks.generation(), marks.condemned()), (7, true));
+        marks.set_generation(next_generation(u32::MAX >> 1));
+        assert_eq!(
+            (marks.generation(), marks.condemned()),
+            (0, true),
+            "wraps within 31 bits"
+        );
+        marks.set_condemned(false);
+        assert_eq!(marks, Marks::new(0));
     }
 
     #[test]
