@@ -239,7 +239,10 @@ fn full_registry(c: &mut Criterion) {
 /// wiped follower does before it serves).
 fn snapshot(c: &mut Criterion) {
     let settings = EurekaSettings::default();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let leader_dir = tempfile::tempdir().unwrap();
     let (_log, mut leader) = storage::open(leader_dir.path(), 100, &StoreMeters::default()).unwrap();
     let per_entry = 100;
