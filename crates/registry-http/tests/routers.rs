@@ -62,6 +62,141 @@ fn eureka_instance(app: &str, ip: &str, port: u16) -> Value {
     }})
 }
 
+/// The host names an `/apps` or `/apps/delta` JSON answer lists, sorted.
+fn hosts(reply: &front::Reply) -> Vec<String> {
+    let body = reply.json();
+    let mut hosts: Vec<String> = body["applications"]["application"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .flat_map(|app| app["instance"].as_array().cloned().unwrap_or_default())
+        .map(|i| i["hostName"].as_str().unwrap_or_default().to_string())
+        .collect();
+    hosts.sort();
+    hosts
+}
+
+/// A Front whose Eureka routes keep full fetches by `keeping` and a delta window of
+/// `retention`, the window fed by its follower on `workers` (subscribed when this returns).
+async fn eureka_front(
+    keeping: registry_http::eureka::keeper::Keeping,
+    retention: Duration,
+    workers: &Workers,
+) -> Front {
+    use registry_http::eureka::delta::DeltaWindow;
+    use registry_http::eureka::full_fetch::FullFetch;
+    use registry_http::eureka::ops::Eureka;
+
+    let mut front = Front::new();
+    let delta = DeltaWindow::new(retention);
+    workers.start(delta.follower(front.registry.clone()));
+    // The follower subscribes from the registry's revision when it first runs: let it, on this
+    // test's single thread, before anything is written.
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+    let eureka = Eureka {
+        registry: front.registry.clone(),
+        settings: Default::default(),
+        delta,
+        cache: Default::default(),
+        full_fetch: FullFetch::new(keeping),
+        started: Instant::now(),
+    };
+    front.router = registry_http::eureka::routes_of(std::sync::Arc::new(eureka));
+    front
+}
+
+/// Polls `fetch` every 10 ms until `done` holds of its answer, at most 10 s; the last answer.
+async fn fetch_until(fetch: impl AsyncFn() -> front::Reply, done: impl Fn(&front::Reply) -> bool) -> front::Reply {
+    let started = Instant::now();
+    let mut reply = fetch().await;
+    while !done(&reply) && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        reply = fetch().await;
+    }
+    reply
+}
+
+/// An instance leaves `/apps/delta` once its change is older than the window's retention
+/// (on the window's one-second grid), with no new change to make the delta rebuild: the
+/// payload kept for the window's earlier content is not served past it.
+#[tokio::test]
+async fn a_change_leaves_the_delta_when_it_leaves_the_window_with_nothing_new_written() {
+    let workers = Workers::new();
+    let front = eureka_front(Default::default(), Duration::from_secs(1), &workers).await;
+    let registered = front
+        .eureka(
+            Method::POST,
+            "/apps/DEMO",
+            Some(eureka_instance("DEMO", "10.0.0.9", 8080)),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::NO_CONTENT, "{}", registered.text());
+    let delta = || front.eureka(Method::GET, "/apps/delta", None);
+    let shown = fetch_until(delta, |r| hosts(r) == ["10.0.0.9"]).await;
+    assert_eq!(hosts(&shown), ["10.0.0.9"], "{}", shown.text());
+    let writes = front.fake.writes();
+    // Gone within retention (1 s) plus the grid's step (1 s), and a margin.
+    let gone = fetch_until(delta, |r| hosts(r).is_empty()).await;
+    assert!(hosts(&gone).is_empty(), "{}", gone.text());
+    assert_eq!(front.fake.writes(), writes, "nothing new was written meanwhile");
+    // The full registry still lists it.
+    assert_eq!(hosts(&front.eureka(Method::GET, "/apps", None).await), ["10.0.0.9"]);
+    workers.stop_all(Duration::from_secs(5)).await;
+}
+
+/// When builds are expensive, `/apps` answers with the payload of an older revision while the
+/// current one is built, and its `X-Registry-Revision` says which revision it shows (a client
+/// that compares it with the delta's must not take the older payload for the current one).
+#[tokio::test]
+async fn an_older_full_registry_says_its_own_revision_and_the_current_one_follows() {
+    use registry_http::eureka::keeper::Keeping;
+
+    let workers = Workers::new();
+    // Every build counts as expensive: an older payload answers while the next is built.
+    let keeping = Keeping {
+        older_from: Duration::ZERO,
+        ..Keeping::default()
+    };
+    let front = eureka_front(keeping, registry_http::eureka::delta::DELTA_RETENTION, &workers).await;
+    let register = |ip: &'static str| eureka_instance("DEMO", ip, 8080);
+
+    let first = front
+        .eureka(Method::POST, "/apps/DEMO", Some(register("10.0.0.1")))
+        .await;
+    assert_eq!(first.status, StatusCode::NO_CONTENT, "{}", first.text());
+    let old = front.eureka(Method::GET, "/apps", None).await;
+    let old_revision = front.registry.revision();
+    assert_eq!(old.header("x-registry-revision"), old_revision.to_string());
+    assert_eq!(hosts(&old), ["10.0.0.1"]);
+
+    let second = front
+        .eureka(Method::POST, "/apps/DEMO", Some(register("10.0.0.2")))
+        .await;
+    assert_eq!(second.status, StatusCode::NO_CONTENT, "{}", second.text());
+    let current = front.registry.revision();
+    assert!(current > old_revision);
+    let stale = front.eureka(Method::GET, "/apps", None).await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(
+        stale.header("x-registry-revision"),
+        old_revision.to_string(),
+        "the older payload says its own revision"
+    );
+    assert_eq!(hosts(&stale), ["10.0.0.1"]);
+
+    // The current payload is built behind it.
+    let fresh = fetch_until(
+        || front.eureka(Method::GET, "/apps", None),
+        |r| r.header("x-registry-revision") == current.to_string(),
+    )
+    .await;
+    assert_eq!(fresh.header("x-registry-revision"), current.to_string());
+    assert_eq!(hosts(&fresh), ["10.0.0.1", "10.0.0.2"]);
+    workers.stop_all(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn eureka_register_read_renew_override_and_cancel() {
     let front = Front::new();
