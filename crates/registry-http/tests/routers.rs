@@ -41,6 +41,18 @@ impl Front {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         assert_eq!(reply.json()["instanceId"], id);
     }
+
+    /// Registers `app` at `ip:8080` through Eureka (Spring's body).
+    async fn register_eureka(&self, app: &str, ip: &str) {
+        let reply = self
+            .eureka(
+                Method::POST,
+                &format!("/apps/{app}"),
+                Some(eureka_instance(app, ip, 8080)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    }
 }
 
 /// A Spring-style Eureka registration of `app` at `ip:port`.
@@ -125,14 +137,7 @@ async fn fetch_until(fetch: impl AsyncFn() -> front::Reply, done: impl Fn(&front
 async fn a_change_leaves_the_delta_when_it_leaves_the_window_with_nothing_new_written() {
     let workers = Workers::new();
     let front = eureka_front(Default::default(), Duration::from_secs(1), &workers).await;
-    let registered = front
-        .eureka(
-            Method::POST,
-            "/apps/DEMO",
-            Some(eureka_instance("DEMO", "10.0.0.9", 8080)),
-        )
-        .await;
-    assert_eq!(registered.status, StatusCode::NO_CONTENT, "{}", registered.text());
+    front.register_eureka("DEMO", "10.0.0.9").await;
     let delta = || front.eureka(Method::GET, "/apps/delta", None);
     let shown = fetch_until(delta, |r| hosts(r) == ["10.0.0.9"]).await;
     assert_eq!(hosts(&shown), ["10.0.0.9"], "{}", shown.text());
@@ -160,21 +165,14 @@ async fn an_older_full_registry_says_its_own_revision_and_the_current_one_follow
         ..Keeping::default()
     };
     let front = eureka_front(keeping, registry_http::eureka::delta::DELTA_RETENTION, &workers).await;
-    let register = |ip: &'static str| eureka_instance("DEMO", ip, 8080);
 
-    let first = front
-        .eureka(Method::POST, "/apps/DEMO", Some(register("10.0.0.1")))
-        .await;
-    assert_eq!(first.status, StatusCode::NO_CONTENT, "{}", first.text());
+    front.register_eureka("DEMO", "10.0.0.1").await;
     let old = front.eureka(Method::GET, "/apps", None).await;
     let old_revision = front.registry.revision();
     assert_eq!(old.header("x-registry-revision"), old_revision.to_string());
     assert_eq!(hosts(&old), ["10.0.0.1"]);
 
-    let second = front
-        .eureka(Method::POST, "/apps/DEMO", Some(register("10.0.0.2")))
-        .await;
-    assert_eq!(second.status, StatusCode::NO_CONTENT, "{}", second.text());
+    front.register_eureka("DEMO", "10.0.0.2").await;
     let current = front.registry.revision();
     assert!(current > old_revision);
     let stale = front.eureka(Method::GET, "/apps", None).await;
@@ -382,14 +380,7 @@ async fn a_large_find_answers_the_same_until_an_instance_changes_then_shows_the_
 #[tokio::test]
 async fn an_instance_registered_through_eureka_is_found_through_servicecenter() {
     let front = Front::new();
-    let reply = front
-        .eureka(
-            Method::POST,
-            "/apps/ACCOUNT-SERVER",
-            Some(eureka_instance("ACCOUNT-SERVER", "10.0.0.7", 8080)),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    front.register_eureka("ACCOUNT-SERVER", "10.0.0.7").await;
     let found = front
         .sc(
             Method::GET,

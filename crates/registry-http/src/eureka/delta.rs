@@ -80,10 +80,9 @@ impl DeltaWindow {
                 window.push(Entry {
                     instance: instance.clone(),
                     at_ms: window.now_ms(),
-                    // Not the epoch itself, which no clock that runs a registry shows.
+                    // The epoch itself, which no clock that runs a registry shows, as 1 ms.
                     deleted_at_ms: (kind == ChangeKind::Deleted)
-                        .then(|| NonZeroU64::new(wall_clock_ms().max(1)))
-                        .flatten(),
+                        .then(|| NonZeroU64::new(wall_clock_ms()).unwrap_or(NonZeroU64::MIN)),
                 })
             },
         )

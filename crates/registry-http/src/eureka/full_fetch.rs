@@ -822,9 +822,6 @@ mod tests {
         }
     }
 
-    /// Lease times alone (the same revision) re-encode nothing until a refresh is due (twenty
-    /// times the last full encoding's cost, at most [`LEASE_TIMES_LAG_MAX`]); then everything
-    /// is encoded again with the new renewal times.
     /// A payload as a real HTTP client receives it (hyper's server, reqwest, over loopback),
     /// plain text kept and inflated as it is sent, and gzip'd: the whole document each time,
     /// with a Content-Length that matches what is sent (hyper refuses a body that runs short or
@@ -879,6 +876,9 @@ mod tests {
         server.abort();
     }
 
+    /// Lease times alone (the same revision) re-encode nothing until a refresh is due (twenty
+    /// times the last full encoding's cost, at most [`LEASE_TIMES_LAG_MAX`]); then everything
+    /// is encoded again with the new renewal times.
     #[test]
     fn lease_times_are_refreshed_only_when_a_refresh_is_due() {
         let settings = EurekaSettings::default();

@@ -110,18 +110,24 @@ pub fn json_bytes(bytes: axum::body::Bytes) -> Response {
 
 /// `{"key": items}`, or `{}` when there are none: ServiceCenter omits empty collections.
 pub fn collection(key: &str, items: &impl Serialize) -> Response {
-    let value = serde_json::to_value(items).unwrap_or(serde_json::Value::Null);
-    let empty = match &value {
-        serde_json::Value::Array(a) => a.is_empty(),
-        serde_json::Value::Object(o) => o.is_empty(),
-        serde_json::Value::Null => true,
-        _ => false,
-    };
-    let mut body = serde_json::Map::new();
-    if !empty {
-        body.insert(key.to_string(), value);
+    json_bytes(collection_bytes(key, items))
+}
+
+/// [`collection`]'s body, encoded straight from `items` (a find of 10,000 instances went
+/// through a `serde_json::Value` of them first). Empty is what encodes as `[]`, `{}` or `null`.
+pub fn collection_bytes(key: &str, items: &impl Serialize) -> axum::body::Bytes {
+    let empty = || axum::body::Bytes::from_static(b"{}");
+    let mut body = b"{".to_vec();
+    if serde_json::to_writer(&mut body, key).is_err() {
+        return empty();
     }
-    json(&body)
+    body.push(b':');
+    let start = body.len();
+    if serde_json::to_writer(&mut body, items).is_err() || matches!(&body[start..], b"[]" | b"{}" | b"null") {
+        return empty();
+    }
+    body.push(b'}');
+    body.into()
 }
 
 /// A 32-hex-digit id, as ServiceCenter generates for services and instances.
@@ -208,6 +214,26 @@ mod tests {
     use super::*;
     use crate::servicecenter::wire::CreateServiceRequest;
     use crate::servicecenter::wire::RegisterInstanceRequest;
+
+    /// A collection is `{"key": items}` as JSON, whatever kind of collection it is, and `{}`
+    /// when it holds nothing (ServiceCenter omits empty collections).
+    #[test]
+    fn collections_are_keyed_or_omitted_when_empty() {
+        let text = |bytes: axum::body::Bytes| String::from_utf8(bytes.to_vec()).unwrap();
+        assert_eq!(text(collection_bytes("instances", &Vec::<u8>::new())), "{}");
+        assert_eq!(
+            text(collection_bytes(
+                "tags",
+                &std::collections::BTreeMap::<String, String>::new()
+            )),
+            "{}"
+        );
+        assert_eq!(text(collection_bytes("x", &None::<Vec<u8>>)), "{}");
+        let tags = std::collections::BTreeMap::from([("b".to_string(), "2".to_string())]);
+        assert_eq!(text(collection_bytes("tags", &tags)), r#"{"tags":{"b":"2"}}"#);
+        let odd_key: serde_json::Value = serde_json::from_slice(&collection_bytes("a\"b", &[1, 2])).unwrap();
+        assert_eq!(odd_key, serde_json::json!({ "a\"b": [1, 2] }));
+    }
 
     #[test]
     fn null_members_are_absent_at_any_depth() {

@@ -21,10 +21,10 @@ use registry_store::model::Tenant;
 use registry_store::record::Dependency;
 use registry_store::state::RegistryState;
 use serde::Deserialize;
-use serde::Serialize;
 
 use super::core::body;
 use super::core::collection;
+use super::core::collection_bytes;
 use super::core::done;
 use super::core::is_known;
 use super::core::json_bytes;
@@ -79,13 +79,19 @@ fn registry_answer(sc: &Sc, known: Option<&str>) -> Response {
 
 /// The instances of `services` and a revision that changes whenever any of them changes.
 pub fn instances_of(state: &RegistryState, services: &[&Service]) -> (Vec<MicroServiceInstance>, String) {
-    let mut instances = Vec::new();
-    for service in services {
-        for instance in state.instances_of(&service.service_ref()) {
-            instances.push(instance_to_wire(service, instance));
-        }
-    }
-    (instances, revision_for(state, services))
+    (wire_instances(state, services), revision_for(state, services))
+}
+
+/// The instances of `services`, as ServiceCenter shows them.
+fn wire_instances(state: &RegistryState, services: &[&Service]) -> Vec<MicroServiceInstance> {
+    services
+        .iter()
+        .flat_map(|service| {
+            state
+                .instances_of(&service.service_ref())
+                .map(|instance| instance_to_wire(service, instance))
+        })
+        .collect()
 }
 
 /// The revision of the instances of `services`: it changes whenever a service or one of their
@@ -124,10 +130,9 @@ fn found(sc: &Sc, state: &RegistryState, providers: &[&Service], known: Option<&
     if let Some(body) = sc.find_bodies.get(&refs, &revision) {
         return (Found::Kept(body), revision);
     }
-    let (instances, _) = instances_of(state, providers);
     let fresh = Found::Fresh {
         providers: Some(refs),
-        instances,
+        instances: wire_instances(state, providers),
     };
     (fresh, revision)
 }
@@ -138,7 +143,7 @@ fn answer(sc: &Sc, found: Found, revision: &str) -> Response {
         Found::Known => return with_revision(StatusCode::NOT_MODIFIED.into_response(), revision),
         Found::Kept(bytes) => bytes,
         Found::Fresh { providers, instances } => {
-            let bytes = instances_body(&instances);
+            let bytes = collection_bytes("instances", &instances);
             if let Some(providers) = providers {
                 sc.find_bodies.put(providers, revision, &bytes);
             }
@@ -146,18 +151,6 @@ fn answer(sc: &Sc, found: Found, revision: &str) -> Response {
         }
     };
     with_revision(json_bytes(bytes), revision)
-}
-
-/// `{"instances": [...]}`, or `{}` when there are none (ServiceCenter omits empty collections).
-fn instances_body(instances: &[MicroServiceInstance]) -> Bytes {
-    #[derive(Serialize)]
-    struct Instances<'a> {
-        instances: &'a [MicroServiceInstance],
-    }
-    if instances.is_empty() {
-        return Bytes::from_static(b"{}");
-    }
-    serde_json::to_vec(&Instances { instances }).unwrap_or_default().into()
 }
 
 fn has_tags(state: &RegistryState, service: &Service, wanted: &[&str]) -> bool {

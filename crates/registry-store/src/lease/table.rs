@@ -486,22 +486,16 @@ impl LeaseTable {
         }
         // (expiring, leases and those already evicted), per tenant.
         let mut per_tenant = per_tenant;
-        let unnumbered: Vec<Tenant> = self
-            .expired
-            .keys()
-            .filter(|k| !self.tenant_ids.contains_key(&k.tenant))
-            .map(|k| k.tenant.clone())
-            .collect();
-        for tenant in &unnumbered {
-            self.tenant_id(tenant);
-        }
-        per_tenant.resize(self.tenants.len(), (0, 0));
-        for key in self.expired.keys() {
-            if let Some(id) = self.tenant_ids.get(&key.tenant) {
-                let (expiring, of) = &mut per_tenant[*id as usize];
-                *expiring += 1;
-                *of += 1;
+        // Those evicted within the window count as expiring (their tenants may hold no lease now).
+        let evicted: Vec<Tenant> = self.expired.keys().map(|k| k.tenant.clone()).collect();
+        for tenant in &evicted {
+            let id = self.tenant_id(tenant) as usize;
+            if per_tenant.len() <= id {
+                per_tenant.resize(id + 1, (0, 0));
             }
+            let (expiring, of) = &mut per_tenant[id];
+            *expiring += 1;
+            *of += 1;
         }
         let massive: Vec<Tenant> = per_tenant
             .iter()
