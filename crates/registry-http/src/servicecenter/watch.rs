@@ -117,6 +117,10 @@ async fn close(mut socket: WebSocket, frame: Option<CloseFrame>) {
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Most bytes of events queued for a client that does not read them; past it, the socket ends.
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+/// A socket's read buffer. tungstenite's default, 128 KiB, is zeroed on every read attempt
+/// (each wake of the socket's task): 128 KiB of memory a watcher and a memset per event it is
+/// sent. A larger frame still arrives whole: the buffer grows to the frame's length.
+const READ_BUFFER: usize = MAX_CLIENT_MESSAGE;
 
 /// A WebSocket route asked without an upgrade: ServiceCenter's 400001, not a framework error.
 /// An upgrade gets the frame and buffer limits.
@@ -125,6 +129,7 @@ fn upgrade_required(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> 
         ws.max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
             .max_write_buffer_size(MAX_QUEUED_BYTES)
+            .read_buffer_size(READ_BUFFER)
     })
     .map_err(|e| ScError::invalid(format!("a WebSocket upgrade is required: {e}")))
 }
