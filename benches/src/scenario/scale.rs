@@ -285,9 +285,10 @@ pub async fn scale(
         let (watch, watch_error) = match watch_fanout(&cluster.nodes[writer].target(), &nodes, fanout).await {
             Ok(mut watch) => {
                 eprintln!(
-                    "  watch, {} watchers: p50 {:.1} ms, p99 {:.1} ms, {} missed (connected in {:.1} s)",
-                    watch.watchers, watch.p50_ms, watch.p99_ms, watch.missed, watch.connect_s
+                    "  watch, {} watchers: p50 {:.1} ms, p99 {:.1} ms, {} missed (connected in {:.1} s); p50/p99 per node {:.0?}; the writer is node {}",
+                    watch.watchers, watch.p50_ms, watch.p99_ms, watch.missed, watch.connect_s, watch.per_node_ms, writer + 1
                 );
+                eprintln!("    p50/p99 per event {:.0?}", watch.per_event_ms);
                 loads.extend(watch.summary.take());
                 (Some(watch), None)
             }

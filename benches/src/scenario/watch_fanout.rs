@@ -17,6 +17,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::net::TcpSocket;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Samples;
@@ -70,6 +71,10 @@ pub struct FanoutReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// p50 and p99 of the watchers of each node, in the nodes' order (where a tail comes from).
+    pub per_node_ms: Vec<(f64, f64)>,
+    /// p50 and p99 of each event over its watchers, in the events' order.
+    pub per_event_ms: Vec<(f64, f64)>,
     /// Seconds to connect every watcher.
     pub connect_s: f64,
     #[serde(skip)]
@@ -158,19 +163,27 @@ pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -
     }
 
     let mut samples = Samples::new();
+    // Sockets are closed once every watcher is done: a close while others still wait for the
+    // last event would delay them (the closes cost the shared cores too).
+    let mut done = Vec::with_capacity(spec.watchers);
+    let mut per_node: Vec<Samples> = nodes.iter().map(|_| Samples::new()).collect();
+    let mut per_event: Vec<Samples> = (1..total).map(|_| Samples::new()).collect();
     let (mut deliveries, mut missed) = (0, 0);
     let mut unsubscribed = 0;
-    for listener in listeners {
-        let got = listener
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let (got, ws) = listener
             .await
             .map_err(|e| BenchError::Setup(format!("a watcher failed: {e}")))?;
+        done.push(ws);
         if got[0].is_none() {
             unsubscribed += 1;
         }
-        for latency in &got[1..] {
+        for (n, latency) in got[1..].iter().enumerate() {
             match latency {
                 Some(l) => {
                     samples.record(*l);
+                    per_event[n].record(*l);
+                    per_node[i % nodes.len()].record(*l);
                     deliveries += 1;
                 }
                 None => {
@@ -180,9 +193,30 @@ pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -
             }
         }
     }
+    futures::stream::iter(done)
+        .for_each_concurrent(200, |mut ws| async move {
+            let _ = ws.close(None).await;
+        })
+        .await;
     if unsubscribed == spec.watchers {
         return Err(BenchError::Setup("no watcher received the first event".into()));
     }
+    let per_node_ms = per_node
+        .into_iter()
+        .enumerate()
+        .map(|(n, node)| {
+            let node = node.summary(&format!("watch: the watchers of node {}", n + 1));
+            (node.p50_ms, node.p99_ms)
+        })
+        .collect();
+    let per_event_ms = per_event
+        .into_iter()
+        .enumerate()
+        .map(|(n, event)| {
+            let event = event.summary(&format!("watch: event {}", n + 1));
+            (event.p50_ms, event.p99_ms)
+        })
+        .collect();
     let summary = samples.summary(&format!("watch: register -> event, {} watchers", spec.watchers));
     Ok(FanoutReport {
         watchers: spec.watchers,
@@ -192,6 +226,8 @@ pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -
         p50_ms: summary.p50_ms,
         p99_ms: summary.p99_ms,
         max_ms: summary.max_ms,
+        per_node_ms,
+        per_event_ms,
         connect_s,
         summary: Some(summary),
     })
@@ -208,6 +244,9 @@ fn created_number(text: &str, prefix: &str) -> Option<usize> {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
+/// Each watcher's read buffer (an event is a few hundred bytes; a larger one still arrives whole).
+const READ_BUFFER: usize = 4 * 1024;
+
 /// One watcher of `consumer` at `node`, from `source`.
 async fn connect(node: SocketAddr, source: Ipv4Addr, consumer: String) -> Result<Socket, BenchError> {
     let failed = |e: &dyn std::fmt::Display| BenchError::Setup(format!("watcher from {source} to {node}: {e}"));
@@ -218,7 +257,11 @@ async fn connect(node: SocketAddr, source: Ipv4Addr, consumer: String) -> Result
         .map_err(|e| failed(&e))?
         .map_err(|e| failed(&e))?;
     let url = format!("ws://{node}{ROOT}/microservices/{consumer}/watcher");
-    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::client_async(url, stream))
+    // A watcher reads events of a few hundred bytes: tungstenite's default read buffer (128 KiB,
+    // zeroed on every read) would spend the shared cores on memset, inside the latency measured.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let connecting = tokio_tungstenite::client_async_with_config(url, stream, Some(config));
+    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .map_err(|e| failed(&e))?
         .map_err(|e| failed(&e))?;
@@ -226,13 +269,14 @@ async fn connect(node: SocketAddr, source: Ipv4Addr, consumer: String) -> Result
 }
 
 /// Reads `ws` until it has seen the CREATE of every one of `total` registrations (instance ids
-/// `{prefix}{n}`) or 15 s pass without one: each event's latency from its sending.
+/// `{prefix}{n}`) or 15 s pass without one: each event's latency from its sending, and the
+/// socket (closed by the caller once every watcher is done).
 async fn listen(
     mut ws: Socket,
     prefix: String,
     sent: Arc<Vec<OnceLock<Instant>>>,
     total: usize,
-) -> Vec<Option<Duration>> {
+) -> (Vec<Option<Duration>>, Socket) {
     let mut got: Vec<Option<Duration>> = vec![None; total];
     let mut seen = 0;
     while seen < total {
@@ -257,8 +301,7 @@ async fn listen(
             }
         }
     }
-    let _ = ws.close(None).await;
-    got
+    (got, ws)
 }
 
 #[cfg(test)]
