@@ -1,8 +1,11 @@
 //! Lease renewals: applied to the leader's in-memory table, never to the log (D3). Followers
 //! queue renewals and send whatever has accumulated in one gRPC call while the previous call is
-//! in flight, so batches grow with load. A small batch lingers a moment for more before it is
-//! sent, so a steady trickle of renewals costs the leader one call per few dozen, not one each
-//! (a client renews every 30 s: a couple of milliseconds more on its answer is nothing).
+//! in flight, so batches grow with load. A small batch lingers for more while renewals keep
+//! arriving, so a steady stream from many clients costs the leader one call per few dozen, not
+//! one each: a call costs the leader some 80 µs, a renewal in it under 2 µs (profiled at 16
+//! renewals a call, `benches/quick --only scale`). Once renewals stop coming (every client of a
+//! closed loop is waiting in the batch) it is sent. A client renews every 30 s: ten
+//! milliseconds more on its answer is nothing.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -25,8 +28,10 @@ use crate::transport::pb;
 const MAX_BATCH: usize = 10_000;
 /// Attempts at reaching a leader for one batch.
 const ATTEMPTS: usize = 20;
-/// How long a batch smaller than [`FULL_ENOUGH`] waits for more renewals after its first.
-const LINGER: Duration = Duration::from_millis(2);
+/// How long a batch smaller than [`FULL_ENOUGH`] may wait for more renewals after its first...
+const LINGER: Duration = Duration::from_millis(10);
+/// ...while the next arrives within this of the last.
+const GAP: Duration = Duration::from_millis(2);
 /// A batch this large is sent without lingering.
 const FULL_ENOUGH: usize = 256;
 /// Longest pause between attempts; a new leader ends it at once.
@@ -158,21 +163,7 @@ pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch
             _ = stop.wait_for(|s| *s) => return,
             b = rx.recv() => match b { Some(b) => b, None => return },
         };
-        let lingering_until = tokio::time::Instant::now() + LINGER;
-        let mut batches = vec![first];
-        let mut total = batches[0].keys.len();
-        while total < MAX_BATCH {
-            let next = match rx.try_recv() {
-                Ok(b) => Some(b),
-                Err(mpsc::error::TryRecvError::Empty) if total < FULL_ENOUGH => {
-                    tokio::time::timeout_at(lingering_until, rx.recv()).await.ok().flatten()
-                }
-                Err(_) => None,
-            };
-            let Some(b) = next else { break };
-            total += b.keys.len();
-            batches.push(b);
-        }
+        let batches = gather(&mut rx, first, |b| b.keys.len()).await;
         let Some(node) = upgrade(&weak) else { return };
         let keys: Vec<InstanceKey> = batches.iter().flat_map(|b| b.keys.iter().cloned()).collect();
         match node.renew_at_leader(&keys).await {
@@ -195,5 +186,91 @@ pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch
                 }
             }
         }
+    }
+}
+
+/// One call's worth of queued items behind `first` (each `len` renewals): what has queued
+/// already, then more while they keep coming (within [`GAP`] of the last, [`LINGER`] of the
+/// first) until [`FULL_ENOUGH`] renewals; at most [`MAX_BATCH`].
+async fn gather<T>(rx: &mut mpsc::Receiver<T>, first: T, len: impl Fn(&T) -> usize) -> Vec<T> {
+    let lingering_until = tokio::time::Instant::now() + LINGER;
+    let mut total = len(&first);
+    let mut gathered = vec![first];
+    while total < MAX_BATCH {
+        let next = match rx.try_recv() {
+            Ok(item) => Some(item),
+            Err(mpsc::error::TryRecvError::Empty) if total < FULL_ENOUGH => {
+                let until = (tokio::time::Instant::now() + GAP).min(lingering_until);
+                tokio::time::timeout_at(until, rx.recv()).await.ok().flatten()
+            }
+            Err(_) => None,
+        };
+        let Some(item) = next else { break };
+        total += len(&item);
+        gathered.push(item);
+    }
+    gathered
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use super::*;
+
+    /// A queue of renewal counts, and its sender.
+    fn queue() -> (mpsc::Sender<usize>, mpsc::Receiver<usize>) {
+        mpsc::channel(100_000)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_stream_is_gathered_for_the_whole_linger() {
+        let (tx, mut rx) = queue();
+        // Five renewals every millisecond (tokio's timer tick), for longer than the linger.
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                for _ in 0..5 {
+                    if tx.send(1).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let first = rx.recv().await.unwrap();
+        let began = Instant::now();
+        let gathered = gather(&mut rx, first, |n| *n).await;
+        assert_eq!(began.elapsed(), LINGER);
+        assert!((45..=51).contains(&gathered.len()), "{} gathered", gathered.len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_is_sent_once_nothing_more_comes() {
+        let (tx, mut rx) = queue();
+        for _ in 0..5 {
+            tx.send(1).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        let began = Instant::now();
+        let gathered = gather(&mut rx, first, |n| *n).await;
+        assert_eq!(gathered.len(), 5);
+        assert_eq!(began.elapsed(), GAP, "it waits one gap, not the whole linger");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_batch_goes_at_once_and_a_queue_past_the_most_is_split() {
+        let (tx, mut rx) = queue();
+        tx.send(FULL_ENOUGH).await.unwrap();
+        let first = rx.recv().await.unwrap();
+        let began = Instant::now();
+        assert_eq!(gather(&mut rx, first, |n| *n).await, vec![FULL_ENOUGH]);
+        assert_eq!(began.elapsed(), Duration::ZERO);
+
+        for _ in 0..3 {
+            tx.send(MAX_BATCH / 2).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        assert_eq!(gather(&mut rx, first, |n| *n).await, vec![MAX_BATCH / 2; 2]);
+        assert_eq!(rx.try_recv(), Ok(MAX_BATCH / 2), "the rest waits for the next call");
     }
 }
