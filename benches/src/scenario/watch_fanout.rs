@@ -201,22 +201,8 @@ pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -
     if unsubscribed == spec.watchers {
         return Err(BenchError::Setup("no watcher received the first event".into()));
     }
-    let per_node_ms = per_node
-        .into_iter()
-        .enumerate()
-        .map(|(n, node)| {
-            let node = node.summary(&format!("watch: the watchers of node {}", n + 1));
-            (node.p50_ms, node.p99_ms)
-        })
-        .collect();
-    let per_event_ms = per_event
-        .into_iter()
-        .enumerate()
-        .map(|(n, event)| {
-            let event = event.summary(&format!("watch: event {}", n + 1));
-            (event.p50_ms, event.p99_ms)
-        })
-        .collect();
+    let per_node_ms = p50_and_p99(per_node, "the watchers of node");
+    let per_event_ms = p50_and_p99(per_event, "event");
     let summary = samples.summary(&format!("watch: register -> event, {} watchers", spec.watchers));
     Ok(FanoutReport {
         watchers: spec.watchers,
@@ -231,6 +217,18 @@ pub async fn watch_fanout(writer: &Target, nodes: &[Target], spec: FanoutSpec) -
         connect_s,
         summary: Some(summary),
     })
+}
+
+/// The p50 and p99 of each group of samples (named `{what} {n}` from 1).
+fn p50_and_p99(groups: Vec<Samples>, what: &str) -> Vec<(f64, f64)> {
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(n, group)| {
+            let summary = group.summary(&format!("watch: {what} {}", n + 1));
+            (summary.p50_ms, summary.p99_ms)
+        })
+        .collect()
 }
 
 /// `n` of the instance id `{prefix}{n}` in an event's text.
