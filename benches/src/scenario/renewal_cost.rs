@@ -25,7 +25,8 @@ use crate::procs::registry::Cluster;
 pub struct RenewalCost {
     pub rate_per_s: f64,
     pub seconds: f64,
-    /// The leader's CPU seconds per second with no load (subtracted from the others).
+    /// The leader's CPU seconds per second with no load, the quieter of a window before the
+    /// loads and one after (subtracted from the others).
     pub idle_cpu_per_s: f64,
     pub direct_renewals: u64,
     pub direct_us_per_renewal: f64,
@@ -34,7 +35,8 @@ pub struct RenewalCost {
     /// forwarded ÷ direct; not a number when the measure is void (below).
     pub forwarded_ratio: f64,
     /// Why the measure is void, if it is: an election during it (the leader's term moved), so
-    /// the CPU read was not all of one leader's.
+    /// the CPU read was not all of one leader's; or a load that cost the leader no more than
+    /// idling, so background work swamped it (a 1M run read 0.0 µs for both, and passed).
     pub void: Option<String>,
 }
 
@@ -49,10 +51,14 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
     let window = Duration::from_secs_f64(seconds);
     let leader_cpu = || cluster.nodes[leader].serving_cpu_seconds();
 
-    let before = leader_cpu();
-    tokio::time::sleep(window).await;
-    let idle_cpu_per_s = (leader_cpu() - before) / seconds;
+    let idle_for_a_window = || async {
+        let before = leader_cpu();
+        tokio::time::sleep(window).await;
+        (leader_cpu() - before) / seconds
+    };
+    let idle_before = idle_for_a_window().await;
 
+    // Each load's renewals answered, the leader's CPU seconds over it, and its length.
     let run = |at: usize| {
         let target = cluster.nodes[at].eureka();
         async move {
@@ -69,21 +75,36 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
             let summary = measure("renewals", &[target], workload, &spec, false, false).await?;
             // Renewals forwarded in a batch may reach the leader a little after the answers.
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let idle = idle_cpu_per_s * began.elapsed().as_secs_f64();
-            let cpu = (leader_cpu() - before - idle).max(0.0);
             let renewed = summary.requests - summary.errors;
             if let Some(e) = summary.first_error.filter(|_| summary.errors > 0) {
                 eprintln!("    {} of {} renewals failed: {e}", summary.errors, summary.requests);
             }
-            Ok::<_, BenchError>((renewed, cpu * 1e6 / renewed.max(1) as f64))
+            Ok::<_, BenchError>((renewed, leader_cpu() - before, began.elapsed().as_secs_f64()))
         }
     };
-    let (direct_renewals, direct_us_per_renewal) = run(leader).await?;
-    let (forwarded_renewals, forwarded_us_per_renewal) = run(follower).await?;
+    let direct = run(leader).await?;
+    let forwarded = run(follower).await?;
+    // Background work that ran through the first idle window (a payload build the reads left)
+    // would make the leader look busier idle than under renewals: the quieter of two windows,
+    // before and after, is its idle.
+    let idle_cpu_per_s = idle_before.min(idle_for_a_window().await);
+    let per_renewal_us = |(renewed, cpu, elapsed): (u64, f64, f64)| {
+        (cpu - idle_cpu_per_s * elapsed).max(0.0) * 1e6 / renewed.max(1) as f64
+    };
+    let (direct_renewals, direct_us_per_renewal) = (direct.0, per_renewal_us(direct));
+    let (forwarded_renewals, forwarded_us_per_renewal) = (forwarded.0, per_renewal_us(forwarded));
     let term_after = cluster.nodes[leader].term().await;
-    let void = (term_after != term_before || term_before.is_none()).then(|| {
-        format!("the leader's term moved during the measure ({term_before:?} to {term_after:?}): an election")
-    });
+    let void = if term_after != term_before || term_before.is_none() {
+        Some(format!(
+            "the leader's term moved during the measure ({term_before:?} to {term_after:?}): an election"
+        ))
+    } else if direct_us_per_renewal <= 0.0 || forwarded_us_per_renewal <= 0.0 {
+        Some(format!(
+            "the leader was no busier under renewals than idle ({idle_cpu_per_s:.2} CPU-s a second): background work"
+        ))
+    } else {
+        None
+    };
     let ratio = crate::goals::ratio(forwarded_us_per_renewal, direct_us_per_renewal);
     Ok(RenewalCost {
         rate_per_s: rate,
