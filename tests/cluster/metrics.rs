@@ -20,17 +20,17 @@ use serde_json::json;
 use crate::support::eureka_register;
 use crate::support::Cluster;
 
-type Scrape = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
+pub(crate) type Scrape = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
 
 /// Node `i`'s `/metrics`, parsed by an OpenMetrics parser (it checks the format strictly).
-async fn scrape(cluster: &Cluster, i: usize) -> Scrape {
+pub(crate) async fn scrape(cluster: &Cluster, i: usize) -> Scrape {
     let text = cluster.metrics_text(i).await;
     parse_openmetrics(&text).unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{text}"))
 }
 
 /// The value of the one sample of family `name` whose labels include `labels`: a gauge's or
 /// counter's value, a histogram's count.
-fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let family = scrape.families.get(name)?;
     let matching: Vec<f64> = family
         .iter_samples()

@@ -57,14 +57,6 @@ impl Node {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// Its resident memory in KiB (`VmRSS` of `/proc/PID/status`); `None` when not running.
-    pub fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
     /// Starts the process (again) with the same ports and data directory.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "node {} already running", self.id);
