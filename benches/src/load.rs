@@ -189,7 +189,13 @@ async fn work(
         if intended >= end {
             break;
         }
-        tokio::time::sleep_until(intended).await;
+        // Only an open loop waits for its request's time. Tokio's timer rounds every deadline up
+        // to its next millisecond, so a closed loop that slept "until now" waited up to a
+        // millisecond before each request: 64 connections of a hello-world server made 44k
+        // requests a second with the cores two-thirds idle, 132k without the sleep.
+        if spec.rate.is_some() {
+            tokio::time::sleep_until(intended).await;
+        }
         let outcome = conn.send(workload.request(spec.first_seq + k)).await;
         let done = Instant::now();
         if intended < measure_from {
