@@ -1,9 +1,10 @@
 //! Lease renewals: applied to the leader's in-memory table, never to the log (D3). Followers
-//! queue renewals and send whatever has accumulated in one gRPC call while the previous call is
-//! in flight, so batches grow with load. A small batch lingers a moment for more before it is
-//! sent, so a steady trickle of renewals costs the leader one call per dozen or so, not one
-//! each: a call costs the leader some 80 µs, a renewal in it under 2 µs (profiled at 16
-//! renewals a call, `benches/quick --only scale`). A client renews every 30 s: a couple of
+//! queue renewals and send whatever has accumulated as one batch while the previous one is in
+//! flight, so batches grow with load; batches go on one stream per leader
+//! ([`super::renew_stream`]). A small batch lingers a moment for more before it is sent, so a
+//! steady trickle of renewals costs the leader one batch per dozen or so, not one each: a unary
+//! call cost the leader some 80 µs, a renewal in it under 2 µs (profiled at 16 renewals a call,
+//! `benches/quick --only scale`). A client renews every 30 s: a couple of
 //! milliseconds more on its answer is nothing. Lingering longer while renewals keep coming
 //! (up to 10 ms, until a 2 ms gap) was tried: the scale stage's batches stayed at 16 (its
 //! renewal load has 16 connections), and a closed loop of 64 at a follower went from 13,436
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
 
-use super::call_peer;
+use super::renew_stream::RenewLink;
 use super::upgrade;
 use super::Inner;
 use super::NodeError;
@@ -90,15 +91,16 @@ impl RegistryNode {
         self.inner.quorum_ack.within(std::time::Instant::now(), limit)
     }
 
-    /// Renews on the leader, wherever it is, retrying while leadership moves.
-    async fn renew_at_leader(&self, keys: &[InstanceKey]) -> Result<Vec<bool>, NodeError> {
+    /// Renews on the leader, wherever it is, retrying while leadership moves; forwarded
+    /// through `link`.
+    async fn renew_at_leader(&self, keys: &[InstanceKey], link: &mut RenewLink) -> Result<Vec<bool>, NodeError> {
         let mut last = NodeError::NoLeader;
         for _ in 0..ATTEMPTS {
             if let Some(found) = self.renew_as_leader(keys).await {
                 return Ok(found);
             }
             let tried = self.leader();
-            match self.forward_heartbeats(keys).await {
+            match self.forward_heartbeats(keys, link).await {
                 Ok(Some(found)) => return Ok(found),
                 Ok(None) => last = NodeError::NoLeader,
                 Err(e) => last = e,
@@ -124,14 +126,19 @@ impl RegistryNode {
     }
 
     /// `Ok(None)`: the node asked does not lead (any more).
-    async fn forward_heartbeats(&self, keys: &[InstanceKey]) -> Result<Option<Vec<bool>>, NodeError> {
+    async fn forward_heartbeats(
+        &self,
+        keys: &[InstanceKey],
+        link: &mut RenewLink,
+    ) -> Result<Option<Vec<bool>>, NodeError> {
         let (leader, mut client) = self.leader_client()?;
         if leader == self.node_id() {
             return Ok(None);
         }
         let instances = keys.iter().map(key_to_pb).collect();
-        let call = client.forward_heartbeats(pb::ForwardHeartbeatsRequest { instances });
-        let resp = call_peer(leader, Duration::from_secs(2), call).await?;
+        let resp = link
+            .send(leader, &mut client, pb::ForwardHeartbeatsRequest { instances })
+            .await?;
         if resp.not_leader.is_some() || resp.found.len() != keys.len() {
             return Ok(None);
         }
@@ -158,6 +165,7 @@ pub(super) fn key_from_pb(k: pb::InstanceKey) -> InstanceKey {
 
 /// Sends queued renewals to the leader, one call at a time, batching what queued meanwhile.
 pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch>, mut stop: watch::Receiver<bool>) {
+    let mut link = RenewLink::default();
     loop {
         let first = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
@@ -166,7 +174,7 @@ pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch
         let batches = gather(&mut rx, first, |b| b.keys.len()).await;
         let Some(node) = upgrade(&weak) else { return };
         let keys: Vec<InstanceKey> = batches.iter().flat_map(|b| b.keys.iter().cloned()).collect();
-        match node.renew_at_leader(&keys).await {
+        match node.renew_at_leader(&keys, &mut link).await {
             Ok(found) => {
                 let mut found = found.into_iter();
                 for b in batches {

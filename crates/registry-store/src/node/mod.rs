@@ -31,6 +31,7 @@ mod quorum_ack;
 mod raft_runtime;
 mod read;
 mod removal;
+mod renew_stream;
 mod status;
 mod wake_lateness;
 mod write;

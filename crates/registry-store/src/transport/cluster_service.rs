@@ -1,6 +1,7 @@
 //! Server side of the cluster RPCs (`ClusterService`): what followers ask of the leader
-//! (forwarded writes, batched renewals, the leader's lease times, read index, membership
-//! changes), the hand-over election trigger, and who this member is (asked before it is added).
+//! (forwarded writes, batched renewals, unary or on a stream per follower, the leader's lease
+//! times, read index, membership changes), the hand-over election trigger, and who this member
+//! is (asked before it is added).
 //!
 //! The node decides the answers through [`ClusterHandler`]; this module only serves them, with
 //! the cluster's message size limits. The server runs on Raft's runtime (see
@@ -16,10 +17,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use tokio::runtime::Handle;
 use tonic::Request;
 use tonic::Response;
 use tonic::Status;
+use tonic::Streaming;
 
 use super::pb;
 use super::pb::cluster_service_server::ClusterService;
@@ -100,6 +104,21 @@ impl<H: ClusterHandler> ClusterService for ClusterGrpcService<H> {
             .forward_heartbeats(request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    type RenewStreamStream = BoxStream<'static, Result<pb::ForwardHeartbeatsResponse, Status>>;
+
+    /// Each batch that arrives is answered in turn, as a unary `ForwardHeartbeats` would be.
+    async fn renew_stream(
+        &self,
+        request: Request<Streaming<pb::ForwardHeartbeatsRequest>>,
+    ) -> Result<Response<Self::RenewStreamStream>, Status> {
+        let handler = self.handler.clone();
+        let answers = request.into_inner().then(move |batch| {
+            let handler = handler.clone();
+            async move { handler.forward_heartbeats(batch?).await }
+        });
+        Ok(Response::new(answers.boxed()))
     }
 
     async fn lease_times(
