@@ -5,7 +5,8 @@
 //! against under 2 µs per renewal in it; on an open stream a batch is one DATA frame each way.
 //!
 //! A leader that does not know the RPC (an older version, during a rolling upgrade) answers
-//! `Unimplemented`: its batches then go as unary `ForwardHeartbeats` calls, as before.
+//! `Unimplemented`: its batches then go as unary `ForwardHeartbeats` calls, as before, until
+//! one fails (it may have restarted on a newer version).
 
 use std::time::Duration;
 
@@ -48,7 +49,12 @@ impl RenewLink {
         batch: pb::ForwardHeartbeatsRequest,
     ) -> Result<pb::ForwardHeartbeatsResponse, NodeError> {
         if self.unary_only == Some(leader) {
-            return unary(leader, client, batch).await;
+            let answer = unary(leader, client, batch).await;
+            if answer.is_err() {
+                // Perhaps restarted, upgraded: the next batch tries a stream again.
+                self.unary_only = None;
+            }
+            return answer;
         }
         if self.open.as_ref().is_none_or(|s| s.leader != leader) {
             self.open = None;
@@ -260,18 +266,28 @@ mod tests {
             .unwrap()
     }
 
+    /// Sends each of `batches` through `link` to leader 1, checking that each is answered with
+    /// its own ids: all found but "gone".
+    async fn send_each(link: &mut RenewLink, client: &mut ClusterServiceClient<MemberChannel>, batches: &[Vec<&str>]) {
+        for ids in batches {
+            let answer = link.send(1, client, batch(ids)).await.unwrap();
+            let expected: Vec<bool> = ids.iter().map(|id| *id != "gone").collect();
+            assert_eq!(answer.found, expected, "the answer to {ids:?}");
+        }
+    }
+
     #[tokio::test]
     async fn batches_share_one_stream_and_each_gets_its_own_answer() {
         let leader = Leader::default();
         let (addr, requests) = serve(leader.clone(), true).await;
         let mut client = client(&addr);
         let mut link = RenewLink::default();
-        let batches = [vec!["a", "gone", "b"], vec!["gone"], vec!["c"; 300]];
-        for ids in &batches {
-            let answer = link.send(1, &mut client, batch(ids)).await.unwrap();
-            let expected: Vec<bool> = ids.iter().map(|id| *id != "gone").collect();
-            assert_eq!(answer.found, expected);
-        }
+        send_each(
+            &mut link,
+            &mut client,
+            &[vec!["a", "gone", "b"], vec!["gone"], vec!["c"; 300]],
+        )
+        .await;
         assert_eq!(leader.batches.load(Ordering::SeqCst), 3);
         assert_eq!(requests.load(Ordering::SeqCst), 1, "one stream, no call per batch");
         assert_eq!(link.unary_only, None);
@@ -298,11 +314,7 @@ mod tests {
         let (addr, requests) = serve(leader.clone(), false).await;
         let mut client = client(&addr);
         let mut link = RenewLink::default();
-        for ids in [vec!["a", "gone"], vec!["b"]] {
-            let answer = link.send(1, &mut client, batch(&ids)).await.unwrap();
-            let expected: Vec<bool> = ids.iter().map(|id| *id != "gone").collect();
-            assert_eq!(answer.found, expected);
-        }
+        send_each(&mut link, &mut client, &[vec!["a", "gone"], vec!["b"]]).await;
         assert_eq!(leader.batches.load(Ordering::SeqCst), 2);
         // The refused stream, then one call per batch: the stream is not tried again.
         assert_eq!(requests.load(Ordering::SeqCst), 3);
