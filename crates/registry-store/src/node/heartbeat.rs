@@ -163,7 +163,7 @@ pub(super) fn key_from_pb(k: pb::InstanceKey) -> InstanceKey {
     }
 }
 
-/// Sends queued renewals to the leader, one call at a time, batching what queued meanwhile.
+/// Sends queued renewals to the leader, one batch at a time, batching what queued meanwhile.
 pub(super) async fn forward_loop(weak: Weak<Inner>, mut rx: mpsc::Receiver<Batch>, mut stop: watch::Receiver<bool>) {
     let mut link = RenewLink::default();
     loop {
