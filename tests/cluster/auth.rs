@@ -1,7 +1,8 @@
 //! Authentication across real processes: three nodes sharing a cluster secret and users (from
 //! the TOML file), an unmodified py-eureka-client with Basic credentials in its server URL,
 //! registryctl with and without credentials, a follower's dashboard reading the leader's leases
-//! with its own node token, and a node whose cluster secret differs left out of the cluster.
+//! with its own node token, a heartbeat forwarded by a follower, and a node whose cluster secret
+//! differs left out of the cluster.
 
 use std::time::Duration;
 use std::time::Instant;
@@ -152,6 +153,20 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
         assert!(Instant::now() < deadline, "{o}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A heartbeat through the follower renews on the leader over the renewal stream between
+    // them, which the cluster secret guards as it does every call between nodes.
+    let instances = &apps["applications"]["application"][0]["instance"];
+    let id = instances.get(0).unwrap_or(instances)["instanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let renewed = cluster
+        .client
+        .put(cluster.nodes[follower].url(&format!("/eureka/apps/ORDERS/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200, "{}", renewed.text().await.unwrap_or_default());
     assert_eq!(py.ask("stop")["event"], "stopped");
 
     // The audit trail: the client's registration, by its user, in the follower's JSON log.
