@@ -1,7 +1,7 @@
 //! Authentication across real processes: three nodes sharing a cluster secret and users (from
 //! the TOML file), an unmodified py-eureka-client with Basic credentials in its server URL,
 //! registryctl with and without credentials, a follower's dashboard reading the leader's leases
-//! with its own node token, a heartbeat forwarded by a follower, and a node whose cluster secret
+//! with its own node token, the client's heartbeats forwarded by a follower, and a node whose cluster secret
 //! differs left out of the cluster.
 
 use std::time::Duration;
@@ -15,6 +15,8 @@ use serde_json::Value;
 use crate::client_driver::clients_dir;
 use crate::client_driver::python;
 use crate::client_driver::Client;
+use crate::metrics::scrape;
+use crate::metrics::value;
 use crate::registryctl::registryctl;
 use crate::registryctl::Run;
 use crate::support::Cluster;
@@ -153,20 +155,26 @@ async fn a_secured_cluster_serves_real_clients_with_credentials_only() {
         assert!(Instant::now() < deadline, "{o}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A heartbeat through the follower renews on the leader over the renewal stream between
-    // them, which the cluster secret guards as it does every call between nodes.
-    let instances = &apps["applications"]["application"][0]["instance"];
-    let id = instances.get(0).unwrap_or(instances)["instanceId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let renewed = cluster
-        .client
-        .put(cluster.nodes[follower].url(&format!("/eureka/apps/ORDERS/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(renewed.status(), 200, "{}", renewed.text().await.unwrap_or_default());
+    // py-eureka-client renews every second through the follower, which forwards the renewals
+    // to the leader on the renewal stream, guarded by the cluster secret like every call
+    // between nodes: the follower counts the renewals it answered with success.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let scraped = scrape(&cluster, follower).await;
+        let renewed = value(
+            &scraped,
+            "registry_operations",
+            &[("protocol", "eureka"), ("operation", "renew")],
+        );
+        if renewed.is_some_and(|n| n >= 3.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "renewals answered by the follower: {renewed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(py.ask("stop")["event"], "stopped");
 
     // The audit trail: the client's registration, by its user, in the follower's JSON log.
