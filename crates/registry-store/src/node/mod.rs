@@ -555,9 +555,19 @@ async fn call_peer<T>(
 ) -> Result<T, NodeError> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(status)) => Err(NodeError::Unavailable(format!("node {peer}: {}", status.message()))),
-        Err(_) => Err(NodeError::Unavailable(format!("node {peer} did not answer in time"))),
+        Ok(Err(status)) => Err(peer_refused(peer, &status)),
+        Err(_) => Err(peer_silent(peer)),
     }
+}
+
+/// Node `peer` answered a call with `status`: a retryable error.
+fn peer_refused(peer: NodeId, status: &tonic::Status) -> NodeError {
+    NodeError::Unavailable(format!("node {peer}: {}", status.message()))
+}
+
+/// Node `peer` did not answer within a call's time: a retryable error.
+fn peer_silent(peer: NodeId) -> NodeError {
+    NodeError::Unavailable(format!("node {peer} did not answer in time"))
 }
 
 fn upgrade(weak: &Weak<Inner>) -> Option<RegistryNode> {

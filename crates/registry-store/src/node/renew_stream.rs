@@ -15,6 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 use tonic::Streaming;
 
+use super::peer_refused;
+use super::peer_silent;
 use super::NodeError;
 use crate::raft::types::NodeId;
 use crate::transport::auth::MemberChannel;
@@ -64,7 +66,7 @@ impl RenewLink {
                     self.unary_only = Some(leader);
                     return unary(leader, client, batch).await;
                 }
-                Err(status) => return Err(unavailable(leader, &status)),
+                Err(status) => return Err(peer_refused(leader, &status)),
             }
         }
         let stream = self.open.as_mut().expect("opened above");
@@ -87,10 +89,8 @@ impl OpenStream {
         match tokio::time::timeout(ANSWER_WITHIN, self.answers.message()).await {
             Ok(Ok(Some(answer))) => Ok(answer),
             Ok(Ok(None)) => Err(closed()),
-            Ok(Err(status)) => Err(unavailable(leader, &status)),
-            Err(_) => Err(NodeError::Unavailable(format!(
-                "node {leader} did not answer a renewal batch in time"
-            ))),
+            Ok(Err(status)) => Err(peer_refused(leader, &status)),
+            Err(_) => Err(peer_silent(leader)),
         }
     }
 }
@@ -117,14 +117,11 @@ async fn unary(
     super::call_peer(leader, ANSWER_WITHIN, client.forward_heartbeats(batch)).await
 }
 
-fn unavailable(leader: NodeId, status: &tonic::Status) -> NodeError {
-    NodeError::Unavailable(format!("node {leader}: {}", status.message()))
-}
-
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
     use std::future::Ready;
+    use std::sync::atomic::AtomicBool;
     use std::sync::atomic::AtomicUsize;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
@@ -146,10 +143,11 @@ mod tests {
     use crate::transport::network::MemberChannels;
 
     /// A leader that knows every instance but those with the id "gone", counting the batches
-    /// it answers.
+    /// it answers; while `failing`, it refuses them.
     #[derive(Clone, Default)]
     struct Leader {
         batches: Arc<AtomicUsize>,
+        failing: Arc<AtomicBool>,
     }
 
     #[tonic::async_trait]
@@ -162,6 +160,9 @@ mod tests {
             &self,
             request: pb::ForwardHeartbeatsRequest,
         ) -> Result<pb::ForwardHeartbeatsResponse, Status> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(Status::unavailable("failing on purpose"));
+            }
             self.batches.fetch_add(1, Ordering::SeqCst);
             Ok(pb::ForwardHeartbeatsResponse {
                 found: request.instances.iter().map(|k| k.instance_id != "gone").collect(),
@@ -266,6 +267,14 @@ mod tests {
             .unwrap()
     }
 
+    /// A leader served on a loopback port (with or without streams), the count of its HTTP/2
+    /// requests, a client of it and a fresh link.
+    async fn connected(streams: bool) -> (Leader, Arc<AtomicUsize>, ClusterServiceClient<MemberChannel>, RenewLink) {
+        let leader = Leader::default();
+        let (addr, requests) = serve(leader.clone(), streams).await;
+        (leader, requests, client(&addr), RenewLink::default())
+    }
+
     /// Sends each of `batches` through `link` to leader 1, checking that each is answered with
     /// its own ids: all found but "gone".
     async fn send_each(link: &mut RenewLink, client: &mut ClusterServiceClient<MemberChannel>, batches: &[Vec<&str>]) {
@@ -278,10 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn batches_share_one_stream_and_each_gets_its_own_answer() {
-        let leader = Leader::default();
-        let (addr, requests) = serve(leader.clone(), true).await;
-        let mut client = client(&addr);
-        let mut link = RenewLink::default();
+        let (leader, requests, mut client, mut link) = connected(true).await;
         send_each(
             &mut link,
             &mut client,
@@ -310,14 +316,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_leader_without_streams_is_asked_by_unary_calls() {
-        let leader = Leader::default();
-        let (addr, requests) = serve(leader.clone(), false).await;
-        let mut client = client(&addr);
-        let mut link = RenewLink::default();
+        let (leader, requests, mut client, mut link) = connected(false).await;
         send_each(&mut link, &mut client, &[vec!["a", "gone"], vec!["b"]]).await;
         assert_eq!(leader.batches.load(Ordering::SeqCst), 2);
         // The refused stream, then one call per batch: the stream is not tried again.
         assert_eq!(requests.load(Ordering::SeqCst), 3);
+        assert_eq!(link.unary_only, Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_failed_unary_call_lets_the_next_batch_try_a_stream_again() {
+        let (leader, requests, mut client, mut link) = connected(false).await;
+        // The refused stream, then the unary call.
+        send_each(&mut link, &mut client, &[vec!["a"]]).await;
+        leader.failing.store(true, Ordering::SeqCst);
+        assert!(link.send(1, &mut client, batch(&["b"])).await.is_err());
+        assert_eq!(link.unary_only, None, "a failed call forgets the leader had no streams");
+        leader.failing.store(false, Ordering::SeqCst);
+        // A stream tried again (refused: the node still has none), then the unary call.
+        send_each(&mut link, &mut client, &[vec!["c"]]).await;
+        assert_eq!(requests.load(Ordering::SeqCst), 5);
         assert_eq!(link.unary_only, Some(1));
     }
 }
