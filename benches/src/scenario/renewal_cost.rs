@@ -1,11 +1,11 @@
 //! What a renewal costs the leader (issue 23): the same open-loop stream of Eureka heartbeats
 //! is sent for the same time to the leader and to a follower (which forwards them), twice each,
 //! alternating, and the leader's CPU time (user + system, from `/proc`) is read around each,
-//! less what it spends idle over as long; the cheaper reading of each kind is kept. Forwarded renewals should cost the leader a fraction of direct ones:
-//! a follower batches them. The CPU of the leader's background payload builder (which encodes
-//! Eureka's full registry ahead of fetches after a write or an election) is
-//! left out: it serves no renewal, and a build of a million instances in one window would
-//! swamp the measure.
+//! less what it spends idle over as long; the cheaper reading of each kind is kept. Forwarded
+//! renewals should cost the leader a fraction of direct ones: a follower batches them. The CPU
+//! of the leader's background payload builder (which encodes Eureka's full registry ahead of
+//! fetches after a write or an election) is left out: it serves no renewal, and a build of a
+//! million instances in one window would swamp the measure.
 
 use std::time::Duration;
 
@@ -95,13 +95,13 @@ pub async fn renewal_cost(cluster: &Cluster, shape: Shape, rate: f64, seconds: f
     let per_renewal_us = |(renewed, cpu, elapsed): (u64, f64, f64)| {
         (cpu - idle_cpu_per_s * elapsed).max(0.0) * 1e6 / renewed.max(1) as f64
     };
+    // (renewals, µs per renewal) of the cheaper of two readings.
     let cheaper = |a: (u64, f64, f64), b: (u64, f64, f64)| {
-        let (a_us, b_us) = (per_renewal_us(a), per_renewal_us(b));
-        if a_us <= b_us {
-            (a.0, a_us)
-        } else {
-            (b.0, b_us)
-        }
+        [a, b]
+            .map(|load| (load.0, per_renewal_us(load)))
+            .into_iter()
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .expect("two readings")
     };
     let (direct_renewals, direct_us_per_renewal) = cheaper(loads[0], loads[2]);
     let (forwarded_renewals, forwarded_us_per_renewal) = cheaper(loads[1], loads[3]);
