@@ -57,17 +57,56 @@ pub async fn fetch_path_until(
     until: Instant,
     timeout: Duration,
 ) -> (Samples, u64) {
-    let mut conn = Conn::new(target).with_timeout(timeout);
+    let mut fetcher = Fetcher::new(target, path, format, timeout);
     let mut samples = Samples::new();
-    let mut size = 0;
-    let media = if format.xml {
-        "application/xml"
-    } else {
-        "application/json"
-    };
-    while Instant::now() < until {
-        let mut request = bodiless("GET", path, media);
-        if format.gzip {
+    let size = fetcher.until(until, &mut samples).await;
+    (samples, size)
+}
+
+/// One client fetching one path in one format, on one connection.
+pub struct Fetcher {
+    conn: Conn,
+    path: String,
+    format: FetchFormat,
+}
+
+impl Fetcher {
+    pub fn new(target: Target, path: &str, format: FetchFormat, timeout: Duration) -> Fetcher {
+        Fetcher {
+            conn: Conn::new(target).with_timeout(timeout),
+            path: path.to_string(),
+            format,
+        }
+    }
+
+    /// Fetches back to back until `until`, into `samples`: the size of the last body.
+    pub async fn until(&mut self, until: Instant, samples: &mut Samples) -> u64 {
+        let mut size = 0;
+        while Instant::now() < until {
+            match self.fetch().await {
+                Ok((latency, length)) => {
+                    samples.record(latency);
+                    size = length;
+                }
+                Err(e) => {
+                    samples.error(e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        size
+    }
+
+    /// One fetch: its latency and body size. An answer in another encoding than asked is an
+    /// error.
+    pub async fn fetch(&mut self) -> Result<(Duration, u64), String> {
+        let media = if self.format.xml {
+            "application/xml"
+        } else {
+            "application/json"
+        };
+        let mut request = bodiless("GET", &self.path, media);
+        if self.format.gzip {
             request
                 .headers_mut()
                 .insert(hyper::header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
@@ -79,21 +118,16 @@ pub async fn fetch_path_until(
                 .get(hyper::header::CONTENT_ENCODING)
                 .is_some_and(|e| e == "gzip")
         };
-        match conn.send_discarding_body(request).await {
-            Ok((answer, length)) if answer.status() == 200 && gzipped(&answer) == format.gzip => {
-                samples.record(sent.elapsed());
-                size = length;
+        match self.conn.send_discarding_body(request).await {
+            Ok((answer, length)) if answer.status() == 200 && gzipped(&answer) == self.format.gzip => {
+                Ok((sent.elapsed(), length))
             }
-            Ok((answer, _)) => samples.error(format!(
+            Ok((answer, _)) => Err(format!(
                 "HTTP {} ({:?})",
                 answer.status(),
                 answer.headers().get(hyper::header::CONTENT_ENCODING)
             )),
-            Err(e) => {
-                samples.error(e);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            Err(e) => Err(e.to_string()),
         }
     }
-    (samples, size)
 }
