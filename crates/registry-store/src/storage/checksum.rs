@@ -42,6 +42,12 @@ impl StateChecksum {
         self.xor ^= record.0;
     }
 
+    /// Counts the records `other` counts as well (kept apart, e.g. by another thread).
+    pub fn merge(&mut self, other: StateChecksum) {
+        self.records += other.records;
+        self.xor ^= other.xor;
+    }
+
     /// Moves from `before` (`None`: no record) to `after` for one key.
     pub fn change(&mut self, before: Option<RecordHash>, after: Option<RecordHash>) {
         if let Some(before) = before {

@@ -256,26 +256,48 @@ impl SledStateMachine {
     }
 
     /// Replaces the whole state (memory and disk) with a snapshot's.
+    ///
+    /// At a million instances that is a million records to write: they are encoded and hashed,
+    /// then inserted by [`INSTALL_THREADS`] threads at once, each over its own run of keys,
+    /// while another builds the in-memory state (one sled batch would hold sled's write lock
+    /// through every insert, one at a time). Not atomic, as a batch cut short on disk is not
+    /// either: the seal is written last, so records written part way do not match it, and
+    /// `open` rebuilds them from the stored snapshot, saved before this runs.
     fn replace_state(&self, meta: &SnapshotMeta, payload: SnapshotPayload) -> Result<(), StorageError> {
-        let mut state = RegistryState::new();
-        let mut batch = sled::Batch::default();
+        let records = encoded_records(&payload.entities)?;
+        let mut stale = sled::Batch::default();
         for key in self.tree.iter().keys() {
-            batch.remove(key.map_err(read_err)?);
+            let key = key.map_err(read_err)?;
+            let kept = key.as_ref() == keys::META_SEAL
+                || records
+                    .binary_search_by(|record| record.key.as_slice().cmp(key.as_ref()))
+                    .is_ok();
+            if !kept {
+                stale.remove(key);
+            }
         }
-        let mut checksum = StateChecksum::default();
-        for entity in &payload.entities {
-            let (key, value) = (keys::entity_key(entity), codec::encode(entity).map_err(write_err)?);
-            checksum.add(RecordHash::of(&key, &value));
-            batch.insert(key, value);
-        }
-        state.restore_all(payload.entities);
+        self.tree.apply_batch(stale).map_err(write_err)?;
+        let (state, checksum) = std::thread::scope(|scope| {
+            let restoring = scope.spawn(move || {
+                let mut state = RegistryState::new();
+                state.restore_all(payload.entities);
+                state
+            });
+            let checksum = insert_in_parallel(&self.tree, &records);
+            let state = restoring
+                .join()
+                .map_err(|_| write_err(std::io::Error::other("restoring the state panicked")));
+            Ok::<_, StorageError>((state?, checksum?))
+        })?;
+        drop(records);
         let seal = Seal {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
             checksum,
         };
-        batch.insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?);
-        self.tree.apply_batch(batch).map_err(write_err)?;
+        self.tree
+            .insert(keys::META_SEAL, codec::encode(&seal).map_err(write_err)?)
+            .map_err(write_err)?;
         *self.checksum.lock() = checksum;
         let revision = meta.last_log_id.map_or(0, |l| l.index);
         {
@@ -290,6 +312,85 @@ impl SledStateMachine {
         self.revision.send_replace(revision);
         Ok(())
     }
+}
+
+/// Threads that write an installed snapshot's records (at most; fewer on fewer cores).
+const INSTALL_THREADS: usize = 4;
+
+/// One record as stored: its key, its encoded value and its share of the checksum.
+struct StoredRecord {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    hash: RecordHash,
+}
+
+/// How many threads share work of `items` (at least one, at most [`INSTALL_THREADS`]).
+fn install_threads(items: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(INSTALL_THREADS).min(items).max(1)
+}
+
+/// `entities` as stored records, sorted by key, encoded by several threads.
+fn encoded_records(entities: &[Entity]) -> Result<Vec<StoredRecord>, StorageError> {
+    let per_thread = entities.len().div_ceil(install_threads(entities.len()));
+    let encode = |part: &[Entity]| {
+        part.iter()
+            .map(|entity| {
+                let (key, value) = (keys::entity_key(entity), codec::encode(entity).map_err(write_err)?);
+                let hash = RecordHash::of(&key, &value);
+                Ok(StoredRecord { key, value, hash })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()
+    };
+    let parts: Vec<Result<Vec<StoredRecord>, StorageError>> = std::thread::scope(|scope| {
+        let encoders: Vec<_> = entities
+            .chunks(per_thread.max(1))
+            .map(|part| scope.spawn(move || encode(part)))
+            .collect();
+        encoders
+            .into_iter()
+            .map(|e| {
+                e.join()
+                    .unwrap_or_else(|_| Err(write_err(std::io::Error::other("encoding panicked"))))
+            })
+            .collect()
+    });
+    let mut records = Vec::with_capacity(entities.len());
+    for part in parts {
+        records.extend(part?);
+    }
+    // The state lists entities by kind, then key: sorted already but for the kinds' order.
+    records.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    Ok(records)
+}
+
+/// Inserts `records` into `tree`, several threads each over its own run of keys; their
+/// checksum.
+fn insert_in_parallel(tree: &sled::Tree, records: &[StoredRecord]) -> Result<StateChecksum, StorageError> {
+    let per_thread = records.len().div_ceil(install_threads(records.len()));
+    let insert = |part: &[StoredRecord]| {
+        let mut checksum = StateChecksum::default();
+        for record in part {
+            tree.insert(record.key.as_slice(), record.value.as_slice())
+                .map_err(write_err)?;
+            checksum.add(record.hash);
+        }
+        Ok::<_, StorageError>(checksum)
+    };
+    std::thread::scope(|scope| {
+        let inserters: Vec<_> = records
+            .chunks(per_thread.max(1))
+            .map(|part| scope.spawn(move || insert(part)))
+            .collect();
+        let mut checksum = StateChecksum::default();
+        for inserter in inserters {
+            let part = inserter
+                .join()
+                .unwrap_or_else(|_| Err(write_err(std::io::Error::other("writing records panicked"))))?;
+            checksum.merge(part);
+        }
+        Ok(checksum)
+    })
 }
 
 /// Stored records that do not match their seal: a write was cut short or undone on disk.
@@ -805,5 +906,81 @@ mod tests {
         });
         let both = vec!["i-1".to_string(), "i-2".to_string()];
         assert_eq!(reopen(dir.path()), Ok((2, both)), "no checksum yet: opens as it was");
+    }
+
+    /// A leader's snapshot of instances `i-2` (on another host than the two-instance store's)
+    /// and `i-3`…`i-99`, at revision 98: its metadata and bytes.
+    async fn leaders_snapshot() -> (SnapshotMeta, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (_log, mut leader) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+        let tenant = Tenant::default();
+        for n in 2..100u64 {
+            let register = Command::RegisterInstance(RegisterInstance::new(
+                Instance::new(tenant.clone(), "svc", format!("i-{n}"), "leaders-host"),
+                Some(Service::new(tenant.clone(), "svc", "app", "svc")),
+            ));
+            leader.apply([entry(1, n - 1, register)]).await.unwrap();
+        }
+        let built = leader.build_snapshot().await.unwrap();
+        (built.meta, built.snapshot.into_inner())
+    }
+
+    fn ids_from(first: u64) -> Vec<String> {
+        let mut ids: Vec<String> = (first..100).map(|n| format!("i-{n}")).collect();
+        ids.sort();
+        ids
+    }
+
+    /// What a lagging follower does: its records replaced by the snapshot's (written by several
+    /// threads), those the snapshot lacks removed, and the store opens clean at its revision.
+    #[tokio::test]
+    async fn an_installed_snapshot_replaces_every_stored_record() {
+        let (meta, data) = leaders_snapshot().await;
+        let dir = store_with_two_instances(false).await;
+        let (log, mut sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+        sm.install_snapshot(&meta, Box::new(Cursor::new(data))).await.unwrap();
+        let key = Instance::new(Tenant::default(), "svc", "i-2", "h").key();
+        assert_eq!(
+            sm.applied.read().state.instance(&key).map(|i| i.host_name.to_string()),
+            Some("leaders-host".to_string())
+        );
+        sm.db.flush().unwrap();
+        drop((log, sm));
+        wait_unlocked(dir.path());
+        {
+            // As stored, not as a rebuild at opening would make them: they match their seal.
+            let db = sled::open(dir.path()).unwrap();
+            let (applied, _, mismatch) = load_applied(&db.open_tree("state").unwrap()).unwrap();
+            assert!(mismatch.is_none(), "{mismatch:?}");
+            let mut ids: Vec<String> = applied.state.instances().map(|i| i.id.to_string()).collect();
+            ids.sort();
+            assert_eq!((applied.revision(), ids), (98, ids_from(2)), "i-1 gone, i-3… written");
+            let i2 = applied.state.instance(&key).unwrap();
+            assert_eq!(i2.host_name, "leaders-host");
+        }
+        wait_unlocked(dir.path());
+        assert_eq!(reopen(dir.path()), Ok((98, ids_from(2))));
+    }
+
+    /// An install cut short (the snapshot saved, some of its records written, the seal not):
+    /// the records do not match the seal, and `open` rebuilds them from the saved snapshot.
+    #[tokio::test]
+    async fn an_install_cut_short_is_finished_when_the_store_opens() {
+        let (meta, data) = leaders_snapshot().await;
+        let dir = store_with_two_instances(false).await;
+        {
+            let (log, sm) = crate::storage::open(dir.path(), 100, &StoreMeters::default()).unwrap();
+            sm.save_snapshot(&meta, &data).unwrap();
+            let payload = decode_payload(&data).unwrap();
+            let records = encoded_records(&payload.entities).unwrap();
+            for record in &records[..records.len() / 2] {
+                sm.tree.insert(record.key.as_slice(), record.value.as_slice()).unwrap();
+            }
+            sm.db.flush().unwrap();
+            drop((log, sm));
+        }
+        wait_unlocked(dir.path());
+        assert_eq!(reopen(dir.path()), Ok((98, ids_from(2))));
+        assert_eq!(reopen(dir.path()), Ok((98, ids_from(2))), "and opens clean after");
     }
 }
