@@ -2,6 +2,7 @@
 //! a node only once it proved who it is (see `joining`).
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use openraft::error::ClientWriteError;
@@ -77,6 +78,7 @@ impl RegistryNode {
         match change {
             pb::change_membership_request::Change::Add(add) => {
                 self.check_joiner(add.node_id, &add.raft_addr).await?;
+                self.snapshot_for_joiner().await?;
                 tracing::info!(node = add.node_id, addr = %add.raft_addr, "adding member");
                 let learner = raft.add_learner(add.node_id, BasicNode::new(add.raft_addr.clone()), true);
                 within_timeout(learner).await?.map_err(map)?;
@@ -126,6 +128,44 @@ impl RegistryNode {
 }
 
 impl RegistryNode {
+    /// Before a node joins, while this one leads: if the newcomer would replay more than
+    /// [`REPLAY_SHARE_MAX`] of the records in log entries written since the last snapshot,
+    /// builds a fresh snapshot and purges the log every current member already holds, so that
+    /// a newcomer without state (a replaced disk) starts from the snapshot. A returning member
+    /// that holds the log after what is purged replays it as before.
+    async fn snapshot_for_joiner(&self) -> Result<(), NodeError> {
+        let writes = self.inner.writes_since_snapshot.load(Ordering::Relaxed);
+        let records = {
+            let applied = self.read();
+            (applied.state.instance_count() + applied.state.service_count()) as u64
+        };
+        if !snapshot_pays(writes, records) {
+            return Ok(());
+        }
+        let index = self.snapshot_now().await?;
+        let metrics = self.metrics();
+        let held_by_all = metrics
+            .replication
+            .iter()
+            .flatten()
+            .filter(|(id, _)| **id != self.node_id())
+            .map(|(_, matched)| matched.map_or(0, |l| l.index))
+            .min()
+            .unwrap_or(index);
+        let upto = index.min(held_by_all);
+        tracing::info!(
+            writes,
+            records,
+            snapshot = index,
+            purge_upto = upto,
+            "fresh snapshot for a joining node"
+        );
+        if upto > metrics.purged.map_or(0, |p| p.index) {
+            self.purge_log_upto(upto).await?;
+        }
+        Ok(())
+    }
+
     /// Waits (while leading) until learner `id` has replicated the log up to where it was now.
     async fn wait_caught_up(&self, id: NodeId) -> Result<(), NodeError> {
         let target = self.metrics().last_log_index;
@@ -142,8 +182,34 @@ impl RegistryNode {
     }
 }
 
+/// A newcomer replays at most this share of the records from the log; beyond it, a fresh
+/// snapshot is cheaper. Replaying a write cost a follower some 26 µs in the scale stage at a
+/// million instances, building and installing a record some 6 µs.
+const REPLAY_SHARE_MAX: f64 = 0.25;
+
+/// Fewer writes than this are replayed whatever the records (a snapshot is not worth building).
+const REPLAY_WRITES_MIN: u64 = 1_000;
+
+/// Whether a fresh snapshot costs a newcomer less than replaying `writes` over `records`.
+fn snapshot_pays(writes: u64, records: u64) -> bool {
+    writes >= REPLAY_WRITES_MIN && writes as f64 > records as f64 * REPLAY_SHARE_MAX
+}
+
 async fn within_timeout<T>(fut: impl std::future::Future<Output = T>) -> Result<T, NodeError> {
     tokio::time::timeout(CHANGE_TIMEOUT, fut)
         .await
         .map_err(|_| NodeError::Unavailable("membership change timed out".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_is_built_for_a_newcomer_past_a_quarter_of_the_records_and_a_thousand_writes() {
+        assert!(!snapshot_pays(999, 0), "a few writes are replayed");
+        assert!(!snapshot_pays(250_000, 1_000_000));
+        assert!(snapshot_pays(250_001, 1_000_000));
+        assert!(snapshot_pays(crate::storage::UNKNOWN_WRITES, 1_000_000));
+    }
 }

@@ -105,6 +105,8 @@ struct Inner {
     state: StateHandle,
     feed: Arc<ChangeFeed>,
     revision: watch::Receiver<Revision>,
+    /// Records written since the state machine's last snapshot (see `membership`).
+    writes_since_snapshot: Arc<std::sync::atomic::AtomicU64>,
     /// The term this node leads in, while it leads (and has applied an entry of that term);
     /// kept current by a background task.
     leading: watch::Sender<Option<u64>>,
@@ -180,6 +182,7 @@ impl RegistryNode {
         let state = sm.state_handle();
         let feed = sm.feed();
         let revision = sm.revision_watch();
+        let writes_since_snapshot = sm.writes_since_snapshot();
         let raft_runtime = raft_runtime::RaftRuntime::start()
             .map_err(|e| NodeError::Config(format!("cannot start Raft's runtime: {e}")))?;
         let node_id = config.node_id;
@@ -200,6 +203,7 @@ impl RegistryNode {
                 state,
                 feed,
                 revision,
+                writes_since_snapshot,
                 leading: watch::Sender::new(None),
                 quorum_ack: Arc::default(),
                 leases,

@@ -36,6 +36,7 @@ pub use log_store::SledLogStore;
 pub use state_machine::AppliedState;
 pub use state_machine::SledStateMachine;
 pub use state_machine::StateHandle;
+pub use state_machine::UNKNOWN_WRITES;
 
 /// Why the data directory could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -101,6 +101,9 @@ pub struct SledStateMachine {
     feed: Arc<ChangeFeed>,
     revision: watch::Sender<Revision>,
     snapshot_seq: Arc<AtomicU64>,
+    /// Records written since the last snapshot was built or installed ([`UNKNOWN_WRITES`]
+    /// after opening): what a member starting from that snapshot would replay.
+    writes_since_snapshot: Arc<AtomicU64>,
     meters: StoreMeters,
     /// The stored records' checksum, kept up to date with every batch written.
     checksum: Arc<Mutex<StateChecksum>>,
@@ -134,6 +137,7 @@ impl SledStateMachine {
             revision: watch::Sender::new(applied.revision()),
             applied: Arc::new(RwLock::new(applied)),
             snapshot_seq: Arc::new(AtomicU64::new(0)),
+            writes_since_snapshot: Arc::new(AtomicU64::new(UNKNOWN_WRITES)),
             meters,
             checksum: Arc::new(Mutex::new(checksum)),
             flush,
@@ -192,6 +196,12 @@ impl SledStateMachine {
         self.feed.clone()
     }
 
+    /// Records written since the last snapshot was built or installed, kept current by apply
+    /// ([`UNKNOWN_WRITES`] until the first snapshot after opening).
+    pub fn writes_since_snapshot(&self) -> Arc<AtomicU64> {
+        self.writes_since_snapshot.clone()
+    }
+
     /// Follows the applied revision.
     pub fn revision_watch(&self) -> watch::Receiver<Revision> {
         self.revision.subscribe()
@@ -234,6 +244,8 @@ impl SledStateMachine {
     fn make_snapshot(&self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
         let (entities, last_applied, membership) = {
             let a = self.applied.read();
+            // Apply counts under the write lock: none runs while the records are taken.
+            self.writes_since_snapshot.store(0, Ordering::Relaxed);
             (
                 a.state.entities().collect::<Vec<_>>(),
                 a.last_applied,
@@ -308,11 +320,15 @@ impl SledStateMachine {
                 membership: meta.last_membership.clone(),
             };
         }
+        self.writes_since_snapshot.store(0, Ordering::Relaxed);
         self.feed.reset(revision);
         self.revision.send_replace(revision);
         Ok(())
     }
 }
+
+/// What [`SledStateMachine::writes_since_snapshot`] reads when the count is not known.
+pub const UNKNOWN_WRITES: u64 = u64::MAX;
 
 /// Threads that write an installed snapshot's records (at most; fewer on fewer cores).
 const INSTALL_THREADS: usize = 4;
@@ -554,6 +570,12 @@ impl RaftStateMachine<TypeConfig> for SledStateMachine {
             }
             (applied.last_applied, applied.membership.clone())
         };
+        let written = changes.len() as u64;
+        let _ = self
+            .writes_since_snapshot
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(written))
+            });
         let revision = last_applied.map_or(0, |l| l.index);
         let mut checksum = self.checksum.lock();
         let mut sum = *checksum;
