@@ -42,6 +42,8 @@ use crate::raft::MAX_APPEND_BYTES;
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
+/// Purged entries removed per sled batch.
+const PURGE_BATCH: usize = 256;
 
 /// Log entries keyed by big-endian index, plus vote/commit/purge metadata. Cheap to clone.
 #[derive(Clone)]
@@ -53,6 +55,9 @@ pub struct SledLogStore {
     flusher: mpsc::Sender<PendingFlush>,
     recent: Arc<EntryCache>,
     flush: FlushGuard,
+    /// The first index not purged (0 before any purge): reads start there, as purged entries
+    /// may still be on disk while the background removal runs.
+    first_kept: Arc<AtomicU64>,
 }
 
 /// An append waiting for the flush that makes it durable.
@@ -128,7 +133,7 @@ impl LogCounters {
 impl SledLogStore {
     pub(super) fn open(db: &sled::Db, flush_seconds: Histogram, flush: FlushGuard) -> Result<Self, sled::Error> {
         let counters = Arc::<LogCounters>::default();
-        Ok(Self {
+        let store = Self {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
@@ -136,7 +141,35 @@ impl SledLogStore {
             counters,
             recent: Arc::default(),
             flush,
-        })
+            first_kept: Arc::default(),
+        };
+        let purged: Option<LogId> = store
+            .read_meta(LAST_PURGED)
+            .map_err(|e| sled::Error::Unsupported(e.to_string()))?;
+        if let Some(purged) = purged {
+            store.first_kept.store(purged.index + 1, Ordering::Relaxed);
+            // Entries a removal in the background had not reached when the node stopped.
+            store.remove_purged(purged.index)?;
+        }
+        Ok(store)
+    }
+
+    /// Removes the entries up to `index`, which the log no longer holds, in small batches (at a
+    /// million instances the log behind a snapshot can be tens of thousands of entries and
+    /// hundreds of MB: their keys are known, their values are not read).
+    fn remove_purged(&self, index: u64) -> Result<(), sled::Error> {
+        let Some((first, _)) = self.log.first()? else {
+            return Ok(());
+        };
+        let first = u64::from_be_bytes(first.as_ref().try_into().unwrap_or_default());
+        for from in (first..=index).step_by(PURGE_BATCH) {
+            let mut batch = sled::Batch::default();
+            for i in from..=index.min(from + PURGE_BATCH as u64 - 1) {
+                batch.remove(&index_key(i)[..]);
+            }
+            self.log.apply_batch(batch)?;
+        }
+        Ok(())
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -206,6 +239,7 @@ impl SledLogStore {
     /// Entries `start..end` (`end` unbounded if `None`) from sled, stopping after the entry that
     /// takes them to `max_bytes` encoded.
     fn read_entries(&self, start: u64, end: Option<u64>, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
+        let start = start.max(self.first_kept.load(Ordering::Relaxed));
         let end = end.map_or(Bound::Unbounded, |e| Bound::Excluded(index_key(e)));
         let mut entries = Vec::new();
         let mut bytes = 0;
@@ -257,7 +291,8 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
+        // Entries up to the purge point may still be on disk while their removal runs.
+        let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -350,18 +385,27 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
         Ok(())
     }
 
+    /// Records the purge point, then removes the entries on a thread of their own: openraft
+    /// awaits a purge on its core task, and removing the log behind a snapshot at a million
+    /// instances (reading every entry to find the keys, as this did) held that task for over a
+    /// second, long enough for a follower to start an election. Until the removal is done,
+    /// reads start after the purge point; a restart finishes a removal cut short.
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
         self.write_meta(LAST_PURGED, &log_id, ErrorSubject::Logs).await?;
+        self.first_kept.fetch_max(log_id.index + 1, Ordering::Relaxed);
         self.recent.purged(log_id.index);
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(..=index_key(log_id.index)) {
-            let (k, _) = item.map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
-            batch.remove(k);
+        let store = self.clone();
+        let removal = std::thread::Builder::new()
+            .name("log purge".into())
+            .spawn(move || {
+                if let Err(e) = store.remove_purged(log_id.index) {
+                    tracing::warn!(error = %e, upto = log_id.index, "removing purged log entries failed; the next purge or start retries");
+                }
+            });
+        if let Err(e) = removal {
+            tracing::warn!(error = %e, "cannot start the log purge; the next purge or start retries");
         }
-        self.log
-            .apply_batch(batch)
-            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))?;
         Ok(())
     }
 }
@@ -403,5 +447,52 @@ mod tests {
         assert_eq!(indexes(limited), vec![3, 4, 5], "small entries all fit one request");
         let all = store.try_get_log_entries(1..=9).await.unwrap();
         assert_eq!(indexes(all), (1..=9).collect::<Vec<_>>());
+    }
+
+    /// The keys left in the log tree.
+    fn stored_indexes(store: &SledLogStore) -> Vec<u64> {
+        store
+            .log
+            .iter()
+            .keys()
+            .map(|k| u64::from_be_bytes(k.unwrap().as_ref().try_into().unwrap()))
+            .collect()
+    }
+
+    /// A purge returns before the entries are removed (on a thread of its own), reads never
+    /// see them meanwhile, and the removal ends with the keys gone; entries a removal had not
+    /// reached when the node stopped are removed when the log opens.
+    #[tokio::test]
+    async fn purged_entries_are_unreadable_at_once_and_removed_in_the_background() {
+        let (dir, mut store, _) = store_with_nine_entries();
+        store.purge(entry(4).log_id).await.unwrap();
+        let read = store.try_get_log_entries(1..=9).await.unwrap();
+        assert_eq!(indexes(read), vec![5, 6, 7, 8, 9]);
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(4));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(9));
+        let mut left = stored_indexes(&store);
+        for _ in 0..500 {
+            if left == vec![5, 6, 7, 8, 9] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            left = stored_indexes(&store);
+        }
+        assert_eq!(left, vec![5, 6, 7, 8, 9], "purged entries removed");
+
+        // A removal cut short: entries 1..=3 back on disk behind the purge point of 4.
+        for i in 1..=3 {
+            store
+                .log
+                .insert(index_key(i), codec::encode(&entry(i)).unwrap())
+                .unwrap();
+        }
+        let db = store.db.clone();
+        drop(store);
+        let reopened =
+            SledLogStore::open(&db, Histogram::new([1.0]), FlushGuard::new(super::super::FLUSH_LIMIT)).unwrap();
+        assert_eq!(stored_indexes(&reopened), vec![5, 6, 7, 8, 9]);
+        drop(dir);
     }
 }
