@@ -234,10 +234,14 @@ fn full_registry(c: &mut Criterion) {
     group.finish();
 }
 
-/// A follower's catch-up at 100k instances, on sled in a temporary folder: the leader's
-/// snapshot built from its state, and that snapshot installed into an empty store (what a
-/// wiped follower does before it serves).
+/// A follower's catch-up at 100k instances (`MICRO_SNAPSHOT_RECORDS` for another count), on
+/// sled in a temporary folder: the leader's snapshot built from its state, and that snapshot
+/// installed into an empty store (what a wiped follower does before it serves).
 fn snapshot(c: &mut Criterion) {
+    let records: u64 = std::env::var("MICRO_SNAPSHOT_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
     let settings = EurekaSettings::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -246,7 +250,7 @@ fn snapshot(c: &mut Criterion) {
     let leader_dir = tempfile::tempdir().unwrap();
     let (_log, mut leader) = storage::open(leader_dir.path(), 100, &StoreMeters::default()).unwrap();
     let per_entry = 100;
-    for first in (0..100_000u64).step_by(per_entry) {
+    for first in (0..records).step_by(per_entry) {
         let proposals: Vec<Proposal> = (first..first + per_entry as u64)
             .map(|n| registration(&settings, n))
             .collect();
@@ -256,7 +260,7 @@ fn snapshot(c: &mut Criterion) {
         };
         runtime.block_on(leader.apply([entry])).unwrap();
     }
-    let mut group = c.benchmark_group("snapshot of 100k");
+    let mut group = c.benchmark_group(format!("snapshot of {}k", records / 1000));
     group.sample_size(10);
     group.bench_function("build", |b| {
         b.iter(|| black_box(runtime.block_on(leader.build_snapshot()).unwrap()))

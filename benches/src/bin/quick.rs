@@ -524,7 +524,14 @@ async fn scale_stage(
     );
     let mut cluster = Cluster::start(3, node_args).await?;
     let report = scenario::scale::scale(&mut cluster, &spec, &mut suite.loads).await?;
-    drop(cluster);
+    if suite.cli.keep {
+        eprintln!(
+            "scale: node data and logs kept in {}",
+            cluster.stop_and_keep_files().display()
+        );
+    } else {
+        drop(cluster);
+    }
     let top = report.points.last().context("the scale stage measured no size")?;
     let scale_goals = [
         (
