@@ -340,16 +340,31 @@ struct StoredRecord {
     hash: RecordHash,
 }
 
-/// How many threads share work of `items` (at least one, at most [`INSTALL_THREADS`]).
-fn install_threads(items: usize) -> usize {
+/// `work` over `items` cut into runs, one thread each (at most [`INSTALL_THREADS`], as many
+/// as cores), the runs' results in order.
+fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&[T]) -> Result<R, StorageError> + Sync,
+) -> Result<Vec<R>, StorageError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(INSTALL_THREADS).min(items).max(1)
+    let threads = cores.min(INSTALL_THREADS).min(items.len()).max(1);
+    let run = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let running: Vec<_> = items.chunks(run).map(|part| scope.spawn(move || work(part))).collect();
+        running
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(write_err(std::io::Error::other("a worker thread panicked"))))
+            })
+            .collect()
+    })
 }
 
 /// `entities` as stored records, sorted by key, encoded by several threads.
 fn encoded_records(entities: &[Entity]) -> Result<Vec<StoredRecord>, StorageError> {
-    let per_thread = entities.len().div_ceil(install_threads(entities.len()));
-    let encode = |part: &[Entity]| {
+    let parts = on_threads(entities, |part| {
         part.iter()
             .map(|entity| {
                 let (key, value) = (keys::entity_key(entity), codec::encode(entity).map_err(write_err)?);
@@ -357,24 +372,8 @@ fn encoded_records(entities: &[Entity]) -> Result<Vec<StoredRecord>, StorageErro
                 Ok(StoredRecord { key, value, hash })
             })
             .collect::<Result<Vec<_>, StorageError>>()
-    };
-    let parts: Vec<Result<Vec<StoredRecord>, StorageError>> = std::thread::scope(|scope| {
-        let encoders: Vec<_> = entities
-            .chunks(per_thread.max(1))
-            .map(|part| scope.spawn(move || encode(part)))
-            .collect();
-        encoders
-            .into_iter()
-            .map(|e| {
-                e.join()
-                    .unwrap_or_else(|_| Err(write_err(std::io::Error::other("encoding panicked"))))
-            })
-            .collect()
-    });
-    let mut records = Vec::with_capacity(entities.len());
-    for part in parts {
-        records.extend(part?);
-    }
+    })?;
+    let mut records: Vec<StoredRecord> = parts.into_iter().flatten().collect();
     // The state lists entities by kind, then key: sorted already but for the kinds' order.
     records.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     Ok(records)
@@ -383,30 +382,18 @@ fn encoded_records(entities: &[Entity]) -> Result<Vec<StoredRecord>, StorageErro
 /// Inserts `records` into `tree`, several threads each over its own run of keys; their
 /// checksum.
 fn insert_in_parallel(tree: &sled::Tree, records: &[StoredRecord]) -> Result<StateChecksum, StorageError> {
-    let per_thread = records.len().div_ceil(install_threads(records.len()));
-    let insert = |part: &[StoredRecord]| {
+    let parts = on_threads(records, |part| {
         let mut checksum = StateChecksum::default();
         for record in part {
             tree.insert(record.key.as_slice(), record.value.as_slice())
                 .map_err(write_err)?;
             checksum.add(record.hash);
         }
-        Ok::<_, StorageError>(checksum)
-    };
-    std::thread::scope(|scope| {
-        let inserters: Vec<_> = records
-            .chunks(per_thread.max(1))
-            .map(|part| scope.spawn(move || insert(part)))
-            .collect();
-        let mut checksum = StateChecksum::default();
-        for inserter in inserters {
-            let part = inserter
-                .join()
-                .unwrap_or_else(|_| Err(write_err(std::io::Error::other("writing records panicked"))))?;
-            checksum.merge(part);
-        }
         Ok(checksum)
-    })
+    })?;
+    let mut checksum = StateChecksum::default();
+    parts.into_iter().for_each(|part| checksum.merge(part));
+    Ok(checksum)
 }
 
 /// Stored records that do not match their seal: a write was cut short or undone on disk.
