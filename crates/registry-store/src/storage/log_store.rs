@@ -56,7 +56,7 @@ pub struct SledLogStore {
     recent: Arc<EntryCache>,
     flush: FlushGuard,
     /// The first index not purged (0 before any purge): reads start there, as purged entries
-    /// may still be on disk while the background removal runs.
+    /// may still be on disk after a removal cut short.
     first_kept: Arc<AtomicU64>,
 }
 
@@ -291,7 +291,7 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        // Entries up to the purge point may still be on disk while their removal runs.
+        // Entries up to the purge point may still be on disk after a removal cut short.
         let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
@@ -385,28 +385,18 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
         Ok(())
     }
 
-    /// Records the purge point, then removes the entries on a thread of their own: openraft
-    /// awaits a purge on its core task, and removing the log behind a snapshot at a million
-    /// instances (reading every entry to find the keys, as this did) held that task for over a
-    /// second, long enough for a follower to start an election. Until the removal is done,
-    /// reads start after the purge point; a restart finishes a removal cut short.
+    /// Records the purge point, then removes the entries by their known keys. openraft awaits
+    /// a purge on its core task: reading every entry behind the snapshot to find its key, as
+    /// this did, held that task for over a second at a million instances (hundreds of MB), long
+    /// enough for a follower to start an election. (Removing them on a thread of its own was
+    /// tried: after a full disk, sled's stuck flush then kept the next append waiting forever.)
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
         self.write_meta(LAST_PURGED, &log_id, ErrorSubject::Logs).await?;
         self.first_kept.fetch_max(log_id.index + 1, Ordering::Relaxed);
         self.recent.purged(log_id.index);
-        let store = self.clone();
-        let removal = std::thread::Builder::new()
-            .name("log purge".into())
-            .spawn(move || {
-                if let Err(e) = store.remove_purged(log_id.index) {
-                    tracing::warn!(error = %e, upto = log_id.index, "removing purged log entries failed; the next purge or start retries");
-                }
-            });
-        if let Err(e) = removal {
-            tracing::warn!(error = %e, "cannot start the log purge; the next purge or start retries");
-        }
-        Ok(())
+        self.remove_purged(log_id.index)
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))
     }
 }
 
@@ -459,11 +449,10 @@ mod tests {
             .collect()
     }
 
-    /// A purge returns before the entries are removed (on a thread of its own), reads never
-    /// see them meanwhile, and the removal ends with the keys gone; entries a removal had not
-    /// reached when the node stopped are removed when the log opens.
+    /// A purge removes the entries up to its point (by their keys, unread); entries a removal
+    /// had not reached when the node stopped are removed when the log opens.
     #[tokio::test]
-    async fn purged_entries_are_unreadable_at_once_and_removed_in_the_background() {
+    async fn purged_entries_are_removed_and_leftovers_removed_at_open() {
         let (dir, mut store, _) = store_with_nine_entries();
         store.purge(entry(4).log_id).await.unwrap();
         let read = store.try_get_log_entries(1..=9).await.unwrap();
@@ -471,15 +460,7 @@ mod tests {
         let state = store.get_log_state().await.unwrap();
         assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(4));
         assert_eq!(state.last_log_id.map(|l| l.index), Some(9));
-        let mut left = stored_indexes(&store);
-        for _ in 0..500 {
-            if left == vec![5, 6, 7, 8, 9] {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            left = stored_indexes(&store);
-        }
-        assert_eq!(left, vec![5, 6, 7, 8, 9], "purged entries removed");
+        assert_eq!(stored_indexes(&store), vec![5, 6, 7, 8, 9]);
 
         // A removal cut short: entries 1..=3 back on disk behind the purge point of 4.
         for i in 1..=3 {
