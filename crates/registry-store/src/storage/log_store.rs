@@ -55,9 +55,6 @@ pub struct SledLogStore {
     flusher: mpsc::Sender<PendingFlush>,
     recent: Arc<EntryCache>,
     flush: FlushGuard,
-    /// The first index not purged (0 before any purge): reads start there, as purged entries
-    /// may still be on disk after a removal cut short.
-    first_kept: Arc<AtomicU64>,
 }
 
 /// An append waiting for the flush that makes it durable.
@@ -133,7 +130,7 @@ impl LogCounters {
 impl SledLogStore {
     pub(super) fn open(db: &sled::Db, flush_seconds: Histogram, flush: FlushGuard) -> Result<Self, sled::Error> {
         let counters = Arc::<LogCounters>::default();
-        let store = Self {
+        Ok(Self {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
@@ -141,22 +138,13 @@ impl SledLogStore {
             counters,
             recent: Arc::default(),
             flush,
-            first_kept: Arc::default(),
-        };
-        let purged: Option<LogId> = store
-            .read_meta(LAST_PURGED)
-            .map_err(|e| sled::Error::Unsupported(e.to_string()))?;
-        if let Some(purged) = purged {
-            store.first_kept.store(purged.index + 1, Ordering::Relaxed);
-            // Entries a removal in the background had not reached when the node stopped.
-            store.remove_purged(purged.index)?;
-        }
-        Ok(store)
+        })
     }
 
-    /// Removes the entries up to `index`, which the log no longer holds, in small batches (at a
+    /// Removes the entries up to `index`, which the log no longer holds, from the first one
+    /// stored (so entries a removal cut short are removed by the next), in small batches: at a
     /// million instances the log behind a snapshot can be tens of thousands of entries and
-    /// hundreds of MB: their keys are known, their values are not read).
+    /// hundreds of MB, and their keys are known, so their values are not read.
     fn remove_purged(&self, index: u64) -> Result<(), sled::Error> {
         let Some((first, _)) = self.log.first()? else {
             return Ok(());
@@ -239,7 +227,6 @@ impl SledLogStore {
     /// Entries `start..end` (`end` unbounded if `None`) from sled, stopping after the entry that
     /// takes them to `max_bytes` encoded.
     fn read_entries(&self, start: u64, end: Option<u64>, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
-        let start = start.max(self.first_kept.load(Ordering::Relaxed));
         let end = end.map_or(Bound::Unbounded, |e| Bound::Excluded(index_key(e)));
         let mut entries = Vec::new();
         let mut bytes = 0;
@@ -291,7 +278,7 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        // Entries up to the purge point may still be on disk after a removal cut short.
+        // Entries a removal cut short may remain below the purge point until the next purge.
         let last_log_id = self.last_entry_log_id()?.max(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
@@ -393,7 +380,6 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
         self.write_meta(LAST_PURGED, &log_id, ErrorSubject::Logs).await?;
-        self.first_kept.fetch_max(log_id.index + 1, Ordering::Relaxed);
         self.recent.purged(log_id.index);
         self.remove_purged(log_id.index)
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, e))
@@ -449,13 +435,13 @@ mod tests {
             .collect()
     }
 
-    /// A purge removes the entries up to its point (by their keys, unread); entries a removal
-    /// had not reached when the node stopped are removed when the log opens.
+    /// A purge removes the entries up to its point (by their keys, unread), and entries an
+    /// earlier removal left behind it (cut short) with them.
     #[tokio::test]
-    async fn purged_entries_are_removed_and_leftovers_removed_at_open() {
+    async fn a_purge_removes_the_entries_behind_it_and_those_an_earlier_removal_left() {
         let (dir, mut store, _) = store_with_nine_entries();
         store.purge(entry(4).log_id).await.unwrap();
-        let read = store.try_get_log_entries(1..=9).await.unwrap();
+        let read = store.try_get_log_entries(5..=9).await.unwrap();
         assert_eq!(indexes(read), vec![5, 6, 7, 8, 9]);
         let state = store.get_log_state().await.unwrap();
         assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(4));
@@ -469,11 +455,8 @@ mod tests {
                 .insert(index_key(i), codec::encode(&entry(i)).unwrap())
                 .unwrap();
         }
-        let db = store.db.clone();
-        drop(store);
-        let reopened =
-            SledLogStore::open(&db, Histogram::new([1.0]), FlushGuard::new(super::super::FLUSH_LIMIT)).unwrap();
-        assert_eq!(stored_indexes(&reopened), vec![5, 6, 7, 8, 9]);
+        store.purge(entry(6).log_id).await.unwrap();
+        assert_eq!(stored_indexes(&store), vec![7, 8, 9]);
         drop(dir);
     }
 }
